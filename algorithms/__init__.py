@@ -1,0 +1,6 @@
+"""Convolution implementations: one folder per algorithm, one file per backend.
+
+Every implementation is a Plan subclass (algorithms/base.py): it is built from
+a ConvSpec once, which allocates buffers and plans transforms, and then called
+many times as plan(x, w).
+"""

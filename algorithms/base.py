@@ -1,0 +1,41 @@
+"""Plan: the interface every (algorithm, backend) implementation satisfies."""
+from __future__ import annotations
+
+import numpy as np
+
+from convbench.arrays import as_conv_array, output_buffer
+from convbench.spec import ConvSpec
+
+
+class Plan:
+    """A convolution planned for one ConvSpec.
+
+    Building the plan does the one-off work (buffers, FFT plans, compilation);
+    calling it does only the convolution. Subclasses implement `run`.
+    """
+
+    algorithm = ""
+    backend = ""
+    compression = 0.0  # the achieved spectral compression; only fft sets it
+
+    def __init__(self, spec: ConvSpec):
+        self.spec = spec
+
+    def __call__(self, x, w, out: np.ndarray | None = None) -> np.ndarray:
+        """y = x (*) w for this plan's shapes; writes into `out` if given, and returns it."""
+        x, w = self.check_inputs(x, w)
+        out = output_buffer(out, self.spec.output_shape)
+        self.run(x, w, out)
+        return out
+
+    def check_inputs(self, x, w) -> tuple[np.ndarray, np.ndarray]:
+        """x and w as float32 C-contiguous arrays of this plan's shapes, or ConvError."""
+        return (as_conv_array(x, "x", self.spec.input_shape),
+                as_conv_array(w, "w", self.spec.filter_shape))
+
+    def run(self, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        extra = f", compression={self.compression:.3f}" if self.compression else ""
+        return f"<{type(self).__name__} {self.algorithm}/{self.backend} {self.spec}{extra}>"

@@ -1,0 +1,55 @@
+"""Winograd F(2x2, 3x3) on the CPU: Numba transforms around 16 BLAS matrix products."""
+from __future__ import annotations
+
+import numpy as np
+
+from convbench.errors import ConvError
+
+from ..base import Plan
+from ..padding import embed, padded_buffer
+from .transforms import filter_transform, input_transform, output_transform
+
+
+def check_winograd_spec(spec) -> None:
+    if (spec.R, spec.S) != (3, 3) or spec.stride != (1, 1):
+        raise ConvError(f"algorithm='winograd': Winograd F(2x2,3x3) needs a 3x3 filter and stride 1; "
+                        f"got w filter {spec.R}x{spec.S} and stride {spec.stride}")
+
+
+class WinogradCPU(Plan):
+    """Stages, each a method so it can be timed alone:
+    filter transform G g G^T -> input transform B^T d B -> 16 (K x C)(C x T) GEMMs -> output transform A^T m A.
+    """
+
+    algorithm = "winograd"
+    backend = "cpu"
+
+    def __init__(self, spec):
+        check_winograd_spec(spec)
+        super().__init__(spec)
+        self.tiles_h = -(-spec.P // 2)
+        self.tiles_w = -(-spec.Q // 2)
+        tiles = spec.N * self.tiles_h * self.tiles_w
+        # an odd P or Q needs one more zero row or column so the last tile is whole
+        self._padded = padded_buffer((spec.N, spec.C), 2 * self.tiles_h + 2, 2 * self.tiles_w + 2)
+        self._V = np.empty((16, spec.C, tiles), dtype=np.float32)
+        self._M = np.empty((16, spec.K, tiles), dtype=np.float32)
+
+    def transform_filter(self, w):
+        return filter_transform(w)
+
+    def transform_input(self, x):
+        embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
+        input_transform(self._padded, self._V, self.tiles_h, self.tiles_w)
+
+    def contract(self, U):
+        np.matmul(U, self._V, out=self._M)
+
+    def transform_output(self, out):
+        output_transform(self._M, out, self.tiles_h, self.tiles_w)
+
+    def run(self, x, w, out):
+        U = self.transform_filter(w)
+        self.transform_input(x)
+        self.contract(U)
+        self.transform_output(out)

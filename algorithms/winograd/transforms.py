@@ -1,0 +1,105 @@
+"""Winograd F(2x2, 3x3): the matrices and the three transforms.
+
+Y = A^T [ (G g G^T) . (B^T d B) ] A  for a 3x3 filter g and a 4x4 input tile d.
+
+The seed's slide prints G with its middle rows swapped (and its m3 formula as
+(g0 - (g1 + g2)) / 2). Paired with its own B^T that does not reproduce direct
+convolution; the G below (Lavin & Gray) does, and
+tests/test_winograd.py checks it on a single tile in float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+TILE_IN = 4   # m + r - 1
+TILE_OUT = 2  # m
+
+BT = np.array([[1, 0, -1, 0],
+               [0, 1, 1, 0],
+               [0, -1, 1, 0],
+               [0, 1, 0, -1]], dtype=np.float64)
+
+G = np.array([[1.0, 0.0, 0.0],
+              [0.5, 0.5, 0.5],
+              [0.5, -0.5, 0.5],
+              [0.0, 0.0, 1.0]], dtype=np.float64)
+
+AT = np.array([[1, 1, 1, 0],
+               [0, 1, -1, -1]], dtype=np.float64)
+
+
+def filter_transform(w: np.ndarray) -> np.ndarray:
+    """U[i*4 + j, k, c] = (G w[k, c] G^T)[i, j], laid out as 16 (K, C) matrices."""
+    g = G.astype(w.dtype)
+    K, C = w.shape[:2]
+    u = np.einsum("ir,kcrs,js->ijkc", g, w, g, optimize=True)
+    return np.ascontiguousarray(u.reshape(16, K, C))
+
+
+@njit(inline="always")
+def _bt_apply(d0, d1, d2, d3):
+    # B^T d for one column of 4: rows of B^T written out, no multiplies
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@njit(inline="always")
+def _at_apply(m0, m1, m2, m3):
+    return m0 + m1 + m2, m1 - m2 - m3
+
+
+@njit(parallel=True, cache=True)
+def input_transform(xp, V, tiles_h, tiles_w):
+    """V[i*4 + j, c, t] = (B^T d B)[i, j] for tile t = (n, ty, tx) of xp[n, c].
+
+    Tiles are 4x4 and overlap by 2; xp must hold 2*tiles + 2 rows and columns.
+    """
+    N, C = xp.shape[0], xp.shape[1]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc % C
+        image = xp[n, c]
+        for ty in range(tiles_h):
+            y = 2 * ty
+            for tx in range(tiles_w):
+                x = 2 * tx
+                t = (n * tiles_h + ty) * tiles_w + tx
+                # B^T d: combine rows, one column at a time
+                a00, a10, a20, a30 = _bt_apply(image[y, x], image[y + 1, x], image[y + 2, x], image[y + 3, x])
+                a01, a11, a21, a31 = _bt_apply(image[y, x + 1], image[y + 1, x + 1], image[y + 2, x + 1], image[y + 3, x + 1])
+                a02, a12, a22, a32 = _bt_apply(image[y, x + 2], image[y + 1, x + 2], image[y + 2, x + 2], image[y + 3, x + 2])
+                a03, a13, a23, a33 = _bt_apply(image[y, x + 3], image[y + 1, x + 3], image[y + 2, x + 3], image[y + 3, x + 3])
+                # (B^T d) B: combine columns, one row at a time
+                V[0, c, t], V[1, c, t], V[2, c, t], V[3, c, t] = _bt_apply(a00, a01, a02, a03)
+                V[4, c, t], V[5, c, t], V[6, c, t], V[7, c, t] = _bt_apply(a10, a11, a12, a13)
+                V[8, c, t], V[9, c, t], V[10, c, t], V[11, c, t] = _bt_apply(a20, a21, a22, a23)
+                V[12, c, t], V[13, c, t], V[14, c, t], V[15, c, t] = _bt_apply(a30, a31, a32, a33)
+
+
+@njit(parallel=True, cache=True)
+def output_transform(M, out, tiles_h, tiles_w):
+    """out[n, k, 2*ty + i, 2*tx + j] = (A^T m A)[i, j], skipping the row or column
+    that an odd P or Q leaves outside the output."""
+    N, K, P, Q = out.shape
+    for nk in prange(N * K):
+        n = nk // K
+        k = nk % K
+        for ty in range(tiles_h):
+            for tx in range(tiles_w):
+                t = (n * tiles_h + ty) * tiles_w + tx
+                # A^T m: combine rows of the 4x4 tile, one column at a time
+                b00, b10 = _at_apply(M[0, k, t], M[4, k, t], M[8, k, t], M[12, k, t])
+                b01, b11 = _at_apply(M[1, k, t], M[5, k, t], M[9, k, t], M[13, k, t])
+                b02, b12 = _at_apply(M[2, k, t], M[6, k, t], M[10, k, t], M[14, k, t])
+                b03, b13 = _at_apply(M[3, k, t], M[7, k, t], M[11, k, t], M[15, k, t])
+                y00, y01 = _at_apply(b00, b01, b02, b03)
+                y10, y11 = _at_apply(b10, b11, b12, b13)
+                p = 2 * ty
+                q = 2 * tx
+                out[n, k, p, q] = y00
+                if q + 1 < Q:
+                    out[n, k, p, q + 1] = y01
+                if p + 1 < P:
+                    out[n, k, p + 1, q] = y10
+                    if q + 1 < Q:
+                        out[n, k, p + 1, q + 1] = y11

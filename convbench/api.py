@@ -1,0 +1,49 @@
+"""The public API: conv2d(), plan(), algorithms(), ConvError."""
+from __future__ import annotations
+
+import numpy as np
+
+from algorithms.fft.bandlimit import check_compression
+
+from .arrays import as_conv_array
+from .errors import ConvError
+from .registry import algorithms, implementation
+from .spec import ConvSpec
+
+__all__ = ["ConvError", "ConvSpec", "algorithms", "conv2d", "plan", "retained_energy"]
+
+
+def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compression: float = 0.0, **options):
+    """Plan one convolution: buffers, FFT plans and compiled kernels are made here, once.
+
+    The plan is then called as plan(x, w) (optionally out=...) any number of times.
+    `compression` (fft only) is the fraction of spectral coefficients discarded, in [0, 1).
+    Extra options go to the implementation (e.g. planner_effort="FFTW_MEASURE" for fft).
+    """
+    if not isinstance(spec, ConvSpec):
+        raise ConvError(f"spec must be a convbench.ConvSpec; got {type(spec).__name__}")
+    cls = implementation(algorithm, backend)
+    compression = check_compression(compression)
+    if algorithm == "fft":
+        return cls(spec, compression=compression, **options)
+    if compression != 0.0:
+        raise ConvError(f"compression applies only to algorithm='fft'; got compression={compression} "
+                        f"with algorithm={algorithm!r} (expected 0)")
+    return cls(spec, **options)
+
+
+def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,
+           compression: float = 0.0, **options) -> np.ndarray:
+    """torch.nn.functional.conv2d semantics (cross-correlation, zero padding) with a chosen algorithm.
+
+    x is (N, C, H, W), w is (K, C, R, S); the result is float32 (N, K, P, Q).
+    """
+    x = as_conv_array(x, "x")
+    w = as_conv_array(w, "w")
+    spec = ConvSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride)
+    return plan(spec, algorithm, backend, compression, **options)(x, w)
+
+
+def retained_energy(x, spec: ConvSpec, compression: float) -> float:
+    """Fraction of the spectral energy of input x kept by the fft plan's mask at this compression."""
+    return plan(spec, "fft", "cpu", compression).retained_energy(as_conv_array(x, "x", spec.input_shape))

@@ -1,0 +1,42 @@
+"""Turning user input into the float32 C-contiguous arrays the kernels expect."""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConvError
+
+LAYOUTS = {"x": "(N, C, H, W)", "w": "(K, C, R, S)", "out": "(N, K, P, Q)"}
+
+
+def as_conv_array(value, name: str, expected_shape=None) -> np.ndarray:
+    """A float32 C-contiguous 4-D copy (or view) of value; ConvError otherwise.
+
+    Integer and other float dtypes are converted to float32; bool, complex,
+    object and string data are refused, as torch's conv2d refuses them.
+    """
+    layout = LAYOUTS.get(name, "4-D")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise ConvError(f"{name} must be a real numeric array {layout}; "
+                        f"could not make an array of {type(value).__name__}: {err}") from None
+    if array.dtype.kind not in "fiu":
+        raise ConvError(f"{name} must be a real numeric array (float or integer dtype) {layout}; "
+                        f"got dtype {array.dtype}")
+    if array.ndim != 4:
+        raise ConvError(f"{name} must be 4-D {layout}; got shape {array.shape}")
+    if expected_shape is not None and array.shape != tuple(expected_shape):
+        raise ConvError(f"{name} must have shape {tuple(expected_shape)} {layout} "
+                        f"to match the plan; got {array.shape}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def output_buffer(out, shape) -> np.ndarray:
+    """A fresh output array, or the caller's `out` after checking it can be written in place."""
+    if out is None:
+        return np.empty(shape, dtype=np.float32)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != tuple(shape) \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        got = f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}"
+        raise ConvError(f"out must be a writeable C-contiguous float32 array of shape {tuple(shape)}; got {got}")
+    return out

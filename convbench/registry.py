@@ -1,0 +1,79 @@
+"""Which implementation serves (algorithm, backend), and whether it can run here.
+
+Nothing here imports a backend at module level: a missing GPU or library costs
+nothing until that implementation is asked for.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .errors import ConvError
+
+ALGORITHMS = ("direct", "winograd", "fft", "torch")
+BACKENDS = ("cpu", "cuda")
+
+IMPLEMENTATIONS = {
+    ("direct", "cpu"): "algorithms.direct.cpu:DirectCPU",
+    ("winograd", "cpu"): "algorithms.winograd.cpu:WinogradCPU",
+    ("fft", "cpu"): "algorithms.fft.cpu:FFTCPU",
+    ("torch", "cpu"): "algorithms.peer:TorchCPU",
+}
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    backend: str
+    available: bool
+    reason: str = ""  # why it is not available; empty when it is
+
+
+def _cuda_reason() -> str:
+    try:
+        from numba import cuda
+    except ImportError as err:  # pragma: no cover - numba is a dependency
+        return f"numba.cuda cannot be imported: {err}"
+    if not cuda.is_available():
+        return "no CUDA GPU found (numba.cuda.is_available() is False)"
+    return "the Numba CUDA kernels have not landed yet (issue 5)"
+
+
+@lru_cache(maxsize=None)
+def _import(name: str, backend: str):
+    """(Plan class, "") if (name, backend) can run here, else (None, why not)."""
+    if backend == "cuda":
+        return None, _cuda_reason()
+    module_name, class_name = IMPLEMENTATIONS[(name, backend)].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        return None, f"cannot import {module_name}: {err}"
+    return getattr(module, class_name), ""
+
+
+def check_names(name, backend) -> None:
+    if name not in ALGORITHMS:
+        raise ConvError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}; got {name!r}")
+    if backend not in BACKENDS:
+        raise ConvError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+
+
+def implementation(name, backend):
+    """The Plan class for (name, backend); ConvError if unknown or unavailable here."""
+    check_names(name, backend)
+    cls, reason = _import(name, backend)
+    if cls is None:
+        raise ConvError(f"algorithm={name!r} on backend={backend!r} is not available here: {reason}")
+    return cls
+
+
+def algorithms() -> list[Algorithm]:
+    """Every (algorithm, backend), with .available and, if not, .reason."""
+    found = []
+    for backend in BACKENDS:
+        for name in ALGORITHMS:
+            cls, reason = _import(name, backend)
+            found.append(Algorithm(name, backend, cls is not None, reason))
+    return found

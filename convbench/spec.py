@@ -1,0 +1,102 @@
+"""ConvSpec: the shape of one convolution problem and the numbers derived from it.
+
+Semantics are those of torch.nn.functional.conv2d: NCHW input, KCRS filters,
+cross-correlation, symmetric zero padding.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+from .errors import ConvError
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def as_pair(value, name: str, minimum: int) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints, each >= minimum, as a tuple."""
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ConvError(f"{name} must be an int or an (h, w) pair of ints >= {minimum}; got {value!r}")
+    if min(pair) < minimum:
+        raise ConvError(f"{name} must be >= {minimum} on both axes; got {value!r}")
+    return pair
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One convolution: input (N, C, H, W) * filters (K, C, R, S) -> output (N, K, P, Q)."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    padding: tuple[int, int] | int = 0
+    stride: tuple[int, int] | int = 1
+
+    def __post_init__(self):
+        for name in ("N", "C", "H", "W", "K", "R", "S"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ConvError(f"{name} must be an int >= 1; got {value!r}")
+            object.__setattr__(self, name, int(value))
+        object.__setattr__(self, "padding", as_pair(self.padding, "padding", 0))
+        object.__setattr__(self, "stride", as_pair(self.stride, "stride", 1))
+        for axis, size, pad, filt in (("height", self.H, self.pad_h, self.R),
+                                      ("width", self.W, self.pad_w, self.S)):
+            if size + 2 * pad < filt:
+                raise ConvError(
+                    f"filter {axis} {filt} is larger than the padded input {axis} "
+                    f"{size} + 2*{pad} = {size + 2 * pad}; expected a filter no larger than the padded input")
+
+    @classmethod
+    def from_shapes(cls, input_shape, filter_shape, padding=0, stride=1) -> "ConvSpec":
+        N, C, H, W = input_shape
+        K, Cw, R, S = filter_shape
+        if Cw != C:
+            raise ConvError(f"w has {Cw} input channels (shape {tuple(filter_shape)}) but x has C = {C} "
+                            f"(shape {tuple(input_shape)}); expected w.shape[1] == x.shape[1]")
+        return cls(N=N, C=C, H=H, W=W, K=K, R=R, S=S, padding=padding, stride=stride)
+
+    pad_h = property(lambda self: self.padding[0])
+    pad_w = property(lambda self: self.padding[1])
+    stride_h = property(lambda self: self.stride[0])
+    stride_w = property(lambda self: self.stride[1])
+
+    @property
+    def P(self) -> int:
+        return (self.H + 2 * self.pad_h - self.R) // self.stride_h + 1
+
+    @property
+    def Q(self) -> int:
+        return (self.W + 2 * self.pad_w - self.S) // self.stride_w + 1
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def filter_shape(self) -> tuple[int, int, int, int]:
+        return (self.K, self.C, self.R, self.S)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int, int]:
+        return (self.N, self.K, self.P, self.Q)
+
+    @property
+    def flops(self) -> int:
+        """The direct-convolution count 2*N*K*C*R*S*P*Q, used for effective GFLOP/s."""
+        return 2 * self.N * self.K * self.C * self.R * self.S * self.P * self.Q
+
+    def __str__(self) -> str:
+        pad = f" pad{self.pad_h}" if self.pad_h == self.pad_w else f" pad{self.padding}"
+        stride = "" if self.stride == (1, 1) else f" stride{self.stride_h if self.stride_h == self.stride_w else self.stride}"
+        return f"N{self.N} C{self.C}->K{self.K} {self.H}x{self.W} k{self.R}x{self.S}{pad}{stride}"
