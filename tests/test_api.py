@@ -1,0 +1,64 @@
+"""The public API: names, the registry, plans that are reused, dtype handling."""
+import numpy as np
+import pytest
+
+import convbench
+from convbench.oracle import reference_conv2d, relative_error
+from helpers import CPU_ALGORITHMS, random_problem
+
+
+def test_public_names():
+    for name in ("conv2d", "plan", "algorithms", "ConvError", "ConvSpec", "retained_energy"):
+        assert hasattr(convbench, name)
+
+
+def test_registry_lists_every_algorithm_and_backend():
+    listed = {(a.name, a.backend): a for a in convbench.algorithms()}
+    assert set(listed) == {(n, b) for n in ("direct", "winograd", "fft", "torch") for b in ("cpu", "cuda")}
+    for a in listed.values():
+        assert a.available == (a.reason == "")
+    for name in ("direct", "winograd", "fft", "torch"):
+        assert not listed[name, "cuda"].available  # until the CUDA issue lands
+        assert "GPU" in listed[name, "cuda"].reason or "CUDA" in listed[name, "cuda"].reason
+
+
+def test_spec_derives_output_and_flops():
+    spec = convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=3, S=3, padding=1, stride=1)
+    assert (spec.P, spec.Q) == (56, 56)
+    assert spec.flops == 2 * 8 * 64 * 64 * 9 * 56 * 56
+    odd = convbench.ConvSpec(N=1, C=1, H=11, W=20, K=1, R=4, S=3, padding=(1, 0), stride=(3, 2))
+    assert (odd.P, odd.Q) == ((11 + 2 - 4) // 3 + 1, (20 - 3) // 2 + 1)
+    assert odd.padding == (1, 0) and odd.stride == (3, 2)
+
+
+@pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
+def test_a_plan_is_reused_across_calls(rng, algorithm):
+    spec = convbench.ConvSpec(N=2, C=3, H=10, W=9, K=4, R=3, S=3, padding=1)
+    plan = convbench.plan(spec, algorithm)
+    first = [random_problem(rng, spec) for _ in range(3)]
+    results = [plan(x, w) for x, w in first]
+    for (x, w), y in zip(first, results):  # earlier results are not overwritten by later calls
+        assert relative_error(y, reference_conv2d(x, w, 1)) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float16, np.int32])
+def test_other_real_dtypes_become_float32(rng, dtype):
+    x = rng.integers(-3, 4, (1, 2, 6, 6)).astype(dtype)
+    w = rng.integers(-3, 4, (2, 2, 3, 3)).astype(dtype)
+    y = convbench.conv2d(x, w, "fft")
+    assert y.dtype == np.float32
+    assert relative_error(y, reference_conv2d(x, w)) < 1e-5
+
+
+def test_non_contiguous_input_is_accepted(rng):
+    x = rng.uniform(-1, 1, (2, 3, 9, 20)).astype(np.float32)[..., ::2]
+    w = rng.uniform(-1, 1, (2, 3, 3, 3)).astype(np.float32)
+    assert relative_error(convbench.conv2d(x, w, "direct"), reference_conv2d(x, w)) < 1e-5
+
+
+def test_out_is_written_in_place(rng):
+    spec = convbench.ConvSpec(N=1, C=2, H=7, W=7, K=3, R=3, S=3)
+    x, w = random_problem(rng, spec)
+    out = np.full(spec.output_shape, np.nan, dtype=np.float32)
+    assert convbench.plan(spec, "torch")(x, w, out=out) is out
+    assert relative_error(out, reference_conv2d(x, w)) < 1e-5

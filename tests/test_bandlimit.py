@@ -1,0 +1,138 @@
+"""Band-limited FFT convolution: the mask M_c, the masked-spectrum definition, energy."""
+import numpy as np
+import pytest
+
+import convbench
+from algorithms.fft.bandlimit import Band, hermitian_weights, next_fast_len
+from convbench.oracle import reference_conv2d, relative_error
+from helpers import random_problem
+
+RATES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9]
+GRIDS = [(16, 16), (15, 21), (28, 9), (1, 1), (2, 7)]
+
+
+def signed(n):
+    return np.fft.fftfreq(n, 1.0 / n).astype(int)
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("compression", RATES)
+def test_mask_keeps_dc_and_is_symmetric_in_row_frequency(grid, compression):
+    mask = Band(grid, compression).mask
+    assert mask.shape == (grid[0], grid[1] // 2 + 1)
+    assert mask[0, 0]
+    u = signed(grid[0])
+    for i in range(grid[0]):
+        j = int(np.flatnonzero(u == -u[i])[0]) if -u[i] in u else i  # the Nyquist row is its own negative
+        np.testing.assert_array_equal(mask[i], mask[j])
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+def test_masks_are_nested(grid):
+    masks = [Band(grid, c).mask for c in RATES]
+    for looser, tighter in zip(masks, masks[1:]):
+        assert not (tighter & ~looser).any(), "a larger compression kept a coefficient a smaller one dropped"
+
+
+@pytest.mark.parametrize("grid", [(16, 16), (57, 64), (30, 45)])
+def test_achieved_compression_is_reported_and_close_to_requested(grid):
+    assert Band(grid, 0.0).compression == 0.0 and Band(grid, 0.0).mask.all()
+    for c in RATES[1:]:
+        band = Band(grid, c)
+        assert band.compression == pytest.approx(1 - band.mask.sum() / band.mask.size)
+        assert abs(band.compression - c) < 0.2
+    # more compression requested never gives less achieved
+    achieved = [Band(grid, c).compression for c in RATES]
+    assert achieved == sorted(achieved)
+
+
+def test_next_fast_len():
+    assert [next_fast_len(n) for n in (1, 11, 13, 17, 56, 62, 97)] == [1, 12, 14, 18, 56, 63, 98]
+
+
+def masked_spectrum_conv(x, w, spec, fft_shape, mask):
+    """The seed's x *_c y = F^-1[(F_x . M_c) . conj(F_w . M_c)], in float64 numpy, cropped and strided."""
+    Lh, Lw = fft_shape
+    grid = np.zeros((spec.N, spec.C, Lh, Lw))
+    rows = min(spec.H, Lh - spec.pad_h)
+    cols = min(spec.W, Lw - spec.pad_w)
+    grid[:, :, spec.pad_h:spec.pad_h + rows, spec.pad_w:spec.pad_w + cols] = x[:, :, :rows, :cols]
+    Fx = np.fft.rfft2(grid) * mask
+    Fw = np.fft.rfft2(w.astype(np.float64), s=(Lh, Lw)) * mask
+    spectrum = np.einsum("ncuv,kcuv->nkuv", Fx, np.conj(Fw))
+    full = np.fft.irfft2(spectrum, s=(Lh, Lw))
+    return full[:, :, :(spec.P - 1) * spec.stride_h + 1:spec.stride_h, :(spec.Q - 1) * spec.stride_w + 1:spec.stride_w]
+
+
+SPECS = [
+    convbench.ConvSpec(N=2, C=3, H=16, W=16, K=4, R=5, S=5, padding=2),
+    convbench.ConvSpec(N=1, C=2, H=19, W=12, K=3, R=3, S=7, padding=(1, 3), stride=(2, 1)),
+    convbench.ConvSpec(N=2, C=4, H=14, W=15, K=2, R=7, S=7),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+@pytest.mark.parametrize("compression", RATES)
+def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression):
+    x, w = random_problem(rng, spec)
+    plan = convbench.plan(spec, "fft", compression=compression)
+    expected = masked_spectrum_conv(x, w, spec, plan.fft_shape, plan.spectral_mask)
+    got = plan(x, w)
+    assert relative_error(got, expected) < 1e-5
+    if compression == 0.0:
+        assert plan.compression == 0.0
+        assert relative_error(got, reference_conv2d(x, w, spec.padding, spec.stride)) < 1e-5
+    else:
+        assert plan.compression > 0.0
+
+
+def test_fft_grid_is_the_smallest_fast_size_that_is_exact():
+    spec = convbench.ConvSpec(N=1, C=1, H=56, W=56, K=1, R=7, S=7, padding=3)
+    assert convbench.plan(spec, "fft").fft_shape == (63, 63)  # padded 62 -> 63 = 3^2 * 7
+
+
+def smooth_input(rng, spec):
+    """Low-pass random fields: most energy at low frequencies, as in natural images."""
+    x = rng.standard_normal(spec.input_shape)
+    kernel = np.outer(np.hanning(9), np.hanning(9))
+    padded = np.pad(x, ((0, 0), (0, 0), (4, 4), (4, 4)), mode="wrap")
+    blurred = reference_conv2d(padded.reshape(-1, 1, *padded.shape[2:]), kernel[None, None])
+    return blurred.reshape(spec.input_shape).astype(np.float32)
+
+
+def test_error_grows_with_compression_on_smooth_inputs(rng):
+    spec = convbench.ConvSpec(N=2, C=3, H=32, W=32, K=4, R=5, S=5, padding=2)
+    x = smooth_input(rng, spec)
+    w = rng.uniform(-1, 1, spec.filter_shape).astype(np.float32)
+    reference = reference_conv2d(x, w, spec.padding)
+    errors = [relative_error(convbench.conv2d(x, w, "fft", padding=2, compression=c), reference) for c in [0, 0.25, 0.5, 0.75, 0.9]]
+    assert errors[0] < 1e-5
+    assert all(a <= b for a, b in zip(errors, errors[1:])), errors
+    assert errors[-1] < 1.0  # smooth inputs keep most of their energy at low frequency: degradation is gradual
+
+
+def test_retained_energy_matches_parseval(rng):
+    spec = convbench.ConvSpec(N=2, C=3, H=20, W=17, K=1, R=3, S=4, padding=1)
+    x = rng.uniform(-1, 1, spec.input_shape)
+    for c in RATES:
+        plan = convbench.plan(spec, "fft", compression=c)
+        Lh, Lw = plan.fft_shape
+        grid = np.zeros((spec.N, spec.C, Lh, Lw))
+        grid[:, :, 1:1 + spec.H, 1:1 + spec.W] = x
+        spectrum = np.fft.rfft2(grid)
+        # Parseval on the one-sided spectrum: interior columns count twice
+        assert np.sum(np.abs(spectrum) ** 2 * hermitian_weights(Lw)) / (Lh * Lw) == pytest.approx(np.sum(x ** 2))
+        lowpass = np.fft.irfft2(spectrum * plan.spectral_mask, s=(Lh, Lw))  # the band-limited signal
+        expected = np.sum(lowpass ** 2) / np.sum(grid ** 2)
+        assert plan.retained_energy(x) == pytest.approx(expected, rel=1e-9)
+        assert convbench.retained_energy(x, spec, c) == pytest.approx(expected, rel=1e-6)
+    assert convbench.retained_energy(x, spec, 0.0) == pytest.approx(1.0)
+
+
+def test_compression_shrinks_the_stored_spectra():
+    spec = convbench.ConvSpec(N=2, C=8, H=32, W=32, K=8, R=7, S=7, padding=3)
+    full, half = convbench.plan(spec, "fft", compression=0.0), convbench.plan(spec, "fft", compression=0.5)
+    for name in ("_X", "_Y"):
+        ratio = getattr(half, name).nbytes / getattr(full, name).nbytes
+        assert ratio == pytest.approx(1 - half.compression, abs=1e-9)
+        assert ratio < 0.6

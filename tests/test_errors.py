@@ -1,0 +1,93 @@
+"""Every bad input is a ConvError that names the argument and what was expected."""
+import numpy as np
+import pytest
+
+import convbench
+from convbench import ConvError, ConvSpec
+
+rng = np.random.default_rng(11)
+X = rng.uniform(-1, 1, (2, 3, 8, 8)).astype(np.float32)
+W3 = rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32)
+
+
+def test_conv_error_is_a_value_error():
+    assert issubclass(ConvError, ValueError)
+
+
+BAD_CALLS = [
+    # (description, kwargs for conv2d, words the message must hold)
+    ("x is a string", dict(x="image"), ["x", "real numeric array"]),
+    ("x is None", dict(x=None), ["x", "real numeric array"]),
+    ("x is ragged", dict(x=[[1, 2], [3]]), ["x", "real numeric array"]),
+    ("x is complex", dict(x=X.astype(np.complex64)), ["x", "complex64"]),
+    ("x is bool", dict(x=X > 0), ["x", "bool"]),
+    ("x is object", dict(x=X.astype(object)), ["x", "object"]),
+    ("x is 3-D", dict(x=X[0]), ["x", "4-D", "(N, C, H, W)"]),
+    ("w is 2-D", dict(w=W3[0, 0]), ["w", "4-D", "(K, C, R, S)"]),
+    ("channels differ", dict(w=W3[:, :2]), ["w", "2 input channels", "C = 3"]),
+    ("x has no batch", dict(x=X[:0]), ["N", ">= 1"]),
+    ("filter larger than padded input", dict(w=rng.uniform(size=(4, 3, 11, 3)).astype(np.float32)), ["filter height 11", "padded input"]),
+    ("negative padding", dict(padding=-1), ["padding", ">= 0"]),
+    ("float padding", dict(padding=1.5), ["padding", "int"]),
+    ("padding of three", dict(padding=(1, 1, 1)), ["padding", "(h, w) pair"]),
+    ("bool padding", dict(padding=True), ["padding", "int"]),
+    ("string padding", dict(padding="same"), ["padding", "int"]),
+    ("zero stride", dict(stride=0), ["stride", ">= 1"]),
+    ("negative stride", dict(stride=(1, -2)), ["stride", ">= 1"]),
+    ("winograd 5x5", dict(algorithm="winograd", w=rng.uniform(size=(4, 3, 5, 5)).astype(np.float32)), ["winograd", "3x3", "5x5"]),
+    ("winograd 3x1", dict(algorithm="winograd", w=rng.uniform(size=(4, 3, 3, 1)).astype(np.float32)), ["winograd", "3x3", "3x1"]),
+    ("winograd stride 2", dict(algorithm="winograd", stride=2), ["winograd", "stride 1", "(2, 2)"]),
+    ("compression 1", dict(algorithm="fft", compression=1.0), ["compression", "[0, 1)"]),
+    ("compression negative", dict(algorithm="fft", compression=-0.1), ["compression", "[0, 1)"]),
+    ("compression nan", dict(algorithm="fft", compression=float("nan")), ["compression", "[0, 1)"]),
+    ("compression percent", dict(algorithm="fft", compression=50), ["compression", "[0, 1)"]),
+    ("compression string", dict(algorithm="fft", compression="0.5"), ["compression", "number"]),
+    ("compression on direct", dict(algorithm="direct", compression=0.5), ["compression", "only", "fft"]),
+    ("unknown algorithm", dict(algorithm="gemm"), ["algorithm", "'direct'", "'gemm'"]),
+    ("unknown backend", dict(backend="tpu"), ["backend", "'cpu'", "'tpu'"]),
+    ("no GPU here", dict(backend="cuda"), ["backend='cuda'", "not available"]),
+]
+
+
+@pytest.mark.parametrize("description,kwargs,words", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_bad_input_names_the_argument(description, kwargs, words):
+    call = dict(x=X, w=W3, algorithm="direct", padding=1)
+    call.update(kwargs)
+    with pytest.raises(ConvError) as caught:
+        convbench.conv2d(**call)
+    for word in words:
+        assert word in str(caught.value), f"{description}: {caught.value}"
+
+
+def test_no_gpu_is_refused_for_every_algorithm():
+    for algorithm in ("direct", "winograd", "fft", "torch"):
+        with pytest.raises(ConvError, match="backend='cuda'.*not available"):
+            convbench.plan(ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3), algorithm, "cuda")
+
+
+@pytest.mark.parametrize("field", ["N", "C", "H", "W", "K", "R", "S"])
+def test_spec_fields_must_be_positive_ints(field):
+    fields = dict(N=1, C=1, H=4, W=4, K=1, R=3, S=3)
+    for bad in (0, -1, 2.0, "3"):
+        with pytest.raises(ConvError, match=f"{field} must be an int >= 1"):
+            ConvSpec(**{**fields, field: bad})
+
+
+def test_plan_refuses_arrays_of_other_shapes():
+    plan = convbench.plan(ConvSpec(N=2, C=3, H=8, W=8, K=4, R=3, S=3, padding=1), "fft")
+    with pytest.raises(ConvError, match=r"x must have shape \(2, 3, 8, 8\)"):
+        plan(X[:, :, :7], W3)
+    with pytest.raises(ConvError, match=r"w must have shape \(4, 3, 3, 3\)"):
+        plan(X, W3[:2])
+
+
+def test_out_must_fit():
+    plan = convbench.plan(ConvSpec(N=2, C=3, H=8, W=8, K=4, R=3, S=3, padding=1), "winograd")
+    for bad in (np.empty((2, 4, 8, 8)), np.empty((2, 4, 8, 7), np.float32), np.empty((2, 4, 8, 16), np.float32)[..., ::2], [0]):
+        with pytest.raises(ConvError, match="out must be"):
+            plan(X, W3, out=bad)
+
+
+def test_plan_wants_a_spec():
+    with pytest.raises(ConvError, match="spec must be a convbench.ConvSpec"):
+        convbench.plan((2, 3, 8, 8), "direct")
