@@ -16,3 +16,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def rng():
     return np.random.default_rng(20191206)
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_fftw_wisdom(tmp_path_factory):
+    """Keep the tests' FFTW wisdom out of the user's cache."""
+    os.environ.setdefault("CONVBENCH_CACHE", str(tmp_path_factory.mktemp("convbench-cache")))

@@ -64,6 +64,8 @@ EDGE_SPECS = [
     convbench.ConvSpec(N=1, C=4, H=15, W=15, K=3, R=3, S=3, padding=2),           # padding R-1
     convbench.ConvSpec(N=2, C=3, H=11, W=13, K=2, R=4, S=2, padding=1, stride=3), # stride not dividing
     convbench.ConvSpec(N=4, C=16, H=14, W=14, K=8, R=3, S=3, padding=1),          # a real-ish layer
+    convbench.ConvSpec(N=1, C=2, H=2, W=3, K=2, R=3, S=2, padding=(10, 4), stride=(20, 3)),  # padding > R: no data reaches output
+    convbench.ConvSpec(N=1, C=2, H=5, W=6, K=2, R=3, S=3, padding=4),             # padding > R - 1
 ]
 
 

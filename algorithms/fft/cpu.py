@@ -3,15 +3,16 @@
 Padding, then transform, then contraction, then inverse, then crop:
 
 1. embed the padded input (and the filters, unpadded) in an Lh x Lw grid;
-2. rfft along rows, then a complex FFT down only the n_cols retained columns,
-   and gather the retained rows: X[f, n, c], W[f, c, k] on the retained block;
+2. rfft along the rows that hold data, then a complex FFT down only the
+   n_cols retained columns;
+   gather the retained rows into one matrix per frequency: X[f] (N x C), W[f] (C x K);
 3. conjugate the filter spectrum (cross-correlation, not convolution) and
    contract over channels at each retained frequency: Y[f] = X[f] @ conj(W[f]);
 4. inverse FFT down the retained columns, keep the rows the stride reads,
    inverse rfft along them and keep the columns the stride reads.
 
 Only retained frequencies are contracted, stored (X, W, Y) and transformed in
-the column passes; the first row-rfft of each plane is still a full FFT.
+the column passes; the row rfft still computes every column of the data rows.
 A stride > 1 subsamples the stride-1 output: the spectra are those of the full
 correlation, and the inverse is evaluated only on the rows and columns kept.
 """
@@ -22,9 +23,13 @@ import os
 import numpy as np
 import pyfftw
 
+from convbench.errors import ConvError
+
 from ..base import Plan
 from ..padding import embed
+from . import wisdom
 from .bandlimit import Band, check_compression, fft_grid, retained_energy
+from .layout import gather_filter, gather_input, scatter_output
 
 
 def _fftw(src, dst, axis, direction, flags, threads):
@@ -32,32 +37,46 @@ def _fftw(src, dst, axis, direction, flags, threads):
 
 
 class _ForwardTransform:
-    """Real planes (B, Lh, Lw) -> their retained spectrum (B, n_rows, n_cols)."""
+    """Real planes (B, h, w), placed at (top, left) in an Lh x Lw zero grid, to
+    their spectrum on the retained columns, (B, Lh, n_cols).
 
-    def __init__(self, batch, band: Band, flags, threads):
+    Grid rows that hold no data (padding, or the zero rows around a small
+    filter) have a zero row-FFT, so only the data rows are transformed: a 7x7
+    filter on a 63x63 grid costs 7 row FFTs, not 63.
+    """
+
+    def __init__(self, batch, plane_shape, offset, band: Band, flags, threads):
         Lh, Lw = band.grid
-        self.band = band
-        self.grid = pyfftw.zeros_aligned((batch, Lh, Lw), dtype=np.float32)
-        self._rows = pyfftw.empty_aligned((batch, Lh, Lw // 2 + 1), dtype=np.complex64)
-        self._cols_in = pyfftw.empty_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
-        self._cols = pyfftw.empty_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
-        self._row_fft = _fftw(self.grid, self._rows, -1, "FFTW_FORWARD", flags, threads)
-        self._col_fft = _fftw(self._cols_in, self._cols, -2, "FFTW_FORWARD", flags, threads)
+        self.top, self.left = offset
+        self.n_cols = band.n_cols
+        self.data_rows = max(0, min(plane_shape[0], Lh - self.top))
+        self._rows_in = pyfftw.zeros_aligned((batch, self.data_rows, Lw), dtype=np.float32)
+        self._rows = pyfftw.empty_aligned((batch, self.data_rows, Lw // 2 + 1), dtype=np.complex64)
+        self._cols_in = pyfftw.zeros_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
+        self.spectrum = pyfftw.zeros_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
+        self._row_fft = _fftw(self._rows_in, self._rows, -1, "FFTW_FORWARD", flags, threads) if self.data_rows else None
+        self._col_fft = _fftw(self._cols_in, self.spectrum, -2, "FFTW_FORWARD", flags, threads)
 
-    def __call__(self, planes, top, left) -> np.ndarray:
-        embed(planes, self.grid, top, left)
+    def __call__(self, planes) -> np.ndarray:
+        if self._row_fft is None:  # padding so large that no data reaches the grid
+            return self.spectrum
+        embed(planes, self._rows_in, 0, self.left)
         self._row_fft.execute()
-        self._cols_in[...] = self._rows[..., :self.band.n_cols]
+        self._cols_in[:, self.top:self.top + self.data_rows, :] = self._rows[..., :self.n_cols]
         self._col_fft.execute()
-        return self._cols[:, self.band.rows, :]
+        return self.spectrum
 
 
 class FFTCPU(Plan):
     algorithm = "fft"
     backend = "cpu"
 
-    def __init__(self, spec, compression=0.0, planner_effort="FFTW_ESTIMATE", threads=None):
+    def __init__(self, spec, compression=0.0, planner_effort=None, threads=None):
         super().__init__(spec)
+        planner_effort = planner_effort or wisdom.default_effort()
+        if planner_effort not in wisdom.EFFORTS:
+            raise ConvError(f"planner_effort must be one of {', '.join(wisdom.EFFORTS)}; got {planner_effort!r}")
+        wisdom.load()
         self.fft_shape = fft_grid(spec)
         self.band = Band(self.fft_shape, check_compression(compression))
         self.compression = self.band.compression
@@ -66,11 +85,13 @@ class FFTCPU(Plan):
         N, C, K, P = spec.N, spec.C, spec.K, spec.P
         Lh, Lw = self.fft_shape
         F, n_cols = self.band.retained, self.band.n_cols
+        self._scale = np.float32(1.0 / (Lh * Lw))
 
-        self._input_fft = _ForwardTransform(N * C, self.band, flags, threads)
-        self._filter_fft = _ForwardTransform(K * C, self.band, flags, threads)
-        # spectra on the retained block only, laid out for a GEMM per frequency
+        self._input_fft = _ForwardTransform(N * C, (spec.H, spec.W), spec.padding, self.band, flags, threads)
+        self._filter_fft = _ForwardTransform(K * C, (spec.R, spec.S), (0, 0), self.band, flags, threads)
+        # spectra on the retained block only, one matrix per frequency for the GEMMs
         self._X = np.empty((F, N, C), dtype=np.complex64)
+        self._Wt = np.empty((F, C, K), dtype=np.complex64)
         self._Y = np.empty((F, N, K), dtype=np.complex64)
         # inverse: down the retained columns, then along only the rows the stride keeps
         self._cols_in = pyfftw.zeros_aligned((N * K, Lh, n_cols), dtype=np.complex64)
@@ -79,6 +100,8 @@ class FFTCPU(Plan):
         self._rows = pyfftw.empty_aligned((N * K, P, Lw), dtype=np.float32)
         self._col_ifft = _fftw(self._cols_in, self._cols, -2, "FFTW_BACKWARD", flags, threads)
         self._row_irfft = _fftw(self._rows_in, self._rows, -1, "FFTW_BACKWARD", flags, threads)
+        if planner_effort != "FFTW_ESTIMATE":
+            wisdom.save()
 
     @property
     def spectral_mask(self) -> np.ndarray:
@@ -90,28 +113,27 @@ class FFTCPU(Plan):
         return retained_energy(np.asarray(x, dtype=np.float64), self.band, self.spec.padding)
 
     def transform_filter(self, w) -> np.ndarray:
-        """conj(F_w) / (Lh*Lw) on the retained block, as (F, C, K); the scale undoes FFTW's unnormalised inverse."""
+        """conj(F_w) / (Lh*Lw) on the retained block, as (F, C, K), in the plan's own buffer."""
         K, C = self.spec.K, self.spec.C
-        spectrum = self._filter_fft(w.reshape(K * C, self.spec.R, self.spec.S), 0, 0)
-        scale = np.float32(1.0 / (self.fft_shape[0] * self.fft_shape[1]))
-        return np.conj(spectrum.reshape(K, C, -1).transpose(2, 1, 0)) * scale
+        spectrum = self._filter_fft(w.reshape(K * C, self.spec.R, self.spec.S))
+        gather_filter(spectrum, self.band.rows, self.band.n_cols, self._scale, self._Wt)
+        return self._Wt
 
     def transform_input(self, x) -> None:
         N, C = self.spec.N, self.spec.C
-        spectrum = self._input_fft(x.reshape(N * C, self.spec.H, self.spec.W), self.spec.pad_h, self.spec.pad_w)
-        self._X[...] = spectrum.reshape(N, C, -1).transpose(2, 0, 1)
+        spectrum = self._input_fft(x.reshape(N * C, self.spec.H, self.spec.W))
+        gather_input(spectrum, self.band.rows, self.band.n_cols, self._X)
 
     def contract(self, Wt) -> None:
         np.matmul(self._X, Wt, out=self._Y)
 
     def transform_output(self, out) -> None:
-        spec, band = self.spec, self.band
-        NK = spec.N * spec.K
-        self._cols_in[:, band.rows, :] = self._Y.reshape(band.n_rows, band.n_cols, NK).transpose(2, 0, 1)
+        spec, n_cols = self.spec, self.band.n_cols
+        scatter_output(self._Y, self.band.rows, n_cols, self._cols_in)
         self._col_ifft.execute()
         last_row = (spec.P - 1) * spec.stride_h + 1
-        self._rows_in[..., :band.n_cols] = self._cols[:, :last_row:spec.stride_h, :]
-        self._rows_in[..., band.n_cols:] = 0  # a complex-to-real FFTW may overwrite its input
+        self._rows_in[..., :n_cols] = self._cols[:, :last_row:spec.stride_h, :]
+        self._rows_in[..., n_cols:] = 0  # a complex-to-real FFTW may overwrite its input
         self._row_irfft.execute()
         last_col = (spec.Q - 1) * spec.stride_w + 1
         out[...] = self._rows[:, :, :last_col:spec.stride_w].reshape(spec.output_shape)

@@ -1,0 +1,121 @@
+"""The `convbench` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from . import registry
+from .api import plan
+from .errors import ConvError
+from .layers import LAYER_SETS
+from .measure import median_seconds
+from .oracle import reference_conv2d, relative_error
+from .spec import ConvSpec
+
+console = Console()
+TOLERANCE = 1e-5
+
+CHECK_SPECS = (
+    ConvSpec(N=2, C=3, H=9, W=11, K=4, R=3, S=3, padding=1),
+    ConvSpec(N=1, C=4, H=17, W=12, K=3, R=3, S=3),
+    ConvSpec(N=2, C=8, H=20, W=20, K=8, R=7, S=7, padding=3),
+    ConvSpec(N=1, C=3, H=19, W=23, K=2, R=5, S=2, padding=(2, 1), stride=(2, 3)),
+    ConvSpec(N=1, C=16, H=32, W=32, K=16, R=31, S=31, padding=15),
+)
+
+
+def supports(name: str, spec: ConvSpec) -> bool:
+    return name != "winograd" or ((spec.R, spec.S) == (3, 3) and spec.stride == (1, 1))
+
+
+def random_problem(spec: ConvSpec, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-1, 1, spec.input_shape).astype(np.float32),
+            rng.uniform(-1, 1, spec.filter_shape).astype(np.float32))
+
+
+def cmd_list(args) -> int:
+    table = Table(title="convbench algorithms")
+    for column in ("algorithm", "backend", "available", "why not"):
+        table.add_column(column)
+    for a in registry.algorithms():
+        table.add_row(a.name, a.backend, "[green]yes[/]" if a.available else "[red]no[/]", a.reason)
+    console.print(table)
+    return 0
+
+
+def cmd_check(args) -> int:
+    available = [a for a in registry.algorithms() if a.available]
+    table = Table(title=f"relative L2 error against the float64 oracle (pass: <= {TOLERANCE:g})")
+    for column in ("shape", "algorithm", "backend", "rel. L2 error", "max abs error", "result"):
+        table.add_column(column)
+    failures = 0
+    for spec in CHECK_SPECS:
+        x, w = random_problem(spec)
+        reference = reference_conv2d(x, w, spec.padding, spec.stride)
+        for a in available:
+            if not supports(a.name, spec):
+                table.add_row(str(spec), a.name, a.backend, "-", "-", "n/a (needs 3x3, stride 1)")
+                continue
+            result = plan(spec, a.name, a.backend)(x, w)
+            error = relative_error(result, reference)
+            ok = error <= TOLERANCE
+            failures += not ok
+            table.add_row(str(spec), a.name, a.backend, f"{error:.2e}", f"{np.abs(result - reference).max():.2e}",
+                          "[green]ok[/]" if ok else "[red]FAIL[/]")
+    console.print(table)
+    missing = [f"{a.name}/{a.backend}: {a.reason}" for a in registry.algorithms() if not a.available]
+    if missing:
+        console.print("not checked (unavailable here): " + "; ".join(missing))
+    console.print(f"{failures} failure(s)" if failures else "all available algorithms agree with the oracle")
+    return 1 if failures else 0
+
+
+def cmd_sweep(args) -> int:
+    """A small sweep: time (ratio to torch, measured in this run) and error per algorithm and layer."""
+    layers = [layer for name in args.layers for layer in LAYER_SETS[name]]
+    table = Table(title="time per call (median) and error against the float64 oracle")
+    for column in ("layer", "shape", "algorithm", "time [ms]", "x torch", "GFLOP/s", "rel. error"):
+        table.add_column(column, justify="right" if column not in ("layer", "shape", "algorithm") else "left")
+    for layer in layers:
+        spec = layer.spec
+        x, w = random_problem(spec)
+        reference = reference_conv2d(x, w, spec.padding, spec.stride)
+        times = {}
+        for name in ("torch", "direct", "winograd", "fft"):
+            if not supports(name, spec):
+                continue
+            p = plan(spec, name, "cpu")
+            times[name] = median_seconds(lambda: p(x, w), repeats=args.repeats)
+            error = relative_error(p(x, w), reference)
+            table.add_row(layer.name, str(spec), name, f"{times[name] * 1e3:.1f}",
+                          f"{times['torch'] / times[name]:.2f}", f"{spec.flops / times[name] / 1e9:.1f}", f"{error:.1e}")
+        table.add_section()
+    console.print(table)
+    console.print("x torch > 1 means faster than torch.nn.functional.conv2d, timed in this run.")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="convbench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="algorithms x backends, available or why not").set_defaults(run=cmd_list)
+    commands.add_parser("check", help="cross-check every available algorithm against the float64 oracle").set_defaults(run=cmd_check)
+    sweep = commands.add_parser("sweep", help="time and error per algorithm on real layers")
+    sweep.add_argument("--layers", nargs="+", choices=sorted(LAYER_SETS), default=["convnet"])
+    sweep.add_argument("--repeats", type=int, default=3)
+    sweep.set_defaults(run=cmd_sweep)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ConvError as err:
+        console.print(f"[red]error:[/] {err}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

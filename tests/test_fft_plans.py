@@ -1,0 +1,34 @@
+"""FFTW planning: efforts, wisdom kept between runs, plans reused without re-planning."""
+import pickle
+
+import numpy as np
+import pytest
+
+import convbench
+from algorithms.fft import wisdom
+from convbench.oracle import reference_conv2d, relative_error
+from helpers import random_problem
+
+SPEC = convbench.ConvSpec(N=2, C=3, H=12, W=10, K=2, R=5, S=5, padding=2)
+
+
+@pytest.mark.parametrize("effort", ["FFTW_ESTIMATE", "FFTW_MEASURE"])
+def test_every_planner_effort_gives_the_same_convolution(rng, effort):
+    x, w = random_problem(rng, SPEC)
+    y = convbench.plan(SPEC, "fft", planner_effort=effort)(x, w)
+    assert relative_error(y, reference_conv2d(x, w, 2)) < 1e-5
+
+
+def test_unknown_planner_effort_is_a_conv_error():
+    with pytest.raises(convbench.ConvError, match="planner_effort must be one of"):
+        convbench.plan(SPEC, "fft", planner_effort="FFTW_FAST")
+
+
+def test_measured_plans_leave_wisdom_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
+    convbench.plan(convbench.ConvSpec(N=1, C=2, H=13, W=11, K=2, R=3, S=3), "fft", planner_effort="FFTW_MEASURE")
+    stored = tmp_path / "fftw_wisdom.pickle"
+    assert stored.exists()
+    with open(stored, "rb") as f:
+        assert any(len(part) > 0 for part in pickle.load(f))
+    assert wisdom.wisdom_path() == stored
