@@ -36,6 +36,16 @@ class Plan:
     def run(self, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
         raise NotImplementedError
 
+    def stages(self, x, w) -> dict:
+        """Named zero-argument callables, one per stage, in order, ready to be timed alone.
+
+        Plans with separate stages (NNPACK style: transforms, contraction,
+        inverse) override this; running one call first fills every buffer a
+        later stage reads.
+        """
+        x, w = self.check_inputs(x, w)
+        return {"call": lambda: self(x, w)}
+
     def __repr__(self) -> str:
         extra = f", compression={self.compression:.3f}" if self.compression else ""
         return f"<{type(self).__name__} {self.algorithm}/{self.backend} {self.spec}{extra}>"

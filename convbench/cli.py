@@ -11,12 +11,13 @@ from rich.table import Table
 from . import registry
 from .api import plan
 from .errors import ConvError
-from .layers import LAYER_SETS
-from .measure import median_seconds
+from .layers import ALL_LAYERS, LAYER_SETS, layer
+from .measure import median_seconds, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
 from .oracle import reference_conv2d, relative_error
 from .spec import ConvSpec
 
-console = Console()
+# piped or captured output gets wide tables rather than rich's 80-column default
+console = Console() if sys.stdout.isatty() else Console(width=160)
 TOLERANCE = 1e-5
 
 CHECK_SPECS = (
@@ -100,6 +101,32 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_stages(args) -> int:
+    """Where the time and memory of one call go, stage by stage, at each compression."""
+    spec = layer(args.layer).spec if args.layer else ConvSpec(*args.shape[:7], padding=args.shape[7], stride=args.shape[8])
+    x, w = random_problem(spec)
+    table = Table(title=f"{args.algorithm} stages on {spec} (median of {args.repeats})")
+    for column in ("compression", "achieved", "stage", "time [ms]", "plan traced [MiB]", "call traced [MiB]", "call RSS rise [MiB]"):
+        table.add_column(column, justify="right")
+    for compression in args.compression:
+        built = {}
+        plan_bytes = peak_traced_bytes(lambda: built.setdefault("plan", plan(spec, args.algorithm, "cpu", compression)))
+        p = built["plan"]
+        p(x, w)  # first-call work (dispatch, lazy buffers) is not the steady state
+        call_bytes = peak_traced_bytes(lambda: p(x, w))
+        rss_bytes = peak_rss_bytes(lambda: p(x, w)) if rss_peak_supported() else float("nan")
+        stages = p.stages(x, w)
+        if len(stages) > 1:
+            stages["call"] = lambda: p(x, w)
+        for i, (name, run) in enumerate(stages.items()):
+            memory = (f"{plan_bytes / 2**20:.1f}", f"{call_bytes / 2**20:.1f}", f"{rss_bytes / 2**20:.1f}") if i == 0 else ("", "", "")
+            table.add_row(f"{compression:g}" if i == 0 else "", f"{p.compression:.3f}" if i == 0 else "", name,
+                          f"{median_seconds(run, repeats=args.repeats) * 1e3:.2f}", *memory)
+        table.add_section()
+    console.print(table)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="convbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +136,14 @@ def main(argv=None) -> int:
     sweep.add_argument("--layers", nargs="+", choices=sorted(LAYER_SETS), default=["convnet"])
     sweep.add_argument("--repeats", type=int, default=3)
     sweep.set_defaults(run=cmd_sweep)
+    stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
+    stages.add_argument("--algorithm", default="fft", choices=registry.ALGORITHMS)
+    stages.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.layers)")
+    stages.add_argument("--shape", type=int, nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
+                        default=[8, 64, 56, 56, 64, 7, 7, 3, 1])
+    stages.add_argument("--compression", type=float, nargs="+", default=[0.0, 0.5])
+    stages.add_argument("--repeats", type=int, default=5)
+    stages.set_defaults(run=cmd_stages)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -138,6 +138,15 @@ class FFTCPU(Plan):
         last_col = (spec.Q - 1) * spec.stride_w + 1
         out[...] = self._rows[:, :, :last_col:spec.stride_w].reshape(spec.output_shape)
 
+    def stages(self, x, w) -> dict:
+        x, w = self.check_inputs(x, w)
+        out = self(x, w)
+        Wt = self._Wt
+        return {"filter transform": lambda: self.transform_filter(w),
+                "input transform": lambda: self.transform_input(x),
+                "contraction": lambda: self.contract(Wt),
+                "output transform": lambda: self.transform_output(out)}
+
     def run(self, x, w, out):
         Wt = self.transform_filter(w)
         self.transform_input(x)

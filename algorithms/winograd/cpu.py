@@ -48,6 +48,15 @@ class WinogradCPU(Plan):
     def transform_output(self, out):
         output_transform(self._M, out, self.tiles_h, self.tiles_w)
 
+    def stages(self, x, w) -> dict:
+        x, w = self.check_inputs(x, w)
+        out = self(x, w)
+        U = self.transform_filter(w)
+        return {"filter transform": lambda: self.transform_filter(w),
+                "input transform": lambda: self.transform_input(x),
+                "contraction": lambda: self.contract(U),
+                "output transform": lambda: self.transform_output(out)}
+
     def run(self, x, w, out):
         U = self.transform_filter(w)
         self.transform_input(x)
