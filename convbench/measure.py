@@ -9,10 +9,19 @@ Memory, two ways, because no one hook sees every allocator:
   Numba-compiled code, FFTW's internal buffers and torch's CPU allocator do not.
 - RSS bytes: the rise of the process's peak resident set (VmHWM) during the
   call, after resetting the peak through /proc/self/clear_refs. This sees every
-  allocator, at page granularity, but not memory the allocator already held.
+  allocator (torch's, Numba's, FFTW's), at page granularity. glibc would
+  normally serve a repeated large request from memory it kept resident, which
+  hides it; `fresh_large_allocations()` fixes malloc's mmap threshold so every
+  large block is mapped afresh and returned on free. It changes the
+  allocator's behaviour, so call it only in a process that measures memory.
+
+The workspace of a plan is what it holds (arrays traced while it was built)
+plus the peak rise during one steady-state call.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import statistics
 import time
@@ -85,6 +94,54 @@ def peak_rss_bytes(fn: Callable[[], object]) -> int:
     peak = _status_kib("VmHWM")
     del result
     return max(0, peak - before) * 1024
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+_fresh = False
+
+
+def fresh_large_allocations(threshold: int = 16 * 1024) -> bool:
+    """Make glibc map every allocation >= threshold afresh (and unmap it on free).
+
+    Returns False where there is no glibc mallopt (the RSS figures then miss
+    memory an allocator recycles)."""
+    global _fresh
+    if _fresh:
+        return True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _fresh = bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
+    except (OSError, AttributeError):
+        _fresh = False
+    return _fresh
+
+
+def held_traced_bytes(build: Callable[[], object]):
+    """(object built, bytes it still holds through tracked allocators once built)."""
+    gc.collect()
+    started_here = not tracemalloc.is_tracing()
+    if started_here:
+        tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        built = build()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        if started_here:
+            tracemalloc.stop()
+    return built, max(0, after - before)
+
+
+def workspace_bytes(build_plan: Callable[[], Callable], x, w) -> int:
+    """Measured memory one convolution needs beyond its inputs: what the plan
+    holds once built, plus the peak RSS rise of one steady-state call."""
+    fresh_large_allocations()
+    warm = build_plan()  # imports, compiled kernels and FFTW wisdom are not this plan's workspace
+    warm(x, w)
+    del warm
+    plan, held = held_traced_bytes(build_plan)
+    plan(x, w)  # the first call may allocate lazily; the workspace is the steady state
+    return held + peak_rss_bytes(lambda: plan(x, w))
 
 
 def process_peak_rss_bytes() -> int:

@@ -21,7 +21,7 @@ def reference_conv2d(x, w, padding=0, stride=1) -> np.ndarray:
     for r in range(spec.R):
         for s in range(spec.S):
             window = xp[:, :, r:r + rows:spec.stride_h, s:s + cols:spec.stride_w]  # (N, C, P, Q)
-            out += np.einsum("ncpq,kc->nkpq", window, w[:, :, r, s])
+            out += np.tensordot(window, w[:, :, r, s], axes=([1], [1])).transpose(0, 3, 1, 2)
     return out
 
 

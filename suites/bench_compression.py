@@ -1,0 +1,37 @@
+"""What does band-limiting buy, and what does it cost? fft at c in {0 .. 0.9} on real layers.
+
+Time, memory and GFLOP/s as everywhere, plus the price: relative L2 error
+against the float64 oracle, the fraction of the input's spectral energy kept
+(Parseval), and the compression actually achieved.
+"""
+from convbench.layers import layer
+from convbench.oracle import reference_conv2d, relative_error
+
+from .common import BACKENDS, _ConvCase, pick
+
+LAYERS = pick(["L1", "L2", "L4", "googlenet-5x5", "resnet18-conv2"], ["L4", "googlenet-5x5"])
+RATES = pick([0.0, 0.1, 0.25, 0.5, 0.75, 0.9], [0.0, 0.5, 0.9])
+
+
+class Compression(_ConvCase):
+    params = [LAYERS, BACKENDS, RATES]
+    param_names = ["layer", "backend", "compression"]
+
+    def case(self, name, backend, compression):
+        return layer(name).spec, "fft", backend, compression
+
+    def track_relative_error(self, *params):
+        spec = self.spec
+        return relative_error(self.plan(self.x, self.w), reference_conv2d(self.x, self.w, spec.padding, spec.stride))
+
+    track_relative_error.unit = "relative L2 error"
+
+    def track_retained_energy(self, *params):
+        return self.plan.retained_energy(self.x)
+
+    track_retained_energy.unit = "fraction of input energy"
+
+    def track_achieved_compression(self, *params):
+        return self.plan.compression
+
+    track_achieved_compression.unit = "fraction of coefficients dropped"

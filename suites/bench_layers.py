@@ -1,0 +1,18 @@
+"""Real network layers: convnet-benchmarks L1-L5, ResNet-18's 3x3 layers, a DeepBench subset.
+
+Batches are scaled down from the sources (see convbench/layers.py, which keeps
+each source batch next to the one run here).
+"""
+from convbench.layers import ALL_LAYERS, CONVNET_BENCHMARKS, layer
+
+from .common import ALGORITHMS, BACKENDS, _ConvCase, pick
+
+NAMES = pick(list(ALL_LAYERS), [CONVNET_BENCHMARKS[3].name, CONVNET_BENCHMARKS[4].name, "resnet18-conv4", "googlenet-5x5"])
+
+
+class Layers(_ConvCase):
+    params = [NAMES, ALGORITHMS, BACKENDS]
+    param_names = ["layer", "algorithm", "backend"]
+
+    def case(self, name, algorithm, backend):
+        return layer(name).spec, algorithm, backend, 0.0

@@ -1,0 +1,77 @@
+"""What every convbench asv benchmark shares: problems, plans, and the four measurements.
+
+CONVBENCH_QUICK=1 selects each suite's quick subset (what CI and
+`convbench bench --quick` run); asv passes the variable through to the
+benchmark processes.
+"""
+import os
+
+import numpy as np
+
+import convbench
+from convbench.measure import median_seconds, workspace_bytes
+
+QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
+ALGORITHMS = ["direct", "winograd", "fft", "torch"]
+BACKENDS = ["cpu", "cuda"]
+
+
+def pick(full, quick):
+    return quick if QUICK else full
+
+
+def random_problem(spec, seed=0):
+    """Input and filters from uniform[-1, 1], float32, from a seeded rng (never zeros)."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-1, 1, spec.input_shape).astype(np.float32),
+            rng.uniform(-1, 1, spec.filter_shape).astype(np.float32))
+
+
+def make_plan(spec, algorithm, backend, compression=0.0):
+    """The plan, or NotImplementedError (asv shows n/a) where the combination cannot run:
+    Winograd off 3x3/stride 1, a backend this machine lacks."""
+    try:
+        return convbench.plan(spec, algorithm, backend, compression)
+    except convbench.ConvError as err:
+        raise NotImplementedError(str(err)) from None
+
+
+class _ConvCase:
+    """time_, peakmem_, workspace and GFLOP/s of one planned convolution.
+
+    Subclasses set params/param_names and define case(*params) ->
+    (spec, algorithm, backend, compression). Planning happens in setup, so
+    time_ measures the call only.
+    """
+
+    rounds = 1
+    repeat = (3, 10, 4.0)
+    number = 1
+    warmup_time = 0.0
+    timeout = 300
+
+    def case(self, *params):
+        raise NotImplementedError
+
+    def setup(self, *params):
+        self.spec, algorithm, backend, compression = self.case(*params)
+        self.build = lambda: make_plan(self.spec, algorithm, backend, compression)
+        self.plan = self.build()
+        self.x, self.w = random_problem(self.spec)
+        self.plan(self.x, self.w)  # warm-up: compiled kernels, lazy buffers
+
+    def time_conv(self, *params):
+        self.plan(self.x, self.w)
+
+    def peakmem_conv(self, *params):
+        self.plan(self.x, self.w)
+
+    def track_workspace(self, *params):
+        return workspace_bytes(self.build, self.x, self.w)
+
+    track_workspace.unit = "bytes"
+
+    def track_gflops(self, *params):
+        return self.spec.flops / median_seconds(lambda: self.plan(self.x, self.w), repeats=3, warmup=0) / 1e9
+
+    track_gflops.unit = "GFLOP/s"

@@ -1,0 +1,42 @@
+"""The measurements themselves: they must see what they claim to see."""
+import time
+
+import numpy as np
+import pytest
+
+import convbench
+from convbench import measure
+
+
+def test_median_seconds_measures_the_call():
+    assert measure.median_seconds(lambda: time.sleep(0.02), repeats=3) == pytest.approx(0.02, abs=0.015)
+
+
+def test_traced_bytes_see_a_numpy_allocation():
+    assert measure.peak_traced_bytes(lambda: np.ones(1_000_000)) >= 8_000_000
+    assert measure.peak_traced_bytes(lambda: None) < 100_000
+
+
+@pytest.mark.skipif(not measure.rss_peak_supported(), reason="needs Linux /proc/self/clear_refs")
+def test_rss_rise_sees_memory_no_tracer_sees():
+    import torch
+    measure.fresh_large_allocations()
+    rise = measure.peak_rss_bytes(lambda: torch.ones(16_000_000).sum())  # 64 MB through torch's allocator
+    assert 60e6 <= rise <= 80e6
+    assert measure.peak_traced_bytes(lambda: torch.ones(16_000_000).sum()) < 1e6
+
+
+def test_workspace_grows_with_the_problem():
+    small = convbench.ConvSpec(N=1, C=8, H=32, W=32, K=8, R=5, S=5, padding=2)
+    large = convbench.ConvSpec(N=4, C=8, H=64, W=64, K=8, R=5, S=5, padding=2)
+    sizes = {}
+    for spec in (small, large):
+        rng = np.random.default_rng(0)
+        x = rng.uniform(-1, 1, spec.input_shape).astype(np.float32)
+        w = rng.uniform(-1, 1, spec.filter_shape).astype(np.float32)
+        for algorithm in ("fft", "torch"):
+            sizes[spec, algorithm] = measure.workspace_bytes(lambda: convbench.plan(spec, algorithm), x, w)
+    for algorithm in ("fft", "torch"):
+        output_bytes = 4 * np.prod(large.output_shape)
+        assert sizes[large, algorithm] >= output_bytes  # at least the output it writes
+        assert sizes[large, algorithm] > 4 * sizes[small, algorithm]  # 16x the pixels
