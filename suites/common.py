@@ -5,10 +5,16 @@ CONVBENCH_QUICK=1 selects each suite's quick subset (what CI and
 benchmark processes.
 """
 import os
+import sys
 
-import numpy as np
+# Numba's default OpenMP layer aborts a process forked after it ran; asv's
+# forkserver forks every benchmark from one warmed process (below). Measured
+# on this machine the two layers time the same within noise.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
-import convbench
+import numpy as np  # noqa: E402
+
+import convbench  # noqa: E402
 from convbench.measure import median_seconds, workspace_bytes
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
@@ -75,3 +81,18 @@ class _ConvCase:
         return self.spec.flops / median_seconds(lambda: self.plan(self.x, self.w), repeats=3, warmup=0) / 1e9
 
     track_gflops.unit = "GFLOP/s"
+
+
+def _warm_kernels():
+    """Load every CPU kernel once in asv's forkserver, so that each forked
+    benchmark starts warm: loading Numba's cache costs about 0.25 s per
+    algorithm and process, more than most calls measured here."""
+    spec = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, padding=1)
+    x, w = random_problem(spec)
+    for algorithm in convbench.algorithms():
+        if algorithm.available and algorithm.backend == "cpu":
+            convbench.plan(spec, algorithm.name, "cpu")(x, w)
+
+
+if "run_server" in sys.argv:  # asv's forkserver; with spawn each process loads only what it runs
+    _warm_kernels()
