@@ -84,14 +84,18 @@ class _ConvCase:
 
 
 def _warm_kernels():
-    """Load every CPU kernel once in asv's forkserver, so that each forked
+    """Load the Numba kernels once in asv's forkserver, so that each forked
     benchmark starts warm: loading Numba's cache costs about 0.25 s per
-    algorithm and process, more than most calls measured here."""
+    algorithm and process, more than most calls measured here.
+
+    Nothing here may start a thread pool that fork cannot copy: a child hangs
+    if its parent ran torch (OpenMP) or a multi-threaded FFTW plan, so torch
+    is not warmed and FFTW runs single-threaded here."""
     spec = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, padding=1)
     x, w = random_problem(spec)
-    for algorithm in convbench.algorithms():
-        if algorithm.available and algorithm.backend == "cpu":
-            convbench.plan(spec, algorithm.name, "cpu")(x, w)
+    convbench.plan(spec, "direct")(x, w)
+    convbench.plan(spec, "winograd")(x, w)
+    convbench.plan(spec, "fft", threads=1, planner_effort="FFTW_ESTIMATE")(x, w)
 
 
 if "run_server" in sys.argv:  # asv's forkserver; with spawn each process loads only what it runs
