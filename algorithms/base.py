@@ -21,6 +21,11 @@ class Plan:
     def __init__(self, spec: ConvSpec):
         self.spec = spec
 
+    @classmethod
+    def supports(cls, spec: ConvSpec) -> bool:
+        """Whether this algorithm can compute `spec` at all (Winograd F(2x2,3x3) cannot compute 5x5)."""
+        return True
+
     def __call__(self, x, w, out: np.ndarray | None = None) -> np.ndarray:
         """y = x (*) w for this plan's shapes; writes into `out` if given, and returns it."""
         x, w = self.check_inputs(x, w)

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from . import registry
+from . import registry, signals
 from .api import plan
 from .errors import ConvError
 from .layers import ALL_LAYERS, LAYER_SETS, layer
@@ -29,14 +33,9 @@ CHECK_SPECS = (
 )
 
 
-def supports(name: str, spec: ConvSpec) -> bool:
-    return name != "winograd" or ((spec.R, spec.S) == (3, 3) and spec.stride == (1, 1))
-
-
 def random_problem(spec: ConvSpec, seed: int = 0):
     rng = np.random.default_rng(seed)
-    return (rng.uniform(-1, 1, spec.input_shape).astype(np.float32),
-            rng.uniform(-1, 1, spec.filter_shape).astype(np.float32))
+    return signals.uniform(rng, spec.input_shape), signals.uniform(rng, spec.filter_shape)
 
 
 def cmd_list(args) -> int:
@@ -59,7 +58,7 @@ def cmd_check(args) -> int:
         x, w = random_problem(spec)
         reference = reference_conv2d(x, w, spec.padding, spec.stride)
         for a in available:
-            if not supports(a.name, spec):
+            if not registry.supports(a.name, a.backend, spec):
                 table.add_row(str(spec), a.name, a.backend, "-", "-", "n/a (needs 3x3, stride 1)")
                 continue
             result = plan(spec, a.name, a.backend)(x, w)
@@ -88,7 +87,7 @@ def cmd_sweep(args) -> int:
         reference = reference_conv2d(x, w, spec.padding, spec.stride)
         times = {}
         for name in ("torch", "direct", "winograd", "fft"):
-            if not supports(name, spec):
+            if not registry.supports(name, "cpu", spec):
                 continue
             p = plan(spec, name, "cpu")
             times[name] = median_seconds(lambda: p(x, w), repeats=args.repeats)
@@ -127,6 +126,50 @@ def cmd_stages(args) -> int:
     return 0
 
 
+def _step(title: str, command: list[str], env=None) -> None:
+    console.rule(f"[bold]{title}")
+    console.print("$ " + " ".join(command), style="dim")
+    subprocess.run(command, check=True, env=env)
+
+
+def _head_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def cmd_bench(args) -> int:
+    """The main job: asv run on this machine -> asv publish -> offline HTML UI -> charts."""
+    asv = [sys.executable, "-m", "asv"]
+    env = dict(os.environ, CONVBENCH_QUICK="1" if args.quick else "0")
+    machine = args.machine or platform.node() or "this-machine"
+    _step("1/5 register this machine with asv", [*asv, "machine", "--yes", "--machine", machine])
+    run = [*asv, "run", "--python=same", "--set-commit-hash", _head_commit(), "--machine", machine]
+    if args.quick:
+        run.append("--quick")
+    if args.bench:
+        run += ["--bench", args.bench]
+    _step(f"2/5 run the {'quick' if args.quick else 'full'} sweep on the working tree (results/{machine}/)", run, env)
+    _step("3/5 publish the history as HTML", [*asv, "publish"])
+    html = Path("results/html")
+    _step("4/5 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
+          [sys.executable, "-m", "asv_tachyon", "install", str(html)])
+    console.rule("[bold]5/5 draw the charts")
+    args.machine = machine
+    cmd_plot(args)
+    console.rule("[bold]done")
+    console.print(f"HTML:   {html / 'index.html'}  (serve it: `asv preview` or `python -m http.server -d {html}`)")
+    console.print(f"charts: {Path(args.out)}/")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .plot import plot_all  # seaborn and matplotlib load only for this command
+
+    paths = plot_all(args.results, args.out, machine=args.machine)
+    for path in paths:
+        console.print(f"wrote {path}")
+    return 0 if paths else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="convbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +187,18 @@ def main(argv=None) -> int:
     stages.add_argument("--compression", type=float, nargs="+", default=[0.0, 0.5])
     stages.add_argument("--repeats", type=int, default=5)
     stages.set_defaults(run=cmd_stages)
+    bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
+    bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (about a minute)")
+    bench.add_argument("--machine", help="asv machine name (default: this host's name)")
+    bench.add_argument("--bench", help="only benchmarks matching this regex")
+    bench.add_argument("--results", default="results")
+    bench.add_argument("--out", default="results/figures")
+    bench.set_defaults(run=cmd_bench)
+    plot = commands.add_parser("plot", help="seaborn charts from the stored asv results (no re-measuring)")
+    plot.add_argument("--results", default="results")
+    plot.add_argument("--out", default="results/figures")
+    plot.add_argument("--machine", help="only this asv machine's results (default: all)")
+    plot.set_defaults(run=cmd_plot)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -69,6 +69,13 @@ def implementation(name, backend):
     return cls
 
 
+def supports(name, backend, spec) -> bool:
+    """Whether (name, backend) is available here and can compute spec."""
+    check_names(name, backend)
+    cls, _ = _import(name, backend)
+    return cls is not None and cls.supports(spec)
+
+
 def algorithms() -> list[Algorithm]:
     """Every (algorithm, backend), with .available and, if not, .reason."""
     found = []

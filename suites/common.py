@@ -15,6 +15,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import numpy as np  # noqa: E402
 
 import convbench  # noqa: E402
+from convbench import signals  # noqa: E402
 from convbench.measure import median_seconds, workspace_bytes
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
@@ -29,8 +30,7 @@ def pick(full, quick):
 def random_problem(spec, seed=0):
     """Input and filters from uniform[-1, 1], float32, from a seeded rng (never zeros)."""
     rng = np.random.default_rng(seed)
-    return (rng.uniform(-1, 1, spec.input_shape).astype(np.float32),
-            rng.uniform(-1, 1, spec.filter_shape).astype(np.float32))
+    return signals.uniform(rng, spec.input_shape), signals.uniform(rng, spec.filter_shape)
 
 
 def make_plan(spec, algorithm, backend, compression=0.0):

@@ -10,8 +10,12 @@ from ..padding import embed, padded_buffer
 from .transforms import filter_transform, input_transform, output_transform
 
 
+def winograd_supports(spec) -> bool:
+    return (spec.R, spec.S) == (3, 3) and spec.stride == (1, 1)
+
+
 def check_winograd_spec(spec) -> None:
-    if (spec.R, spec.S) != (3, 3) or spec.stride != (1, 1):
+    if not winograd_supports(spec):
         raise ConvError(f"algorithm='winograd': Winograd F(2x2,3x3) needs a 3x3 filter and stride 1; "
                         f"got w filter {spec.R}x{spec.S} and stride {spec.stride}")
 
@@ -23,6 +27,7 @@ class WinogradCPU(Plan):
 
     algorithm = "winograd"
     backend = "cpu"
+    supports = classmethod(lambda cls, spec: winograd_supports(spec))
 
     def __init__(self, spec):
         check_winograd_spec(spec)

@@ -1,0 +1,137 @@
+"""Seaborn charts from asv results: the answers to "which algorithm, and what does compression buy?"
+
+Each chart reads the newest asv results (convbench.results) and writes PNG and SVG.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .results import load_results  # noqa: E402
+
+ORDER = ["direct", "winograd", "fft", "torch"]
+MIB = 2**20
+
+
+def _save(fig, out: Path, name: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.{ext}" for ext in ("png", "svg")]
+    for path in paths:
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def _measure(frame, suite, measure):
+    return frame[(frame.suite == suite) & (frame.measure == measure)].dropna(subset=["value"])
+
+
+def crossover(times: pd.DataFrame, fast: str, slow: str) -> int | None:
+    """The smallest filter size from which `fast` stays faster than `slow`."""
+    table = times.pivot_table(index="filter", columns="algorithm", values="value")
+    if fast not in table or slow not in table:
+        return None
+    wins = (table[fast] < table[slow]).dropna()
+    for k in wins.index:
+        if wins.loc[k:].all():
+            return int(k)
+    return None
+
+
+def chart_filter_size(frame, out):
+    data = _measure(frame, "FilterSize", "time_conv").copy()
+    if data.empty:
+        return []
+    data["time [ms]"] = data.value * 1e3
+    data["input"] = data["input"].astype(int)
+    data["filter"] = data["filter"].astype(int)
+    sizes = sorted(data["input"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        panel = data[data["input"] == size]
+        sns.lineplot(panel, x="filter", y="time [ms]", hue="algorithm", style="backend", markers=True,
+                     hue_order=[a for a in ORDER if a in set(panel.algorithm)], ax=ax)
+        ax.set(yscale="log", xlabel="filter size k (k x k, 'same' padding)", ylabel="time per call [ms]",
+               title=f"input {size}x{size}, N=2, C=K=32")
+        for rival, color in (("direct", "tab:blue"), ("torch", "tab:red")):
+            k = crossover(panel[panel.backend == "cpu"], "fft", rival)
+            if k is not None:
+                ax.axvline(k, color=color, linestyle=":", alpha=0.7)
+                ax.annotate(f"fft < {rival}\nfrom k={k}", (k, ax.get_ylim()[1]), xytext=(3, -28),
+                            textcoords="offset points", fontsize=8, color=color)
+    fig.suptitle("Time vs filter size: where does FFT overtake?")
+    return _save(fig, out, "time_vs_filter_size")
+
+
+def chart_compression_cost(frame, out):
+    time = _measure(frame, "Compression", "time_conv").assign(metric="time per call [ms]", shown=lambda d: d.value * 1e3)
+    space = _measure(frame, "Compression", "track_workspace").assign(metric="measured workspace [MiB]", shown=lambda d: d.value / MIB)
+    data = pd.concat([time, space])
+    if data.empty:
+        return []
+    grid = sns.relplot(data, x="compression", y="shown", row="metric", col="layer", style="backend", kind="line",
+                       marker="o", facet_kws=dict(sharey=False), height=3, aspect=1.1)
+    grid.set_axis_labels("compression c", "")
+    for (metric, layer), ax in grid.axes_dict.items():
+        ax.set_title(f"{layer}", fontsize=9)
+        ax.set_ylim(bottom=0)
+    for ax, (metric, _) in zip(grid.axes[:, 0], data.groupby("metric", sort=False)):
+        ax.set_ylabel(metric)
+    grid.figure.suptitle("Band-limited FFT: time and measured workspace vs compression rate c\n"
+                         "(c = fraction of one-sided spectral coefficients dropped)", y=1.04)
+    return _save(grid.figure, out, "compression_time_workspace")
+
+
+def chart_compression_accuracy(frame, out):
+    inputs = {"": "white noise", "_natural": "1/f² (natural-image) spectrum"}
+    error = pd.concat([_measure(frame, "Compression", f"track_relative_error{key}").assign(input=label)
+                       for key, label in inputs.items()])
+    energy = pd.concat([_measure(frame, "Compression", f"track_retained_energy{key}").assign(input=label)
+                        for key, label in inputs.items()])
+    if error.empty:
+        return []
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    sns.lineplot(error[error.value > 0], x="compression", y="value", hue="layer", style="input", marker="o", ax=left)
+    left.set(yscale="log", xlabel="compression rate c", ylabel="relative L2 error vs float64 oracle",
+             title="Output error")
+    sns.lineplot(energy, x="compression", y="value", hue="layer", style="input", marker="o", ax=right)
+    right.set(xlabel="compression rate c", ylabel="fraction of input spectral energy kept",
+              title="Retained input energy (Parseval)", ylim=(0, 1.02))
+    fig.suptitle("What band-limiting costs: white noise is the worst case, natural-image spectra keep more")
+    return _save(fig, out, "compression_error_energy")
+
+
+def chart_gflops(frame, out):
+    data = _measure(frame, "Layers", "track_gflops")
+    peaks = frame[(frame.suite == "Sgemm")].dropna(subset=["value"])
+    if data.empty:
+        return []
+    layers = list(dict.fromkeys(data.layer))
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(layers) + 3), 4.8))
+    sns.barplot(data[data.backend == "cpu"], x="layer", y="value", hue="algorithm",
+                hue_order=[a for a in ORDER if a in set(data.algorithm)], order=layers, ax=ax)
+    if not peaks.empty:
+        peak = peaks.value.max()
+        ax.axhline(peak, color="black", linestyle="--", linewidth=1)
+        ax.annotate(f"measured sgemm peak {peak:.0f} GFLOP/s", (0, peak), xytext=(2, 4), textcoords="offset points", fontsize=8)
+    ax.set(xlabel="layer", ylabel="effective GFLOP/s (2·N·K·C·R·S·P·Q / time)",
+           title="Effective GFLOP/s per layer and algorithm (CPU); Winograd and FFT may exceed the peak")
+    ax.tick_params(axis="x", rotation=45)
+    return _save(fig, out, "gflops_per_layer")
+
+
+CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops)
+
+
+def plot_all(results_dir="results", out="results/figures", machine: str | None = None) -> list[Path]:
+    frame = load_results(results_dir, machine)
+    sns.set_theme(style="whitegrid", context="notebook")
+    out = Path(out)
+    return [path for chart in CHARTS for path in chart(frame, out)]

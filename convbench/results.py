@@ -1,0 +1,54 @@
+"""Reading asv's result files into one tidy table (no re-measuring)."""
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+from pathlib import Path
+
+import pandas as pd
+
+
+def _param_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def load_results(results_dir="results", machine: str | None = None, latest_only: bool = True) -> pd.DataFrame:
+    """One row per (result file, benchmark, parameter combination) with its value.
+
+    Columns: machine, commit, date, env, benchmark, suite, measure, the
+    benchmark's own parameter names, and value (NaN for n/a or failed).
+    With latest_only, each machine keeps only its newest run of each benchmark.
+    """
+    benchmarks = json.loads((Path(results_dir) / "benchmarks.json").read_text())
+    rows = []
+    machines = [m.parent for m in Path(results_dir).glob("*/machine.json")]  # not html/, figures/
+    for path in sorted(p for folder in machines for p in folder.glob("*.json")):
+        if path.name == "machine.json" or (machine and path.parent.name != machine):
+            continue
+        data = json.loads(path.read_text())
+        columns = data["result_columns"]
+        for name, entry in data["results"].items():
+            entry = dict(zip(columns, entry))
+            meta = benchmarks.get(name, {})
+            names = meta.get("param_names", [])
+            combos = list(itertools.product(*entry.get("params", []))) or [()]
+            values = entry["result"] if isinstance(entry["result"], list) else [entry["result"]]
+            suite, _, measure = name.rpartition(".")
+            for combo, value in zip(combos, values or [None] * len(combos)):
+                row = dict(machine=path.parent.name, commit=data["commit_hash"], date=data.get("date"),
+                           env=data.get("env_name"), started=entry.get("started_at"), benchmark=name,
+                           suite=suite.split(".")[-1], measure=measure, unit=meta.get("unit"),
+                           value=float("nan") if value is None else float(value))
+                row.update({param: _param_value(v) for param, v in zip(names, combo)})
+                rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        raise FileNotFoundError(f"no asv results under {results_dir}/ (run `convbench bench` first)")
+    if latest_only:
+        newest = frame.groupby(["machine", "benchmark"])["started"].transform("max")
+        frame = frame[frame["started"] == newest]
+    return frame

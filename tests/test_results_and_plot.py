@@ -1,0 +1,67 @@
+"""Reading asv results and drawing the charts from them."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from convbench import registry
+from convbench.plot import crossover, plot_all
+from convbench.results import load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_results(folder: Path):
+    """A minimal asv results tree: one benchmark over two parameters, two runs of it."""
+    name = "bench_x.X.time_conv"
+    (folder / "m1").mkdir(parents=True)
+    (folder / "benchmarks.json").write_text(json.dumps(
+        {name: {"param_names": ["algorithm", "filter"], "unit": "seconds"}, "version": 2}))
+    columns = ["result", "params", "version", "started_at", "duration"]
+    for started, values in ((1, [1.0, 2.0, 3.0, None]), (2, [10.0, 20.0, 30.0, None])):
+        result = [values, [["'direct'", "'fft'"], ["3", "7"]], "v", started, 1.0]
+        (folder / "m1" / f"c{started}-env.json").write_text(json.dumps(
+            {"commit_hash": f"c{started}", "date": started, "env_name": "env", "result_columns": columns,
+             "results": {name: result}}))
+    (folder / "m1" / "machine.json").write_text("{}")
+
+
+def test_load_results_unrolls_parameters_and_keeps_the_newest_run(tmp_path):
+    write_results(tmp_path)
+    frame = load_results(tmp_path)
+    assert len(frame) == 4 and set(frame.commit) == {"c2"}
+    row = frame[(frame.algorithm == "fft") & (frame["filter"] == 3)]
+    assert row.value.item() == 30.0
+    assert np.isnan(frame[(frame.algorithm == "fft") & (frame["filter"] == 7)].value.item())  # n/a stays NaN
+    assert len(load_results(tmp_path, latest_only=False)) == 8
+
+
+def test_load_results_says_when_there_is_nothing(tmp_path):
+    (tmp_path / "benchmarks.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="convbench bench"):
+        load_results(tmp_path)
+
+
+def test_crossover_is_where_fft_stays_faster():
+    times = pd.DataFrame({"filter": [1, 3, 5, 7, 9] * 2, "algorithm": ["direct"] * 5 + ["fft"] * 5,
+                          "value": [1, 2, 4, 8, 16, 3, 1, 5, 6, 7]})
+    assert crossover(times, "fft", "direct") == 7  # fft wins at 3, loses at 5, wins from 7 on
+    assert crossover(times, "direct", "fft") is None
+
+
+def test_plot_draws_every_chart_from_the_committed_results(tmp_path):
+    paths = plot_all(ROOT / "results", tmp_path)
+    names = {p.name for p in paths}
+    for chart in ("time_vs_filter_size", "compression_time_workspace", "compression_error_energy", "gflops_per_layer"):
+        assert {f"{chart}.png", f"{chart}.svg"} <= names
+    assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_registry_knows_what_each_algorithm_supports():
+    from convbench import ConvSpec
+    three, five = ConvSpec(1, 1, 8, 8, 1, 3, 3), ConvSpec(1, 1, 8, 8, 1, 5, 5)
+    assert registry.supports("winograd", "cpu", three) and not registry.supports("winograd", "cpu", five)
+    assert registry.supports("fft", "cpu", five)
+    assert not registry.supports("fft", "cuda", five)  # no GPU here
