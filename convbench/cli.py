@@ -126,6 +126,22 @@ def cmd_stages(args) -> int:
     return 0
 
 
+def cmd_recommend(args) -> int:
+    from .recommend import recommend
+
+    N, C, H, W, K, R, S = args.shape
+    spec = ConvSpec(N=N, C=C, H=H, W=W, K=K, R=R, S=S, padding=tuple(args.padding), stride=tuple(args.stride))
+    best, times, measured = recommend(spec, args.backend, remeasure=args.remeasure)
+    table = Table(title=f"{spec} on {args.backend} ({'measured now' if measured else 'from stored measurements'})")
+    for column in ("algorithm", "time [ms]", "x fastest"):
+        table.add_column(column, justify="right")
+    for name, seconds in sorted(times.items(), key=lambda item: item[1]):
+        table.add_row(name, f"{seconds * 1e3:.2f}", f"{seconds / times[best]:.2f}")
+    console.print(table)
+    console.print(f"recommended: [bold]{best}[/]")
+    return 0
+
+
 def _step(title: str, command: list[str], env=None) -> None:
     console.rule(f"[bold]{title}")
     console.print("$ " + " ".join(command), style="dim")
@@ -187,6 +203,13 @@ def main(argv=None) -> int:
     stages.add_argument("--compression", type=float, nargs="+", default=[0.0, 0.5])
     stages.add_argument("--repeats", type=int, default=5)
     stages.set_defaults(run=cmd_stages)
+    rec = commands.add_parser("recommend", help="the fastest exact algorithm for a shape, measured once and stored")
+    rec.add_argument("shape", type=int, nargs=7, metavar=("N", "C", "H", "W", "K", "R", "S"))
+    rec.add_argument("--padding", type=int, nargs=2, default=[0, 0], metavar=("PH", "PW"))
+    rec.add_argument("--stride", type=int, nargs=2, default=[1, 1], metavar=("SH", "SW"))
+    rec.add_argument("--backend", default="cpu")
+    rec.add_argument("--remeasure", action="store_true", help="measure again even if a result is stored")
+    rec.set_defaults(run=cmd_recommend)
     bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
     bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (about a minute)")
     bench.add_argument("--machine", help="asv machine name (default: this host's name)")

@@ -48,6 +48,24 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
     return statistics.median(samples)
 
 
+def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """How many times faster candidate() is than peer(), timed alternately in this process.
+
+    Interleaving the two calls exposes both to the same drift of a shared
+    machine; the ratio of the medians is what a speed claim may quote.
+    """
+    for _ in range(warmup):
+        candidate()
+        peer()
+    times = {candidate: [], peer: []}
+    for _ in range(repeats):
+        for fn in (candidate, peer):
+            start = time.perf_counter()
+            fn()
+            times[fn].append(time.perf_counter() - start)
+    return statistics.median(times[peer]) / statistics.median(times[candidate])
+
+
 def peak_traced_bytes(fn: Callable[[], object]) -> int:
     """Peak bytes allocated through tracked allocators (numpy, Python) during fn()."""
     gc.collect()

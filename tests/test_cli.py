@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import convbench
 from convbench import cli
 
 
@@ -43,3 +44,21 @@ def test_bad_arguments_exit_with_a_message(capsys):
     assert "compression" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["stages", "--layer", "no-such-layer"])
+
+
+def test_recommend_measures_once_then_answers_from_the_store(tmp_path, monkeypatch, capsys):
+    from convbench import recommend
+
+    monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
+    calls = []
+    real = recommend.measure_all
+    monkeypatch.setattr(recommend, "measure_all", lambda *a, **k: calls.append(a) or real(*a, **k))
+    argv = ["recommend", "1", "4", "12", "12", "4", "3", "3", "--padding", "1", "1"]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "measured now" in first and "recommended:" in first and "winograd" in first
+    assert cli.main(argv) == 0
+    assert "from stored measurements" in capsys.readouterr().out
+    assert len(calls) == 1
+    best, times, _ = recommend.recommend(convbench.ConvSpec(1, 4, 12, 12, 4, 3, 3, padding=1))
+    assert times[best] == min(times.values()) and set(times) == {"direct", "winograd", "fft", "torch"}
