@@ -142,6 +142,33 @@ def cmd_recommend(args) -> int:
     return 0
 
 
+def cmd_targets(args) -> int:
+    """Each speed target's ratio, timed alternately against its peer in this process."""
+    from .measure import speedup, workspace_bytes
+    from .targets import SPEC_7, TARGETS
+
+    table = Table(title="speed targets: peer time / algorithm time, timed alternately (median of repeats)")
+    for column in ("case", "goal", "measured", "met"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    chosen = {name: t for name, t in TARGETS.items() if not args.only or args.only in name}
+    failures = 0
+    for name, target in chosen.items():
+        x, w = random_problem(target.spec)
+        candidate = plan(target.spec, target.algorithm, "cpu", target.compression)
+        peer = plan(target.spec, target.peer, "cpu", target.peer_compression)
+        ratio = speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=args.repeats)
+        failures += ratio < target.goal
+        table.add_row(name, f">= {target.goal:.2f}", f"{ratio:.2f}", "[green]yes[/]" if ratio >= target.goal else "[red]no[/]")
+    if not args.only or args.only in "fft workspace c=0.5 vs c=0":
+        x, w = random_problem(SPEC_7)
+        ratio = (workspace_bytes(lambda: plan(SPEC_7, "fft", compression=0.5), x, w)
+                 / workspace_bytes(lambda: plan(SPEC_7, "fft"), x, w))
+        failures += ratio > 0.6
+        table.add_row("fft 7x7 workspace c=0.5 / c=0", "<= 0.60", f"{ratio:.2f}", "[green]yes[/]" if ratio <= 0.6 else "[red]no[/]")
+    console.print(table)
+    return 0
+
+
 def _step(title: str, command: list[str], env=None) -> None:
     console.rule(f"[bold]{title}")
     console.print("$ " + " ".join(command), style="dim")
@@ -203,6 +230,10 @@ def main(argv=None) -> int:
     stages.add_argument("--compression", type=float, nargs="+", default=[0.0, 0.5])
     stages.add_argument("--repeats", type=int, default=5)
     stages.set_defaults(run=cmd_stages)
+    targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")
+    targets.add_argument("--only", help="cases whose name contains this text")
+    targets.add_argument("--repeats", type=int, default=5)
+    targets.set_defaults(run=cmd_targets)
     rec = commands.add_parser("recommend", help="the fastest exact algorithm for a shape, measured once and stored")
     rec.add_argument("shape", type=int, nargs=7, metavar=("N", "C", "H", "W", "K", "R", "S"))
     rec.add_argument("--padding", type=int, nargs=2, default=[0, 0], metavar=("PH", "PW"))

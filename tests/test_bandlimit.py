@@ -72,11 +72,12 @@ SPECS = [
 ]
 
 
+@pytest.mark.parametrize("filter_transform", ["fft", "dft"])
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 @pytest.mark.parametrize("compression", RATES)
-def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression):
+def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression, filter_transform):
     x, w = random_problem(rng, spec)
-    plan = convbench.plan(spec, "fft", compression=compression)
+    plan = convbench.plan(spec, "fft", compression=compression, filter_transform=filter_transform)
     expected = masked_spectrum_conv(x, w, spec, plan.fft_shape, plan.spectral_mask)
     got = plan(x, w)
     assert relative_error(got, expected) < 1e-5

@@ -32,3 +32,27 @@ def test_measured_plans_leave_wisdom_on_disk(tmp_path, monkeypatch):
     with open(stored, "rb") as f:
         assert any(len(part) > 0 for part in pickle.load(f))
     assert wisdom.wisdom_path() == stored
+
+
+def test_support_dft_equals_the_fft_of_the_padded_grid(rng):
+    """The pruned matrix DFT, with its padding phase, against numpy's full FFT."""
+    from algorithms.fft.bandlimit import Band
+    from algorithms.fft.dft import SupportDFT
+
+    band = Band((15, 12), 0.3)
+    planes = rng.uniform(-1, 1, (3, 4, 5)).astype(np.float32)
+    grid = np.zeros((3, 15, 12))
+    grid[:, 2:6, 1:6] = planes
+    expected = np.fft.rfft2(grid)[:, band.mask].T  # (F, B), rows then columns in order
+    got = SupportDFT(band, 3, (4, 5), offset=(2, 1))(planes)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    conj = SupportDFT(band, 3, (4, 5), offset=(2, 1), conjugate=True, scale=0.5)(planes)
+    np.testing.assert_allclose(conj, 0.5 * np.conj(expected), atol=2e-5)
+
+
+def test_filter_transform_choice():
+    small = convbench.plan(convbench.ConvSpec(1, 2, 56, 56, 2, 3, 3, padding=1), "fft")
+    large = convbench.plan(convbench.ConvSpec(1, 2, 56, 56, 2, 31, 31, padding=15), "fft")
+    assert (small.filter_transform, large.filter_transform) == ("dft", "fft")
+    with pytest.raises(convbench.ConvError, match="filter_transform must be"):
+        convbench.plan(SPEC, "fft", filter_transform="winograd")

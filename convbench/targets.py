@@ -1,0 +1,37 @@
+"""The speed issue's targets: each a ratio of two algorithms on one layer, with its goal.
+
+Shared by the asv suite (suites/bench_speed_targets.py) and `convbench targets`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import ConvSpec
+
+SPEC_7 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3)
+SPEC_11 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5)
+SPEC_31 = ConvSpec(N=1, C=64, H=128, W=128, K=64, R=31, S=31, padding=15)
+RESNET18 = {f"{C}@{H}": ConvSpec(N=8, C=C, H=H, W=H, K=C, R=3, S=3, padding=1)
+            for C, H in ((64, 56), (128, 28), (256, 14), (512, 7))}
+
+
+@dataclass(frozen=True)
+class Target:
+    spec: ConvSpec
+    algorithm: str
+    peer: str
+    goal: float  # the speedup (peer time / algorithm time) to reach
+    compression: float = 0.0
+    peer_compression: float = 0.0
+
+
+TARGETS = {
+    "fft 7x7 vs torch": Target(SPEC_7, "fft", "torch", 1.5),
+    "fft 11x11 vs torch": Target(SPEC_11, "fft", "torch", 3.0),
+    "fft 31x31 N=1 128x128 vs torch": Target(SPEC_31, "fft", "torch", 10.0),
+    "fft 7x7 c=0.5 vs c=0": Target(SPEC_7, "fft", "fft", 1 / 0.6, compression=0.5),
+}
+for _name, _spec in RESNET18.items():
+    TARGETS[f"winograd resnet18 {_name} vs torch"] = Target(_spec, "winograd", "torch", 1.0)
+    TARGETS[f"winograd resnet18 {_name} vs direct"] = Target(_spec, "winograd", "direct", 2.0)
+    TARGETS[f"direct resnet18 {_name} vs torch"] = Target(_spec, "direct", "torch", 0.5)
