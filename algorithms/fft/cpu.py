@@ -18,7 +18,6 @@ correlation, and the inverse is evaluated only on the rows and columns kept.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pyfftw
@@ -81,7 +80,10 @@ class FFTCPU(Plan):
         self.fft_shape = fft_grid(spec)
         self.band = Band(self.fft_shape, check_compression(compression))
         self.compression = self.band.compression
-        threads = threads or os.cpu_count() or 1
+        # One FFTW thread by default: these batched transforms are small, and FFTW
+        # starting and joining its threads on every execute cost more than they
+        # gave (7x7 layer, N=8 C=K=64 56x56, 2 cores: 90 ms a call with 2 threads, 58 ms with 1).
+        threads = threads or 1
         flags = (planner_effort,)
         N, C, K, P = spec.N, spec.C, spec.K, spec.P
         Lh, Lw = self.fft_shape
@@ -91,7 +93,7 @@ class FFTCPU(Plan):
         self._input_fft = _ForwardTransform(N * C, (spec.H, spec.W), spec.padding, self.band, flags, threads)
         self.filter_transform = filter_transform or self._cheaper_filter_transform()
         if self.filter_transform == "dft":
-            self._filter_dft = SupportDFT(self.band, K * C, (spec.R, spec.S), conjugate=True, scale=self._scale)
+            self._filter_dft = SupportDFT(self.band, C * K, (spec.R, spec.S), conjugate=True, scale=self._scale)
         elif self.filter_transform == "fft":
             self._filter_fft = _ForwardTransform(K * C, (spec.R, spec.S), (0, 0), self.band, flags, threads)
             self._Wt = np.empty((F, C, K), dtype=np.complex64)
@@ -134,7 +136,10 @@ class FFTCPU(Plan):
         """conj(F_w) / (Lh*Lw) on the retained block, as (F, C, K), in the plan's own buffers."""
         K, C = self.spec.K, self.spec.C
         if self.filter_transform == "dft":
-            return self._filter_dft(w.reshape(K * C, self.spec.R, self.spec.S)).reshape(-1, K, C).transpose(0, 2, 1)
+            # planes ordered (c, k) so the spectrum comes out (F, C, K), contiguous for the GEMMs:
+            # a transposed view made numpy's batched matmul 1.6x slower
+            by_channel = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * K, self.spec.R, self.spec.S)
+            return self._filter_dft(by_channel).reshape(-1, C, K)
         spectrum = self._filter_fft(w.reshape(K * C, self.spec.R, self.spec.S))
         gather_filter(spectrum, self.band.rows, self.band.n_cols, self._scale, self._Wt)
         return self._Wt
