@@ -72,12 +72,19 @@ SPECS = [
 ]
 
 
-@pytest.mark.parametrize("filter_transform", ["fft", "dft"])
+TRANSFORMS = [("fft", "fft", "fft"), ("dft", "dft", "dft"), ("fft", "dft", "fft"), ("dft", "fft", "dft")]
+
+
+@pytest.mark.parametrize("transforms", TRANSFORMS, ids="-".join)
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 @pytest.mark.parametrize("compression", RATES)
-def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression, filter_transform):
+def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression, transforms):
+    """Every way of computing the transforms (FFTW or pruned matrix DFT, for the
+    filter, the input and the output) gives the seed's masked-spectrum convolution."""
     x, w = random_problem(rng, spec)
-    plan = convbench.plan(spec, "fft", compression=compression, filter_transform=filter_transform)
+    filter_t, input_t, output_t = transforms
+    plan = convbench.plan(spec, "fft", compression=compression, filter_transform=filter_t,
+                          input_transform=input_t, output_transform=output_t)
     expected = masked_spectrum_conv(x, w, spec, plan.fft_shape, plan.spectral_mask)
     got = plan(x, w)
     assert relative_error(got, expected) < 1e-5

@@ -58,3 +58,10 @@ def test_filter_transform_choice(rng):
     assert relative_error(default(x, w), fftw(x, w)) < 1e-5
     with pytest.raises(convbench.ConvError, match="filter_transform must be"):
         convbench.plan(SPEC, "fft", filter_transform="winograd")
+    for stage in ("input_transform", "output_transform"):
+        with pytest.raises(convbench.ConvError, match=f"{stage} must be"):
+            convbench.plan(SPEC, "fft", **{stage: "fast"})
+    small = convbench.plan(convbench.ConvSpec(1, 1, 56, 56, 1, 7, 7, padding=3), "fft")
+    large = convbench.plan(convbench.ConvSpec(1, 1, 200, 200, 1, 7, 7, padding=3), "fft")
+    assert (small.input_transform, small.output_transform) == ("dft", "dft")
+    assert (large.input_transform, large.output_transform) == ("fft", "fft")

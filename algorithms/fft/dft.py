@@ -64,3 +64,39 @@ class SupportDFT:
         mixed.imag = half[:, :, nc:].transpose(1, 2, 0)
         np.matmul(self._rows, mixed.reshape(h, nc * B), out=self.spectrum)
         return self.spectrum.reshape(-1, B)
+
+
+class InverseSupportDFT:
+    """(F, B) spectra on the retained block -> real (B, P, Q) outputs, evaluated only
+    at the rows p*stride_h and columns q*stride_w that the convolution keeps.
+
+    Rows first, a complex GEMM: Z[p, (v, b)] = sum_i Y[(i, v), b] exp(+2 pi i u_i p sh / Lh).
+    Then columns, where the one-sided spectrum stands for its Hermitian twin:
+    out[b, p, q] = sum_v a_v Re(Z[p, v, b] exp(+2 pi i v q sw / Lw)), a_v = 1 for
+    DC and Nyquist, 2 otherwise: one real GEMM against [a cos; -a sin].
+    Unnormalised, as FFTW's inverse: the filter spectrum carries 1/(Lh*Lw).
+    """
+
+    def __init__(self, band: Band, batch: int, out_rows: int, out_cols: int, stride=(1, 1)):
+        Lh, Lw = band.grid
+        n_cols = band.n_cols
+        self.batch, self.n_rows, self.n_cols, self.P, self.Q = batch, band.n_rows, n_cols, out_rows, out_cols
+        self._rows = np.ascontiguousarray(
+            dft_matrix(Lh, stride[0] * np.arange(out_rows), band.rows, sign=1.0), dtype=np.complex64)  # (P, n_rows)
+        v = np.arange(n_cols)
+        weight = np.where((v == 0) | (2 * v == Lw), 1.0, 2.0)[:, None]
+        columns = dft_matrix(Lw, v, stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)
+        self._columns = np.ascontiguousarray(np.vstack([columns.real, -columns.imag]), dtype=np.float32)  # (2 n_cols, Q)
+        self._mixed = np.empty((out_rows, n_cols * batch), dtype=np.complex64)
+        self._split = np.empty((out_rows, batch, 2 * n_cols), dtype=np.float32)
+        self._planes = np.empty((out_rows, batch, out_cols), dtype=np.float32)
+
+    def __call__(self, spectrum: np.ndarray, out: np.ndarray) -> None:
+        """spectrum: (F, B) complex64 with F = n_rows * n_cols; out: float32 (B, P, Q), written in place."""
+        B, nc = self.batch, self.n_cols
+        np.matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=self._mixed)
+        mixed = self._mixed.reshape(self.P, nc, B)
+        self._split[:, :, :nc] = mixed.real.transpose(0, 2, 1)
+        self._split[:, :, nc:] = mixed.imag.transpose(0, 2, 1)
+        np.matmul(self._split, self._columns, out=self._planes)
+        out[...] = self._planes.transpose(1, 0, 2)
