@@ -7,15 +7,10 @@ benchmark processes.
 import os
 import sys
 
-# Numba's default OpenMP layer aborts a process forked after it ran; asv's
-# forkserver forks every benchmark from one warmed process (below). Measured
-# on this machine the two layers time the same within noise.
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import convbench  # noqa: E402
-from convbench import signals  # noqa: E402
+import convbench
+from convbench import signals
 from convbench.measure import median_seconds, workspace_bytes
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
@@ -90,7 +85,8 @@ def _warm_kernels():
 
     Nothing here may start a thread pool that fork cannot copy: a child hangs
     if its parent ran torch (OpenMP) or a multi-threaded FFTW plan, so torch
-    is not warmed and FFTW runs single-threaded here."""
+    is not warmed and FFTW runs single-threaded here. Numba's kernels run on
+    its workqueue layer (algorithms/base.py), which survives fork."""
     spec = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, padding=1)
     x, w = random_problem(spec)
     convbench.plan(spec, "direct")(x, w)

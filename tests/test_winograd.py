@@ -38,7 +38,7 @@ def test_sixteen_multiplies_per_tile_instead_of_36():
 def test_numba_input_transform_is_BT_d_B(rng):
     xp = rng.standard_normal((1, 2, 6, 8))  # 2 x 3 tiles of 4x4 overlapping by 2
     V = np.empty((16, 2, 6))
-    transforms.input_transform(xp, V, 2, 3)
+    transforms.input_transform(xp, V, 2, 3, np.empty((2, 4, 8)))
     for c in range(2):
         for ty in range(2):
             for tx in range(3):

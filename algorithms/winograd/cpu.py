@@ -39,13 +39,15 @@ class WinogradCPU(Plan):
         self._padded = padded_buffer((spec.N, spec.C), 2 * self.tiles_h + 2, 2 * self.tiles_w + 2)
         self._V = np.empty((16, spec.C, tiles), dtype=np.float32)
         self._M = np.empty((16, spec.K, tiles), dtype=np.float32)
+        self._U = np.empty((16, spec.K, spec.C), dtype=np.float32)
+        self._strips = np.empty((spec.N * spec.C, 4, self._padded.shape[3]), dtype=np.float32)
 
     def transform_filter(self, w):
-        return filter_transform(w)
+        return filter_transform(w, self._U)
 
     def transform_input(self, x):
         embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
-        input_transform(self._padded, self._V, self.tiles_h, self.tiles_w)
+        input_transform(self._padded, self._V, self.tiles_h, self.tiles_w, self._strips)
 
     def contract(self, U):
         np.matmul(U, self._V, out=self._M)
