@@ -66,3 +66,39 @@ class Plan:
     def __repr__(self) -> str:
         extra = f", compression={self.compression:.3f}" if self.compression else ""
         return f"<{type(self).__name__} {self.algorithm}/{self.backend} {self.spec}{extra}>"
+
+
+class StagedPlan(Plan):
+    """A plan made of NNPACK's separate, named stages, each measurable alone:
+    filter transform -> input transform -> contraction -> output transform.
+
+    Subclasses implement the four methods; transform_filter returns what
+    contract consumes, the other stages work through the plan's buffers.
+    """
+
+    def transform_filter(self, w):
+        raise NotImplementedError
+
+    def transform_input(self, x) -> None:
+        raise NotImplementedError
+
+    def contract(self, transformed_filter) -> None:
+        raise NotImplementedError
+
+    def transform_output(self, out) -> None:
+        raise NotImplementedError
+
+    def run(self, x, w, out):
+        transformed_filter = self.transform_filter(w)
+        self.transform_input(x)
+        self.contract(transformed_filter)
+        self.transform_output(out)
+
+    def stages(self, x, w) -> dict:
+        x, w = self.check_inputs(x, w)
+        out = self(x, w)
+        transformed_filter = self.transform_filter(w)
+        return {"filter transform": lambda: self.transform_filter(w),
+                "input transform": lambda: self.transform_input(x),
+                "contraction": lambda: self.contract(transformed_filter),
+                "output transform": lambda: self.transform_output(out)}

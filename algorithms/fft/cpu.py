@@ -24,7 +24,7 @@ import pyfftw
 
 from convbench.errors import ConvError
 
-from ..base import Plan
+from ..base import StagedPlan
 from ..padding import embed
 from . import wisdom
 from .bandlimit import Band, check_compression, fft_grid, retained_energy
@@ -67,7 +67,7 @@ class _ForwardTransform:
         return self.spectrum
 
 
-class FFTCPU(Plan):
+class FFTCPU(StagedPlan):
     algorithm = "fft"
     backend = "cpu"
 
@@ -178,18 +178,3 @@ class FFTCPU(Plan):
         self._row_irfft.execute()
         last_col = (spec.Q - 1) * spec.stride_w + 1
         out[...] = self._rows[:, :, :last_col:spec.stride_w].reshape(spec.output_shape)
-
-    def stages(self, x, w) -> dict:
-        x, w = self.check_inputs(x, w)
-        out = self(x, w)
-        Wt = self.transform_filter(w)
-        return {"filter transform": lambda: self.transform_filter(w),
-                "input transform": lambda: self.transform_input(x),
-                "contraction": lambda: self.contract(Wt),
-                "output transform": lambda: self.transform_output(out)}
-
-    def run(self, x, w, out):
-        Wt = self.transform_filter(w)
-        self.transform_input(x)
-        self.contract(Wt)
-        self.transform_output(out)

@@ -5,7 +5,7 @@ import numpy as np
 
 from convbench.errors import ConvError
 
-from ..base import Plan
+from ..base import StagedPlan
 from ..padding import embed, padded_buffer
 from .transforms import filter_transform, input_transform, output_transform
 
@@ -20,7 +20,7 @@ def check_winograd_spec(spec) -> None:
                         f"got w filter {spec.R}x{spec.S} and stride {spec.stride}")
 
 
-class WinogradCPU(Plan):
+class WinogradCPU(StagedPlan):
     """Stages, each a method so it can be timed alone:
     filter transform G g G^T -> input transform B^T d B -> 16 (K x C)(C x T) GEMMs -> output transform A^T m A.
     """
@@ -54,18 +54,3 @@ class WinogradCPU(Plan):
 
     def transform_output(self, out):
         output_transform(self._M, out, self.tiles_h, self.tiles_w)
-
-    def stages(self, x, w) -> dict:
-        x, w = self.check_inputs(x, w)
-        out = self(x, w)
-        U = self.transform_filter(w)
-        return {"filter transform": lambda: self.transform_filter(w),
-                "input transform": lambda: self.transform_input(x),
-                "contraction": lambda: self.contract(U),
-                "output transform": lambda: self.transform_output(out)}
-
-    def run(self, x, w, out):
-        U = self.transform_filter(w)
-        self.transform_input(x)
-        self.contract(U)
-        self.transform_output(out)
