@@ -29,7 +29,7 @@ from ..padding import embed
 from . import wisdom
 from .bandlimit import Band, check_compression, fft_grid, retained_energy
 from .dft import InverseSupportDFT, SupportDFT
-from .layout import gather_filter, gather_input, scatter_output
+from .layout import gather_block, scatter_output
 
 
 def _fftw(src, dst, axis, direction, flags, threads):
@@ -151,7 +151,7 @@ class FFTCPU(StagedPlan):
             by_channel = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * K, self.spec.R, self.spec.S)
             return self._filter_dft(by_channel).reshape(-1, C, K)
         spectrum = self._filter_fft(w.reshape(K * C, self.spec.R, self.spec.S))
-        gather_filter(spectrum, self.band.rows, self.band.n_cols, self._scale, self._Wt)
+        gather_block(spectrum, self.band.rows, self.band.n_cols, 1, C, self._scale, True, self._Wt)
         return self._Wt
 
     def transform_input(self, x) -> None:
@@ -160,7 +160,7 @@ class FFTCPU(StagedPlan):
             self._input_dft(x.reshape(N * C, self.spec.H, self.spec.W))  # writes self._X
             return
         spectrum = self._input_fft(x.reshape(N * C, self.spec.H, self.spec.W))
-        gather_input(spectrum, self.band.rows, self.band.n_cols, self._X)
+        gather_block(spectrum, self.band.rows, self.band.n_cols, C, 1, np.float32(1.0), False, self._X)
 
     def contract(self, Wt) -> None:
         np.matmul(self._X, Wt, out=self._Y)
