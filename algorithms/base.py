@@ -7,6 +7,7 @@ import numpy as np
 from numba import config as numba_config
 
 from convbench.arrays import as_conv_array, output_buffer
+from convbench.errors import ConvError
 from convbench.spec import ConvSpec
 
 
@@ -38,12 +39,34 @@ class Plan:
         """Whether this algorithm can compute `spec` at all (Winograd F(2x2,3x3) cannot compute 5x5)."""
         return True
 
-    def __call__(self, x, w, out: np.ndarray | None = None) -> np.ndarray:
-        """y = x (*) w for this plan's shapes; writes into `out` if given, and returns it."""
+    _weights = None  # filters fixed by set_weights, in whatever form the plan runs them
+
+    def __call__(self, x, w=None, out: np.ndarray | None = None) -> np.ndarray:
+        """y = x (*) w for this plan's shapes; writes into `out` if given, and returns it.
+
+        w may be left out after set_weights(w): inference with fixed filters.
+        """
+        if w is None:
+            return self._run_fixed(as_conv_array(x, "x", self.spec.input_shape), out)
         x, w = self.check_inputs(x, w)
         out = output_buffer(out, self.spec.output_shape)
         self.run(x, w, out)
         return out
+
+    def set_weights(self, w) -> "Plan":
+        """Fix the filters for inference: later calls plan(x) reuse them (and, where
+        the algorithm transforms filters, their transform)."""
+        self._weights = as_conv_array(w, "w", self.spec.filter_shape).copy()
+        return self
+
+    def _fixed_weights(self):
+        if self._weights is None:
+            raise ConvError(f"w is required: pass filters of shape {self.spec.filter_shape} (K, C, R, S), "
+                            f"or call plan.set_weights(w) first")
+        return self._weights
+
+    def _run_fixed(self, x, out):
+        return self(x, self._fixed_weights(), out)
 
     def check_inputs(self, x, w) -> tuple[np.ndarray, np.ndarray]:
         """x and w as float32 C-contiguous arrays of this plan's shapes, or ConvError."""
@@ -87,6 +110,20 @@ class StagedPlan(Plan):
 
     def transform_output(self, out) -> None:
         raise NotImplementedError
+
+    def set_weights(self, w) -> "StagedPlan":
+        """Fix the filters and transform them once: later calls plan(x) skip the filter transform."""
+        # the transform may live in the plan's own buffers, which a per-call use would overwrite
+        self._weights = np.array(self.transform_filter(as_conv_array(w, "w", self.spec.filter_shape)), copy=True)
+        return self
+
+    def _run_fixed(self, x, out):
+        transformed_filter = self._fixed_weights()
+        out = output_buffer(out, self.spec.output_shape)
+        self.transform_input(x)
+        self.contract(transformed_filter)
+        self.transform_output(out)
+        return out
 
     def run(self, x, w, out):
         transformed_filter = self.transform_filter(w)

@@ -13,8 +13,8 @@ class TorchCPU(Plan):
     algorithm = "torch"
     backend = "cpu"
 
-    def __call__(self, x, w, out=None):
-        x, w = self.check_inputs(x, w)
+    def __call__(self, x, w=None, out=None):
+        x, w = self.check_inputs(x, self._fixed_weights() if w is None else w)
         with torch.no_grad():
             y = F.conv2d(torch.from_numpy(x), torch.from_numpy(w),
                          padding=self.spec.padding, stride=self.spec.stride).numpy()

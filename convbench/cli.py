@@ -145,7 +145,7 @@ def cmd_recommend(args) -> int:
 def cmd_targets(args) -> int:
     """Each speed target's ratio, timed alternately against its peer in this process."""
     from .measure import speedup, workspace_bytes
-    from .targets import SPEC_7, TARGETS
+    from .targets import INFERENCE, SPEC_7, TARGETS
 
     table = Table(title="speed targets: peer time / algorithm time, timed alternately (median of repeats)")
     for column in ("case", "goal", "measured", "met"):
@@ -159,6 +159,14 @@ def cmd_targets(args) -> int:
         ratio = speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=args.repeats)
         failures += ratio < target.goal
         table.add_row(name, f">= {target.goal:.2f}", f"{ratio:.2f}", "[green]yes[/]" if ratio >= target.goal else "[red]no[/]")
+    for name, target in INFERENCE.items():
+        if args.only and args.only not in name:
+            continue
+        x, w = random_problem(target.spec)
+        candidate = plan(target.spec, target.algorithm, "cpu").set_weights(w)
+        peer = plan(target.spec, target.peer, "cpu").set_weights(w)
+        ratio = speedup(lambda: candidate(x), lambda: peer(x), repeats=args.repeats)
+        table.add_row(name + " (set_weights)", f"({target.goal:.2f} per call)", f"{ratio:.2f}", "-")
     if not args.only or args.only in "fft workspace c=0.5 vs c=0":
         x, w = random_problem(SPEC_7)
         ratio = (workspace_bytes(lambda: plan(SPEC_7, "fft", compression=0.5), x, w)

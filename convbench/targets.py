@@ -35,3 +35,12 @@ for _name, _spec in RESNET18.items():
     TARGETS[f"winograd resnet18 {_name} vs torch"] = Target(_spec, "winograd", "torch", 1.0)
     TARGETS[f"winograd resnet18 {_name} vs direct"] = Target(_spec, "winograd", "direct", 2.0)
     TARGETS[f"direct resnet18 {_name} vs torch"] = Target(_spec, "direct", "torch", 0.5)
+
+# Inference mode (plan.set_weights: filters transformed once), next to the per-call
+# targets above; not a target of its own, it shows what the filter transform costs.
+INFERENCE = {
+    "fft 7x7 vs torch, inference": TARGETS["fft 7x7 vs torch"],
+    "fft 11x11 vs torch, inference": TARGETS["fft 11x11 vs torch"],
+    "fft 31x31 N=1 128x128 vs torch, inference": TARGETS["fft 31x31 N=1 128x128 vs torch"],
+    "winograd resnet18 512@7 vs torch, inference": TARGETS["winograd resnet18 512@7 vs torch"],
+}

@@ -7,7 +7,7 @@ on a shared 2-core machine drift; these ratios much less.
 """
 import convbench
 from convbench.measure import speedup, workspace_bytes
-from convbench.targets import SPEC_7, TARGETS
+from convbench.targets import INFERENCE, SPEC_7, TARGETS
 
 from .common import make_plan, pick, random_problem
 
@@ -28,6 +28,26 @@ class SpeedTargets:
 
     def track_speedup(self, case):
         return speedup(lambda: self.candidate(self.x, self.w), lambda: self.peer(self.x, self.w), repeats=5)
+
+    track_speedup.unit = "x faster than the peer"
+
+
+class InferenceSpeedup:
+    """The same ratios with the filters fixed by plan.set_weights (transformed once), both sides."""
+
+    params = [pick(list(INFERENCE), list(INFERENCE)[:1])]
+    param_names = ["case"]
+    rounds = 1
+    timeout = 600
+
+    def setup(self, case):
+        target = INFERENCE[case]
+        self.x, w = random_problem(target.spec)
+        self.candidate = make_plan(target.spec, target.algorithm, "cpu").set_weights(w)
+        self.peer = make_plan(target.spec, target.peer, "cpu").set_weights(w)
+
+    def track_speedup(self, case):
+        return speedup(lambda: self.candidate(self.x), lambda: self.peer(self.x), repeats=5)
 
     track_speedup.unit = "x faster than the peer"
 

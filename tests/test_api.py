@@ -62,3 +62,22 @@ def test_out_is_written_in_place(rng):
     out = np.full(spec.output_shape, np.nan, dtype=np.float32)
     assert convbench.plan(spec, "torch")(x, w, out=out) is out
     assert relative_error(out, reference_conv2d(x, w)) < 1e-5
+
+
+@pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
+def test_set_weights_fixes_the_filters_for_inference(rng, algorithm):
+    spec = convbench.ConvSpec(N=2, C=3, H=10, W=9, K=4, R=3, S=3, padding=1)
+    x, w = random_problem(rng, spec)
+    other_x, other_w = random_problem(rng, spec)
+    expected = reference_conv2d(x, w, 1)
+    plan = convbench.plan(spec, algorithm).set_weights(w)
+    plan(other_x, other_w)  # a per-call use in between must not disturb the fixed filters
+    w[...] = 0  # nor may the caller's array, once handed over
+    assert relative_error(plan(x), expected) < 1e-5
+
+
+def test_leaving_out_w_without_set_weights_is_a_conv_error(rng):
+    spec = convbench.ConvSpec(N=1, C=1, H=5, W=5, K=1, R=3, S=3)
+    for algorithm in CPU_ALGORITHMS:
+        with pytest.raises(convbench.ConvError, match="set_weights"):
+            convbench.plan(spec, algorithm)(np.ones(spec.input_shape))

@@ -62,3 +62,10 @@ def test_recommend_measures_once_then_answers_from_the_store(tmp_path, monkeypat
     assert len(calls) == 1
     best, times, _ = recommend.recommend(convbench.ConvSpec(1, 4, 12, 12, 4, 3, 3, padding=1))
     assert times[best] == min(times.values()) and set(times) == {"direct", "winograd", "fft", "torch"}
+
+
+def test_targets_prints_each_chosen_ratio(capsys):
+    assert cli.main(["targets", "--only", "fft 7x7 c=0.5", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "fft 7x7 c=0.5 vs c=0" in out and ">= 1.67" in out
+    assert "winograd" not in out
