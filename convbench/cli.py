@@ -12,12 +12,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from . import registry, signals
+from . import registry
 from .api import plan
 from .errors import ConvError
 from .layers import ALL_LAYERS, LAYER_SETS, layer
 from .measure import median_seconds, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
 from .oracle import reference_conv2d, relative_error
+from .signals import random_problem
 from .spec import ConvSpec
 
 # piped or captured output gets wide tables rather than rich's 80-column default
@@ -31,11 +32,6 @@ CHECK_SPECS = (
     ConvSpec(N=1, C=3, H=19, W=23, K=2, R=5, S=2, padding=(2, 1), stride=(2, 3)),
     ConvSpec(N=1, C=16, H=32, W=32, K=16, R=31, S=31, padding=15),
 )
-
-
-def random_problem(spec: ConvSpec, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    return signals.uniform(rng, spec.input_shape), signals.uniform(rng, spec.filter_shape)
 
 
 def cmd_list(args) -> int:
@@ -77,12 +73,12 @@ def cmd_check(args) -> int:
 
 def cmd_sweep(args) -> int:
     """A small sweep: time (ratio to torch, measured in this run) and error per algorithm and layer."""
-    layers = [layer for name in args.layers for layer in LAYER_SETS[name]]
+    chosen = [one for name in args.layers for one in LAYER_SETS[name]]
     table = Table(title="time per call (median) and error against the float64 oracle")
     for column in ("layer", "shape", "algorithm", "time [ms]", "x torch", "GFLOP/s", "rel. error"):
         table.add_column(column, justify="right" if column not in ("layer", "shape", "algorithm") else "left")
-    for layer in layers:
-        spec = layer.spec
+    for named in chosen:
+        spec = named.spec
         x, w = random_problem(spec)
         reference = reference_conv2d(x, w, spec.padding, spec.stride)
         times = {}
@@ -92,7 +88,7 @@ def cmd_sweep(args) -> int:
             p = plan(spec, name, "cpu")
             times[name] = median_seconds(lambda: p(x, w), repeats=args.repeats)
             error = relative_error(p(x, w), reference)
-            table.add_row(layer.name, str(spec), name, f"{times[name] * 1e3:.1f}",
+            table.add_row(named.name, str(spec), name, f"{times[name] * 1e3:.1f}",
                           f"{times['torch'] / times[name]:.2f}", f"{spec.flops / times[name] / 1e9:.1f}", f"{error:.1e}")
         table.add_section()
     console.print(table)

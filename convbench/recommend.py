@@ -13,11 +13,11 @@ import os
 import platform
 from pathlib import Path
 
-import numpy as np
 
-from . import registry, signals
+from . import registry
 from .api import plan
 from .measure import median_seconds
+from .signals import random_problem
 from .spec import ConvSpec
 
 
@@ -32,8 +32,7 @@ def _key(spec: ConvSpec, backend: str) -> str:
 
 def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3) -> dict[str, float]:
     """Median seconds per call of every available algorithm that can compute spec."""
-    rng = np.random.default_rng(0)
-    x, w = signals.uniform(rng, spec.input_shape), signals.uniform(rng, spec.filter_shape)
+    x, w = random_problem(spec)
     times = {}
     for name in registry.ALGORITHMS:
         if registry.supports(name, backend, spec):

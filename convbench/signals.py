@@ -14,6 +14,13 @@ def uniform(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.uniform(-1, 1, shape).astype(np.float32)
 
 
+def random_problem(spec, seed=0):
+    """Input and filters of spec, float32 uniform[-1, 1], from default_rng(seed): never zeros,
+    which would hide unwritten outputs."""
+    rng = np.random.default_rng(seed)
+    return uniform(rng, spec.input_shape), uniform(rng, spec.filter_shape)
+
+
 def natural(rng: np.random.Generator, shape, exponent: float = 2.0) -> np.ndarray:
     """float32 random planes whose power spectrum falls off as 1/f^exponent, scaled to unit RMS."""
     *lead, H, W = shape

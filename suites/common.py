@@ -7,10 +7,9 @@ benchmark processes.
 import os
 import sys
 
-import numpy as np
 
 import convbench
-from convbench import signals
+from convbench.signals import random_problem  # noqa: F401 (the suites import it from here)
 from convbench.measure import median_seconds, workspace_bytes
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
@@ -20,12 +19,6 @@ BACKENDS = ["cpu", "cuda"]
 
 def pick(full, quick):
     return quick if QUICK else full
-
-
-def random_problem(spec, seed=0):
-    """Input and filters from uniform[-1, 1], float32, from a seeded rng (never zeros)."""
-    rng = np.random.default_rng(seed)
-    return signals.uniform(rng, spec.input_shape), signals.uniform(rng, spec.filter_shape)
 
 
 def make_plan(spec, algorithm, backend, compression=0.0):
