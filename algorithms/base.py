@@ -118,15 +118,14 @@ class StagedPlan(Plan):
         return self
 
     def _run_fixed(self, x, out):
-        transformed_filter = self._fixed_weights()
         out = output_buffer(out, self.spec.output_shape)
-        self.transform_input(x)
-        self.contract(transformed_filter)
-        self.transform_output(out)
+        self._run_transformed(x, self._fixed_weights(), out)
         return out
 
     def run(self, x, w, out):
-        transformed_filter = self.transform_filter(w)
+        self._run_transformed(x, self.transform_filter(w), out)
+
+    def _run_transformed(self, x, transformed_filter, out):
         self.transform_input(x)
         self.contract(transformed_filter)
         self.transform_output(out)

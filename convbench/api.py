@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from algorithms.fft.bandlimit import check_compression
+from algorithms.fft.bandlimit import Band, check_compression, fft_grid
+from algorithms.fft.bandlimit import retained_energy as energy_kept
 
 from .arrays import as_conv_array
 from .errors import ConvError
@@ -46,4 +47,8 @@ def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, str
 
 def retained_energy(x, spec: ConvSpec, compression: float) -> float:
     """Fraction of the spectral energy of input x kept by the fft plan's mask at this compression."""
-    return plan(spec, "fft", "cpu", compression).retained_energy(as_conv_array(x, "x", spec.input_shape))
+    if not isinstance(spec, ConvSpec):
+        raise ConvError(f"spec must be a convbench.ConvSpec; got {type(spec).__name__}")
+    x = np.asarray(as_conv_array(x, "x", spec.input_shape), dtype=np.float64)
+    # the mask alone decides it: no plan (buffers, transforms) is needed
+    return energy_kept(x, Band(fft_grid(spec), check_compression(compression)), spec.padding)

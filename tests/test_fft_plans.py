@@ -26,8 +26,11 @@ def test_unknown_planner_effort_is_a_conv_error():
 
 def test_measured_plans_leave_wisdom_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
-    convbench.plan(convbench.ConvSpec(N=1, C=2, H=13, W=11, K=2, R=3, S=3), "fft", planner_effort="FFTW_MEASURE")
+    spec = convbench.ConvSpec(N=1, C=2, H=13, W=11, K=2, R=3, S=3)
     stored = tmp_path / "fftw_wisdom.pickle"
+    convbench.plan(spec, "fft", planner_effort="FFTW_MEASURE")  # all pruned DFTs: no FFTW plan, nothing to keep
+    assert not stored.exists()
+    convbench.plan(spec, "fft", planner_effort="FFTW_MEASURE", input_transform="fft")
     assert stored.exists()
     with open(stored, "rb") as f:
         assert any(len(part) > 0 for part in pickle.load(f))

@@ -1,23 +1,24 @@
-"""Band-limited FFT convolution on the CPU with pyFFTW.
+"""Band-limited FFT convolution on the CPU: pruned DFTs (BLAS) or pyFFTW, by size.
 
 Padding, then transform, then contraction, then inverse, then crop:
 
-1. embed the padded input (and the filters, unpadded) in an Lh x Lw grid;
-2. rfft along the rows that hold data, then a complex FFT down only the
-   n_cols retained columns;
-   gather the retained rows into one matrix per frequency: X[f] (N x C), W[f] (C x K);
-3. conjugate the filter spectrum (cross-correlation, not convolution) and
+1. transform the padded input and the filters onto the Lh x Lw grid's retained
+   block only, one matrix per frequency: X[f] (N x C), W[f] (C x K). Either a
+   pruned matrix DFT of the data's support (dft.py; the filter always, input
+   on grids up to 128), or FFTW: an rfft along the rows that hold data, a
+   complex FFT down the retained columns, and a gather of the retained rows;
+2. conjugate the filter spectrum (cross-correlation, not convolution) and
    contract over channels at each retained frequency: Y[f] = X[f] @ conj(W[f]);
-4. inverse FFT down the retained columns, keep the rows the stride reads,
-   inverse rfft along them and keep the columns the stride reads.
+3. the inverse, evaluated only at the rows and columns the stride keeps:
+   a pruned inverse DFT on grids up to 128, else FFTW down the retained
+   columns and along the kept rows.
 
-Only retained frequencies are contracted, stored (X, W, Y) and transformed in
-the column passes; the row rfft still computes every column of the data rows.
+Only retained frequencies are contracted and stored (X, W, Y); the DFT paths
+also transform only those, the FFTW row pass computes every column of the data rows.
 A stride > 1 subsamples the stride-1 output: the spectra are those of the full
 correlation, and the inverse is evaluated only on the rows and columns kept.
 """
 from __future__ import annotations
-
 
 import numpy as np
 import pyfftw
@@ -77,7 +78,6 @@ class FFTCPU(StagedPlan):
         planner_effort = planner_effort or wisdom.default_effort()
         if planner_effort not in wisdom.EFFORTS:
             raise ConvError(f"planner_effort must be one of {', '.join(wisdom.EFFORTS)}; got {planner_effort!r}")
-        wisdom.load()
         self.fft_shape = fft_grid(spec)
         self.band = Band(self.fft_shape, check_compression(compression))
         self.compression = self.band.compression
@@ -86,6 +86,9 @@ class FFTCPU(StagedPlan):
         # gave (7x7 layer, N=8 C=K=64 56x56, 2 cores: 90 ms a call with 2 threads, 58 ms with 1).
         threads = threads or 1
         flags = (planner_effort,)
+        uses_fftw = "fft" in (input_transform, filter_transform, output_transform) or max(self.fft_shape) > 128
+        if uses_fftw:
+            wisdom.load()
         N, C, K, P = spec.N, spec.C, spec.K, spec.P
         Lh, Lw = self.fft_shape
         F, n_cols = self.band.retained, self.band.n_cols
@@ -130,7 +133,7 @@ class FFTCPU(StagedPlan):
             self._row_irfft = _fftw(self._rows_in, self._rows, -1, "FFTW_BACKWARD", flags, threads)
         else:
             raise ConvError(f"output_transform must be 'fft' or 'dft'; got {output_transform!r}")
-        if planner_effort != "FFTW_ESTIMATE":
+        if uses_fftw and planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
 
     @property
