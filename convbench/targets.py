@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .api import plan
+from .measure import speedup, workspace_bytes
+from .signals import random_problem
 from .spec import ConvSpec
 
 SPEC_7 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3)
@@ -44,3 +47,28 @@ INFERENCE = {
     "fft 31x31 N=1 128x128 vs torch, inference": TARGETS["fft 31x31 N=1 128x128 vs torch"],
     "winograd resnet18 512@7 vs torch, inference": TARGETS["winograd resnet18 512@7 vs torch"],
 }
+
+
+def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) -> float:
+    """Peer time / algorithm time for target, timed alternately in this process.
+
+    inference: both sides get their filters once through set_weights, so
+    neither pays a filter transform per call."""
+    x, w = random_problem(target.spec)
+    candidate = plan(target.spec, target.algorithm, "cpu", target.compression)
+    peer = plan(target.spec, target.peer, "cpu", target.peer_compression)
+    if inference:
+        candidate.set_weights(w)
+        peer.set_weights(w)
+        return speedup(lambda: candidate(x), lambda: peer(x), repeats=repeats)
+    return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats)
+
+
+WORKSPACE_GOAL = 0.6  # measured workspace at c = 0.5 over c = 0, on SPEC_7
+
+
+def compression_workspace_ratio() -> float:
+    """Measured workspace of fft at c = 0.5 over c = 0 on the 7x7 layer."""
+    x, w = random_problem(SPEC_7)
+    return (workspace_bytes(lambda: plan(SPEC_7, "fft", compression=0.5), x, w)
+            / workspace_bytes(lambda: plan(SPEC_7, "fft"), x, w))
