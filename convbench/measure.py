@@ -20,6 +20,7 @@ plus the peak rise during one steady-state call.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import gc
@@ -66,21 +67,28 @@ def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats
     return statistics.median(times[peer]) / statistics.median(times[candidate])
 
 
-def peak_traced_bytes(fn: Callable[[], object]) -> int:
-    """Peak bytes allocated through tracked allocators (numpy, Python) during fn()."""
+@contextlib.contextmanager
+def _tracing():
+    """tracemalloc on for the block (left on if the caller had it on), after a collection."""
     gc.collect()
     started_here = not tracemalloc.is_tracing()
     if started_here:
         tracemalloc.start()
     try:
+        yield
+    finally:
+        if started_here:
+            tracemalloc.stop()
+
+
+def peak_traced_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated through tracked allocators (numpy, Python) during fn()."""
+    with _tracing():
         tracemalloc.reset_peak()
         before, _ = tracemalloc.get_traced_memory()
         result = fn()
         _, peak = tracemalloc.get_traced_memory()
         del result
-    finally:
-        if started_here:
-            tracemalloc.stop()
     return max(0, peak - before)
 
 
@@ -136,17 +144,10 @@ def fresh_large_allocations(threshold: int = 16 * 1024) -> bool:
 
 def held_traced_bytes(build: Callable[[], object]):
     """(object built, bytes it still holds through tracked allocators once built)."""
-    gc.collect()
-    started_here = not tracemalloc.is_tracing()
-    if started_here:
-        tracemalloc.start()
-    try:
+    with _tracing():
         before, _ = tracemalloc.get_traced_memory()
         built = build()
         after, _ = tracemalloc.get_traced_memory()
-    finally:
-        if started_here:
-            tracemalloc.stop()
     return built, max(0, after - before)
 
 

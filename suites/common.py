@@ -7,10 +7,9 @@ benchmark processes.
 import os
 import sys
 
-
 import convbench
-from convbench.signals import random_problem  # noqa: F401 (the suites import it from here)
 from convbench.measure import median_seconds, workspace_bytes
+from convbench.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 ALGORITHMS = ["direct", "winograd", "fft", "torch"]
