@@ -14,6 +14,10 @@ Memory, two ways, because no one hook sees every allocator:
   hides it; `fresh_large_allocations()` fixes malloc's mmap threshold so every
   large block is mapped afresh and returned on free. It changes the
   allocator's behaviour, so call it only in a process that measures memory.
+  Kernels before 6.16 report VmRSS/VmHWM from per-CPU counters that may lag by
+  a batch of pages per CPU (up to MiBs where many CPUs are possible), so the
+  rise is also taken from smaps_rollup, an exact page-table walk, at the end of
+  the call while its result is still alive: the peak is never below that.
 
 The workspace of a plan is what it holds (arrays traced while it was built)
 plus the peak rise during one steady-state call.
@@ -105,21 +109,33 @@ def rss_peak_supported() -> bool:
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")
         _status_kib("VmHWM")
-    except OSError:
+        _exact_rss_kib()
+    except (OSError, RuntimeError):
         return False
     return True
+
+
+def _exact_rss_kib() -> int:
+    """Resident set from a walk of the page tables (exact, unlike VmRSS on older kernels)."""
+    with open("/proc/self/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Rss:"):
+                return int(line.split()[1])
+    raise RuntimeError("Rss not in /proc/self/smaps_rollup")
 
 
 def peak_rss_bytes(fn: Callable[[], object]) -> int:
     """Rise of the process's peak resident memory during fn(), in bytes (Linux only)."""
     gc.collect()
+    exact_before = _exact_rss_kib()
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # resets VmHWM to the current RSS
     before = _status_kib("VmRSS")
     result = fn()
     peak = _status_kib("VmHWM")
+    held_at_end = _exact_rss_kib() - exact_before
     del result
-    return max(0, peak - before) * 1024
+    return max(0, peak - before, held_at_end) * 1024
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters

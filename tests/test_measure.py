@@ -26,6 +26,15 @@ def test_rss_rise_sees_memory_no_tracer_sees():
     assert measure.peak_traced_bytes(lambda: torch.ones(16_000_000).sum()) < 1e6
 
 
+@pytest.mark.skipif(not measure.rss_peak_supported(), reason="needs Linux /proc/self/clear_refs")
+def test_rss_rise_counts_every_page_the_result_still_holds():
+    import torch
+    measure.fresh_large_allocations()
+    # torch writes the pages from its worker threads: per-CPU RSS counters may not have caught up
+    assert measure.peak_rss_bytes(lambda: torch.ones(1_000_000)) >= 4_000_000
+    assert measure.peak_rss_bytes(lambda: np.ones(500_000)) >= 4_000_000
+
+
 def test_workspace_grows_with_the_problem():
     small = convbench.ConvSpec(N=1, C=8, H=32, W=32, K=8, R=5, S=5, padding=2)
     large = convbench.ConvSpec(N=4, C=8, H=64, W=64, K=8, R=5, S=5, padding=2)
