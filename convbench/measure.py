@@ -12,7 +12,8 @@ Memory, two ways, because no one hook sees every allocator:
   allocator (torch's, Numba's, FFTW's), at page granularity. glibc would
   normally serve a repeated large request from memory it kept resident, which
   hides it; `fresh_large_allocations()` fixes malloc's mmap threshold so every
-  large block is mapped afresh and returned on free. It changes the
+  large block is mapped afresh and returned on free, and every measurement
+  first trims glibc's free chunks (malloc_trim) so reusing one shows. It changes the
   allocator's behaviour, so call it only in a process that measures memory.
   Kernels before 6.16 report VmRSS/VmHWM from per-CPU counters that may lag by
   a batch of pages per CPU (up to MiBs where many CPUs are possible), so the
@@ -124,9 +125,27 @@ def _exact_rss_kib() -> int:
     raise RuntimeError("Rss not in /proc/self/smaps_rollup")
 
 
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def _release_free_heap() -> None:
+    """Hand glibc's free chunks back to the kernel, so that reusing one faults pages in again.
+
+    malloc serves a request from a free chunk before it considers the mmap
+    threshold: without this, memory freed by an earlier call is reused while
+    resident and the rise misses it (torch's output read 0 bytes after a long
+    test session)."""
+    try:
+        _libc().malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_rss_bytes(fn: Callable[[], object]) -> int:
     """Rise of the process's peak resident memory during fn(), in bytes (Linux only)."""
     gc.collect()
+    _release_free_heap()
     exact_before = _exact_rss_kib()
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # resets VmHWM to the current RSS
@@ -151,7 +170,7 @@ def fresh_large_allocations(threshold: int = 16 * 1024) -> bool:
     if _fresh:
         return True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _libc()
         _fresh = bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
     except (OSError, AttributeError):
         _fresh = False
