@@ -29,9 +29,9 @@ def conv_specs(draw, square_filter_3=False, stride_one=False):
                               K=draw(st.integers(1, 5)), R=R, S=S, padding=(pad_h, pad_w), stride=stride)
 
 
-def check_against_oracle(algorithm, spec, seed):
+def check_against_oracle(algorithm, spec, seed, **options):
     x, w = random_problem(np.random.default_rng(seed), spec)
-    result = convbench.conv2d(x, w, algorithm=algorithm, padding=spec.padding, stride=spec.stride)
+    result = convbench.conv2d(x, w, algorithm=algorithm, padding=spec.padding, stride=spec.stride, **options)
     reference = reference_conv2d(x, w, spec.padding, spec.stride)
     assert result.dtype == np.float32
     assert result.shape == spec.output_shape
@@ -48,6 +48,20 @@ def test_every_cpu_algorithm_is_available():
 @given(spec=conv_specs(), seed=st.integers(0, 2**32 - 1))
 def test_general_algorithms_match_oracle(algorithm, spec, seed):
     check_against_oracle(algorithm, spec, seed)
+
+
+@given(spec=conv_specs(stride_one=True), seed=st.integers(0, 2**32 - 1))
+def test_direct_numba_loop_at_unit_stride_matches_oracle(spec, seed):
+    # unit stride normally takes the shifted-GEMM path; the loop must stay right too
+    check_against_oracle("direct", spec, seed, method="loop")
+
+
+def test_direct_takes_the_gemm_path_only_at_unit_stride():
+    unit = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3)
+    strided = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, stride=(1, 2))
+    assert convbench.plan(unit, "direct").method == "gemm"
+    assert convbench.plan(strided, "direct").method == "loop"
+    assert convbench.plan(unit, "direct", method="loop").method == "loop"
 
 
 @given(spec=conv_specs(square_filter_3=True, stride_one=True), seed=st.integers(0, 2**32 - 1))

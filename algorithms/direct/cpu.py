@@ -1,4 +1,5 @@
-"""Direct convolution on the CPU: the seed's conv-layer sum, compiled with Numba.
+"""Direct convolution on the CPU: the seed's conv-layer sum, compiled with Numba
+(any stride), or as BLAS GEMMs over shifted slices (unit stride, gemm.py).
 
 O[n,k,p,q] = sum_c sum_r sum_s I[n, c, p*sh + r, q*sw + s] * F[k, c, r, s]
 """
@@ -7,7 +8,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from convbench.errors import ConvError
+
 from ..base import Plan
+from .gemm import ShiftedGemm
 from ..padding import embed, padded_buffer
 
 
@@ -54,11 +58,22 @@ def direct_kernel(xp, w, out, stride_h, stride_w):
 
 
 class DirectCPU(Plan):
+    """Unit stride: the sum as GEMMs over shifted slices (gemm.py); other strides: the Numba loop above.
+
+    method="loop" forces the Numba loop at unit stride too (to compare the two).
+    """
     algorithm = "direct"
     backend = "cpu"
 
-    def __init__(self, spec):
+    def __init__(self, spec, method: str = "auto"):
         super().__init__(spec)
+        if method not in ("auto", "loop"):
+            raise ConvError(f"method must be 'auto' or 'loop' for direct; got {method!r}")
+        unit_stride = spec.stride_h == 1 and spec.stride_w == 1
+        self.method = "gemm" if unit_stride and method == "auto" else "loop"
+        if self.method == "gemm":
+            self._gemm = ShiftedGemm(spec)
+            return
         # only the rows and columns some output reads: a stride that does not
         # divide evenly leaves trailing padded rows unused
         rows = (spec.P - 1) * spec.stride_h + spec.R
@@ -66,5 +81,8 @@ class DirectCPU(Plan):
         self._padded = padded_buffer((spec.N, spec.C), rows, cols)
 
     def run(self, x, w, out):
+        if self.method == "gemm":
+            self._gemm(x, w, out)
+            return
         embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
         direct_kernel(self._padded, w, out, self.spec.stride_h, self.spec.stride_w)
