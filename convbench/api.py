@@ -1,6 +1,8 @@
 """The public API: conv2d(), plan(), algorithms(), ConvError."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from algorithms.fft.bandlimit import Band, check_compression, fft_grid
@@ -24,6 +26,7 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     if not isinstance(spec, ConvSpec):
         raise ConvError(f"spec must be a convbench.ConvSpec; got {type(spec).__name__}")
     cls = implementation(algorithm, backend)
+    _check_options(cls, algorithm, options)
     compression = check_compression(compression)
     if algorithm == "fft":
         return cls(spec, compression=compression, **options)
@@ -31,6 +34,15 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
         raise ConvError(f"compression applies only to algorithm='fft'; got compression={compression} "
                         f"with algorithm={algorithm!r} (expected 0)")
     return cls(spec, **options)
+
+
+def _check_options(cls, algorithm: str, options: dict) -> None:
+    accepted = [name for name in inspect.signature(cls.__init__).parameters
+                if name not in ("self", "spec", "compression")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConvError(f"unknown option {', '.join(map(repr, unknown))} for algorithm={algorithm!r}; "
+                        f"expected one of {accepted or 'none'}")
 
 
 def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,

@@ -44,6 +44,8 @@ BAD_CALLS = [
     ("compression string", dict(algorithm="fft", compression="0.5"), ["compression", "number"]),
     ("compression on direct", dict(algorithm="direct", compression=0.5), ["compression", "only", "fft"]),
     ("unknown algorithm", dict(algorithm="gemm"), ["algorithm", "'direct'", "'gemm'"]),
+    ("unknown direct method", dict(method="fast"), ["method", "'loop'", "'fast'"]),
+    ("unknown option", dict(threads=2), ["option 'threads'", "algorithm='direct'", "method"]),
     ("unknown backend", dict(backend="tpu"), ["backend", "'cpu'", "'tpu'"]),
     ("no GPU here", dict(backend="cuda"), ["backend='cuda'", "not available"]),
 ]
