@@ -198,6 +198,39 @@ def workspace_bytes(build_plan: Callable[[], Callable], x, w) -> int:
     return held + peak_rss_bytes(lambda: plan(x, w))
 
 
+def peak_device_bytes(fn: Callable[[], object]) -> int:
+    """Peak rise of GPU memory allocated through torch's caching allocator during fn().
+
+    The cuda plans allocate every device buffer there (algorithms/gpu.py),
+    cuFFT's and cuDNN's workspaces included, so this is all of a call's device
+    memory. Needs a real GPU: the simulator has no device allocator."""
+    import torch
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    result = fn()
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated()
+    del result
+    return max(0, peak - before)
+
+
+def device_workspace_bytes(build_plan: Callable[[], Callable], x, w) -> int:
+    """workspace_bytes on the GPU: device bytes the plan holds once built plus
+    the peak rise of one steady-state call (x, w already on the device)."""
+    import torch
+    warm = build_plan()
+    warm(x, w)
+    del warm
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    plan = build_plan()
+    torch.cuda.synchronize()
+    held = torch.cuda.memory_allocated() - before
+    plan(x, w)
+    return max(0, held) + peak_device_bytes(lambda: plan(x, w))
+
+
 def process_peak_rss_bytes() -> int:
     """VmHWM of this process: starts afresh at exec, unlike ru_maxrss which survives fork and exec."""
     return _status_kib("VmHWM") * 1024

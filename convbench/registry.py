@@ -19,6 +19,10 @@ IMPLEMENTATIONS = {
     ("winograd", "cpu"): "algorithms.winograd.cpu:WinogradCPU",
     ("fft", "cpu"): "algorithms.fft.cpu:FFTCPU",
     ("torch", "cpu"): "algorithms.peer:TorchCPU",
+    ("direct", "cuda"): "algorithms.direct.cuda:DirectCUDA",
+    ("winograd", "cuda"): "algorithms.winograd.cuda:WinogradCUDA",
+    ("fft", "cuda"): "algorithms.fft.cuda:FFTCUDA",
+    ("torch", "cuda"): "algorithms.peer:TorchCUDA",
 }
 
 
@@ -30,21 +34,22 @@ class Algorithm:
     reason: str = ""  # why it is not available; empty when it is
 
 
-def _cuda_reason() -> str:
+def _cuda_reason(name: str) -> str:
+    """Why (name, 'cuda') cannot run here; '' when it can (a GPU, or Numba's CUDA simulator)."""
     try:
-        from numba import cuda
+        from algorithms.gpu import unavailable_reason
     except ImportError as err:  # pragma: no cover - numba is a dependency
         return f"numba.cuda cannot be imported: {err}"
-    if not cuda.is_available():
-        return "no CUDA GPU found (numba.cuda.is_available() is False)"
-    return "the Numba CUDA kernels have not landed yet (issue 5)"
+    return unavailable_reason(needs_cudnn=name == "torch")
 
 
 @lru_cache(maxsize=None)
 def _import(name: str, backend: str):
     """(Plan class, "") if (name, backend) can run here, else (None, why not)."""
     if backend == "cuda":
-        return None, _cuda_reason()
+        reason = _cuda_reason(name)
+        if reason:
+            return None, reason
     module_name, class_name = IMPLEMENTATIONS[(name, backend)].split(":")
     try:
         module = importlib.import_module(module_name)

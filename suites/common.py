@@ -8,7 +8,7 @@ import os
 import sys
 
 import convbench
-from convbench.measure import median_seconds, workspace_bytes
+from convbench.measure import device_workspace_bytes, median_seconds, workspace_bytes
 from convbench.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
@@ -32,6 +32,10 @@ def make_plan(spec, algorithm, backend, compression=0.0):
 class _ConvCase:
     """time_, peakmem_, workspace and GFLOP/s of one planned convolution.
 
+    On the cuda backend the data lives on the device, every timed call ends
+    in a synchronize, and the workspace is device bytes from torch's allocator
+    (peakmem_ stays the host process's RSS).
+
     Subclasses set params/param_names and define case(*params) ->
     (spec, algorithm, backend, compression). Planning happens in setup, so
     time_ measures the call only.
@@ -50,22 +54,35 @@ class _ConvCase:
         self.spec, algorithm, backend, compression = self.case(*params)
         self.build = lambda: make_plan(self.spec, algorithm, backend, compression)
         self.plan = self.build()
-        self.x, self.w = random_problem(self.spec)
-        self.plan(self.x, self.w)  # warm-up: compiled kernels, lazy buffers
+        self.x, self.w = self.x_host, self.w_host = random_problem(self.spec)
+        self.on_gpu = backend == "cuda"
+        if self.on_gpu:  # time the convolution on device-resident data, not the copies
+            from algorithms import gpu
+            self.x, self.w = gpu.from_host(self.x), gpu.from_host(self.w)
+            self.sync = gpu.synchronize
+        else:
+            self.sync = lambda: None
+        self.plan(self.x, self.w)  # warm-up: compiled kernels, lazy buffers, cuDNN's algorithm choice
+        self.sync()
 
     def time_conv(self, *params):
         self.plan(self.x, self.w)
+        self.sync()  # a GPU call returns when queued; the time is until it is done
 
     def peakmem_conv(self, *params):
         self.plan(self.x, self.w)
+        self.sync()
 
     def track_workspace(self, *params):
+        if self.on_gpu:
+            return device_workspace_bytes(self.build, self.x, self.w)
         return workspace_bytes(self.build, self.x, self.w)
 
     track_workspace.unit = "bytes"
 
     def track_gflops(self, *params):
-        return self.spec.flops / median_seconds(lambda: self.plan(self.x, self.w), repeats=3, warmup=0) / 1e9
+        seconds = median_seconds(lambda: self.plan(self.x, self.w), repeats=3, warmup=0, sync=self.sync)
+        return self.spec.flops / seconds / 1e9
 
     track_gflops.unit = "GFLOP/s"
 

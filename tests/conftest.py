@@ -1,8 +1,13 @@
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# Numba's CUDA simulator unless told otherwise (NUMBA_ENABLE_CUDASIM=0 on a GPU
+# machine): read when numba.cuda is first imported, so it is set before anything
+# imports numba. It changes nothing on the CPU backend.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Deterministic in CI (the same examples every run), exploratory locally on request.
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=150,
@@ -15,7 +20,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture
 def rng():
     return np.random.default_rng(20191206)
-
 
 
 @pytest.fixture(autouse=True, scope="session")

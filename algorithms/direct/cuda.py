@@ -1,0 +1,109 @@
+"""Direct convolution on the GPU: a tiled Numba CUDA kernel.
+
+A block computes a tile_p x tile_q patch of outputs for k_per_thread filters
+of one image: each thread owns one output position and k_per_thread
+accumulators. Channels go through in chunks: the block first copies the input
+patch the tile reads (zero where it falls in the padding, so no padded copy
+of the input is made) and the chunk's filter taps into shared memory, then
+every thread reads only shared memory.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from numba import cuda, float32
+
+from ..gpu import CudaPlan, blocks
+
+SHARED_BYTES = 40 * 1024  # below the 48 KiB of static shared memory every CUDA GPU has
+
+
+def channel_chunk(tile_p, tile_q, k_per_thread, R, S, stride_h, stride_w, channels) -> int:
+    """Channels per shared-memory load: as many as fit SHARED_BYTES, at most 8 and at most C."""
+    patch = ((tile_p - 1) * stride_h + R) * ((tile_q - 1) * stride_w + S)
+    per_channel = 4 * (patch + k_per_thread * R * S)
+    return max(1, min(8, channels, SHARED_BYTES // per_channel))
+
+
+@lru_cache(maxsize=None)
+def direct_kernel(tile_p, tile_q, k_per_thread, c_chunk, R, S, stride_h, stride_w):
+    """The kernel for one tiling: shared-array shapes must be compile-time constants."""
+    patch_h = (tile_p - 1) * stride_h + R
+    patch_w = (tile_q - 1) * stride_w + S
+    patch_size = c_chunk * patch_h * patch_w
+    taps_size = k_per_thread * c_chunk * R * S
+    threads = tile_p * tile_q
+
+    @cuda.jit
+    def kernel(x, w, out, pad_h, pad_w):
+        N, C, H, W = x.shape
+        K, P, Q = out.shape[1], out.shape[2], out.shape[3]
+        k_blocks = (K + k_per_thread - 1) // k_per_thread
+        n = cuda.blockIdx.z // k_blocks
+        k0 = (cuda.blockIdx.z % k_blocks) * k_per_thread
+        tq = cuda.threadIdx.x
+        tp = cuda.threadIdx.y
+        p0 = cuda.blockIdx.y * tile_p
+        q0 = cuda.blockIdx.x * tile_q
+        p = p0 + tp
+        q = q0 + tq
+        tid = tp * tile_q + tq
+        top = p0 * stride_h - pad_h
+        left = q0 * stride_w - pad_w
+        patch = cuda.shared.array((c_chunk, patch_h, patch_w), float32)
+        taps = cuda.shared.array((k_per_thread, c_chunk, R, S), float32)
+        acc = cuda.local.array(k_per_thread, float32)
+        for kk in range(k_per_thread):
+            acc[kk] = 0.0
+        for c0 in range(0, C, c_chunk):
+            for i in range(tid, patch_size, threads):
+                cc = i // (patch_h * patch_w)
+                r = (i // patch_w) % patch_h
+                s = i % patch_w
+                row = top + r
+                col = left + s
+                value = float32(0.0)
+                if c0 + cc < C and row >= 0 and row < H and col >= 0 and col < W:
+                    value = x[n, c0 + cc, row, col]
+                patch[cc, r, s] = value
+            for i in range(tid, taps_size, threads):
+                kk = i // (c_chunk * R * S)
+                cc = (i // (R * S)) % c_chunk
+                r = (i // S) % R
+                s = i % S
+                value = float32(0.0)
+                if k0 + kk < K and c0 + cc < C:
+                    value = w[k0 + kk, c0 + cc, r, s]
+                taps[kk, cc, r, s] = value
+            cuda.syncthreads()
+            if p < P and q < Q:
+                for cc in range(c_chunk):
+                    for r in range(R):
+                        for s in range(S):
+                            value = patch[cc, tp * stride_h + r, tq * stride_w + s]
+                            for kk in range(k_per_thread):
+                                acc[kk] += value * taps[kk, cc, r, s]
+            cuda.syncthreads()  # before the next chunk overwrites what others may still read
+        if p < P and q < Q:
+            for kk in range(k_per_thread):
+                if k0 + kk < K:
+                    out[n, k0 + kk, p, q] = acc[kk]
+
+    return kernel
+
+
+class DirectCUDA(CudaPlan):
+    algorithm = "direct"
+
+    def __init__(self, spec, tile=(16, 16), k_per_thread: int = 8):
+        super().__init__(spec)
+        self.tile = tuple(tile)
+        self.k_per_thread = k_per_thread
+        c_chunk = channel_chunk(*self.tile, k_per_thread, spec.R, spec.S, spec.stride_h, spec.stride_w, spec.C)
+        self._kernel = direct_kernel(*self.tile, k_per_thread, c_chunk, spec.R, spec.S, spec.stride_h, spec.stride_w)
+        tile_p, tile_q = self.tile
+        self._grid = (blocks(spec.Q, tile_q), blocks(spec.P, tile_p), spec.N * blocks(spec.K, k_per_thread))
+        self._block = (tile_q, tile_p)
+
+    def run_device(self, x, w, out):
+        self._kernel[self._grid, self._block](x, w, out, self.spec.pad_h, self.spec.pad_w)

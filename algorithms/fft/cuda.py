@@ -1,0 +1,168 @@
+"""Band-limited FFT convolution on the GPU.
+
+The transforms are cuFFT through torch.fft on the same device memory
+(torch.as_tensor over __cuda_array_interface__, no copy). Everything between
+them is Numba CUDA, and only the retained frequencies of the band M_c
+(bandlimit.Band, the same mask as on the CPU) are gathered, contracted over
+channels and stored:
+
+  rfft2(padded x), rfft2(w) on the grid -> gather the band (conjugating the
+  filters: the product is then a cross-correlation) -> Y[f] = X[f] W[f] for each
+  retained frequency f -> scatter Y into a zero spectrum -> irfft2 -> crop (and
+  subsample for stride > 1, as on the CPU).
+
+Under Numba's CUDA simulator there is no cuFFT: the transforms are numpy's,
+on the host, and the same Numba kernels run on the simulator's arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda
+
+from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, zeros
+from .bandlimit import Band, fft_grid, retained_energy
+
+
+@cuda.jit
+def gather_band_kernel(spectrum, rows, n_cols, band, conjugate, channel_major):
+    """band[f, b, ch] (or band[f, ch, b] when channel_major) = spectrum[b, ch, rows[f // n_cols], f % n_cols],
+    conjugated if asked; one thread per (f, b, ch), f fastest so reads are coalesced."""
+    B, Ch = spectrum.shape[0], spectrum.shape[1]
+    F = rows.shape[0] * n_cols
+    index = cuda.grid(1)
+    if index >= F * B * Ch:
+        return
+    f = index % F
+    pair = index // F
+    b = pair // Ch
+    ch = pair % Ch
+    value = spectrum[b, ch, rows[f // n_cols], f % n_cols]
+    if conjugate:
+        value = value.conjugate()
+    if channel_major:
+        band[f, ch, b] = value
+    else:
+        band[f, b, ch] = value
+
+
+@cuda.jit
+def contract_kernel(X, W, Y):
+    """Y[f, n, k] = sum_c X[f, n, c] W[f, c, k], only for the retained frequencies f; k fastest."""
+    F, N, C = X.shape
+    K = W.shape[2]
+    index = cuda.grid(1)
+    if index >= F * N * K:
+        return
+    k = index % K
+    n = (index // K) % N
+    f = index // (K * N)
+    acc = 0j
+    for c in range(C):
+        acc += X[f, n, c] * W[f, c, k]
+    Y[f, n, k] = acc
+
+
+@cuda.jit
+def scatter_band_kernel(Y, rows, n_cols, spectrum):
+    """spectrum[n, k, rows[f // n_cols], f % n_cols] = Y[f, n, k]; the rest of spectrum stays zero."""
+    F, N, K = Y.shape
+    index = cuda.grid(1)
+    if index >= F * N * K:
+        return
+    f = index % F
+    pair = index // F
+    n = pair // K
+    k = pair % K
+    spectrum[n, k, rows[f // n_cols], f % n_cols] = Y[f, n, k]
+
+
+@cuda.jit
+def crop_kernel(full, out, stride_h, stride_w):
+    """out[n, k, p, q] = full[n, k, p * stride_h, q * stride_w]."""
+    N, K, P, Q = out.shape
+    index = cuda.grid(1)
+    if index >= N * K * P * Q:
+        return
+    q = index % Q
+    p = (index // Q) % P
+    nk = index // (P * Q)
+    out[nk // K, nk % K, p, q] = full[nk // K, nk % K, p * stride_h, q * stride_w]
+
+
+class _TorchSpectra:
+    """rfft2/irfft2 by cuFFT (torch.fft) on device arrays, without copies."""
+
+    def __init__(self, grid):
+        import torch
+        self.torch, self.grid = torch, grid
+
+    def forward(self, array, pad_h, pad_w):
+        from numba import cuda as numba_cuda
+        tensor = as_tensor(array)
+        if pad_h or pad_w:
+            tensor = self.torch.nn.functional.pad(tensor, (pad_w, pad_w, pad_h, pad_h))
+        return numba_cuda.as_cuda_array(self.torch.fft.rfft2(tensor, s=self.grid).contiguous())
+
+    def inverse(self, spectrum):
+        from numba import cuda as numba_cuda
+        return numba_cuda.as_cuda_array(self.torch.fft.irfft2(as_tensor(spectrum), s=self.grid).contiguous())
+
+
+class _HostSpectra:
+    """The simulator's stand-in: numpy's FFTs on the host, results handed back as simulator arrays."""
+
+    def __init__(self, grid):
+        self.grid = grid
+
+    def forward(self, array, pad_h, pad_w):
+        host = np.pad(to_host(array), ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+        return from_host(np.fft.rfft2(host, s=self.grid).astype(np.complex64))
+
+    def inverse(self, spectrum):
+        return from_host(np.fft.irfft2(to_host(spectrum), s=self.grid).astype(np.float32))
+
+
+class FFTCUDA(CudaPlan):
+    algorithm = "fft"
+
+    def __init__(self, spec, compression: float = 0.0, block: int = 256):
+        super().__init__(spec)
+        self.block = block
+        self.fft_shape = fft_grid(spec)
+        band = self.band = Band(self.fft_shape, compression)
+        self.spectral_mask = band.mask
+        self.compression = band.compression
+        self._rows = from_host(band.rows.astype(np.int32))
+        self._n_cols = band.n_cols
+        self.retained = band.retained
+        self._spectra = (_HostSpectra if simulated() else _TorchSpectra)(self.fft_shape)
+        F, N, C, K = self.retained, spec.N, spec.C, spec.K
+        self._X = empty((F, N, C), np.complex64)
+        self._W = empty((F, C, K), np.complex64)
+        self._Y = empty((F, N, K), np.complex64)
+        Lh, Lw = self.fft_shape
+        # zeroed once: each call writes the same retained entries, the rest stays zero
+        self._product = zeros((N, K, Lh, Lw // 2 + 1), np.complex64)
+
+    def retained_energy(self, x) -> float:
+        """Fraction of the spectral energy of (host) input x that this plan's mask keeps (Parseval)."""
+        return retained_energy(np.asarray(x, dtype=np.float64), self.band, self.spec.padding)
+
+    def _launch(self, kernel, count, *args):
+        kernel[blocks(count, self.block), self.block](*args)
+
+    def transform_filter(self, w):
+        spectrum = self._spectra.forward(w, 0, 0)
+        K, C = self.spec.K, self.spec.C
+        self._launch(gather_band_kernel, self.retained * K * C, spectrum, self._rows, self._n_cols, self._W, True, True)
+        return self._W
+
+    def run_device(self, x, W, out):
+        spec = self.spec
+        spectrum = self._spectra.forward(x, spec.pad_h, spec.pad_w)
+        F, N, C, K = self.retained, spec.N, spec.C, spec.K
+        self._launch(gather_band_kernel, F * N * C, spectrum, self._rows, self._n_cols, self._X, False, False)
+        self._launch(contract_kernel, F * N * K, self._X, W, self._Y)
+        self._launch(scatter_band_kernel, F * N * K, self._Y, self._rows, self._n_cols, self._product)
+        full = self._spectra.inverse(self._product)
+        self._launch(crop_kernel, N * K * spec.P * spec.Q, full, out, spec.stride_h, spec.stride_w)

@@ -1,0 +1,175 @@
+"""The cuda backend against the float64 oracle.
+
+In CI these run on Numba's CUDA simulator (tests/conftest.py turns it on
+unless NUMBA_ENABLE_CUDASIM is set): tiny shapes and tiny blocks, because the
+simulator runs each thread in Python. On a machine with a GPU,
+`NUMBA_ENABLE_CUDASIM=0 pytest tests/test_cuda.py` runs the same checks on the
+device and adds real layer sizes with the default block sizes, and cuDNN.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import convbench
+from algorithms import gpu
+from algorithms.cuda_gemm import batched_gemm
+from convbench.oracle import reference_conv2d, relative_error
+from helpers import random_problem
+
+TOLERANCE = 1e-5
+SIMULATED = gpu.simulated()
+available = {(a.name, a.backend): a for a in convbench.algorithms()}
+needs_cuda = pytest.mark.skipif(not available["direct", "cuda"].available,
+                                reason=available["direct", "cuda"].reason or "cuda available")
+
+# block and tile sizes small enough that the simulator finishes, and that
+# leave partial blocks at every edge of these shapes
+TINY = {
+    "direct": dict(tile=(4, 4), k_per_thread=2),
+    "winograd": dict(block=8, transform_block=(4, 2), gemm_tile=4, gemm_rows_per_thread=2),
+    "fft": dict(block=16),
+}
+
+TINY_SPECS = [
+    # (algorithm, spec)
+    ("direct", convbench.ConvSpec(N=2, C=3, H=7, W=6, K=3, R=3, S=3, padding=1)),
+    ("direct", convbench.ConvSpec(N=1, C=2, H=9, W=7, K=5, R=2, S=4, padding=(1, 2), stride=(2, 3))),
+    ("direct", convbench.ConvSpec(N=1, C=1, H=5, W=5, K=1, R=5, S=5)),                 # filter = input
+    ("winograd", convbench.ConvSpec(N=2, C=3, H=5, W=6, K=3, R=3, S=3, padding=1)),      # odd P
+    ("winograd", convbench.ConvSpec(N=1, C=5, H=7, W=7, K=2, R=3, S=3)),                 # odd P and Q, no padding
+    ("fft", convbench.ConvSpec(N=2, C=3, H=7, W=6, K=2, R=3, S=4, padding=1)),
+    ("fft", convbench.ConvSpec(N=1, C=2, H=9, W=8, K=3, R=3, S=3, padding=2, stride=2)),
+    ("fft", convbench.ConvSpec(N=1, C=1, H=6, W=6, K=1, R=6, S=6)),                     # filter = input
+]
+
+REAL_SPECS = [  # on a GPU only: ResNet-18's 64@56 and a 7x7 and an 11x11 layer
+    convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=3, S=3, padding=1),
+    convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3),
+    convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5),
+    convbench.ConvSpec(N=4, C=32, H=33, W=31, K=48, R=5, S=3, padding=(2, 1), stride=2),
+]
+
+
+def check(algorithm, spec, seed=0, **options):
+    x, w = random_problem(np.random.default_rng(seed), spec)
+    result = convbench.conv2d(x, w, algorithm=algorithm, backend="cuda",
+                              padding=spec.padding, stride=spec.stride, **options)
+    assert isinstance(result, np.ndarray) and result.dtype == np.float32 and result.shape == spec.output_shape
+    error = relative_error(result, reference_conv2d(x, w, spec.padding, spec.stride))
+    assert error <= TOLERANCE, f"{algorithm}/cuda on {spec}: relative L2 error {error:.2e}"
+
+
+@needs_cuda
+@pytest.mark.parametrize("algorithm,spec", TINY_SPECS, ids=[f"{a}-{i}" for i, (a, _) in enumerate(TINY_SPECS)])
+def test_kernels_match_the_oracle_with_tiny_blocks(algorithm, spec):
+    check(algorithm, spec, **TINY[algorithm])
+
+
+@needs_cuda
+@pytest.mark.skipif(SIMULATED, reason="real sizes need a real GPU")
+@pytest.mark.parametrize("algorithm", ["direct", "winograd", "fft", "torch"])
+@pytest.mark.parametrize("spec", REAL_SPECS, ids=str)
+def test_real_sizes_match_the_oracle(algorithm, spec):
+    if not convbench.registry.supports(algorithm, "cuda", spec):
+        pytest.skip("winograd needs 3x3, stride 1")
+    check(algorithm, spec)
+
+
+@needs_cuda
+def test_batched_gemm_with_partial_tiles(rng):
+    A = rng.uniform(-1, 1, (3, 5, 7)).astype(np.float32)
+    B = rng.uniform(-1, 1, (3, 7, 6)).astype(np.float32)
+    C = gpu.empty((3, 5, 6))
+    batched_gemm(gpu.from_host(A), gpu.from_host(B), C, tile=4, rows_per_thread=2)
+    np.testing.assert_allclose(gpu.to_host(C), A @ B, rtol=1e-5, atol=1e-5)
+
+
+@needs_cuda
+def test_band_limited_gpu_output_equals_the_cpu_one():
+    """The same mask M_c on both backends: at c = 0.5 the two agree to float32 rounding,
+    while both differ from the exact convolution."""
+    spec = convbench.ConvSpec(N=1, C=3, H=10, W=9, K=2, R=3, S=3, padding=1)
+    x, w = random_problem(np.random.default_rng(3), spec)
+    gpu_plan = convbench.plan(spec, "fft", "cuda", compression=0.5, **TINY["fft"])
+    cpu_plan = convbench.plan(spec, "fft", "cpu", compression=0.5)
+    assert gpu_plan.compression == cpu_plan.compression > 0.4
+    np.testing.assert_array_equal(gpu_plan.spectral_mask, cpu_plan.spectral_mask)
+    on_gpu, on_cpu = gpu_plan(x, w), cpu_plan(x, w)
+    assert relative_error(on_gpu, on_cpu.astype(np.float64)) < 1e-5
+    assert relative_error(on_gpu, reference_conv2d(x, w, spec.padding, spec.stride)) > 1e-2
+
+
+@needs_cuda
+@pytest.mark.parametrize("algorithm", ["winograd", "fft"])
+def test_device_arrays_in_give_a_device_array_out_and_set_weights_matches(algorithm):
+    spec = convbench.ConvSpec(N=1, C=2, H=6, W=5, K=2, R=3, S=3, padding=1)
+    x, w = random_problem(np.random.default_rng(5), spec)
+    plan = convbench.plan(spec, algorithm, "cuda", **TINY[algorithm])
+    on_device = plan(gpu.from_host(x), gpu.from_host(w))
+    assert gpu.is_device_array(on_device)
+    per_call = gpu.to_host(on_device)
+    assert relative_error(per_call, reference_conv2d(x, w, spec.padding, spec.stride)) <= TOLERANCE
+    plan.set_weights(w)
+    other_x = random_problem(np.random.default_rng(6), spec)[0]
+    np.testing.assert_allclose(plan(other_x), plan(other_x, w), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(plan(x), per_call, rtol=1e-6, atol=1e-6)  # the per-call use did not disturb it
+
+
+@needs_cuda
+def test_host_out_is_filled_in_place():
+    spec = convbench.ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3, padding=1)
+    x, w = random_problem(np.random.default_rng(7), spec)
+    out = np.full(spec.output_shape, np.nan, dtype=np.float32)
+    assert convbench.plan(spec, "direct", "cuda", **TINY["direct"])(x, w, out=out) is out
+    assert relative_error(out, reference_conv2d(x, w, 1, 1)) <= TOLERANCE
+
+
+@needs_cuda
+def test_bad_device_input_is_a_conv_error():
+    spec = convbench.ConvSpec(N=1, C=2, H=4, W=4, K=1, R=3, S=3)
+    plan = convbench.plan(spec, "direct", "cuda", **TINY["direct"])
+    x, w = random_problem(np.random.default_rng(8), spec)
+    with pytest.raises(convbench.ConvError, match=r"x on the device must be .* shape \(1, 2, 4, 4\)"):
+        plan(gpu.from_host(x[:, :1]), w)
+    with pytest.raises(convbench.ConvError, match=r"w must have shape \(1, 2, 3, 3\)"):
+        plan(x, w[:, :1])
+    with pytest.raises(convbench.ConvError, match="winograd.*3x3"):
+        convbench.plan(convbench.ConvSpec(N=1, C=1, H=8, W=8, K=1, R=5, S=5), "winograd", "cuda")
+
+
+def test_simulator_has_no_cudnn_peer():
+    if not SIMULATED:
+        pytest.skip("the simulator is off")
+    assert not available["torch", "cuda"].available
+    assert "cuDNN" in available["torch", "cuda"].reason
+
+
+NO_GPU_SCRIPT = """
+import convbench
+from convbench import cli
+from numba import cuda
+if cuda.is_available():
+    print("HAS-GPU")
+    raise SystemExit(0)
+cli.main(["list"])
+for algorithm in ("direct", "winograd", "fft", "torch"):
+    try:
+        convbench.conv2d([[[[1.0] * 4] * 4]], [[[[1.0] * 3] * 3]], algorithm=algorithm, backend="cuda")
+    except convbench.ConvError as err:
+        print("ConvError:", err)
+"""
+
+
+def test_without_a_gpu_cuda_is_refused_with_a_reason():
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0", "COLUMNS": "200"}
+    run = subprocess.run([sys.executable, "-c", NO_GPU_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    if "HAS-GPU" in run.stdout:
+        pytest.skip("this machine has a GPU")
+    assert run.stdout.count("no CUDA GPU found") >= 8  # four rows of `convbench list`, four errors
+    errors = [line for line in run.stdout.splitlines() if line.startswith("ConvError")]
+    assert len(errors) == 4
+    assert all("backend='cuda'" in line and "not available" in line for line in errors)
