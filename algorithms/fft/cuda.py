@@ -17,7 +17,7 @@ on the host, and the same Numba kernels run on the simulator's arrays.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda
+from numba import complex64, cuda
 
 from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, zeros
 from .bandlimit import Band, fft_grid, retained_energy
@@ -56,7 +56,7 @@ def contract_kernel(X, W, Y):
     k = index % K
     n = (index // K) % N
     f = index // (K * N)
-    acc = 0j
+    acc = complex64(0)  # 0j would promote every product to complex128
     for c in range(C):
         acc += X[f, n, c] * W[f, c, k]
     Y[f, n, k] = acc
