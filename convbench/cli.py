@@ -149,7 +149,8 @@ def cmd_recommend(args) -> int:
 
 def cmd_targets(args) -> int:
     """Each speed target's ratio, timed alternately against its peer in this process."""
-    from .targets import INFERENCE, TARGETS, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup
+    from .registry import supports
+    from .targets import GPU_RATIOS, INFERENCE, TARGETS, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup
 
     table = Table(title="speed targets: peer time / algorithm time, timed alternately (median of repeats)")
     for column in ("case", "goal", "measured", "met"):
@@ -167,6 +168,9 @@ def cmd_targets(args) -> int:
     if wanted(name):
         ratio = compression_workspace_ratio()
         table.add_row(name, f"<= {WORKSPACE_GOAL:.2f}", f"{ratio:.2f}", "[green]yes[/]" if ratio <= WORKSPACE_GOAL else "[red]no[/]")
+    for name, target in GPU_RATIOS.items():
+        if wanted(name) and supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
+            table.add_row(name, "-", f"{measured_speedup(target, args.repeats):.2f}", "-")
     console.print(table)
     return 0
 

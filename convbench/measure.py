@@ -54,20 +54,25 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
     return statistics.median(samples)
 
 
-def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats: int = 5, warmup: int = 1,
+            sync: Callable[[], None] | None = None) -> float:
     """How many times faster candidate() is than peer(), timed alternately in this process.
 
     Interleaving the two calls exposes both to the same drift of a shared
     machine; the ratio of the medians is what a speed claim may quote.
+    sync (the GPU's synchronize) ends every timed call.
     """
+    sync = sync or (lambda: None)
     for _ in range(warmup):
         candidate()
         peer()
+    sync()
     times = {candidate: [], peer: []}
     for _ in range(repeats):
         for fn in (candidate, peer):
             start = time.perf_counter()
             fn()
+            sync()
             times[fn].append(time.perf_counter() - start)
     return statistics.median(times[peer]) / statistics.median(times[candidate])
 

@@ -26,6 +26,7 @@ class Target:
     goal: float  # the speedup (peer time / algorithm time) to reach
     compression: float = 0.0
     peer_compression: float = 0.0
+    backend: str = "cpu"
 
 
 TARGETS = {
@@ -49,19 +50,34 @@ INFERENCE = {
 }
 
 
+# The GPU issue's ratios to cuDNN (no goals: it asks for the numbers), per call, data on the device.
+GPU_SPEC_3 = RESNET18["64@56"]
+GPU_RATIOS = {}
+for _size, _spec in (("3x3", GPU_SPEC_3), ("7x7", SPEC_7), ("11x11", SPEC_11)):
+    for _algorithm in ("direct", "winograd", "fft") if _size == "3x3" else ("direct", "fft"):
+        GPU_RATIOS[f"cuda {_algorithm} {_size} vs cudnn"] = Target(_spec, _algorithm, "torch", 0.0, backend="cuda")
+    GPU_RATIOS[f"cuda fft c=0.5 {_size} vs cudnn"] = Target(_spec, "fft", "torch", 0.0, 0.5, backend="cuda")
+    GPU_RATIOS[f"cuda fft {_size} c=0.5 vs c=0"] = Target(_spec, "fft", "fft", 0.0, 0.5, backend="cuda")
+
+
 def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) -> float:
     """Peer time / algorithm time for target, timed alternately in this process.
 
     inference: both sides get their filters once through set_weights, so
-    neither pays a filter transform per call."""
+    neither pays a filter transform per call. On cuda the data is on the
+    device and every timed call ends in a synchronize."""
     x, w = random_problem(target.spec)
-    candidate = plan(target.spec, target.algorithm, "cpu", target.compression)
-    peer = plan(target.spec, target.peer, "cpu", target.peer_compression)
+    candidate = plan(target.spec, target.algorithm, target.backend, target.compression)
+    peer = plan(target.spec, target.peer, target.backend, target.peer_compression)
+    sync = None
+    if target.backend == "cuda":
+        from algorithms import gpu
+        x, w, sync = gpu.from_host(x), gpu.from_host(w), gpu.synchronize
     if inference:
         candidate.set_weights(w)
         peer.set_weights(w)
-        return speedup(lambda: candidate(x), lambda: peer(x), repeats=repeats)
-    return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats)
+        return speedup(lambda: candidate(x), lambda: peer(x), repeats=repeats, sync=sync)
+    return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
 
 
 WORKSPACE_GOAL = 0.6  # measured workspace at c = 0.5 over c = 0, on SPEC_7

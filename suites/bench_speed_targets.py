@@ -5,7 +5,8 @@ per call including the filter transform, and tracks peer time / algorithm time
 (> 1: the algorithm is faster). Each case's goal is in its name. Absolute times
 on a shared 2-core machine drift; these ratios much less.
 """
-from convbench.targets import INFERENCE, TARGETS, compression_workspace_ratio, measured_speedup
+from convbench import ConvError
+from convbench.targets import GPU_RATIOS, INFERENCE, TARGETS, compression_workspace_ratio, measured_speedup
 
 from .common import pick
 
@@ -48,3 +49,25 @@ class CompressionWorkspace:
         return compression_workspace_ratio()
 
     track_workspace_ratio.unit = "workspace(c=0.5) / workspace(c=0)"
+
+
+class GpuRatios:
+    """The GPU issue's ratios to cuDNN (3x3, 7x7, 11x11; fft at c = 0 and 0.5): n/a without a GPU."""
+
+    params = [pick(list(GPU_RATIOS), ["cuda winograd 3x3 vs cudnn", "cuda fft 7x7 vs cudnn"])]
+    param_names = ["case"]
+    rounds = 1
+    timeout = 600
+
+    def setup(self, case):
+        from convbench import registry
+        if not registry.supports("torch", "cuda", GPU_RATIOS[case].spec):
+            raise NotImplementedError("no GPU with cuDNN here")
+
+    def track_speedup(self, case):
+        try:
+            return measured_speedup(GPU_RATIOS[case], repeats=10)
+        except ConvError as err:
+            raise NotImplementedError(str(err)) from None
+
+    track_speedup.unit = "x faster than the peer"
