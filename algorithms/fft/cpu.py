@@ -29,6 +29,7 @@ from ..base import StagedPlan
 from ..padding import embed
 from . import wisdom
 from .bandlimit import Band, check_compression, fft_grid, retained_energy
+from .contract import stream_contract
 from .dft import InverseSupportDFT, SupportDFT
 from .layout import gather_block, scatter_output
 
@@ -166,7 +167,7 @@ class FFTCPU(StagedPlan):
         gather_block(spectrum, self.band.rows, self.band.n_cols, C, 1, np.float32(1.0), False, self._X)
 
     def contract(self, Wt) -> None:
-        np.matmul(self._X, Wt, out=self._Y)
+        stream_contract(self._X, Wt, self._Y)
 
     def transform_output(self, out) -> None:
         spec, n_cols = self.spec, self.band.n_cols
