@@ -68,3 +68,29 @@ def test_filter_transform_choice(rng):
     large = convbench.plan(convbench.ConvSpec(1, 1, 200, 200, 1, 7, 7, padding=3), "fft")
     assert (small.input_transform, small.output_transform) == ("dft", "dft")
     assert (large.input_transform, large.output_transform) == ("fft", "fft")
+
+
+def test_scratch_slots_are_shared_and_sized_for_the_largest_user():
+    from algorithms.scratch import Scratch
+    scratch = Scratch()
+    scratch.reserve(0, (4, 8), np.float32)
+    scratch.reserve(0, (3, 3), np.complex64)  # 72 bytes < 128
+    scratch.reserve(1, (5,), np.float64)
+    first = scratch.view(0, (4, 8), np.float32)
+    second = scratch.view(0, (3, 3), np.complex64)
+    assert np.shares_memory(first, second)  # one slot, taken in turns
+    assert not np.shares_memory(first, scratch.view(1, (5,), np.float64))
+    with pytest.raises(RuntimeError, match="reserve before"):
+        scratch.reserve(0, (100,), np.float32)
+
+
+def test_fft_plan_shares_its_transform_temporaries():
+    """The DFT stages' temporaries live in two shared slots: building the plan
+    holds less than its spectra plus one temporary per stage would."""
+    from convbench import measure
+    spec = convbench.ConvSpec(N=2, C=8, H=24, W=24, K=8, R=5, S=5, padding=2)
+    plan, held = measure.held_traced_bytes(lambda: convbench.plan(spec, "fft"))
+    spectra = plan._X.nbytes + plan._Y.nbytes + plan._filter_dft.spectrum.nbytes
+    slots = sum(buffer.nbytes for buffer in plan._scratch._buffers)
+    assert slots > 0
+    assert held < spectra + 2.5 * slots  # 5 separate temporaries of about a slot's size would exceed it

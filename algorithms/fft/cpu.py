@@ -27,6 +27,7 @@ from convbench.errors import ConvError
 
 from ..base import StagedPlan
 from ..padding import embed
+from ..scratch import Scratch
 from . import wisdom
 from .bandlimit import Band, check_compression, fft_grid, retained_energy
 from .contract import stream_contract
@@ -98,10 +99,11 @@ class FFTCPU(StagedPlan):
         # Input and output: pruned matrix DFTs on small grids, FFTW on large ones. Measured
         # against FFTW for both (one run, alternating): 7x7 N=8 C=K=64 56x56 (grid 63) 1.95x
         # faster, 11x11 (grid 66) 1.19x, 31x31 N=1 C=K=64 128x128 (grid 158) 1.03x.
+        self._scratch = Scratch()  # the DFT stages take turns with two shared temporaries
         small_grid = max(self.fft_shape) <= 128
         self.input_transform = input_transform or ("dft" if small_grid else "fft")
         if self.input_transform == "dft":
-            self._input_dft = SupportDFT(self.band, N * C, (spec.H, spec.W), offset=spec.padding)
+            self._input_dft = SupportDFT(self.band, N * C, (spec.H, spec.W), offset=spec.padding, scratch=self._scratch)
             self._X = self._input_dft.spectrum.reshape(F, N, C)  # comes out in the contraction's layout
         elif self.input_transform == "fft":
             self._input_fft = _ForwardTransform(N * C, (spec.H, spec.W), spec.padding, self.band, flags, threads)
@@ -113,7 +115,8 @@ class FFTCPU(StagedPlan):
         # 31x31 N=1 C=K=64 128x128 layer: 1.52x), so it is the default.
         self.filter_transform = filter_transform or "dft"
         if self.filter_transform == "dft":
-            self._filter_dft = SupportDFT(self.band, C * K, (spec.R, spec.S), conjugate=True, scale=self._scale)
+            self._filter_dft = SupportDFT(self.band, C * K, (spec.R, spec.S), conjugate=True, scale=self._scale,
+                                          scratch=self._scratch)
         elif self.filter_transform == "fft":
             self._filter_fft = _ForwardTransform(K * C, (spec.R, spec.S), (0, 0), self.band, flags, threads)
             self._Wt = np.empty((F, C, K), dtype=np.complex64)
@@ -123,7 +126,7 @@ class FFTCPU(StagedPlan):
         self._Y = np.empty((F, N, K), dtype=np.complex64)
         self.output_transform = output_transform or ("dft" if small_grid else "fft")
         if self.output_transform == "dft":
-            self._output_dft = InverseSupportDFT(self.band, N * K, P, spec.Q, spec.stride)
+            self._output_dft = InverseSupportDFT(self.band, N * K, P, spec.Q, spec.stride, scratch=self._scratch)
         elif self.output_transform == "fft":
             # inverse: down the retained columns, then along only the rows the stride keeps
             self._cols_in = pyfftw.zeros_aligned((N * K, Lh, n_cols), dtype=np.complex64)
@@ -134,6 +137,7 @@ class FFTCPU(StagedPlan):
             self._row_irfft = _fftw(self._rows_in, self._rows, -1, "FFTW_BACKWARD", flags, threads)
         else:
             raise ConvError(f"output_transform must be 'fft' or 'dft'; got {output_transform!r}")
+        self._scratch.allocate()  # now, so that the plan's memory is all there (and measured) once it is built
         if uses_fftw and planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
 

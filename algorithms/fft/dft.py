@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..scratch import Scratch
 from .bandlimit import Band
+
+HALF, MIXED = 0, 1  # the two scratch slots: a half-transformed block, and its re-laid-out copy
 
 
 def dft_matrix(length: int, frequencies, positions, sign: float = -1.0) -> np.ndarray:
@@ -32,7 +35,8 @@ class SupportDFT:
     cross-correlation at no extra pass.
     """
 
-    def __init__(self, band: Band, batch: int, plane_shape, offset=(0, 0), conjugate=False, scale=1.0):
+    def __init__(self, band: Band, batch: int, plane_shape, offset=(0, 0), conjugate=False, scale=1.0,
+                 scratch: Scratch | None = None):
         Lh, Lw = band.grid
         top, left = offset
         self.rows_used = max(0, min(plane_shape[0], Lh - top))
@@ -45,8 +49,12 @@ class SupportDFT:
         self._rows = np.ascontiguousarray(dft_matrix(Lh, band.rows, top + np.arange(self.rows_used), sign) * scale,
                                           dtype=np.complex64)  # (n_rows, h)
         self.batch, self.n_cols, self.n_rows = batch, n_cols, band.n_rows
-        self._half = np.empty((batch * self.rows_used, 2 * n_cols), dtype=np.float32)
-        self._mixed = np.empty((self.rows_used, n_cols, batch), dtype=np.complex64)
+        # temporaries from scratch shared with the plan's other stages
+        self._scratch = scratch or Scratch()
+        self._half_shape = (batch * self.rows_used, 2 * n_cols)
+        self._mixed_shape = (self.rows_used, n_cols, batch)
+        self._scratch.reserve(HALF, self._half_shape, np.float32)
+        self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
         self.spectrum = np.empty((self.n_rows, n_cols * batch), dtype=np.complex64)
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
@@ -56,10 +64,11 @@ class SupportDFT:
             self.spectrum[...] = 0
             return self.spectrum.reshape(-1, B)
         data = planes[:, :h, :w].reshape(B * h, w) if planes.shape[1:] != (h, w) else planes.reshape(B * h, w)
-        np.matmul(data, self._columns, out=self._half)
-        half = self._half.reshape(B, h, 2 * nc)
+        half = self._scratch.view(HALF, self._half_shape, np.float32)
+        np.matmul(data, self._columns, out=half)
+        half = half.reshape(B, h, 2 * nc)
         # (B, h, nc) complex -> (h, nc, B): the row DFT then contracts over h for all (v, b) at once
-        mixed = self._mixed
+        mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
         mixed.real = half[:, :, :nc].transpose(1, 2, 0)
         mixed.imag = half[:, :, nc:].transpose(1, 2, 0)
         np.matmul(self._rows, mixed.reshape(h, nc * B), out=self.spectrum)
@@ -77,7 +86,8 @@ class InverseSupportDFT:
     Unnormalised, as FFTW's inverse: the filter spectrum carries 1/(Lh*Lw).
     """
 
-    def __init__(self, band: Band, batch: int, out_rows: int, out_cols: int, stride=(1, 1)):
+    def __init__(self, band: Band, batch: int, out_rows: int, out_cols: int, stride=(1, 1),
+                 scratch: Scratch | None = None):
         Lh, Lw = band.grid
         n_cols = band.n_cols
         self.batch, self.n_rows, self.n_cols, self.P, self.Q = batch, band.n_rows, n_cols, out_rows, out_cols
@@ -87,16 +97,24 @@ class InverseSupportDFT:
         weight = np.where((v == 0) | (2 * v == Lw), 1.0, 2.0)[:, None]
         columns = dft_matrix(Lw, v, stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)
         self._columns = np.ascontiguousarray(np.vstack([columns.real, -columns.imag]), dtype=np.float32)  # (2 n_cols, Q)
-        self._mixed = np.empty((out_rows, n_cols * batch), dtype=np.complex64)
-        self._split = np.empty((out_rows, batch, 2 * n_cols), dtype=np.float32)
-        self._planes = np.empty((out_rows, batch, out_cols), dtype=np.float32)
+        # mixed, then split, then the planes over mixed's memory, which split's copy has freed
+        self._scratch = scratch or Scratch()
+        self._mixed_shape = (out_rows, n_cols * batch)
+        self._split_shape = (out_rows, batch, 2 * n_cols)
+        self._planes_shape = (out_rows, batch, out_cols)
+        self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
+        self._scratch.reserve(MIXED, self._planes_shape, np.float32)
+        self._scratch.reserve(HALF, self._split_shape, np.float32)
 
     def __call__(self, spectrum: np.ndarray, out: np.ndarray) -> None:
         """spectrum: (F, B) complex64 with F = n_rows * n_cols; out: float32 (B, P, Q), written in place."""
         B, nc = self.batch, self.n_cols
-        np.matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=self._mixed)
-        mixed = self._mixed.reshape(self.P, nc, B)
-        self._split[:, :, :nc] = mixed.real.transpose(0, 2, 1)
-        self._split[:, :, nc:] = mixed.imag.transpose(0, 2, 1)
-        np.matmul(self._split, self._columns, out=self._planes)
-        out[...] = self._planes.transpose(1, 0, 2)
+        mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
+        np.matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=mixed)
+        mixed = mixed.reshape(self.P, nc, B)
+        split = self._scratch.view(HALF, self._split_shape, np.float32)
+        split[:, :, :nc] = mixed.real.transpose(0, 2, 1)
+        split[:, :, nc:] = mixed.imag.transpose(0, 2, 1)
+        planes = self._scratch.view(MIXED, self._planes_shape, np.float32)
+        np.matmul(split, self._columns, out=planes)
+        out[...] = planes.transpose(1, 0, 2)
