@@ -194,6 +194,8 @@ def cmd_bench(args) -> int:
     run = [*asv, "run", "--python=same", "--set-commit-hash", _head_commit(), "--machine", machine]
     if args.quick:
         run.append("--quick")
+    if registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
+        run += ["--launch-method", "spawn"]  # a real GPU: CUDA does not survive asv's forkserver
     if args.bench:
         run += ["--bench", args.bench]
     _step(f"2/5 run the {'quick' if args.quick else 'full'} sweep on the working tree (results/{machine}/)", run, env)

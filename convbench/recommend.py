@@ -13,7 +13,6 @@ import os
 import platform
 from pathlib import Path
 
-
 from . import registry
 from .api import plan
 from .measure import median_seconds
@@ -33,11 +32,15 @@ def _key(spec: ConvSpec, backend: str) -> str:
 def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3) -> dict[str, float]:
     """Median seconds per call of every available algorithm that can compute spec."""
     x, w = random_problem(spec)
+    sync = None
+    if backend == "cuda":  # device-resident data, each call synchronized: no copies timed
+        from algorithms import gpu
+        x, w, sync = gpu.from_host(x), gpu.from_host(w), gpu.synchronize
     times = {}
     for name in registry.ALGORITHMS:
         if registry.supports(name, backend, spec):
             p = plan(spec, name, backend)
-            times[name] = median_seconds(lambda: p(x, w), repeats=repeats)
+            times[name] = median_seconds(lambda: p(x, w), repeats=repeats, sync=sync)
     return times
 
 
