@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import complex64, cuda
 
-from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, zeros
+from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, wrap, zeros
 from .bandlimit import Band, fft_grid, retained_energy
 
 
@@ -97,15 +97,13 @@ class _TorchSpectra:
         self.torch, self.grid = torch, grid
 
     def forward(self, array, pad_h, pad_w):
-        from numba import cuda as numba_cuda
         tensor = as_tensor(array)
         if pad_h or pad_w:
             tensor = self.torch.nn.functional.pad(tensor, (pad_w, pad_w, pad_h, pad_h))
-        return numba_cuda.as_cuda_array(self.torch.fft.rfft2(tensor, s=self.grid).contiguous())
+        return wrap(self.torch.fft.rfft2(tensor, s=self.grid).contiguous())
 
     def inverse(self, spectrum):
-        from numba import cuda as numba_cuda
-        return numba_cuda.as_cuda_array(self.torch.fft.irfft2(as_tensor(spectrum), s=self.grid).contiguous())
+        return wrap(self.torch.fft.irfft2(as_tensor(spectrum), s=self.grid).contiguous())
 
 
 class _HostSpectra:
