@@ -4,10 +4,13 @@ import torch
 
 from convbench.measure import median_seconds
 
+from .common import VERSION
+
 SIZE = 2048
 
 
 class Sgemm:
+    version = VERSION
     rounds = 1
 
     def setup(self):

@@ -8,12 +8,13 @@ on a shared 2-core machine drift; these ratios much less.
 from convbench import ConvError
 from convbench.targets import GPU_RATIOS, INFERENCE, TARGETS, compression_workspace_ratio, measured_speedup
 
-from .common import pick
+from .common import VERSION, pick
 
 QUICK_CASES = ["fft 7x7 vs torch", "fft 7x7 c=0.5 vs c=0", "winograd resnet18 256@14 vs torch"]
 
 
 class SpeedTargets:
+    version = VERSION
     params = [[f"{name} (goal >= {TARGETS[name].goal:.3g})" for name in pick(list(TARGETS), QUICK_CASES)]]
     param_names = ["case"]
     rounds = 1
@@ -28,6 +29,7 @@ class SpeedTargets:
 class InferenceSpeedup:
     """The same ratios with the filters fixed by plan.set_weights (transformed once), both sides."""
 
+    version = VERSION
     params = [pick(list(INFERENCE), list(INFERENCE)[:1])]
     param_names = ["case"]
     rounds = 1
@@ -42,6 +44,7 @@ class InferenceSpeedup:
 class CompressionWorkspace:
     """Measured workspace of fft at c = 0.5 over c = 0 on the 7x7 layer (goal <= 0.6)."""
 
+    version = VERSION
     rounds = 1
     timeout = 300
 
@@ -54,6 +57,7 @@ class CompressionWorkspace:
 class GpuRatios:
     """The GPU issue's ratios to cuDNN (3x3, 7x7, 11x11; fft at c = 0 and 0.5): n/a without a GPU."""
 
+    version = VERSION
     params = [pick(list(GPU_RATIOS), ["cuda winograd 3x3 vs cudnn", "cuda fft 7x7 vs cudnn"])]
     param_names = ["case"]
     rounds = 1

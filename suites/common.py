@@ -12,6 +12,11 @@ from convbench.measure import device_workspace_bytes, median_seconds, workspace_
 from convbench.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
+
+# asv keeps a benchmark's history only while its version matches; by default the
+# version is a hash of the benchmark's source, so any edit to this file would
+# orphan every stored result. Bump this when what the benchmarks measure changes.
+VERSION = "1"
 ALGORITHMS = ["direct", "winograd", "fft", "torch"]
 BACKENDS = ["cpu", "cuda"]
 
@@ -41,6 +46,7 @@ class _ConvCase:
     time_ measures the call only.
     """
 
+    version = VERSION
     rounds = 1
     repeat = (3, 10, 4.0)
     number = 1
