@@ -21,7 +21,9 @@ def load_results(results_dir="results", machine: str | None = None, latest_only:
 
     Columns: machine, commit, date, env, benchmark, suite, measure, the
     benchmark's own parameter names, and value (NaN for n/a or failed).
-    With latest_only, each machine keeps only its newest run of each benchmark.
+    With latest_only, each machine keeps, for each benchmark and parameter
+    combination, the value of its newest run that measured it: a quick run after
+    a full sweep updates the quick subset and leaves the rest of the sweep in.
     """
     benchmarks = json.loads((Path(results_dir) / "benchmarks.json").read_text())
     rows = []
@@ -49,6 +51,10 @@ def load_results(results_dir="results", machine: str | None = None, latest_only:
     if frame.empty:
         raise FileNotFoundError(f"no asv results under {results_dir}/ (run `convbench bench` first)")
     if latest_only:
-        newest = frame.groupby(["machine", "benchmark"])["started"].transform("max")
-        frame = frame[frame["started"] == newest]
+        params = sorted({p for meta in benchmarks.values() if isinstance(meta, dict)
+                         for p in meta.get("param_names", [])} & set(frame.columns))
+        # a measured value beats an n/a; among those, the newest run wins
+        ordered = frame.assign(_measured=frame["value"].notna()).sort_values(["_measured", "started"])
+        frame = ordered.groupby(["machine", "benchmark", *params], dropna=False, sort=False).tail(1)
+        frame = frame.drop(columns="_measured").sort_index()
     return frame

@@ -38,6 +38,20 @@ def test_load_results_unrolls_parameters_and_keeps_the_newest_run(tmp_path):
     assert len(load_results(tmp_path, latest_only=False)) == 8
 
 
+def test_a_quick_run_updates_only_what_it_measured(tmp_path):
+    write_results(tmp_path)
+    name = "bench_x.X.time_conv"
+    quick = [[100.0], [["'direct'"], ["3"]], "v", 3, 1.0]  # newer, one combination only
+    (tmp_path / "m1" / "c3-env.json").write_text(json.dumps(
+        {"commit_hash": "c3", "date": 3, "env_name": "env", "result_columns": ["result", "params", "version",
+                                                                                "started_at", "duration"],
+         "results": {name: quick}}))
+    frame = load_results(tmp_path).set_index(["algorithm", "filter"])
+    assert len(frame) == 4
+    assert frame.loc[("direct", 3)].value == 100.0 and frame.loc[("direct", 3)].commit == "c3"
+    assert frame.loc[("direct", 7)].value == 20.0 and frame.loc[("fft", 3)].value == 30.0  # the sweep's, kept
+
+
 def test_load_results_says_when_there_is_nothing(tmp_path):
     (tmp_path / "benchmarks.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="convbench bench"):
