@@ -50,18 +50,23 @@ def test_general_algorithms_match_oracle(algorithm, spec, seed):
     check_against_oracle(algorithm, spec, seed)
 
 
+@pytest.mark.parametrize("method", ["loop", "gather", "slice"])
 @given(spec=conv_specs(stride_one=True), seed=st.integers(0, 2**32 - 1))
-def test_direct_numba_loop_at_unit_stride_matches_oracle(spec, seed):
-    # unit stride normally takes the shifted-GEMM path; the loop must stay right too
-    check_against_oracle("direct", spec, seed, method="loop")
+def test_every_direct_method_at_unit_stride_matches_oracle(method, spec, seed):
+    # auto picks one per shape; each must be right on every shape
+    check_against_oracle("direct", spec, seed, method=method)
 
 
-def test_direct_takes_the_gemm_path_only_at_unit_stride():
+def test_direct_picks_its_method_by_stride_and_waste():
     unit = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3)
     strided = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, stride=(1, 2))
-    assert convbench.plan(unit, "direct").method == "gemm"
+    small_wide = convbench.ConvSpec(N=1, C=8, H=7, W=7, K=512, R=3, S=3, padding=1)  # (81/49 - 1)·512 > 80
+    assert convbench.plan(unit, "direct").method == "slice"
+    assert convbench.plan(small_wide, "direct").method == "gather"
     assert convbench.plan(strided, "direct").method == "loop"
     assert convbench.plan(unit, "direct", method="loop").method == "loop"
+    with pytest.raises(convbench.ConvError, match="needs stride 1"):
+        convbench.plan(strided, "direct", method="gather")
 
 
 @given(spec=conv_specs(square_filter_3=True, stride_one=True), seed=st.integers(0, 2**32 - 1))

@@ -44,7 +44,7 @@ BAD_CALLS = [
     ("compression string", dict(algorithm="fft", compression="0.5"), ["compression", "number"]),
     ("compression on direct", dict(algorithm="direct", compression=0.5), ["compression", "only", "fft"]),
     ("unknown algorithm", dict(algorithm="gemm"), ["algorithm", "'direct'", "'gemm'"]),
-    ("unknown direct method", dict(method="fast"), ["method", "'loop'", "'fast'"]),
+    ("unknown direct method", dict(method="fast"), ["method", "'gather'", "'fast'"]),
     ("unknown option", dict(threads=2), ["option 'threads'", "algorithm='direct'", "method"]),
     ("unknown backend", dict(backend="tpu"), ["backend", "'cpu'", "'tpu'"]),
 ]

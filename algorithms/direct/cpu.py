@@ -58,22 +58,27 @@ def direct_kernel(xp, w, out, stride_h, stride_w):
 
 
 class DirectCPU(Plan):
-    """Unit stride: the sum as GEMMs over shifted slices (gemm.py); other strides: the Numba loop above.
+    """Unit stride: the sum as GEMMs over shifted slices, or over gathered valid
+    positions on small images (gemm.py); other strides: the Numba loop above.
 
-    method="loop" forces the Numba loop at unit stride too (to compare the two).
+    method: "auto", or "slice", "gather" or "loop" to force one (to compare them).
     """
     algorithm = "direct"
     backend = "cpu"
 
     def __init__(self, spec, method: str = "auto"):
         super().__init__(spec)
-        if method not in ("auto", "loop"):
-            raise ConvError(f"method must be 'auto' or 'loop' for direct; got {method!r}")
+        methods = ("auto", "slice", "gather", "loop")
+        if method not in methods:
+            raise ConvError(f"method must be one of {', '.join(map(repr, methods))} for direct; got {method!r}")
         unit_stride = spec.stride_h == 1 and spec.stride_w == 1
-        self.method = "gemm" if unit_stride and method == "auto" else "loop"
-        if self.method == "gemm":
-            self._gemm = ShiftedGemm(spec)
+        if method in ("slice", "gather") and not unit_stride:
+            raise ConvError(f"method={method!r} (direct as GEMMs) needs stride 1; got stride {spec.stride}")
+        if method != "loop" and unit_stride:
+            self._gemm = ShiftedGemm(spec, gather=None if method == "auto" else method == "gather")
+            self.method = "gather" if self._gemm.gather else "slice"
             return
+        self.method = "loop"
         # only the rows and columns some output reads: a stride that does not
         # divide evenly leaves trailing padded rows unused
         rows = (spec.P - 1) * spec.stride_h + spec.R
@@ -81,7 +86,7 @@ class DirectCPU(Plan):
         self._padded = padded_buffer((spec.N, spec.C), rows, cols)
 
     def run(self, x, w, out):
-        if self.method == "gemm":
+        if self.method != "loop":
             self._gemm(x, w, out)
             return
         embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
