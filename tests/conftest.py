@@ -7,14 +7,18 @@ os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
 
-# Deterministic in CI (the same examples every run), exploratory locally on request.
-settings.register_profile("ci", derandomize=True, deadline=None, max_examples=150,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("explore", deadline=None, max_examples=300,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+try:  # a bare GPU machine (.ci/gpu-check) runs tests/test_cuda.py without the test extra
+    from hypothesis import HealthCheck, settings
+except ImportError:
+    settings = None
+if settings is not None:
+    # Deterministic in CI (the same examples every run), exploratory locally on request.
+    settings.register_profile("ci", derandomize=True, deadline=None, max_examples=150,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("explore", deadline=None, max_examples=300,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
