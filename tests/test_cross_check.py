@@ -64,6 +64,9 @@ def test_direct_picks_its_method_by_stride_and_waste():
     assert convbench.plan(unit, "direct").method == "slice"
     assert convbench.plan(small_wide, "direct").method == "gather"
     assert convbench.plan(strided, "direct").method == "loop"
+    big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=15, S=15, padding=7)  # R·S·C/K = 225
+    assert convbench.plan(big_filters, "direct").method == "loop"
+    assert convbench.plan(big_filters, "direct", method="slice").method == "slice"
     assert convbench.plan(unit, "direct", method="loop").method == "loop"
     with pytest.raises(convbench.ConvError, match="needs stride 1"):
         convbench.plan(strided, "direct", method="gather")
