@@ -16,6 +16,7 @@ from numba import cuda, float32
 from ..cuda_gemm import batched_gemm
 from ..gpu import CudaPlan, blocks, empty
 from .cpu import check_winograd_spec, winograd_supports
+from .transforms import at_combine, bt_combine, make_output_tile_writer
 
 
 @cuda.jit(device=True, inline=True)
@@ -23,14 +24,10 @@ def _g_apply(g0, g1, g2):
     return g0, (g0 + g1 + g2) * float32(0.5), (g0 - g1 + g2) * float32(0.5), g2
 
 
-@cuda.jit(device=True, inline=True)
-def _bt_apply(d0, d1, d2, d3):
-    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
-
-
-@cuda.jit(device=True, inline=True)
-def _at_apply(m0, m1, m2, m3):
-    return m0 + m1 + m2, m1 - m2 - m3
+# the CPU's definitions of the B^T and A^T algebra (transforms.py), compiled for the GPU
+_bt_apply = cuda.jit(device=True, inline=True)(bt_combine)
+_at_apply = cuda.jit(device=True, inline=True)(at_combine)
+_write_output_tile = cuda.jit(device=True, inline=True)(make_output_tile_writer(_at_apply))
 
 
 @cuda.jit
@@ -80,28 +77,14 @@ def input_transform_kernel(x, V, pad_h, pad_w, tiles_h, tiles_w):
 @cuda.jit
 def output_transform_kernel(M, out, tiles_h, tiles_w):
     """out[n, k, 2*ty + i, 2*tx + j] = (A^T m A)[i, j]; one thread per (k, tile)."""
-    N, K, P, Q = out.shape
+    N, K = out.shape[0], out.shape[1]
     t, k = cuda.grid(2)
     if t >= N * tiles_h * tiles_w or k >= K:
         return
     n = t // (tiles_h * tiles_w)
     ty = (t // tiles_w) % tiles_h
     tx = t % tiles_w
-    b00, b10 = _at_apply(M[0, k, t], M[4, k, t], M[8, k, t], M[12, k, t])
-    b01, b11 = _at_apply(M[1, k, t], M[5, k, t], M[9, k, t], M[13, k, t])
-    b02, b12 = _at_apply(M[2, k, t], M[6, k, t], M[10, k, t], M[14, k, t])
-    b03, b13 = _at_apply(M[3, k, t], M[7, k, t], M[11, k, t], M[15, k, t])
-    y00, y01 = _at_apply(b00, b01, b02, b03)
-    y10, y11 = _at_apply(b10, b11, b12, b13)
-    p = 2 * ty
-    q = 2 * tx
-    out[n, k, p, q] = y00
-    if q + 1 < Q:
-        out[n, k, p, q + 1] = y01
-    if p + 1 < P:
-        out[n, k, p + 1, q] = y10
-        if q + 1 < Q:
-            out[n, k, p + 1, q + 1] = y11
+    _write_output_tile(M, out, n, k, t, 2 * ty, 2 * tx)
 
 
 class WinogradCUDA(CudaPlan):

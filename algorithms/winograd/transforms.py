@@ -45,15 +45,45 @@ def filter_transform(w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     return U
 
 
-@njit(inline="always")
-def _bt_apply(d0, d1, d2, d3):
-    # B^T d for one column of 4: rows of B^T written out, no multiplies
+# The combinations below are plain Python, compiled here for the CPU and in
+# cuda.py for the GPU, so both backends run one definition of the algebra.
+
+def bt_combine(d0, d1, d2, d3):
+    """B^T d for one column of 4: rows of B^T written out, no multiplies."""
     return d0 - d2, d1 + d2, d2 - d1, d1 - d3
 
 
-@njit(inline="always")
-def _at_apply(m0, m1, m2, m3):
+def at_combine(m0, m1, m2, m3):
+    """A^T m for one column of 4."""
     return m0 + m1 + m2, m1 - m2 - m3
+
+
+def make_output_tile_writer(at_apply):
+    """write(M, out, n, k, t, p, q): out[n, k, p:p+2, q:q+2] = A^T m A for tile t of M,
+    skipping the row or column that an odd P or Q leaves outside out.
+    at_apply is at_combine compiled for the target that compiles the writer."""
+    def write_output_tile(M, out, n, k, t, p, q):
+        P, Q = out.shape[2], out.shape[3]
+        # A^T m: combine rows of the 4x4 tile, one column at a time
+        b00, b10 = at_apply(M[0, k, t], M[4, k, t], M[8, k, t], M[12, k, t])
+        b01, b11 = at_apply(M[1, k, t], M[5, k, t], M[9, k, t], M[13, k, t])
+        b02, b12 = at_apply(M[2, k, t], M[6, k, t], M[10, k, t], M[14, k, t])
+        b03, b13 = at_apply(M[3, k, t], M[7, k, t], M[11, k, t], M[15, k, t])
+        y00, y01 = at_apply(b00, b01, b02, b03)
+        y10, y11 = at_apply(b10, b11, b12, b13)
+        out[n, k, p, q] = y00
+        if q + 1 < Q:
+            out[n, k, p, q + 1] = y01
+        if p + 1 < P:
+            out[n, k, p + 1, q] = y10
+            if q + 1 < Q:
+                out[n, k, p + 1, q + 1] = y11
+    return write_output_tile
+
+
+_bt_apply = njit(inline="always")(bt_combine)
+_at_apply = njit(inline="always")(at_combine)
+_write_output_tile = njit(inline="always")(make_output_tile_writer(_at_apply))
 
 
 @njit(parallel=True, cache=True)
@@ -91,26 +121,11 @@ def input_transform(xp, V, tiles_h, tiles_w, strips):
 def output_transform(M, out, tiles_h, tiles_w):
     """out[n, k, 2*ty + i, 2*tx + j] = (A^T m A)[i, j], skipping the row or column
     that an odd P or Q leaves outside the output."""
-    N, K, P, Q = out.shape
+    N, K = out.shape[0], out.shape[1]
     for nk in prange(N * K):
         n = nk // K
         k = nk % K
         for ty in range(tiles_h):
             for tx in range(tiles_w):
                 t = (n * tiles_h + ty) * tiles_w + tx
-                # A^T m: combine rows of the 4x4 tile, one column at a time
-                b00, b10 = _at_apply(M[0, k, t], M[4, k, t], M[8, k, t], M[12, k, t])
-                b01, b11 = _at_apply(M[1, k, t], M[5, k, t], M[9, k, t], M[13, k, t])
-                b02, b12 = _at_apply(M[2, k, t], M[6, k, t], M[10, k, t], M[14, k, t])
-                b03, b13 = _at_apply(M[3, k, t], M[7, k, t], M[11, k, t], M[15, k, t])
-                y00, y01 = _at_apply(b00, b01, b02, b03)
-                y10, y11 = _at_apply(b10, b11, b12, b13)
-                p = 2 * ty
-                q = 2 * tx
-                out[n, k, p, q] = y00
-                if q + 1 < Q:
-                    out[n, k, p, q + 1] = y01
-                if p + 1 < P:
-                    out[n, k, p + 1, q] = y10
-                    if q + 1 < Q:
-                        out[n, k, p + 1, q + 1] = y11
+                _write_output_tile(M, out, n, k, t, 2 * ty, 2 * tx)
