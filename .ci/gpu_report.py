@@ -7,7 +7,7 @@ import json
 import sys
 
 import convbench
-from algorithms import gpu
+from algorithms.gpu import on_backend
 from convbench.measure import device_workspace_bytes, median_seconds
 from convbench.signals import random_problem
 from convbench.targets import GPU_RATIOS, measured_speedup
@@ -25,9 +25,9 @@ for target in GPU_RATIOS.values():
         if key in seen:
             continue
         seen.add(key)
-        x, w = (gpu.from_host(a) for a in random_problem(target.spec))
+        (x, w), sync = on_backend("cuda", *random_problem(target.spec))
         plan = convbench.plan(target.spec, algorithm, "cuda", compression)
-        report["times_ms"][key] = 1e3 * median_seconds(lambda: plan(x, w), repeats=20, sync=gpu.synchronize)
+        report["times_ms"][key] = 1e3 * median_seconds(lambda: plan(x, w), repeats=20, sync=sync)
         report["workspace_bytes"][key] = device_workspace_bytes(
             lambda: convbench.plan(target.spec, algorithm, "cuda", compression), x, w)
 text = json.dumps(report, indent=1)

@@ -13,6 +13,8 @@ import os
 import platform
 from pathlib import Path
 
+from algorithms.gpu import on_backend
+
 from . import registry
 from .api import plan
 from .measure import median_seconds
@@ -31,11 +33,7 @@ def _key(spec: ConvSpec, backend: str) -> str:
 
 def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3) -> dict[str, float]:
     """Median seconds per call of every available algorithm that can compute spec."""
-    x, w = random_problem(spec)
-    sync = None
-    if backend == "cuda":  # device-resident data, each call synchronized: no copies timed
-        from algorithms import gpu
-        x, w, sync = gpu.from_host(x), gpu.from_host(w), gpu.synchronize
+    (x, w), sync = on_backend(backend, *random_problem(spec))
     times = {}
     for name in registry.ALGORITHMS:
         if registry.supports(name, backend, spec):

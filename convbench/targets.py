@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from algorithms.gpu import on_backend
+
 from .api import plan
 from .measure import speedup, workspace_bytes
 from .signals import random_problem
@@ -66,13 +68,9 @@ def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) 
     inference: both sides get their filters once through set_weights, so
     neither pays a filter transform per call. On cuda the data is on the
     device and every timed call ends in a synchronize."""
-    x, w = random_problem(target.spec)
+    (x, w), sync = on_backend(target.backend, *random_problem(target.spec))
     candidate = plan(target.spec, target.algorithm, target.backend, target.compression)
     peer = plan(target.spec, target.peer, target.backend, target.peer_compression)
-    sync = None
-    if target.backend == "cuda":
-        from algorithms import gpu
-        x, w, sync = gpu.from_host(x), gpu.from_host(w), gpu.synchronize
     if inference:
         candidate.set_weights(w)
         peer.set_weights(w)

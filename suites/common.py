@@ -8,6 +8,7 @@ import os
 import sys
 
 import convbench
+from algorithms.gpu import on_backend
 from convbench.measure import device_workspace_bytes, median_seconds, workspace_bytes
 from convbench.signals import random_problem
 
@@ -60,14 +61,9 @@ class _ConvCase:
         self.spec, algorithm, backend, compression = self.case(*params)
         self.build = lambda: make_plan(self.spec, algorithm, backend, compression)
         self.plan = self.build()
-        self.x, self.w = self.x_host, self.w_host = random_problem(self.spec)
+        self.x_host, self.w_host = random_problem(self.spec)
         self.on_gpu = backend == "cuda"
-        if self.on_gpu:  # time the convolution on device-resident data, not the copies
-            from algorithms import gpu
-            self.x, self.w = gpu.from_host(self.x), gpu.from_host(self.w)
-            self.sync = gpu.synchronize
-        else:
-            self.sync = lambda: None
+        (self.x, self.w), self.sync = on_backend(backend, self.x_host, self.w_host)
         self.plan(self.x, self.w)  # warm-up: compiled kernels, lazy buffers, cuDNN's algorithm choice
         self.sync()
 
