@@ -8,7 +8,7 @@ import sys
 
 import convbench
 from algorithms.gpu import on_backend
-from convbench.measure import device_workspace_bytes, median_seconds
+from convbench.measure import median_seconds, workspace_bytes
 from convbench.signals import random_problem
 from convbench.targets import GPU_RATIOS, measured_speedup
 
@@ -28,8 +28,8 @@ for target in GPU_RATIOS.values():
         (x, w), sync = on_backend("cuda", *random_problem(target.spec))
         plan = convbench.plan(target.spec, algorithm, "cuda", compression)
         report["times_ms"][key] = 1e3 * median_seconds(lambda: plan(x, w), repeats=20, sync=sync)
-        report["workspace_bytes"][key] = device_workspace_bytes(
-            lambda: convbench.plan(target.spec, algorithm, "cuda", compression), x, w)
+        report["workspace_bytes"][key] = workspace_bytes(
+            lambda: convbench.plan(target.spec, algorithm, "cuda", compression), x, w, device=True)
 text = json.dumps(report, indent=1)
 print(text)
 if len(sys.argv) > 1:

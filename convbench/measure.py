@@ -191,16 +191,14 @@ def held_traced_bytes(build: Callable[[], object]):
     return built, max(0, after - before)
 
 
-def workspace_bytes(build_plan: Callable[[], Callable], x, w) -> int:
-    """Measured memory one convolution needs beyond its inputs: what the plan
-    holds once built, plus the peak RSS rise of one steady-state call."""
-    fresh_large_allocations()
-    warm = build_plan()  # imports, compiled kernels and FFTW wisdom are not this plan's workspace
-    warm(x, w)
-    del warm
-    plan, held = held_traced_bytes(build_plan)
-    plan(x, w)  # the first call may allocate lazily; the workspace is the steady state
-    return held + peak_rss_bytes(lambda: plan(x, w))
+def held_device_bytes(build: Callable[[], object]):
+    """(object built, device bytes it still holds in torch's caching allocator once built)."""
+    import torch
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    built = build()
+    torch.cuda.synchronize()
+    return built, max(0, torch.cuda.memory_allocated() - before)
 
 
 def peak_device_bytes(fn: Callable[[], object]) -> int:
@@ -220,20 +218,23 @@ def peak_device_bytes(fn: Callable[[], object]) -> int:
     return max(0, peak - before)
 
 
-def device_workspace_bytes(build_plan: Callable[[], Callable], x, w) -> int:
-    """workspace_bytes on the GPU: device bytes the plan holds once built plus
-    the peak rise of one steady-state call (x, w already on the device)."""
-    import torch
-    warm = build_plan()
+def workspace_bytes(build_plan: Callable[[], Callable], x, w, device: bool = False) -> int:
+    """Measured memory one convolution needs beyond its inputs: what the plan
+    holds once built, plus the peak rise of one steady-state call.
+
+    Host memory (traced bytes held, RSS rise of the call), or with device=True
+    device memory from torch's allocator (x, w already on the device)."""
+    if device:
+        held_by, peak_of = held_device_bytes, peak_device_bytes
+    else:
+        fresh_large_allocations()
+        held_by, peak_of = held_traced_bytes, peak_rss_bytes
+    warm = build_plan()  # imports, compiled kernels and FFTW wisdom are not this plan's workspace
     warm(x, w)
     del warm
-    torch.cuda.synchronize()
-    before = torch.cuda.memory_allocated()
-    plan = build_plan()
-    torch.cuda.synchronize()
-    held = torch.cuda.memory_allocated() - before
-    plan(x, w)
-    return max(0, held) + peak_device_bytes(lambda: plan(x, w))
+    plan, held = held_by(build_plan)
+    plan(x, w)  # the first call may allocate lazily; the workspace is the steady state
+    return held + peak_of(lambda: plan(x, w))
 
 
 def process_peak_rss_bytes() -> int:

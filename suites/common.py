@@ -9,7 +9,7 @@ import sys
 
 import convbench
 from algorithms.gpu import on_backend
-from convbench.measure import device_workspace_bytes, median_seconds, workspace_bytes
+from convbench.measure import median_seconds, workspace_bytes
 from convbench.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
@@ -76,9 +76,7 @@ class _ConvCase:
         self.sync()
 
     def track_workspace(self, *params):
-        if self.on_gpu:
-            return device_workspace_bytes(self.build, self.x, self.w)
-        return workspace_bytes(self.build, self.x, self.w)
+        return workspace_bytes(self.build, self.x, self.w, device=self.on_gpu)
 
     track_workspace.unit = "bytes"
 
