@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import gc
 import statistics
 import time
@@ -130,7 +131,9 @@ def _exact_rss_kib() -> int:
     raise RuntimeError("Rss not in /proc/self/smaps_rollup")
 
 
+@functools.lru_cache(maxsize=None)
 def _libc():
+    # once: find_library runs ldconfig in a subprocess, and every RSS measurement asks
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
