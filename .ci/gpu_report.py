@@ -1,37 +1,106 @@
-"""On a GPU machine: the cuda ratios to cuDNN and measured device memory, as JSON.
+"""On a GPU machine: the cuda ratios to cuDNN, errors, times, stages and device memory, as JSON.
 
-Needs only numpy, numba(-cuda) and a CUDA torch (what the lent GPU machines
-have); run by .ci/gpu-check. Prints the JSON and writes it to argv[1].
+Needs numpy, numba(-cuda) and a CUDA torch (what the lent GPU machines have);
+run by .ci/gpu-check. Each section is written to argv[1] as soon as it is
+measured, so a failure later leaves what came before. Prints a table last.
+
+- ratios: cuDNN time / our time, timed alternately in this process (data on
+  the device, each call synchronized), against cuDNN in float32 (the
+  semantics every algorithm here keeps) and in TF32 (torch's default).
+- errors: relative L2 error of every cuda algorithm against the float64 oracle.
+- times_ms, workspace_bytes: median call time; measured peak device bytes
+  (torch's allocator: what the plan holds plus one call's peak rise).
+- fft_stages_ms: the band-limited FFT's stages, each synchronized.
 """
 import json
 import sys
+import traceback
 
 import convbench
-from algorithms.gpu import on_backend
-from convbench.measure import median_seconds, workspace_bytes
+from algorithms.gpu import on_backend, synchronize
+from convbench.measure import median_seconds, speedup, workspace_bytes
+from convbench.oracle import reference_conv2d, relative_error
 from convbench.signals import random_problem
-from convbench.targets import GPU_RATIOS, measured_speedup
+from convbench.targets import GPU_RATIOS, RESNET18, SPEC_7, SPEC_11
 
-report = {"device": None, "ratios": {}, "times_ms": {}, "workspace_bytes": {}}
 import torch  # noqa: E402  (after convbench: its thread-pool settings come first)
 
-report["device"] = torch.cuda.get_device_name()
-for name, target in GPU_RATIOS.items():
-    report["ratios"][name] = measured_speedup(target, repeats=20)
-seen = set()
-for target in GPU_RATIOS.values():
-    for algorithm, compression in ((target.algorithm, target.compression), (target.peer, target.peer_compression)):
-        key = f"{algorithm} c={compression} {target.spec}"
-        if key in seen:
-            continue
-        seen.add(key)
-        (x, w), sync = on_backend("cuda", *random_problem(target.spec))
-        plan = convbench.plan(target.spec, algorithm, "cuda", compression)
-        report["times_ms"][key] = 1e3 * median_seconds(lambda: plan(x, w), repeats=20, sync=sync)
-        report["workspace_bytes"][key] = workspace_bytes(
-            lambda: convbench.plan(target.spec, algorithm, "cuda", compression), x, w, device=True)
-text = json.dumps(report, indent=1)
-print(text)
-if len(sys.argv) > 1:
-    with open(sys.argv[1], "w") as out:
-        out.write(text)
+REPEATS = 20
+SPECS = {"3x3 resnet18 64@56": RESNET18["64@56"], "7x7": SPEC_7, "11x11": SPEC_11,
+         **{f"3x3 resnet18 {name}": spec for name, spec in RESNET18.items() if name != "64@56"}}
+
+
+def main(path):
+    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "repeats": REPEATS,
+              "ratios": {}, "ratios_vs_tf32": {}, "errors": {}, "times_ms": {}, "workspace_bytes": {},
+              "fft_stages_ms": {}, "failures": []}
+
+    def section(name, fn):
+        try:
+            fn()
+        except Exception:
+            report["failures"].append({"section": name, "error": traceback.format_exc(limit=4)})
+        with open(path, "w") as out:
+            json.dump(report, out, indent=1)
+
+    def ratios():
+        for name, target in GPU_RATIOS.items():
+            (x, w), sync = on_backend("cuda", *random_problem(target.spec))
+            ours = convbench.plan(target.spec, target.algorithm, "cuda", target.compression)
+            peer = convbench.plan(target.spec, target.peer, "cuda", target.peer_compression)
+            report["ratios"][name] = speedup(lambda: ours(x, w), lambda: peer(x, w), repeats=REPEATS, sync=sync)
+            if target.peer == "torch":
+                tf32 = convbench.plan(target.spec, "torch", "cuda", tf32=True)
+                report["ratios_vs_tf32"][name] = speedup(lambda: ours(x, w), lambda: tf32(x, w),
+                                                         repeats=REPEATS, sync=sync)
+
+    def per_algorithm():
+        for label, spec in SPECS.items():
+            host_x, host_w = random_problem(spec)
+            oracle = reference_conv2d(host_x, host_w, spec.padding, spec.stride)
+            (x, w), sync = on_backend("cuda", host_x, host_w)
+            cases = [("direct", 0.0, {}), ("winograd", 0.0, {}), ("fft", 0.0, {}), ("fft", 0.5, {}),
+                     ("torch", 0.0, {}), ("torch", 0.0, {"tf32": True})]
+            for algorithm, compression, options in cases:
+                if not convbench.registry.supports(algorithm, "cuda", spec):
+                    continue
+                key = f"{algorithm}{' tf32' if options else ''} c={compression} {label}"
+
+                def build():
+                    return convbench.plan(spec, algorithm, "cuda", compression, **options)
+
+                plan = build()
+                report["errors"][key] = relative_error(plan(host_x, host_w), oracle)
+                report["times_ms"][key] = 1e3 * median_seconds(lambda: plan(x, w), repeats=REPEATS, sync=sync)
+                report["workspace_bytes"][key] = workspace_bytes(build, x, w, device=True)
+
+    def fft_stages():
+        for label, spec in (("7x7", SPEC_7), ("11x11", SPEC_11)):
+            for compression in (0.0, 0.5):
+                (x, w), sync = on_backend("cuda", *random_problem(spec))
+                plan = convbench.plan(spec, "fft", "cuda", compression)
+                stages = plan.stages(x, w)
+                report["fft_stages_ms"][f"c={compression} {label}"] = {
+                    stage: 1e3 * median_seconds(run, repeats=REPEATS, sync=synchronize)
+                    for stage, run in stages.items()}
+
+    section("ratios", ratios)
+    section("per algorithm", per_algorithm)
+    section("fft stages", fft_stages)
+
+    print(f"device: {report['device']}")
+    print(f"{'ratio (cuDNN time / ours)':40} {'fp32':>7} {'tf32':>7}")
+    for name, value in report["ratios"].items():
+        print(f"{name:40} {value:7.2f} {report['ratios_vs_tf32'].get(name, float('nan')):7.2f}")
+    print(f"{'case':38} {'error':>9} {'ms':>8} {'MiB':>8}")
+    for key, error in report["errors"].items():
+        print(f"{key:38} {error:9.2e} {report['times_ms'].get(key, float('nan')):8.3f} "
+              f"{report['workspace_bytes'].get(key, 0) / 2**20:8.1f}")
+    for key, stages in report["fft_stages_ms"].items():
+        print(f"fft stages {key}: " + ", ".join(f"{stage} {ms:.3f}" for stage, ms in stages.items()))
+    for failure in report["failures"]:
+        print(f"FAILED {failure['section']}:\n{failure['error']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "gpu_report.json")

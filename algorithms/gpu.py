@@ -194,7 +194,26 @@ class CudaPlan(Plan):
         return out
 
     def run_device(self, x, transformed_filter, out) -> None:
-        raise NotImplementedError
+        """NNPACK's stages on the device buffers; plans that are one kernel override this."""
+        self.transform_input(x)
+        self.contract(transformed_filter)
+        self.transform_output(out)
+
+    def stages(self, x, w, out=None) -> dict:
+        """Named zero-argument callables, one per stage, on device copies of x and w
+        (as Plan.stages on the CPU), writing the device array `out` (a new one if
+        None); one call first fills every buffer a later stage reads. A plan
+        without separate stages has one, "call". Time them with a synchronize."""
+        x, _ = as_device_input(x, "x", self.spec.input_shape)
+        w, _ = as_device_input(w, "w", self.spec.filter_shape)
+        out = self.compute(x, self.transform_filter(w), out)
+        if not hasattr(self, "transform_input"):
+            return {"call": lambda: self.compute(x, self.transform_filter(w), out)}
+        transformed_filter = self.transform_filter(w)
+        return {"filter transform": lambda: self.transform_filter(w),
+                "input transform": lambda: self.transform_input(x),
+                "contraction": lambda: self.contract(transformed_filter),
+                "output transform": lambda: self.transform_output(out)}
 
     def run(self, x, w, out):  # the CPU entry point of Plan; a cuda plan is always called through __call__
         raise NotImplementedError

@@ -29,21 +29,36 @@ class TorchCPU(Plan):
 class TorchCUDA(CudaPlan):
     """cuDNN through torch, with cudnn.benchmark on: the first call at a shape
     (made when the plan is built) picks cuDNN's fastest algorithm, as a user
-    who cares about speed would have it."""
+    who cares about speed would have it.
+
+    tf32=False (the default) keeps cuDNN in float32 arithmetic, the semantics
+    every algorithm here is held to (relative error ~1e-7 against the float64
+    oracle). torch's own default, torch.backends.cudnn.allow_tf32 = True, lets
+    cuDNN round the operands to TF32 (10-bit mantissa, relative error ~1e-4)
+    on the tensor cores: tf32=True times that, the number a user who keeps
+    torch's defaults sees. The flag is set around each call only, so the
+    plan changes nothing in the user's torch.
+    """
 
     algorithm = "torch"
 
-    def __init__(self, spec):
+    def __init__(self, spec, tf32: bool = False):
         super().__init__(spec)
-        torch.backends.cudnn.benchmark = True
+        self.tf32 = bool(tf32)
         warm = empty(spec.input_shape), empty(spec.filter_shape)
         for array in warm:
             fill(array, 1.0)
         self.compute(*warm)
 
     def compute(self, x, w, out=None):
-        with torch.no_grad():
-            result = F.conv2d(as_tensor(x), as_tensor(w), padding=self.spec.padding, stride=self.spec.stride)
+        cudnn = torch.backends.cudnn
+        saved = cudnn.benchmark, cudnn.allow_tf32
+        cudnn.benchmark, cudnn.allow_tf32 = True, self.tf32
+        try:
+            with torch.no_grad():
+                result = F.conv2d(as_tensor(x), as_tensor(w), padding=self.spec.padding, stride=self.spec.stride)
+        finally:
+            cudnn.benchmark, cudnn.allow_tf32 = saved
         if out is None:  # torch's own buffer: copying would bill the peer for our API
             return wrap(result)
         as_tensor(out).copy_(result)

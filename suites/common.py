@@ -1,8 +1,8 @@
 """What every convbench asv benchmark shares: problems, plans, and the four measurements.
 
 CONVBENCH_QUICK=1 selects each suite's quick subset (what CI and
-`convbench bench --quick` run); asv passes the variable through to the
-benchmark processes.
+`convbench bench --quick` run), CONVBENCH_BACKENDS (default "cpu,cuda") the
+backends swept; asv passes both through to the benchmark processes.
 """
 import os
 import sys
@@ -19,7 +19,11 @@ QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 # orphan every stored result. Bump this when what the benchmarks measure changes.
 VERSION = "1"
 ALGORITHMS = ["direct", "winograd", "fft", "torch"]
-BACKENDS = ["cpu", "cuda"]
+# CONVBENCH_BACKENDS=cuda runs only the GPU's rows (what .ci/gpu-check asks of a
+# lent GPU machine, whose time is short); asv stores each result with its own
+# parameters, so the published page still lines them up with the CPU's.
+BACKENDS = [backend for backend in ("cpu", "cuda")
+            if backend in os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda").split(",")]
 
 
 def pick(full, quick):

@@ -30,7 +30,7 @@ needs_cuda = pytest.mark.skipif(not available["direct", "cuda"].available,
 TINY = {
     "direct": dict(tile=(4, 4), k_per_thread=2),
     "winograd": dict(block=8, transform_block=(4, 2), gemm_tile=4, gemm_rows_per_thread=2),
-    "fft": dict(block=16),
+    "fft": dict(block=16, n_per_thread=2),
 }
 
 TINY_SPECS = [
@@ -43,22 +43,37 @@ TINY_SPECS = [
     ("fft", convbench.ConvSpec(N=2, C=3, H=7, W=6, K=2, R=3, S=4, padding=1)),
     ("fft", convbench.ConvSpec(N=1, C=2, H=9, W=8, K=3, R=3, S=3, padding=2, stride=2)),
     ("fft", convbench.ConvSpec(N=1, C=1, H=6, W=6, K=1, R=6, S=6)),                     # filter = input
+    ("fft", convbench.ConvSpec(N=3, C=2, H=5, W=7, K=3, R=2, S=3, padding=1)),          # a partial chunk of images
 ]
 
-REAL_SPECS = [  # on a GPU only: ResNet-18's 64@56 and a 7x7 and an 11x11 layer
+REAL_SPECS = [  # on a GPU only: ResNet-18's 64@56 and 512@7, a 7x7 and an 11x11 layer, odd sizes and strides
     convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=3, S=3, padding=1),
+    convbench.ConvSpec(N=8, C=512, H=7, W=7, K=512, R=3, S=3, padding=1),
     convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3),
     convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5),
     convbench.ConvSpec(N=4, C=32, H=33, W=31, K=48, R=5, S=3, padding=(2, 1), stride=2),
+    convbench.ConvSpec(N=3, C=24, H=29, W=27, K=40, R=3, S=3, padding=1),                 # odd P and Q, N
+    convbench.ConvSpec(N=2, C=3, H=61, W=59, K=16, R=7, S=7, padding=3, stride=2),        # a stem: C=3, stride 2
 ]
 
 
+_ORACLE = {}
+
+
+def problem_and_oracle(spec, seed=0):
+    """(x, w, float64 reference), computed once per spec: every algorithm is checked against it."""
+    if (spec, seed) not in _ORACLE:
+        x, w = random_problem(np.random.default_rng(seed), spec)
+        _ORACLE[spec, seed] = x, w, reference_conv2d(x, w, spec.padding, spec.stride)
+    return _ORACLE[spec, seed]
+
+
 def check(algorithm, spec, seed=0, **options):
-    x, w = random_problem(np.random.default_rng(seed), spec)
+    x, w, reference = problem_and_oracle(spec, seed)
     result = convbench.conv2d(x, w, algorithm=algorithm, backend="cuda",
                               padding=spec.padding, stride=spec.stride, **options)
     assert isinstance(result, np.ndarray) and result.dtype == np.float32 and result.shape == spec.output_shape
-    error = relative_error(result, reference_conv2d(x, w, spec.padding, spec.stride))
+    error = relative_error(result, reference)
     assert error <= TOLERANCE, f"{algorithm}/cuda on {spec}: relative L2 error {error:.2e}"
 
 
@@ -76,6 +91,36 @@ def test_real_sizes_match_the_oracle(algorithm, spec):
     if not convbench.registry.supports(algorithm, "cuda", spec):
         pytest.skip("winograd needs 3x3, stride 1")
     check(algorithm, spec)
+
+
+@needs_cuda
+@pytest.mark.skipif(SIMULATED, reason="real sizes need a real GPU")
+@pytest.mark.parametrize("spec", REAL_SPECS[2:4], ids=str)
+def test_real_sizes_band_limited_gpu_output_equals_the_cpu_one(spec):
+    """At c = 0.5 the GPU keeps the CPU's mask M_c: same output to float32 rounding."""
+    x, w, reference = problem_and_oracle(spec)
+    on_gpu = convbench.conv2d(x, w, "fft", "cuda", spec.padding, spec.stride, compression=0.5)
+    on_cpu = convbench.conv2d(x, w, "fft", "cpu", spec.padding, spec.stride, compression=0.5)
+    assert relative_error(on_gpu, on_cpu.astype(np.float64)) < 1e-5
+    assert relative_error(on_gpu, reference) > 1e-2
+
+
+@needs_cuda
+@pytest.mark.parametrize("algorithm", ["winograd", "fft"])
+def test_stages_run_in_order_give_the_call(algorithm):
+    spec = convbench.ConvSpec(N=2, C=3, H=6, W=5, K=2, R=3, S=3, padding=1)
+    x, w = random_problem(np.random.default_rng(9), spec)
+    plan = convbench.plan(spec, algorithm, "cuda", **TINY[algorithm])
+    expected = plan(x, w)
+    out = gpu.empty(spec.output_shape)
+    stages = plan.stages(x, w, out=out)
+    assert list(stages) == ["filter transform", "input transform", "contraction", "output transform"]
+    gpu.fill(out, np.nan)
+    plan(*random_problem(np.random.default_rng(10), spec))  # the plan's buffers now hold another problem
+    for run in stages.values():
+        run()
+    gpu.synchronize()
+    np.testing.assert_allclose(gpu.to_host(out), expected, rtol=1e-6, atol=1e-6)
 
 
 @needs_cuda

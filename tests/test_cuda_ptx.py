@@ -34,7 +34,7 @@ kernels = {
     "winograd input": (winograd.input_transform_kernel, (f4, f3, int32, int32, int32, int32)),
     "winograd output": (winograd.output_transform_kernel, (f3, f4, int32, int32)),
     "fft gather": (fft.gather_band_kernel, (c4, rows, int32, c3, boolean, boolean)),
-    "fft contract": (fft.contract_kernel, (c3, c3, c3)),
+    "fft contract": (fft.contract_kernel(8), (c3, c3, c3)),
     "fft scatter": (fft.scatter_band_kernel, (c3, rows, int32, c4)),
     "fft crop": (fft.crop_kernel, (f4, f4, int32, int32)),
 }

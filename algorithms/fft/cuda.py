@@ -16,6 +16,8 @@ on the host, and the same Numba kernels run on the simulator's arrays.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import complex64, cuda
 
@@ -45,21 +47,42 @@ def gather_band_kernel(spectrum, rows, n_cols, band, conjugate, channel_major):
         band[f, b, ch] = value
 
 
-@cuda.jit
-def contract_kernel(X, W, Y):
-    """Y[f, n, k] = sum_c X[f, n, c] W[f, c, k], only for the retained frequencies f; k fastest."""
-    F, N, C = X.shape
-    K = W.shape[2]
-    index = cuda.grid(1)
-    if index >= F * N * K:
-        return
-    k = index % K
-    n = (index // K) % N
-    f = index // (K * N)
-    acc = complex64(0)  # 0j would promote every product to complex128
-    for c in range(C):
-        acc += X[f, n, c] * W[f, c, k]
-    Y[f, n, k] = acc
+@lru_cache(maxsize=None)
+def contract_kernel(n_per_thread: int):
+    """Y[f, n, k] = sum_c X[f, n, c] W[f, c, k], only for the retained frequencies f.
+
+    One thread per (f, k, chunk of n_per_thread images), k fastest: each W[f, c, k]
+    is read from memory once per chunk (coalesced across the warp) and serves
+    n_per_thread products, while the X[f, n, c] a warp reads are the same address
+    for every thread of the warp (a broadcast). W, the filters' band, is the
+    largest operand (C*K per frequency), so n_per_thread = N reads it exactly once.
+    """
+
+    @cuda.jit
+    def kernel(X, W, Y):
+        F, N, C = X.shape
+        K = W.shape[2]
+        chunks = (N + n_per_thread - 1) // n_per_thread
+        index = cuda.grid(1)
+        if index >= F * chunks * K:
+            return
+        k = index % K
+        n0 = ((index // K) % chunks) * n_per_thread
+        f = index // (K * chunks)
+        acc = cuda.local.array(n_per_thread, complex64)
+        for j in range(n_per_thread):
+            acc[j] = complex64(0)  # 0j would promote every product to complex128
+        n_here = min(n_per_thread, N - n0)
+        for c in range(C):
+            w = W[f, c, k]
+            for j in range(n_per_thread):
+                if j < n_here:
+                    acc[j] += X[f, n0 + j, c] * w
+        for j in range(n_per_thread):
+            if j < n_here:
+                Y[f, n0 + j, k] = acc[j]
+
+    return kernel
 
 
 @cuda.jit
@@ -123,9 +146,11 @@ class _HostSpectra:
 class FFTCUDA(CudaPlan):
     algorithm = "fft"
 
-    def __init__(self, spec, compression: float = 0.0, block: int = 256):
+    def __init__(self, spec, compression: float = 0.0, block: int = 256, n_per_thread: int = 8):
         super().__init__(spec)
         self.block = block
+        self.n_per_thread = max(1, min(n_per_thread, spec.N))
+        self._contract = contract_kernel(self.n_per_thread)
         self.fft_shape = fft_grid(spec)
         band = self.band = Band(self.fft_shape, compression)
         self.spectral_mask = band.mask
@@ -155,12 +180,22 @@ class FFTCUDA(CudaPlan):
         self._launch(gather_band_kernel, self.retained * K * C, spectrum, self._rows, self._n_cols, self._W, True, True)
         return self._W
 
-    def run_device(self, x, W, out):
+    def transform_input(self, x) -> None:
+        """rfft2 of the padded input, and its band gathered into X[f, n, c]."""
         spec = self.spec
         spectrum = self._spectra.forward(x, spec.pad_h, spec.pad_w)
-        F, N, C, K = self.retained, spec.N, spec.C, spec.K
+        F, N, C = self.retained, spec.N, spec.C
         self._launch(gather_band_kernel, F * N * C, spectrum, self._rows, self._n_cols, self._X, False, False)
-        self._launch(contract_kernel, F * N * K, self._X, W, self._Y)
+
+    def contract(self, W) -> None:
+        F, N, K = self.retained, self.spec.N, self.spec.K
+        chunks = -(-N // self.n_per_thread)
+        self._launch(self._contract, F * chunks * K, self._X, W, self._Y)
+
+    def transform_output(self, out) -> None:
+        """Y scattered into the zero spectrum, irfft2, cropped (and subsampled for a stride)."""
+        spec = self.spec
+        F, N, K = self.retained, spec.N, spec.K
         self._launch(scatter_band_kernel, F * N * K, self._Y, self._rows, self._n_cols, self._product)
         full = self._spectra.inverse(self._product)
         self._launch(crop_kernel, N * K * spec.P * spec.Q, full, out, spec.stride_h, spec.stride_w)

@@ -115,10 +115,14 @@ class WinogradCUDA(CudaPlan):
         filter_transform_kernel[blocks(count, self.block), self.block](w, self._U)
         return self._U
 
-    def run_device(self, x, U, out):
+    def transform_input(self, x) -> None:
         spec = self.spec
         grid, block = self._grid2(spec.C)
         input_transform_kernel[grid, block](x, self._V, spec.pad_h, spec.pad_w, self.tiles_h, self.tiles_w)
+
+    def contract(self, U) -> None:
         batched_gemm(U, self._V, self._M, self.gemm_tile, self.gemm_rows_per_thread)
-        grid, block = self._grid2(spec.K)
+
+    def transform_output(self, out) -> None:
+        grid, block = self._grid2(self.spec.K)
         output_transform_kernel[grid, block](self._M, out, self.tiles_h, self.tiles_w)
