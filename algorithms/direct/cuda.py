@@ -95,7 +95,7 @@ def direct_kernel(tile_p, tile_q, k_per_thread, c_chunk, R, S, stride_h, stride_
 class DirectCUDA(CudaPlan):
     algorithm = "direct"
 
-    def __init__(self, spec, tile=(16, 16), k_per_thread: int = 8):
+    def __init__(self, spec, tile=(16, 16), k_per_thread: int = 16):
         super().__init__(spec)
         self.tile = tuple(tile)
         self.k_per_thread = k_per_thread

@@ -146,7 +146,7 @@ class _HostSpectra:
 class FFTCUDA(CudaPlan):
     algorithm = "fft"
 
-    def __init__(self, spec, compression: float = 0.0, block: int = 256, n_per_thread: int = 8):
+    def __init__(self, spec, compression: float = 0.0, block: int = 256, n_per_thread: int = 4):
         super().__init__(spec)
         self.block = block
         self.n_per_thread = max(1, min(n_per_thread, spec.N))

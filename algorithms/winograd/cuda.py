@@ -92,7 +92,7 @@ class WinogradCUDA(CudaPlan):
     supports = classmethod(lambda cls, spec: winograd_supports(spec))
 
     def __init__(self, spec, block: int = 256, transform_block=(32, 8), gemm_tile: int = 32,
-                 gemm_rows_per_thread: int = 4):
+                 gemm_rows_per_thread: int = 8):
         check_winograd_spec(spec)
         super().__init__(spec)
         self.block = block
