@@ -126,11 +126,47 @@ def chart_gflops(frame, out):
     return _save(fig, out, "gflops_per_layer")
 
 
+def chart_gpu(frame, out):
+    """The cuda backend on whichever GPU machines have results (committed from a lent GPU):
+    time per layer against cuDNN, and what compression buys in time and measured device memory."""
+    layers = _measure(frame, "Layers", "time_conv")
+    layers = layers[layers.backend == "cuda"].assign(ms=lambda d: d.value * 1e3)
+    compression = pd.concat([_measure(frame, "Compression", measure).assign(metric=label)
+                             for measure, label in (("time_conv", "time"), ("track_workspace", "device workspace"))])
+    compression = compression[compression.backend == "cuda"]
+    if layers.empty and compression.empty:
+        return []
+    machines = ", ".join(sorted(set(layers.machine) | set(compression.machine)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    if not layers.empty:
+        sns.barplot(layers, x="layer", y="ms", hue="algorithm", hue_order=[a for a in ORDER if a in set(layers.algorithm)],
+                    ax=left)
+        left.set(yscale="log", ylabel="time per call [ms] (data on the device)",
+                 title="Time per layer; torch = cuDNN in float32")
+        left.legend(fontsize=8, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    if not compression.empty:
+        at_zero = compression[compression.compression == 0].set_index(["machine", "layer", "metric"]).value
+        compression = compression.assign(
+            relative=compression.value / at_zero.reindex(pd.MultiIndex.from_frame(
+                compression[["machine", "layer", "metric"]])).to_numpy())
+        sns.lineplot(compression, x="compression", y="relative", hue="layer", style="metric", marker="o", ax=right)
+        right.axhline(0.6, color="black", linestyle=":", linewidth=1)
+        right.set(xlabel="compression rate c", ylabel="relative to c = 0", ylim=(0, max(1.2, 1.05 * compression.relative.max())),
+                  title="Band-limited FFT: time and measured device memory vs c")
+    fig.suptitle(f"The cuda backend on {machines}")
+    return _save(fig, out, "gpu_layers_compression")
+
+
 CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops)
 
 
 def plot_all(results_dir="results", out="results/figures", machine: str | None = None) -> list[Path]:
-    frame = load_results(results_dir, machine)
+    """Every chart from the stored results: the CPU charts from `machine` (all machines if
+    None), the GPU chart from every machine that has cuda results."""
+    everything = load_results(results_dir)
+    frame = everything[everything.machine == machine] if machine else everything
+    if frame.empty:
+        raise FileNotFoundError(f"no asv results for machine {machine!r} under {results_dir}/")
     sns.set_theme(style="whitegrid", context="notebook")
     out = Path(out)
-    return [path for chart in CHARTS for path in chart(frame, out)]
+    return [path for chart in CHARTS for path in chart(frame, out)] + chart_gpu(everything, out)

@@ -5,6 +5,7 @@ offline asv-tachyon UI, serves it on localhost and loads it in headless
 Chromium: each benchmark tile must draw a sparkline (a canvas with pixels).
 """
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -69,10 +71,31 @@ def test_published_page_draws_benchmark_graphs_offline(site, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, _ = site
-    browser.get(url)
+    url, html = site
+    browser.get(url + view_of(longest_history(), html))
     WebDriverWait(browser, 30).until(lambda d: d.execute_script(DRAWN_CANVASES) >= 4)
     names = {tile.get_attribute("data-bench") for tile in browser.find_elements(By.CSS_SELECTOR, "[data-bench]")}
     assert "bench_compression.Compression.time_conv" in names
     assert "bench_filter_size.FilterSize.time_conv" in names
     assert "Can not determine continental origin of swallow" not in browser.page_source
+    # every machine with committed results (the GPU's beside the CPU's) can be chosen on the same page
+    for machine in committed_machines():
+        assert machine in browser.page_source, f"machine {machine} is not offered by the published page"
+
+
+def committed_machines():
+    return sorted(path.parent.name for path in (ROOT / "results").glob("*/machine.json"))
+
+
+def longest_history():
+    """The machine with the most committed runs: the one whose sparklines have a line to draw
+    (a machine measured at one commit, like a lent GPU, has single points)."""
+    return max(committed_machines(), key=lambda name: len(list((ROOT / "results" / name).glob("*-*.json"))))
+
+
+def view_of(machine, html):
+    """The UI's address for one machine: it otherwise opens on the first value of every selector."""
+    index = json.loads((html / "index.json").read_text())
+    entry = next(params for params in index["graph_param_list"] if params["machine"] == machine)
+    return "#" + urlencode({key if key in ("machine", "branch", "python") else f"f-{key}": value
+                            for key, value in entry.items() if value is not None})
