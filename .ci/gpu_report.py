@@ -17,7 +17,7 @@ import sys
 import traceback
 
 import convbench
-from algorithms.gpu import on_backend, synchronize
+from convbench.algorithms.gpu import on_backend, synchronize
 from convbench.measure import median_seconds, speedup, workspace_bytes
 from convbench.oracle import reference_conv2d, relative_error
 from convbench.signals import random_problem

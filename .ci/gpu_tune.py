@@ -17,7 +17,7 @@ import time
 import traceback
 
 import convbench
-from algorithms.gpu import as_tensor, on_backend
+from convbench.algorithms.gpu import as_tensor, on_backend
 from convbench.signals import random_problem
 from convbench.targets import RESNET18, SPEC_7, SPEC_11
 

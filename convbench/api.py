@@ -1,19 +1,19 @@
-"""The public API: conv2d(), plan(), algorithms(), ConvError."""
+"""The public API: conv2d(), plan(), implementations(), retained_energy()."""
 from __future__ import annotations
 
 import inspect
 
 import numpy as np
 
-from algorithms.fft.bandlimit import Band, check_compression, fft_grid
-from algorithms.fft.bandlimit import retained_energy as energy_kept
+from convbench.algorithms.fft.bandlimit import Band, check_compression, fft_grid
+from convbench.algorithms.fft.bandlimit import retained_energy as energy_kept
 
 from .arrays import as_conv_array
 from .errors import ConvError
-from .registry import algorithms, implementation
+from .registry import implementation, implementations
 from .spec import ConvSpec
 
-__all__ = ["ConvError", "ConvSpec", "algorithms", "conv2d", "plan", "retained_energy"]
+__all__ = ["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]
 
 
 def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compression: float = 0.0, **options):

@@ -38,10 +38,10 @@ def cmd_list(args) -> int:
     table = Table(title="convbench algorithms")
     for column in ("algorithm", "backend", "available", "why not"):
         table.add_column(column)
-    for a in registry.algorithms():
+    for a in registry.implementations():
         table.add_row(a.name, a.backend, "[green]yes[/]" if a.available else "[red]no[/]", a.reason)
     console.print(table)
-    from algorithms.gpu import simulated
+    from convbench.algorithms.gpu import simulated
     if simulated():
         console.print("cuda runs on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1): for correctness checks "
                       "on tiny shapes, not for timing")
@@ -49,10 +49,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from algorithms.gpu import simulated
+    from convbench.algorithms.gpu import simulated
     # the simulator runs a thread at a time in Python: these shapes would take hours there
     skipped_sim = simulated()
-    available = [a for a in registry.algorithms() if a.available and not (skipped_sim and a.backend == "cuda")]
+    available = [a for a in registry.implementations() if a.available and not (skipped_sim and a.backend == "cuda")]
     table = Table(title=f"relative L2 error against the float64 oracle (pass: <= {TOLERANCE:g})")
     for column in ("shape", "algorithm", "backend", "rel. L2 error", "max abs error", "result"):
         table.add_column(column)
@@ -71,7 +71,7 @@ def cmd_check(args) -> int:
             table.add_row(str(spec), a.name, a.backend, f"{error:.2e}", f"{np.abs(result - reference).max():.2e}",
                           "[green]ok[/]" if ok else "[red]FAIL[/]")
     console.print(table)
-    missing = [f"{a.name}/{a.backend}: {a.reason}" for a in registry.algorithms() if not a.available]
+    missing = [f"{a.name}/{a.backend}: {a.reason}" for a in registry.implementations() if not a.available]
     if missing:
         console.print("not checked (unavailable here): " + "; ".join(missing))
     if skipped_sim:

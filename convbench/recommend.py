@@ -13,7 +13,7 @@ import os
 import platform
 from pathlib import Path
 
-from algorithms.gpu import on_backend
+from convbench.algorithms.gpu import on_backend
 
 from . import registry
 from .api import plan

@@ -15,14 +15,14 @@ ALGORITHMS = ("direct", "winograd", "fft", "torch")
 BACKENDS = ("cpu", "cuda")
 
 IMPLEMENTATIONS = {
-    ("direct", "cpu"): "algorithms.direct.cpu:DirectCPU",
-    ("winograd", "cpu"): "algorithms.winograd.cpu:WinogradCPU",
-    ("fft", "cpu"): "algorithms.fft.cpu:FFTCPU",
-    ("torch", "cpu"): "algorithms.peer:TorchCPU",
-    ("direct", "cuda"): "algorithms.direct.cuda:DirectCUDA",
-    ("winograd", "cuda"): "algorithms.winograd.cuda:WinogradCUDA",
-    ("fft", "cuda"): "algorithms.fft.cuda:FFTCUDA",
-    ("torch", "cuda"): "algorithms.peer:TorchCUDA",
+    ("direct", "cpu"): "convbench.algorithms.direct.cpu:DirectCPU",
+    ("winograd", "cpu"): "convbench.algorithms.winograd.cpu:WinogradCPU",
+    ("fft", "cpu"): "convbench.algorithms.fft.cpu:FFTCPU",
+    ("torch", "cpu"): "convbench.algorithms.peer:TorchCPU",
+    ("direct", "cuda"): "convbench.algorithms.direct.cuda:DirectCUDA",
+    ("winograd", "cuda"): "convbench.algorithms.winograd.cuda:WinogradCUDA",
+    ("fft", "cuda"): "convbench.algorithms.fft.cuda:FFTCUDA",
+    ("torch", "cuda"): "convbench.algorithms.peer:TorchCUDA",
 }
 
 
@@ -37,7 +37,7 @@ class Algorithm:
 def _cuda_reason(name: str) -> str:
     """Why (name, 'cuda') cannot run here; '' when it can (a GPU, or Numba's CUDA simulator)."""
     try:
-        from algorithms.gpu import unavailable_reason
+        from convbench.algorithms.gpu import unavailable_reason
     except ImportError as err:  # pragma: no cover - numba is a dependency
         return f"numba.cuda cannot be imported: {err}"
     return unavailable_reason(needs_cudnn=name == "torch")
@@ -81,7 +81,7 @@ def supports(name, backend, spec) -> bool:
     return cls is not None and cls.supports(spec)
 
 
-def algorithms() -> list[Algorithm]:
+def implementations() -> list[Algorithm]:
     """Every (algorithm, backend), with .available and, if not, .reason."""
     found = []
     for backend in BACKENDS:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from algorithms.gpu import on_backend
+from convbench.algorithms.gpu import on_backend
 
 from .api import plan
 from .measure import speedup, workspace_bytes

@@ -8,7 +8,7 @@ import os
 import sys
 
 import convbench
-from algorithms.gpu import on_backend
+from convbench.algorithms.gpu import on_backend
 from convbench.measure import median_seconds, workspace_bytes
 from convbench.signals import random_problem
 

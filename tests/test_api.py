@@ -13,7 +13,7 @@ def test_public_names():
 
 
 def test_registry_lists_every_algorithm_and_backend():
-    listed = {(a.name, a.backend): a for a in convbench.algorithms()}
+    listed = {(a.name, a.backend): a for a in convbench.implementations()}
     assert set(listed) == {(n, b) for n in ("direct", "winograd", "fft", "torch") for b in ("cpu", "cuda")}
     for a in listed.values():
         assert a.available == (a.reason == "")

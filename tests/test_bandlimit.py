@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import convbench
-from algorithms.fft.bandlimit import Band, hermitian_weights, next_fast_len
+from convbench.algorithms.fft.bandlimit import Band, hermitian_weights, next_fast_len
 from convbench import signals
 from convbench.oracle import reference_conv2d, relative_error
 from helpers import random_problem

@@ -40,7 +40,7 @@ def check_against_oracle(algorithm, spec, seed, **options):
 
 
 def test_every_cpu_algorithm_is_available():
-    available = {a.name for a in convbench.algorithms() if a.backend == "cpu" and a.available}
+    available = {a.name for a in convbench.implementations() if a.backend == "cpu" and a.available}
     assert available == set(CPU_ALGORITHMS)
 
 

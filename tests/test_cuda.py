@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 import convbench
-from algorithms import gpu
-from algorithms.cuda_gemm import batched_gemm
+from convbench.algorithms import gpu
+from convbench.algorithms.cuda_gemm import batched_gemm
 from convbench.oracle import reference_conv2d, relative_error
 from helpers import random_problem
 
 TOLERANCE = 1e-5
 SIMULATED = gpu.simulated()
-available = {(a.name, a.backend): a for a in convbench.algorithms()}
+available = {(a.name, a.backend): a for a in convbench.implementations()}
 needs_cuda = pytest.mark.skipif(not available["direct", "cuda"].available,
                                 reason=available["direct", "cuda"].reason or "cuda available")
 

@@ -17,10 +17,10 @@ import pytest
 SCRIPT = r"""
 import json, re
 from numba import cuda, float32, int32, complex64, boolean
-from algorithms.direct.cuda import direct_kernel, channel_chunk
-from algorithms.cuda_gemm import batched_gemm_kernel
-from algorithms.winograd import cuda as winograd
-from algorithms.fft import cuda as fft
+from convbench.algorithms.direct.cuda import direct_kernel, channel_chunk
+from convbench.algorithms.cuda_gemm import batched_gemm_kernel
+from convbench.algorithms.winograd import cuda as winograd
+from convbench.algorithms.fft import cuda as fft
 
 f4, f3 = float32[:, :, :, ::1], float32[:, :, ::1]
 c4, c3, rows = complex64[:, :, :, ::1], complex64[:, :, ::1], int32[::1]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import convbench
-from algorithms.fft import wisdom
+from convbench.algorithms.fft import wisdom
 from convbench.oracle import reference_conv2d, relative_error
 from helpers import random_problem
 
@@ -39,8 +39,8 @@ def test_measured_plans_leave_wisdom_on_disk(tmp_path, monkeypatch):
 
 def test_support_dft_equals_the_fft_of_the_padded_grid(rng):
     """The pruned matrix DFT, with its padding phase, against numpy's full FFT."""
-    from algorithms.fft.bandlimit import Band
-    from algorithms.fft.dft import SupportDFT
+    from convbench.algorithms.fft.bandlimit import Band
+    from convbench.algorithms.fft.dft import SupportDFT
 
     band = Band((15, 12), 0.3)
     planes = rng.uniform(-1, 1, (3, 4, 5)).astype(np.float32)
@@ -71,7 +71,7 @@ def test_filter_transform_choice(rng):
 
 
 def test_scratch_slots_are_shared_and_sized_for_the_largest_user():
-    from algorithms.scratch import Scratch
+    from convbench.algorithms.scratch import Scratch
     scratch = Scratch()
     scratch.reserve(0, (4, 8), np.float32)
     scratch.reserve(0, (3, 3), np.complex64)  # 72 bytes < 128

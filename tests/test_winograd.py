@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import convbench
-from algorithms.winograd import transforms
-from algorithms.winograd.transforms import AT, BT, G
+from convbench.algorithms.winograd import transforms
+from convbench.algorithms.winograd.transforms import AT, BT, G
 from convbench.oracle import reference_conv2d, relative_error
 from helpers import random_problem
 
