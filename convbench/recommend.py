@@ -8,8 +8,6 @@ answered from the store.
 """
 from __future__ import annotations
 
-import json
-import os
 import platform
 from pathlib import Path
 
@@ -17,14 +15,14 @@ from convbench.algorithms.gpu import on_backend
 
 from . import registry
 from .api import plan
+from .cache import cache_root, read_json, update_json
 from .measure import median_seconds
 from .signals import random_problem
 from .spec import ConvSpec
 
 
 def store_path() -> Path:
-    root = os.environ.get("CONVBENCH_CACHE") or Path.home() / ".cache" / "convbench"
-    return Path(root) / "recommend.json"
+    return cache_root() / "recommend.json"
 
 
 def _key(spec: ConvSpec, backend: str) -> str:
@@ -46,12 +44,16 @@ def recommend(spec: ConvSpec, backend: str = "cpu", remeasure: bool = False) -> 
     """(fastest algorithm, seconds per algorithm, whether it was measured just now)."""
     registry.check_names("direct", backend)
     path = store_path()
-    stored = json.loads(path.read_text()) if path.exists() else {}
     key = _key(spec, backend)
-    measured = remeasure or key not in stored
+    times = read_json(path).get(key)
+    measured = remeasure or not _valid(times)
     if measured:
-        stored[key] = measure_all(spec, backend)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored, indent=1))
-    times = stored[key]
+        times = measure_all(spec, backend)
+        update_json(path, {key: times})
     return min(times, key=times.get), times, measured
+
+
+def _valid(times) -> bool:
+    """A stored entry is {algorithm: seconds}; anything else (a hand edit, an old format) is measured again."""
+    return (isinstance(times, dict) and bool(times)
+            and all(name in registry.ALGORITHMS and isinstance(t, (int, float)) for name, t in times.items()))

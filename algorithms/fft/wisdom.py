@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
+import warnings
 from pathlib import Path
 
 import pyfftw
+
+from convbench.cache import cache_root, write_atomically
 
 EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 _loaded = False
 
 
 def wisdom_path() -> Path:
-    root = os.environ.get("CONVBENCH_CACHE") or Path.home() / ".cache" / "convbench"
-    return Path(root) / "fftw_wisdom.pickle"
+    return cache_root() / "fftw_wisdom.pickle"
 
 
 def default_effort() -> str:
@@ -33,20 +34,20 @@ def load() -> None:
     if _loaded:
         return
     _loaded = True
+    path = wisdom_path()
     try:
-        with open(wisdom_path(), "rb") as stored:
+        with open(path, "rb") as stored:
             pyfftw.import_wisdom(pickle.load(stored))
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-        pass  # no wisdom yet, or from another pyFFTW: plan afresh
+    except FileNotFoundError:
+        pass  # no wisdom yet: plan afresh
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
+        warnings.warn(f"convbench: ignoring the unreadable FFTW wisdom {path} ({type(err).__name__}); "
+                      f"it will be rebuilt", stacklevel=2)
 
 
 def save() -> None:
     """Write the current wisdom atomically; a read-only home just means no caching."""
-    path = wisdom_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False) as tmp:
-            pickle.dump(pyfftw.export_wisdom(), tmp)
-        os.replace(tmp.name, path)
+        write_atomically(wisdom_path(), pickle.dumps(pyfftw.export_wisdom()))
     except OSError:
         pass
