@@ -76,9 +76,16 @@ def implementation(name, backend):
 
 def supports(name, backend, spec) -> bool:
     """Whether (name, backend) is available here and can compute spec."""
+    return not why_not(name, backend, spec)
+
+
+def why_not(name, backend, spec) -> str:
+    """Why (name, backend) cannot compute spec here ('' when it can): not available, or the shape."""
     check_names(name, backend)
-    cls, _ = _import(name, backend)
-    return cls is not None and cls.supports(spec)
+    cls, reason = _import(name, backend)
+    if cls is None:
+        return f"{name} on {backend} is not available here: {reason}"
+    return "" if cls.supports(spec) else f"{name} cannot compute {spec}"
 
 
 def implementations() -> list[Algorithm]:

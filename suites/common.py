@@ -8,6 +8,7 @@ import os
 import sys
 
 import convbench
+from convbench import registry
 from convbench.algorithms.gpu import on_backend
 from convbench.measure import median_seconds, workspace_bytes
 from convbench.signals import random_problem
@@ -31,12 +32,13 @@ def pick(full, quick):
 
 
 def make_plan(spec, algorithm, backend, compression=0.0):
-    """The plan, or NotImplementedError (asv shows n/a) where the combination cannot run:
-    Winograd off 3x3/stride 1, a backend this machine lacks."""
-    try:
-        return convbench.plan(spec, algorithm, backend, compression)
-    except convbench.ConvError as err:
-        raise NotImplementedError(str(err)) from None
+    """The plan; NotImplementedError (asv shows n/a) only where the registry says the
+    combination cannot run (Winograd off 3x3/stride 1, a backend this machine lacks).
+    A ConvError on a supported combination is a regression and fails the benchmark."""
+    reason = registry.why_not(algorithm, backend, spec)
+    if reason:
+        raise NotImplementedError(reason)
+    return convbench.plan(spec, algorithm, backend, compression)
 
 
 class _ConvCase:
