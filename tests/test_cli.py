@@ -1,4 +1,6 @@
 """The convbench command: list, check (and that it can fail), stages, sweep."""
+import json
+
 import numpy as np
 import pytest
 
@@ -58,12 +60,25 @@ def test_recommend_measures_once_then_answers_from_the_store(tmp_path, monkeypat
     argv = ["recommend", "1", "4", "12", "12", "4", "3", "3", "--padding", "1", "1"]
     assert cli.main(argv) == 0
     first = capsys.readouterr().out
-    assert "measured now" in first and "recommended:" in first and "winograd" in first
+    assert "measured now" in first
+    stored = json.loads((tmp_path / "recommend.json").read_text())
+    (times,) = stored.values()
+    assert set(times) == {"direct", "winograd", "fft", "torch"} and all(t > 0 for t in times.values())
+    fastest = sorted(times, key=times.get)[0]
+    assert f"recommended: {fastest}" in first
     assert cli.main(argv) == 0
     assert "from stored measurements" in capsys.readouterr().out
     assert len(calls) == 1
-    best, times, _ = recommend.recommend(convbench.ConvSpec(1, 4, 12, 12, 4, 3, 3, padding=1))
-    assert times[best] == min(times.values()) and set(times) == {"direct", "winograd", "fft", "torch"}
+
+
+def test_recommend_picks_the_smallest_measured_time(tmp_path, monkeypatch):
+    from convbench import recommend
+
+    monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
+    fake = {"direct": 3e-3, "winograd": 2e-3, "fft": 5e-4, "torch": 1e-3}
+    monkeypatch.setattr(recommend, "measure_all", lambda *a, **k: dict(fake))
+    best, times, measured = recommend.recommend(convbench.ConvSpec(1, 4, 12, 12, 4, 3, 3, padding=1))
+    assert (best, times, measured) == ("fft", fake, True)
 
 
 def test_targets_prints_each_chosen_ratio(capsys):

@@ -31,8 +31,22 @@ def test_the_seed_slides_G_has_its_middle_rows_swapped(rng):
     assert np.abs(winograd_tile(d, g, seed_G) - correlate_tile(d, g)).max() > 1e-3
 
 
-def test_sixteen_multiplies_per_tile_instead_of_36():
-    assert (BT.shape[0] * BT.shape[0], 2 * 2 * 3 * 3) == (16, 36)
+def test_sixteen_multiplies_per_tile_instead_of_36(rng):
+    """Each 2x2 output tile of one (k, c) pair comes from 16 products U[i] * V[i], where the
+    sliding window spends 4 outputs x 9 taps = 36: counted here on a product that records them."""
+    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    U, V = G @ g @ G.T, BT @ d @ BT.T
+
+    class Counted(float):
+        count = 0
+
+        def __mul__(self, other):
+            Counted.count += 1
+            return float(self) * float(other)
+
+    M = np.array([[Counted(U[i, j]) * V[i, j] for j in range(4)] for i in range(4)])
+    np.testing.assert_allclose(AT @ M @ AT.T, correlate_tile(d, g), atol=1e-12)
+    assert Counted.count == 16  # the transforms' shapes (G is 4x3, B^T 4x4) decide it
 
 
 def test_numba_input_transform_is_BT_d_B(rng):
