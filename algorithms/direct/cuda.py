@@ -13,16 +13,36 @@ from functools import lru_cache
 
 from numba import cuda, float32
 
+from convbench.errors import ConvError
+
 from ..gpu import CudaPlan, blocks
 
 SHARED_BYTES = 40 * 1024  # below the 48 KiB of static shared memory every CUDA GPU has
 
 
+def _bytes_per_channel(tile_p, tile_q, k_per_thread, R, S, stride_h, stride_w) -> int:
+    patch = ((tile_p - 1) * stride_h + R) * ((tile_q - 1) * stride_w + S)
+    return 4 * (patch + k_per_thread * R * S)
+
+
 def channel_chunk(tile_p, tile_q, k_per_thread, R, S, stride_h, stride_w, channels) -> int:
     """Channels per shared-memory load: as many as fit SHARED_BYTES, at most 8 and at most C."""
-    patch = ((tile_p - 1) * stride_h + R) * ((tile_q - 1) * stride_w + S)
-    per_channel = 4 * (patch + k_per_thread * R * S)
+    per_channel = _bytes_per_channel(tile_p, tile_q, k_per_thread, R, S, stride_h, stride_w)
     return max(1, min(8, channels, SHARED_BYTES // per_channel))
+
+
+def tiling(tile, k_per_thread, R, S, stride_h, stride_w, channels) -> tuple:
+    """direct_kernel's arguments for these options: k_per_thread is lowered until one channel's
+    input patch and filter taps fit SHARED_BYTES (31x31 filters take 8 at a 16x16 tile, not 16)."""
+    tile_p, tile_q = tile
+    k = k_per_thread
+    while k > 1 and _bytes_per_channel(tile_p, tile_q, k, R, S, stride_h, stride_w) > SHARED_BYTES:
+        k //= 2
+    if _bytes_per_channel(tile_p, tile_q, k, R, S, stride_h, stride_w) > SHARED_BYTES:
+        raise ConvError(f"tile={tuple(tile)} with a {R}x{S} filter needs more than {SHARED_BYTES} bytes of shared "
+                        f"memory per channel; expected a smaller tile")
+    chunk = channel_chunk(tile_p, tile_q, k, R, S, stride_h, stride_w, channels)
+    return tile_p, tile_q, k, chunk, R, S, stride_h, stride_w
 
 
 @lru_cache(maxsize=None)
@@ -98,11 +118,11 @@ class DirectCUDA(CudaPlan):
     def __init__(self, spec, tile=(16, 16), k_per_thread: int = 16):
         super().__init__(spec)
         self.tile = tuple(tile)
-        self.k_per_thread = k_per_thread
-        c_chunk = channel_chunk(*self.tile, k_per_thread, spec.R, spec.S, spec.stride_h, spec.stride_w, spec.C)
-        self._kernel = direct_kernel(*self.tile, k_per_thread, c_chunk, spec.R, spec.S, spec.stride_h, spec.stride_w)
+        arguments = tiling(self.tile, k_per_thread, spec.R, spec.S, spec.stride_h, spec.stride_w, spec.C)
+        self.k_per_thread = arguments[2]
+        self._kernel = direct_kernel(*arguments)
         tile_p, tile_q = self.tile
-        self._grid = (blocks(spec.Q, tile_q), blocks(spec.P, tile_p), spec.N * blocks(spec.K, k_per_thread))
+        self._grid = (blocks(spec.Q, tile_q), blocks(spec.P, tile_p), spec.N * blocks(spec.K, self.k_per_thread))
         self._block = (tile_q, tile_p)
 
     def run_device(self, x, w, out):
