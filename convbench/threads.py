@@ -1,25 +1,23 @@
-"""Thread pools that wait without spinning, set before numpy or torch start theirs.
+"""numpy's OpenBLAS threads: wait without spinning, when convbench is imported before numpy.
 
-This machine has 2 cores and a process here holds two BLAS/OpenMP pools:
-numpy's OpenBLAS (our GEMMs) and torch's OpenMP (the peer). Each spins after
-its work is done, OpenBLAS for about 2^28 cycles, and steals the cores from
-whatever runs next. Measured on ResNet-18's 64@56 layer (direct then torch,
-back to back, medians of 9; OPENBLAS_THREAD_TIMEOUT / OMP_WAIT_POLICY):
+No convbench measurement depends on this any more: every GEMM of the CPU
+implementations runs on torch's BLAS (convbench.algorithms.blas), so numpy's
+OpenBLAS pool never wakes in a timed call, and the two import orders give the
+same times (`python .ci/import_order.py`; numbers in the README's Measuring
+section). What is left is a courtesy to numpy BLAS work around the
+measurements (the float64 oracle, a user's own code): OpenBLAS's workers spin
+for about 2^28 cycles after each GEMM, which on a 2-core machine steals the
+cores of whatever runs next, unless OPENBLAS_THREAD_TIMEOUT is set before
+numpy loads. It is a default only: set the variable to choose otherwise.
 
-  defaults:      torch after direct 39.1 ms (alone 9.3), direct alone 32.9 ms
-  4 / unset:     torch after direct  9.0 ms, direct after torch 23.3 ms (alone 18.7)
-  4 / PASSIVE:   torch after direct  9.0 ms, direct after torch 18.5 ms (alone 18.9)
-
-So without this every alternately-timed ratio measured the neighbour's spin,
-and OpenBLAS's spinning even slowed our own direct path (its copies run
-between GEMMs). torch alone is within noise under PASSIVE (8.4-8.8 ms against
-8.6-8.8 on the ResNet-18 layers). Both are defaults only: set either variable
-to choose otherwise. They take effect only if this runs before numpy and
-torch are imported, which `import convbench` first guarantees.
+torch's OpenMP pool is left at its defaults on purpose: the earlier
+OMP_WAIT_POLICY=PASSIVE made torch itself 18% slower on ResNet-18's 64@56
+layer (8.2 ms against 6.9 in the same measurement), handicapping the peer, and
+it took effect only in one import order.
 """
 import os
 
-QUIET_POOLS = {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "PASSIVE"}
+QUIET_POOLS = {"OPENBLAS_THREAD_TIMEOUT": "4"}
 
 
 def quiet_thread_pools() -> None:

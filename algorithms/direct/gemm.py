@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blas import matmul
+
 CHUNK_BYTES = 4 << 20  # the stacked block of one chunk
 MAX_CHUNK = 1024       # positions per GEMM; beyond it the block spills L2 for no gain
 MIN_CHUNK = 64
@@ -91,7 +93,7 @@ class ShiftedGemm:
             else:
                 for tap, offset in enumerate(self.offsets):
                     stacked[tap * C:(tap + 1) * C] = self.padded[:, start + offset:start + offset + n]
-            np.matmul(filters, stacked, out=self.result[:, start:start + n])
+            matmul(filters, stacked, out=self.result[:, start:start + n])
         if self.gather:
             out[...] = self.result.reshape(spec.K, spec.N, spec.P, spec.Q).transpose(1, 0, 2, 3)
         else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blas import matmul
 from ..scratch import Scratch
 from .bandlimit import Band
 
@@ -65,13 +66,13 @@ class SupportDFT:
             return self.spectrum.reshape(-1, B)
         data = planes[:, :h, :w].reshape(B * h, w) if planes.shape[1:] != (h, w) else planes.reshape(B * h, w)
         half = self._scratch.view(HALF, self._half_shape, np.float32)
-        np.matmul(data, self._columns, out=half)
+        matmul(data, self._columns, out=half)
         half = half.reshape(B, h, 2 * nc)
         # (B, h, nc) complex -> (h, nc, B): the row DFT then contracts over h for all (v, b) at once
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
         mixed.real = half[:, :, :nc].transpose(1, 2, 0)
         mixed.imag = half[:, :, nc:].transpose(1, 2, 0)
-        np.matmul(self._rows, mixed.reshape(h, nc * B), out=self.spectrum)
+        matmul(self._rows, mixed.reshape(h, nc * B), out=self.spectrum)
         return self.spectrum.reshape(-1, B)
 
 
@@ -110,11 +111,11 @@ class InverseSupportDFT:
         """spectrum: (F, B) complex64 with F = n_rows * n_cols; out: float32 (B, P, Q), written in place."""
         B, nc = self.batch, self.n_cols
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
-        np.matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=mixed)
+        matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=mixed)
         mixed = mixed.reshape(self.P, nc, B)
         split = self._scratch.view(HALF, self._split_shape, np.float32)
         split[:, :, :nc] = mixed.real.transpose(0, 2, 1)
         split[:, :, nc:] = mixed.imag.transpose(0, 2, 1)
         planes = self._scratch.view(MIXED, self._planes_shape, np.float32)
-        np.matmul(split, self._columns, out=planes)
+        matmul(split, self._columns, out=planes)
         out[...] = planes.transpose(1, 0, 2)

@@ -6,6 +6,7 @@ import numpy as np
 from convbench.errors import ConvError
 
 from ..base import StagedPlan
+from ..blas import matmul
 from ..padding import embed, padded_buffer
 from .transforms import filter_transform, input_transform, output_transform
 
@@ -50,7 +51,7 @@ class WinogradCPU(StagedPlan):
         input_transform(self._padded, self._V, self.tiles_h, self.tiles_w, self._strips)
 
     def contract(self, U):
-        np.matmul(U, self._V, out=self._M)
+        matmul(U, self._V, out=self._M)
 
     def transform_output(self, out):
         output_transform(self._M, out, self.tiles_h, self.tiles_w)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..blas import matmul
+
 TILE_IN = 4   # m + r - 1
 TILE_OUT = 2  # m
 
@@ -41,7 +43,7 @@ def filter_transform(w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     """
     K, C = w.shape[:2]
     U = np.empty((16, K, C), dtype=w.dtype) if out is None else out
-    np.matmul(FILTER_TRANSFORM.astype(w.dtype), w.reshape(K * C, 9).T, out=U.reshape(16, K * C))
+    matmul(FILTER_TRANSFORM.astype(w.dtype), w.reshape(K * C, 9).T, out=U.reshape(16, K * C))
     return U
 
 
