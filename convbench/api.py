@@ -10,7 +10,7 @@ from convbench.algorithms.fft.bandlimit import retained_energy as energy_kept
 
 from .arrays import as_conv_array
 from .errors import ConvError
-from .registry import implementation, implementations
+from .registry import COMPRESSIBLE, implementation, implementations
 from .spec import ConvSpec
 
 __all__ = ["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]
@@ -20,20 +20,40 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     """Plan one convolution: buffers, FFT plans and compiled kernels are made here, once.
 
     The plan is then called as plan(x, w) (optionally out=...) any number of times.
-    `compression` (fft only) is the fraction of spectral coefficients discarded, in [0, 1).
-    Extra options go to the implementation (e.g. planner_effort="FFTW_MEASURE" for fft).
+    `compression` is the fraction of spectral coefficients discarded, in [0, 1), for the
+    algorithms the registry lists as taking it (fft). Extra options go to the
+    implementation (e.g. planner_effort="FFTW_MEASURE" for fft); the plan reports
+    them as plan.options.
+
+    algorithm="auto" picks the algorithm for this shape, like cuDNN's heuristic plus
+    cudnn.benchmark: the fastest exact algorithm stored by `convbench recommend` for
+    this machine and shape if there is one, else the rule in convbench.selection.
+    It is always exact (compression 0); plan.algorithm says what was picked and
+    plan.choice why.
     """
     if not isinstance(spec, ConvSpec):
         raise ConvError(f"spec must be a convbench.ConvSpec; got {type(spec).__name__}")
+    choice = ""
+    if algorithm == "auto":
+        if compression != 0.0:
+            raise ConvError(f"algorithm='auto' is exact: compression must be 0; got compression={compression!r}")
+        if options:
+            raise ConvError(f"algorithm='auto' takes no options (it chooses them); got {', '.join(map(repr, options))}")
+        from .recommend import choose  # harness above the API: imported when asked for
+        algorithm, choice = choose(spec, backend)
     cls = implementation(algorithm, backend)
     _check_options(cls, algorithm, options)
     compression = check_compression(compression)
-    if algorithm == "fft":
-        return cls(spec, compression=compression, **options)
-    if compression != 0.0:
-        raise ConvError(f"compression applies only to algorithm='fft'; got compression={compression} "
-                        f"with algorithm={algorithm!r} (expected 0)")
-    return cls(spec, **options)
+    if algorithm in COMPRESSIBLE:
+        built = cls(spec, compression=compression, **options)
+    elif compression != 0.0:
+        raise ConvError(f"compression applies only to algorithm {' or '.join(map(repr, COMPRESSIBLE))}; "
+                        f"got compression={compression} with algorithm={algorithm!r} (expected 0)")
+    else:
+        built = cls(spec, **options)
+    built.options = dict(options)
+    built.choice = choice or "asked for"
+    return built
 
 
 def _check_options(cls, algorithm: str, options: dict) -> None:

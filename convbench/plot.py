@@ -13,9 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .registry import ALGORITHMS  # noqa: E402
 from .results import load_results  # noqa: E402
 
-ORDER = ["direct", "winograd", "fft", "torch"]
+ORDER = list(ALGORITHMS)  # the registry's order
 MIB = 2**20
 
 

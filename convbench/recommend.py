@@ -16,6 +16,7 @@ from convbench.algorithms.gpu import on_backend
 from . import registry
 from .api import plan
 from .cache import cache_root, read_json, update_json
+from .selection import rule
 from .measure import median_seconds
 from .signals import random_problem
 from .spec import ConvSpec
@@ -51,6 +52,25 @@ def recommend(spec: ConvSpec, backend: str = "cpu", remeasure: bool = False) -> 
         times = measure_all(spec, backend)
         update_json(path, {key: times})
     return min(times, key=times.get), times, measured
+
+
+def stored(spec: ConvSpec, backend: str = "cpu") -> dict[str, float] | None:
+    """The stored seconds per algorithm for spec on this machine, or None (nothing is measured)."""
+    times = read_json(store_path()).get(_key(spec, backend))
+    return times if _valid(times) else None
+
+
+def choose(spec: ConvSpec, backend: str = "cpu") -> tuple[str, str]:
+    """(algorithm, why) for algorithm="auto": a stored measurement, else convbench.selection's rule."""
+    registry.check_names("direct", backend)
+    times = stored(spec, backend)
+    if times:
+        runnable = {name: t for name, t in times.items() if registry.supports(name, backend, spec)}
+        if runnable:
+            best = min(runnable, key=runnable.get)
+            return best, f"fastest exact algorithm measured here ({1e3 * runnable[best]:.3g} ms a call, convbench recommend)"
+    algorithm, why = rule(spec.N, spec.C, spec.K, spec.R, spec.S, spec.stride == (1, 1), backend)
+    return algorithm, f"rule (convbench.selection): {why}"
 
 
 def _valid(times) -> bool:

@@ -11,8 +11,11 @@ from functools import lru_cache
 
 from .errors import ConvError
 
+# The one list of algorithms (in the order charts and tables show them), and of
+# backends; suites, plots, the CLI and the tests read them here.
 ALGORITHMS = ("direct", "winograd", "fft", "torch")
 BACKENDS = ("cpu", "cuda")
+COMPRESSIBLE = ("fft",)  # the algorithms that take compression (band-limiting)
 
 IMPLEMENTATIONS = {
     ("direct", "cpu"): "convbench.algorithms.direct.cpu:DirectCPU",
@@ -60,7 +63,7 @@ def _import(name: str, backend: str):
 
 def check_names(name, backend) -> None:
     if name not in ALGORITHMS:
-        raise ConvError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}; got {name!r}")
+        raise ConvError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS + ('auto',)))}; got {name!r}")
     if backend not in BACKENDS:
         raise ConvError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
 

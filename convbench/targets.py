@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from convbench.algorithms.gpu import on_backend
 
+from . import layers
 from .api import plan
 from .measure import speedup, workspace_bytes
 from .signals import random_problem
@@ -16,8 +17,7 @@ from .spec import ConvSpec
 SPEC_7 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3)
 SPEC_11 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5)
 SPEC_31 = ConvSpec(N=1, C=64, H=128, W=128, K=64, R=31, S=31, padding=15)
-RESNET18 = {f"{C}@{H}": ConvSpec(N=8, C=C, H=H, W=H, K=C, R=3, S=3, padding=1)
-            for C, H in ((64, 56), (128, 28), (256, 14), (512, 7))}
+RESNET18 = {f"{layer.spec.C}@{layer.spec.H}": layer.spec for layer in layers.RESNET18}  # 64@56 .. 512@7, N=8
 
 
 @dataclass(frozen=True)

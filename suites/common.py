@@ -19,11 +19,11 @@ QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 # version is a hash of the benchmark's source, so any edit to this file would
 # orphan every stored result. Bump this when what the benchmarks measure changes.
 VERSION = "1"
-ALGORITHMS = ["direct", "winograd", "fft", "torch"]
+ALGORITHMS = list(registry.ALGORITHMS)
 # CONVBENCH_BACKENDS=cuda runs only the GPU's rows (what .ci/gpu-check asks of a
 # lent GPU machine, whose time is short); asv stores each result with its own
 # parameters, so the published page still lines them up with the CPU's.
-BACKENDS = [backend for backend in ("cpu", "cuda")
+BACKENDS = [backend for backend in registry.BACKENDS
             if backend in os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda").split(",")]
 
 

@@ -2,7 +2,7 @@
 import convbench
 from convbench import registry, signals
 
-CPU_ALGORITHMS = ["direct", "winograd", "fft", "torch"]
+CPU_ALGORITHMS = list(registry.ALGORITHMS)  # the registry is the one list
 
 
 def supports(algorithm: str, spec: convbench.ConvSpec) -> bool:

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import convbench
+from convbench import registry
 from convbench.oracle import reference_conv2d, relative_error
 from helpers import CPU_ALGORITHMS, random_problem
 
@@ -14,10 +15,10 @@ def test_public_names():
 
 def test_registry_lists_every_algorithm_and_backend():
     listed = {(a.name, a.backend): a for a in convbench.implementations()}
-    assert set(listed) == {(n, b) for n in ("direct", "winograd", "fft", "torch") for b in ("cpu", "cuda")}
+    assert set(listed) == {(n, b) for n in registry.ALGORITHMS for b in registry.BACKENDS} and len(listed) == 8
     for a in listed.values():
         assert a.available == (a.reason == "")
-    for name in ("direct", "winograd", "fft", "torch"):
+    for name in registry.ALGORITHMS:
         assert listed[name, "cpu"].available
         reason = listed[name, "cuda"].reason  # (tests/test_cuda.py checks the no-GPU wording)
         assert listed[name, "cuda"].available or "GPU" in reason or "CUDA" in reason
@@ -82,3 +83,46 @@ def test_leaving_out_w_without_set_weights_is_a_conv_error(rng):
     for algorithm in CPU_ALGORITHMS:
         with pytest.raises(convbench.ConvError, match="set_weights"):
             convbench.plan(spec, algorithm)(np.ones(spec.input_shape))
+
+
+AUTO_SPECS = [convbench.ConvSpec(N=1, C=3, H=12, W=11, K=4, R=3, S=3, padding=1),         # small filter
+              convbench.ConvSpec(N=1, C=2, H=24, W=24, K=3, R=15, S=15, padding=7),       # big filter
+              convbench.ConvSpec(N=2, C=3, H=13, W=9, K=2, R=3, S=5, padding=1, stride=2)]
+
+
+@pytest.mark.parametrize("spec", AUTO_SPECS, ids=str)
+def test_auto_plan_is_exact_and_says_what_it_chose(spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))  # no stored measurements: the rule decides
+    x, w = random_problem(np.random.default_rng(11), spec)
+    plan = convbench.plan(spec, "auto")
+    assert plan.algorithm in registry.ALGORITHMS and plan.compression == 0.0
+    assert plan.options == {} and plan.choice.startswith("rule")
+    assert relative_error(plan(x, w), reference_conv2d(x, w, spec.padding, spec.stride)) < 1e-5
+
+
+def test_auto_follows_the_rule_without_measurements(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
+    assert convbench.plan(AUTO_SPECS[0], "auto").algorithm == "torch"
+    assert convbench.plan(AUTO_SPECS[1], "auto").algorithm == "fft"  # 15x15: the FFT's cost does not grow with k
+
+
+def test_auto_uses_the_stored_measurement(tmp_path, monkeypatch):
+    from convbench import recommend
+
+    monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
+    spec = AUTO_SPECS[0]
+    monkeypatch.setattr(recommend, "measure_all",
+                        lambda *a, **k: {"direct": 3e-3, "winograd": 1e-4, "fft": 2e-3, "torch": 1e-3})
+    recommend.recommend(spec)
+    plan = convbench.plan(spec, "auto")
+    assert plan.algorithm == "winograd" and plan.choice.startswith("fastest exact algorithm measured here")
+    x, w = random_problem(np.random.default_rng(12), spec)
+    assert relative_error(plan(x, w), reference_conv2d(x, w, spec.padding, spec.stride)) < 1e-5
+
+
+def test_auto_is_exact_and_chooses_its_own_options():
+    spec = AUTO_SPECS[0]
+    with pytest.raises(convbench.ConvError, match="compression must be 0"):
+        convbench.plan(spec, "auto", compression=0.5)
+    with pytest.raises(convbench.ConvError, match="takes no options"):
+        convbench.plan(spec, "auto", method="loop")

@@ -16,6 +16,7 @@ import pytest
 import convbench
 from convbench.algorithms import gpu
 from convbench.algorithms.cuda_gemm import batched_gemm
+from convbench.layers import layer
 from convbench.oracle import reference_conv2d, relative_error
 from helpers import random_problem
 
@@ -47,8 +48,8 @@ TINY_SPECS = [
 ]
 
 REAL_SPECS = [  # on a GPU only: ResNet-18's 64@56 and 512@7, a 7x7 and an 11x11 layer, odd sizes and strides
-    convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=3, S=3, padding=1),
-    convbench.ConvSpec(N=8, C=512, H=7, W=7, K=512, R=3, S=3, padding=1),
+    layer("resnet18-conv2").spec,
+    layer("resnet18-conv5").spec,
     convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3),
     convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5),
     convbench.ConvSpec(N=4, C=32, H=33, W=31, K=48, R=5, S=3, padding=(2, 1), stride=2),
@@ -85,7 +86,7 @@ def test_kernels_match_the_oracle_with_tiny_blocks(algorithm, spec):
 
 @needs_cuda
 @pytest.mark.skipif(SIMULATED, reason="real sizes need a real GPU")
-@pytest.mark.parametrize("algorithm", ["direct", "winograd", "fft", "torch"])
+@pytest.mark.parametrize("algorithm", convbench.registry.ALGORITHMS)
 @pytest.mark.parametrize("spec", REAL_SPECS, ids=str)
 def test_real_sizes_match_the_oracle(algorithm, spec):
     if not convbench.registry.supports(algorithm, "cuda", spec):
@@ -200,7 +201,7 @@ if cuda.is_available():
     print("HAS-GPU")
     raise SystemExit(0)
 cli.main(["list"])
-for algorithm in ("direct", "winograd", "fft", "torch"):
+for algorithm in convbench.registry.ALGORITHMS:
     try:
         convbench.conv2d([[[[1.0] * 4] * 4]], [[[[1.0] * 3] * 3]], algorithm=algorithm, backend="cuda")
     except convbench.ConvError as err:

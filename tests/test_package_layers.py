@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"convbench": ROOT / "convbench", "convbench.algorithms": ROOT / "algorithms"}
 
 LAYERS = {
-    "core": {"convbench.errors", "convbench.spec", "convbench.arrays", "convbench.threads", "convbench.cache"},
+    "core": {"convbench.errors", "convbench.spec", "convbench.arrays", "convbench.threads", "convbench.cache",
+             "convbench.selection"},
     "harness": {"convbench.registry", "convbench.api", "convbench.measure", "convbench.oracle", "convbench.signals",
                 "convbench.layers", "convbench.recommend", "convbench.targets", "convbench.results"},
     "top": {"convbench", "convbench.cli", "convbench.plot"},

@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from convbench.errors import ConvError
+from convbench.selection import direct_uses_loop
 
 from ..base import Plan
 from .gemm import ShiftedGemm
@@ -16,7 +17,6 @@ from ..padding import embed, padded_buffer
 
 
 K_BLOCK = 4  # filters computed together: each loaded input row feeds K_BLOCK accumulators
-LOOP_ABOVE = 150  # R·S·C/K above which "auto" keeps the Numba loop at unit stride too
 
 
 @njit(parallel=True, cache=True)
@@ -78,8 +78,8 @@ class DirectCPU(Plan):
         # with big filters and few of them, stacking R·S·C rows per position costs more than the
         # K-row GEMM saves; measured GEMM/loop at N=2 'same': k=7 C=K=32 1.51x, k=11 C=K=64 1.46x
         # (R·S·C/K = 49, 121), k=15 C=K=32 0.68-0.77x, k=31 C=K=32 0.41x (225, 961)
-        big_filters = spec.R * spec.S * spec.C / spec.K > LOOP_ABOVE
-        if method in ("slice", "gather") or (method == "auto" and unit_stride and not big_filters):
+        loop = direct_uses_loop(spec.R, spec.S, spec.C, spec.K, unit_stride)
+        if method in ("slice", "gather") or (method == "auto" and not loop):
             self._gemm = ShiftedGemm(spec, gather=None if method == "auto" else method == "gather")
             self.method = "gather" if self._gemm.gather else "slice"
             return

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convbench.selection import direct_gathers
+
 from ..blas import matmul
 
 CHUNK_BYTES = 4 << 20  # the stacked block of one chunk
@@ -37,9 +39,6 @@ def chunk_positions(taps_times_channels: int) -> int:
     """Positions per GEMM: as many as fit CHUNK_BYTES, a multiple of 64, within [64, 1024]."""
     fit = CHUNK_BYTES // (4 * taps_times_channels)
     return int(min(MAX_CHUNK, max(MIN_CHUNK, fit // 64 * 64)))
-
-
-GATHER_ABOVE = 80  # (waste - 1)·K above which only valid positions are computed
 
 
 class ShiftedGemm:
@@ -62,7 +61,7 @@ class ShiftedGemm:
         self.chunk = chunk_positions(len(self.offsets) * C)
         self.stacked = np.empty((len(self.offsets) * C, self.chunk), dtype=np.float32)
         waste = (self.rows * self.cols) / (spec.P * spec.Q)
-        self.gather = (waste - 1) * K > GATHER_ABOVE if gather is None else gather
+        self.gather = direct_gathers(waste, K) if gather is None else gather
         if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
             p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
             image = (p * self.cols + q).ravel()

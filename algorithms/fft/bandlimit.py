@@ -135,3 +135,11 @@ def retained_energy(x: np.ndarray, band: Band, pad: tuple[int, int] = (0, 0)) ->
     if total == 0.0:
         return 1.0
     return float(power[..., band.mask].sum() / total)
+
+
+class BandLimited:
+    """What every band-limited plan (CPU and GPU) shares; it sets self.band and self.spec."""
+
+    def retained_energy(self, x) -> float:
+        """Fraction of the spectral energy of (host) input x that this plan's mask keeps (Parseval)."""
+        return retained_energy(np.asarray(x, dtype=np.float64), self.band, self.spec.padding)

@@ -24,12 +24,13 @@ import numpy as np
 import pyfftw
 
 from convbench.errors import ConvError
+from convbench.selection import FILTER_TRANSFORM, fft_transform
 
 from ..base import StagedPlan
 from ..padding import embed
 from ..scratch import Scratch
 from . import wisdom
-from .bandlimit import Band, check_compression, fft_grid, retained_energy
+from .bandlimit import Band, BandLimited, check_compression, fft_grid
 from .contract import stream_contract
 from .dft import InverseSupportDFT, SupportDFT
 from .layout import gather_block, scatter_output
@@ -70,7 +71,7 @@ class _ForwardTransform:
         return self.spectrum
 
 
-class FFTCPU(StagedPlan):
+class FFTCPU(BandLimited, StagedPlan):
     algorithm = "fft"
     backend = "cpu"
 
@@ -88,7 +89,7 @@ class FFTCPU(StagedPlan):
         # gave (7x7 layer, N=8 C=K=64 56x56, 2 cores: 90 ms a call with 2 threads, 58 ms with 1).
         threads = threads or 1
         flags = (planner_effort,)
-        uses_fftw = "fft" in (input_transform, filter_transform, output_transform) or max(self.fft_shape) > 128
+        uses_fftw = "fft" in (input_transform, filter_transform, output_transform) or fft_transform(self.fft_shape) == "fft"
         if uses_fftw:
             wisdom.load()
         N, C, K, P = spec.N, spec.C, spec.K, spec.P
@@ -96,12 +97,9 @@ class FFTCPU(StagedPlan):
         F, n_cols = self.band.retained, self.band.n_cols
         self._scale = np.float32(1.0 / (Lh * Lw))
 
-        # Input and output: pruned matrix DFTs on small grids, FFTW on large ones. Measured
-        # against FFTW for both (one run, alternating): 7x7 N=8 C=K=64 56x56 (grid 63) 1.95x
-        # faster, 11x11 (grid 66) 1.19x, 31x31 N=1 C=K=64 128x128 (grid 158) 1.03x.
+        # Input and output: pruned matrix DFTs on small grids, FFTW on large ones (convbench.selection)
         self._scratch = Scratch()  # the DFT stages take turns with two shared temporaries
-        small_grid = max(self.fft_shape) <= 128
-        self.input_transform = input_transform or ("dft" if small_grid else "fft")
+        self.input_transform = input_transform or fft_transform(self.fft_shape)
         if self.input_transform == "dft":
             self._input_dft = SupportDFT(self.band, N * C, (spec.H, spec.W), offset=spec.padding, scratch=self._scratch)
             self._X = self._input_dft.spectrum.reshape(F, N, C)  # comes out in the contraction's layout
@@ -110,10 +108,7 @@ class FFTCPU(StagedPlan):
             self._X = np.empty((F, N, C), dtype=np.complex64)
         else:
             raise ConvError(f"input_transform must be 'fft' or 'dft'; got {input_transform!r}")
-        # The pruned matrix DFT of the R x S support beat FFTW-then-gather at every
-        # filter size measured (N=2 C=K=32 64x64, k = 11..31: 1.65-2.45x; the
-        # 31x31 N=1 C=K=64 128x128 layer: 1.52x), so it is the default.
-        self.filter_transform = filter_transform or "dft"
+        self.filter_transform = filter_transform or FILTER_TRANSFORM
         if self.filter_transform == "dft":
             self._filter_dft = SupportDFT(self.band, C * K, (spec.R, spec.S), conjugate=True, scale=self._scale,
                                           scratch=self._scratch)
@@ -124,7 +119,7 @@ class FFTCPU(StagedPlan):
             raise ConvError(f"filter_transform must be 'fft' or 'dft'; got {filter_transform!r}")
         # spectra on the retained block only, one matrix per frequency for the GEMMs
         self._Y = np.empty((F, N, K), dtype=np.complex64)
-        self.output_transform = output_transform or ("dft" if small_grid else "fft")
+        self.output_transform = output_transform or fft_transform(self.fft_shape)
         if self.output_transform == "dft":
             self._output_dft = InverseSupportDFT(self.band, N * K, P, spec.Q, spec.stride, scratch=self._scratch)
         elif self.output_transform == "fft":
@@ -145,10 +140,6 @@ class FFTCPU(StagedPlan):
     def spectral_mask(self) -> np.ndarray:
         """Boolean (Lh, Lw//2 + 1): True where the one-sided spectrum is kept."""
         return self.band.mask
-
-    def retained_energy(self, x) -> float:
-        """Fraction of the spectral energy of input x that this plan's mask keeps (Parseval)."""
-        return retained_energy(np.asarray(x, dtype=np.float64), self.band, self.spec.padding)
 
     def transform_filter(self, w) -> np.ndarray:
         """conj(F_w) / (Lh*Lw) on the retained block, as (F, C, K), in the plan's own buffers."""

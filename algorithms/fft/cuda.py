@@ -22,7 +22,7 @@ import numpy as np
 from numba import complex64, cuda
 
 from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, wrap, zeros
-from .bandlimit import Band, fft_grid, retained_energy
+from .bandlimit import Band, BandLimited, fft_grid
 
 
 @cuda.jit
@@ -143,7 +143,7 @@ class _HostSpectra:
         return from_host(np.fft.irfft2(to_host(spectrum), s=self.grid).astype(np.float32))
 
 
-class FFTCUDA(CudaPlan):
+class FFTCUDA(BandLimited, CudaPlan):
     algorithm = "fft"
 
     def __init__(self, spec, compression: float = 0.0, block: int = 256, n_per_thread: int = 4):
@@ -166,10 +166,6 @@ class FFTCUDA(CudaPlan):
         Lh, Lw = self.fft_shape
         # zeroed once: each call writes the same retained entries, the rest stays zero
         self._product = zeros((N, K, Lh, Lw // 2 + 1), np.complex64)
-
-    def retained_energy(self, x) -> float:
-        """Fraction of the spectral energy of (host) input x that this plan's mask keeps (Parseval)."""
-        return retained_energy(np.asarray(x, dtype=np.float64), self.band, self.spec.padding)
 
     def _launch(self, kernel, count, *args):
         kernel[blocks(count, self.block), self.block](*args)
