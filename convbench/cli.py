@@ -2,46 +2,34 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from . import registry
-from .api import plan
+from . import registry, runs
 from .errors import ConvError
 from .layers import ALL_LAYERS, LAYER_SETS, layer
-from .measure import median_seconds, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
-from .oracle import reference_conv2d, relative_error
-from .signals import random_problem
 from .spec import ConvSpec
 
 # piped or captured output gets wide tables rather than rich's 80-column default
 console = Console() if sys.stdout.isatty() else Console(width=160)
-TOLERANCE = 1e-5
 
-CHECK_SPECS = (
-    ConvSpec(N=2, C=3, H=9, W=11, K=4, R=3, S=3, padding=1),
-    ConvSpec(N=1, C=4, H=17, W=12, K=3, R=3, S=3),
-    ConvSpec(N=2, C=8, H=20, W=20, K=8, R=7, S=7, padding=3),
-    ConvSpec(N=1, C=3, H=19, W=23, K=2, R=5, S=2, padding=(2, 1), stride=(2, 3)),
-    ConvSpec(N=1, C=16, H=32, W=32, K=16, R=31, S=31, padding=15),
-)
+
+def _table(title: str, columns, right=()) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left")
+    return table
 
 
 def cmd_list(args) -> int:
-    table = Table(title="convbench algorithms")
-    for column in ("algorithm", "backend", "available", "why not"):
-        table.add_column(column)
+    table = _table("convbench algorithms", ("algorithm", "backend", "available", "why not"))
     for a in registry.implementations():
         table.add_row(a.name, a.backend, "[green]yes[/]" if a.available else "[red]no[/]", a.reason)
     console.print(table)
-    from convbench.algorithms.gpu import simulated
+    from .algorithms.gpu import simulated
     if simulated():
         console.print("cuda runs on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1): for correctness checks "
                       "on tiny shapes, not for timing")
@@ -49,84 +37,53 @@ def cmd_list(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from convbench.algorithms.gpu import simulated
-    # the simulator runs a thread at a time in Python: these shapes would take hours there
-    skipped_sim = simulated()
-    available = [a for a in registry.implementations() if a.available and not (skipped_sim and a.backend == "cuda")]
-    table = Table(title=f"relative L2 error against the float64 oracle (pass: <= {TOLERANCE:g})")
-    for column in ("shape", "algorithm", "backend", "rel. L2 error", "max abs error", "result"):
-        table.add_column(column)
-    failures = 0
-    for spec in CHECK_SPECS:
-        x, w = random_problem(spec)
-        reference = reference_conv2d(x, w, spec.padding, spec.stride)
-        for a in available:
-            if not registry.supports(a.name, a.backend, spec):
-                table.add_row(str(spec), a.name, a.backend, "-", "-", "n/a (needs 3x3, stride 1)")
-                continue
-            result = plan(spec, a.name, a.backend)(x, w)
-            error = relative_error(result, reference)
-            ok = error <= TOLERANCE
-            failures += not ok
-            table.add_row(str(spec), a.name, a.backend, f"{error:.2e}", f"{np.abs(result - reference).max():.2e}",
-                          "[green]ok[/]" if ok else "[red]FAIL[/]")
+    rows, unchecked = runs.check()
+    table = _table(f"relative L2 error against the float64 oracle (pass: <= {runs.TOLERANCE:g})",
+                   ("shape", "algorithm", "backend", "rel. L2 error", "max abs error", "result"))
+    for row in rows:
+        if row.error is None:
+            table.add_row(str(row.spec), row.algorithm, row.backend, "-", "-", f"n/a ({row.why_not})")
+        else:
+            table.add_row(str(row.spec), row.algorithm, row.backend, f"{row.error:.2e}", f"{row.max_abs_error:.2e}",
+                          "[green]ok[/]" if row.ok else "[red]FAIL[/]")
     console.print(table)
-    missing = [f"{a.name}/{a.backend}: {a.reason}" for a in registry.implementations() if not a.available]
-    if missing:
-        console.print("not checked (unavailable here): " + "; ".join(missing))
-    if skipped_sim:
-        console.print("cuda not checked: Numba's CUDA simulator is on; tests/test_cuda.py checks it on tiny shapes")
+    if unchecked:
+        console.print("not checked: " + "; ".join(unchecked))
+    failures = sum(row.ok is False for row in rows)
     console.print(f"{failures} failure(s)" if failures else "all available algorithms agree with the oracle")
     return 1 if failures else 0
 
 
 def cmd_sweep(args) -> int:
-    """A small sweep: time (ratio to torch, measured in this run) and error per algorithm and layer."""
-    chosen = [one for name in args.layers for one in LAYER_SETS[name]]
-    table = Table(title="time per call (median) and error against the float64 oracle")
-    for column in ("layer", "shape", "algorithm", "time [ms]", "x torch", "GFLOP/s", "rel. error"):
-        table.add_column(column, justify="right" if column not in ("layer", "shape", "algorithm") else "left")
-    for named in chosen:
-        spec = named.spec
-        x, w = random_problem(spec)
-        reference = reference_conv2d(x, w, spec.padding, spec.stride)
-        times = {}
-        for name in ("torch", "direct", "winograd", "fft"):
-            if not registry.supports(name, "cpu", spec):
-                continue
-            p = plan(spec, name, "cpu")
-            times[name] = median_seconds(lambda: p(x, w), repeats=args.repeats)
-            error = relative_error(p(x, w), reference)
-            table.add_row(named.name, str(spec), name, f"{times[name] * 1e3:.1f}",
-                          f"{times['torch'] / times[name]:.2f}", f"{spec.flops / times[name] / 1e9:.1f}", f"{error:.1e}")
-        table.add_section()
+    table = _table("time per call (median) and error against the float64 oracle",
+                   ("layer", "shape", "algorithm", "time [ms]", "x torch", "GFLOP/s", "rel. error"),
+                   right=("time [ms]", "x torch", "GFLOP/s", "rel. error"))
+    last = None
+    for row in runs.sweep(args.layers, args.repeats):
+        if last is not None and row.layer != last:
+            table.add_section()
+        last = row.layer
+        table.add_row(row.layer, str(row.spec), row.algorithm, f"{row.seconds * 1e3:.1f}", f"{row.vs_torch:.2f}",
+                      f"{row.gflops:.1f}", f"{row.error:.1e}")
     console.print(table)
     console.print("x torch > 1 means faster than torch.nn.functional.conv2d, timed in this run.")
     return 0
 
 
 def cmd_stages(args) -> int:
-    """Where the time and memory of one call go, stage by stage, at each compression."""
     spec = layer(args.layer).spec if args.layer else ConvSpec(*args.shape[:7], padding=args.shape[7], stride=args.shape[8])
-    x, w = random_problem(spec)
-    table = Table(title=f"{args.algorithm} stages on {spec} (median of {args.repeats})")
-    for column in ("compression", "achieved", "stage", "time [ms]", "plan traced [MiB]", "call traced [MiB]", "call RSS rise [MiB]"):
-        table.add_column(column, justify="right")
-    for compression in args.compression:
-        built = {}
-        plan_bytes = peak_traced_bytes(lambda: built.setdefault("plan", plan(spec, args.algorithm, "cpu", compression)))
-        p = built["plan"]
-        p(x, w)  # first-call work (dispatch, lazy buffers) is not the steady state
-        call_bytes = peak_traced_bytes(lambda: p(x, w))
-        rss_bytes = peak_rss_bytes(lambda: p(x, w)) if rss_peak_supported() else float("nan")
-        stages = p.stages(x, w)
-        if len(stages) > 1:
-            stages["call"] = lambda: p(x, w)
-        for i, (name, run) in enumerate(stages.items()):
-            memory = (f"{plan_bytes / 2**20:.1f}", f"{call_bytes / 2**20:.1f}", f"{rss_bytes / 2**20:.1f}") if i == 0 else ("", "", "")
-            table.add_row(f"{compression:g}" if i == 0 else "", f"{p.compression:.3f}" if i == 0 else "", name,
-                          f"{median_seconds(run, repeats=args.repeats) * 1e3:.2f}", *memory)
-        table.add_section()
+    columns = ("compression", "achieved", "stage", "time [ms]", "plan traced [MiB]", "call traced [MiB]", "call RSS rise [MiB]")
+    table = _table(f"{args.algorithm} stages on {spec} (median of {args.repeats})", columns, right=columns)
+    last = None
+    for row in runs.stages(spec, args.algorithm, args.compression, args.repeats):
+        first = row.compression != last
+        if first and last is not None:
+            table.add_section()
+        last = row.compression
+        memory = (f"{row.plan_traced_bytes / 2**20:.1f}", f"{row.call_traced_bytes / 2**20:.1f}",
+                  f"{row.call_rss_bytes / 2**20:.1f}") if first else ("", "", "")
+        table.add_row(f"{row.compression:g}" if first else "", f"{row.achieved:.3f}" if first else "", row.stage,
+                      f"{row.seconds * 1e3:.2f}", *memory)
     console.print(table)
     return 0
 
@@ -148,66 +105,33 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_targets(args) -> int:
-    """Each speed target's ratio, timed alternately against its peer in this process."""
-    from .registry import supports
-    from .targets import GPU_RATIOS, INFERENCE, TARGETS, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup
-
-    table = Table(title="speed targets: peer time / algorithm time, timed alternately (median of repeats)")
-    for column in ("case", "goal", "measured", "met"):
-        table.add_column(column, justify="left" if column == "case" else "right")
-    wanted = lambda name: not args.only or args.only in name  # noqa: E731
-    for name, target in TARGETS.items():
-        if wanted(name):
-            ratio = measured_speedup(target, args.repeats)
-            table.add_row(name, f">= {target.goal:.2f}", f"{ratio:.2f}", "[green]yes[/]" if ratio >= target.goal else "[red]no[/]")
-    for name, target in INFERENCE.items():
-        if wanted(name):
-            ratio = measured_speedup(target, args.repeats, inference=True)
-            table.add_row(name + " (set_weights)", f"({target.goal:.2f} per call)", f"{ratio:.2f}", "-")
-    name = "fft 7x7 workspace c=0.5 / c=0"
-    if wanted(name):
-        ratio = compression_workspace_ratio()
-        table.add_row(name, f"<= {WORKSPACE_GOAL:.2f}", f"{ratio:.2f}", "[green]yes[/]" if ratio <= WORKSPACE_GOAL else "[red]no[/]")
-    for name, target in GPU_RATIOS.items():
-        if wanted(name) and supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
-            table.add_row(name, "-", f"{measured_speedup(target, args.repeats):.2f}", "-")
+    table = _table("speed targets: peer time / algorithm time, timed alternately (median of repeats)",
+                   ("case", "goal", "measured", "met"), right=("goal", "measured", "met"))
+    rows = runs.targets(args.only, args.repeats)
+    for row in rows:
+        met = "-" if row.met is None else "[green]yes[/]" if row.met else "[red]no[/]"
+        table.add_row(row.name, row.goal, f"{row.measured:.2f}", met)
     console.print(table)
-    return 0
-
-
-def _step(title: str, command: list[str], env=None) -> None:
-    console.rule(f"[bold]{title}")
-    console.print("$ " + " ".join(command), style="dim")
-    subprocess.run(command, check=True, env=env)
-
-
-def _head_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    missed = [row.name for row in rows if row.met is False]
+    if missed:
+        console.print(f"{len(missed)} goal(s) missed" + ("" if args.fail else " (--no-fail: exit 0)"))
+    return 1 if missed and args.fail else 0
 
 
 def cmd_bench(args) -> int:
-    """The main job: asv run on this machine -> asv publish -> offline HTML UI -> charts."""
-    asv = [sys.executable, "-m", "asv"]
-    env = dict(os.environ, CONVBENCH_QUICK="1" if args.quick else "0")
-    machine = args.machine or platform.node() or "this-machine"
-    _step("1/5 register this machine with asv", [*asv, "machine", "--yes", "--machine", machine])
-    run = [*asv, "run", "--python=same", "--set-commit-hash", _head_commit(), "--machine", machine]
-    if args.quick:
-        run.append("--quick")
-    if registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
-        run += ["--launch-method", "spawn"]  # a real GPU: CUDA does not survive asv's forkserver
-    if args.bench:
-        run += ["--bench", args.bench]
-    _step(f"2/5 run the {'quick' if args.quick else 'full'} sweep on the working tree (results/{machine}/)", run, env)
-    _step("3/5 publish the history as HTML", [*asv, "publish"])
-    html = Path("results/html")
-    _step("4/5 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
-          [sys.executable, "-m", "asv_tachyon", "install", str(html)])
-    console.rule("[bold]5/5 draw the charts")
-    args.machine = machine
-    cmd_plot(args)
+    from .bench import main_job
+
+    def announce(title, command):
+        console.rule(f"[bold]{title}")
+        if command:
+            console.print("$ " + " ".join(command), style="dim")
+
+    done = main_job(args.quick, args.machine, args.bench, args.results, args.out, announce)
+    for path in done["charts"]:
+        console.print(f"wrote {path}")
     console.rule("[bold]done")
-    console.print(f"HTML:   {html / 'index.html'}  (serve it: `asv preview` or `python -m http.server -d {html}`)")
+    html = done["html"].parent
+    console.print(f"HTML:   {done['html']}  (serve it: `asv preview` or `python -m http.server -d {html}`)")
     console.print(f"charts: {Path(args.out)}/")
     return 0
 
@@ -241,6 +165,8 @@ def main(argv=None) -> int:
     targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")
     targets.add_argument("--only", help="cases whose name contains this text")
     targets.add_argument("--repeats", type=int, default=5)
+    targets.add_argument("--no-fail", dest="fail", action="store_false",
+                         help="exit 0 even when a goal is missed (default: exit 1)")
     targets.set_defaults(run=cmd_targets)
     rec = commands.add_parser("recommend", help="the fastest exact algorithm for a shape, measured once and stored")
     rec.add_argument("shape", type=int, nargs=7, metavar=("N", "C", "H", "W", "K", "R", "S"))

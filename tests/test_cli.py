@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench import cli, registry
+from convbench import cli, registry, runs
 
 
 def test_list_shows_every_algorithm_and_backend(capsys):
@@ -22,7 +22,7 @@ def test_check_passes_on_the_real_algorithms(capsys):
 
 
 def test_check_fails_when_an_algorithm_is_wrong(monkeypatch, capsys):
-    real_plan = cli.plan
+    real_plan = runs.plan
 
     def broken_plan(spec, name, backend, *args, **kwargs):
         p = real_plan(spec, name, backend, *args, **kwargs)
@@ -30,7 +30,7 @@ def test_check_fails_when_an_algorithm_is_wrong(monkeypatch, capsys):
             return lambda x, w: p(x, w) * np.float32(1.001)  # a 0.1% error: far above float32 rounding
         return p
 
-    monkeypatch.setattr(cli, "plan", broken_plan)
+    monkeypatch.setattr(runs, "plan", broken_plan)
     assert cli.main(["check"]) == 1
     assert "FAIL" in capsys.readouterr().out
 
@@ -82,7 +82,30 @@ def test_recommend_picks_the_smallest_measured_time(tmp_path, monkeypatch):
 
 
 def test_targets_prints_each_chosen_ratio(capsys):
-    assert cli.main(["targets", "--only", "fft 7x7 c=0.5", "--repeats", "1"]) == 0
+    assert cli.main(["targets", "--only", "fft 7x7 c=0.5", "--repeats", "1", "--no-fail"]) == 0
     out = capsys.readouterr().out
     assert "fft 7x7 c=0.5 vs c=0" in out and ">= 1.67" in out
     assert "winograd" not in out
+
+
+def test_targets_exits_non_zero_when_a_goal_is_missed(monkeypatch, capsys):
+    rows = [runs.TargetRow("a met goal", ">= 1.00", 1.2, True), runs.TargetRow("a missed goal", ">= 2.00", 1.5, False),
+            runs.TargetRow("no goal", "-", 0.3, None)]
+    monkeypatch.setattr(runs, "targets", lambda only, repeats: rows)
+    assert cli.main(["targets"]) == 1
+    assert "1 goal(s) missed" in capsys.readouterr().out
+    assert cli.main(["targets", "--no-fail"]) == 0
+    monkeypatch.setattr(runs, "targets", lambda only, repeats: rows[:1] + rows[2:])
+    assert cli.main(["targets"]) == 0
+
+
+def test_the_loops_are_library_functions():
+    """What the CLI prints, a notebook gets as data."""
+    rows, unchecked = runs.check(runs.CHECK_SPECS[:2])
+    assert {row.algorithm for row in rows} == set(registry.ALGORITHMS)
+    assert all(row.ok for row in rows) and isinstance(unchecked, list)
+    spec = convbench.ConvSpec(N=1, C=4, H=16, W=16, K=4, R=5, S=5, padding=2)
+    stages = runs.stages(spec, "fft", (0.0, 0.5), repeats=1)
+    assert [row.stage for row in stages[:5]] == ["filter transform", "input transform", "contraction",
+                                                  "output transform", "call"]
+    assert stages[5].achieved > 0.4 and all(row.seconds > 0 for row in stages)

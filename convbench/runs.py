@@ -1,0 +1,161 @@
+"""The harness's loops, callable from Python (a notebook) as from the CLI: check, sweep, stages, targets.
+
+Each returns rows of plain data; `convbench` (cli.py) only prints them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import registry
+from .api import plan
+from .layers import LAYER_SETS
+from .measure import median_seconds, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
+from .oracle import reference_conv2d, relative_error
+from .signals import random_problem
+from .spec import ConvSpec
+
+TOLERANCE = 1e-5  # relative L2 error against the float64 oracle that `check` accepts
+
+CHECK_SPECS = (
+    ConvSpec(N=2, C=3, H=9, W=11, K=4, R=3, S=3, padding=1),
+    ConvSpec(N=1, C=4, H=17, W=12, K=3, R=3, S=3),
+    ConvSpec(N=2, C=8, H=20, W=20, K=8, R=7, S=7, padding=3),
+    ConvSpec(N=1, C=3, H=19, W=23, K=2, R=5, S=2, padding=(2, 1), stride=(2, 3)),
+    ConvSpec(N=1, C=16, H=32, W=32, K=16, R=31, S=31, padding=15),
+)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    spec: ConvSpec
+    algorithm: str
+    backend: str
+    error: float | None      # relative L2 error; None where the algorithm cannot compute the spec
+    max_abs_error: float | None
+    why_not: str = ""
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.error is None else self.error <= TOLERANCE
+
+
+def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list[CheckRow], list[str]]:
+    """Every available (algorithm, backend) against the float64 oracle on each spec.
+
+    Returns (rows, what was not checked and why). The CUDA simulator runs a thread
+    at a time in Python, so cuda is left out under it unless asked for."""
+    from .algorithms.gpu import simulated
+
+    skip_cuda = simulated() and not include_simulated_cuda
+    available = [a for a in registry.implementations() if a.available and not (skip_cuda and a.backend == "cuda")]
+    rows = []
+    for spec in specs:
+        x, w = random_problem(spec)
+        reference = reference_conv2d(x, w, spec.padding, spec.stride)
+        for a in available:
+            why_not = registry.why_not(a.name, a.backend, spec)
+            if why_not:
+                rows.append(CheckRow(spec, a.name, a.backend, None, None, why_not))
+                continue
+            result = plan(spec, a.name, a.backend)(x, w)
+            rows.append(CheckRow(spec, a.name, a.backend, relative_error(result, reference),
+                                 float(np.abs(result - reference).max())))
+    unchecked = [f"{a.name}/{a.backend}: {a.reason}" for a in registry.implementations() if not a.available]
+    if skip_cuda:
+        unchecked.append("cuda: Numba's CUDA simulator is on (tests/test_cuda.py checks it on tiny shapes)")
+    return rows, unchecked
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    layer: str
+    spec: ConvSpec
+    algorithm: str
+    seconds: float
+    vs_torch: float          # torch's time / this time, both measured in this run
+    gflops: float            # effective: 2·N·K·C·R·S·P·Q / time
+    error: float             # relative L2 error against the float64 oracle
+
+
+def sweep(layer_sets=("convnet",), repeats: int = 3, backend: str = "cpu") -> list[SweepRow]:
+    """Median time, ratio to torch, effective GFLOP/s and error of every algorithm on real layers."""
+    rows = []
+    for named in (one for name in layer_sets for one in LAYER_SETS[name]):
+        spec = named.spec
+        x, w = random_problem(spec)
+        reference = reference_conv2d(x, w, spec.padding, spec.stride)
+        torch_seconds = None
+        for name in ("torch", *(a for a in registry.ALGORITHMS if a != "torch")):
+            if not registry.supports(name, backend, spec):
+                continue
+            p = plan(spec, name, backend)
+            seconds = median_seconds(lambda: p(x, w), repeats=repeats)
+            torch_seconds = torch_seconds or seconds
+            rows.append(SweepRow(named.name, spec, name, seconds, torch_seconds / seconds, spec.flops / seconds / 1e9,
+                                 relative_error(p(x, w), reference)))
+    return rows
+
+
+@dataclass(frozen=True)
+class StageRow:
+    compression: float
+    achieved: float
+    stage: str
+    seconds: float
+    plan_traced_bytes: int   # what building the plan allocated (tracemalloc)
+    call_traced_bytes: int   # peak of one call (tracemalloc)
+    call_rss_bytes: float    # peak RSS rise of one call (nan where unsupported)
+
+
+def stages(spec: ConvSpec, algorithm: str = "fft", compressions=(0.0, 0.5), repeats: int = 5) -> list[StageRow]:
+    """Where the time and memory of one CPU call go, stage by stage, at each compression."""
+    x, w = random_problem(spec)
+    rows = []
+    for compression in compressions:
+        built = {}
+        plan_bytes = peak_traced_bytes(lambda: built.setdefault("plan", plan(spec, algorithm, "cpu", compression)))
+        p = built["plan"]
+        p(x, w)  # first-call work (dispatch, lazy buffers) is not the steady state
+        call_bytes = peak_traced_bytes(lambda: p(x, w))
+        rss_bytes = peak_rss_bytes(lambda: p(x, w)) if rss_peak_supported() else float("nan")
+        named = p.stages(x, w)
+        if len(named) > 1:
+            named["call"] = lambda: p(x, w)
+        for stage, run in named.items():
+            rows.append(StageRow(compression, p.compression, stage, median_seconds(run, repeats=repeats),
+                                 plan_bytes, call_bytes, rss_bytes))
+    return rows
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    name: str
+    goal: str                # as printed: ">= 1.50", "<= 0.60", or what it is compared with
+    measured: float
+    met: bool | None         # None: no goal (inference mode, the GPU ratios)
+
+
+def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
+    """Each speed target's ratio, timed alternately against its peer in this process."""
+    from .targets import GPU_RATIOS, INFERENCE, TARGETS, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup
+
+    wanted = lambda name: not only or only in name  # noqa: E731
+    rows = []
+    for name, target in TARGETS.items():
+        if wanted(name):
+            ratio = measured_speedup(target, repeats)
+            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+    for name, target in INFERENCE.items():
+        if wanted(name):
+            ratio = measured_speedup(target, repeats, inference=True)
+            rows.append(TargetRow(name + " (set_weights)", f"({target.goal:.2f} per call)", ratio, None))
+    name = "fft 7x7 workspace c=0.5 / c=0"
+    if wanted(name):
+        ratio = compression_workspace_ratio()
+        rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
+    for name, target in GPU_RATIOS.items():
+        if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
+            rows.append(TargetRow(name, "-", measured_speedup(target, repeats), None))
+    return rows
