@@ -17,8 +17,8 @@ import sys
 import traceback
 
 import convbench
-from convbench.algorithms.gpu import on_backend, synchronize
-from convbench.measure import median_seconds, speedup, workspace_bytes
+from convbench.algorithms.gpu import synchronize
+from convbench.measure import median_seconds, on_backend, speedup, workspace_bytes
 from convbench.oracle import reference_conv2d, relative_error
 from convbench.signals import random_problem
 from convbench.targets import GPU_RATIOS, RESNET18, SPEC_7, SPEC_11

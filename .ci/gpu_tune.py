@@ -17,7 +17,8 @@ import time
 import traceback
 
 import convbench
-from convbench.algorithms.gpu import as_tensor, on_backend
+from convbench.algorithms.gpu import as_tensor
+from convbench.measure import on_backend
 from convbench.signals import random_problem
 from convbench.targets import RESNET18, SPEC_7, SPEC_11
 

@@ -243,3 +243,14 @@ def workspace_bytes(build_plan: Callable[[], Callable], x, w, device: bool = Fal
 def process_peak_rss_bytes() -> int:
     """VmHWM of this process: starts afresh at exec, unlike ru_maxrss which survives fork and exec."""
     return _status_kib("VmHWM") * 1024
+
+
+def on_backend(backend: str, *arrays):
+    """(arrays where a plan of `backend` reads them, the call that ends a timed call there).
+
+    On cuda the host arrays are copied to the device once, so that timings see
+    the convolution and not the copies, and the clock waits for the device."""
+    if backend != "cuda":
+        return arrays, lambda: None
+    from .algorithms.gpu import from_host, synchronize
+    return tuple(from_host(array) for array in arrays), synchronize

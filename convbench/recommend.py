@@ -11,13 +11,12 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from convbench.algorithms.gpu import on_backend
 
 from . import registry
 from .api import plan
 from .cache import cache_root, read_json, update_json
+from .measure import median_seconds, on_backend
 from .selection import rule
-from .measure import median_seconds
 from .signals import random_problem
 from .spec import ConvSpec
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convbench.algorithms.gpu import on_backend
-
 from . import layers
 from .api import plan
-from .measure import speedup, workspace_bytes
+from .measure import on_backend, speedup, workspace_bytes
 from .signals import random_problem
 from .spec import ConvSpec
 

@@ -9,8 +9,7 @@ import sys
 
 import convbench
 from convbench import registry
-from convbench.algorithms.gpu import on_backend
-from convbench.measure import median_seconds, workspace_bytes
+from convbench.measure import median_seconds, on_backend, workspace_bytes
 from convbench.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
