@@ -90,7 +90,7 @@ def test_fft_plan_shares_its_transform_temporaries():
     from convbench import measure
     spec = convbench.ConvSpec(N=2, C=8, H=24, W=24, K=8, R=5, S=5, padding=2)
     plan, held = measure.held_traced_bytes(lambda: convbench.plan(spec, "fft"))
-    spectra = plan._X.nbytes + plan._Y.nbytes + plan._filter_dft.spectrum.nbytes
+    spectra = plan._input.X.nbytes + plan._Y.nbytes + plan._filter._dft.spectrum.nbytes
     slots = sum(buffer.nbytes for buffer in plan._scratch._buffers)
     assert slots > 0
     assert held < spectra + 2.5 * slots  # 5 separate temporaries of about a slot's size would exceed it

@@ -1,0 +1,28 @@
+"""What the fft plans compute, in one short function: the seed's band-limited convolution.
+
+    x *_c y = F^-1[(F_x . M_c) . conj(F_w . M_c)]      (seed, "Band-limited FFT based convolution formally")
+
+Pad, transform, mask, multiply and sum over channels, inverse, crop (and keep
+every stride-th output). Plain float64 numpy on the full grid: slow, and
+written for reading and for the tests. The CPU plan computes the same thing
+faster by transforming and storing only the retained band (stages.py,
+contract.py); the GPU plan with cuFFT and Numba kernels (cuda.py). The conj
+makes the product a cross-correlation, torch's conv2d semantics.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def masked_spectrum_conv(x, w, spec, fft_shape, mask) -> np.ndarray:
+    """(N, K, P, Q) float64: x (N, C, H, W) and w (K, C, R, S) band-limited by mask (Lh, Lw//2 + 1) on fft_shape."""
+    Lh, Lw = fft_shape
+    grid = np.zeros((spec.N, spec.C, Lh, Lw))
+    rows = min(spec.H, Lh - spec.pad_h)  # padding, then the input (cut where it would pass the grid)
+    cols = min(spec.W, Lw - spec.pad_w)
+    grid[:, :, spec.pad_h:spec.pad_h + rows, spec.pad_w:spec.pad_w + cols] = np.asarray(x)[:, :, :rows, :cols]
+    Fx = np.fft.rfft2(grid) * mask
+    Fw = np.fft.rfft2(np.asarray(w, dtype=np.float64), s=(Lh, Lw)) * mask
+    spectrum = np.einsum("ncuv,kcuv->nkuv", Fx, np.conj(Fw))  # over channels, frequency by frequency
+    full = np.fft.irfft2(spectrum, s=(Lh, Lw))
+    return full[:, :, :(spec.P - 1) * spec.stride_h + 1:spec.stride_h, :(spec.Q - 1) * spec.stride_w + 1:spec.stride_w]

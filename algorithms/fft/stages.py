@@ -1,0 +1,141 @@
+"""The three transform stages of the CPU fft plan, each a small object with one choice of method.
+
+Input (padded x -> X[f] = (N x C) on the retained band), filter (w ->
+conj(F_w)/(Lh*Lw) as W[f] = (C x K)) and output (Y[f] = (N x K) -> the
+strided, cropped output). Each comes as a pruned matrix DFT ("dft": only the
+band, only the rows and columns that hold data; dft.py) or FFTW ("fft").
+convbench.selection says which by default, with the measurements.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyfftw
+
+from convbench.errors import ConvError
+
+from ..padding import embed
+from .bandlimit import Band
+from .dft import InverseSupportDFT, SupportDFT
+from .layout import gather_block, scatter_output
+
+KINDS = ("dft", "fft")
+
+
+def _fftw(src, dst, axis, direction, fftw):
+    flags, threads = fftw
+    return pyfftw.FFTW(src, dst, axes=(axis,), direction=direction, flags=flags, threads=threads)
+
+
+def check_kind(name: str, kind: str) -> str:
+    if kind not in KINDS:
+        raise ConvError(f"{name} must be 'fft' or 'dft'; got {kind!r}")
+    return kind
+
+
+class ForwardFFTW:
+    """Real planes (B, h, w), placed at (top, left) in an Lh x Lw zero grid, to
+    their spectrum on the retained columns, (B, Lh, n_cols).
+
+    Grid rows that hold no data (padding, or the zero rows around a small
+    filter) have a zero row-FFT, so only the data rows are transformed: a 7x7
+    filter on a 63x63 grid costs 7 row FFTs, not 63.
+    """
+
+    def __init__(self, batch, plane_shape, offset, band: Band, fftw):
+        Lh, Lw = band.grid
+        self.top, self.left = offset
+        self.n_cols = band.n_cols
+        self.data_rows = max(0, min(plane_shape[0], Lh - self.top))
+        self._rows_in = pyfftw.zeros_aligned((batch, self.data_rows, Lw), dtype=np.float32)
+        self._rows = pyfftw.empty_aligned((batch, self.data_rows, Lw // 2 + 1), dtype=np.complex64)
+        self._cols_in = pyfftw.zeros_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
+        self.spectrum = pyfftw.zeros_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
+        self._row_fft = _fftw(self._rows_in, self._rows, -1, "FFTW_FORWARD", fftw) if self.data_rows else None
+        self._col_fft = _fftw(self._cols_in, self.spectrum, -2, "FFTW_FORWARD", fftw)
+
+    def __call__(self, planes) -> np.ndarray:
+        if self._row_fft is None:  # padding so large that no data reaches the grid
+            return self.spectrum
+        embed(planes, self._rows_in, 0, self.left)
+        self._row_fft.execute()
+        self._cols_in[:, self.top:self.top + self.data_rows, :] = self._rows[..., :self.n_cols]
+        self._col_fft.execute()
+        return self.spectrum
+
+
+class InputStage:
+    """x (N, C, H, W) -> X (F, N, C), the padded input's spectrum on the band."""
+
+    def __init__(self, kind, spec, band: Band, scratch, fftw):
+        N, C, F = spec.N, spec.C, band.retained
+        self.kind, self.spec, self.band = check_kind("input_transform", kind), spec, band
+        if kind == "dft":
+            self._dft = SupportDFT(band, N * C, (spec.H, spec.W), offset=spec.padding, scratch=scratch)
+            self.X = self._dft.spectrum.reshape(F, N, C)  # comes out in the contraction's layout
+        else:
+            self._fft = ForwardFFTW(N * C, (spec.H, spec.W), spec.padding, band, fftw)
+            self.X = np.empty((F, N, C), dtype=np.complex64)
+
+    def __call__(self, x) -> None:
+        planes = x.reshape(self.spec.N * self.spec.C, self.spec.H, self.spec.W)
+        if self.kind == "dft":
+            self._dft(planes)  # writes self.X
+            return
+        gather_block(self._fft(planes), self.band.rows, self.band.n_cols, self.spec.C, 1, np.float32(1.0), False, self.X)
+
+
+class FilterStage:
+    """w (K, C, R, S) -> conj(F_w) / (Lh*Lw) on the band as (F, C, K), in the stage's own buffers."""
+
+    def __init__(self, kind, spec, band: Band, scratch, fftw):
+        C, K = spec.C, spec.K
+        self.kind, self.spec, self.band = check_kind("filter_transform", kind), spec, band
+        self.scale = np.float32(1.0 / (band.grid[0] * band.grid[1]))
+        if kind == "dft":
+            self._dft = SupportDFT(band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch)
+        else:
+            self._fft = ForwardFFTW(K * C, (spec.R, spec.S), (0, 0), band, fftw)
+            self._W = np.empty((band.retained, C, K), dtype=np.complex64)
+
+    def __call__(self, w) -> np.ndarray:
+        K, C, R, S = self.spec.K, self.spec.C, self.spec.R, self.spec.S
+        if self.kind == "dft":
+            # planes ordered (c, k) so the spectrum comes out (F, C, K), contiguous for the GEMMs:
+            # a transposed view made numpy's batched matmul 1.6x slower
+            by_channel = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * K, R, S)
+            return self._dft(by_channel).reshape(-1, C, K)
+        gather_block(self._fft(w.reshape(K * C, R, S)), self.band.rows, self.band.n_cols, 1, C, self.scale, True, self._W)
+        return self._W
+
+
+class OutputStage:
+    """Y (F, N, K) -> out (N, K, P, Q): the inverse, evaluated only at the rows and columns the stride keeps."""
+
+    def __init__(self, kind, spec, band: Band, scratch, fftw):
+        N, K, P = spec.N, spec.K, spec.P
+        self.kind, self.spec, self.band = check_kind("output_transform", kind), spec, band
+        if kind == "dft":
+            self._dft = InverseSupportDFT(band, N * K, P, spec.Q, spec.stride, scratch=scratch)
+            return
+        # down the retained columns, then along only the rows the stride keeps
+        Lh, Lw = band.grid
+        self._cols_in = pyfftw.zeros_aligned((N * K, Lh, band.n_cols), dtype=np.complex64)
+        self._cols = pyfftw.empty_aligned((N * K, Lh, band.n_cols), dtype=np.complex64)
+        self._rows_in = pyfftw.zeros_aligned((N * K, P, Lw // 2 + 1), dtype=np.complex64)
+        self._rows = pyfftw.empty_aligned((N * K, P, Lw), dtype=np.float32)
+        self._col_ifft = _fftw(self._cols_in, self._cols, -2, "FFTW_BACKWARD", fftw)
+        self._row_irfft = _fftw(self._rows_in, self._rows, -1, "FFTW_BACKWARD", fftw)
+
+    def __call__(self, Y, out) -> None:
+        spec, n_cols = self.spec, self.band.n_cols
+        if self.kind == "dft":
+            self._dft(Y.reshape(self.band.retained, -1), out.reshape(-1, spec.P, spec.Q))
+            return
+        scatter_output(Y, self.band.rows, n_cols, self._cols_in)
+        self._col_ifft.execute()
+        last_row = (spec.P - 1) * spec.stride_h + 1
+        self._rows_in[..., :n_cols] = self._cols[:, :last_row:spec.stride_h, :]
+        self._rows_in[..., n_cols:] = 0  # a complex-to-real FFTW may overwrite its input
+        self._row_irfft.execute()
+        last_col = (spec.Q - 1) * spec.stride_w + 1
+        out[...] = self._rows[:, :, :last_col:spec.stride_w].reshape(spec.output_shape)
