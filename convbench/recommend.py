@@ -11,7 +11,6 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-
 from . import registry
 from .api import plan
 from .cache import cache_root, read_json, update_json
@@ -43,13 +42,11 @@ def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3) -> dict[
 def recommend(spec: ConvSpec, backend: str = "cpu", remeasure: bool = False) -> tuple[str, dict[str, float], bool]:
     """(fastest algorithm, seconds per algorithm, whether it was measured just now)."""
     registry.check_names("direct", backend)
-    path = store_path()
-    key = _key(spec, backend)
-    times = read_json(path).get(key)
-    measured = remeasure or not _valid(times)
+    times = None if remeasure else stored(spec, backend)
+    measured = times is None
     if measured:
         times = measure_all(spec, backend)
-        update_json(path, {key: times})
+        update_json(store_path(), {_key(spec, backend): times})
     return min(times, key=times.get), times, measured
 
 
