@@ -1,10 +1,14 @@
-"""Winograd F(2x2, 3x3): the matrices, the Numba transforms, and odd outputs."""
+"""Winograd F(m x m, 3x3): the generated matrices (exact), the seed's F(2x2), the Numba transforms, odd outputs."""
+import random
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 import convbench
-from convbench.algorithms.winograd import transforms
-from convbench.algorithms.winograd.transforms import AT, BT, G
+from convbench.algorithms.winograd import codegen, transforms
+from convbench.algorithms.winograd.cook_toom import TILES, winograd_matrices
+from convbench.algorithms.winograd.f2x2 import AT, BT, G
 from convbench.oracle import reference_conv2d, relative_error
 from helpers import random_problem
 
@@ -49,41 +53,99 @@ def test_sixteen_multiplies_per_tile_instead_of_36(rng):
     assert Counted.count == 16  # the transforms' shapes (G is 4x3, B^T 4x4) decide it
 
 
-def test_numba_input_transform_is_BT_d_B(rng):
-    xp = rng.standard_normal((1, 2, 6, 8))  # 2 x 3 tiles of 4x4 overlapping by 2
-    V = np.empty((16, 2, 6))
-    transforms.input_transform(xp, V, 2, 3, np.empty((2, 4, 8)))
+@pytest.mark.parametrize("m", TILES)
+def test_generated_matrices_compute_the_correlation_exactly(m):
+    """In exact rationals, A^T [(G g) . (B^T d)] is the valid correlation of d with g, to the last bit."""
+    F = winograd_matrices(m)
+    draw = random.Random(m)
+    for _ in range(10):
+        d = [Fraction(draw.randint(-9, 9), draw.randint(1, 5)) for _ in range(F.n)]
+        g = [Fraction(draw.randint(-9, 9), draw.randint(1, 5)) for _ in range(3)]
+        Gg = [sum(F.G[j][k] * g[k] for k in range(3)) for j in range(F.n)]
+        Bd = [sum(F.BT[j][i] * d[i] for i in range(F.n)) for j in range(F.n)]
+        y = [sum(F.AT[i][j] * Gg[j] * Bd[j] for j in range(F.n)) for i in range(m)]
+        assert y == [sum(d[i + k] * g[k] for k in range(3)) for i in range(m)]
+
+
+def _terms(AT, G, BT):
+    """The algorithm as n rank-one terms AT[:, j] x G[j] x BT[j]: what stays when a row of B^T is
+    scaled and the same row of G divided (the only freedom in writing the matrices down)."""
+    return sorted(np.einsum("i,k,l->ikl", AT[:, j], G[j], BT[j]).round(12).tobytes() for j in range(len(G)))
+
+
+def test_generated_F2x2_is_the_seeds_with_the_G_erratum_corrected():
+    generated = winograd_matrices(2).as_arrays()
+    assert _terms(*generated) == _terms(AT, G, BT)
+    assert _terms(*generated) != _terms(AT, G[[0, 2, 1, 3]], BT)  # the slide's G, middle rows swapped
+
+
+def test_the_generated_transform_kernels_are_up_to_date():
+    """kernels.py is written by codegen.py from the exact matrices; it must not drift from them."""
+    assert codegen.KERNELS.read_text() == codegen.generate()
+
+
+@pytest.mark.parametrize("m", TILES)
+def test_numba_input_transform_is_BT_d_B(rng, m):
+    n = m + 2
+    BTm = winograd_matrices(m).as_arrays()[2]
+    xp = rng.standard_normal((1, 2, 2 * m + 2, 3 * m + 2)).astype(np.float32)  # 2 x 3 tiles overlapping by 2
+    V = np.empty((n * n, 2, 6), dtype=np.float32)
+    transforms.input_transform(m, xp, V, 2, 3, np.empty((2, n, xp.shape[3]), dtype=np.float32))
     for c in range(2):
         for ty in range(2):
             for tx in range(3):
-                d = xp[0, c, 2 * ty:2 * ty + 4, 2 * tx:2 * tx + 4]
-                np.testing.assert_allclose(V[:, c, ty * 3 + tx].reshape(4, 4), BT @ d @ BT.T, atol=1e-12)
+                d = xp[0, c, m * ty:m * ty + n, m * tx:m * tx + n]
+                np.testing.assert_allclose(V[:, c, ty * 3 + tx].reshape(n, n), BTm @ d @ BTm.T, atol=1e-4)
 
 
-def test_numba_output_transform_is_AT_m_A_and_crops_odd_edges(rng):
-    M = rng.standard_normal((16, 1, 4))  # one channel, 2 x 2 tiles
-    out = np.full((1, 1, 3, 3), np.nan)  # odd P = Q = 3: the last tile row and column are half outside
-    transforms.output_transform(M, out, 2, 2)
-    full = np.zeros((4, 4))
+@pytest.mark.parametrize("m", TILES)
+def test_numba_output_transform_is_AT_m_A_and_crops_odd_edges(rng, m):
+    n = m + 2
+    ATm = winograd_matrices(m).as_arrays()[0]
+    M = rng.standard_normal((n * n, 1, 4)).astype(np.float32)  # one channel, 2 x 2 tiles
+    out = np.full((1, 1, 2 * m - 1, 2 * m - 1), np.nan, dtype=np.float32)  # the last tile row and column cut
+    transforms.output_transform(m, M, out, 2, 2, np.empty((1, m, n, 2), dtype=np.float32))
+    full = np.zeros((2 * m, 2 * m))
     for t in range(4):
         ty, tx = divmod(t, 2)
-        full[2 * ty:2 * ty + 2, 2 * tx:2 * tx + 2] = AT @ M[:, 0, t].reshape(4, 4) @ AT.T
-    np.testing.assert_allclose(out[0, 0], full[:3, :3], atol=1e-12)
+        full[m * ty:m * ty + m, m * tx:m * tx + m] = ATm @ M[:, 0, t].reshape(n, n) @ ATm.T
+    np.testing.assert_allclose(out[0, 0], full[:-1, :-1], atol=1e-3, rtol=1e-5)
 
 
-def test_filter_transform_is_G_g_GT(rng):
+@pytest.mark.parametrize("m", TILES)
+def test_filter_transform_is_G_g_GT(rng, m):
+    n = m + 2
+    Gm = winograd_matrices(m).as_arrays()[1]
     w = rng.standard_normal((3, 2, 3, 3))
-    U = transforms.filter_transform(w)
+    U = transforms.filter_transform(w, np.kron(Gm, Gm), np.empty((n * n, 3, 2)))
     for k in range(3):
         for c in range(2):
-            np.testing.assert_allclose(U[:, k, c].reshape(4, 4), G @ w[k, c] @ G.T, atol=1e-12)
+            np.testing.assert_allclose(U[:, k, c].reshape(n, n), Gm @ w[k, c] @ Gm.T, atol=1e-12)
 
 
 @pytest.mark.parametrize("H,W,padding", [(7, 9, 0), (8, 7, 1), (5, 5, 0), (3, 4, 0), (6, 6, 2)])
-def test_odd_outputs_are_fully_written(rng, H, W, padding):
+@pytest.mark.parametrize("tile", TILES)
+def test_odd_outputs_are_fully_written(rng, H, W, padding, tile):
     spec = convbench.ConvSpec(N=2, C=3, H=H, W=W, K=4, R=3, S=3, padding=padding)
     x, w = random_problem(rng, spec)
     out = np.full(spec.output_shape, np.nan, dtype=np.float32)  # poison: unwritten elements stay NaN
-    convbench.plan(spec, "winograd")(x, w, out=out)
+    convbench.plan(spec, "winograd", tile=tile)(x, w, out=out)
     assert not np.isnan(out).any()
     assert relative_error(out, reference_conv2d(x, w, padding)) < 1e-5
+
+
+@pytest.mark.parametrize("tile,bound", [(2, 1e-6), (4, 1e-5), (6, 5e-5)])
+def test_error_of_each_tile_on_resnet18s_512_channel_layer(tile, bound):
+    """The families issue's accuracy targets: unit-normal data, C = K = 512, 7x7 image, padding 1."""
+    spec = convbench.ConvSpec(N=1, C=512, H=7, W=7, K=512, R=3, S=3, padding=1)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(spec.input_shape).astype(np.float32)
+    w = rng.standard_normal(spec.filter_shape).astype(np.float32)
+    assert relative_error(convbench.plan(spec, "winograd", tile=tile)(x, w), reference_conv2d(x, w, 1)) < bound
+
+
+@pytest.mark.parametrize("tile", [0, 3, 8, "4"])
+def test_an_unoffered_tile_is_a_conv_error_naming_it(tile):
+    spec = convbench.ConvSpec(N=1, C=1, H=6, W=6, K=1, R=3, S=3)
+    with pytest.raises(convbench.ConvError, match="tile must be one of 2, 4, 6"):
+        convbench.plan(spec, "winograd", tile=tile)

@@ -1,4 +1,4 @@
-"""Winograd F(2x2, 3x3) on the CPU: Numba transforms around 16 BLAS matrix products."""
+"""Winograd F(m x m, 3x3) on the CPU, m = 2, 4 or 6: Numba transforms around (m+2)^2 BLAS matrix products."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +8,7 @@ from convbench.errors import ConvError
 from ..base import StagedPlan
 from ..blas import matmul
 from ..padding import embed, padded_buffer
+from .cook_toom import TILES, winograd_matrices
 from .transforms import filter_transform, input_transform, output_transform
 
 
@@ -15,43 +16,60 @@ def winograd_supports(spec) -> bool:
     return (spec.R, spec.S) == (3, 3) and spec.stride == (1, 1)
 
 
-def check_winograd_spec(spec) -> None:
+def check_winograd_spec(spec, tile: int = 2) -> None:
     if not winograd_supports(spec):
-        raise ConvError(f"algorithm='winograd': Winograd F(2x2,3x3) needs a 3x3 filter and stride 1; "
+        raise ConvError(f"algorithm='winograd': Winograd F({tile}x{tile},3x3) needs a 3x3 filter and stride 1; "
                         f"got w filter {spec.R}x{spec.S} and stride {spec.stride}")
 
 
+def check_tile(tile) -> int:
+    if tile not in TILES:
+        raise ConvError(f"tile must be one of {', '.join(map(str, TILES))} (the m of Winograd F(m x m, 3x3)); "
+                        f"got tile={tile!r}")
+    return tile
+
+
 class WinogradCPU(StagedPlan):
-    """Stages, each a method so it can be timed alone:
-    filter transform G g G^T -> input transform B^T d B -> 16 (K x C)(C x T) GEMMs -> output transform A^T m A.
+    """Stages, each a method so it can be timed alone: filter transform G g G^T ->
+    input transform B^T d B -> n^2 (K x C)(C x T) GEMMs -> output transform A^T m A,
+    with n = tile + 2 and T the number of tile x tile output tiles.
+
+    tile=2 (the default, the mission's F(2x2,3x3)) spends 16 multiplies per 4
+    outputs, tile=4 36 per 16, tile=6 64 per 36; the error against float64
+    grows with the tile (the matrices' entries grow with the points).
     """
 
     algorithm = "winograd"
     backend = "cpu"
-    supports = classmethod(lambda cls, spec: winograd_supports(spec))
+    supports = classmethod(lambda cls, spec, **options: winograd_supports(spec))
 
-    def __init__(self, spec):
-        check_winograd_spec(spec)
+    def __init__(self, spec, tile: int = 2):
+        self.tile = check_tile(tile)
+        check_winograd_spec(spec, self.tile)
         super().__init__(spec)
-        self.tiles_h = -(-spec.P // 2)
-        self.tiles_w = -(-spec.Q // 2)
+        n = tile + 2
+        G = winograd_matrices(tile).as_arrays(np.float32)[1]
+        self._GG = np.kron(G, G)
+        self.tiles_h = -(-spec.P // tile)
+        self.tiles_w = -(-spec.Q // tile)
         tiles = spec.N * self.tiles_h * self.tiles_w
-        # an odd P or Q needs one more zero row or column so the last tile is whole
-        self._padded = padded_buffer((spec.N, spec.C), 2 * self.tiles_h + 2, 2 * self.tiles_w + 2)
-        self._V = np.empty((16, spec.C, tiles), dtype=np.float32)
-        self._M = np.empty((16, spec.K, tiles), dtype=np.float32)
-        self._U = np.empty((16, spec.K, spec.C), dtype=np.float32)
-        self._strips = np.empty((spec.N * spec.C, 4, self._padded.shape[3]), dtype=np.float32)
+        # an output size that the tile does not divide needs zero rows or columns so the last tile is whole
+        self._padded = padded_buffer((spec.N, spec.C), tile * self.tiles_h + 2, tile * self.tiles_w + 2)
+        self._V = np.empty((n * n, spec.C, tiles), dtype=np.float32)
+        self._M = np.empty((n * n, spec.K, tiles), dtype=np.float32)
+        self._U = np.empty((n * n, spec.K, spec.C), dtype=np.float32)
+        self._strips = np.empty((spec.N * spec.C, n, self._padded.shape[3]), dtype=np.float32)
+        self._rows = np.empty((spec.N * spec.K, tile, n, self.tiles_w), dtype=np.float32)
 
     def transform_filter(self, w):
-        return filter_transform(w, self._U)
+        return filter_transform(w, self._GG, self._U)
 
     def transform_input(self, x):
         embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
-        input_transform(self._padded, self._V, self.tiles_h, self.tiles_w, self._strips)
+        input_transform(self.tile, self._padded, self._V, self.tiles_h, self.tiles_w, self._strips)
 
     def contract(self, U):
         matmul(U, self._V, out=self._M)
 
     def transform_output(self, out):
-        output_transform(self._M, out, self.tiles_h, self.tiles_w)
+        output_transform(self.tile, self._M, out, self.tiles_h, self.tiles_w, self._rows)

@@ -16,7 +16,7 @@ from numba import cuda, float32
 from ..cuda_gemm import batched_gemm
 from ..gpu import CudaPlan, blocks, empty
 from .cpu import check_winograd_spec, winograd_supports
-from .transforms import at_combine, bt_combine, make_output_tile_writer
+from .f2x2 import at_combine, bt_combine, make_output_tile_writer
 
 
 @cuda.jit(device=True, inline=True)
@@ -89,7 +89,7 @@ def output_transform_kernel(M, out, tiles_h, tiles_w):
 
 class WinogradCUDA(CudaPlan):
     algorithm = "winograd"
-    supports = classmethod(lambda cls, spec: winograd_supports(spec))
+    supports = classmethod(lambda cls, spec, **options: winograd_supports(spec))
 
     def __init__(self, spec, block: int = 256, transform_block=(32, 8), gemm_tile: int = 32,
                  gemm_rows_per_thread: int = 8):
