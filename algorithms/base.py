@@ -35,8 +35,8 @@ class Plan:
         self.spec = spec
 
     @classmethod
-    def supports(cls, spec: ConvSpec) -> bool:
-        """Whether this algorithm can compute `spec` at all (Winograd F(2x2,3x3) cannot compute 5x5)."""
+    def supports(cls, spec: ConvSpec, **options) -> bool:
+        """Whether this algorithm, with these options, can compute `spec` at all (Winograd cannot compute 5x5)."""
         return True
 
     _weights = None  # filters fixed by set_weights, in whatever form the plan runs them
