@@ -1,8 +1,6 @@
 """The public API: conv2d(), plan(), implementations(), retained_energy()."""
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from convbench.algorithms.fft.bandlimit import Band, check_compression, fft_grid
@@ -10,7 +8,7 @@ from convbench.algorithms.fft.bandlimit import retained_energy as energy_kept
 
 from .arrays import as_conv_array
 from .errors import ConvError
-from .registry import COMPRESSIBLE, implementation, implementations
+from .registry import COMPRESSIBLE, implementation, implementations, label, option_problem, resolve
 from .spec import ConvSpec
 
 __all__ = ["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]
@@ -22,8 +20,11 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     The plan is then called as plan(x, w) (optionally out=...) any number of times.
     `compression` is the fraction of spectral coefficients discarded, in [0, 1), for the
     algorithms the registry lists as taking it (fft). Extra options go to the
-    implementation (e.g. planner_effort="FFTW_MEASURE" for fft); the plan reports
-    them as plan.options.
+    implementation (e.g. planner_effort="FFTW_MEASURE" for fft, tile=4 for Winograd
+    F(4x4,3x3), tile=16 for FFT on 16x16 tiles); the plan reports them as
+    plan.options and its variant as plan.label. A variant label from
+    convbench.registry.VARIANTS may stand for algorithm and options:
+    plan(spec, "fft tile 16") is plan(spec, "fft", tile=16).
 
     algorithm="auto" picks the algorithm for this shape, like cuDNN's heuristic plus
     cudnn.benchmark: the fastest exact algorithm stored by `convbench recommend` for
@@ -41,8 +42,11 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
             raise ConvError(f"algorithm='auto' takes no options (it chooses them); got {', '.join(map(repr, options))}")
         from .recommend import choose  # harness above the API: imported when asked for
         algorithm, choice = choose(spec, backend)
-    cls = implementation(algorithm, backend)
-    _check_options(cls, algorithm, options)
+    cls = implementation(algorithm, backend, options)
+    algorithm, options = resolve(algorithm, options)
+    problem = option_problem(cls, algorithm, backend, options)
+    if problem:
+        raise ConvError(problem)
     compression = check_compression(compression)
     if algorithm in COMPRESSIBLE:
         built = cls(spec, compression=compression, **options)
@@ -52,17 +56,9 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     else:
         built = cls(spec, **options)
     built.options = dict(options)
+    built.label = label(algorithm, options)  # the variant, e.g. 'fft tile 16'
     built.choice = choice or "asked for"
     return built
-
-
-def _check_options(cls, algorithm: str, options: dict) -> None:
-    accepted = [name for name in inspect.signature(cls.__init__).parameters
-                if name not in ("self", "spec", "compression")]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise ConvError(f"unknown option {', '.join(map(repr, unknown))} for algorithm={algorithm!r}; "
-                        f"expected one of {accepted or 'none'}")
 
 
 def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,

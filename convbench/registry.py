@@ -6,6 +6,7 @@ nothing until that implementation is asked for.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,6 +17,28 @@ from .errors import ConvError
 ALGORITHMS = ("direct", "winograd", "fft", "torch")
 BACKENDS = ("cpu", "cuda")
 COMPRESSIBLE = ("fft",)  # the algorithms that take compression (band-limiting)
+
+# The variants: each a first-class entry of every sweep, check, recommendation
+# and chart, named by its label, and plan(spec, label) is plan(spec, algorithm,
+# **options). The bare names are the defaults: winograd is F(2x2,3x3), fft the
+# whole-image (band-limited) FFT.
+VARIANTS = {
+    "direct": ("direct", {}),
+    "winograd": ("winograd", {}),
+    "winograd F(4x4,3x3)": ("winograd", {"tile": 4}),
+    "winograd F(6x6,3x3)": ("winograd", {"tile": 6}),
+    "fft": ("fft", {}),
+    "fft tile 8": ("fft", {"tile": 8}),
+    "fft tile 16": ("fft", {"tile": 16}),
+    "fft tile 32": ("fft", {"tile": 32}),
+    "torch": ("torch", {}),
+}
+LABELS = tuple(VARIANTS)
+
+# An option that selects another implementation of the same algorithm.
+OPTION_IMPLEMENTATIONS = {
+    ("fft", "cpu", "tile"): "convbench.algorithms.fft.tiled:TiledFFTCPU",
+}
 
 IMPLEMENTATIONS = {
     ("direct", "cpu"): "convbench.algorithms.direct.cpu:DirectCPU",
@@ -47,13 +70,14 @@ def _cuda_reason(name: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def _import(name: str, backend: str):
+def _import(name: str, backend: str, selecting_option: str = ""):
     """(Plan class, "") if (name, backend) can run here, else (None, why not)."""
     if backend == "cuda":
         reason = _cuda_reason(name)
         if reason:
             return None, reason
-    module_name, class_name = IMPLEMENTATIONS[(name, backend)].split(":")
+    where = OPTION_IMPLEMENTATIONS[(name, backend, selecting_option)] if selecting_option else IMPLEMENTATIONS[(name, backend)]
+    module_name, class_name = where.split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
@@ -62,19 +86,57 @@ def _import(name: str, backend: str):
 
 
 def check_names(name, backend) -> None:
-    if name not in ALGORITHMS:
-        raise ConvError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS + ('auto',)))}; got {name!r}")
+    if name not in ALGORITHMS and name not in VARIANTS:
+        raise ConvError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS + ('auto',)))} "
+                        f"or a variant label ({', '.join(repr(v) for v in LABELS if v not in ALGORITHMS)}); got {name!r}")
     if backend not in BACKENDS:
         raise ConvError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
 
 
-def implementation(name, backend):
-    """The Plan class for (name, backend); ConvError if unknown or unavailable here."""
+def resolve(name, options=None) -> tuple[str, dict]:
+    """(algorithm, options) for an algorithm name or a variant label, with the caller's options added."""
+    options = dict(options or {})
+    if name not in VARIANTS:
+        return name, options
+    algorithm, preset = VARIANTS[name]
+    clash = {key for key in preset if key in options and options[key] != preset[key]}
+    if clash:
+        raise ConvError(f"algorithm={name!r} sets {', '.join(f'{k}={preset[k]!r}' for k in sorted(clash))}; "
+                        f"got {', '.join(f'{k}={options[k]!r}' for k in sorted(clash))} as well")
+    return algorithm, {**preset, **options}
+
+
+def label(algorithm: str, options: dict) -> str:
+    """The variant label of (algorithm, options), e.g. 'fft tile 16'; options it does not name are listed after it."""
+    for name, (base, preset) in VARIANTS.items():
+        if base == algorithm and preset and all(options.get(k) == v for k, v in preset.items()):
+            rest = {k: v for k, v in options.items() if k not in preset}
+            return name + "".join(f" {k}={v}" for k, v in rest.items())
+    return algorithm + "".join(f" {k}={v}" for k, v in options.items())
+
+
+def _selecting_option(algorithm, backend, options) -> str:
+    return next((key for key in options if (algorithm, backend, key) in OPTION_IMPLEMENTATIONS), "")
+
+
+def implementation(name, backend, options=None):
+    """The Plan class for (name, backend, options); ConvError if unknown or unavailable here."""
     check_names(name, backend)
-    cls, reason = _import(name, backend)
+    algorithm, options = resolve(name, options)
+    cls, reason = _import(algorithm, backend, _selecting_option(algorithm, backend, options))
     if cls is None:
         raise ConvError(f"algorithm={name!r} on backend={backend!r} is not available here: {reason}")
     return cls
+
+
+def option_problem(cls, algorithm, backend, options) -> str:
+    """Why cls cannot take these options ('' when it can): the accepted ones are its __init__'s parameters."""
+    accepted = [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "spec", "compression")]
+    unknown = sorted(set(options) - set(accepted))
+    if not unknown:
+        return ""
+    return (f"unknown option {', '.join(map(repr, unknown))} for algorithm={algorithm!r} on backend={backend!r}; "
+            f"expected one of {accepted or 'none'}")
 
 
 def supports(name, backend, spec) -> bool:
@@ -83,12 +145,17 @@ def supports(name, backend, spec) -> bool:
 
 
 def why_not(name, backend, spec) -> str:
-    """Why (name, backend) cannot compute spec here ('' when it can): not available, or the shape."""
+    """Why (name or variant label, backend) cannot compute spec here ('' when it can): not available,
+    an option this backend does not take, or the shape."""
     check_names(name, backend)
-    cls, reason = _import(name, backend)
+    algorithm, options = resolve(name)
+    cls, reason = _import(algorithm, backend, _selecting_option(algorithm, backend, options))
     if cls is None:
         return f"{name} on {backend} is not available here: {reason}"
-    return "" if cls.supports(spec) else f"{name} cannot compute {spec}"
+    problem = option_problem(cls, algorithm, backend, options)
+    if problem:
+        return problem
+    return "" if cls.supports(spec, **options) else f"{name} cannot compute {spec}"
 
 
 def implementations() -> list[Algorithm]:

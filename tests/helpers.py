@@ -2,7 +2,7 @@
 import convbench
 from convbench import registry, signals
 
-CPU_ALGORITHMS = list(registry.ALGORITHMS)  # the registry is the one list
+CPU_ALGORITHMS = list(registry.LABELS)  # the registry is the one list: every variant ('fft tile 16', ...)
 
 
 def supports(algorithm: str, spec: convbench.ConvSpec) -> bool:

@@ -95,8 +95,8 @@ def test_auto_plan_is_exact_and_says_what_it_chose(spec, tmp_path, monkeypatch):
     monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))  # no stored measurements: the rule decides
     x, w = random_problem(np.random.default_rng(11), spec)
     plan = convbench.plan(spec, "auto")
-    assert plan.algorithm in registry.ALGORITHMS and plan.compression == 0.0
-    assert plan.options == {} and plan.choice.startswith("rule")
+    assert plan.label in registry.LABELS and plan.compression == 0.0
+    assert registry.VARIANTS[plan.label] == (plan.algorithm, plan.options) and plan.choice.startswith("rule")
     assert relative_error(plan(x, w), reference_conv2d(x, w, spec.padding, spec.stride)) < 1e-5
 
 
@@ -126,3 +126,34 @@ def test_auto_is_exact_and_chooses_its_own_options():
         convbench.plan(spec, "auto", compression=0.5)
     with pytest.raises(convbench.ConvError, match="takes no options"):
         convbench.plan(spec, "auto", method="loop")
+
+
+def test_a_variant_label_is_its_algorithm_with_options(rng):
+    spec = convbench.ConvSpec(N=1, C=3, H=14, W=13, K=2, R=5, S=5, padding=2)
+    x, w = random_problem(rng, spec)
+    by_label = convbench.plan(spec, "fft tile 16")
+    by_option = convbench.plan(spec, "fft", tile=16)
+    assert type(by_label) is type(by_option) and type(by_label) is not type(convbench.plan(spec, "fft"))
+    assert by_label.label == by_option.label == "fft tile 16" and by_label.options == {"tile": 16}
+    np.testing.assert_array_equal(by_label(x, w), by_option(x, w))
+    assert convbench.plan(spec.__class__(N=1, C=1, H=6, W=6, K=1, R=3, S=3), "winograd", tile=6).label == "winograd F(6x6,3x3)"
+    assert convbench.plan(spec, "fft").label == "fft"
+    for name in registry.LABELS:
+        algorithm, options = registry.resolve(name)
+        assert algorithm in registry.ALGORITHMS and registry.label(algorithm, options) == name
+
+
+def test_a_variant_label_with_a_clashing_option_is_a_conv_error():
+    spec = convbench.ConvSpec(N=1, C=1, H=12, W=12, K=1, R=3, S=3)
+    with pytest.raises(convbench.ConvError, match="sets tile=16; got tile=8"):
+        convbench.plan(spec, "fft tile 16", tile=8)
+    with pytest.raises(convbench.ConvError, match="variant label"):
+        convbench.plan(spec, "fft tile 12")
+
+
+def test_the_cpu_only_variants_say_so_on_cuda():
+    """The GPU has F(2x2) and whole-image fft only: the bigger tiles are not offered there."""
+    spec = convbench.ConvSpec(N=1, C=1, H=12, W=12, K=1, R=3, S=3)
+    for name in ("winograd F(4x4,3x3)", "fft tile 16"):
+        reason = registry.why_not(name, "cuda", spec)
+        assert reason and ("tile" in reason or "GPU" in reason or "CUDA" in reason)

@@ -63,7 +63,7 @@ def test_recommend_measures_once_then_answers_from_the_store(tmp_path, monkeypat
     assert "measured now" in first
     stored = json.loads((tmp_path / "recommend.json").read_text())
     (times,) = stored.values()
-    assert set(times) == set(registry.ALGORITHMS) and all(t > 0 for t in times.values())
+    assert set(times) == set(registry.LABELS) and all(t > 0 for t in times.values())
     fastest = sorted(times, key=times.get)[0]
     assert f"recommended: {fastest}" in first
     assert cli.main(argv) == 0
@@ -102,7 +102,7 @@ def test_targets_exits_non_zero_when_a_goal_is_missed(monkeypatch, capsys):
 def test_the_loops_are_library_functions():
     """What the CLI prints, a notebook gets as data."""
     rows, unchecked = runs.check(runs.CHECK_SPECS[:2])
-    assert {row.algorithm for row in rows} == set(registry.ALGORITHMS)
+    assert {row.algorithm for row in rows} == set(registry.LABELS)
     assert all(row.ok for row in rows) and isinstance(unchecked, list)
     spec = convbench.ConvSpec(N=1, C=4, H=16, W=16, K=4, R=5, S=5, padding=2)
     stages = runs.stages(spec, "fft", (0.0, 0.5), repeats=1)

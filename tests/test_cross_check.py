@@ -8,6 +8,10 @@ from convbench.oracle import reference_conv2d, relative_error
 from helpers import CPU_ALGORITHMS, random_problem, supports
 
 TOLERANCE = 1e-5  # relative L2 error at compression 0, float32 data
+# Bigger Winograd tiles round more (their matrices hold 1/2, 2, 4, 5.25, ...): over 1500 random small
+# shapes the worst errors were 2.9e-7 (F(2x2)), 2.4e-6 (F(4x4)), 6.9e-6 (F(6x6)), but a single output
+# with one channel has no sum to average the rounding over (hypothesis found 3.0e-5 for F(4x4)).
+WINOGRAD_TOLERANCE = {2: TOLERANCE, 4: 1e-4, 6: 5e-4}
 
 
 @st.composite
@@ -29,19 +33,25 @@ def conv_specs(draw, square_filter_3=False, stride_one=False):
                               K=draw(st.integers(1, 5)), R=R, S=S, padding=(pad_h, pad_w), stride=stride)
 
 
-def check_against_oracle(algorithm, spec, seed, **options):
+def tolerance_of(label):
+    algorithm, options = convbench.registry.resolve(label)
+    return WINOGRAD_TOLERANCE[options.get("tile", 2)] if algorithm == "winograd" else TOLERANCE
+
+
+def check_against_oracle(algorithm, spec, seed, tolerance=TOLERANCE, **options):
     x, w = random_problem(np.random.default_rng(seed), spec)
     result = convbench.conv2d(x, w, algorithm=algorithm, padding=spec.padding, stride=spec.stride, **options)
     reference = reference_conv2d(x, w, spec.padding, spec.stride)
     assert result.dtype == np.float32
     assert result.shape == spec.output_shape
     error = relative_error(result, reference)
-    assert error <= TOLERANCE, f"{algorithm} on {spec}: relative L2 error {error:.2e}"
+    assert error <= tolerance, f"{algorithm} {options or ''} on {spec}: relative L2 error {error:.2e}"
 
 
 def test_every_cpu_algorithm_is_available():
     available = {a.name for a in convbench.implementations() if a.backend == "cpu" and a.available}
-    assert available == set(CPU_ALGORITHMS)
+    assert available == set(convbench.registry.ALGORITHMS)
+    assert all(supports(name, convbench.ConvSpec(N=1, C=1, H=8, W=8, K=1, R=3, S=3)) for name in CPU_ALGORITHMS)
 
 
 @pytest.mark.parametrize("algorithm", ["direct", "fft", "torch"])
@@ -72,9 +82,28 @@ def test_direct_picks_its_method_by_stride_and_waste():
         convbench.plan(strided, "direct", method="gather")
 
 
+@pytest.mark.parametrize("tile", [2, 4, 6])
 @given(spec=conv_specs(square_filter_3=True, stride_one=True), seed=st.integers(0, 2**32 - 1))
-def test_winograd_matches_oracle(spec, seed):
-    check_against_oracle("winograd", spec, seed)
+def test_winograd_matches_oracle(tile, spec, seed):
+    check_against_oracle("winograd", spec, seed, WINOGRAD_TOLERANCE[tile], tile=tile)
+
+
+@pytest.mark.parametrize("tile", [8, 16, 32])
+@given(spec=conv_specs(stride_one=True), seed=st.integers(0, 2**32 - 1))
+def test_tiled_fft_matches_oracle(tile, spec, seed):
+    if max(spec.R, spec.S) >= tile:
+        with pytest.raises(convbench.ConvError, match="smaller than the tile"):
+            convbench.plan(spec, "fft", tile=tile)
+        return
+    check_against_oracle("fft", spec, seed, tile=tile)
+
+
+def test_tiled_fft_is_exact_so_compression_is_a_conv_error():
+    spec = convbench.ConvSpec(N=1, C=2, H=12, W=12, K=2, R=5, S=5)
+    with pytest.raises(convbench.ConvError, match="band-limiting applies to the whole-image FFT"):
+        convbench.plan(spec, "fft", compression=0.5, tile=16)
+    with pytest.raises(convbench.ConvError, match="tile must be one of 8, 16, 32"):
+        convbench.plan(spec, "fft", tile=12)
 
 
 EDGE_SPECS = [
@@ -95,14 +124,14 @@ EDGE_SPECS = [
 @pytest.mark.parametrize("spec", EDGE_SPECS, ids=str)
 def test_edge_shapes_match_oracle(algorithm, spec):
     if not supports(algorithm, spec):
-        with pytest.raises(convbench.ConvError, match="3x3"):
+        with pytest.raises(convbench.ConvError, match="3x3|smaller than the tile|stride 1"):
             convbench.plan(spec, algorithm)
         return
-    check_against_oracle(algorithm, spec, seed=7)
+    check_against_oracle(algorithm, spec, 7, tolerance_of(algorithm))
 
 
 @pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
 def test_vgg_like_layer_error_is_small(algorithm):
     """A larger layer than hypothesis draws: channel sums of 64*9 terms in float32."""
     spec = convbench.ConvSpec(N=2, C=64, H=28, W=28, K=32, R=3, S=3, padding=1)
-    check_against_oracle(algorithm, spec, seed=3)
+    check_against_oracle(algorithm, spec, 3, tolerance_of(algorithm))
