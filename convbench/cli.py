@@ -94,7 +94,8 @@ def cmd_recommend(args) -> int:
     N, C, H, W, K, R, S = args.shape
     spec = ConvSpec(N=N, C=C, H=H, W=W, K=K, R=R, S=S, padding=tuple(args.padding), stride=tuple(args.stride))
     best, times, measured = recommend(spec, args.backend, remeasure=args.remeasure)
-    table = Table(title=f"{spec} on {args.backend} ({'measured now' if measured else 'from stored measurements'})")
+    console.print(f"{spec} on {args.backend} ({'measured now' if measured else 'from stored measurements'})")
+    table = Table()
     for column in ("algorithm", "time [ms]", "x fastest"):
         table.add_column(column, justify="right")
     for name, seconds in sorted(times.items(), key=lambda item: item[1]):
@@ -155,11 +156,12 @@ def main(argv=None) -> int:
     sweep.add_argument("--repeats", type=int, default=3)
     sweep.set_defaults(run=cmd_sweep)
     stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
-    stages.add_argument("--algorithm", default="fft", choices=registry.ALGORITHMS)
+    stages.add_argument("--algorithm", default="fft", choices=registry.LABELS, help="an algorithm or variant label, e.g. \"fft tile 16\"")
     stages.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.layers)")
     stages.add_argument("--shape", type=int, nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                         default=[8, 64, 56, 56, 64, 7, 7, 3, 1])
-    stages.add_argument("--compression", type=float, nargs="+", default=[0.0, 0.5])
+    stages.add_argument("--compression", type=float, nargs="+", default=None,
+                        help="default: 0 and 0.5 for fft, 0 for the other variants")
     stages.add_argument("--repeats", type=int, default=5)
     stages.set_defaults(run=cmd_stages)
     targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")

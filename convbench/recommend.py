@@ -11,6 +11,8 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
+from convbench.algorithms.fft.bandlimit import fft_grid
+
 from . import registry
 from .api import plan
 from .cache import cache_root, read_json, update_json
@@ -29,10 +31,10 @@ def _key(spec: ConvSpec, backend: str) -> str:
 
 
 def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3) -> dict[str, float]:
-    """Median seconds per call of every available algorithm that can compute spec."""
+    """Median seconds per call of every available algorithm and variant that can compute spec."""
     (x, w), sync = on_backend(backend, *random_problem(spec))
     times = {}
-    for name in registry.ALGORITHMS:
+    for name in registry.LABELS:
         if registry.supports(name, backend, spec):
             p = plan(spec, name, backend)
             times[name] = median_seconds(lambda: p(x, w), repeats=repeats, sync=sync)
@@ -65,11 +67,12 @@ def choose(spec: ConvSpec, backend: str = "cpu") -> tuple[str, str]:
         if runnable:
             best = min(runnable, key=runnable.get)
             return best, f"fastest exact algorithm measured here ({1e3 * runnable[best]:.3g} ms a call, convbench recommend)"
-    algorithm, why = rule(spec.N, spec.C, spec.K, spec.R, spec.S, spec.stride == (1, 1), backend)
+    algorithm, why = rule(spec.N, spec.C, spec.K, spec.R, spec.S, spec.stride == (1, 1), backend,
+                          spec.P, spec.Q, fft_grid(spec))
     return algorithm, f"rule (convbench.selection): {why}"
 
 
 def _valid(times) -> bool:
     """A stored entry is {algorithm: seconds}; anything else (a hand edit, an old format) is measured again."""
     return (isinstance(times, dict) and bool(times)
-            and all(name in registry.ALGORITHMS and isinstance(t, (int, float)) for name, t in times.items()))
+            and all(name in registry.LABELS and isinstance(t, (int, float)) for name, t in times.items()))

@@ -42,7 +42,7 @@ class CheckRow:
 
 
 def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list[CheckRow], list[str]]:
-    """Every available (algorithm, backend) against the float64 oracle on each spec.
+    """Every available (algorithm, backend), each variant, against the float64 oracle on each spec.
 
     Returns (rows, what was not checked and why). The CUDA simulator runs a thread
     at a time in Python, so cuda is left out under it unless asked for."""
@@ -54,13 +54,14 @@ def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list
     for spec in specs:
         x, w = random_problem(spec)
         reference = reference_conv2d(x, w, spec.padding, spec.stride)
-        for a in available:
-            why_not = registry.why_not(a.name, a.backend, spec)
+        for a, name in ((a, name) for a in available for name in registry.LABELS
+                        if registry.VARIANTS[name][0] == a.name):
+            why_not = registry.why_not(name, a.backend, spec)
             if why_not:
-                rows.append(CheckRow(spec, a.name, a.backend, None, None, why_not))
+                rows.append(CheckRow(spec, name, a.backend, None, None, why_not))
                 continue
-            result = plan(spec, a.name, a.backend)(x, w)
-            rows.append(CheckRow(spec, a.name, a.backend, relative_error(result, reference),
+            result = plan(spec, name, a.backend)(x, w)
+            rows.append(CheckRow(spec, name, a.backend, relative_error(result, reference),
                                  float(np.abs(result - reference).max())))
     unchecked = [f"{a.name}/{a.backend}: {a.reason}" for a in registry.implementations() if not a.available]
     if skip_cuda:
@@ -80,14 +81,14 @@ class SweepRow:
 
 
 def sweep(layer_sets=("convnet",), repeats: int = 3, backend: str = "cpu") -> list[SweepRow]:
-    """Median time, ratio to torch, effective GFLOP/s and error of every algorithm on real layers."""
+    """Median time, ratio to torch, effective GFLOP/s and error of every algorithm and variant on real layers."""
     rows = []
     for named in (one for name in layer_sets for one in LAYER_SETS[name]):
         spec = named.spec
         x, w = random_problem(spec)
         reference = reference_conv2d(x, w, spec.padding, spec.stride)
         torch_seconds = None
-        for name in ("torch", *(a for a in registry.ALGORITHMS if a != "torch")):
+        for name in ("torch", *(a for a in registry.LABELS if a != "torch")):
             if not registry.supports(name, backend, spec):
                 continue
             p = plan(spec, name, backend)
@@ -109,8 +110,11 @@ class StageRow:
     call_rss_bytes: float    # peak RSS rise of one call (nan where unsupported)
 
 
-def stages(spec: ConvSpec, algorithm: str = "fft", compressions=(0.0, 0.5), repeats: int = 5) -> list[StageRow]:
-    """Where the time and memory of one CPU call go, stage by stage, at each compression."""
+def stages(spec: ConvSpec, algorithm: str = "fft", compressions=None, repeats: int = 5) -> list[StageRow]:
+    """Where the time and memory of one CPU call go, stage by stage, at each compression
+    (default: 0 and 0.5 for the band-limited fft, 0 for every other variant)."""
+    if compressions is None:
+        compressions = (0.0, 0.5) if algorithm in registry.COMPRESSIBLE else (0.0,)
     x, w = random_problem(spec)
     rows = []
     for compression in compressions:

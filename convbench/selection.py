@@ -51,22 +51,76 @@ FILTER_TRANSFORM = "dft"
 
 
 # -- algorithm="auto", when no measured choice is stored ------------------------
-# Always exact (compression 0). On the CPU, torch (oneDNN's direct kernels) was
-# the fastest exact choice on every 3x3 and 1x1 layer measured (Winograd
-# F(2x2,3x3) 0.75-1.03x of it on ResNet-18, direct 0.43-0.68x), and fft won from
-# 7x7 up on batched layers (N=8 C=K=64 56²: 7x7 1.1-1.2x, 11x11 2.0x; N=1 C=K=64
-# 128², 31x31: 4.5x) but at N=2 C=K=32 only from k=15. On the H100, cuDNN
-# was the fastest on every layer measured (ours 0.17-0.73x).
+# Always exact (compression 0). NNPACK's select_algorithm() counts tiles; so does
+# this. Measured on this machine with every variant (runs.sweep over the
+# convnet-benchmarks, ResNet-18 and DeepBench layers, each variant's time over
+# torch's in one run; Intel Xeon, 2 cores):
+# - 3x3, stride 1: Winograd F(4x4,3x3) beat torch where both channel counts are
+#   large and there are enough tiles to amortise its filter transform
+#   (K·C·36 numbers per call): 256@14 N=8 (128 tiles) 1.29x, vgg-28 (256->512,
+#   49 tiles) 1.21x, 128@28 N=8 (392 tiles) 1.09x; it lost with 64 channels
+#   (64@56 N=8: 0.63x) and with few tiles (512@14 N=1, 16 tiles: 0.68x;
+#   512@7 N=8, 32 tiles: 0.79x). F(2x2) and F(6x6) won nowhere by more than F(4x4).
+# - larger filters: torch everywhere on those sets (N=1), the best fft variant
+#   at most 1.15x faster (L2, 9x9: FFT on 16x16 tiles). On batched layers fft
+#   won: N=8 C=K=64 56x56, 7x7 1.1-2.4x (16x16 tiles), 11x11 1.4-2.2x (whole
+#   image or 32x32 tiles); N=1 C=K=64 128x128, 31x31: whole image 2.6x.
+# On the H100, cuDNN was the fastest on every layer measured (ours 0.17-0.73x).
+WINOGRAD_CHANNELS_FROM = 128  # C and K at least this ...
+WINOGRAD_TILES_FROM = 48      # ... and at least this many F(4x4) output tiles (N·ceil(P/4)·ceil(Q/4))
 FFT_TAPS_FROM = 49            # R·S: 7x7 and larger ...
 FFT_WORK_FROM = 8 * 64 * 64   # ... with N·C·K at least that of the 7x7 layer measured,
 FFT_TAPS_ALWAYS_FROM = 225    # or 15x15 and larger whatever the batch
+FFT_TILES = (8, 16, 32)
+# A whole-image spectral product costs about 3 tiled ones here (its grids are not
+# powers of two, its filter spectrum leaves the caches): N=8 C=K=64 56x56, whole
+# image over 16x16 tiles, time 1.47x at 7x7 (pad 3) for 0.41x the spectral work,
+# 32x32 tiles 1.55x at 11x11 (pad 5) for 0.46x; at 11x11 valid the whole image was
+# faster (2.04x torch against 1.65x) for 0.33x the work.
+WHOLE_IMAGE_WORK_WEIGHT = 3
 
 
-def rule(N: int, C: int, K: int, R: int, S: int, unit_stride: bool, backend: str) -> tuple[str, str]:
-    """(algorithm, why) for algorithm="auto" without a stored measurement."""
+def spectral_work(N: int, P: int, Q: int, R: int, S: int, tile: int | None, grid: tuple[int, int]) -> int:
+    """Complex products per (input, output) channel pair, the contraction's and the filter spectrum's
+    cost: tiles x T x (T/2 + 1) for T x T tiles, N x Lh x (Lw/2 + 1) for the whole-image grid
+    (weighted by what one of its products measured to cost)."""
+    if tile is None:
+        return WHOLE_IMAGE_WORK_WEIGHT * N * grid[0] * (grid[1] // 2 + 1)
+    return fft_tiles(N, P, Q, R, S, tile) * tile * (tile // 2 + 1)
+
+
+def fft_tiles(N: int, P: int, Q: int, R: int, S: int, tile: int) -> int:
+    return N * -(-P // (tile - R + 1)) * -(-Q // (tile - S + 1))
+
+
+def fft_variant(N: int, P: int, Q: int, R: int, S: int, grid: tuple[int, int]) -> str:
+    """The fft variant for this shape. The tile as NNPACK picks it, by counting tiles: the
+    smallest tile the filter fits, unless it needs more than 4x the tiles of the next size up
+    (one step, as NNPACK's 8x8 -> 16x16);
+    then that tile against the whole image by spectral work."""
+    fitting = [tile for tile in FFT_TILES if max(R, S) < tile]
+    if not fitting:
+        return "fft"
+    tile = fitting[0]
+    if len(fitting) > 1 and fft_tiles(N, P, Q, R, S, tile) > 4 * fft_tiles(N, P, Q, R, S, fitting[1]):
+        tile = fitting[1]
+    if spectral_work(N, P, Q, R, S, None, grid) < spectral_work(N, P, Q, R, S, tile, grid):
+        return "fft"
+    return f"fft tile {tile}"
+
+
+def rule(N: int, C: int, K: int, R: int, S: int, unit_stride: bool, backend: str,
+         P: int = 0, Q: int = 0, grid: tuple[int, int] = (0, 0)) -> tuple[str, str]:
+    """(algorithm or variant label, why) for algorithm="auto" without a stored measurement."""
     if backend != "cpu":
         return "torch", "cuDNN was the fastest exact choice on every GPU layer measured"
     taps = R * S
+    if unit_stride and (R, S) == (3, 3):
+        tiles = N * -(-P // 4) * -(-Q // 4)
+        if min(C, K) >= WINOGRAD_CHANNELS_FROM and tiles >= WINOGRAD_TILES_FROM:
+            return "winograd F(4x4,3x3)", f"3x3 with C, K >= {WINOGRAD_CHANNELS_FROM} and {tiles} F(4x4) tiles"
     if unit_stride and (taps >= FFT_TAPS_ALWAYS_FROM or (taps >= FFT_TAPS_FROM and N * C * K >= FFT_WORK_FROM)):
-        return "fft", f"{R}x{S} filters at N·C·K = {N * C * K}: the FFT's cost does not grow with the filter"
-    return "torch", "oneDNN's direct kernels were the fastest exact choice for small filters here"
+        variant = fft_variant(N, P, Q, R, S, grid)
+        return variant, (f"{R}x{S} filters at N·C·K = {N * C * K}: the FFT's cost does not grow with the filter; "
+                         f"{variant} by tile count and spectral work")
+    return "torch", "oneDNN's direct kernels were the fastest exact choice here"
