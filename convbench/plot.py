@@ -13,10 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .registry import ALGORITHMS  # noqa: E402
+from .registry import LABELS  # noqa: E402
 from .results import load_results  # noqa: E402
 
-ORDER = list(ALGORITHMS)  # the registry's order
+ORDER = list(LABELS)  # the registry's order: every variant
 MIB = 2**20
 
 
@@ -158,7 +158,53 @@ def chart_gpu(frame, out):
     return _save(fig, out, "gpu_layers_compression")
 
 
-CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops)
+def chart_families(frame, out):
+    """FFT or Winograd? Every variant's time against the filter size and against the channel count."""
+    panels = []
+    for suite, axis in (("FilterSize", "filter"), ("Channels", "channels")):
+        data = _measure(frame, suite, "time_conv")
+        if data.empty:
+            continue
+        data = data[data.backend == "cpu"].assign(x=lambda d: d[axis].astype(int), size=lambda d: d["input"].astype(int))
+        panels += [(data[data["size"] == size], size, axis) for size in sorted(data["size"].unique())]
+    if not panels:
+        return []
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    for ax, (panel, size, axis) in zip(axes[0], panels):
+        sns.lineplot(panel.assign(ms=panel.value * 1e3), x="x", y="ms", hue="algorithm", markers=True, style="algorithm",
+                     hue_order=[a for a in ORDER if a in set(panel.algorithm)], ax=ax, legend=ax is axes[0][-1])
+        if axis == "filter":
+            ax.set(xlabel="filter size k (k x k, 'same' padding)", title=f"{size}x{size}, N=2, C=K=32")
+        else:
+            ax.set(xscale="log", xlabel="channels C = K (3x3, padding 1)", title=f"{size}x{size}, N=4")
+        ax.set(yscale="log", ylabel="time per call [ms]")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle("FFT or Winograd? Every variant against filter size and channel count (CPU)")
+    return _save(fig, out, "fft_or_winograd")
+
+
+def chart_tiles(frame, out):
+    """Lavin's and Barabasz's trade-off: error against float64 and time, per tile size, on ResNet-18's layers."""
+    tiled = [a for a in ORDER if a.startswith(("winograd", "fft tile"))] + ["torch"]
+    error = _measure(frame, "Layers", "track_relative_error")
+    time = _measure(frame, "Layers", "time_conv")
+    data = [d[(d.backend == "cpu") & d.layer.str.startswith("resnet18") & d.algorithm.isin(tiled)] for d in (error, time)]
+    if any(d.empty for d in data):
+        return []
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    hue_order = [a for a in tiled if a in set(data[0].algorithm)]
+    sns.barplot(data[0], x="layer", y="value", hue="algorithm", hue_order=hue_order, ax=left, legend=False)
+    left.set(yscale="log", ylabel="relative L2 error vs float64 oracle", title="Error grows with the tile")
+    sns.barplot(data[1].assign(ms=data[1].value * 1e3), x="layer", y="ms", hue="algorithm", hue_order=hue_order, ax=right)
+    right.set(ylabel="time per call [ms]", title="Time per call (N=8)")
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    for ax in (left, right):
+        ax.tick_params(axis="x", rotation=20)
+    fig.suptitle("Accuracy and speed of the Winograd and FFT tile sizes on ResNet-18's 3x3 layers (CPU)")
+    return _save(fig, out, "tile_error_time")
+
+
+CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops, chart_families, chart_tiles)
 
 
 def plot_all(results_dir="results", out="results/figures", machine: str | None = None) -> list[Path]:

@@ -4,6 +4,7 @@ Batches are scaled down from the sources (see convbench/layers.py, which keeps
 each source batch next to the one run here).
 """
 from convbench.layers import ALL_LAYERS, CONVNET_BENCHMARKS, layer
+from convbench.oracle import reference_conv2d, relative_error
 
 from .common import ALGORITHMS, BACKENDS, _ConvCase, pick
 
@@ -16,3 +17,10 @@ class Layers(_ConvCase):
 
     def case(self, name, algorithm, backend):
         return layer(name).spec, algorithm, backend, 0.0
+
+    def track_relative_error(self, *params):
+        """Relative L2 error against the float64 oracle, per variant: the price of the bigger tiles."""
+        x, w = self.x_host, self.w_host
+        return relative_error(self.plan(x, w), reference_conv2d(x, w, self.spec.padding, self.spec.stride))
+
+    track_relative_error.unit = "relative L2 error"

@@ -18,7 +18,7 @@ QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 # version is a hash of the benchmark's source, so any edit to this file would
 # orphan every stored result. Bump this when what the benchmarks measure changes.
 VERSION = "1"
-ALGORITHMS = list(registry.ALGORITHMS)
+ALGORITHMS = list(registry.LABELS)  # every variant: 'winograd F(4x4,3x3)', 'fft tile 16', ...
 # CONVBENCH_BACKENDS=cuda runs only the GPU's rows (what .ci/gpu-check asks of a
 # lent GPU machine, whose time is short); asv stores each result with its own
 # parameters, so the published page still lines them up with the CPU's.
