@@ -14,21 +14,21 @@ from convbench.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 
+def pick(full, quick):
+    return quick if QUICK else full
+
 # asv keeps a benchmark's history only while its version matches; by default the
 # version is a hash of the benchmark's source, so any edit to this file would
 # orphan every stored result. Bump this when what the benchmarks measure changes.
 VERSION = "1"
-ALGORITHMS = list(registry.LABELS)  # every variant: 'winograd F(4x4,3x3)', 'fft tile 16', ...
+# every variant ('winograd F(4x4,3x3)', 'fft tile 16', ...); the quick subset keeps one bigger tile of each family
+ALGORITHMS = pick(list(registry.LABELS),
+                  ["direct", "winograd", "winograd F(4x4,3x3)", "fft", "fft tile 16", "torch"])
 # CONVBENCH_BACKENDS=cuda runs only the GPU's rows (what .ci/gpu-check asks of a
 # lent GPU machine, whose time is short); asv stores each result with its own
 # parameters, so the published page still lines them up with the CPU's.
 BACKENDS = [backend for backend in registry.BACKENDS
             if backend in os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda").split(",")]
-
-
-def pick(full, quick):
-    return quick if QUICK else full
-
 
 def make_plan(spec, algorithm, backend, compression=0.0):
     """The plan; NotImplementedError (asv shows n/a) only where the registry says the
@@ -38,7 +38,6 @@ def make_plan(spec, algorithm, backend, compression=0.0):
     if reason:
         raise NotImplementedError(reason)
     return convbench.plan(spec, algorithm, backend, compression)
-
 
 class _ConvCase:
     """time_, peakmem_, workspace and GFLOP/s of one planned convolution.
@@ -91,7 +90,6 @@ class _ConvCase:
 
     track_gflops.unit = "GFLOP/s"
 
-
 def _warm_kernels():
     """Load the Numba kernels once in asv's forkserver, so that each forked
     benchmark starts warm: loading Numba's cache costs about 0.25 s per
@@ -106,7 +104,6 @@ def _warm_kernels():
     convbench.plan(spec, "direct")(x, w)
     convbench.plan(spec, "winograd")(x, w)
     convbench.plan(spec, "fft", threads=1, planner_effort="FFTW_ESTIMATE")(x, w)
-
 
 if "run_server" in sys.argv:  # asv's forkserver; with spawn each process loads only what it runs
     _warm_kernels()

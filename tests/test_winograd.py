@@ -88,28 +88,32 @@ def test_the_generated_transform_kernels_are_up_to_date():
 def test_numba_input_transform_is_BT_d_B(rng, m):
     n = m + 2
     BTm = winograd_matrices(m).as_arrays()[2]
-    xp = rng.standard_normal((1, 2, 2 * m + 2, 3 * m + 2)).astype(np.float32)  # 2 x 3 tiles overlapping by 2
-    V = np.empty((n * n, 2, 6), dtype=np.float32)
-    transforms.input_transform(m, xp, V, 2, 3, np.empty((2, n, xp.shape[3]), dtype=np.float32))
+    x = rng.standard_normal((1, 2, 2 * m + 1, 3 * m)).astype(np.float32)  # with padding 1: 2 x 3 tiles
+    xh = np.zeros((1, 2 * m + 2, 3 * m + 2, 2), dtype=np.float32)
+    V = np.empty((n * n, 6, 2), dtype=np.float32)
+    transforms.input_transform(m, x, xh, V, 2, 3, (1, 1))
+    padded = np.zeros((2, 2 * m + 2, 3 * m + 2))
+    padded[:, 1:2 * m + 2, 1:3 * m + 1] = x[0]
     for c in range(2):
         for ty in range(2):
             for tx in range(3):
-                d = xp[0, c, m * ty:m * ty + n, m * tx:m * tx + n]
-                np.testing.assert_allclose(V[:, c, ty * 3 + tx].reshape(n, n), BTm @ d @ BTm.T, atol=1e-4)
+                d = padded[c, m * ty:m * ty + n, m * tx:m * tx + n]
+                np.testing.assert_allclose(V[:, ty * 3 + tx, c].reshape(n, n), BTm @ d @ BTm.T, atol=1e-4)
 
 
 @pytest.mark.parametrize("m", TILES)
 def test_numba_output_transform_is_AT_m_A_and_crops_odd_edges(rng, m):
     n = m + 2
     ATm = winograd_matrices(m).as_arrays()[0]
-    M = rng.standard_normal((n * n, 1, 4)).astype(np.float32)  # one channel, 2 x 2 tiles
-    out = np.full((1, 1, 2 * m - 1, 2 * m - 1), np.nan, dtype=np.float32)  # the last tile row and column cut
-    transforms.output_transform(m, M, out, 2, 2, np.empty((1, m, n, 2), dtype=np.float32))
-    full = np.zeros((2 * m, 2 * m))
-    for t in range(4):
-        ty, tx = divmod(t, 2)
-        full[m * ty:m * ty + m, m * tx:m * tx + m] = ATm @ M[:, 0, t].reshape(n, n) @ ATm.T
-    np.testing.assert_allclose(out[0, 0], full[:-1, :-1], atol=1e-3, rtol=1e-5)
+    M = rng.standard_normal((n * n, 4, 3)).astype(np.float32)  # 2 x 2 tiles, 3 output channels
+    out = np.full((1, 3, 2 * m - 1, 2 * m - 1), np.nan, dtype=np.float32)  # the last tile row and column cut
+    transforms.output_transform(m, M, np.empty((1, 2 * m - 1, 2 * m - 1, 3), dtype=np.float32), out, 2, 2)
+    for k in range(3):
+        full = np.zeros((2 * m, 2 * m))
+        for t in range(4):
+            ty, tx = divmod(t, 2)
+            full[m * ty:m * ty + m, m * tx:m * tx + m] = ATm @ M[:, t, k].reshape(n, n) @ ATm.T
+        np.testing.assert_allclose(out[0, k], full[:-1, :-1], atol=1e-3, rtol=1e-5)
 
 
 @pytest.mark.parametrize("m", TILES)

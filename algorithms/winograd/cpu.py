@@ -7,7 +7,6 @@ from convbench.errors import ConvError
 
 from ..base import StagedPlan
 from ..blas import matmul
-from ..padding import embed, padded_buffer
 from .cook_toom import TILES, winograd_matrices
 from .transforms import filter_transform, input_transform, output_transform
 
@@ -31,7 +30,7 @@ def check_tile(tile) -> int:
 
 class WinogradCPU(StagedPlan):
     """Stages, each a method so it can be timed alone: filter transform G g G^T ->
-    input transform B^T d B -> n^2 (K x C)(C x T) GEMMs -> output transform A^T m A,
+    input transform B^T d B -> n^2 (T x C)(C x K) GEMMs -> output transform A^T m A,
     with n = tile + 2 and T the number of tile x tile output tiles.
 
     tile=2 (the default, the mission's F(2x2,3x3)) spends 16 multiplies per 4
@@ -53,23 +52,22 @@ class WinogradCPU(StagedPlan):
         self.tiles_h = -(-spec.P // tile)
         self.tiles_w = -(-spec.Q // tile)
         tiles = spec.N * self.tiles_h * self.tiles_w
-        # an output size that the tile does not divide needs zero rows or columns so the last tile is whole
-        self._padded = padded_buffer((spec.N, spec.C), tile * self.tiles_h + 2, tile * self.tiles_w + 2)
-        self._V = np.empty((n * n, spec.C, tiles), dtype=np.float32)
-        self._M = np.empty((n * n, spec.K, tiles), dtype=np.float32)
+        # channels-last, padded so that the last tile is whole where the tile does not divide the output
+        self._xh = np.zeros((spec.N, tile * self.tiles_h + 2, tile * self.tiles_w + 2, spec.C), dtype=np.float32)
+        self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
+        self._V = np.empty((n * n, tiles, spec.C), dtype=np.float32)
+        self._M = np.empty((n * n, tiles, spec.K), dtype=np.float32)
         self._U = np.empty((n * n, spec.K, spec.C), dtype=np.float32)
-        self._strips = np.empty((spec.N * spec.C, n, self._padded.shape[3]), dtype=np.float32)
-        self._rows = np.empty((spec.N * spec.K, tile, n, self.tiles_w), dtype=np.float32)
 
     def transform_filter(self, w):
         return filter_transform(w, self._GG, self._U)
 
     def transform_input(self, x):
-        embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
-        input_transform(self.tile, self._padded, self._V, self.tiles_h, self.tiles_w, self._strips)
+        input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, (self.spec.pad_h, self.spec.pad_w))
 
     def contract(self, U):
-        matmul(U, self._V, out=self._M)
+        # M[i] (tiles x K) = V[i] (tiles x C) @ U[i]^T: BLAS reads U transposed in place
+        matmul(self._V, U.transpose(0, 2, 1), out=self._M)
 
     def transform_output(self, out):
-        output_transform(self.tile, self._M, out, self.tiles_h, self.tiles_w, self._rows)
+        output_transform(self.tile, self._M, self._yh, out, self.tiles_h, self.tiles_w)

@@ -3,11 +3,14 @@
 Y = A^T [ (G g G^T) . (B^T d B) ] A  for a 3x3 filter g and an n x n input
 tile d (n = m + 2), tiles overlapping by 2. The filter transform is one GEMM
 with kron(G, G); the input and output transforms are Numba kernels unrolled
-from the exact matrices, one per tile (kernels.py, written by codegen.py).
+from the exact matrices, one per tile (kernels.py, written by codegen.py),
+on channels-last data so that they vectorise over the channels: V and M are
+(n^2, tiles, channels).
 """
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..blas import matmul
 from .kernels import INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
@@ -25,11 +28,19 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
     return out
 
 
-def input_transform(m: int, xp, V, tiles_h: int, tiles_w: int, strips) -> None:
-    """V[i*n + j, c, t] = (B^T d B)[i, j] for tile t = (b, ty, tx): d = xp[b, c, m*ty:m*ty+n, m*tx:m*tx+n]."""
-    INPUT_TRANSFORMS[m](xp, V, tiles_h, tiles_w, strips)
+def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int, int]) -> None:
+    """V[i*n + j, t, c] = (B^T d B)[i, j] for tile t = (b, ty, tx), d the n x n tile at (m*ty, m*tx)
+    of the zero-padded input. x (N, C, H, W) is first copied channels-last into the padded xh
+    (N, rows, cols, C) by torch, whose strided copies are parallel; xh's border stays zero."""
+    H, W = x.shape[2:]
+    rows, cols = max(0, min(H, xh.shape[1] - pad[0])), max(0, min(W, xh.shape[2] - pad[1]))
+    torch.from_numpy(xh)[:, pad[0]:pad[0] + rows, pad[1]:pad[1] + cols, :].copy_(
+        torch.from_numpy(x)[:, :, :rows, :cols].permute(0, 2, 3, 1))
+    INPUT_TRANSFORMS[m](xh, V, tiles_h, tiles_w)
 
 
-def output_transform(m: int, M, out, tiles_h: int, tiles_w: int, rows) -> None:
-    """out[b, k, m*ty + i, m*tx + j] = (A^T M[:, k, t] A)[i, j], cropped to out."""
-    OUTPUT_TRANSFORMS[m](M, out, tiles_h, tiles_w, rows)
+def output_transform(m: int, M, yh, out, tiles_h: int, tiles_w: int) -> None:
+    """out[b, k, m*ty + i, m*tx + j] = (A^T M[:, t, k] A)[i, j], cropped to out; through the
+    channels-last yh (N, P, Q, K), copied back to out's (N, K, P, Q) by torch."""
+    OUTPUT_TRANSFORMS[m](M, yh, tiles_h, tiles_w)
+    torch.from_numpy(out).copy_(torch.from_numpy(yh).permute(0, 3, 1, 2))
