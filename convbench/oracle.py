@@ -32,3 +32,36 @@ def relative_error(result, reference) -> float:
     norm = np.linalg.norm(reference)
     diff = np.linalg.norm(result - reference)
     return float(diff / norm) if norm else float(diff)
+
+
+def reference_backward_data(dy, w, input_shape, padding=0, stride=1) -> np.ndarray:
+    """float64 dx = d<dy, conv2d(x, w)>/dx for x of input_shape: each tap's filter slice
+    times dy, added back onto the strided window it was read from."""
+    dy = np.asarray(dy, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    spec = ConvSpec.from_shapes(tuple(input_shape), w.shape, padding=padding, stride=stride)
+    xp = np.zeros((spec.N, spec.C, spec.H + 2 * spec.pad_h, spec.W + 2 * spec.pad_w))
+    rows = (spec.P - 1) * spec.stride_h + 1
+    cols = (spec.Q - 1) * spec.stride_w + 1
+    for r in range(spec.R):
+        for s in range(spec.S):
+            contribution = np.tensordot(dy, w[:, :, r, s], axes=([1], [0]))  # (N, P, Q, C)
+            xp[:, :, r:r + rows:spec.stride_h, s:s + cols:spec.stride_w] += contribution.transpose(0, 3, 1, 2)
+    return xp[:, :, spec.pad_h:spec.pad_h + spec.H, spec.pad_w:spec.pad_w + spec.W]
+
+
+def reference_backward_filter(x, dy, filter_shape, padding=0, stride=1) -> np.ndarray:
+    """float64 dw = d<dy, conv2d(x, w)>/dw for w of filter_shape: each tap is the
+    correlation of dy with the strided input window that tap reads."""
+    x = np.asarray(x, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    spec = ConvSpec.from_shapes(x.shape, tuple(filter_shape), padding=padding, stride=stride)
+    xp = np.pad(x, ((0, 0), (0, 0), (spec.pad_h,) * 2, (spec.pad_w,) * 2))
+    dw = np.zeros(spec.filter_shape)
+    rows = (spec.P - 1) * spec.stride_h + 1
+    cols = (spec.Q - 1) * spec.stride_w + 1
+    for r in range(spec.R):
+        for s in range(spec.S):
+            window = xp[:, :, r:r + rows:spec.stride_h, s:s + cols:spec.stride_w]  # (N, C, P, Q)
+            dw[:, :, r, s] = np.tensordot(dy, window, axes=([0, 2, 3], [0, 2, 3]))
+    return dw
