@@ -76,6 +76,45 @@ class Plan:
     def run(self, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
         raise NotImplementedError
 
+    # -- the training passes ----------------------------------------------------
+    def backward_data(self, dy, w) -> np.ndarray:
+        """dx (N, C, H, W) float32: the gradient of <dy, plan(x, w)> with respect to x.
+
+        By default this algorithm's own forward pass on the data-gradient problem
+        (gradients.DataGradient: dy dilated by the stride, the filter flipped and
+        channel-swapped); plans with a better way override _backward_data.
+        """
+        dy, w = self.check_gradient(dy, w=w)
+        return self._backward_data(dy, w)
+
+    def backward_filter(self, x, dy) -> np.ndarray:
+        """dw (K, C, R, S) float32: the gradient of <dy, plan(x, w)> with respect to w.
+
+        By default one GEMM per filter tap (gradients.filter_gradient_gemm)."""
+        dy, x = self.check_gradient(dy, x=x)
+        return self._backward_filter(x, dy)
+
+    def check_gradient(self, dy, x=None, w=None):
+        """dy and the other operand as float32 C-contiguous arrays of this plan's shapes, or ConvError."""
+        dy = as_conv_array(dy, "dy", self.spec.output_shape)
+        if x is not None:
+            return dy, as_conv_array(x, "x", self.spec.input_shape)
+        return dy, as_conv_array(w, "w", self.spec.filter_shape)
+
+    def _backward_data(self, dy, w):
+        from .gradients import DataGradient  # the training passes load only when asked for
+
+        if getattr(self, "_data_gradient", None) is None:
+            problem = DataGradient(self.spec)
+            self._data_gradient = problem, type(self)(problem.spec, **getattr(self, "options", {}))
+        problem, forward = self._data_gradient
+        return forward(problem.prepare(dy), problem.flipped(w))
+
+    def _backward_filter(self, x, dy):
+        from .gradients import filter_gradient_gemm
+
+        return filter_gradient_gemm(x, dy, self.spec)
+
     def stages(self, x, w) -> dict:
         """Named zero-argument callables, one per stage, in order, ready to be timed alone.
 

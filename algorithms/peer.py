@@ -26,6 +26,17 @@ class TorchCPU(Plan):
         return out
 
 
+    def _backward_data(self, dy, w):
+        with torch.no_grad():
+            return torch.nn.grad.conv2d_input(self.spec.input_shape, torch.from_numpy(w), torch.from_numpy(dy),
+                                              stride=self.spec.stride, padding=self.spec.padding).numpy()
+
+    def _backward_filter(self, x, dy):
+        with torch.no_grad():
+            return torch.nn.grad.conv2d_weight(torch.from_numpy(x), self.spec.filter_shape, torch.from_numpy(dy),
+                                               stride=self.spec.stride, padding=self.spec.padding).numpy()
+
+
 class TorchCUDA(CudaPlan):
     """cuDNN through torch, with cudnn.benchmark on: the first call at a shape
     (made when the plan is built) picks cuDNN's fastest algorithm, as a user

@@ -27,7 +27,7 @@ from convbench.selection import FILTER_TRANSFORM, fft_transform
 
 from ..base import StagedPlan
 from ..scratch import Scratch
-from . import wisdom
+from . import adjoint, wisdom
 from .bandlimit import Band, BandLimited, check_compression, fft_grid
 from .contract import stream_contract
 from .stages import FilterStage, InputStage, OutputStage
@@ -77,6 +77,13 @@ class FFTCPU(BandLimited, StagedPlan):
     def spectral_mask(self) -> np.ndarray:
         """Boolean (Lh, Lw//2 + 1): True where the one-sided spectrum is kept."""
         return self.band.mask
+
+    # The training passes: the exact adjoints of the band-limited map (adjoint.py has the derivation).
+    def _backward_data(self, dy, w):
+        return adjoint.backward_data(dy, w, self.spec, self.fft_shape, self.band.mask)
+
+    def _backward_filter(self, x, dy):
+        return adjoint.backward_filter(x, dy, self.spec, self.fft_shape, self.band.mask)
 
     def transform_filter(self, w) -> np.ndarray:
         """conj(F_w) / (Lh*Lw) on the retained block, as (F, C, K), in the plan's own buffers."""

@@ -135,3 +135,22 @@ class TiledFFTCPU(StagedPlan):
     def transform_output(self, out):
         self._inverse.execute()
         scatter_tiles(self._out_tiles, out, self.step_h, self.step_w)
+
+    def _backward_filter(self, x, dy):
+        """dw = the sum over tiles of each tile's correlation of x with the dy block its outputs
+        received, read on the R x S support: dw_kc = irfft2(sum_t conj(DY_tk) X_tc)[:R, :S], one
+        (K x tiles)(tiles x C) complex GEMM per frequency. No tile wraps around: p + r <= T - 1.
+        X is the forward's input transform; dy's blocks are transformed here (numpy's FFT).
+        (Backward-data is this plan's forward pass on the data-gradient problem, Plan._backward_data.)"""
+        spec, T = self.spec, self.tile
+        F = T * (T // 2 + 1)
+        self.transform_input(x)
+        blocks = np.zeros((spec.N, spec.K, self.tiles_h * self.step_h, self.tiles_w * self.step_w), dtype=np.float32)
+        blocks[:, :, :spec.P, :spec.Q] = dy
+        blocks = blocks.reshape(spec.N, spec.K, self.tiles_h, self.step_h, self.tiles_w, self.step_w)
+        DY = np.fft.rfft2(blocks.transpose(0, 2, 4, 1, 3, 5), s=(T, T))  # (N, th, tw, K, T, T/2 + 1)
+        DY = np.conjugate(DY.transpose(4, 5, 3, 0, 1, 2).reshape(F, spec.K, self.tiles))
+        DW = matmul(DY, self._X.reshape(F, spec.C, self.tiles).transpose(0, 2, 1),
+                    out=np.empty((F, spec.K, spec.C), dtype=np.complex64))
+        dw = np.fft.irfft2(DW.reshape(T, T // 2 + 1, spec.K, spec.C).transpose(2, 3, 0, 1), s=(T, T))
+        return np.ascontiguousarray(dw[:, :, :spec.R, :spec.S], dtype=np.float32)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convbench.errors import ConvError
 from convbench.arrays import output_buffer
 
 from ..base import Plan
@@ -38,6 +39,14 @@ class CudaPlan(Plan):
             out[...] = to_host(result)
             return out
         return to_host(result) if x_from_host else result
+
+    def backward_data(self, dy, w):
+        raise ConvError(f"backward_data: the training passes are CPU-only for now; "
+                        f"plan with backend='cpu' (got backend='cuda', algorithm={self.algorithm!r})")
+
+    def backward_filter(self, x, dy):
+        raise ConvError(f"backward_filter: the training passes are CPU-only for now; "
+                        f"plan with backend='cpu' (got backend='cuda', algorithm={self.algorithm!r})")
 
     def set_weights(self, w) -> "CudaPlan":
         """Fix the filters (transformed once, where the algorithm transforms them) for plan(x)."""

@@ -7,7 +7,7 @@ from convbench.errors import ConvError
 
 from ..base import StagedPlan
 from ..blas import matmul
-from .cook_toom import TILES, winograd_matrices
+from .cook_toom import POINTS, TILES, winograd_matrices
 from .transforms import filter_transform, input_transform, output_transform
 
 
@@ -71,3 +71,25 @@ class WinogradCPU(StagedPlan):
 
     def transform_output(self, out):
         output_transform(self.tile, self._M, self._yh, out, self.tiles_h, self.tiles_w)
+
+    # -- backward-filter: Winograd F(3x3, m x m) (Lavin & Gray, section 5) -----------------
+    def _backward_filter(self, x, dy):
+        """dw[k, c] = sum over tiles t of A'^T [ (G' dy_t G'^T) . (B^T x_t B) ] A', with F(3, m)'s
+        matrices from the same points: its B^T is the forward's (it depends on the points only),
+        so x_t's transform is the forward's input transform; dy_t is the m x m block of dy that
+        tile t's outputs received, and the sum over tiles is one (K x T)(T x C) GEMM per point.
+        (Backward-data needs nothing of its own: it is this plan's forward pass with the filter
+        flipped and channel-swapped, Plan._backward_data.)"""
+        spec, m = self.spec, self.tile
+        n = m + 2
+        AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
+        self.transform_input(x)  # V (n^2, T, C) = B^T x_t B
+        padded = np.zeros((spec.N, spec.K, m * self.tiles_h, m * self.tiles_w), dtype=np.float32)
+        padded[:, :, :spec.P, :spec.Q] = dy
+        tiles = padded.reshape(spec.N, spec.K, self.tiles_h, m, self.tiles_w, m).transpose(3, 5, 0, 2, 4, 1)
+        dy_tiles = np.ascontiguousarray(tiles).reshape(m * m, -1)  # (m^2, T*K), T in the forward's order
+        transformed = matmul(np.kron(G, G), dy_tiles, out=np.empty((n * n, dy_tiles.shape[1]), dtype=np.float32))
+        transformed = transformed.reshape(n * n, -1, spec.K)  # (n^2, T, K)
+        Z = matmul(transformed.transpose(0, 2, 1), self._V, out=np.empty((n * n, spec.K, spec.C), dtype=np.float32))
+        dw = matmul(np.kron(AT, AT), Z.reshape(n * n, -1), out=np.empty((9, spec.K * spec.C), dtype=np.float32))
+        return np.ascontiguousarray(dw.reshape(3, 3, spec.K, spec.C).transpose(2, 3, 0, 1))
