@@ -215,3 +215,18 @@ def test_without_a_gpu_cuda_is_refused_with_a_reason():
     errors = [line for line in run.stdout.splitlines() if line.startswith("ConvError")]
     assert len(errors) == 4
     assert all("backend='cuda'" in line and "not available" in line for line in errors)
+
+
+@needs_cuda
+@pytest.mark.parametrize("algorithm", ["direct", "winograd", "fft", "torch"])
+def test_the_training_passes_say_they_are_cpu_only(rng, algorithm):
+    spec = convbench.ConvSpec(N=1, C=2, H=6, W=6, K=2, R=3, S=3)
+    if not convbench.registry.supports(algorithm, "cuda", spec):
+        pytest.skip(convbench.registry.why_not(algorithm, "cuda", spec))
+    p = convbench.plan(spec, algorithm, "cuda", **TINY.get(algorithm, {}))
+    x, w = random_problem(rng, spec)
+    dy = np.ones(spec.output_shape, np.float32)
+    with pytest.raises(convbench.ConvError, match="backward_data: the training passes are CPU-only"):
+        p.backward_data(dy, w)
+    with pytest.raises(convbench.ConvError, match="backward_filter: the training passes are CPU-only"):
+        p.backward_filter(x, dy)

@@ -20,7 +20,8 @@ LAYERS = {
     "core": {"convbench.errors", "convbench.spec", "convbench.arrays", "convbench.threads", "convbench.cache",
              "convbench.selection"},
     "harness": {"convbench.registry", "convbench.api", "convbench.measure", "convbench.oracle", "convbench.signals",
-                "convbench.layers", "convbench.recommend", "convbench.targets", "convbench.results", "convbench.runs"},
+                "convbench.layers", "convbench.recommend", "convbench.targets", "convbench.results", "convbench.runs",
+                "convbench.nn", "convbench.nn.functional", "convbench.nn.modules"},
     "top": {"convbench", "convbench.cli", "convbench.plot", "convbench.bench"},
 }
 ORDER = ["core", "implementations", "harness", "top"]
