@@ -137,6 +137,26 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_accuracy(args) -> int:
+    from .accuracy import accuracy_table
+    from .plot import chart_accuracy  # seaborn and matplotlib load only for this
+
+    rows = accuracy_table(args.compressions, args.epochs)
+    table = _table(f"digits (8x8, scikit-learn), {args.epochs} epochs: test accuracy against compression",
+                   ("conv layers", "compression", "achieved", "test accuracy", "time per epoch [s]", "x torch"),
+                   right=("compression", "achieved", "test accuracy", "time per epoch [s]", "x torch"))
+    base = rows[0].seconds_per_epoch
+    for row in rows:
+        table.add_row("torch.nn.Conv2d" if row.model == "torch" else "convbench.nn.Conv2d(fft)",
+                      "-" if row.model == "torch" else f"{row.compression:g}",
+                      "-" if row.model == "torch" else f"{row.achieved:.2f}", f"{100 * row.test_accuracy:.1f}%",
+                      f"{row.seconds_per_epoch:.2f}", f"{row.seconds_per_epoch / base:.1f}")
+    console.print(table)
+    for path in chart_accuracy(rows, Path(args.out)):
+        console.print(f"wrote {path}")
+    return 0
+
+
 def cmd_plot(args) -> int:
     from .plot import plot_all  # seaborn and matplotlib load only for this command
 
@@ -184,6 +204,12 @@ def main(argv=None) -> int:
     bench.add_argument("--results", default="results")
     bench.add_argument("--out", default="results/figures")
     bench.set_defaults(run=cmd_bench)
+    acc = commands.add_parser("accuracy", help="train a small CNN on the digits with band-limited fft convolutions "
+                                               "at several compressions, against torch's (about a minute)")
+    acc.add_argument("--compressions", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9])
+    acc.add_argument("--epochs", type=int, default=5)
+    acc.add_argument("--out", default="results/figures")
+    acc.set_defaults(run=cmd_accuracy)
     plot = commands.add_parser("plot", help="seaborn charts from the stored asv results (no re-measuring)")
     plot.add_argument("--results", default="results")
     plot.add_argument("--out", default="results/figures")

@@ -204,7 +204,65 @@ def chart_tiles(frame, out):
     return _save(fig, out, "tile_error_time")
 
 
-CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops, chart_families, chart_tiles)
+def chart_training_compression(frame, out):
+    """A training step (forward + both backward passes) of the band-limited fft: time and measured
+    workspace against the compression rate, relative to c = 0."""
+    data = pd.concat([_measure(frame, "TrainingCompression", measure).assign(metric=label) for measure, label in
+                      (("time_step", "time of a step"), ("track_workspace", "measured workspace of a step"))])
+    if data.empty:
+        return []
+    at_zero = data[data.compression == 0].set_index(["machine", "layer", "metric"]).value
+    data = data.assign(relative=data.value / at_zero.reindex(pd.MultiIndex.from_frame(
+        data[["machine", "layer", "metric"]])).to_numpy())
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sns.lineplot(data, x="compression", y="relative", hue="layer", style="metric", marker="o", ax=ax)
+    ax.axhline(0.6, color="black", linestyle=":", linewidth=1)
+    ax.set(xlabel="compression rate c", ylabel="relative to c = 0", ylim=(0, max(1.2, 1.05 * data.relative.max())),
+           title="Band-limited training step: time and measured memory vs c (CPU)")
+    return _save(fig, out, "training_step_compression")
+
+
+def chart_training_passes(frame, out):
+    """Per-pass time of every variant on real layers, stacked as a training step runs them."""
+    passes = {"time_forward": "forward", "time_backward_data": "backward-data", "time_backward_filter": "backward-filter"}
+    data = pd.concat([_measure(frame, "TrainingPasses", measure).assign(**{"pass": label})
+                      for measure, label in passes.items()])
+    if data.empty:
+        return []
+    layers = list(dict.fromkeys(data.layer))
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.8 * len(layers), 4.8), squeeze=False)
+    for ax, name in zip(axes[0], layers):
+        table = data[data.layer == name].pivot_table(index="algorithm", columns="pass", values="value") * 1e3
+        table = table.reindex([a for a in ORDER if a in table.index])[[p for p in passes.values() if p in table]]
+        table.plot.barh(stacked=True, ax=ax, legend=ax is axes[0][-1])
+        ax.set(title=name, xlabel="time [ms]", ylabel="")
+    fig.suptitle("A training step, pass by pass, per variant (CPU)")
+    return _save(fig, out, "training_passes")
+
+
+def chart_accuracy(rows, out):
+    """The seed's "Tuning: accuracy vs performance", in miniature: test accuracy against time per
+    epoch and against the compression rate (convbench accuracy's rows)."""
+    frame = pd.DataFrame([row.__dict__ for row in rows])
+    fft, peer = frame[frame.model == "fft"], frame[frame.model == "torch"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left.plot(fft.seconds_per_epoch, 100 * fft.test_accuracy, "o-", label="convbench fft")
+    for _, row in fft.iterrows():
+        left.annotate(f"c={row.compression:g}", (row.seconds_per_epoch, 100 * row.test_accuracy), xytext=(4, 4),
+                      textcoords="offset points", fontsize=8)
+    left.plot(peer.seconds_per_epoch, 100 * peer.test_accuracy, "s", color="tab:red", label="torch.nn.Conv2d")
+    left.set(xlabel="time per epoch [s] (CPU)", ylabel="test accuracy [%]", title="Accuracy vs performance")
+    left.legend()
+    right.plot(fft.compression, 100 * fft.test_accuracy, "o-", label="convbench fft")
+    right.axhline(100 * peer.test_accuracy.iloc[0], color="tab:red", linestyle=":", label="torch.nn.Conv2d")
+    right.set(xlabel="compression rate c", ylabel="test accuracy [%]", title="Accuracy vs compression")
+    right.legend()
+    fig.suptitle(f"Band-limited training, in miniature: a 2-conv CNN on 8x8 digits, {rows[0].epochs} epochs")
+    return _save(fig, out, "accuracy_vs_compression")
+
+
+CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops, chart_families, chart_tiles,
+          chart_training_compression, chart_training_passes)
 
 
 def plot_all(results_dir="results", out="results/figures", machine: str | None = None) -> list[Path]:

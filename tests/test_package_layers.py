@@ -21,7 +21,8 @@ LAYERS = {
              "convbench.selection"},
     "harness": {"convbench.registry", "convbench.api", "convbench.measure", "convbench.oracle", "convbench.signals",
                 "convbench.layers", "convbench.recommend", "convbench.targets", "convbench.results", "convbench.runs",
-                "convbench.nn", "convbench.nn.functional", "convbench.nn.modules"},
+                "convbench.nn", "convbench.nn.functional", "convbench.nn.modules", "convbench.accuracy",
+                "convbench.training"},
     "top": {"convbench", "convbench.cli", "convbench.plot", "convbench.bench"},
 }
 ORDER = ["core", "implementations", "harness", "top"]
