@@ -143,7 +143,8 @@ class TargetRow:
 
 def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     """Each speed target's ratio, timed alternately against its peer in this process."""
-    from .targets import GPU_RATIOS, INFERENCE, TARGETS, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup
+    from .targets import (GPU_RATIOS, INFERENCE, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio,
+                          measured_speedup, training_workspace_ratio)
 
     wanted = lambda name: not only or only in name  # noqa: E731
     rows = []
@@ -151,6 +152,14 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
         if wanted(name):
             ratio = measured_speedup(target, repeats)
             rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+    for name, target in TRAINING.items():
+        if wanted(name):
+            ratio = measured_speedup(target, repeats)
+            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+    name = "fft step 7x7 valid workspace c=0.5 / c=0"
+    if wanted(name):
+        ratio = training_workspace_ratio()
+        rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
     for name, target in INFERENCE.items():
         if wanted(name):
             ratio = measured_speedup(target, repeats, inference=True)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import layers
 from .api import plan
 from .measure import on_backend, speedup, workspace_bytes
-from .signals import random_problem
+from .signals import random_problem, uniform
 from .spec import ConvSpec
+from .training import TrainingStep, pass_call
 
 SPEC_7 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3)
 SPEC_11 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5)
@@ -27,6 +30,7 @@ class Target:
     compression: float = 0.0
     peer_compression: float = 0.0
     backend: str = "cpu"
+    passes: str = "forward"  # or a training pass (convbench.training.PASSES), the same on both sides
 
 
 TARGETS = {
@@ -48,6 +52,18 @@ for _name, _spec in RESNET18.items():
     TARGETS[f"winograd F(4x4,3x3) resnet18 {_name} vs torch"] = Target(_spec, "winograd F(4x4,3x3)", "torch", 1.3)
 for _k, _goal in ((5, 1.2), (7, 2.0), (11, 3.0)):
     TARGETS[f"fft tile {BEST_TILE[_k]} {_k}x{_k} valid vs torch"] = Target(VALID[_k], f"fft tile {BEST_TILE[_k]}", "torch", _goal)
+
+# The training issue: a training step (forward and both backward passes) and each backward
+# pass, against torch's, on the same layers (N=8, C=K=64, 56x56 valid; ResNet-18's 3x3 layers).
+TRAINING = {}
+for _k, _goal in ((7, 2.0), (11, 3.0)):
+    for _variant in ("fft", f"fft tile {BEST_TILE[_k]}"):
+        TRAINING[f"{_variant} step {_k}x{_k} valid vs torch"] = Target(VALID[_k], _variant, "torch", _goal, passes="step")
+TRAINING["fft step 7x7 valid c=0.5 vs c=0"] = Target(VALID[7], "fft", "fft", 1 / 0.6, compression=0.5, passes="step")
+for _name, _spec in RESNET18.items():
+    for _variant in ("winograd F(4x4,3x3)", "direct"):
+        for _pass in ("backward_data", "backward_filter"):
+            TRAINING[f"{_variant} {_pass} resnet18 {_name} vs torch"] = Target(_spec, _variant, "torch", 0.7, passes=_pass)
 
 # Inference mode (plan.set_weights: filters transformed once), next to the per-call
 # targets above; not a target of its own, it shows what the filter transform costs.
@@ -78,11 +94,20 @@ def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) 
     (x, w), sync = on_backend(target.backend, *random_problem(target.spec))
     candidate = plan(target.spec, target.algorithm, target.backend, target.compression)
     peer = plan(target.spec, target.peer, target.backend, target.peer_compression)
+    if target.passes != "forward":
+        dy = gradient_of_output(target.spec)
+        return speedup(pass_call(candidate, target.passes, x, w, dy), pass_call(peer, target.passes, x, w, dy),
+                       repeats=repeats, sync=sync)
     if inference:
         candidate.set_weights(w)
         peer.set_weights(w)
         return speedup(lambda: candidate(x), lambda: peer(x), repeats=repeats, sync=sync)
     return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
+
+
+def gradient_of_output(spec) -> np.ndarray:
+    """A seeded dy for the backward passes, uniform in [-1, 1] like the inputs."""
+    return uniform(np.random.default_rng(1), spec.output_shape)
 
 
 WORKSPACE_GOAL = 0.6  # measured workspace at c = 0.5 over c = 0, on SPEC_7
@@ -93,3 +118,12 @@ def compression_workspace_ratio() -> float:
     x, w = random_problem(SPEC_7)
     return (workspace_bytes(lambda: plan(SPEC_7, "fft", compression=0.5), x, w)
             / workspace_bytes(lambda: plan(SPEC_7, "fft"), x, w))
+
+
+def training_workspace_ratio() -> float:
+    """Measured workspace of an fft training step at c = 0.5 over c = 0 (7x7, N=8 C=K=64 56x56 valid)."""
+    spec = VALID[7]
+    x, w = random_problem(spec)
+    dy = gradient_of_output(spec)
+    return (workspace_bytes(lambda: TrainingStep(plan(spec, "fft", compression=0.5), dy), x, w)
+            / workspace_bytes(lambda: TrainingStep(plan(spec, "fft"), dy), x, w))

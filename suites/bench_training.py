@@ -1,0 +1,105 @@
+"""What does a training step cost, pass by pass, and what does band-limiting buy there?
+
+Columns as DeepBench reports them: time_forward, time_backward_data (its
+backward_inputs), time_backward_filter (backward_params) and time_step (all
+three, as a training step runs them), plus the measured workspace and peak
+RSS of a step. Every variant on ResNet-18's 3x3 layers and the 7x7/11x11
+N=8 C=K=64 layers; fft over the compression rates. CPU only: the cuda plans
+have no backward passes yet. `Digits` tracks `convbench accuracy`'s test
+accuracies (the full sweep only).
+"""
+from convbench.layers import layer
+from convbench.measure import workspace_bytes
+from convbench.signals import random_problem
+from convbench.targets import VALID, gradient_of_output
+from convbench.training import TrainingStep, pass_call
+
+from .common import ALGORITHMS, VERSION, make_plan, pick
+
+SHAPES = {"resnet18-conv2": layer("resnet18-conv2").spec, "resnet18-conv4": layer("resnet18-conv4").spec,
+          "7x7 N=8 C=K=64 56x56": VALID[7], "11x11 N=8 C=K=64 56x56": VALID[11]}
+RATES = pick([0.0, 0.25, 0.5, 0.75, 0.9], [0.0, 0.5])
+
+
+class _Training:
+    version = VERSION
+    rounds = 1
+    repeat = (3, 10, 4.0)
+    number = 1
+    warmup_time = 0.0
+    timeout = 600
+
+    def case(self, *params):
+        raise NotImplementedError
+
+    def setup(self, *params):
+        spec, algorithm, compression = self.case(*params)
+        self.build = lambda: make_plan(spec, algorithm, "cpu", compression)
+        self.plan = self.build()
+        self.x, self.w = random_problem(spec)
+        self.dy = gradient_of_output(spec)
+        self.calls = {name: pass_call(self.plan, name, self.x, self.w, self.dy)
+                      for name in ("forward", "backward_data", "backward_filter", "step")}
+        self.calls["step"]()  # warm-up: compiled kernels, lazy plans of the backward passes
+
+    def time_forward(self, *params):
+        self.calls["forward"]()
+
+    def time_backward_data(self, *params):
+        self.calls["backward_data"]()
+
+    def time_backward_filter(self, *params):
+        self.calls["backward_filter"]()
+
+    def time_step(self, *params):
+        self.calls["step"]()
+
+    def peakmem_step(self, *params):
+        self.calls["step"]()
+
+    def track_workspace(self, *params):
+        """Measured bytes of a step: what its plans hold plus the peak RSS rise of one step."""
+        return workspace_bytes(lambda: TrainingStep(self.build(), self.dy), self.x, self.w)
+
+    track_workspace.unit = "bytes"
+
+
+class TrainingPasses(_Training):
+    params = [pick(list(SHAPES), ["resnet18-conv4", "7x7 N=8 C=K=64 56x56"]), ALGORITHMS]
+    param_names = ["layer", "algorithm"]
+
+    def case(self, name, algorithm):
+        return SHAPES[name], algorithm, 0.0
+
+
+class TrainingCompression(_Training):
+    params = [pick(["7x7 N=8 C=K=64 56x56", "11x11 N=8 C=K=64 56x56", "resnet18-conv2"], ["7x7 N=8 C=K=64 56x56"]),
+              RATES]
+    param_names = ["layer", "compression"]
+
+    def case(self, name, compression):
+        return SHAPES[name], "fft", compression
+
+
+class Digits:
+    """convbench accuracy's experiment: test accuracy of the 2-conv CNN on the digits, by compression."""
+
+    version = VERSION
+    rounds = 1
+    number = 1
+    repeat = 1
+    timeout = 600
+    params = [["torch", "fft c=0", "fft c=0.25", "fft c=0.5", "fft c=0.75", "fft c=0.9"]]
+    param_names = ["model"]
+
+    def setup(self, model):
+        if pick(False, True):
+            raise NotImplementedError("the digits training runs in the full sweep only")
+
+    def track_test_accuracy(self, model):
+        from convbench.accuracy import train_and_test
+
+        compression = None if model == "torch" else float(model.split("=")[1])
+        return train_and_test(compression).test_accuracy
+
+    track_test_accuracy.unit = "fraction correct"
