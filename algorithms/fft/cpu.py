@@ -30,6 +30,7 @@ from ..scratch import Scratch
 from . import adjoint, wisdom
 from .bandlimit import Band, BandLimited, check_compression, fft_grid
 from .contract import stream_contract
+from .dft import InverseSupportDFT
 from .stages import FilterStage, InputStage, OutputStage
 
 
@@ -79,11 +80,28 @@ class FFTCPU(BandLimited, StagedPlan):
         return self.band.mask
 
     # The training passes: the exact adjoints of the band-limited map (adjoint.py has the derivation).
+    # Each reuses the forward's own stage for its operand's spectrum on the band (the filter's
+    # conj(F_w)/L, the input's F_x, both pruned DFTs) and transforms only dy; the contraction
+    # runs on the retained frequencies.
     def _backward_data(self, dy, w):
-        return adjoint.backward_data(dy, w, self.spec, self.fft_shape, self.band.mask)
+        scale = self.fft_shape[0] * self.fft_shape[1]
+        W = np.conjugate(self.transform_filter(w).transpose(0, 2, 1)) * np.float32(scale)  # (F, K, C): M . F_w
+        G = adjoint.band_values(adjoint.dy_spectrum(dy, self.spec, self.fft_shape), self.band.mask)
+        return adjoint.data_gradient(G, W, self.spec, self.fft_shape, self.band.mask).astype(np.float32, copy=False)
 
     def _backward_filter(self, x, dy):
-        return adjoint.backward_filter(x, dy, self.spec, self.fft_shape, self.band.mask)
+        """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc], the inverse evaluated only on the R x S support
+        (a pruned inverse DFT, as the forward's filter transform is pruned), not on the whole grid."""
+        spec, (Lh, Lw) = self.spec, self.fft_shape
+        self.transform_input(x)  # (F, N, C): M . F_x
+        G = adjoint.band_values(adjoint.dy_spectrum(dy, spec, self.fft_shape), self.band.mask)  # (F, N, K)
+        DW = adjoint.band_product(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X)
+        DW *= np.float32(1.0 / (Lh * Lw))  # the pruned inverse is unnormalised, as FFTW's
+        if getattr(self, "_support_inverse", None) is None:
+            self._support_inverse = InverseSupportDFT(self.band, spec.K * spec.C, spec.R, spec.S)
+        dw = np.empty((spec.K * spec.C, spec.R, spec.S), dtype=np.float32)
+        self._support_inverse(DW.reshape(DW.shape[0], -1), dw)
+        return dw.reshape(spec.filter_shape)
 
     def transform_filter(self, w) -> np.ndarray:
         """conj(F_w) / (Lh*Lw) on the retained block, as (F, C, K), in the plan's own buffers."""
