@@ -65,7 +65,7 @@ class _Training:
 
 
 class TrainingPasses(_Training):
-    params = [pick(list(SHAPES), ["resnet18-conv4", "7x7 N=8 C=K=64 56x56"]), ALGORITHMS]
+    params = [pick(list(SHAPES), ["resnet18-conv4"]), ALGORITHMS]
     param_names = ["layer", "algorithm"]
 
     def case(self, name, algorithm):
