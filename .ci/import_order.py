@@ -1,9 +1,13 @@
-"""Does the order of `import numpy`, `import torch` and `import convbench` change a measurement?
+"""Does the order of imports, or which side runs first, change a measurement?
 
-Runs the same measurement (ResNet-18 64@56, N=8: torch's time, and Winograd's
-time over torch's, timed alternately, medians of 40) in fresh interpreters
-that differ only in import order, interleaved, `--runs` times each, and prints
-the median over runs for each order. Usage: python .ci/import_order.py [--runs 5]
+Runs the same measurement (a variant's time over torch's, timed alternately,
+medians of 40; default Winograd F(2x2) on ResNet-18 64@56, N=8) in fresh
+interpreters that differ only in import order and in which of the two runs
+first in each round, interleaved, `--runs` times each, and prints the median
+over runs for each setting.
+
+Usage: python .ci/import_order.py [--runs 5] [--variant "fft tile 16"] [--filter 7]
+(--filter k: the N=8 C=K=64 56x56 layer with k x k filters, valid; default 3: ResNet-18's 64@56, padding 1)
 """
 import argparse
 import statistics
@@ -15,38 +19,45 @@ ORDERS = {"numpy, torch, convbench": "import numpy as np\nimport torch\nimport c
 
 BODY = """
 import statistics, time
-spec = convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=3, S=3, padding=1)
+k = {k}
+spec = convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=k, S=k, padding=1 if k == 3 else 0)
 rng = np.random.default_rng(0)
 x = rng.uniform(-1, 1, spec.input_shape).astype(np.float32)
 w = rng.uniform(-1, 1, spec.filter_shape).astype(np.float32)
-plans = {"winograd": convbench.plan(spec, "winograd"), "torch": convbench.plan(spec, "torch")}
-times = {name: [] for name in plans}
+plans = {{"variant": convbench.plan(spec, {variant!r}), "torch": convbench.plan(spec, "torch")}}
+order = ["torch", "variant"] if {torch_first} else ["variant", "torch"]
+times = {{name: [] for name in plans}}
 for plan in plans.values():
     plan(x, w)
 for _ in range(40):
-    for name, plan in plans.items():
+    for name in order:
         start = time.perf_counter()
-        plan(x, w)
+        plans[name](x, w)
         times[name].append(time.perf_counter() - start)
-print(statistics.median(times["torch"]), statistics.median(times["winograd"]))
+print(statistics.median(times["torch"]), statistics.median(times["variant"]))
 """
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
-    found = {order: [] for order in ORDERS}
-    for _ in range(runs):
-        for order, imports in ORDERS.items():
-            out = subprocess.run([sys.executable, "-c", imports + BODY], capture_output=True, text=True, check=True)
-            torch_s, winograd_s = map(float, out.stdout.split())
-            found[order].append((torch_s, winograd_s / torch_s))
-    for order, samples in found.items():
+    parser.add_argument("--variant", default="winograd")
+    parser.add_argument("--filter", type=int, default=3)
+    args = parser.parse_args()
+    settings = {(order, first): imports + BODY.format(k=args.filter, variant=args.variant, torch_first=first == "torch")
+                for order, imports in ORDERS.items() for first in ("variant", "torch")}
+    found = {setting: [] for setting in settings}
+    for _ in range(args.runs):
+        for setting, code in settings.items():
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            torch_s, variant_s = map(float, out.stdout.split())
+            found[setting].append((torch_s, variant_s / torch_s))
+    for (order, first), samples in found.items():
         torch_ms = [1e3 * t for t, _ in samples]
         ratios = [r for _, r in samples]
-        print(f"{order:26} torch {statistics.median(torch_ms):6.2f} ms (runs {min(torch_ms):.2f}-{max(torch_ms):.2f})"
-              f"   winograd/torch time {statistics.median(ratios):.2f} (runs {min(ratios):.2f}-{max(ratios):.2f})")
+        print(f"{order:26} {first + ' first':15} torch {statistics.median(torch_ms):6.2f} ms "
+              f"(runs {min(torch_ms):.2f}-{max(torch_ms):.2f})   {args.variant}/torch time "
+              f"{statistics.median(ratios):.2f} (runs {min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":
