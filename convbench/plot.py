@@ -177,6 +177,8 @@ def chart_families(frame, out):
             ax.set(xlabel="filter size k (k x k, 'same' padding)", title=f"{size}x{size}, N=2, C=K=32")
         else:
             ax.set(xscale="log", xlabel="channels C = K (3x3, padding 1)", title=f"{size}x{size}, N=4")
+            ax.set_xticks(sorted(panel.x.unique()), [str(v) for v in sorted(panel.x.unique())])
+            ax.minorticks_off()
         ax.set(yscale="log", ylabel="time per call [ms]")
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.suptitle("FFT or Winograd? Every variant against filter size and channel count (CPU)")
@@ -196,7 +198,7 @@ def chart_tiles(frame, out):
     sns.barplot(data[0], x="layer", y="value", hue="algorithm", hue_order=hue_order, ax=left, legend=False)
     left.set(yscale="log", ylabel="relative L2 error vs float64 oracle", title="Error grows with the tile")
     sns.barplot(data[1].assign(ms=data[1].value * 1e3), x="layer", y="ms", hue="algorithm", hue_order=hue_order, ax=right)
-    right.set(ylabel="time per call [ms]", title="Time per call (N=8)")
+    right.set(yscale="log", ylabel="time per call [ms]", title="Time per call (N=8)")
     right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     for ax in (left, right):
         ax.tick_params(axis="x", rotation=20)
