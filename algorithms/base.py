@@ -77,22 +77,28 @@ class Plan:
         raise NotImplementedError
 
     # -- the training passes ----------------------------------------------------
-    def backward_data(self, dy, w) -> np.ndarray:
+    def backward_data(self, dy, w, reuse_forward: bool = False) -> np.ndarray:
         """dx (N, C, H, W) float32: the gradient of <dy, plan(x, w)> with respect to x.
 
         By default this algorithm's own forward pass on the data-gradient problem
         (gradients.DataGradient: dy dilated by the stride, the filter flipped and
         channel-swapped); plans with a better way override _backward_data.
+
+        reuse_forward=True promises that this plan's last forward call was on
+        this same w (one layer's training step): plans that transform the
+        filter then take its transform from that call instead of redoing it.
         """
         dy, w = self.check_gradient(dy, w=w)
-        return self._backward_data(dy, w)
+        return self._backward_data(dy, w, reuse_forward)
 
-    def backward_filter(self, x, dy) -> np.ndarray:
+    def backward_filter(self, x, dy, reuse_forward: bool = False) -> np.ndarray:
         """dw (K, C, R, S) float32: the gradient of <dy, plan(x, w)> with respect to w.
 
-        By default one GEMM per filter tap (gradients.filter_gradient_gemm)."""
+        By default one GEMM per filter tap (gradients.filter_gradient_gemm).
+        reuse_forward=True promises that the plan's last forward call was on this
+        same x: plans that transform the input then reuse that transform."""
         dy, x = self.check_gradient(dy, x=x)
-        return self._backward_filter(x, dy)
+        return self._backward_filter(x, dy, reuse_forward)
 
     def check_gradient(self, dy, x=None, w=None):
         """dy and the other operand as float32 C-contiguous arrays of this plan's shapes, or ConvError."""
@@ -101,7 +107,7 @@ class Plan:
             return dy, as_conv_array(x, "x", self.spec.input_shape)
         return dy, as_conv_array(w, "w", self.spec.filter_shape)
 
-    def _backward_data(self, dy, w):
+    def _backward_data(self, dy, w, reuse_forward=False):
         from .gradients import DataGradient  # the training passes load only when asked for
 
         if getattr(self, "_data_gradient", None) is None:
@@ -110,7 +116,7 @@ class Plan:
         problem, forward = self._data_gradient
         return forward(problem.prepare(dy), problem.flipped(w))
 
-    def _backward_filter(self, x, dy):
+    def _backward_filter(self, x, dy, reuse_forward=False):
         from .gradients import filter_gradient_gemm
 
         return filter_gradient_gemm(x, dy, self.spec)
@@ -164,7 +170,12 @@ class StagedPlan(Plan):
     def run(self, x, w, out):
         self._run_transformed(x, self.transform_filter(w), out)
 
+    # What the last forward call left in the plan's buffers, for reuse_forward: the
+    # transformed filter it used, and (in the plan's own buffers) the transformed input.
+    _forward_filter = None
+
     def _run_transformed(self, x, transformed_filter, out):
+        self._forward_filter = transformed_filter
         self.transform_input(x)
         self.contract(transformed_filter)
         self.transform_output(out)

@@ -26,12 +26,12 @@ class TorchCPU(Plan):
         return out
 
 
-    def _backward_data(self, dy, w):
+    def _backward_data(self, dy, w, reuse_forward=False):
         with torch.no_grad():
             return torch.nn.grad.conv2d_input(self.spec.input_shape, torch.from_numpy(w), torch.from_numpy(dy),
                                               stride=self.spec.stride, padding=self.spec.padding).numpy()
 
-    def _backward_filter(self, x, dy):
+    def _backward_filter(self, x, dy, reuse_forward=False):
         with torch.no_grad():
             return torch.nn.grad.conv2d_weight(torch.from_numpy(x), self.spec.filter_shape, torch.from_numpy(dy),
                                                stride=self.spec.stride, padding=self.spec.padding).numpy()

@@ -8,14 +8,16 @@ PASSES = ("forward", "backward_data", "backward_filter", "step")
 
 
 class TrainingStep:
-    """plan(x, w), then both gradients for a fixed dy: what one training step asks of a layer."""
+    """plan(x, w), then both gradients for a fixed dy: what one training step asks of a layer.
+    The backward passes reuse what the forward left in the plan (its transformed input and filter)."""
 
     def __init__(self, plan, dy):
         self.plan, self.dy = plan, dy
 
     def __call__(self, x, w):
         y = self.plan(x, w)
-        return y, self.plan.backward_data(self.dy, w), self.plan.backward_filter(x, self.dy)
+        return (y, self.plan.backward_data(self.dy, w, reuse_forward=True),
+                self.plan.backward_filter(x, self.dy, reuse_forward=True))
 
 
 def pass_call(plan, name: str, x, w, dy) -> Callable[[], object]:

@@ -65,6 +65,12 @@ def test_publish_writes_the_graph_data(site):
     assert (html / "index.html").exists() and (html / "index.legacy.html").exists()
     graphs = list((html / "graphs").rglob("bench_filter_size.FilterSize.time_conv*.json"))
     assert graphs, "asv publish wrote no graph for the filter-size suite"
+    # every variant of the registry is a parameter of the published layer suite (the committed full sweep)
+    from convbench import registry
+
+    index = json.loads((html / "index.json").read_text())
+    published = {value.strip("'") for value in index["benchmarks"]["bench_layers.Layers.time_conv"]["params"][1]}
+    assert set(registry.LABELS) <= published
 
 
 def test_published_page_draws_benchmark_graphs_offline(site, browser):

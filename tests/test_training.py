@@ -47,3 +47,22 @@ def test_at_c0_the_fft_network_learns_what_torchs_learns():
     assert ours.achieved == 0.0 and peer.model == "torch" and ours.model == "fft"
     assert abs(ours.test_accuracy - peer.test_accuracy) <= 2 / 360  # the same weights, float32 rounding apart
     assert ours.test_accuracy > 0.5  # it learned something: 10 classes, chance is 0.1
+
+
+@pytest.mark.parametrize("label", ["fft", "fft tile 16", "winograd F(4x4,3x3)", "winograd", "direct", "torch"])
+def test_reuse_forward_takes_the_forwards_transforms(label):
+    """With reuse_forward=True the gradients come from what the last forward call left in the plan:
+    equal to recomputing after a forward on the same x and w, and visibly not recomputed otherwise."""
+    rng = np.random.default_rng(6)
+    x, w = random_problem(rng, SPEC)
+    other_x, other_w = random_problem(rng, SPEC)
+    dy = gradient_of_output(SPEC)
+    p = convbench.plan(SPEC, label)
+    p(x, w)
+    np.testing.assert_allclose(p.backward_filter(x, dy, reuse_forward=True), p.backward_filter(x, dy), rtol=1e-5, atol=1e-6)
+    p(x, w)
+    np.testing.assert_allclose(p.backward_data(dy, w, reuse_forward=True), p.backward_data(dy, w), rtol=1e-5, atol=1e-6)
+    if label.startswith(("fft", "winograd")):  # the staged plans keep their transforms
+        p(other_x, other_w)
+        stale = p.backward_filter(x, dy, reuse_forward=True)  # a broken promise: the forward saw other_x
+        assert relative_error(stale, reference_backward_filter(other_x, dy, SPEC.filter_shape, 1)) < 1e-4

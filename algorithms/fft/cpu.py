@@ -83,17 +83,19 @@ class FFTCPU(BandLimited, StagedPlan):
     # Each reuses the forward's own stage for its operand's spectrum on the band (the filter's
     # conj(F_w)/L, the input's F_x, both pruned DFTs) and transforms only dy; the contraction
     # runs on the retained frequencies.
-    def _backward_data(self, dy, w):
+    def _backward_data(self, dy, w, reuse_forward=False):
         scale = self.fft_shape[0] * self.fft_shape[1]
-        W = np.conjugate(self.transform_filter(w).transpose(0, 2, 1)) * np.float32(scale)  # (F, K, C): M . F_w
+        Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
+        W = np.conjugate(Wt.transpose(0, 2, 1)) * np.float32(scale)  # (F, K, C): M . F_w
         G = adjoint.band_values(adjoint.dy_spectrum(dy, self.spec, self.fft_shape), self.band.mask)
         return adjoint.data_gradient(G, W, self.spec, self.fft_shape, self.band.mask).astype(np.float32, copy=False)
 
-    def _backward_filter(self, x, dy):
+    def _backward_filter(self, x, dy, reuse_forward=False):
         """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc], the inverse evaluated only on the R x S support
         (a pruned inverse DFT, as the forward's filter transform is pruned), not on the whole grid."""
         spec, (Lh, Lw) = self.spec, self.fft_shape
-        self.transform_input(x)  # (F, N, C): M . F_x
+        if not (reuse_forward and self._forward_filter is not None):
+            self.transform_input(x)  # (F, N, C): M . F_x, else the forward's, still in its buffer
         G = adjoint.band_values(adjoint.dy_spectrum(dy, spec, self.fft_shape), self.band.mask)  # (F, N, K)
         DW = adjoint.band_product(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X)
         DW *= np.float32(1.0 / (Lh * Lw))  # the pruned inverse is unnormalised, as FFTW's

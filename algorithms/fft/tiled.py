@@ -136,7 +136,7 @@ class TiledFFTCPU(StagedPlan):
         self._inverse.execute()
         scatter_tiles(self._out_tiles, out, self.step_h, self.step_w)
 
-    def _backward_filter(self, x, dy):
+    def _backward_filter(self, x, dy, reuse_forward=False):
         """dw = the sum over tiles of each tile's correlation of x with the dy block its outputs
         received, read on the R x S support: dw_kc = irfft2(sum_t conj(DY_tk) X_tc)[:R, :S], one
         (K x tiles)(tiles x C) complex GEMM per frequency. No tile wraps around: p + r <= T - 1.
@@ -144,7 +144,8 @@ class TiledFFTCPU(StagedPlan):
         (Backward-data is this plan's forward pass on the data-gradient problem, Plan._backward_data.)"""
         spec, T = self.spec, self.tile
         F = T * (T // 2 + 1)
-        self.transform_input(x)
+        if not (reuse_forward and self._forward_filter is not None):
+            self.transform_input(x)  # else the forward's X, still in its buffer
         blocks = np.zeros((spec.N, spec.K, self.tiles_h * self.step_h, self.tiles_w * self.step_w), dtype=np.float32)
         blocks[:, :, :spec.P, :spec.Q] = dy
         blocks = blocks.reshape(spec.N, spec.K, self.tiles_h, self.step_h, self.tiles_w, self.step_w)

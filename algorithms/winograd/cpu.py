@@ -73,7 +73,7 @@ class WinogradCPU(StagedPlan):
         output_transform(self.tile, self._M, self._yh, out, self.tiles_h, self.tiles_w)
 
     # -- backward-filter: Winograd F(3x3, m x m) (Lavin & Gray, section 5) -----------------
-    def _backward_filter(self, x, dy):
+    def _backward_filter(self, x, dy, reuse_forward=False):
         """dw[k, c] = sum over tiles t of A'^T [ (G' dy_t G'^T) . (B^T x_t B) ] A', with F(3, m)'s
         matrices from the same points: its B^T is the forward's (it depends on the points only),
         so x_t's transform is the forward's input transform; dy_t is the m x m block of dy that
@@ -83,7 +83,8 @@ class WinogradCPU(StagedPlan):
         spec, m = self.spec, self.tile
         n = m + 2
         AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
-        self.transform_input(x)  # V (n^2, T, C) = B^T x_t B
+        if not (reuse_forward and self._forward_filter is not None):
+            self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
         padded = np.zeros((spec.N, spec.K, m * self.tiles_h, m * self.tiles_w), dtype=np.float32)
         padded[:, :, :spec.P, :spec.Q] = dy
         tiles = padded.reshape(spec.N, spec.K, self.tiles_h, m, self.tiles_w, m).transpose(3, 5, 0, 2, 4, 1)

@@ -61,6 +61,8 @@ class _Conv2d(torch.autograd.Function):
         dy = np.ascontiguousarray(dy.numpy())
         computes = ctx.computes
         dx = dw = None
+        # no reuse_forward: a plan is shared by every layer of the same shape, so its buffers
+        # may hold another layer's forward by now
         if ctx.needs_input_grad[0]:
             dx = torch.from_numpy(np.asarray(computes.backward_data(dy, w.numpy()), dtype=dy.dtype))
         if ctx.needs_input_grad[1]:
