@@ -27,6 +27,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     """Run the asv suites on the working tree (saved under HEAD), publish the history as HTML with
     the offline UI, and draw the charts. Returns {"machine", "html", "charts"}."""
     from .plot import plot_all  # seaborn and matplotlib load only for this
+    from .report import write_report
 
     asv = [sys.executable, "-m", "asv"]
     env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0")
@@ -44,6 +45,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     html = Path(results) / "html"
     _run("4/5 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
          [sys.executable, "-m", "asv_tachyon", "install", str(html)], announce)
-    announce("5/5 draw the charts", [])
+    announce("5/5 draw the charts, and the report page that shows them", [])
     charts = plot_all(results, out, machine=machine)
-    return {"machine": machine, "html": html / "index.html", "charts": charts}
+    report = write_report(html, sorted(Path(out).glob("*.png")), machine)  # `convbench accuracy`'s chart too
+    return {"machine": machine, "html": html / "index.html", "report": report, "charts": charts}

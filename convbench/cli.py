@@ -134,6 +134,7 @@ def cmd_bench(args) -> int:
     html = done["html"].parent
     console.print(f"HTML:   {done['html']}  (serve it: `asv preview` or `python -m http.server -d {html}`)")
     console.print(f"charts: {Path(args.out)}/")
+    console.print(f"report: {done['report']}  (every chart with what it shows; linked from the index)")
     return 0
 
 

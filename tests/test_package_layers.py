@@ -23,7 +23,7 @@ LAYERS = {
                 "convbench.layers", "convbench.recommend", "convbench.targets", "convbench.results", "convbench.runs",
                 "convbench.nn", "convbench.nn.functional", "convbench.nn.modules", "convbench.accuracy",
                 "convbench.training"},
-    "top": {"convbench", "convbench.cli", "convbench.plot", "convbench.bench"},
+    "top": {"convbench", "convbench.cli", "convbench.plot", "convbench.bench", "convbench.report"},
 }
 ORDER = ["core", "implementations", "harness", "top"]
 

@@ -105,3 +105,27 @@ def view_of(machine, html):
     entry = next(params for params in index["graph_param_list"] if params["machine"] == machine)
     return "#" + urlencode({key if key in ("machine", "branch", "python") else f"f-{key}": value
                             for key, value in entry.items() if value is not None})
+
+
+LOADED_IMAGES = "return [...document.images].filter(i => i.complete && i.naturalWidth > 0).length;"
+
+
+def test_the_report_page_shows_every_chart_and_the_index_links_to_it(site, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from convbench.plot import plot_all
+    from convbench.report import CAPTIONS, LINK_ID, write_report
+
+    url, html = site
+    charts = [p for p in plot_all(ROOT / "results", tmp_path) if p.suffix == ".png"]
+    write_report(html, charts)
+    browser.get(url + "report.html")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(LOADED_IMAGES) == len(charts))
+    sections = browser.find_elements(By.CSS_SELECTOR, "section")
+    assert len(sections) == len(charts) >= 6
+    for section in sections:  # each chart says what it shows
+        assert CAPTIONS[section.get_attribute("id")][:40] in section.text
+    browser.get(url + "index.html")
+    link = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, LINK_ID))
+    assert link.get_attribute("href").endswith("report.html")

@@ -1,0 +1,72 @@
+"""One place to look: a static page in the published HTML with every chart, what each shows,
+and links to asv's pages; linked from the asv UI's index."""
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+# What each chart shows (by file name), in the order the page lists them.
+CAPTIONS = {
+    "time_vs_filter_size": "Time per call of every variant against the filter size, at two input sizes: "
+                           "where FFT overtakes direct and torch.",
+    "fft_or_winograd": "FFT or Winograd? Every variant's time against the filter size and against the channel "
+                       "count (3x3), at two input sizes each: Zlateski et al.'s question, on this machine.",
+    "tile_error_time": "The price of bigger tiles: relative error against the float64 oracle and time per call of "
+                       "Winograd F(2), F(4), F(6) and the FFT tiles on ResNet-18's 3x3 layers.",
+    "gflops_per_layer": "Effective GFLOP/s (the direct algorithm's count over the time) per real layer and variant, "
+                        "against the machine's measured sgemm peak.",
+    "compression_time_workspace": "What band-limiting buys: fft time per call and measured workspace against the "
+                                  "compression rate, per layer.",
+    "compression_error_energy": "What band-limiting costs: the output's error and the input energy kept, on white "
+                                "noise and on natural-image spectra.",
+    "training_step_compression": "A training step (forward and both backward passes) of the band-limited fft: "
+                                 "time and measured memory against the compression rate, relative to c = 0.",
+    "training_passes": "A training step pass by pass (forward, backward-data, backward-filter) for every variant "
+                       "on real layers.",
+    "accuracy_vs_compression": "The seed's accuracy vs performance, in miniature: a small CNN trained on 8x8 digits "
+                               "with band-limited convolutions, against torch's Conv2d (convbench accuracy).",
+    "gpu_layers_compression": "The cuda backend on the GPU machines with results: time per layer against cuDNN, "
+                              "and what compression buys in time and device memory.",
+}
+LINK_ID = "convbench-report-link"
+
+
+def write_report(html_dir, charts, machine: str = "") -> Path:
+    """Copy the PNG charts into html_dir/figures and write html_dir/report.html; link it from index.html."""
+    html_dir = Path(html_dir)
+    figures = html_dir / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    pngs = {Path(chart).stem: Path(chart) for chart in charts if Path(chart).suffix == ".png"}
+    sections = []
+    for name in [n for n in CAPTIONS if n in pngs] + sorted(set(pngs) - set(CAPTIONS)):
+        shutil.copyfile(pngs[name], figures / pngs[name].name)
+        caption = html.escape(CAPTIONS.get(name, name.replace("_", " ")))
+        sections.append(f'<section id="{name}"><h2>{html.escape(name.replace("_", " "))}</h2><p>{caption}</p>'
+                        f'<img src="figures/{pngs[name].name}" alt="{caption}"></section>')
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>convbench report</title>
+<style>body{{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}}
+img{{max-width:100%;border:1px solid #ddd}} section{{margin-bottom:2.5em}}</style></head>
+<body><h1>convbench report{f" ({html.escape(machine)})" if machine else ""}</h1>
+<p>The charts of the newest results, each with what it shows. The full history, per benchmark and machine:
+<a href="index.html">the asv pages</a> (offline UI) or <a href="index.legacy.html">asv's own page</a>.</p>
+{chr(10).join(sections)}
+</body></html>
+"""
+    report = html_dir / "report.html"
+    report.write_text(page)
+    _link_from_index(html_dir / "index.html")
+    return report
+
+
+def _link_from_index(index: Path) -> None:
+    """A fixed link to the report on the asv UI's front page (once)."""
+    if not index.exists():
+        return
+    text = index.read_text()
+    if LINK_ID in text or "</body>" not in text:
+        return
+    link = (f'<a id="{LINK_ID}" href="report.html" style="position:fixed;right:1em;bottom:1em;z-index:9999;'
+            f'background:#fff;padding:.4em .8em;border:1px solid #888;border-radius:4px">convbench report: the charts</a>')
+    index.write_text(text.replace("</body>", link + "</body>", 1))
