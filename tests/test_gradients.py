@@ -27,7 +27,7 @@ def check_gradients(label, spec, seed):
 
 
 @pytest.mark.parametrize("label", [v for v in CPU_ALGORITHMS if not v.startswith("winograd")])
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(spec=conv_specs(), seed=st.integers(0, 2**32 - 1))
 def test_both_passes_match_the_oracle(label, spec, seed):
     if not supports(label, spec):  # the tiled FFT: stride 1, filters smaller than the tile
@@ -36,7 +36,7 @@ def test_both_passes_match_the_oracle(label, spec, seed):
 
 
 @pytest.mark.parametrize("label", [v for v in CPU_ALGORITHMS if v.startswith("winograd")])
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(spec=conv_specs(square_filter_3=True, stride_one=True), seed=st.integers(0, 2**32 - 1))
 def test_both_winograd_passes_match_the_oracle(label, spec, seed):
     check_gradients(label, spec, seed)
