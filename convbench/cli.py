@@ -158,6 +158,20 @@ def cmd_accuracy(args) -> int:
     return 0
 
 
+def cmd_layers(args) -> int:
+    from .models import from_model, load_model
+
+    found = from_model(load_model(args.model), args.input)
+    table = _table(f"{args.model}: {len(found)} unique convolutions for input {tuple(args.input)}",
+                   ("count", "shape", "groups", "dilation", "modules"), right=("count", "groups"))
+    for layer in found:
+        shown = ", ".join(layer.names[:3]) + (f" (+{len(layer.names) - 3})" if len(layer.names) > 3 else "")
+        table.add_row(str(layer.count), str(layer.spec), str(layer.groups), f"{layer.dilation[0]}x{layer.dilation[1]}", shown)
+    console.print(table)
+    console.print(f"{sum(layer.count for layer in found)} convolutions in one forward pass")
+    return 0
+
+
 def cmd_plot(args) -> int:
     from .plot import plot_all  # seaborn and matplotlib load only for this command
 
@@ -205,6 +219,10 @@ def main(argv=None) -> int:
     bench.add_argument("--results", default="results")
     bench.add_argument("--out", default="results/figures")
     bench.set_defaults(run=cmd_bench)
+    lay = commands.add_parser("layers", help="the unique convolutions of a torch model, with counts")
+    lay.add_argument("--model", required=True, help="package.module:factory, or a torchvision / timm model name")
+    lay.add_argument("--input", type=int, nargs=4, default=[1, 3, 224, 224], metavar=("N", "C", "H", "W"))
+    lay.set_defaults(run=cmd_layers)
     acc = commands.add_parser("accuracy", help="train a small CNN on the digits with band-limited fft convolutions "
                                                "at several compressions, against torch's (about a minute)")
     acc.add_argument("--compressions", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9])
