@@ -164,11 +164,11 @@ def cmd_layers(args) -> int:
     found = from_model(load_model(args.model), args.input)
     table = _table(f"{args.model}: {len(found)} unique convolutions for input {tuple(args.input)}",
                    ("count", "shape", "groups", "dilation", "modules"), right=("count", "groups"))
-    for layer in found:
-        shown = ", ".join(layer.names[:3]) + (f" (+{len(layer.names) - 3})" if len(layer.names) > 3 else "")
-        table.add_row(str(layer.count), str(layer.spec), str(layer.groups), f"{layer.dilation[0]}x{layer.dilation[1]}", shown)
+    for conv in found:
+        shown = ", ".join(conv.names[:3]) + (f" (+{len(conv.names) - 3})" if len(conv.names) > 3 else "")
+        table.add_row(str(conv.count), str(conv.spec), str(conv.groups), f"{conv.dilation[0]}x{conv.dilation[1]}", shown)
     console.print(table)
-    console.print(f"{sum(layer.count for layer in found)} convolutions in one forward pass")
+    console.print(f"{sum(conv.count for conv in found)} convolutions in one forward pass")
     return 0
 
 
