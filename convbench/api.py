@@ -8,7 +8,7 @@ from convbench.algorithms.fft.bandlimit import retained_energy as energy_kept
 
 from .arrays import as_conv_array
 from .errors import ConvError
-from .registry import COMPRESSIBLE, implementation, implementations, label, option_problem, resolve
+from .registry import COMPRESSIBLE, implementations, label, option_problem, resolved_implementation
 from .spec import ConvSpec
 
 __all__ = ["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]
@@ -42,8 +42,7 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
             raise ConvError(f"algorithm='auto' takes no options (it chooses them); got {', '.join(map(repr, options))}")
         from .recommend import choose  # harness above the API: imported when asked for
         algorithm, choice = choose(spec, backend)
-    cls = implementation(algorithm, backend, options)
-    algorithm, options = resolve(algorithm, options)
+    cls, algorithm, options = resolved_implementation(algorithm, backend, options)
     problem = option_problem(cls, algorithm, backend, options)
     if problem:
         raise ConvError(problem)

@@ -119,14 +119,20 @@ def _selecting_option(algorithm, backend, options) -> str:
     return next((key for key in options if (algorithm, backend, key) in OPTION_IMPLEMENTATIONS), "")
 
 
-def implementation(name, backend, options=None):
-    """The Plan class for (name, backend, options); ConvError if unknown or unavailable here."""
+def _lookup(name, backend, options=None):
+    """(algorithm, options, Plan class or None, why not) for a name or variant label with options."""
     check_names(name, backend)
     algorithm, options = resolve(name, options)
     cls, reason = _import(algorithm, backend, _selecting_option(algorithm, backend, options))
+    return algorithm, options, cls, reason
+
+
+def resolved_implementation(name, backend, options=None):
+    """(Plan class, algorithm, options) for a name or variant label; ConvError if unknown or unavailable here."""
+    algorithm, options, cls, reason = _lookup(name, backend, options)
     if cls is None:
         raise ConvError(f"algorithm={name!r} on backend={backend!r} is not available here: {reason}")
-    return cls
+    return cls, algorithm, options
 
 
 def option_problem(cls, algorithm, backend, options) -> str:
@@ -147,9 +153,7 @@ def supports(name, backend, spec) -> bool:
 def why_not(name, backend, spec) -> str:
     """Why (name or variant label, backend) cannot compute spec here ('' when it can): not available,
     an option this backend does not take, or the shape."""
-    check_names(name, backend)
-    algorithm, options = resolve(name)
-    cls, reason = _import(algorithm, backend, _selecting_option(algorithm, backend, options))
+    algorithm, options, cls, reason = _lookup(name, backend)
     if cls is None:
         return f"{name} on {backend} is not available here: {reason}"
     problem = option_problem(cls, algorithm, backend, options)
