@@ -10,18 +10,28 @@ import numpy as np
 from .spec import ConvSpec
 
 
-def reference_conv2d(x, w, padding=0, stride=1) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
-    spec = ConvSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride)
-    xp = np.pad(x, ((0, 0), (0, 0), (spec.pad_h,) * 2, (spec.pad_w,) * 2))
-    out = np.zeros(spec.output_shape)
+def _tap_windows(spec: ConvSpec):
+    """(r, s, index): for each filter tap, the index of the strided (N, C, P, Q) window of the
+    padded input that the tap reads."""
     rows = (spec.P - 1) * spec.stride_h + 1
     cols = (spec.Q - 1) * spec.stride_w + 1
     for r in range(spec.R):
         for s in range(spec.S):
-            window = xp[:, :, r:r + rows:spec.stride_h, s:s + cols:spec.stride_w]  # (N, C, P, Q)
-            out += np.tensordot(window, w[:, :, r, s], axes=([1], [1])).transpose(0, 3, 1, 2)
+            yield r, s, (slice(None), slice(None), slice(r, r + rows, spec.stride_h), slice(s, s + cols, spec.stride_w))
+
+
+def _padded(x, spec: ConvSpec) -> np.ndarray:
+    return np.pad(x, ((0, 0), (0, 0), (spec.pad_h,) * 2, (spec.pad_w,) * 2))
+
+
+def reference_conv2d(x, w, padding=0, stride=1) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    spec = ConvSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride)
+    xp = _padded(x, spec)
+    out = np.zeros(spec.output_shape)
+    for r, s, window in _tap_windows(spec):
+        out += np.tensordot(xp[window], w[:, :, r, s], axes=([1], [1])).transpose(0, 3, 1, 2)
     return out
 
 
@@ -41,12 +51,8 @@ def reference_backward_data(dy, w, input_shape, padding=0, stride=1) -> np.ndarr
     w = np.asarray(w, dtype=np.float64)
     spec = ConvSpec.from_shapes(tuple(input_shape), w.shape, padding=padding, stride=stride)
     xp = np.zeros((spec.N, spec.C, spec.H + 2 * spec.pad_h, spec.W + 2 * spec.pad_w))
-    rows = (spec.P - 1) * spec.stride_h + 1
-    cols = (spec.Q - 1) * spec.stride_w + 1
-    for r in range(spec.R):
-        for s in range(spec.S):
-            contribution = np.tensordot(dy, w[:, :, r, s], axes=([1], [0]))  # (N, P, Q, C)
-            xp[:, :, r:r + rows:spec.stride_h, s:s + cols:spec.stride_w] += contribution.transpose(0, 3, 1, 2)
+    for r, s, window in _tap_windows(spec):
+        xp[window] += np.tensordot(dy, w[:, :, r, s], axes=([1], [0])).transpose(0, 3, 1, 2)  # (N, P, Q, C) -> NCPQ
     return xp[:, :, spec.pad_h:spec.pad_h + spec.H, spec.pad_w:spec.pad_w + spec.W]
 
 
@@ -56,12 +62,8 @@ def reference_backward_filter(x, dy, filter_shape, padding=0, stride=1) -> np.nd
     x = np.asarray(x, dtype=np.float64)
     dy = np.asarray(dy, dtype=np.float64)
     spec = ConvSpec.from_shapes(x.shape, tuple(filter_shape), padding=padding, stride=stride)
-    xp = np.pad(x, ((0, 0), (0, 0), (spec.pad_h,) * 2, (spec.pad_w,) * 2))
+    xp = _padded(x, spec)
     dw = np.zeros(spec.filter_shape)
-    rows = (spec.P - 1) * spec.stride_h + 1
-    cols = (spec.Q - 1) * spec.stride_w + 1
-    for r in range(spec.R):
-        for s in range(spec.S):
-            window = xp[:, :, r:r + rows:spec.stride_h, s:s + cols:spec.stride_w]  # (N, C, P, Q)
-            dw[:, :, r, s] = np.tensordot(dy, window, axes=([0, 2, 3], [0, 2, 3]))
+    for r, s, window in _tap_windows(spec):
+        dw[:, :, r, s] = np.tensordot(dy, xp[window], axes=([0, 2, 3], [0, 2, 3]))
     return dw
