@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.errors import ConvError
 from convbench.selection import FILTER_TRANSFORM, fft_transform
 
 from ..base import StagedPlan
@@ -47,9 +46,7 @@ class FFTCPU(BandLimited, StagedPlan):
     def __init__(self, spec, compression=0.0, planner_effort=None, threads=None, filter_transform=None,
                  input_transform=None, output_transform=None):
         super().__init__(spec)
-        planner_effort = planner_effort or wisdom.default_effort()
-        if planner_effort not in wisdom.EFFORTS:
-            raise ConvError(f"planner_effort must be one of {', '.join(wisdom.EFFORTS)}; got {planner_effort!r}")
+        planner_effort = wisdom.check_effort(planner_effort)
         self.fft_shape = fft_grid(spec)
         self.band = Band(self.fft_shape, check_compression(compression))
         self.compression = self.band.compression

@@ -83,9 +83,7 @@ class TiledFFTCPU(StagedPlan):
             raise ConvError(f"algorithm='fft' with tile={tile} needs stride 1 and a filter smaller than the tile; "
                             f"got w filter {spec.R}x{spec.S} and stride {spec.stride}")
         super().__init__(spec)
-        planner_effort = planner_effort or wisdom.default_effort()
-        if planner_effort not in wisdom.EFFORTS:
-            raise ConvError(f"planner_effort must be one of {', '.join(wisdom.EFFORTS)}; got {planner_effort!r}")
+        planner_effort = wisdom.check_effort(planner_effort)
         wisdom.load()
         T = self.tile = tile
         N, C, K = spec.N, spec.C, spec.K

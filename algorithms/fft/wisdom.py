@@ -15,6 +15,7 @@ from pathlib import Path
 import pyfftw
 
 from convbench.cache import cache_root, write_atomically
+from convbench.errors import ConvError
 
 EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 _loaded = False
@@ -27,6 +28,14 @@ def wisdom_path() -> Path:
 def default_effort() -> str:
     """FFTW_MEASURE unless PYFFTW_PLANNER_EFFORT says otherwise (pyFFTW's own variable)."""
     return os.environ.get("PYFFTW_PLANNER_EFFORT", "FFTW_MEASURE")
+
+
+def check_effort(effort) -> str:
+    """The planner effort to use: `effort`, or the default when None; ConvError naming it if unknown."""
+    effort = effort or default_effort()
+    if effort not in EFFORTS:
+        raise ConvError(f"planner_effort must be one of {', '.join(EFFORTS)}; got {effort!r}")
+    return effort
 
 
 def load() -> None:
