@@ -14,20 +14,15 @@ from convbench.signals import random_problem
 from convbench.targets import VALID, gradient_of_output
 from convbench.training import TrainingStep, pass_call
 
-from .common import ALGORITHMS, VERSION, make_plan, pick
+from .common import ALGORITHMS, VERSION, _Timed, make_plan, pick
 
 SHAPES = {"resnet18-conv2": layer("resnet18-conv2").spec, "resnet18-conv4": layer("resnet18-conv4").spec,
           "7x7 N=8 C=K=64 56x56": VALID[7], "11x11 N=8 C=K=64 56x56": VALID[11]}
 RATES = pick([0.0, 0.25, 0.5, 0.75, 0.9], [0.0, 0.5])
 
 
-class _Training:
-    version = VERSION
-    rounds = 1
-    repeat = (3, 10, 4.0)
-    number = 1
-    warmup_time = 0.0
-    timeout = 600
+class _Training(_Timed):
+    timeout = 600  # a step of the slowest variants on the 11x11 layer, every repeat
 
     def case(self, *params):
         raise NotImplementedError

@@ -14,8 +14,10 @@ from convbench.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 
+
 def pick(full, quick):
     return quick if QUICK else full
+
 
 # asv keeps a benchmark's history only while its version matches; by default the
 # version is a hash of the benchmark's source, so any edit to this file would
@@ -30,6 +32,7 @@ ALGORITHMS = pick(list(registry.LABELS),
 BACKENDS = [backend for backend in registry.BACKENDS
             if backend in os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda").split(",")]
 
+
 def make_plan(spec, algorithm, backend, compression=0.0):
     """The plan; NotImplementedError (asv shows n/a) only where the registry says the
     combination cannot run (Winograd off 3x3/stride 1, a backend this machine lacks).
@@ -39,7 +42,19 @@ def make_plan(spec, algorithm, backend, compression=0.0):
         raise NotImplementedError(reason)
     return convbench.plan(spec, algorithm, backend, compression)
 
-class _ConvCase:
+
+class _Timed:
+    """The timing settings every convolution benchmark shares (asv's attributes)."""
+
+    version = VERSION
+    rounds = 1
+    repeat = (3, 10, 4.0)
+    number = 1
+    warmup_time = 0.0
+    timeout = 300
+
+
+class _ConvCase(_Timed):
     """time_, peakmem_, workspace and GFLOP/s of one planned convolution.
 
     On the cuda backend the data lives on the device, every timed call ends
@@ -50,13 +65,6 @@ class _ConvCase:
     (spec, algorithm, backend, compression). Planning happens in setup, so
     time_ measures the call only.
     """
-
-    version = VERSION
-    rounds = 1
-    repeat = (3, 10, 4.0)
-    number = 1
-    warmup_time = 0.0
-    timeout = 300
 
     def case(self, *params):
         raise NotImplementedError
@@ -90,6 +98,7 @@ class _ConvCase:
 
     track_gflops.unit = "GFLOP/s"
 
+
 def _warm_kernels():
     """Load the Numba kernels once in asv's forkserver, so that each forked
     benchmark starts warm: loading Numba's cache costs about 0.25 s per
@@ -104,6 +113,7 @@ def _warm_kernels():
     convbench.plan(spec, "direct")(x, w)
     convbench.plan(spec, "winograd")(x, w)
     convbench.plan(spec, "fft", threads=1, planner_effort="FFTW_ESTIMATE")(x, w)
+
 
 if "run_server" in sys.argv:  # asv's forkserver; with spawn each process loads only what it runs
     _warm_kernels()
