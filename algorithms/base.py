@@ -30,9 +30,27 @@ class Plan:
     algorithm = ""
     backend = ""
     compression = 0.0  # the achieved spectral compression; only fft sets it
+    # What the implementation computes beyond plain convolution; a spec with more is a ConvError.
+    takes_groups = False
+    takes_dilation = False
+    dilation_needs = "a kernel that reads dilated taps"  # why dilation=1 is expected, where it is
 
     def __init__(self, spec: ConvSpec):
+        problem = self.parameter_problem(spec)
+        if problem:
+            raise ConvError(problem)
         self.spec = spec
+
+    @classmethod
+    def parameter_problem(cls, spec: ConvSpec) -> str:
+        """Why this implementation cannot take spec's groups or dilation ('' when it can)."""
+        where = f"algorithm={cls.algorithm!r} on backend={cls.backend!r}"
+        if spec.groups > 1 and not cls.takes_groups:
+            return f"groups={spec.groups}: {where} computes ungrouped convolutions only; expected groups=1"
+        if spec.dilation != (1, 1) and not cls.takes_dilation:
+            return (f"dilation={spec.dilation}: {where} needs {cls.dilation_needs}, which it has not; "
+                    f"expected dilation=1")
+        return ""
 
     @classmethod
     def supports(cls, spec: ConvSpec, **options) -> bool:

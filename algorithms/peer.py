@@ -10,15 +10,20 @@ from .base import Plan
 from .gpu import CudaPlan, as_tensor, empty, fill, wrap
 
 
+def conv_parameters(spec) -> dict:
+    """The spec's padding, stride, dilation and groups as torch's conv2d and its gradients take them."""
+    return dict(padding=spec.padding, stride=spec.stride, dilation=spec.dilation, groups=spec.groups)
+
+
 class TorchCPU(Plan):
     algorithm = "torch"
     backend = "cpu"
+    takes_groups = takes_dilation = True
 
     def __call__(self, x, w=None, out=None):
         x, w = self.check_inputs(x, self._fixed_weights() if w is None else w)
         with torch.no_grad():
-            y = F.conv2d(torch.from_numpy(x), torch.from_numpy(w),
-                         padding=self.spec.padding, stride=self.spec.stride).numpy()
+            y = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), **conv_parameters(self.spec)).numpy()
         if out is None:  # hand back torch's own buffer: copying would bill the peer for our API
             return y
         out = output_buffer(out, self.spec.output_shape)
@@ -29,12 +34,12 @@ class TorchCPU(Plan):
     def _backward_data(self, dy, w, reuse_forward=False):
         with torch.no_grad():
             return torch.nn.grad.conv2d_input(self.spec.input_shape, torch.from_numpy(w), torch.from_numpy(dy),
-                                              stride=self.spec.stride, padding=self.spec.padding).numpy()
+                                              **conv_parameters(self.spec)).numpy()
 
     def _backward_filter(self, x, dy, reuse_forward=False):
         with torch.no_grad():
             return torch.nn.grad.conv2d_weight(torch.from_numpy(x), self.spec.filter_shape, torch.from_numpy(dy),
-                                               stride=self.spec.stride, padding=self.spec.padding).numpy()
+                                               **conv_parameters(self.spec)).numpy()
 
 
 class TorchCUDA(CudaPlan):
@@ -52,6 +57,7 @@ class TorchCUDA(CudaPlan):
     """
 
     algorithm = "torch"
+    takes_groups = takes_dilation = True
 
     def __init__(self, spec, tf32: bool = False):
         super().__init__(spec)
@@ -67,7 +73,7 @@ class TorchCUDA(CudaPlan):
         cudnn.benchmark, cudnn.allow_tf32 = True, self.tf32
         try:
             with torch.no_grad():
-                result = F.conv2d(as_tensor(x), as_tensor(w), padding=self.spec.padding, stride=self.spec.stride)
+                result = F.conv2d(as_tensor(x), as_tensor(w), **conv_parameters(self.spec))
         finally:
             cudnn.benchmark, cudnn.allow_tf32 = saved
         if out is None:  # torch's own buffer: copying would bill the peer for our API

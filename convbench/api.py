@@ -43,7 +43,7 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
         from .recommend import choose  # harness above the API: imported when asked for
         algorithm, choice = choose(spec, backend)
     cls, algorithm, options = resolved_implementation(algorithm, backend, options)
-    problem = option_problem(cls, algorithm, backend, options)
+    problem = option_problem(cls, algorithm, backend, options) or cls.parameter_problem(spec)
     if problem:
         raise ConvError(problem)
     compression = check_compression(compression)
@@ -61,14 +61,15 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
 
 
 def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,
-           compression: float = 0.0, **options) -> np.ndarray:
-    """torch.nn.functional.conv2d semantics (cross-correlation, zero padding) with a chosen algorithm.
+           compression: float = 0.0, dilation=1, groups: int = 1, **options) -> np.ndarray:
+    """torch.nn.functional.conv2d semantics (cross-correlation, zero padding, dilation, groups)
+    with a chosen algorithm.
 
-    x is (N, C, H, W), w is (K, C, R, S); the result is float32 (N, K, P, Q).
+    x is (N, C, H, W), w is (K, C/groups, R, S); the result is float32 (N, K, P, Q).
     """
     x = as_conv_array(x, "x")
     w = as_conv_array(w, "w")
-    spec = ConvSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride)
+    spec = ConvSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride, dilation=dilation, groups=groups)
     return plan(spec, algorithm, backend, compression, **options)(x, w)
 
 

@@ -156,7 +156,7 @@ def why_not(name, backend, spec) -> str:
     algorithm, options, cls, reason = _lookup(name, backend)
     if cls is None:
         return f"{name} on {backend} is not available here: {reason}"
-    problem = option_problem(cls, algorithm, backend, options)
+    problem = option_problem(cls, algorithm, backend, options) or cls.parameter_problem(spec)
     if problem:
         return problem
     return "" if cls.supports(spec, **options) else f"{name} cannot compute {spec}"
