@@ -1,14 +1,16 @@
 """The two backward passes that every algorithm can share, as they are written in the field.
 
 backward-data as a forward convolution: dx = conv(dy dilated by the stride,
-the filter flipped and with its channels swapped), stride 1, with the padding
-that makes the output the input's size. An algorithm runs it with its own
+the filter flipped and with its channels swapped within each group), stride 1,
+the forward's dilation and groups, with the padding that makes the output the
+input's size. An algorithm runs it with its own
 forward pass (direct, Winograd, tiled FFT): DataGradient holds the derived
 shape and the two re-laid-out operands.
 
 backward-filter as GEMMs: dw[:, :, r, s] = sum over (n, p, q) of dy times
 the strided window of the padded input that tap (r, s) read, one
-(K x N·P·Q)(N·P·Q x C) product per tap, on torch's BLAS (blas.py's pool).
+(K x N·P·Q)(N·P·Q x C) product per tap (per group: (K/g x N·P·Q)(N·P·Q x C/g)),
+on torch's BLAS (blas.py's pool).
 """
 from __future__ import annotations
 
@@ -20,18 +22,21 @@ from convbench.spec import ConvSpec
 
 class DataGradient:
     """dx for `spec` as a stride-1 forward convolution of shape `self.spec`:
-    input prepare(dy) (N, K, H', W'), filters flipped(w) (C, K, R, S), output (N, C, H, W)."""
+    input prepare(dy) (N, K, H', W'), filters flipped(w) (C, K/groups, R, S), output (N, C, H, W)."""
 
     def __init__(self, spec: ConvSpec):
         self.source = spec
         # dy dilated by the stride, with the rows and columns the stride skipped at the end
-        # (H + 2·pad - R + 1 positions in all), then padded by R - 1 - pad: the full
-        # correlation, read at the input's positions. Padding beyond R - 1 crops dy instead.
-        self.span = (spec.H + 2 * spec.pad_h - spec.R + 1, spec.W + 2 * spec.pad_w - spec.S + 1)
-        self.crop = (max(0, spec.pad_h - spec.R + 1), max(0, spec.pad_w - spec.S + 1))
-        pad = (max(0, spec.R - 1 - spec.pad_h), max(0, spec.S - 1 - spec.pad_w))
+        # (H + 2·pad - E + 1 positions in all, E the dilated filter's extent), then padded by
+        # E - 1 - pad: the full correlation, read at the input's positions. Padding beyond
+        # E - 1 crops dy instead.
+        eh, ew = spec.extent_h, spec.extent_w
+        self.span = (spec.H + 2 * spec.pad_h - eh + 1, spec.W + 2 * spec.pad_w - ew + 1)
+        self.crop = (max(0, spec.pad_h - eh + 1), max(0, spec.pad_w - ew + 1))
+        pad = (max(0, eh - 1 - spec.pad_h), max(0, ew - 1 - spec.pad_w))
         height, width = self.span[0] - 2 * self.crop[0], self.span[1] - 2 * self.crop[1]
-        self.spec = ConvSpec(N=spec.N, C=spec.K, H=height, W=width, K=spec.C, R=spec.R, S=spec.S, padding=pad)
+        self.spec = ConvSpec(N=spec.N, C=spec.K, H=height, W=width, K=spec.C, R=spec.R, S=spec.S, padding=pad,
+                             dilation=spec.dilation, groups=spec.groups)
         self._dilated = None if spec.stride == (1, 1) and self.crop == (0, 0) else \
             np.zeros((spec.N, spec.K, *self.span), dtype=np.float32)
 
@@ -43,19 +48,28 @@ class DataGradient:
         (top, left), (height, width) = self.crop, (self.spec.H, self.spec.W)
         return np.ascontiguousarray(self._dilated[:, :, top:top + height, left:left + width])
 
-    @staticmethod
-    def flipped(w: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    def flipped(self, w: np.ndarray) -> np.ndarray:
+        """w (K, C/g, R, S) -> (C, K/g, R, S), flipped: in each group the (K/g, C/g) block transposed."""
+        g, (K, Cg, R, S) = self.source.groups, w.shape
+        blocks = w[:, :, ::-1, ::-1].reshape(g, K // g, Cg, R, S).transpose(0, 2, 1, 3, 4)
+        return np.ascontiguousarray(blocks).reshape(g * Cg, K // g, R, S)
 
 
 def filter_gradient_gemm(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """dw (K, C, R, S), one GEMM per tap (r, s) over the strided input window it read."""
+    """dw (K, C/groups, R, S), one GEMM per tap (r, s) (and group) over the strided input window it read."""
     xp = torch.nn.functional.pad(torch.from_numpy(x), (spec.pad_w, spec.pad_w, spec.pad_h, spec.pad_h))
     dy_t = torch.from_numpy(dy)
     dw = torch.empty(spec.filter_shape, dtype=torch.float32)
     rows, cols = (spec.P - 1) * spec.stride_h + 1, (spec.Q - 1) * spec.stride_w + 1
+    N, g, P, Q = spec.N, spec.groups, spec.P, spec.Q
     for r in range(spec.R):
+        top = r * spec.dil_h
         for s in range(spec.S):
-            window = xp[:, :, r:r + rows:spec.stride_h, s:s + cols:spec.stride_w]  # (N, C, P, Q)
-            dw[:, :, r, s] = torch.tensordot(dy_t, window, dims=([0, 2, 3], [0, 2, 3]))
+            left = s * spec.dil_w
+            window = xp[:, :, top:top + rows:spec.stride_h, left:left + cols:spec.stride_w]  # (N, C, P, Q)
+            if g == 1:
+                dw[:, :, r, s] = torch.tensordot(dy_t, window, dims=([0, 2, 3], [0, 2, 3]))
+            else:  # the diagonal blocks only: (K/g x N·P·Q)(N·P·Q x C/g) for each group
+                dw[:, :, r, s] = torch.einsum("ngkpq,ngcpq->gkc", dy_t.reshape(N, g, -1, P, Q),
+                                              window.reshape(N, g, -1, P, Q)).reshape(spec.K, -1)
     return dw.numpy()
