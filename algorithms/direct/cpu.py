@@ -1,7 +1,10 @@
 """Direct convolution on the CPU: the seed's conv-layer sum, compiled with Numba
-(any stride), or as BLAS GEMMs over shifted slices (unit stride, gemm.py).
+(any stride, dilation and groups), or as BLAS GEMMs over shifted slices (unit
+stride, no groups; gemm.py).
 
-O[n,k,p,q] = sum_c sum_r sum_s I[n, c, p*sh + r, q*sw + s] * F[k, c, r, s]
+O[n,k,p,q] = sum_c sum_r sum_s I[n, g(k)·C/G + c, p*sh + r*dh, q*sw + s*dw] * F[k, c, r, s]
+
+with c over the C/G input channels of output k's group g(k) = k // (K/G).
 """
 from __future__ import annotations
 
@@ -20,16 +23,18 @@ K_BLOCK = 4  # filters computed together: each loaded input row feeds K_BLOCK ac
 
 
 @njit(parallel=True, cache=True)
-def direct_kernel(xp, w, out, stride_h, stride_w):
-    """out[n, k] = sum over c, r, s of w[k, c, r, s] * shifted xp[n, c]; xp is already padded.
+def direct_kernel(xp, w, out, stride_h, stride_w, dil_h, dil_w, groups):
+    """out[n, k] = sum over c, r, s of w[k, c, r, s] * shifted xp[n, group(k)'s channel c]; xp is
+    already padded.
 
     One output row of K_BLOCK filters accumulates in a small buffer that stays
     in L1; at unit stride the innermost loop is a plain axpy over the row,
     which LLVM vectorises (5.8x faster than a strided index on ResNet-18's
     64@56 layer, 46 vs 8 GFLOP/s on this machine).
     """
-    N, C = xp.shape[0], xp.shape[1]
-    K, R, S = w.shape[0], w.shape[2], w.shape[3]
+    N = xp.shape[0]
+    K, Cg, R, S = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
+    Kg = K // groups
     P, Q = out.shape[2], out.shape[3]
     k_blocks = (K + K_BLOCK - 1) // K_BLOCK
     for nb in prange(N * k_blocks):
@@ -39,33 +44,36 @@ def direct_kernel(xp, w, out, stride_h, stride_w):
         acc = np.empty((K_BLOCK, Q), dtype=out.dtype)  # once per (n, filter block), not per row
         for p in range(P):
             acc[:, :] = 0.0
-            for c in range(C):
-                image = xp[n, c]
+            for c in range(Cg):
                 for r in range(R):
-                    row = image[p * stride_h + r]
+                    y = p * stride_h + r * dil_h
                     for s in range(S):
+                        x0 = s * dil_w
                         for kk in range(kn):
-                            weight = w[k0 + kk, c, r, s]
+                            k = k0 + kk
+                            row = xp[n, (k // Kg) * Cg + c, y]  # the filters of a block may be in different groups
+                            weight = w[k, c, r, s]
                             a = acc[kk]
                             if stride_w == 1:
-                                shifted = row[s:s + Q]
+                                shifted = row[x0:x0 + Q]
                                 for q in range(Q):
                                     a[q] += weight * shifted[q]
                             else:
                                 for q in range(Q):
-                                    a[q] += weight * row[q * stride_w + s]
+                                    a[q] += weight * row[q * stride_w + x0]
             for kk in range(kn):
                 out[n, k0 + kk, p, :] = acc[kk]
 
 
 class DirectCPU(Plan):
-    """Unit stride: the sum as GEMMs over shifted slices, or over gathered valid
-    positions on small images (gemm.py); other strides: the Numba loop above.
+    """Unit stride without groups: the sum as GEMMs over shifted slices, or over
+    gathered valid positions on small images (gemm.py); other strides, and groups: the Numba loop above.
 
     method: "auto", or "slice", "gather" or "loop" to force one (to compare them).
     """
     algorithm = "direct"
     backend = "cpu"
+    takes_groups = takes_dilation = True
 
     def __init__(self, spec, method: str = "auto"):
         super().__init__(spec)
@@ -75,10 +83,12 @@ class DirectCPU(Plan):
         unit_stride = spec.stride_h == 1 and spec.stride_w == 1
         if method in ("slice", "gather") and not unit_stride:
             raise ConvError(f"method={method!r} (direct as GEMMs) needs stride 1; got stride {spec.stride}")
+        if method in ("slice", "gather") and spec.groups > 1:
+            raise ConvError(f"method={method!r} (direct as GEMMs) needs groups=1; got groups={spec.groups}")
         # with big filters and few of them, stacking R·S·C rows per position costs more than the
         # K-row GEMM saves; measured GEMM/loop at N=2 'same': k=7 C=K=32 1.51x, k=11 C=K=64 1.46x
         # (R·S·C/K = 49, 121), k=15 C=K=32 0.68-0.77x, k=31 C=K=32 0.41x (225, 961)
-        loop = direct_uses_loop(spec.R, spec.S, spec.C, spec.K, unit_stride)
+        loop = direct_uses_loop(spec.R, spec.S, spec.C, spec.K, unit_stride) or spec.groups > 1
         if method in ("slice", "gather") or (method == "auto" and not loop):
             self._gemm = ShiftedGemm(spec, gather=None if method == "auto" else method == "gather")
             self.method = "gather" if self._gemm.gather else "slice"
@@ -86,8 +96,8 @@ class DirectCPU(Plan):
         self.method = "loop"
         # only the rows and columns some output reads: a stride that does not
         # divide evenly leaves trailing padded rows unused
-        rows = (spec.P - 1) * spec.stride_h + spec.R
-        cols = (spec.Q - 1) * spec.stride_w + spec.S
+        rows = (spec.P - 1) * spec.stride_h + spec.extent_h
+        cols = (spec.Q - 1) * spec.stride_w + spec.extent_w
         self._padded = padded_buffer((spec.N, spec.C), rows, cols)
 
     def run(self, x, w, out):
@@ -95,4 +105,5 @@ class DirectCPU(Plan):
             self._gemm(x, w, out)
             return
         embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
-        direct_kernel(self._padded, w, out, self.spec.stride_h, self.spec.stride_w)
+        spec = self.spec
+        direct_kernel(self._padded, w, out, spec.stride_h, spec.stride_w, spec.dil_h, spec.dil_w, spec.groups)

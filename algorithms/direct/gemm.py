@@ -51,13 +51,14 @@ class ShiftedGemm:
     def __init__(self, spec, gather: bool | None = None):
         self.spec = spec
         N, C, K = spec.N, spec.C, spec.K
-        self.rows = spec.P + spec.R - 1  # padded rows some output reads
-        self.cols = spec.Q + spec.S - 1
+        self.rows = spec.P + spec.extent_h - 1  # padded rows some output reads
+        self.cols = spec.Q + spec.extent_w - 1
         self.positions = N * self.rows * self.cols
         # the tail lets the last chunk's shifted slices stay in bounds
-        tail = (spec.R - 1) * self.cols + spec.S
+        tail = (spec.extent_h - 1) * self.cols + spec.extent_w
         self.padded = np.zeros((C, self.positions + tail), dtype=np.float32)
-        self.offsets = [r * self.cols + s for r in range(spec.R) for s in range(spec.S)]
+        # tap (r, s) reads dilation·(r, s) further on
+        self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
         self.chunk = chunk_positions(len(self.offsets) * C)
         self.stacked = np.empty((len(self.offsets) * C, self.chunk), dtype=np.float32)
         waste = (self.rows * self.cols) / (spec.P * spec.Q)
