@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from convbench.errors import ConvError
 
@@ -40,6 +41,8 @@ class WinogradCPU(StagedPlan):
 
     algorithm = "winograd"
     backend = "cpu"
+    takes_groups = True  # the contraction runs the diagonal blocks only (grouped_product)
+    dilation_needs = "adjacent taps (its tiles overlap by R - 1 = 2)"
     supports = classmethod(lambda cls, spec, **options: winograd_supports(spec))
 
     def __init__(self, spec, tile: int = 2):
@@ -57,7 +60,7 @@ class WinogradCPU(StagedPlan):
         self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
         self._V = np.empty((n * n, tiles, spec.C), dtype=np.float32)
         self._M = np.empty((n * n, tiles, spec.K), dtype=np.float32)
-        self._U = np.empty((n * n, spec.K, spec.C), dtype=np.float32)
+        self._U = np.empty((n * n, spec.K, spec.C_per_group), dtype=np.float32)
 
     def transform_filter(self, w):
         return filter_transform(w, self._GG, self._U)
@@ -66,6 +69,9 @@ class WinogradCPU(StagedPlan):
         input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, (self.spec.pad_h, self.spec.pad_w))
 
     def contract(self, U):
+        if self.spec.groups > 1:
+            grouped_product(self._V, U, self.spec.groups, out=self._M)
+            return
         # M[i] (tiles x K) = V[i] (tiles x C) @ U[i]^T: BLAS reads U transposed in place
         matmul(self._V, U.transpose(0, 2, 1), out=self._M)
 
@@ -91,6 +97,25 @@ class WinogradCPU(StagedPlan):
         dy_tiles = np.ascontiguousarray(tiles).reshape(m * m, -1)  # (m^2, T*K), T in the forward's order
         transformed = matmul(np.kron(G, G), dy_tiles, out=np.empty((n * n, dy_tiles.shape[1]), dtype=np.float32))
         transformed = transformed.reshape(n * n, -1, spec.K)  # (n^2, T, K)
-        Z = matmul(transformed.transpose(0, 2, 1), self._V, out=np.empty((n * n, spec.K, spec.C), dtype=np.float32))
-        dw = matmul(np.kron(AT, AT), Z.reshape(n * n, -1), out=np.empty((9, spec.K * spec.C), dtype=np.float32))
-        return np.ascontiguousarray(dw.reshape(3, 3, spec.K, spec.C).transpose(2, 3, 0, 1))
+        Cg = spec.C_per_group
+        if spec.groups > 1:  # the diagonal (K/g x T)(T x C/g) blocks
+            g, tiles = spec.groups, transformed.shape[1]
+            Z = torch.einsum("itgk,itgc->igkc", torch.from_numpy(transformed).reshape(n * n, tiles, g, -1),
+                             torch.from_numpy(self._V).reshape(n * n, tiles, g, -1)).numpy()
+        else:
+            Z = matmul(transformed.transpose(0, 2, 1), self._V, out=np.empty((n * n, spec.K, Cg), dtype=np.float32))
+        dw = matmul(np.kron(AT, AT), Z.reshape(n * n, -1), out=np.empty((9, spec.K * Cg), dtype=np.float32))
+        return np.ascontiguousarray(dw.reshape(3, 3, spec.K, Cg).transpose(2, 3, 0, 1))
+
+
+def grouped_product(V, U, groups, out) -> None:
+    """out[i, t, k] = sum over c in group(k) of V[i, t, c] U[i, k, c]: per point i the
+    block-diagonal (tiles x C)(C x K) product, its zero blocks never formed. Depthwise
+    (one channel per group) is an elementwise product."""
+    points, tiles, C = V.shape
+    if U.shape[1] == groups and U.shape[2] == 1:  # depthwise
+        np.multiply(V, U[:, None, :, 0], out=out)
+        return
+    by_group = torch.from_numpy(V).reshape(points, tiles, groups, -1).permute(0, 2, 1, 3)  # (i, g, t, c)
+    filters = torch.from_numpy(U).reshape(points, groups, -1, U.shape[2]).transpose(2, 3)  # (i, g, c, k)
+    torch.from_numpy(out).reshape(points, tiles, groups, -1).copy_(torch.matmul(by_group, filters).permute(0, 2, 1, 3))

@@ -89,6 +89,7 @@ def output_transform_kernel(M, out, tiles_h, tiles_w):
 
 class WinogradCUDA(CudaPlan):
     algorithm = "winograd"
+    dilation_needs = "adjacent taps (its tiles overlap by R - 1 = 2)"
     supports = classmethod(lambda cls, spec, **options: winograd_supports(spec))
 
     def __init__(self, spec, block: int = 256, transform_block=(32, 8), gemm_tile: int = 32,
