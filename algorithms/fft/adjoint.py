@@ -5,10 +5,12 @@ The forward pass (reference.masked_spectrum_conv) is, per output channel,
     y = S F^-1 [ M . sum_c X_c . conj(W_c) ],   X = F E x,   W = F E_w w
 
 with E zero-padding x into the Lh x Lw grid at (pad_h, pad_w) (E_w: w at the
-origin), F the unnormalised 2-D DFT (F^-1 = F* / L, L = Lh·Lw), M the 0/1
+origin, its taps dilation apart), F the unnormalised 2-D DFT (F^-1 = F* / L, L = Lh·Lw), M the 0/1
 mask (symmetric in the frequency: M(-u, -v) = M(u, v)) and S the crop that
 keeps every stride-th position. For fixed w it is a linear map of x, for
-fixed x a linear map of w, and the gradients of <dy, y> are their adjoints:
+fixed x a linear map of w, and the gradients of <dy, y> are their adjoints
+(with groups, the sums over c and k run within each group: the same
+adjoints, block by block):
 
 backward-data. The map is x -> S F^-1 D F E x with D = diag(M conj(W)).
 Its adjoint is E* F* D* (F^-1)* S* = E* (L F^-1) conj(D) (F / L) S*
@@ -77,9 +79,26 @@ def from_band(values, mask, grid) -> np.ndarray:
     return _irfft2(full, s=grid)
 
 
-def band_product(a, b) -> np.ndarray:
-    """a @ b frequency by frequency, (F, i, j) x (F, j, k), as one batched complex GEMM on torch's BLAS."""
-    return torch.matmul(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+def data_product(G, W, groups) -> np.ndarray:
+    """sum over k in group(c) of G[f, n, k] W[f, k, c'] frequency by frequency: G (F, N, K) and
+    W (F, K, C/g) to (F, N, C), one batched complex GEMM per diagonal block, on torch's BLAS."""
+    F, N, K = G.shape
+    Gt, Wt = torch.from_numpy(G), torch.from_numpy(W)
+    if groups == 1:
+        return torch.matmul(Gt, Wt).numpy()
+    blocks = torch.matmul(Gt.reshape(F, N, groups, -1).transpose(1, 2), Wt.reshape(F, groups, K // groups, -1))
+    return blocks.transpose(1, 2).reshape(F, N, -1).numpy()  # (F, g, N, C/g) -> (F, N, C)
+
+
+def filter_product(GT, X, groups) -> np.ndarray:
+    """sum over n of GT[f, k, n] X[f, n, c] for c in group(k): GT (F, K, N) and X (F, N, C) to
+    (F, K, C/g), the diagonal blocks only."""
+    F, K, N = GT.shape
+    Gt, Xt = torch.from_numpy(GT), torch.from_numpy(X)
+    if groups == 1:
+        return torch.matmul(Gt, Xt).numpy()
+    blocks = torch.matmul(Gt.reshape(F, groups, K // groups, N), Xt.reshape(F, N, groups, -1).transpose(1, 2))
+    return blocks.reshape(F, K, -1).numpy()
 
 
 def _on_grid(planes, grid, top, left, step=(1, 1)):
@@ -92,12 +111,13 @@ def _on_grid(planes, grid, top, left, step=(1, 1)):
     return out
 
 
-def _read(grid_planes, top, left, rows, cols):
-    """E*: the (rows, cols) window at (top, left) of the grid, zeros where it leaves the grid."""
+def _read(grid_planes, top, left, rows, cols, step=(1, 1)):
+    """E*: the (rows, cols) positions every step from (top, left) of the grid, zeros where they leave it."""
     out = np.zeros((*grid_planes.shape[:-2], rows, cols), dtype=grid_planes.dtype)
     Lh, Lw = grid_planes.shape[-2:]
-    r, c = max(0, min(rows, Lh - top)), max(0, min(cols, Lw - left))
-    out[..., :r, :c] = grid_planes[..., top:top + r, left:left + c]
+    r = max(0, min(rows, -(-(Lh - top) // step[0])))
+    c = max(0, min(cols, -(-(Lw - left) // step[1])))
+    out[..., :r, :c] = grid_planes[..., top:top + r * step[0]:step[0], left:left + c * step[1]:step[1]]
     return out
 
 
@@ -107,20 +127,22 @@ def dy_spectrum(dy, spec, grid):
 
 
 def data_gradient(G_band, W_band, spec, grid, mask) -> np.ndarray:
-    """dx = E* F^-1 [M . sum_k W_kc G_nk] from G (F, N, K) and W (F, K, C) on the band."""
-    dx = from_band(band_product(G_band, W_band), mask, grid)
+    """dx = E* F^-1 [M . sum_k W_kc G_nk] from G (F, N, K) and W (F, K, C/groups) on the band."""
+    dx = from_band(data_product(G_band, W_band, spec.groups), mask, grid)
     return _read(dx, spec.pad_h, spec.pad_w, spec.H, spec.W)
 
 
 def filter_gradient(X_band, G_band, spec, grid, mask) -> np.ndarray:
-    """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc] from X (F, N, C) and G (F, N, K) on the band."""
-    dw = from_band(band_product(np.ascontiguousarray(np.conjugate(G_band).transpose(0, 2, 1)), X_band), mask, grid)
-    return _read(dw, 0, 0, spec.R, spec.S)
+    """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc] from X (F, N, C) and G (F, N, K) on the band,
+    read on the filter's taps (dilation apart)."""
+    GT = np.ascontiguousarray(np.conjugate(G_band).transpose(0, 2, 1))
+    dw = from_band(filter_product(GT, X_band, spec.groups), mask, grid)
+    return _read(dw, 0, 0, spec.R, spec.S, spec.dilation)
 
 
 def backward_data(dy, w, spec, grid, mask) -> np.ndarray:
     """dx (N, C, H, W), from scratch (the float64 definition's path; the CPU plan reuses its own filter stage)."""
-    W = band_values(_rfft2(_on_grid(w, grid, 0, 0)), mask)  # (F, K, C)
+    W = band_values(_rfft2(_on_grid(w, grid, 0, 0, spec.dilation)), mask)  # (F, K, C/groups)
     return data_gradient(band_values(dy_spectrum(dy, spec, grid), mask), W, spec, grid, mask).astype(dy.dtype, copy=False)
 
 

@@ -40,13 +40,14 @@ def next_fast_len(n: int) -> int:
 def fft_grid(spec) -> tuple[int, int]:
     """The FFT grid (Lh, Lw) for a spec.
 
-    Output p reads padded rows p*stride + 0 .. p*stride + R - 1, all below
-    needed = (P - 1)*stride + R. A circular cross-correlation on a grid of
+    Output p reads padded rows p*stride + 0 .. p*stride + E - 1 (E the filter's
+    extent with its dilation, dilation*(R - 1) + 1), all below
+    needed = (P - 1)*stride + E. A circular cross-correlation on a grid of
     L >= needed rows never wraps for those outputs, so the smallest fast L >= needed
     gives exact valid outputs.
     """
-    rows = (spec.P - 1) * spec.stride_h + spec.R
-    cols = (spec.Q - 1) * spec.stride_w + spec.S
+    rows = (spec.P - 1) * spec.stride_h + spec.extent_h
+    cols = (spec.Q - 1) * spec.stride_w + spec.extent_w
     return next_fast_len(rows), next_fast_len(cols)
 
 

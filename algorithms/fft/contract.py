@@ -18,28 +18,32 @@ from numba import njit, prange
 
 
 @njit(parallel=True, cache=True)
-def _stream_contract(X, W, Y):
-    """Y[f, n] = sum_c X[f, n, c] W[f, c] on float32 views of complex arrays
-    (last axis re, im interleaved): X (F, N, 2C), W (F, C, 2K), Y (F, N, 2K)."""
+def _stream_contract(X, W, Y, groups):
+    """Y[f, n, k] = sum over c in group(k) of X[f, n, c] W[f, c', k] on float32 views of complex
+    arrays (last axis re, im interleaved): X (F, N, 2C), W (F, C/groups, 2K), Y (F, N, 2K),
+    c' = c's index within its group. Only the diagonal blocks are ever read or multiplied."""
     F, N = X.shape[0], X.shape[1]
-    C = X.shape[2] // 2
+    Cg = W.shape[1]
     K = W.shape[2] // 2
+    Kg = K // groups
     for f in prange(F):
         for n in range(N):
             y = Y[f, n]
             y[:] = 0.0
             x = X[f, n]
-            for c in range(C):
-                xr = x[2 * c]
-                xi = x[2 * c + 1]
-                w = W[f, c]
-                for k in range(K):
+            for gc in range(groups * Cg):
+                g = gc // Cg
+                xr = x[2 * gc]
+                xi = x[2 * gc + 1]
+                w = W[f, gc - g * Cg]
+                for k in range(g * Kg, (g + 1) * Kg):
                     wr = w[2 * k]
                     wi = w[2 * k + 1]
                     y[2 * k] += xr * wr - xi * wi
                     y[2 * k + 1] += xr * wi + xi * wr
 
 
-def stream_contract(X: np.ndarray, W: np.ndarray, Y: np.ndarray) -> None:
-    """Y = X @ W per frequency, for C-contiguous complex64 X (F, N, C), W (F, C, K), Y (F, N, K)."""
-    _stream_contract(X.view(np.float32), W.view(np.float32), Y.view(np.float32))
+def stream_contract(X: np.ndarray, W: np.ndarray, Y: np.ndarray, groups: int = 1) -> None:
+    """Y = X @ W per frequency, for C-contiguous complex64 X (F, N, C), W (F, C/groups, K), Y (F, N, K):
+    with groups, the block-diagonal product (each group's C/groups channels to its K/groups outputs)."""
+    _stream_contract(X.view(np.float32), W.view(np.float32), Y.view(np.float32), groups)

@@ -42,6 +42,9 @@ class FFTCPU(BandLimited, StagedPlan):
 
     algorithm = "fft"
     backend = "cpu"
+    # dilation: the filter's taps placed dilation apart on the grid (FilterStage);
+    # groups: the block-diagonal contraction (stream_contract), no zero blocks
+    takes_groups = takes_dilation = True
 
     def __init__(self, spec, compression=0.0, planner_effort=None, threads=None, filter_transform=None,
                  input_transform=None, output_transform=None):
@@ -83,34 +86,38 @@ class FFTCPU(BandLimited, StagedPlan):
     def _backward_data(self, dy, w, reuse_forward=False):
         scale = self.fft_shape[0] * self.fft_shape[1]
         Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
-        W = np.conjugate(Wt.transpose(0, 2, 1)) * np.float32(scale)  # (F, K, C): M . F_w
+        W = np.conjugate(Wt.transpose(0, 2, 1)) * np.float32(scale)  # (F, K, C/g): M . F_w
         G = adjoint.band_values(adjoint.dy_spectrum(dy, self.spec, self.fft_shape), self.band.mask)
         return adjoint.data_gradient(G, W, self.spec, self.fft_shape, self.band.mask).astype(np.float32, copy=False)
 
     def _backward_filter(self, x, dy, reuse_forward=False):
         """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc], the inverse evaluated only on the R x S support
-        (a pruned inverse DFT, as the forward's filter transform is pruned), not on the whole grid."""
+        (a pruned inverse DFT, as the forward's filter transform is pruned), not on the whole grid;
+        a dilated filter's support is every dilation-th position, and with groups only each
+        group's (K/g, C/g) block is formed."""
         spec, (Lh, Lw) = self.spec, self.fft_shape
         if not (reuse_forward and self._forward_filter is not None):
             self.transform_input(x)  # (F, N, C): M . F_x, else the forward's, still in its buffer
         G = adjoint.band_values(adjoint.dy_spectrum(dy, spec, self.fft_shape), self.band.mask)  # (F, N, K)
-        DW = adjoint.band_product(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X)
+        DW = adjoint.filter_product(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X,
+                                    spec.groups)
         DW *= np.float32(1.0 / (Lh * Lw))  # the pruned inverse is unnormalised, as FFTW's
+        count = spec.K * spec.C_per_group
         if getattr(self, "_support_inverse", None) is None:
-            self._support_inverse = InverseSupportDFT(self.band, spec.K * spec.C, spec.R, spec.S)
-        dw = np.empty((spec.K * spec.C, spec.R, spec.S), dtype=np.float32)
+            self._support_inverse = InverseSupportDFT(self.band, count, spec.R, spec.S, stride=spec.dilation)
+        dw = np.empty((count, spec.R, spec.S), dtype=np.float32)
         self._support_inverse(DW.reshape(DW.shape[0], -1), dw)
         return dw.reshape(spec.filter_shape)
 
     def transform_filter(self, w) -> np.ndarray:
-        """conj(F_w) / (Lh*Lw) on the retained block, as (F, C, K), in the plan's own buffers."""
+        """conj(F_w) / (Lh*Lw) on the retained block, as (F, C/groups, K), in the plan's own buffers."""
         return self._filter(w)
 
     def transform_input(self, x) -> None:
         self._input(x)
 
     def contract(self, Wt) -> None:
-        stream_contract(self._input.X, Wt, self._Y)
+        stream_contract(self._input.X, Wt, self._Y, self.spec.groups)
 
     def transform_output(self, out) -> None:
         self._output(self._Y, out)

@@ -37,17 +37,18 @@ class SupportDFT:
     """
 
     def __init__(self, band: Band, batch: int, plane_shape, offset=(0, 0), conjugate=False, scale=1.0,
-                 scratch: Scratch | None = None):
+                 scratch: Scratch | None = None, step=(1, 1)):
+        """step: the planes' rows and columns sit step apart on the grid (a dilated filter's taps)."""
         Lh, Lw = band.grid
         top, left = offset
-        self.rows_used = max(0, min(plane_shape[0], Lh - top))
-        self.cols_used = max(0, min(plane_shape[1], Lw - left))
+        self.rows_used = max(0, min(plane_shape[0], -(-(Lh - top) // step[0])))
+        self.cols_used = max(0, min(plane_shape[1], -(-(Lw - left) // step[1])))
         sign = 1.0 if conjugate else -1.0
         n_cols = band.n_cols
-        columns = dft_matrix(Lw, np.arange(n_cols), left + np.arange(self.cols_used), sign).T  # (w, n_cols)
+        columns = dft_matrix(Lw, np.arange(n_cols), left + step[1] * np.arange(self.cols_used), sign).T  # (w, n_cols)
         # real input: one real GEMM against [Re | Im] of the column DFT gives both parts at once
         self._columns = np.ascontiguousarray(np.hstack([columns.real, columns.imag]), dtype=np.float32)
-        self._rows = np.ascontiguousarray(dft_matrix(Lh, band.rows, top + np.arange(self.rows_used), sign) * scale,
+        self._rows = np.ascontiguousarray(dft_matrix(Lh, band.rows, top + step[0] * np.arange(self.rows_used), sign) * scale,
                                           dtype=np.complex64)  # (n_rows, h)
         self.batch, self.n_cols, self.n_rows = batch, n_cols, band.n_rows
         # temporaries from scratch shared with the plan's other stages

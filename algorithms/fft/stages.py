@@ -85,26 +85,32 @@ class InputStage:
 
 
 class FilterStage:
-    """w (K, C, R, S) -> conj(F_w) / (Lh*Lw) on the band as (F, C, K), in the stage's own buffers."""
+    """w (K, C/groups, R, S) -> conj(F_w) / (Lh*Lw) on the band as (F, C/groups, K), in the stage's own
+    buffers. A dilated filter's taps sit dilation apart on the grid: the pruned DFT reads them
+    there (only the R x S taps are transformed); the FFTW path writes the dilated filter out."""
 
     def __init__(self, kind, spec, band: Band, scratch, fftw):
-        C, K = spec.C, spec.K
+        C, K = spec.C_per_group, spec.K
         self.kind, self.spec, self.band = check_kind("filter_transform", kind), spec, band
         self.scale = np.float32(1.0 / (band.grid[0] * band.grid[1]))
         if kind == "dft":
-            self._dft = SupportDFT(band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch)
+            self._dft = SupportDFT(band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch,
+                                   step=spec.dilation)
         else:
-            self._fft = ForwardFFTW(K * C, (spec.R, spec.S), (0, 0), band, fftw)
+            self._dilated = np.zeros((K * C, spec.extent_h, spec.extent_w), dtype=np.float32)
+            self._fft = ForwardFFTW(K * C, self._dilated.shape[1:], (0, 0), band, fftw)
             self._W = np.empty((band.retained, C, K), dtype=np.complex64)
 
     def __call__(self, w) -> np.ndarray:
-        K, C, R, S = self.spec.K, self.spec.C, self.spec.R, self.spec.S
+        spec = self.spec
+        K, C, R, S = spec.K, spec.C_per_group, spec.R, spec.S
         if self.kind == "dft":
             # planes ordered (c, k) so the spectrum comes out (F, C, K), contiguous for the GEMMs:
             # a transposed view made numpy's batched matmul 1.6x slower
             by_channel = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * K, R, S)
             return self._dft(by_channel).reshape(-1, C, K)
-        gather_block(self._fft(w.reshape(K * C, R, S)), self.band.rows, self.band.n_cols, 1, C, self.scale, True, self._W)
+        self._dilated[:, ::spec.dil_h, ::spec.dil_w] = w.reshape(K * C, R, S)
+        gather_block(self._fft(self._dilated), self.band.rows, self.band.n_cols, 1, C, self.scale, True, self._W)
         return self._W
 
 

@@ -14,6 +14,11 @@ The filter spectrum is K·C·T·(T/2 + 1) complex numbers, not the whole image's
 so it and a block of tiles' spectra can stay in cache. Tiled FFT is exact:
 band-limiting (compression) belongs to the whole-image FFT.
 
+A dilated filter is zero-padded to T x T with its taps dilation apart, so the
+tiles overlap by its extent (dilation·(R - 1)). With groups, each frequency's
+product is block-diagonal: one (K/g x C/g)(C/g x tiles) GEMM per group, or an
+elementwise product when depthwise; the zero blocks are never formed.
+
 FFTW reads the overlapping tiles straight out of the padded input (a strided
 view: its r2c transforms leave their input alone) and writes the spectra
 frequency-major, so each frequency's GEMM operand is contiguous.
@@ -48,7 +53,20 @@ TILES = (8, 16, 32)
 
 
 def tiled_supports(spec, tile: int = 16) -> bool:
-    return spec.stride == (1, 1) and max(spec.R, spec.S) < tile
+    return spec.stride == (1, 1) and max(spec.extent_h, spec.extent_w) < tile
+
+
+def grouped_matmul(a, b, groups, out) -> None:
+    """out = a @ b per frequency with a block-diagonal a: a (F, M, J/g), b (F, J, L), out (F, M, L),
+    rows g·M/g.. of a meeting rows g·J/g.. of b. Depthwise (M = J = g) is an elementwise product."""
+    if groups == 1:
+        matmul(a, b, out=out)
+    elif a.shape[1] == groups and a.shape[2] == 1:
+        np.multiply(a, b, out=out)
+    else:
+        F = a.shape[0]
+        matmul(a.reshape(F, groups, -1, a.shape[2]), b.reshape(F, groups, -1, b.shape[2]),
+               out=out.reshape(F, groups, -1, out.shape[2]))
 
 
 @njit(parallel=True, cache=True)
@@ -67,10 +85,12 @@ def scatter_tiles(planes, out, step_h, step_w):
 
 
 class TiledFFTCPU(StagedPlan):
-    """FFT convolution on T x T tiles (tile=T, one of 8, 16, 32), exact; stride 1, filters smaller than T."""
+    """FFT convolution on T x T tiles (tile=T, one of 8, 16, 32), exact; stride 1, filters
+    (with their dilation) smaller than T."""
 
     algorithm = "fft"
     backend = "cpu"
+    takes_groups = takes_dilation = True
     supports = classmethod(lambda cls, spec, tile=16, **options: tiled_supports(spec, tile))
 
     def __init__(self, spec, compression=0.0, tile: int = 16, planner_effort=None, threads=None):
@@ -80,14 +100,15 @@ class TiledFFTCPU(StagedPlan):
         if tile not in TILES:
             raise ConvError(f"tile must be one of {', '.join(map(str, TILES))} (T x T FFT tiles); got tile={tile!r}")
         if not tiled_supports(spec, tile):
-            raise ConvError(f"algorithm='fft' with tile={tile} needs stride 1 and a filter smaller than the tile; "
-                            f"got w filter {spec.R}x{spec.S} and stride {spec.stride}")
+            raise ConvError(f"algorithm='fft' with tile={tile} needs stride 1 and a filter (with its dilation) "
+                            f"smaller than the tile; got w filter {spec.R}x{spec.S}, extent "
+                            f"{spec.extent_h}x{spec.extent_w} and stride {spec.stride}")
         super().__init__(spec)
         planner_effort = wisdom.check_effort(planner_effort)
         wisdom.load()
         T = self.tile = tile
-        N, C, K = spec.N, spec.C, spec.K
-        self.step_h, self.step_w = T - spec.R + 1, T - spec.S + 1  # outputs per tile
+        N, C, K, Cg = spec.N, spec.C, spec.K, spec.C_per_group
+        self.step_h, self.step_w = T - spec.extent_h + 1, T - spec.extent_w + 1  # outputs per tile
         th, tw = self.tiles_h, self.tiles_w = -(-spec.P // self.step_h), -(-spec.Q // self.step_w)
         self.tiles = N * th * tw
         Fc = T // 2 + 1
@@ -103,8 +124,8 @@ class TiledFFTCPU(StagedPlan):
         self._X = pyfftw.empty_aligned((T, Fc, C, N, th, tw), dtype=np.complex64)
         self._Y = pyfftw.empty_aligned((T, Fc, K, N, th, tw), dtype=np.complex64)
         self._out_tiles = pyfftw.empty_aligned((N, K, th, tw, T, T), dtype=np.float32)
-        self._filters = pyfftw.zeros_aligned((K, C, T, T), dtype=np.float32)
-        self._W = pyfftw.empty_aligned((T, Fc, K, C), dtype=np.complex64)
+        self._filters = pyfftw.zeros_aligned((K, Cg, T, T), dtype=np.float32)
+        self._W = pyfftw.empty_aligned((T, Fc, K, Cg), dtype=np.complex64)
         by_tile = (3, 2, 4, 5, 0, 1)  # (n, channel, ty, tx, T, Fc) view of a frequency-major spectrum
         self._forward = pyfftw.FFTW(tiles, self._X.transpose(by_tile), axes=(4, 5), flags=flags, threads=threads)
         self._inverse = pyfftw.FFTW(self._Y.transpose(by_tile), self._out_tiles, axes=(4, 5),
@@ -115,12 +136,14 @@ class TiledFFTCPU(StagedPlan):
             wisdom.save()
 
     def transform_filter(self, w):
-        """conj(rfft2(w zero-padded to T x T)) / T^2 as (T*(T/2+1), K, C), in the plan's buffer."""
-        self._filters[:, :, :self.spec.R, :self.spec.S] = w
+        """conj(rfft2(w zero-padded to T x T, taps dilation apart)) / T^2 as (T*(T/2+1), K, C/groups),
+        in the plan's buffer."""
+        spec = self.spec
+        self._filters[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w] = w
         self._filter_fft.execute()
         np.conjugate(self._W, out=self._W)
         self._W *= np.float32(1.0 / self.tile ** 2)
-        return self._W.reshape(-1, self.spec.K, self.spec.C)
+        return self._W.reshape(-1, spec.K, spec.C_per_group)
 
     def transform_input(self, x):
         embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
@@ -128,7 +151,8 @@ class TiledFFTCPU(StagedPlan):
 
     def contract(self, W):
         F = self.tile * (self.tile // 2 + 1)
-        matmul(W, self._X.reshape(F, self.spec.C, self.tiles), out=self._Y.reshape(F, self.spec.K, self.tiles))
+        grouped_matmul(W, self._X.reshape(F, self.spec.C, self.tiles), self.spec.groups,
+                       out=self._Y.reshape(F, self.spec.K, self.tiles))
 
     def transform_output(self, out):
         self._inverse.execute()
@@ -149,7 +173,9 @@ class TiledFFTCPU(StagedPlan):
         blocks = blocks.reshape(spec.N, spec.K, self.tiles_h, self.step_h, self.tiles_w, self.step_w)
         DY = np.fft.rfft2(blocks.transpose(0, 2, 4, 1, 3, 5), s=(T, T))  # (N, th, tw, K, T, T/2 + 1)
         DY = np.conjugate(DY.transpose(4, 5, 3, 0, 1, 2).reshape(F, spec.K, self.tiles))
-        DW = matmul(DY, self._X.reshape(F, spec.C, self.tiles).transpose(0, 2, 1),
-                    out=np.empty((F, spec.K, spec.C), dtype=np.complex64))
-        dw = np.fft.irfft2(DW.reshape(T, T // 2 + 1, spec.K, spec.C).transpose(2, 3, 0, 1), s=(T, T))
-        return np.ascontiguousarray(dw[:, :, :spec.R, :spec.S], dtype=np.float32)
+        g, Cg = spec.groups, spec.C_per_group
+        X = self._X.reshape(F, g, Cg, self.tiles).transpose(0, 1, 3, 2)  # (F, g, tiles, C/g)
+        DW = matmul(DY.reshape(F, g, -1, self.tiles), X, out=np.empty((F, g, spec.K // g, Cg), dtype=np.complex64))
+        dw = np.fft.irfft2(DW.reshape(T, T // 2 + 1, spec.K, Cg).transpose(2, 3, 0, 1), s=(T, T))
+        # the taps sit dilation apart on the tile
+        return np.ascontiguousarray(dw[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w], dtype=np.float32)
