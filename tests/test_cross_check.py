@@ -1,7 +1,7 @@
 """Every CPU algorithm against the float64 oracle, over many random shapes."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import convbench
 from convbench.oracle import reference_conv2d, relative_error
@@ -33,6 +33,25 @@ def conv_specs(draw, square_filter_3=False, stride_one=False):
                               K=draw(st.integers(1, 5)), R=R, S=S, padding=(pad_h, pad_w), stride=stride)
 
 
+@st.composite
+def grouped_dilated_specs(draw, depthwise=False):
+    """Random specs with groups (C/groups and K/groups from 1 to 3; depthwise: groups = C = K) and
+    dilation 1..3 on each axis, filters 1..5, padding 0..extent-1 (extent = dilation·(R - 1) + 1),
+    strides 1..2."""
+    groups = draw(st.integers(1, 4))
+    C = groups if depthwise else groups * draw(st.integers(1, 3))
+    K = groups if depthwise else groups * draw(st.integers(1, 3))
+    R, S = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    extent_h, extent_w = dilation[0] * (R - 1) + 1, dilation[1] * (S - 1) + 1
+    pad_h, pad_w = draw(st.integers(0, extent_h - 1)), draw(st.integers(0, extent_w - 1))
+    H = draw(st.integers(max(1, extent_h - 2 * pad_h), max(1, extent_h - 2 * pad_h) + 14))
+    W = draw(st.integers(max(1, extent_w - 2 * pad_w), max(1, extent_w - 2 * pad_w) + 14))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    return convbench.ConvSpec(N=draw(st.integers(1, 2)), C=C, H=H, W=W, K=K, R=R, S=S, padding=(pad_h, pad_w),
+                              stride=stride, dilation=dilation, groups=groups)
+
+
 def tolerance_of(label):
     algorithm, options = convbench.registry.resolve(label)
     return WINOGRAD_TOLERANCE[options.get("tile", 2)] if algorithm == "winograd" else TOLERANCE
@@ -40,8 +59,9 @@ def tolerance_of(label):
 
 def check_against_oracle(algorithm, spec, seed, tolerance=TOLERANCE, **options):
     x, w = random_problem(np.random.default_rng(seed), spec)
-    result = convbench.conv2d(x, w, algorithm=algorithm, padding=spec.padding, stride=spec.stride, **options)
-    reference = reference_conv2d(x, w, spec.padding, spec.stride)
+    result = convbench.conv2d(x, w, algorithm=algorithm, padding=spec.padding, stride=spec.stride,
+                              dilation=spec.dilation, groups=spec.groups, **options)
+    reference = reference_conv2d(x, w, spec.padding, spec.stride, spec.dilation, spec.groups)
     assert result.dtype == np.float32
     assert result.shape == spec.output_shape
     error = relative_error(result, reference)
@@ -128,6 +148,44 @@ def test_edge_shapes_match_oracle(algorithm, spec):
             convbench.plan(spec, algorithm)
         return
     check_against_oracle(algorithm, spec, 7, tolerance_of(algorithm))
+
+
+# What each algorithm cannot take, and the argument its ConvError must name.
+REFUSALS = "groups=|dilation=|3x3|stride 1|smaller than the tile"
+
+
+@pytest.mark.parametrize("depthwise", [False, True], ids=["grouped", "depthwise"])
+@pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
+@settings(max_examples=40)
+@given(spec=grouped_dilated_specs(), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_groups_and_dilation_match_oracle_or_are_refused(algorithm, depthwise, spec, seed, data):
+    """Every variant takes groups and dilation or names them in a ConvError (Winograd: dilation)."""
+    if depthwise:
+        spec = data.draw(grouped_dilated_specs(depthwise=True))
+    if not supports(algorithm, spec):
+        with pytest.raises(convbench.ConvError, match=REFUSALS):
+            convbench.plan(spec, algorithm)
+        return
+    check_against_oracle(algorithm, spec, seed, tolerance_of(algorithm))
+
+
+@pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
+def test_groups_and_dilation_are_taken_where_the_issue_says(algorithm):
+    """No algorithm gets away with refusing: direct, torch and fft (every tile) take both,
+    Winograd takes groups and refuses dilation by name."""
+    base, _ = convbench.registry.resolve(algorithm)
+    grouped = convbench.ConvSpec(N=1, C=6, H=12, W=12, K=9, R=3, S=3, padding=1, groups=3)
+    depthwise = convbench.ConvSpec(N=1, C=4, H=12, W=12, K=4, R=3, S=3, padding=1, groups=4)
+    dilated = convbench.ConvSpec(N=1, C=2, H=12, W=12, K=2, R=3, S=3, padding=2, dilation=2)
+    assert supports(algorithm, grouped) and supports(algorithm, depthwise)
+    if base == "winograd":
+        with pytest.raises(convbench.ConvError, match=r"dilation=\(2, 2\).*expected dilation=1"):
+            convbench.plan(dilated, algorithm)
+    else:
+        assert supports(algorithm, dilated)
+        check_against_oracle(algorithm, dilated, 5, tolerance_of(algorithm))
+    check_against_oracle(algorithm, grouped, 5, tolerance_of(algorithm))
+    check_against_oracle(algorithm, depthwise, 5, tolerance_of(algorithm))
 
 
 @pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)

@@ -22,13 +22,14 @@ from convbench.algorithms.direct.cuda import tiling
 
 f4, f3 = float32[:, :, :, ::1], float32[:, :, ::1]
 c4, c3, rows = complex64[:, :, :, ::1], complex64[:, :, ::1], int32[::1]
-direct_args = (f4, f4, f4, int32, int32)
+direct_args = (f4, f4, f4, int32, int32, int32)
 # how to compile each kernel: (factory arguments or None for a plain kernel, argument types)
 HOW = {
     # the tilings DirectCUDA's defaults (tile 16x16, 16 filters a thread) give
     "direct.cuda.direct_kernel": [(tiling((16, 16), 16, 3, 3, 1, 1, 512), direct_args),
                                   (tiling((16, 16), 16, 31, 31, 1, 1, 512), direct_args),
-                                  (tiling((16, 16), 16, 7, 7, 2, 2, 512), direct_args)],
+                                  (tiling((16, 16), 16, 7, 7, 2, 2, 512), direct_args),
+                                  (tiling((16, 16), 1, 3, 3, 1, 1, 1, 2, 2), direct_args)],  # depthwise, dilated
     "cuda_gemm.batched_gemm_kernel": [((32, 8), (f3, f3, f3))],
     "winograd.cuda.filter_transform_kernel": [(None, (f4, f3))],
     "winograd.cuda.input_transform_kernel": [(None, (f4, f3, int32, int32, int32, int32))],

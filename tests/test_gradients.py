@@ -10,7 +10,7 @@ import convbench.nn
 from convbench import registry
 from convbench.oracle import reference_backward_data, reference_backward_filter, relative_error
 from helpers import CPU_ALGORITHMS, random_problem, supports
-from test_cross_check import conv_specs, tolerance_of
+from test_cross_check import conv_specs, grouped_dilated_specs, tolerance_of
 
 
 def check_gradients(label, spec, seed):
@@ -21,8 +21,9 @@ def check_gradients(label, spec, seed):
     dx, dw = p.backward_data(dy, w), p.backward_filter(x, dy)
     assert dx.dtype == dw.dtype == np.float32 and dx.shape == spec.input_shape and dw.shape == spec.filter_shape
     tolerance = tolerance_of(label)
-    error_x = relative_error(dx, reference_backward_data(dy, w, spec.input_shape, spec.padding, spec.stride))
-    error_w = relative_error(dw, reference_backward_filter(x, dy, spec.filter_shape, spec.padding, spec.stride))
+    parameters = dict(padding=spec.padding, stride=spec.stride, dilation=spec.dilation, groups=spec.groups)
+    error_x = relative_error(dx, reference_backward_data(dy, w, spec.input_shape, **parameters))
+    error_w = relative_error(dw, reference_backward_filter(x, dy, spec.filter_shape, **parameters))
     assert error_x <= tolerance and error_w <= tolerance, f"{label} on {spec}: dx {error_x:.1e}, dw {error_w:.1e}"
 
 
@@ -42,9 +43,23 @@ def test_both_winograd_passes_match_the_oracle(label, spec, seed):
     check_gradients(label, spec, seed)
 
 
+@pytest.mark.parametrize("depthwise", [False, True], ids=["grouped", "depthwise"])
+@pytest.mark.parametrize("label", CPU_ALGORITHMS)
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_both_passes_with_groups_and_dilation_match_the_oracle(label, depthwise, seed, data):
+    spec = data.draw(grouped_dilated_specs(depthwise=depthwise))
+    if not supports(label, spec):  # Winograd: 3x3, stride 1, no dilation; tiled FFT: stride 1, small filters
+        return
+    check_gradients(label, spec, seed)
+
+
 @pytest.mark.parametrize("compression", [0.0, 0.25, 0.5, 0.9])
 @pytest.mark.parametrize("spec", [convbench.ConvSpec(N=2, C=3, H=11, W=9, K=4, R=3, S=4, padding=(1, 2)),
-                                  convbench.ConvSpec(N=2, C=2, H=13, W=10, K=3, R=5, S=3, padding=2, stride=(2, 3))],
+                                  convbench.ConvSpec(N=2, C=2, H=13, W=10, K=3, R=5, S=3, padding=2, stride=(2, 3)),
+                                  convbench.ConvSpec(N=2, C=4, H=13, W=12, K=6, R=3, S=2, padding=2, dilation=(2, 3),
+                                                     groups=2),
+                                  convbench.ConvSpec(N=1, C=3, H=12, W=12, K=3, R=3, S=3, padding=1, groups=3)],
                          ids=str)
 def test_band_limited_gradients_are_exact_adjoints(spec, compression):
     """<dy, p(x, w)> = <p.backward_data(dy, w), x> = <p.backward_filter(x, dy), w> to float32 rounding."""
@@ -78,6 +93,28 @@ def test_gradcheck_through_the_autograd_function(algorithm, compression):
     b = torch.randn(3, dtype=torch.float64, generator=generator, requires_grad=True)
     f = lambda x, w, b: convbench.nn.functional.conv2d(x, w, b, padding=1, algorithm=algorithm, compression=compression)
     assert torch.autograd.gradcheck(f, (x, w, b))
+
+
+@pytest.mark.parametrize("algorithm,compression", [("fft", 0.0), ("fft", 0.5), ("direct", 0.0), ("fft tile 16", 0.0)])
+def test_gradcheck_with_groups_and_dilation(algorithm, compression):
+    generator = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 4, 9, 8, dtype=torch.float64, generator=generator, requires_grad=True)
+    w = torch.randn(6, 2, 3, 2, dtype=torch.float64, generator=generator, requires_grad=True)
+    f = lambda x, w: convbench.nn.functional.conv2d(x, w, padding=2, dilation=(2, 3), groups=2, algorithm=algorithm,
+                                                    compression=compression)
+    assert torch.autograd.gradcheck(f, (x, w))
+
+
+def test_conv2d_module_with_groups_and_dilation_matches_torchs():
+    torch.manual_seed(1)
+    ours = convbench.nn.Conv2d(4, 8, 3, padding=2, dilation=2, groups=4, algorithm="fft")
+    theirs = torch.nn.Conv2d(4, 8, 3, padding=2, dilation=2, groups=4)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.from_numpy(np.random.default_rng(6).uniform(-1, 1, (2, 4, 11, 10)).astype(np.float32))
+    for net in (ours, theirs):
+        (net(x) ** 2).mean().backward()
+    assert torch.allclose(ours(x), theirs(x), rtol=1e-4, atol=1e-6)
+    assert torch.allclose(ours.weight.grad, theirs.weight.grad, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("algorithm", ["fft", "winograd F(4x4,3x3)", "fft tile 16", "direct"])

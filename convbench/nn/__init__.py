@@ -1,6 +1,7 @@
 """convbench in torch: an autograd-aware conv2d and a Conv2d module whose passes run convbench's algorithms.
 
-    y = convbench.nn.functional.conv2d(x, w, bias=None, stride=1, padding=0, algorithm="fft", compression=0.0)
+    y = convbench.nn.functional.conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1,
+                                       algorithm="fft", compression=0.0)
     layer = convbench.nn.Conv2d(in_channels, out_channels, kernel_size, algorithm="fft", compression=0.5)
 
 Torch tensors (CPU) in and out. float32 runs the planned algorithm: the forward

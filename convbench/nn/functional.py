@@ -15,6 +15,10 @@ from ..oracle import reference_backward_data, reference_backward_filter, referen
 from ..registry import resolve
 from ..spec import ConvSpec
 
+
+def _parameters(spec: ConvSpec) -> dict:
+    return dict(padding=spec.padding, stride=spec.stride, dilation=spec.dilation, groups=spec.groups)
+
 DTYPES = (torch.float32, torch.float64)
 
 
@@ -35,17 +39,17 @@ class _Float64Definition:
     def __call__(self, x, w):
         if self.band_limited:
             return masked_spectrum_conv(x, w, self.spec, self.grid, self.mask)
-        return reference_conv2d(x, w, self.spec.padding, self.spec.stride)
+        return reference_conv2d(x, w, **_parameters(self.spec))
 
     def backward_data(self, dy, w):
         if self.band_limited:
             return adjoint.backward_data(dy, w, self.spec, self.grid, self.mask)
-        return reference_backward_data(dy, w, self.spec.input_shape, self.spec.padding, self.spec.stride)
+        return reference_backward_data(dy, w, self.spec.input_shape, **_parameters(self.spec))
 
     def backward_filter(self, x, dy):
         if self.band_limited:
             return adjoint.backward_filter(x, dy, self.spec, self.grid, self.mask)
-        return reference_backward_filter(x, dy, self.spec.filter_shape, self.spec.padding, self.spec.stride)
+        return reference_backward_filter(x, dy, self.spec.filter_shape, **_parameters(self.spec))
 
 
 class _Conv2d(torch.autograd.Function):
@@ -80,14 +84,15 @@ def _check(tensor, name):
         raise ConvError(f"{name} must be float32 or float64; got {tensor.dtype}")
 
 
-def conv2d(x, w, bias=None, stride=1, padding=0, algorithm="fft", compression=0.0, **options):
-    """torch.nn.functional.conv2d's semantics (no groups or dilation yet) with a convbench
-    algorithm, variant and compression; differentiable in x, w and bias."""
+def conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="fft", compression=0.0, **options):
+    """torch.nn.functional.conv2d's semantics (its argument order, dilation and groups included)
+    with a convbench algorithm, variant and compression; differentiable in x, w and bias."""
     _check(x, "x")
     _check(w, "w")
     if w.dtype != x.dtype:
         raise ConvError(f"w must have x's dtype {x.dtype}; got {w.dtype}")
-    spec = ConvSpec.from_shapes(tuple(x.shape), tuple(w.shape), padding=padding, stride=stride)
+    spec = ConvSpec.from_shapes(tuple(x.shape), tuple(w.shape), padding=padding, stride=stride, dilation=dilation,
+                                groups=groups)
     algorithm, options = resolve(algorithm, options)
     built = _plan(spec, algorithm, float(compression), tuple(sorted(options.items())))
     computes = built if x.dtype == torch.float32 else _Float64Definition(built)
