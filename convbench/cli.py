@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -54,7 +55,71 @@ def cmd_check(args) -> int:
     return 1 if failures else 0
 
 
+def _model_layers(args):
+    """The unique convolutions of --model for --input, with --batch as N."""
+    from .models import model_layers
+
+    shape = list(args.input)
+    if getattr(args, "batch", None):
+        shape[0] = args.batch
+    return model_layers(args.model, shape), tuple(shape)
+
+
+def _progress(total: int, what: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console, transient=True)
+    return progress, progress.add_task(what, total=total)
+
+
+def _ms(seconds) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.3g}"
+
+
+def cmd_model_sweep(args) -> int:
+    layers, shape = _model_layers(args)
+    labels = args.algorithms or registry.LABELS
+    progress, task = _progress(len(layers), f"timing {len(layers)} unique convolutions of {args.model}")
+    with progress:
+        rows = runs.model_sweep(layers, labels, args.repeats,
+                                on_layer=lambda row: progress.update(task, advance=1, description=row.layer.name))
+    totals = runs.model_totals(rows)
+    shown = list(totals.seconds)
+    per_layer = _table(f"{args.model}, input {shape}: time per call [ms], median of {args.repeats}, "
+                       f"'-': cannot compute it", ("layer", "count", "shape", *shown, "winner", "x torch"),
+                       right=("count", *shown, "x torch"))
+    for row in rows:
+        per_layer.add_row(row.layer.name, str(row.layer.count), str(row.layer.spec),
+                          *(_ms(row.seconds.get(label)) for label in shown), row.winner,
+                          f"{row.seconds['torch'] / row.seconds[row.winner]:.2f}")
+    console.print(per_layer)
+    model = _table(f"{args.model}: one forward pass's {sum(r.layer.count for r in rows)} convolutions "
+                   f"({len(rows)} unique), count x time per layer",
+                   ("algorithm", "total [ms]", "x torch", "layers computed"), right=("total [ms]", "x torch"))
+    for label in shown:
+        own = totals.own_layers[label]
+        model.add_row(label, _ms(totals.seconds[label]), f"{totals.vs_torch[label]:.2f}",
+                      f"{own} of {len(rows)}" + ("" if own == len(rows) else " (torch's time on the rest)"))
+    model.add_section()
+    model.add_row("[bold]cherry-pick[/] (best per layer)", _ms(totals.cherry_pick), f"{totals.cherry_pick_vs_torch:.2f}",
+                  f"{len(rows)} of {len(rows)}")
+    console.print(model)
+    console.print(f"cherry-picking the fastest variant per layer: {totals.cherry_pick_vs_torch:.2f}x torch's total "
+                  f"(x torch > 1 is faster; all timed in this run)")
+    records = runs.model_records(args.model, shape, rows, totals)
+    if args.csv:
+        runs.write_csv(records["layers"], args.csv)
+        console.print(f"wrote {args.csv}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=1))
+        console.print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_sweep(args) -> int:
+    if args.model:
+        return cmd_model_sweep(args)
     table = _table("time per call (median) and error against the float64 oracle",
                    ("layer", "shape", "algorithm", "time [ms]", "x torch", "GFLOP/s", "rel. error"),
                    right=("time [ms]", "x torch", "GFLOP/s", "rel. error"))
@@ -88,11 +153,36 @@ def cmd_stages(args) -> int:
     return 0
 
 
+def cmd_model_recommend(args) -> int:
+    from .recommend import recommend
+
+    layers, shape = _model_layers(args)
+    table = _table(f"{args.model}, input {shape}: the fastest exact variant per layer, stored for algorithm='auto'",
+                   ("layer", "count", "shape", "recommended", "time [ms]", "x torch", "source"),
+                   right=("count", "time [ms]", "x torch"))
+    progress, task = _progress(len(layers), f"measuring {len(layers)} unique convolutions of {args.model}")
+    with progress:
+        for found in layers:
+            best, times, measured = recommend(found.spec, args.backend, remeasure=args.remeasure)
+            progress.update(task, advance=1, description=found.name)
+            table.add_row(found.name, str(found.count), str(found.spec), best, _ms(times[best]),
+                          f"{times['torch'] / times[best]:.2f}" if "torch" in times else "-",
+                          "measured now" if measured else "stored")
+    console.print(table)
+    console.print("plan(spec, 'auto') now picks these on this machine (convbench.recommend's store)")
+    return 0
+
+
 def cmd_recommend(args) -> int:
     from .recommend import recommend
 
+    if args.model:
+        return cmd_model_recommend(args)
+    if len(args.shape) != 7:
+        raise ConvError(f"recommend needs a shape N C H W K R S (7 ints) or --model; got {len(args.shape)} ints")
     N, C, H, W, K, R, S = args.shape
-    spec = ConvSpec(N=N, C=C, H=H, W=W, K=K, R=R, S=S, padding=tuple(args.padding), stride=tuple(args.stride))
+    spec = ConvSpec(N=N, C=C, H=H, W=W, K=K, R=R, S=S, padding=tuple(args.padding), stride=tuple(args.stride),
+                    dilation=tuple(args.dilation), groups=args.groups)
     best, times, measured = recommend(spec, args.backend, remeasure=args.remeasure)
     console.print(f"{spec} on {args.backend} ({'measured now' if measured else 'from stored measurements'})")
     table = Table()
@@ -159,14 +249,13 @@ def cmd_accuracy(args) -> int:
 
 
 def cmd_layers(args) -> int:
-    from .models import from_model, load_model
-
-    found = from_model(load_model(args.model), args.input)
-    table = _table(f"{args.model}: {len(found)} unique convolutions for input {tuple(args.input)}",
+    found, shape = _model_layers(args)
+    table = _table(f"{args.model}: {len(found)} unique convolutions for input {shape}",
                    ("count", "shape", "groups", "dilation", "modules"), right=("count", "groups"))
     for conv in found:
         shown = ", ".join(conv.names[:3]) + (f" (+{len(conv.names) - 3})" if len(conv.names) > 3 else "")
-        table.add_row(str(conv.count), str(conv.spec), str(conv.groups), f"{conv.dilation[0]}x{conv.dilation[1]}", shown)
+        dilation = conv.spec.dilation
+        table.add_row(str(conv.count), str(conv.spec), str(conv.spec.groups), f"{dilation[0]}x{dilation[1]}", shown)
     console.print(table)
     console.print(f"{sum(conv.count for conv in found)} convolutions in one forward pass")
     return 0
@@ -181,14 +270,26 @@ def cmd_plot(args) -> int:
     return 0 if paths else 1
 
 
+def _model_arguments(parser, required: bool) -> None:
+    parser.add_argument("--model", required=required, help="package.module:factory, or a torchvision / timm model name")
+    parser.add_argument("--input", type=int, nargs=4, default=[1, 3, 224, 224], metavar=("N", "C", "H", "W"),
+                        help="the model's input shape (default 1 3 224 224)")
+    parser.add_argument("--batch", type=int, help="N of --input")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="convbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="algorithms x backends, available or why not").set_defaults(run=cmd_list)
     commands.add_parser("check", help="cross-check every available algorithm against the float64 oracle").set_defaults(run=cmd_check)
-    sweep = commands.add_parser("sweep", help="time and error per algorithm on real layers")
+    sweep = commands.add_parser("sweep", help="time and error per algorithm on real layers, or on a model's")
     sweep.add_argument("--layers", nargs="+", choices=sorted(LAYER_SETS), default=["convnet"])
     sweep.add_argument("--repeats", type=int, default=3)
+    _model_arguments(sweep, required=False)
+    sweep.add_argument("--algorithms", nargs="+", choices=registry.LABELS, metavar="LABEL",
+                       help="with --model: these variants (torch is always timed); default: all")
+    sweep.add_argument("--csv", help="with --model: write the per-layer times here (one row per layer and variant)")
+    sweep.add_argument("--json", help="with --model: write the per-layer times and the per-model totals here")
     sweep.set_defaults(run=cmd_sweep)
     stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
     stages.add_argument("--algorithm", default="fft", choices=registry.LABELS, help="an algorithm or variant label, e.g. \"fft tile 16\"")
@@ -206,9 +307,12 @@ def main(argv=None) -> int:
                          help="exit 0 even when a goal is missed (default: exit 1)")
     targets.set_defaults(run=cmd_targets)
     rec = commands.add_parser("recommend", help="the fastest exact algorithm for a shape, measured once and stored")
-    rec.add_argument("shape", type=int, nargs=7, metavar=("N", "C", "H", "W", "K", "R", "S"))
+    rec.add_argument("shape", type=int, nargs="*", metavar="N C H W K R S", help="one shape, or --model")
     rec.add_argument("--padding", type=int, nargs=2, default=[0, 0], metavar=("PH", "PW"))
     rec.add_argument("--stride", type=int, nargs=2, default=[1, 1], metavar=("SH", "SW"))
+    rec.add_argument("--dilation", type=int, nargs=2, default=[1, 1], metavar=("DH", "DW"))
+    rec.add_argument("--groups", type=int, default=1)
+    _model_arguments(rec, required=False)
     rec.add_argument("--backend", default="cpu")
     rec.add_argument("--remeasure", action="store_true", help="measure again even if a result is stored")
     rec.set_defaults(run=cmd_recommend)
@@ -220,8 +324,7 @@ def main(argv=None) -> int:
     bench.add_argument("--out", default="results/figures")
     bench.set_defaults(run=cmd_bench)
     lay = commands.add_parser("layers", help="the unique convolutions of a torch model, with counts")
-    lay.add_argument("--model", required=True, help="package.module:factory, or a torchvision / timm model name")
-    lay.add_argument("--input", type=int, nargs=4, default=[1, 3, 224, 224], metavar=("N", "C", "H", "W"))
+    _model_arguments(lay, required=True)
     lay.set_defaults(run=cmd_layers)
     acc = commands.add_parser("accuracy", help="train a small CNN on the digits with band-limited fft convolutions "
                                                "at several compressions, against torch's (about a minute)")

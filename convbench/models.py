@@ -2,15 +2,20 @@
 
 from_model(module, input_shape) hooks every nn.Conv2d, runs one forward pass
 on zeros (no gradients, eval mode) and returns the unique convolutions in the
-order the pass first met them, each with its shape, its conv parameters
-(groups, dilation), the qualified names of the modules that have it and how
+order the pass first met them, each with its ConvSpec (shape and conv
+parameters: padding, stride, dilation, groups), the qualified names of the modules that have it and how
 many times the pass ran it. A model name resolves as `package.module:factory`
 (called with no arguments), else through torchvision, else timm, when
-installed (model definitions only: no weights are loaded).
+installed (model definitions only: no weights are loaded; the `models`
+extra pins versions that install beside the CPU torch).
 """
 from __future__ import annotations
 
 import importlib
+import inspect
+import importlib.util
+import sys
+import types
 from dataclasses import dataclass
 
 from .errors import ConvError
@@ -19,15 +24,15 @@ from .spec import ConvSpec
 
 @dataclass(frozen=True)
 class ModelLayer:
-    spec: ConvSpec            # N, C (all input channels), H, W, K, R, S, padding, stride
-    groups: int
-    dilation: tuple[int, int]
+    spec: ConvSpec            # N, C (all input channels), H, W, K, R, S, padding, stride, dilation, groups
     names: tuple[str, ...]    # the modules with this shape, as named_modules() names them
     count: int                # how many times the forward pass ran a convolution of this shape
 
     @property
-    def key(self):
-        return self.spec, self.groups, self.dilation
+    def name(self) -> str:
+        """The first module with this shape, and how many more there are."""
+        more = len(self.names) - 1
+        return self.names[0] + (f" (+{more})" if more else "")
 
 
 def _padding(conv, kernel) -> tuple[int, int]:
@@ -55,12 +60,12 @@ def from_model(module, input_shape) -> list[ModelLayer]:
     def record(conv, inputs, output):
         N, C, H, W = inputs[0].shape
         K, _, R, S = conv.weight.shape
-        spec = ConvSpec(N=N, C=C, H=H, W=W, K=K, R=R, S=S, padding=_padding(conv, (R, S)), stride=tuple(conv.stride))
         if conv.padding_mode != "zeros":
             raise ConvError(f"{names[conv]}: padding_mode={conv.padding_mode!r}; convbench pads with zeros only")
-        key = (spec, conv.groups, tuple(conv.dilation))
-        modules, count = seen.get(key, ((), 0))
-        seen[key] = (modules + (names[conv],) * (names[conv] not in modules), count + 1)
+        spec = ConvSpec(N=N, C=C, H=H, W=W, K=K, R=R, S=S, padding=_padding(conv, (R, S)), stride=tuple(conv.stride),
+                        dilation=tuple(conv.dilation), groups=conv.groups)
+        modules, count = seen.get(spec, ((), 0))
+        seen[spec] = (modules + (names[conv],) * (names[conv] not in modules), count + 1)
 
     hooks = [conv.register_forward_hook(record) for conv in names]
     training = module.training
@@ -72,7 +77,78 @@ def from_model(module, input_shape) -> list[ModelLayer]:
         module.train(training)
         for hook in hooks:
             hook.remove()
-    return [ModelLayer(spec, groups, dilation, modules, count) for (spec, groups, dilation), (modules, count) in seen.items()]
+    return [ModelLayer(spec, modules, count) for spec, (modules, count) in seen.items()]
+
+
+def _to_record(found: ModelLayer) -> dict:
+    spec = found.spec
+    return dict(N=spec.N, C=spec.C, H=spec.H, W=spec.W, K=spec.K, R=spec.R, S=spec.S, padding=list(spec.padding),
+                stride=list(spec.stride), dilation=list(spec.dilation), groups=spec.groups, names=list(found.names),
+                count=found.count)
+
+
+def _from_record(record: dict) -> ModelLayer:
+    shape = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k not in ("names", "count")}
+    return ModelLayer(ConvSpec(**shape), tuple(record["names"]), record["count"])
+
+
+def model_layers(name: str, input_shape) -> list[ModelLayer]:
+    """from_model(load_model(name), input_shape), kept in $CONVBENCH_CACHE/model_layers.json per
+    torch / torchvision / timm version: asv imports a suite once per benchmark process, and
+    building and running a model each time would cost more than the benchmark. A
+    `package.module:factory` model is the user's code and is never cached."""
+    from .cache import cache_root, read_json, update_json
+
+    if ":" in name:  # the user's own code, which may have changed since: extracted every time
+        return from_model(load_model(name), input_shape)
+    versions = "|".join(f"{package}={_version(package)}" for package in ("torch", "torchvision", "timm"))
+    key = f"{name}|{tuple(input_shape)}|{versions}"
+    path = cache_root() / "model_layers.json"
+    stored = read_json(path).get(key)
+    if isinstance(stored, list):
+        try:
+            return [_from_record(record) for record in stored]
+        except (KeyError, TypeError, ConvError):
+            pass  # another version's format: extracted again
+    found = from_model(load_model(name), input_shape)
+    update_json(path, {key: [_to_record(layer) for layer in found]})
+    return found
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "none"
+
+
+def torchvision_models():
+    """torchvision.models, or None when torchvision is not installed.
+
+    PyPI's torchvision wheels link their C++ ops (nms, roi_align, ...) against
+    torch's CUDA build; beside the CPU build `import torchvision` fails with
+    "operator torchvision::nms does not exist", because its __init__ registers
+    those ops. The model definitions use none of them, so then the package is
+    set up without running its __init__ and torchvision.models imported from
+    it (timm, which imports torchvision, finds that package too).
+    """
+    try:
+        import torchvision
+    except ImportError:
+        return None
+    except RuntimeError as err:
+        if "torchvision::" not in str(err):
+            raise
+        for loaded in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[loaded]
+        found = importlib.util.find_spec("torchvision")
+        package = types.ModuleType("torchvision")
+        package.__path__, package.__spec__, package.__file__ = list(found.submodule_search_locations), found, found.origin
+        sys.modules["torchvision"] = package
+        return importlib.import_module("torchvision.models")
+    return torchvision.models
 
 
 def load_model(name: str):
@@ -83,21 +159,17 @@ def load_model(name: str):
             return getattr(importlib.import_module(module_name), factory)()
         except (ImportError, AttributeError) as err:
             raise ConvError(f"model {name!r}: cannot load {factory} from {module_name} ({err})") from err
-    try:
-        import torchvision
-
-        return torchvision.models.get_model(name, weights=None)
-    except ImportError:
-        pass
-    except ValueError:
-        pass
+    models = torchvision_models()
+    if models is not None and name.lower() in models.list_models():
+        builder = models.get_model_builder(name.lower())
+        # no weights of any kind: segmentation and detection builders default to a pretrained backbone
+        no_backbone = {"weights_backbone": None} if "weights_backbone" in inspect.signature(builder).parameters else {}
+        return builder(weights=None, **no_backbone)
     try:
         import timm
-
-        return timm.create_model(name, pretrained=False)
     except ImportError:
-        pass
-    except RuntimeError:
-        pass
+        timm = None
+    if timm is not None and timm.is_model(name):
+        return timm.create_model(name, pretrained=False)
     raise ConvError(f"model must be 'package.module:factory', or a torchvision or timm model name with that "
                     f"package installed; got {name!r}")

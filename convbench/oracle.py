@@ -43,6 +43,11 @@ def reference_conv2d(x, w, padding=0, stride=1, dilation=1, groups=1) -> np.ndar
     return out
 
 
+def reference_for(spec: ConvSpec, x, w) -> np.ndarray:
+    """The float64 reference of spec's convolution (padding, stride, dilation, groups) of x and w."""
+    return reference_conv2d(x, w, spec.padding, spec.stride, spec.dilation, spec.groups)
+
+
 def relative_error(result, reference) -> float:
     """||result - reference||_2 / ||reference||_2 (0 when both are zero)."""
     result = np.asarray(result, dtype=np.float64)

@@ -242,6 +242,55 @@ def chart_training_passes(frame, out):
     return _save(fig, out, "training_passes")
 
 
+def model_layer_times(frame) -> pd.DataFrame:
+    """The Models suite's times as (model, position, layer, count) x algorithm seconds, from its
+    layer parameter 'resnet18/03 layer1.0.conv1 (+3) x4'."""
+    data = _measure(frame, "Models", "time_conv")
+    if data.empty:
+        return pd.DataFrame()
+    parts = data.layer.str.extract(r"^(?P<model>[^/]+)/(?P<position>\d+) (?P<name>.*) x(?P<count>\d+)$")
+    data = pd.concat([data.drop(columns="layer"), parts], axis=1).astype({"count": int, "position": int})
+    return data.pivot_table(index=["machine", "model", "position", "name", "count"], columns="algorithm", values="value")
+
+
+def chart_models(frame, out):
+    """Per model: one forward pass's convolutions per variant (count x time per call, torch's time
+    where the variant cannot compute a layer), stacked by layer, and the cherry-pick."""
+    table = model_layer_times(frame)
+    if table.empty or "torch" not in table:
+        return []
+    models = list(dict.fromkeys(table.index.get_level_values("model")))
+    fig, axes = plt.subplots(len(models), 1, figsize=(11, 3.2 * len(models)), squeeze=False)
+    for ax, model in zip(axes[:, 0], models):
+        times = table.xs(model, level="model").sort_index(level="position")
+        counts = times.index.get_level_values("count").to_numpy()
+        algorithms = [a for a in ORDER if a in times]
+        bars = {a: times[a].fillna(times["torch"]).to_numpy() * counts * 1e3 for a in algorithms}
+        own = {a: times[a].notna().to_numpy() for a in algorithms}
+        bars["cherry-pick"] = times[algorithms].min(axis=1).to_numpy() * counts * 1e3
+        own["cherry-pick"] = [True] * len(counts)
+        colors = plt.cm.viridis([i / max(1, len(counts) - 1) for i in range(len(counts))])
+        names = list(bars)
+        for y, name in enumerate(names):
+            left = 0.0
+            for i, width in enumerate(bars[name]):
+                ax.barh(y, width, left=left, color=colors[i], alpha=1.0 if own[name][i] else 0.3,
+                        edgecolor="white", linewidth=0.3)
+                left += width
+            ax.annotate(f"{left:.3g} ms ({bars['torch'].sum() / left:.2f}x torch)", (left, y), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8)
+        ax.set_yticks(range(len(names)), names)
+        ax.invert_yaxis()
+        ax.set(xlabel="time of one forward pass's convolutions [ms]",
+               title=f"{model}: {len(counts)} unique convolutions, {counts.sum()} in all (layers in forward order, "
+                     f"dark to light; faded: torch's time where the variant cannot compute the layer)")
+        ax.title.set_fontsize(9)
+        ax.set_xlim(0, 1.35 * max(b.sum() for b in bars.values()))
+    fig.suptitle("Your model's convolutions: each variant's total, and the best variant per layer (CPU, batch 1)")
+    fig.tight_layout()
+    return _save(fig, out, "model_convolutions")
+
+
 def chart_accuracy(rows, out):
     """The seed's "Tuning: accuracy vs performance", in miniature: test accuracy against time per
     epoch and against the compression rate (convbench accuracy's rows)."""
@@ -264,7 +313,7 @@ def chart_accuracy(rows, out):
 
 
 CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops, chart_families, chart_tiles,
-          chart_training_compression, chart_training_passes)
+          chart_training_compression, chart_training_passes, chart_models)
 
 
 def plot_all(results_dir="results", out="results/figures", machine: str | None = None) -> list[Path]:

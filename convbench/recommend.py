@@ -30,11 +30,11 @@ def _key(spec: ConvSpec, backend: str) -> str:
     return f"{platform.node()}|{backend}|{spec!r}"
 
 
-def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3) -> dict[str, float]:
-    """Median seconds per call of every available algorithm and variant that can compute spec."""
+def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3, labels=registry.LABELS) -> dict[str, float]:
+    """Median seconds per call of every available algorithm and variant (of labels) that can compute spec."""
     (x, w), sync = on_backend(backend, *random_problem(spec))
     times = {}
-    for name in registry.LABELS:
+    for name in labels:
         if registry.supports(name, backend, spec):
             p = plan(spec, name, backend)
             times[name] = median_seconds(lambda: p(x, w), repeats=repeats, sync=sync)
@@ -68,7 +68,7 @@ def choose(spec: ConvSpec, backend: str = "cpu") -> tuple[str, str]:
             best = min(runnable, key=runnable.get)
             return best, f"fastest exact algorithm measured here ({1e3 * runnable[best]:.3g} ms a call, convbench recommend)"
     algorithm, why = rule(spec.N, spec.C, spec.K, spec.R, spec.S, spec.stride == (1, 1), backend,
-                          spec.P, spec.Q, fft_grid(spec))
+                          spec.P, spec.Q, fft_grid(spec), spec.plain)
     return algorithm, f"rule (convbench.selection): {why}"
 
 

@@ -1,4 +1,5 @@
-"""The harness's loops, callable from Python (a notebook) as from the CLI: check, sweep, stages, targets.
+"""The harness's loops, callable from Python (a notebook) as from the CLI: check, sweep, model_sweep,
+stages, targets.
 
 Each returns rows of plain data; `convbench` (cli.py) only prints them.
 """
@@ -12,7 +13,7 @@ from . import registry
 from .api import plan
 from .layers import LAYER_SETS
 from .measure import median_seconds, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
-from .oracle import reference_conv2d, relative_error
+from .oracle import reference_for, relative_error
 from .signals import random_problem
 from .spec import ConvSpec
 
@@ -24,6 +25,8 @@ CHECK_SPECS = (
     ConvSpec(N=2, C=8, H=20, W=20, K=8, R=7, S=7, padding=3),
     ConvSpec(N=1, C=3, H=19, W=23, K=2, R=5, S=2, padding=(2, 1), stride=(2, 3)),
     ConvSpec(N=1, C=16, H=32, W=32, K=16, R=31, S=31, padding=15),
+    ConvSpec(N=2, C=8, H=15, W=14, K=12, R=3, S=3, padding=2, dilation=2, groups=4),
+    ConvSpec(N=2, C=16, H=14, W=14, K=16, R=3, S=3, padding=1, groups=16),  # depthwise
 )
 
 
@@ -53,7 +56,7 @@ def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list
     rows = []
     for spec in specs:
         x, w = random_problem(spec)
-        reference = reference_conv2d(x, w, spec.padding, spec.stride)
+        reference = reference_for(spec, x, w)
         for a, name in ((a, name) for a in available for name in registry.LABELS
                         if registry.VARIANTS[name][0] == a.name):
             why_not = registry.why_not(name, a.backend, spec)
@@ -86,7 +89,7 @@ def sweep(layer_sets=("convnet",), repeats: int = 3, backend: str = "cpu") -> li
     for named in (one for name in layer_sets for one in LAYER_SETS[name]):
         spec = named.spec
         x, w = random_problem(spec)
-        reference = reference_conv2d(x, w, spec.padding, spec.stride)
+        reference = reference_for(spec, x, w)
         torch_seconds = None
         for name in ("torch", *(a for a in registry.LABELS if a != "torch")):
             if not registry.supports(name, backend, spec):
@@ -97,6 +100,86 @@ def sweep(layer_sets=("convnet",), repeats: int = 3, backend: str = "cpu") -> li
             rows.append(SweepRow(named.name, spec, name, seconds, torch_seconds / seconds, spec.flops / seconds / 1e9,
                                  relative_error(p(x, w), reference)))
     return rows
+
+
+@dataclass(frozen=True)
+class ModelLayerRow:
+    """One unique convolution of a model: every variant's median time per call, measured in one run."""
+    layer: object            # convbench.models.ModelLayer: spec, module names, count
+    seconds: dict            # label -> median seconds per call, for each variant that can compute it
+
+    @property
+    def winner(self) -> str:
+        return min(self.seconds, key=self.seconds.get)
+
+
+@dataclass(frozen=True)
+class ModelTotals:
+    """One forward pass's convolutions: each variant's total (count x time per layer, torch's time
+    on the layers it cannot compute), and the cherry-pick: the fastest variant on every layer."""
+    seconds: dict            # label -> total seconds
+    own_layers: dict         # label -> unique layers it computed itself (the rest are torch's)
+    cherry_pick: float
+    layers: int
+
+    @property
+    def vs_torch(self) -> dict:
+        return {label: self.seconds["torch"] / seconds for label, seconds in self.seconds.items()}
+
+    @property
+    def cherry_pick_vs_torch(self) -> float:
+        return self.seconds["torch"] / self.cherry_pick
+
+
+def model_sweep(layers, labels=registry.LABELS, repeats: int = 3, backend: str = "cpu",
+                on_layer=None) -> list[ModelLayerRow]:
+    """Every variant of labels (torch always among them) timed on each of a model's unique
+    convolutions (convbench.models.from_model); on_layer(row) is called as each finishes."""
+    from .recommend import measure_all
+
+    wanted = ("torch", *(label for label in labels if label != "torch"))
+    rows = []
+    for found in layers:
+        row = ModelLayerRow(found, measure_all(found.spec, backend, repeats, wanted))
+        rows.append(row)
+        if on_layer:
+            on_layer(row)
+    return rows
+
+
+def model_totals(rows: list[ModelLayerRow]) -> ModelTotals:
+    labels = {label: None for row in rows for label in row.seconds}
+    seconds = {label: sum(row.layer.count * row.seconds.get(label, row.seconds["torch"]) for row in rows)
+               for label in labels}
+    own = {label: sum(label in row.seconds for row in rows) for label in labels}
+    cherry_pick = sum(row.layer.count * row.seconds[row.winner] for row in rows)
+    return ModelTotals(seconds, own, cherry_pick, len(rows))
+
+
+def model_records(model: str, input_shape, rows: list[ModelLayerRow], totals: ModelTotals) -> dict:
+    """The model sweep as plain data (JSON, CSV): a record per (layer, variant), and the totals."""
+    layers = []
+    for row in rows:
+        spec = row.layer.spec
+        shape = dict(N=spec.N, C=spec.C, H=spec.H, W=spec.W, K=spec.K, R=spec.R, S=spec.S,
+                     padding=list(spec.padding), stride=list(spec.stride), dilation=list(spec.dilation),
+                     groups=spec.groups)
+        for label, seconds in row.seconds.items():
+            layers.append(dict(model=model, layer=row.layer.name, modules=list(row.layer.names), count=row.layer.count,
+                               **shape, algorithm=label, seconds=seconds, winner=label == row.winner))
+    return dict(model=model, input=list(input_shape), layers=layers,
+                totals=dict(seconds=totals.seconds, own_layers=totals.own_layers, cherry_pick=totals.cherry_pick,
+                            cherry_pick_vs_torch=totals.cherry_pick_vs_torch))
+
+
+def write_csv(records: list[dict], path) -> None:
+    import csv
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
 
 
 @dataclass(frozen=True)

@@ -110,10 +110,14 @@ def fft_variant(N: int, P: int, Q: int, R: int, S: int, grid: tuple[int, int]) -
 
 
 def rule(N: int, C: int, K: int, R: int, S: int, unit_stride: bool, backend: str,
-         P: int = 0, Q: int = 0, grid: tuple[int, int] = (0, 0)) -> tuple[str, str]:
-    """(algorithm or variant label, why) for algorithm="auto" without a stored measurement."""
+         P: int = 0, Q: int = 0, grid: tuple[int, int] = (0, 0), plain: bool = True) -> tuple[str, str]:
+    """(algorithm or variant label, why) for algorithm="auto" without a stored measurement.
+    plain: no groups and no dilation (the rule's measurements were all plain convolutions)."""
     if backend != "cpu":
         return "torch", "cuDNN was the fastest exact choice on every GPU layer measured"
+    if not plain:
+        return "torch", ("grouped or dilated: the rule's thresholds were measured on plain convolutions; "
+                         "`convbench recommend --model` measures these")
     taps = R * S
     if unit_stride and (R, S) == (3, 3):
         tiles = N * -(-P // 4) * -(-Q // 4)

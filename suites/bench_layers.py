@@ -4,7 +4,7 @@ Batches are scaled down from the sources (see convbench/layers.py, which keeps
 each source batch next to the one run here).
 """
 from convbench.layers import ALL_LAYERS, CONVNET_BENCHMARKS, layer
-from convbench.oracle import reference_conv2d, relative_error
+from convbench.oracle import reference_for, relative_error
 
 from .common import ALGORITHMS, BACKENDS, _ConvCase, pick
 
@@ -21,6 +21,6 @@ class Layers(_ConvCase):
     def track_relative_error(self, *params):
         """Relative L2 error against the float64 oracle, per variant: the price of the bigger tiles."""
         x, w = self.x_host, self.w_host
-        return relative_error(self.plan(x, w), reference_conv2d(x, w, self.spec.padding, self.spec.stride))
+        return relative_error(self.plan(x, w), reference_for(self.spec, x, w))
 
     track_relative_error.unit = "relative L2 error"

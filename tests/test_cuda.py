@@ -39,6 +39,8 @@ TINY_SPECS = [
     ("direct", convbench.ConvSpec(N=2, C=3, H=7, W=6, K=3, R=3, S=3, padding=1)),
     ("direct", convbench.ConvSpec(N=1, C=2, H=9, W=7, K=5, R=2, S=4, padding=(1, 2), stride=(2, 3))),
     ("direct", convbench.ConvSpec(N=1, C=1, H=5, W=5, K=1, R=5, S=5)),                 # filter = input
+    ("direct", convbench.ConvSpec(N=1, C=4, H=7, W=6, K=6, R=3, S=2, padding=1, dilation=(2, 1), groups=2)),
+    ("direct", convbench.ConvSpec(N=2, C=3, H=8, W=7, K=3, R=3, S=3, padding=2, stride=2, dilation=2, groups=3)),  # depthwise
     ("winograd", convbench.ConvSpec(N=2, C=3, H=5, W=6, K=3, R=3, S=3, padding=1)),      # odd P
     ("winograd", convbench.ConvSpec(N=1, C=5, H=7, W=7, K=2, R=3, S=3)),                 # odd P and Q, no padding
     ("fft", convbench.ConvSpec(N=2, C=3, H=7, W=6, K=2, R=3, S=4, padding=1)),
@@ -55,6 +57,9 @@ REAL_SPECS = [  # on a GPU only: ResNet-18's 64@56 and 512@7, a 7x7 and an 11x11
     convbench.ConvSpec(N=4, C=32, H=33, W=31, K=48, R=5, S=3, padding=(2, 1), stride=2),
     convbench.ConvSpec(N=3, C=24, H=29, W=27, K=40, R=3, S=3, padding=1),                 # odd P and Q, N
     convbench.ConvSpec(N=2, C=3, H=61, W=59, K=16, R=7, S=7, padding=3, stride=2),        # a stem: C=3, stride 2
+    convbench.ConvSpec(N=8, C=96, H=56, W=56, K=96, R=3, S=3, padding=1, groups=96),      # MobileNet's depthwise
+    convbench.ConvSpec(N=2, C=64, H=33, W=33, K=64, R=3, S=3, padding=2, dilation=2),     # DeepLab's dilated 3x3
+    convbench.ConvSpec(N=4, C=128, H=28, W=28, K=128, R=3, S=3, padding=1, groups=32),    # ResNeXt's grouped 3x3
 ]
 
 
@@ -65,14 +70,14 @@ def problem_and_oracle(spec, seed=0):
     """(x, w, float64 reference), computed once per spec: every algorithm is checked against it."""
     if (spec, seed) not in _ORACLE:
         x, w = random_problem(np.random.default_rng(seed), spec)
-        _ORACLE[spec, seed] = x, w, reference_conv2d(x, w, spec.padding, spec.stride)
+        _ORACLE[spec, seed] = x, w, reference_conv2d(x, w, spec.padding, spec.stride, spec.dilation, spec.groups)
     return _ORACLE[spec, seed]
 
 
 def check(algorithm, spec, seed=0, **options):
     x, w, reference = problem_and_oracle(spec, seed)
-    result = convbench.conv2d(x, w, algorithm=algorithm, backend="cuda",
-                              padding=spec.padding, stride=spec.stride, **options)
+    result = convbench.conv2d(x, w, algorithm=algorithm, backend="cuda", padding=spec.padding, stride=spec.stride,
+                              dilation=spec.dilation, groups=spec.groups, **options)
     assert isinstance(result, np.ndarray) and result.dtype == np.float32 and result.shape == spec.output_shape
     error = relative_error(result, reference)
     assert error <= TOLERANCE, f"{algorithm}/cuda on {spec}: relative L2 error {error:.2e}"
@@ -89,8 +94,11 @@ def test_kernels_match_the_oracle_with_tiny_blocks(algorithm, spec):
 @pytest.mark.parametrize("algorithm", convbench.registry.ALGORITHMS)
 @pytest.mark.parametrize("spec", REAL_SPECS, ids=str)
 def test_real_sizes_match_the_oracle(algorithm, spec):
-    if not convbench.registry.supports(algorithm, "cuda", spec):
-        pytest.skip("winograd needs 3x3, stride 1")
+    why_not = convbench.registry.why_not(algorithm, "cuda", spec)
+    if why_not:  # Winograd: 3x3, stride 1; Winograd and fft on cuda: no groups or dilation yet
+        with pytest.raises(convbench.ConvError, match="3x3|groups=|dilation="):
+            convbench.plan(spec, algorithm, "cuda")
+        return
     check(algorithm, spec)
 
 
