@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import registry, runs
@@ -15,13 +16,14 @@ from .layers import ALL_LAYERS, LAYER_SETS, layer
 from .spec import ConvSpec
 
 # piped or captured output gets wide tables rather than rich's 80-column default
-console = Console() if sys.stdout.isatty() else Console(width=160)
+console = Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def _table(title: str, columns, right=()) -> Table:
-    table = Table(title=title)
+    # escaped: rich reads "[ms]" in "time [ms]" as a style tag and drops the unit
+    table = Table(title=escape(title))
     for column in columns:
-        table.add_column(column, justify="right" if column in right else "left")
+        table.add_column(escape(column), justify="right" if column in right else "left")
     return table
 
 
@@ -185,9 +187,7 @@ def cmd_recommend(args) -> int:
                     dilation=tuple(args.dilation), groups=args.groups)
     best, times, measured = recommend(spec, args.backend, remeasure=args.remeasure)
     console.print(f"{spec} on {args.backend} ({'measured now' if measured else 'from stored measurements'})")
-    table = Table()
-    for column in ("algorithm", "time [ms]", "x fastest"):
-        table.add_column(column, justify="right")
+    table = _table("", ("algorithm", "time [ms]", "x fastest"), right=("algorithm", "time [ms]", "x fastest"))
     for name, seconds in sorted(times.items(), key=lambda item: item[1]):
         table.add_row(name, f"{seconds * 1e3:.2f}", f"{seconds / times[best]:.2f}")
     console.print(table)

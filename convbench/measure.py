@@ -55,6 +55,30 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
     return statistics.median(samples)
 
 
+def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
+                        sync: Callable[[], None] | None = None) -> dict:
+    """{name: median wall time of fns[name]()}, the calls taken in turns (one of each per round), so
+    that every one meets the same drift of a shared machine. Each timed call follows an untimed call
+    of the same function: none is timed on the caches and idle thread pools another one left (on
+    ResNet-18 at N=1, torch's total rose from 18.8 to 27.3 ms when timed right after the 32x32-tile
+    FFT, whose filter spectrum is 1.1 GB on the 512@7 layer)."""
+    sync = sync or (lambda: None)
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    sync()
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            fn()
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
 def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats: int = 5, warmup: int = 1,
             sync: Callable[[], None] | None = None) -> float:
     """How many times faster candidate() is than peer(), timed alternately in this process.

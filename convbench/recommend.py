@@ -16,7 +16,7 @@ from convbench.algorithms.fft.bandlimit import fft_grid
 from . import registry
 from .api import plan
 from .cache import cache_root, read_json, update_json
-from .measure import median_seconds, on_backend
+from .measure import alternating_medians, on_backend
 from .selection import rule
 from .signals import random_problem
 from .spec import ConvSpec
@@ -31,14 +31,11 @@ def _key(spec: ConvSpec, backend: str) -> str:
 
 
 def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3, labels=registry.LABELS) -> dict[str, float]:
-    """Median seconds per call of every available algorithm and variant (of labels) that can compute spec."""
+    """Median seconds per call of every available algorithm and variant (of labels) that can compute spec,
+    the variants called in turns (measure.alternating_medians)."""
     (x, w), sync = on_backend(backend, *random_problem(spec))
-    times = {}
-    for name in labels:
-        if registry.supports(name, backend, spec):
-            p = plan(spec, name, backend)
-            times[name] = median_seconds(lambda: p(x, w), repeats=repeats, sync=sync)
-    return times
+    plans = {name: plan(spec, name, backend) for name in labels if registry.supports(name, backend, spec)}
+    return alternating_medians({name: (lambda p=p: p(x, w)) for name, p in plans.items()}, repeats, sync=sync)
 
 
 def recommend(spec: ConvSpec, backend: str = "cpu", remeasure: bool = False) -> tuple[str, dict[str, float], bool]:

@@ -9,15 +9,16 @@ process timing both sides alternately, unless said otherwise.
 from __future__ import annotations
 
 # -- direct on the CPU --------------------------------------------------------
-# At unit stride direct runs as BLAS GEMMs over shifted slices of the padded
-# input. With big filters and few of them the stacked block outgrows the
-# caches, and the Numba sliding-window loop wins: GEMM/loop measured 1.51x at
-# k=7 and 1.46x at k=11 (C=K=64), but 0.68-0.77x at k=15 and 0.41x at k=31 (C=K=32).
-LOOP_ABOVE = 150  # R·S·C/K above which the Numba loop is kept at unit stride too
+# Direct runs as BLAS GEMMs over shifted slices of the padded input (gathered
+# positions at strides > 1). With big filters and few of them the stacked block
+# outgrows the caches, and the Numba sliding-window loop wins: GEMM/loop measured
+# 1.51x at k=7 and 1.46x at k=11 (C=K=64), but 0.68-0.77x at k=15 and 0.41x at k=31 (C=K=32).
+# At stride 2, gathered GEMMs against the loop (ResNet-18 at N=1, 3x3 and 1x1): see DIRECT_STRIDED.
+LOOP_ABOVE = 150  # R·S·C/K above which the Numba loop is kept
 
 
-def direct_uses_loop(R: int, S: int, C: int, K: int, unit_stride: bool) -> bool:
-    return not unit_stride or R * S * C / K > LOOP_ABOVE
+def direct_uses_loop(R: int, S: int, C: int, K: int) -> bool:
+    return R * S * C / K > LOOP_ABOVE
 
 
 # On small images the padding is a large share of the grid; gathering only the

@@ -61,6 +61,7 @@ def test_recommend_measures_once_then_answers_from_the_store(tmp_path, monkeypat
     assert cli.main(argv) == 0
     first = capsys.readouterr().out
     assert "measured now" in first
+    assert "time [ms]" in first  # the unit survives rich's markup
     stored = json.loads((tmp_path / "recommend.json").read_text())
     (times,) = stored.values()
     assert set(times) == set(registry.LABELS) and all(t > 0 for t in times.values())

@@ -1,4 +1,6 @@
 """Every CPU algorithm against the float64 oracle, over many random shapes."""
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -87,19 +89,35 @@ def test_every_direct_method_at_unit_stride_matches_oracle(method, spec, seed):
     check_against_oracle("direct", spec, seed, method=method)
 
 
+@pytest.mark.parametrize("method", ["loop", "gather"])
+@given(spec=conv_specs(), seed=st.integers(0, 2**32 - 1))
+def test_both_strided_direct_methods_match_oracle(method, spec, seed):
+    check_against_oracle("direct", spec, seed, method=method)
+
+
+@given(spec=grouped_dilated_specs(), seed=st.integers(0, 2**32 - 1))
+def test_direct_gather_with_dilation_and_strides_matches_oracle(spec, seed):
+    spec = dataclasses.replace(spec, C=spec.C_per_group, K=spec.K_per_group, groups=1)  # the GEMMs take no groups
+    check_against_oracle("direct", spec, seed, method="gather")
+
+
 def test_direct_picks_its_method_by_stride_and_waste():
     unit = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3)
     strided = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, stride=(1, 2))
     small_wide = convbench.ConvSpec(N=1, C=8, H=7, W=7, K=512, R=3, S=3, padding=1)  # (81/49 - 1)·512 > 80
     assert convbench.plan(unit, "direct").method == "slice"
     assert convbench.plan(small_wide, "direct").method == "gather"
-    assert convbench.plan(strided, "direct").method == "loop"
+    assert convbench.plan(strided, "direct").method == "gather"  # only the strided positions
     big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=15, S=15, padding=7)  # R·S·C/K = 225
     assert convbench.plan(big_filters, "direct").method == "loop"
     assert convbench.plan(big_filters, "direct", method="slice").method == "slice"
     assert convbench.plan(unit, "direct", method="loop").method == "loop"
+    grouped = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, groups=2)
+    assert convbench.plan(grouped, "direct").method == "loop"
     with pytest.raises(convbench.ConvError, match="needs stride 1"):
-        convbench.plan(strided, "direct", method="gather")
+        convbench.plan(strided, "direct", method="slice")
+    with pytest.raises(convbench.ConvError, match="needs groups=1"):
+        convbench.plan(grouped, "direct", method="gather")
 
 
 @pytest.mark.parametrize("tile", [2, 4, 6])

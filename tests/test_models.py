@@ -83,7 +83,7 @@ def test_sweep_model_times_every_layer_and_adds_up_the_totals(tmp_path, capsys):
     assert cli.main(["sweep", "--model", "test_models:small", "--input", "1", "3", "24", "24", "--repeats", "1",
                      "--algorithms", "direct", "winograd", "fft", "--json", str(out_json), "--csv", str(out_csv)]) == 0
     printed = capsys.readouterr().out
-    assert "cherry-pick" in printed and "x torch" in printed
+    assert "cherry-pick" in printed and "x torch" in printed and "total [ms]" in printed  # the unit is shown
     data = json.loads(out_json.read_text())
     layers = from_model(Small(), (1, 3, 24, 24))
     by_layer = {}

@@ -66,8 +66,9 @@ def direct_kernel(xp, w, out, stride_h, stride_w, dil_h, dil_w, groups):
 
 
 class DirectCPU(Plan):
-    """Unit stride without groups: the sum as GEMMs over shifted slices, or over
-    gathered valid positions on small images (gemm.py); other strides, and groups: the Numba loop above.
+    """Without groups: the sum as GEMMs over shifted slices, or over gathered valid
+    positions on small images and at strides > 1 (gemm.py); groups, and big filters
+    with few of them: the Numba loop above.
 
     method: "auto", or "slice", "gather" or "loop" to force one (to compare them).
     """
@@ -81,14 +82,15 @@ class DirectCPU(Plan):
         if method not in methods:
             raise ConvError(f"method must be one of {', '.join(map(repr, methods))} for direct; got {method!r}")
         unit_stride = spec.stride_h == 1 and spec.stride_w == 1
-        if method in ("slice", "gather") and not unit_stride:
-            raise ConvError(f"method={method!r} (direct as GEMMs) needs stride 1; got stride {spec.stride}")
+        if method == "slice" and not unit_stride:
+            raise ConvError(f"method='slice' (every position of the grid as GEMMs) needs stride 1; got stride "
+                            f"{spec.stride} (method='gather' computes the strided positions only)")
         if method in ("slice", "gather") and spec.groups > 1:
             raise ConvError(f"method={method!r} (direct as GEMMs) needs groups=1; got groups={spec.groups}")
         # with big filters and few of them, stacking R·S·C rows per position costs more than the
         # K-row GEMM saves; measured GEMM/loop at N=2 'same': k=7 C=K=32 1.51x, k=11 C=K=64 1.46x
         # (R·S·C/K = 49, 121), k=15 C=K=32 0.68-0.77x, k=31 C=K=32 0.41x (225, 961)
-        loop = direct_uses_loop(spec.R, spec.S, spec.C, spec.K, unit_stride) or spec.groups > 1
+        loop = direct_uses_loop(spec.R, spec.S, spec.C, spec.K) or spec.groups > 1
         if method in ("slice", "gather") or (method == "auto" and not loop):
             self._gemm = ShiftedGemm(spec, gather=None if method == "auto" else method == "gather")
             self.method = "gather" if self._gemm.gather else "slice"

@@ -21,6 +21,10 @@ element, so it pays when (waste - 1)·K is large. Measured, gather vs slice
 (same process, alternately): ResNet-18 512@7 (0.65·512 = 333) 1.35x;
 256@14 (0.31·256 = 79) 1.05x; 64 channels at 13² (0.33·64 = 21) 0.67x;
 128@28 (19) 0.82x; 64@56 (4.5) 0.64x.
+
+At stride > 1 the outputs are every stride-th position of the same flat grid
+(p·sh rows, q·sw columns down), so gathering those alone computes exactly the
+strided outputs; the slices would compute stride² times as many.
 """
 from __future__ import annotations
 
@@ -51,8 +55,9 @@ class ShiftedGemm:
     def __init__(self, spec, gather: bool | None = None):
         self.spec = spec
         N, C, K = spec.N, spec.C, spec.K
-        self.rows = spec.P + spec.extent_h - 1  # padded rows some output reads
-        self.cols = spec.Q + spec.extent_w - 1
+        sh, sw = spec.stride
+        self.rows = (spec.P - 1) * sh + spec.extent_h  # padded rows some output reads
+        self.cols = (spec.Q - 1) * sw + spec.extent_w
         self.positions = N * self.rows * self.cols
         # the tail lets the last chunk's shifted slices stay in bounds
         tail = (spec.extent_h - 1) * self.cols + spec.extent_w
@@ -62,10 +67,11 @@ class ShiftedGemm:
         self.chunk = chunk_positions(len(self.offsets) * C)
         self.stacked = np.empty((len(self.offsets) * C, self.chunk), dtype=np.float32)
         waste = (self.rows * self.cols) / (spec.P * spec.Q)
-        self.gather = direct_gathers(waste, K) if gather is None else gather
+        strided = (sh, sw) != (1, 1)
+        self.gather = strided or (direct_gathers(waste, K) if gather is None else gather)
         if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
             p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
-            image = (p * self.cols + q).ravel()
+            image = (p * sh * self.cols + q * sw).ravel()
             self.valid = (np.arange(N)[:, None] * (self.rows * self.cols) + image).ravel()
             self.computed = self.valid.size
         else:
@@ -78,9 +84,11 @@ class ShiftedGemm:
 
     def __call__(self, x, w, out):
         spec, C = self.spec, self.spec.C
-        # the zero border was written once: every call fills the same interior
-        images = self._images(self.padded)  # at stride 1, rows = H + 2·pad_h: all of x is read
-        images[:, :, spec.pad_h:spec.pad_h + spec.H, spec.pad_w:spec.pad_w + spec.W] = x.transpose(1, 0, 2, 3)
+        # the zero border was written once: every call fills the same interior, the rows and
+        # columns some output reads (at stride 1 all of x; a stride may leave the last ones unread)
+        images = self._images(self.padded)
+        h, w_ = max(0, min(spec.H, self.rows - spec.pad_h)), max(0, min(spec.W, self.cols - spec.pad_w))
+        images[:, :, spec.pad_h:spec.pad_h + h, spec.pad_w:spec.pad_w + w_] = x[:, :, :h, :w_].transpose(1, 0, 2, 3)
         self.filters[...] = w.transpose(0, 2, 3, 1)  # (K, R·S·C), tap-major like the stacked block
         filters = self.filters.reshape(spec.K, -1)
         for start in range(0, self.computed, self.chunk):
