@@ -253,6 +253,18 @@ def model_layer_times(frame) -> pd.DataFrame:
     return data.pivot_table(index=["machine", "model", "position", "name", "count"], columns="algorithm", values="value")
 
 
+def model_bars(times: pd.DataFrame) -> tuple[dict, dict]:
+    """For one model's rows of model_layer_times: ({variant or 'cherry-pick': ms per layer, count x
+    time, torch's time where the variant cannot compute the layer}, {same: whether it computed it})."""
+    counts = times.index.get_level_values("count").to_numpy()
+    algorithms = [a for a in ORDER if a in times]
+    bars = {a: times[a].fillna(times["torch"]).to_numpy() * counts * 1e3 for a in algorithms}
+    own = {a: times[a].notna().to_numpy() for a in algorithms}
+    bars["cherry-pick"] = times[algorithms].min(axis=1).to_numpy() * counts * 1e3
+    own["cherry-pick"] = [True] * len(counts)
+    return bars, own
+
+
 def chart_models(frame, out):
     """Per model: one forward pass's convolutions per variant (count x time per call, torch's time
     where the variant cannot compute a layer), stacked by layer, and the cherry-pick."""
@@ -264,28 +276,29 @@ def chart_models(frame, out):
     for ax, model in zip(axes[:, 0], models):
         times = table.xs(model, level="model").sort_index(level="position")
         counts = times.index.get_level_values("count").to_numpy()
-        algorithms = [a for a in ORDER if a in times]
-        bars = {a: times[a].fillna(times["torch"]).to_numpy() * counts * 1e3 for a in algorithms}
-        own = {a: times[a].notna().to_numpy() for a in algorithms}
-        bars["cherry-pick"] = times[algorithms].min(axis=1).to_numpy() * counts * 1e3
-        own["cherry-pick"] = [True] * len(counts)
+        bars, own = model_bars(times)
         colors = plt.cm.viridis([i / max(1, len(counts) - 1) for i in range(len(counts))])
-        names = list(bars)
+        names, torch_total = list(bars), bars["torch"].sum()
+        # the axis ends at 4x torch's total: a variant far slower is cut there, its total written on it
+        end = 1.3 * min(4 * torch_total, max(b.sum() for b in bars.values()))
         for y, name in enumerate(names):
             left = 0.0
             for i, width in enumerate(bars[name]):
                 ax.barh(y, width, left=left, color=colors[i], alpha=1.0 if own[name][i] else 0.3,
                         edgecolor="white", linewidth=0.3)
                 left += width
-            ax.annotate(f"{left:.3g} ms ({bars['torch'].sum() / left:.2f}x torch)", (left, y), xytext=(4, 0),
-                        textcoords="offset points", va="center", fontsize=8)
+            label = f"{left:.3g} ms ({torch_total / left:.2f}x torch)"
+            if left <= end:
+                ax.annotate(label, (left, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+            else:
+                ax.annotate(label + " >", (end, y), xytext=(-4, 0), textcoords="offset points", ha="right",
+                            va="center", fontsize=8, color="white", fontweight="bold")
         ax.set_yticks(range(len(names)), names)
         ax.invert_yaxis()
-        ax.set(xlabel="time of one forward pass's convolutions [ms]",
+        ax.set(xlabel="time of one forward pass's convolutions [ms]", xlim=(0, 1.25 * end),
                title=f"{model}: {len(counts)} unique convolutions, {counts.sum()} in all (layers in forward order, "
                      f"dark to light; faded: torch's time where the variant cannot compute the layer)")
         ax.title.set_fontsize(9)
-        ax.set_xlim(0, 1.35 * max(b.sum() for b in bars.values()))
     fig.suptitle("Your model's convolutions: each variant's total, and the best variant per layer (CPU, batch 1)")
     fig.tight_layout()
     return _save(fig, out, "model_convolutions")

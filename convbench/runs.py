@@ -148,7 +148,8 @@ def model_sweep(layers, labels=registry.LABELS, repeats: int = 3, backend: str =
 
 
 def model_totals(rows: list[ModelLayerRow]) -> ModelTotals:
-    labels = {label: None for row in rows for label in row.seconds}
+    present = {label for row in rows for label in row.seconds}
+    labels = ["torch", *(label for label in registry.LABELS if label in present and label != "torch")]
     seconds = {label: sum(row.layer.count * row.seconds.get(label, row.seconds["torch"]) for row in rows)
                for label in labels}
     own = {label: sum(label in row.seconds for row in rows) for label in labels}

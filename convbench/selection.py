@@ -13,12 +13,22 @@ from __future__ import annotations
 # positions at strides > 1). With big filters and few of them the stacked block
 # outgrows the caches, and the Numba sliding-window loop wins: GEMM/loop measured
 # 1.51x at k=7 and 1.46x at k=11 (C=K=64), but 0.68-0.77x at k=15 and 0.41x at k=31 (C=K=32).
-# At stride 2, gathered GEMMs against the loop (ResNet-18 at N=1, 3x3 and 1x1): see DIRECT_STRIDED.
+# At stride 2 the gathered GEMMs compute only the strided positions: against the loop on
+# ResNet-18's stride-2 layers at N=1, 7x7 stem 9.6 vs 43.8 ms, 3x3 64@56 1.2 vs 28.9, 1x1 0.25 vs
+# 6.6, 3x3 256@14 1.6 vs 47.7 (so strides no longer take the loop).
 LOOP_ABOVE = 150  # R·S·C/K above which the Numba loop is kept
+# With groups, the GEMMs are one per group, (K/g x R·S·C/g): tiny when the groups are small.
+# Group GEMMs (slices) against the loop, N=1, 3x3 (Intel Xeon, 2 cores, alternately, ms):
+# C=K=256 28² g32 (C/g = 8) 1.66 vs 3.41; 128 56² g32 (4) 2.30 vs 2.63; 64 28² g16 (4) 0.29 vs
+# 0.32; g32 (2) 0.26 vs 0.22; depthwise 88@28 0.35 vs 0.35, 96@56 N=8 16.8 vs 6.1. (torch's
+# oneDNN kernels ran these 2-4x faster than either.)
+GEMM_GROUP_CHANNELS_FROM = 4  # C/g at least this for the grouped GEMMs
 
 
-def direct_uses_loop(R: int, S: int, C: int, K: int) -> bool:
-    return R * S * C / K > LOOP_ABOVE
+def direct_uses_loop(R: int, S: int, C_per_group: int, K_per_group: int, groups: int = 1) -> bool:
+    if groups > 1 and C_per_group < GEMM_GROUP_CHANNELS_FROM:
+        return True
+    return R * S * C_per_group / K_per_group > LOOP_ABOVE
 
 
 # On small images the padding is a large share of the grid; gathering only the

@@ -95,10 +95,12 @@ def test_both_strided_direct_methods_match_oracle(method, spec, seed):
     check_against_oracle("direct", spec, seed, method=method)
 
 
+@pytest.mark.parametrize("method", ["loop", "gather", "slice"])
 @given(spec=grouped_dilated_specs(), seed=st.integers(0, 2**32 - 1))
-def test_direct_gather_with_dilation_and_strides_matches_oracle(spec, seed):
-    spec = dataclasses.replace(spec, C=spec.C_per_group, K=spec.K_per_group, groups=1)  # the GEMMs take no groups
-    check_against_oracle("direct", spec, seed, method="gather")
+def test_every_direct_method_with_groups_dilation_and_strides_matches_oracle(method, spec, seed):
+    if method == "slice" and spec.stride != (1, 1):
+        spec = dataclasses.replace(spec, stride=1)
+    check_against_oracle("direct", spec, seed, method=method)
 
 
 def test_direct_picks_its_method_by_stride_and_waste():
@@ -112,12 +114,11 @@ def test_direct_picks_its_method_by_stride_and_waste():
     assert convbench.plan(big_filters, "direct").method == "loop"
     assert convbench.plan(big_filters, "direct", method="slice").method == "slice"
     assert convbench.plan(unit, "direct", method="loop").method == "loop"
-    grouped = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, groups=2)
-    assert convbench.plan(grouped, "direct").method == "loop"
+    small_groups = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, groups=2)  # C/g = 2
+    assert convbench.plan(small_groups, "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(small_groups, C=16, K=16), "direct").method == "slice"  # C/g = 8
     with pytest.raises(convbench.ConvError, match="needs stride 1"):
         convbench.plan(strided, "direct", method="slice")
-    with pytest.raises(convbench.ConvError, match="needs groups=1"):
-        convbench.plan(grouped, "direct", method="gather")
 
 
 @pytest.mark.parametrize("tile", [2, 4, 6])

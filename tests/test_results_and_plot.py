@@ -81,3 +81,25 @@ def test_registry_knows_what_each_algorithm_supports():
     assert registry.supports("winograd", "cpu", three) and not registry.supports("winograd", "cpu", five)
     assert registry.supports("fft", "cpu", five)
     assert not registry.supports("winograd", "cuda", five)
+
+
+def test_model_chart_adds_up_count_times_time_with_torch_where_a_variant_cannot(tmp_path):
+    from convbench.plot import chart_models, model_bars, model_layer_times
+
+    layers = ["net/00 stem x1", "net/01 block.conv (+1) x2"]
+    times = {("net/00 stem x1", "torch"): 1e-3, ("net/00 stem x1", "direct"): 3e-3,
+             ("net/01 block.conv (+1) x2", "torch"): 2e-3, ("net/01 block.conv (+1) x2", "direct"): 1e-3,
+             ("net/01 block.conv (+1) x2", "winograd"): 4e-3, ("net/00 stem x1", "winograd"): float("nan")}
+    frame = pd.DataFrame([dict(machine="m", suite="Models", measure="time_conv", layer=layer, algorithm=algorithm,
+                               value=value) for (layer, algorithm), value in times.items()])
+    table = model_layer_times(frame)
+    assert list(table.index.get_level_values("count")) == [1, 2]
+    assert list(table.index.get_level_values("name")) == ["stem", "block.conv (+1)"]
+    bars, own = model_bars(table.xs("net", level="model"))
+    assert bars["torch"].sum() == pytest.approx(1 + 2 * 2)  # ms: count x time per layer
+    assert bars["direct"].sum() == pytest.approx(3 + 2 * 1)
+    # winograd cannot compute the stem: its total takes torch's 1 ms there, plus 2 x 4 ms
+    assert bars["winograd"].sum() == pytest.approx(1 + 2 * 4) and list(own["winograd"]) == [False, True]
+    assert bars["cherry-pick"].sum() == pytest.approx(1 + 2 * 1)  # torch's stem, direct's block
+    paths = chart_models(frame, tmp_path)
+    assert {p.name for p in paths} == {"model_convolutions.png", "model_convolutions.svg"}

@@ -22,6 +22,10 @@ element, so it pays when (waste - 1)·K is large. Measured, gather vs slice
 256@14 (0.31·256 = 79) 1.05x; 64 channels at 13² (0.33·64 = 21) 0.67x;
 128@28 (19) 0.82x; 64@56 (4.5) 0.64x.
 
+With groups the stacked block is group-major (group, tap, channel of the
+group), so the product is one batched GEMM of each group's (K/g, R·S·C/g)
+filters with its own rows: the block-diagonal product, zero blocks never formed.
+
 At stride > 1 the outputs are every stride-th position of the same flat grid
 (p·sh rows, q·sw columns down), so gathering those alone computes exactly the
 strided outputs; the slices would compute stride² times as many.
@@ -66,6 +70,7 @@ class ShiftedGemm:
         self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
         self.chunk = chunk_positions(len(self.offsets) * C)
         self.stacked = np.empty((len(self.offsets) * C, self.chunk), dtype=np.float32)
+        self.taken = np.empty((C, self.chunk), dtype=np.float32) if spec.groups > 1 else None
         waste = (self.rows * self.cols) / (spec.P * spec.Q)
         strided = (sh, sw) != (1, 1)
         self.gather = strided or (direct_gathers(waste, K) if gather is None else gather)
@@ -77,31 +82,37 @@ class ShiftedGemm:
         else:
             self.computed = self.positions
         self.result = np.empty((K, self.computed), dtype=np.float32)
-        self.filters = np.empty((K, spec.R, spec.S, C), dtype=np.float32)
+        self.filters = np.empty((K, spec.R, spec.S, C // spec.groups), dtype=np.float32)
 
     def _images(self, flat):
         return flat[:, :self.positions].reshape(-1, self.spec.N, self.rows, self.cols)
 
     def __call__(self, x, w, out):
-        spec, C = self.spec, self.spec.C
+        spec, C, g = self.spec, self.spec.C, self.spec.groups
+        taps = len(self.offsets)
         # the zero border was written once: every call fills the same interior, the rows and
         # columns some output reads (at stride 1 all of x; a stride may leave the last ones unread)
         images = self._images(self.padded)
         h, w_ = max(0, min(spec.H, self.rows - spec.pad_h)), max(0, min(spec.W, self.cols - spec.pad_w))
         images[:, :, spec.pad_h:spec.pad_h + h, spec.pad_w:spec.pad_w + w_] = x[:, :, :h, :w_].transpose(1, 0, 2, 3)
-        self.filters[...] = w.transpose(0, 2, 3, 1)  # (K, R·S·C), tap-major like the stacked block
-        filters = self.filters.reshape(spec.K, -1)
+        self.filters[...] = w.transpose(0, 2, 3, 1)  # (K, R·S·C/g), tap-major like the stacked block
+        filters = self.filters.reshape(g, spec.K // g, -1)
+        # (group, tap, channel of the group, position); with one group, (tap, channel, position)
+        blocks = self.stacked.reshape(g, taps, C // g, self.chunk)
         for start in range(0, self.computed, self.chunk):
             n = min(self.chunk, self.computed - start)
-            stacked = self.stacked[:, :n]
-            if self.gather:
-                where = self.valid[start:start + n]
-                for tap, offset in enumerate(self.offsets):
-                    np.take(self.padded, where + offset, axis=1, out=stacked[tap * C:(tap + 1) * C])
-            else:
-                for tap, offset in enumerate(self.offsets):
-                    stacked[tap * C:(tap + 1) * C] = self.padded[:, start + offset:start + offset + n]
-            matmul(filters, stacked, out=self.result[:, start:start + n])
+            for tap, offset in enumerate(self.offsets):
+                if self.gather:
+                    where = self.valid[start:start + n] + offset
+                    if g == 1:
+                        np.take(self.padded, where, axis=1, out=blocks[0, tap, :, :n])
+                        continue
+                    source = np.take(self.padded, where, axis=1, out=self.taken[:, :n])
+                else:
+                    source = self.padded[:, start + offset:start + offset + n]
+                blocks[:, tap, :, :n] = source.reshape(g, C // g, n)
+            stacked = self.stacked.reshape(g, -1, self.chunk)[:, :, :n]
+            matmul(filters, stacked, out=self.result.reshape(g, spec.K // g, -1)[:, :, start:start + n])
         if self.gather:
             out[...] = self.result.reshape(spec.K, spec.N, spec.P, spec.Q).transpose(1, 0, 2, 3)
         else:
