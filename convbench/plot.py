@@ -249,7 +249,9 @@ def model_layer_times(frame) -> pd.DataFrame:
     if data.empty:
         return pd.DataFrame()
     parts = data.layer.str.extract(r"^(?P<model>[^/]+)/(?P<position>\d+) (?P<name>.*) x(?P<count>\d+)$")
-    data = pd.concat([data.drop(columns="layer"), parts], axis=1).astype({"count": int, "position": int})
+    # other suites' parameters (Digits has a "model") are columns of the frame too: dropped here
+    data = data.drop(columns=[c for c in ("layer", *parts.columns) if c in data])
+    data = pd.concat([data, parts], axis=1).astype({"count": int, "position": int})
     return data.pivot_table(index=["machine", "model", "position", "name", "count"], columns="algorithm", values="value")
 
 

@@ -69,7 +69,7 @@ def test_plot_draws_every_chart_from_the_committed_results(tmp_path):
     paths = plot_all(ROOT / "results", tmp_path)
     names = {p.name for p in paths}
     for chart in ("time_vs_filter_size", "compression_time_workspace", "compression_error_energy", "gflops_per_layer",
-                  "fft_or_winograd", "tile_error_time", "training_step_compression", "training_passes",
+                  "fft_or_winograd", "tile_error_time", "training_step_compression", "training_passes", "model_convolutions",
                   "gpu_layers_compression"):  # the last from the committed GPU results
         assert {f"{chart}.png", f"{chart}.svg"} <= names
     assert all(p.stat().st_size > 10_000 for p in paths)
