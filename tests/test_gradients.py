@@ -155,3 +155,23 @@ def test_nn_conv2d_rejects_what_it_cannot_run():
         convbench.nn.functional.conv2d(np.ones((1, 2, 6, 6)), torch.ones(1, 2, 3, 3))
     with pytest.raises(convbench.ConvError, match=r"bias must have shape \(1,\)"):
         convbench.nn.functional.conv2d(x, torch.ones(1, 2, 3, 3), torch.ones(2))
+
+
+@pytest.mark.parametrize("spec", [convbench.ConvSpec(N=2, C=8, H=12, W=12, K=12, R=3, S=3, padding=1, groups=4),
+                                  convbench.ConvSpec(N=2, C=6, H=12, W=12, K=6, R=3, S=3, padding=1, groups=6),
+                                  convbench.ConvSpec(N=2, C=4, H=13, W=12, K=6, R=3, S=3, padding=2, dilation=2,
+                                                     groups=2)], ids=str)
+@pytest.mark.parametrize("label", CPU_ALGORITHMS)
+def test_a_training_step_reusing_the_forward_matches_the_oracle_with_groups(label, spec):
+    """reuse_forward=True takes the forward's transformed input and filter: grouped layouts included."""
+    if not supports(label, spec):
+        return
+    rng = np.random.default_rng(11)
+    x, w = random_problem(rng, spec)
+    dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
+    p = convbench.plan(spec, label)
+    p(x, w)
+    parameters = dict(padding=spec.padding, stride=spec.stride, dilation=spec.dilation, groups=spec.groups)
+    dx, dw = p.backward_data(dy, w, reuse_forward=True), p.backward_filter(x, dy, reuse_forward=True)
+    assert relative_error(dx, reference_backward_data(dy, w, spec.input_shape, **parameters)) <= tolerance_of(label)
+    assert relative_error(dw, reference_backward_filter(x, dy, spec.filter_shape, **parameters)) <= tolerance_of(label)
