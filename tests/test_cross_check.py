@@ -103,6 +103,19 @@ def test_every_direct_method_with_groups_dilation_and_strides_matches_oracle(met
     check_against_oracle("direct", spec, seed, method=method)
 
 
+@given(spec=grouped_dilated_specs(depthwise=True), seed=st.integers(0, 2**32 - 1))
+def test_direct_channels_last_depthwise_matches_oracle(spec, seed):
+    check_against_oracle("direct", spec, seed, method="depthwise")
+
+
+def test_direct_picks_channels_last_for_depthwise_with_enough_channels():
+    many = convbench.ConvSpec(N=1, C=32, H=8, W=8, K=32, R=3, S=3, padding=1, groups=32)
+    assert convbench.plan(many, "direct").method == "depthwise"
+    assert convbench.plan(dataclasses.replace(many, C=8, K=8, groups=8), "direct").method == "loop"
+    with pytest.raises(convbench.ConvError, match="method='depthwise' needs groups = C = K"):
+        convbench.plan(dataclasses.replace(many, groups=16), "direct", method="depthwise")
+
+
 def test_direct_picks_its_method_by_stride_and_waste():
     unit = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3)
     strided = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, stride=(1, 2))

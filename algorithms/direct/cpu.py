@@ -12,9 +12,10 @@ import numpy as np
 from numba import njit, prange
 
 from convbench.errors import ConvError
-from convbench.selection import direct_uses_loop
+from convbench.selection import direct_depthwise_channels_last, direct_uses_loop
 
 from ..base import Plan
+from .depthwise import DepthwiseNHWC
 from .gemm import ShiftedGemm
 from ..padding import embed, padded_buffer
 
@@ -68,11 +69,12 @@ def direct_kernel(xp, w, out, stride_h, stride_w, dil_h, dil_w, groups):
 
 
 class DirectCPU(Plan):
-    """Without groups: the sum as GEMMs over shifted slices, or over gathered valid
-    positions on small images and at strides > 1 (gemm.py); groups, and big filters
-    with few of them: the Numba loop above.
+    """The sum as GEMMs over shifted slices, or over gathered valid positions on small
+    images and at strides > 1 (gemm.py; per group with groups of 4 channels or more);
+    depthwise, channels-last across the channels (depthwise.py); small groups, and big
+    filters with few of them: the Numba loop above.
 
-    method: "auto", or "slice", "gather" or "loop" to force one (to compare them).
+    method: "auto", or "slice", "gather", "loop" or "depthwise" to force one (to compare them).
     """
     algorithm = "direct"
     backend = "cpu"
@@ -80,9 +82,16 @@ class DirectCPU(Plan):
 
     def __init__(self, spec, method: str = "auto"):
         super().__init__(spec)
-        methods = ("auto", "slice", "gather", "loop")
+        methods = ("auto", "slice", "gather", "loop", "depthwise")
         if method not in methods:
             raise ConvError(f"method must be one of {', '.join(map(repr, methods))} for direct; got {method!r}")
+        depthwise = spec.C_per_group == spec.K_per_group == 1
+        if method == "depthwise" and not depthwise:
+            raise ConvError(f"method='depthwise' needs groups = C = K; got groups={spec.groups} with C = {spec.C}, "
+                            f"K = {spec.K}")
+        if method == "depthwise" or (method == "auto" and depthwise and direct_depthwise_channels_last(spec.C)):
+            self.method, self._depthwise = "depthwise", DepthwiseNHWC(spec)
+            return
         unit_stride = spec.stride_h == 1 and spec.stride_w == 1
         if method == "slice" and not unit_stride:
             raise ConvError(f"method='slice' (every position of the grid as GEMMs) needs stride 1; got stride "
@@ -104,6 +113,9 @@ class DirectCPU(Plan):
         self._padded = padded_buffer((spec.N, spec.C), rows, cols)
 
     def run(self, x, w, out):
+        if self.method == "depthwise":
+            self._depthwise(x, w, out)
+            return
         if self.method != "loop":
             self._gemm(x, w, out)
             return
