@@ -290,11 +290,12 @@ def chart_models(frame, out):
                         edgecolor="white", linewidth=0.3)
                 left += width
             label = f"{left:.3g} ms ({torch_total / left:.2f}x torch)"
-            if left <= end:
+            if left <= end:  # room after the bar
                 ax.annotate(label, (left, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
-            else:
-                ax.annotate(label + " >", (end, y), xytext=(-4, 0), textcoords="offset points", ha="right",
-                            va="center", fontsize=8, color="white", fontweight="bold")
+            else:  # on the bar, '>' where the axis cuts it
+                ax.annotate(label + (" >" if left > 1.25 * end else ""), (min(left, 1.25 * end), y), xytext=(-4, 0),
+                            textcoords="offset points", ha="right", va="center", fontsize=8, color="white",
+                            fontweight="bold")
         ax.set_yticks(range(len(names)), names)
         ax.invert_yaxis()
         ax.set(xlabel="time of one forward pass's convolutions [ms]", xlim=(0, 1.25 * end),
