@@ -84,11 +84,12 @@ def cmd_model_sweep(args) -> int:
     labels = args.algorithms or registry.LABELS
     progress, task = _progress(len(layers), f"timing {len(layers)} unique convolutions of {args.model}")
     with progress:
-        rows = runs.model_sweep(layers, labels, args.repeats,
+        rows = runs.model_sweep(layers, labels, args.repeats, inference=args.inference,
                                 on_layer=lambda row: progress.update(task, advance=1, description=row.layer.name))
     totals = runs.model_totals(rows)
     shown = list(totals.seconds)
-    per_layer = _table(f"{args.model}, input {shape}: time per call [ms], median of {args.repeats}, "
+    mode = "inference, filters fixed by set_weights" if args.inference else "filters passed in every call"
+    per_layer = _table(f"{args.model}, input {shape} ({mode}): time per call [ms], median of {args.repeats}, "
                        f"'-': cannot compute it", ("layer", "count", "shape", *shown, "winner", "x torch"),
                        right=("count", *shown, "x torch"))
     for row in rows:
@@ -109,7 +110,7 @@ def cmd_model_sweep(args) -> int:
     console.print(model)
     console.print(f"cherry-picking the fastest variant per layer: {totals.cherry_pick_vs_torch:.2f}x torch's total "
                   f"(x torch > 1 is faster; all timed in this run)")
-    records = runs.model_records(args.model, shape, rows, totals)
+    records = runs.model_records(args.model, shape, rows, totals, args.inference)
     if args.csv:
         runs.write_csv(records["layers"], args.csv)
         console.print(f"wrote {args.csv}")
@@ -288,6 +289,8 @@ def main(argv=None) -> int:
     _model_arguments(sweep, required=False)
     sweep.add_argument("--algorithms", nargs="+", choices=registry.LABELS, metavar="LABEL",
                        help="with --model: these variants (torch is always timed); default: all")
+    sweep.add_argument("--inference", action="store_true",
+                       help="with --model: fix the filters first (set_weights: transformed once), time plan(x)")
     sweep.add_argument("--csv", help="with --model: write the per-layer times here (one row per layer and variant)")
     sweep.add_argument("--json", help="with --model: write the per-layer times and the per-model totals here")
     sweep.set_defaults(run=cmd_sweep)

@@ -30,12 +30,18 @@ def _key(spec: ConvSpec, backend: str) -> str:
     return f"{platform.node()}|{backend}|{spec!r}"
 
 
-def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3, labels=registry.LABELS) -> dict[str, float]:
+def measure_all(spec: ConvSpec, backend: str = "cpu", repeats: int = 3, labels=registry.LABELS,
+                inference: bool = False) -> dict[str, float]:
     """Median seconds per call of every available algorithm and variant (of labels) that can compute spec,
-    the variants called in turns (measure.alternating_medians)."""
+    the variants called in turns (measure.alternating_medians). inference: the filters fixed once by
+    set_weights (their transform done then), each call plan(x)."""
     (x, w), sync = on_backend(backend, *random_problem(spec))
     plans = {name: plan(spec, name, backend) for name in labels if registry.supports(name, backend, spec)}
-    return alternating_medians({name: (lambda p=p: p(x, w)) for name, p in plans.items()}, repeats, sync=sync)
+    if inference:
+        calls = {name: (lambda p=p.set_weights(w): p(x)) for name, p in plans.items()}
+    else:
+        calls = {name: (lambda p=p: p(x, w)) for name, p in plans.items()}
+    return alternating_medians(calls, repeats, sync=sync)
 
 
 def recommend(spec: ConvSpec, backend: str = "cpu", remeasure: bool = False) -> tuple[str, dict[str, float], bool]:

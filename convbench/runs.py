@@ -132,15 +132,16 @@ class ModelTotals:
 
 
 def model_sweep(layers, labels=registry.LABELS, repeats: int = 3, backend: str = "cpu",
-                on_layer=None) -> list[ModelLayerRow]:
+                on_layer=None, inference: bool = False) -> list[ModelLayerRow]:
     """Every variant of labels (torch always among them) timed on each of a model's unique
-    convolutions (convbench.models.from_model); on_layer(row) is called as each finishes."""
+    convolutions (convbench.models.from_model); on_layer(row) is called as each finishes.
+    inference: the filters fixed by set_weights first, as a deployed model has them."""
     from .recommend import measure_all
 
     wanted = ("torch", *(label for label in labels if label != "torch"))
     rows = []
     for found in layers:
-        row = ModelLayerRow(found, measure_all(found.spec, backend, repeats, wanted))
+        row = ModelLayerRow(found, measure_all(found.spec, backend, repeats, wanted, inference))
         rows.append(row)
         if on_layer:
             on_layer(row)
@@ -157,7 +158,8 @@ def model_totals(rows: list[ModelLayerRow]) -> ModelTotals:
     return ModelTotals(seconds, own, cherry_pick, len(rows))
 
 
-def model_records(model: str, input_shape, rows: list[ModelLayerRow], totals: ModelTotals) -> dict:
+def model_records(model: str, input_shape, rows: list[ModelLayerRow], totals: ModelTotals,
+                  inference: bool = False) -> dict:
     """The model sweep as plain data (JSON, CSV): a record per (layer, variant), and the totals."""
     layers = []
     for row in rows:
@@ -168,7 +170,7 @@ def model_records(model: str, input_shape, rows: list[ModelLayerRow], totals: Mo
         for label, seconds in row.seconds.items():
             layers.append(dict(model=model, layer=row.layer.name, modules=list(row.layer.names), count=row.layer.count,
                                **shape, algorithm=label, seconds=seconds, winner=label == row.winner))
-    return dict(model=model, input=list(input_shape), layers=layers,
+    return dict(model=model, input=list(input_shape), inference=inference, layers=layers,
                 totals=dict(seconds=totals.seconds, own_layers=totals.own_layers, cherry_pick=totals.cherry_pick,
                             cherry_pick_vs_torch=totals.cherry_pick_vs_torch))
 

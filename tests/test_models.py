@@ -159,3 +159,21 @@ def test_filters_with_the_wrong_channels_for_the_groups_are_a_conv_error():
     x, w = np.ones((1, 6, 8, 8), np.float32), np.ones((4, 6, 3, 3), np.float32)
     with pytest.raises(convbench.ConvError, match=r"expected w.shape\[1\] == x.shape\[1\] / groups = 2"):
         convbench.conv2d(x, w, groups=3)
+
+
+def test_sweep_model_in_inference_mode_transforms_the_filters_once(tmp_path, monkeypatch, capsys):
+    """--inference: set_weights transforms each plan's filters once; the timed calls transform none."""
+    from convbench.algorithms.fft.cpu import FFTCPU
+
+    transforms = []
+    real = FFTCPU.transform_filter
+    monkeypatch.setattr(FFTCPU, "transform_filter", lambda self, w: transforms.append(1) or real(self, w))
+    out_json = tmp_path / "small.json"
+    assert cli.main(["sweep", "--model", "test_models:small", "--input", "1", "3", "16", "16", "--repeats", "2",
+                     "--algorithms", "fft", "--inference", "--json", str(out_json)]) == 0
+    assert "filters fixed by set_weights" in capsys.readouterr().out
+    data = json.loads(out_json.read_text())
+    assert data["inference"] is True
+    layers = from_model(Small(), (1, 3, 16, 16))
+    assert len(transforms) == len(layers)  # one set_weights per layer, nothing per call
+    assert {r["layer"] for r in data["layers"] if r["algorithm"] == "fft"} == {found.name for found in layers}
