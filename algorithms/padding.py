@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def padded_buffer(leading: tuple[int, ...], rows: int, cols: int) -> np.ndarray:
@@ -18,3 +19,12 @@ def embed(src: np.ndarray, dst: np.ndarray, top: int, left: int) -> None:
     rows = max(0, min(src.shape[-2], dst.shape[-2] - top))
     cols = max(0, min(src.shape[-1], dst.shape[-1] - left))
     dst[..., top:top + rows, left:left + cols] = src[..., :rows, :cols]
+
+
+def embed_channels_last(src: np.ndarray, dst: np.ndarray, top: int, left: int) -> None:
+    """dst[n, top + i, left + j, c] = src[n, c, i, j] wherever that lands inside dst (N, rows, cols, C):
+    embed, into a channels-last buffer, by torch, whose strided copies are parallel."""
+    rows = max(0, min(src.shape[-2], dst.shape[1] - top))
+    cols = max(0, min(src.shape[-1], dst.shape[2] - left))
+    torch.from_numpy(dst)[:, top:top + rows, left:left + cols, :].copy_(
+        torch.from_numpy(src)[:, :, :rows, :cols].permute(0, 2, 3, 1))

@@ -8,7 +8,7 @@ the C/groups input channels of its group; groups = C = K is depthwise).
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .errors import ConvError
 
@@ -96,9 +96,11 @@ class ConvSpec:
         """No groups and no dilation: what every algorithm computes."""
         return self.groups == 1 and self.dilation == (1, 1)
 
-    def undilated(self) -> "ConvSpec":
-        """The same convolution with the dilated filter written out (zeros between the taps)."""
-        return replace(self, R=self.extent_h, S=self.extent_w, dilation=1)
+    @property
+    def span(self) -> tuple[int, int]:
+        """The padded rows and columns some output reads: (P - 1)·stride + extent on each axis
+        (a stride that does not divide evenly leaves the last padded ones unread)."""
+        return (self.P - 1) * self.stride_h + self.extent_h, (self.Q - 1) * self.stride_w + self.extent_w
 
     @property
     def P(self) -> int:

@@ -1,6 +1,6 @@
 """Direct convolution on the CPU: the seed's conv-layer sum, compiled with Numba
-(any stride, dilation and groups), or as BLAS GEMMs over shifted slices (unit
-stride, no groups; gemm.py).
+(any stride, dilation and groups), as BLAS GEMMs over shifted or gathered
+positions (gemm.py; per group), or channels-last when depthwise (depthwise.py).
 
 O[n,k,p,q] = sum_c sum_r sum_s I[n, g(k)·C/G + c, p*sh + r*dh, q*sw + s*dw] * F[k, c, r, s]
 
@@ -106,11 +106,7 @@ class DirectCPU(Plan):
             self.method = "gather" if self._gemm.gather else "slice"
             return
         self.method = "loop"
-        # only the rows and columns some output reads: a stride that does not
-        # divide evenly leaves trailing padded rows unused
-        rows = (spec.P - 1) * spec.stride_h + spec.extent_h
-        cols = (spec.Q - 1) * spec.stride_w + spec.extent_w
-        self._padded = padded_buffer((spec.N, spec.C), rows, cols)
+        self._padded = padded_buffer((spec.N, spec.C), *spec.span)  # only what some output reads
 
     def run(self, x, w, out):
         if self.method == "depthwise":

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from ..padding import embed_channels_last
+
 
 @njit(parallel=True, cache=True)
 def depthwise_kernel(xh, taps, yh, stride_h, stride_w, dil_h, dil_w):
@@ -42,19 +44,13 @@ class DepthwiseNHWC:
 
     def __init__(self, spec):
         self.spec = spec
-        rows = (spec.P - 1) * spec.stride_h + spec.extent_h
-        cols = (spec.Q - 1) * spec.stride_w + spec.extent_w
-        self._xh = np.zeros((spec.N, rows, cols, spec.C), dtype=np.float32)  # the border stays zero
+        self._xh = np.zeros((spec.N, *spec.span, spec.C), dtype=np.float32)  # the border stays zero
         self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
         self._taps = np.empty((spec.R, spec.S, spec.K), dtype=np.float32)
 
     def __call__(self, x, w, out):
         spec = self.spec
-        top, left = spec.padding
-        h = max(0, min(spec.H, self._xh.shape[1] - top))
-        w_ = max(0, min(spec.W, self._xh.shape[2] - left))
-        torch.from_numpy(self._xh)[:, top:top + h, left:left + w_, :].copy_(
-            torch.from_numpy(x)[:, :, :h, :w_].permute(0, 2, 3, 1))
+        embed_channels_last(x, self._xh, *spec.padding)
         self._taps[...] = w[:, 0].transpose(1, 2, 0)
         depthwise_kernel(self._xh, self._taps, self._yh, spec.stride_h, spec.stride_w, spec.dil_h, spec.dil_w)
         torch.from_numpy(out).copy_(torch.from_numpy(self._yh).permute(0, 3, 1, 2))

@@ -37,6 +37,7 @@ import numpy as np
 from convbench.selection import direct_gathers
 
 from ..blas import matmul
+from ..padding import embed
 
 CHUNK_BYTES = 4 << 20  # the stacked block of one chunk
 MAX_CHUNK = 1024       # positions per GEMM; beyond it the block spills L2 for no gain
@@ -60,8 +61,7 @@ class ShiftedGemm:
         self.spec = spec
         N, C, K = spec.N, spec.C, spec.K
         sh, sw = spec.stride
-        self.rows = (spec.P - 1) * sh + spec.extent_h  # padded rows some output reads
-        self.cols = (spec.Q - 1) * sw + spec.extent_w
+        self.rows, self.cols = spec.span
         self.positions = N * self.rows * self.cols
         # the tail lets the last chunk's shifted slices stay in bounds
         tail = (spec.extent_h - 1) * self.cols + spec.extent_w
@@ -92,9 +92,7 @@ class ShiftedGemm:
         taps = len(self.offsets)
         # the zero border was written once: every call fills the same interior, the rows and
         # columns some output reads (at stride 1 all of x; a stride may leave the last ones unread)
-        images = self._images(self.padded)
-        h, w_ = max(0, min(spec.H, self.rows - spec.pad_h)), max(0, min(spec.W, self.cols - spec.pad_w))
-        images[:, :, spec.pad_h:spec.pad_h + h, spec.pad_w:spec.pad_w + w_] = x[:, :, :h, :w_].transpose(1, 0, 2, 3)
+        embed(x.transpose(1, 0, 2, 3), self._images(self.padded), spec.pad_h, spec.pad_w)
         self.filters[...] = w.transpose(0, 2, 3, 1)  # (K, R·S·C/g), tap-major like the stacked block
         filters = self.filters.reshape(g, spec.K // g, -1)
         # (group, tap, channel of the group, position); with one group, (tap, channel, position)

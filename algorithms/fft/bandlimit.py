@@ -46,8 +46,7 @@ def fft_grid(spec) -> tuple[int, int]:
     L >= needed rows never wraps for those outputs, so the smallest fast L >= needed
     gives exact valid outputs.
     """
-    rows = (spec.P - 1) * spec.stride_h + spec.extent_h
-    cols = (spec.Q - 1) * spec.stride_w + spec.extent_w
+    rows, cols = spec.span
     return next_fast_len(rows), next_fast_len(cols)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..blas import matmul
+from ..padding import embed_channels_last
 from .kernels import INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
 
 
@@ -32,10 +33,7 @@ def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int
     """V[i*n + j, t, c] = (B^T d B)[i, j] for tile t = (b, ty, tx), d the n x n tile at (m*ty, m*tx)
     of the zero-padded input. x (N, C, H, W) is first copied channels-last into the padded xh
     (N, rows, cols, C) by torch, whose strided copies are parallel; xh's border stays zero."""
-    H, W = x.shape[2:]
-    rows, cols = max(0, min(H, xh.shape[1] - pad[0])), max(0, min(W, xh.shape[2] - pad[1]))
-    torch.from_numpy(xh)[:, pad[0]:pad[0] + rows, pad[1]:pad[1] + cols, :].copy_(
-        torch.from_numpy(x)[:, :, :rows, :cols].permute(0, 2, 3, 1))
+    embed_channels_last(x, xh, *pad)
     INPUT_TRANSFORMS[m](xh, V, tiles_h, tiles_w)
 
 
