@@ -19,3 +19,29 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a @ b (numpy's matmul broadcasting), computed by torch into out's memory."""
     torch.matmul(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
     return out
+
+
+def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray) -> np.ndarray:
+    """out = blockdiag(a) @ b, batched: a (B, M, J/g) holds the g stacked (M/g, J/g) blocks,
+    b is (B, J, L) and out (B, M, L); block i meets rows i·J/g.. of b, and the zero blocks are
+    never formed. Depthwise (M = J = g) is an elementwise product."""
+    if groups == 1:
+        return matmul(a, b, out=out)
+    if a.shape[1] == groups and a.shape[2] == 1:
+        return np.multiply(a, b, out=out)
+    B = a.shape[0]
+    matmul(a.reshape(B, groups, -1, a.shape[2]), b.reshape(B, groups, -1, b.shape[2]),
+           out=out.reshape(B, groups, -1, out.shape[2]))
+    return out
+
+
+def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
+    """The g diagonal blocks of a @ b, batched: a (B, M, L) and b (B, L, J) to (B, M, J/g), block i =
+    a[:, rows i·M/g..] @ b[:, :, columns i·J/g..]; the off-diagonal blocks are never formed
+    (a grouped convolution's filter gradient: each group's outputs against its own inputs)."""
+    at, bt = torch.from_numpy(a), torch.from_numpy(b)
+    if groups == 1:
+        return torch.matmul(at, bt).numpy()
+    B, M, L = a.shape
+    blocks = torch.matmul(at.reshape(B, groups, M // groups, L), bt.reshape(B, L, groups, -1).transpose(1, 2))
+    return blocks.reshape(B, M, -1).numpy()

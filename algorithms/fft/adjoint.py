@@ -52,6 +52,7 @@ import pyfftw
 import torch
 from pyfftw.interfaces import numpy_fft
 
+from ..blas import diagonal_blocks
 from . import wisdom
 
 pyfftw.interfaces.cache.enable()  # the FFTW plans behind numpy_fft's calls are kept between calls
@@ -90,15 +91,6 @@ def data_product(G, W, groups) -> np.ndarray:
     return blocks.transpose(1, 2).reshape(F, N, -1).numpy()  # (F, g, N, C/g) -> (F, N, C)
 
 
-def filter_product(GT, X, groups) -> np.ndarray:
-    """sum over n of GT[f, k, n] X[f, n, c] for c in group(k): GT (F, K, N) and X (F, N, C) to
-    (F, K, C/g), the diagonal blocks only."""
-    F, K, N = GT.shape
-    Gt, Xt = torch.from_numpy(GT), torch.from_numpy(X)
-    if groups == 1:
-        return torch.matmul(Gt, Xt).numpy()
-    blocks = torch.matmul(Gt.reshape(F, groups, K // groups, N), Xt.reshape(F, N, groups, -1).transpose(1, 2))
-    return blocks.reshape(F, K, -1).numpy()
 
 
 def _on_grid(planes, grid, top, left, step=(1, 1)):
@@ -136,7 +128,7 @@ def filter_gradient(X_band, G_band, spec, grid, mask) -> np.ndarray:
     """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc] from X (F, N, C) and G (F, N, K) on the band,
     read on the filter's taps (dilation apart)."""
     GT = np.ascontiguousarray(np.conjugate(G_band).transpose(0, 2, 1))
-    dw = from_band(filter_product(GT, X_band, spec.groups), mask, grid)
+    dw = from_band(diagonal_blocks(GT, X_band, spec.groups), mask, grid)
     return _read(dw, 0, 0, spec.R, spec.S, spec.dilation)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from convbench.selection import FILTER_TRANSFORM, fft_transform
 
 from ..base import StagedPlan
+from ..blas import diagonal_blocks
 from ..scratch import Scratch
 from . import adjoint, wisdom
 from .bandlimit import Band, BandLimited, check_compression, fft_grid
@@ -99,8 +100,7 @@ class FFTCPU(BandLimited, StagedPlan):
         if not (reuse_forward and self._forward_filter is not None):
             self.transform_input(x)  # (F, N, C): M . F_x, else the forward's, still in its buffer
         G = adjoint.band_values(adjoint.dy_spectrum(dy, spec, self.fft_shape), self.band.mask)  # (F, N, K)
-        DW = adjoint.filter_product(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X,
-                                    spec.groups)
+        DW = diagonal_blocks(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X, spec.groups)
         DW *= np.float32(1.0 / (Lh * Lw))  # the pruned inverse is unnormalised, as FFTW's
         count = spec.K * spec.C_per_group
         if getattr(self, "_support_inverse", None) is None:

@@ -45,7 +45,7 @@ from numpy.lib.stride_tricks import as_strided
 from convbench.errors import ConvError
 
 from ..base import StagedPlan
-from ..blas import matmul
+from ..blas import diagonal_blocks, grouped_matmul
 from ..padding import embed
 from . import wisdom
 
@@ -55,18 +55,6 @@ TILES = (8, 16, 32)
 def tiled_supports(spec, tile: int = 16) -> bool:
     return spec.stride == (1, 1) and max(spec.extent_h, spec.extent_w) < tile
 
-
-def grouped_matmul(a, b, groups, out) -> None:
-    """out = a @ b per frequency with a block-diagonal a: a (F, M, J/g), b (F, J, L), out (F, M, L),
-    rows g·M/g.. of a meeting rows g·J/g.. of b. Depthwise (M = J = g) is an elementwise product."""
-    if groups == 1:
-        matmul(a, b, out=out)
-    elif a.shape[1] == groups and a.shape[2] == 1:
-        np.multiply(a, b, out=out)
-    else:
-        F = a.shape[0]
-        matmul(a.reshape(F, groups, -1, a.shape[2]), b.reshape(F, groups, -1, b.shape[2]),
-               out=out.reshape(F, groups, -1, out.shape[2]))
 
 
 @njit(parallel=True, cache=True)
@@ -173,9 +161,8 @@ class TiledFFTCPU(StagedPlan):
         blocks = blocks.reshape(spec.N, spec.K, self.tiles_h, self.step_h, self.tiles_w, self.step_w)
         DY = np.fft.rfft2(blocks.transpose(0, 2, 4, 1, 3, 5), s=(T, T))  # (N, th, tw, K, T, T/2 + 1)
         DY = np.conjugate(DY.transpose(4, 5, 3, 0, 1, 2).reshape(F, spec.K, self.tiles))
-        g, Cg = spec.groups, spec.C_per_group
-        X = self._X.reshape(F, g, Cg, self.tiles).transpose(0, 1, 3, 2)  # (F, g, tiles, C/g)
-        DW = matmul(DY.reshape(F, g, -1, self.tiles), X, out=np.empty((F, g, spec.K // g, Cg), dtype=np.complex64))
+        Cg = spec.C_per_group
+        DW = diagonal_blocks(DY, self._X.reshape(F, spec.C, self.tiles).transpose(0, 2, 1), spec.groups)
         dw = np.fft.irfft2(DW.reshape(T, T // 2 + 1, spec.K, Cg).transpose(2, 3, 0, 1), s=(T, T))
         # the taps sit dilation apart on the tile
         return np.ascontiguousarray(dw[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w], dtype=np.float32)

@@ -7,7 +7,7 @@ import torch
 from convbench.errors import ConvError
 
 from ..base import StagedPlan
-from ..blas import matmul
+from ..blas import diagonal_blocks, matmul
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .transforms import filter_transform, input_transform, output_transform
 
@@ -83,7 +83,8 @@ class WinogradCPU(StagedPlan):
         """dw[k, c] = sum over tiles t of A'^T [ (G' dy_t G'^T) . (B^T x_t B) ] A', with F(3, m)'s
         matrices from the same points: its B^T is the forward's (it depends on the points only),
         so x_t's transform is the forward's input transform; dy_t is the m x m block of dy that
-        tile t's outputs received, and the sum over tiles is one (K x T)(T x C) GEMM per point.
+        tile t's outputs received, and the sum over tiles is one (K x T)(T x C) GEMM per point
+        (with groups, its diagonal blocks only).
         (Backward-data needs nothing of its own: it is this plan's forward pass with the filter
         flipped and channel-swapped, Plan._backward_data.)"""
         spec, m = self.spec, self.tile
@@ -98,12 +99,7 @@ class WinogradCPU(StagedPlan):
         transformed = matmul(np.kron(G, G), dy_tiles, out=np.empty((n * n, dy_tiles.shape[1]), dtype=np.float32))
         transformed = transformed.reshape(n * n, -1, spec.K)  # (n^2, T, K)
         Cg = spec.C_per_group
-        if spec.groups > 1:  # the diagonal (K/g x T)(T x C/g) blocks
-            g, tiles = spec.groups, transformed.shape[1]
-            Z = torch.einsum("itgk,itgc->igkc", torch.from_numpy(transformed).reshape(n * n, tiles, g, -1),
-                             torch.from_numpy(self._V).reshape(n * n, tiles, g, -1)).numpy()
-        else:
-            Z = matmul(transformed.transpose(0, 2, 1), self._V, out=np.empty((n * n, spec.K, Cg), dtype=np.float32))
+        Z = diagonal_blocks(transformed.transpose(0, 2, 1), self._V, spec.groups)  # (n^2, K, C/g): per group's block
         dw = matmul(np.kron(AT, AT), Z.reshape(n * n, -1), out=np.empty((9, spec.K * Cg), dtype=np.float32))
         return np.ascontiguousarray(dw.reshape(3, 3, spec.K, Cg).transpose(2, 3, 0, 1))
 
@@ -111,7 +107,9 @@ class WinogradCPU(StagedPlan):
 def grouped_product(V, U, groups, out) -> None:
     """out[i, t, k] = sum over c in group(k) of V[i, t, c] U[i, k, c]: per point i the
     block-diagonal (tiles x C)(C x K) product, its zero blocks never formed. Depthwise
-    (one channel per group) is an elementwise product."""
+    (one channel per group) is an elementwise product. (blas.grouped_matmul on the transposed
+    views computes the same, but its strided output made this stage 1.3x slower on a ResNeXt
+    layer, C = K = 256 at 28², 32 groups: 0.54 against 0.41 ms.)"""
     points, tiles, C = V.shape
     if U.shape[1] == groups and U.shape[2] == 1:  # depthwise
         np.multiply(V, U[:, None, :, 0], out=out)
