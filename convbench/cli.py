@@ -62,7 +62,7 @@ def _model_layers(args):
     from .models import model_layers
 
     shape = list(args.input)
-    if getattr(args, "batch", None):
+    if args.batch:
         shape[0] = args.batch
     return model_layers(args.model, shape), tuple(shape)
 
