@@ -198,6 +198,11 @@ class StagedPlan(Plan):
         self.contract(transformed_filter)
         self.transform_output(out)
 
+    def stage_work(self) -> dict:
+        """{stage name (as in stages()): Work}, the bytes and flops each stage must move and do,
+        counted from the shapes (algorithms/work.py): what a roofline bounds."""
+        raise NotImplementedError
+
     def stages(self, x, w) -> dict:
         x, w = self.check_inputs(x, w)
         out = self(x, w)

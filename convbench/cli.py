@@ -139,20 +139,35 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_stages(args) -> int:
+    from .roofline import measured_ceilings
+
     spec = layer(args.layer).spec if args.layer else ConvSpec(*args.shape[:7], padding=args.shape[7], stride=args.shape[8])
-    columns = ("compression", "achieved", "stage", "time [ms]", "plan traced [MiB]", "call traced [MiB]", "call RSS rise [MiB]")
-    table = _table(f"{args.algorithm} stages on {spec} (median of {args.repeats})", columns, right=columns)
+    columns = ("compression", "achieved", "stage", "time [ms]", "moved [MB]", "GFLOP", "bound [ms]", "of bound",
+               "plan traced [MiB]", "call traced [MiB]", "call RSS rise [MiB]")
+    table = _table(f"{args.algorithm} stages on {spec} (median of {args.repeats}, timed in turns)", columns,
+                   right=columns)
+    rows = runs.stages(spec, args.algorithm, args.compression, args.repeats)
     last = None
-    for row in runs.stages(spec, args.algorithm, args.compression, args.repeats):
+    for row in rows:
         first = row.compression != last
         if first and last is not None:
             table.add_section()
         last = row.compression
         memory = (f"{row.plan_traced_bytes / 2**20:.1f}", f"{row.call_traced_bytes / 2**20:.1f}",
                   f"{row.call_rss_bytes / 2**20:.1f}") if first else ("", "", "")
+        roofline = ("-",) * 4 if row.bound_seconds is None else (
+            f"{row.work_bytes / 1e6:.1f}", f"{row.work_flops / 1e9:.3f}", f"{row.bound_seconds * 1e3:.2f}",
+            f"{row.of_bound:.2f}")
         table.add_row(f"{row.compression:g}" if first else "", f"{row.achieved:.3f}" if first else "", row.stage,
-                      f"{row.seconds * 1e3:.2f}", *memory)
+                      f"{row.seconds * 1e3:.2f}", *roofline, *memory)
     console.print(table)
+    for compression, ratio in runs.call_over_stages(rows).items():
+        console.print(f"c={compression:g}: call / sum of stages = {ratio:.2f}")
+    if any(row.bound_seconds is not None for row in rows):
+        ceilings = measured_ceilings()
+        console.print(f"bound = max(bytes / {ceilings.bytes_per_second / 1e9:.1f} GB/s copy, "
+                      f"flops / {ceilings.flops_per_second / 1e9:.0f} GFLOP/s sgemm), both measured here now; "
+                      "bytes and flops are counted from the shapes (a bound, not a measurement)")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Timing and memory of one call, measured (never computed from a formula).
 
-Time: warm up, then the median of repeats, synchronising the device (if any)
-before the clock is read.
+Time: `alternating_medians` is the one protocol for every comparison (its
+docstring gives each step and why); `median_seconds` times one call alone,
+for asv-style absolute figures.
 
 Memory, two ways, because no one hook sees every allocator:
 - traced bytes: the peak of tracemalloc during the call, above where it began.
@@ -57,11 +58,20 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
 
 def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
                         sync: Callable[[], None] | None = None) -> dict:
-    """{name: median wall time of fns[name]()}, the calls taken in turns (one of each per round), so
-    that every one meets the same drift of a shared machine. Each timed call follows an untimed call
-    of the same function: none is timed on the caches and idle thread pools another one left (on
-    ResNet-18 at N=1, torch's total rose from 18.8 to 27.3 ms when timed right after the 32x32-tile
-    FFT, whose filter spectrum is 1.1 GB on the 512@7 layer)."""
+    """{name: median wall time of fns[name]()}: convbench's one timing protocol for comparing
+    calls, used by the targets, the sweeps, `recommend`, the asv ratio suite and `stages`.
+
+    Each step, and why:
+    - warm-up: every function runs `warmup` times untimed first (compilation, FFTW wisdom,
+      first-touch of the plan's buffers are not the steady state);
+    - turns: the calls are taken in rounds, one of each per round, so that each meets the same
+      drift of a shared machine and a ratio of two medians is fair;
+    - an untimed call before each timed one, of the same function: none is timed on the caches
+      and the spinning thread pools that the previous function left (on ResNet-18 at N=1,
+      torch's total rose from 18.8 to 27.3 ms when timed right after the 32x32-tile FFT, whose
+      filter spectrum is 1.1 GB on the 512@7 layer);
+    - the median of the timed calls, robust to the odd descheduled one;
+    - sync (the GPU's synchronize) ends every call before the clock is read."""
     sync = sync or (lambda: None)
     for _ in range(warmup):
         for fn in fns.values():
@@ -81,25 +91,10 @@ def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
 
 def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats: int = 5, warmup: int = 1,
             sync: Callable[[], None] | None = None) -> float:
-    """How many times faster candidate() is than peer(), timed alternately in this process.
-
-    Interleaving the two calls exposes both to the same drift of a shared
-    machine; the ratio of the medians is what a speed claim may quote.
-    sync (the GPU's synchronize) ends every timed call.
-    """
-    sync = sync or (lambda: None)
-    for _ in range(warmup):
-        candidate()
-        peer()
-    sync()
-    times = {candidate: [], peer: []}
-    for _ in range(repeats):
-        for fn in (candidate, peer):
-            start = time.perf_counter()
-            fn()
-            sync()
-            times[fn].append(time.perf_counter() - start)
-    return statistics.median(times[peer]) / statistics.median(times[candidate])
+    """How many times faster candidate() is than peer(): peer's median over candidate's,
+    both timed by alternating_medians in this process (the ratio a speed claim may quote)."""
+    times = alternating_medians({"candidate": candidate, "peer": peer}, repeats, warmup, sync)
+    return times["peer"] / times["candidate"]
 
 
 @contextlib.contextmanager

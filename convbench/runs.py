@@ -12,7 +12,7 @@ import numpy as np
 from . import registry
 from .api import plan
 from .layers import LAYER_SETS
-from .measure import median_seconds, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
+from .measure import alternating_medians, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
 from .oracle import reference_for, relative_error
 from .signals import random_problem
 from .spec import ConvSpec
@@ -84,21 +84,21 @@ class SweepRow:
 
 
 def sweep(layer_sets=("convnet",), repeats: int = 3, backend: str = "cpu") -> list[SweepRow]:
-    """Median time, ratio to torch, effective GFLOP/s and error of every algorithm and variant on real layers."""
+    """Median time, ratio to torch, effective GFLOP/s and error of every algorithm and variant on real
+    layers, the variants of a layer timed in turns (measure.alternating_medians)."""
     rows = []
     for named in (one for name in layer_sets for one in LAYER_SETS[name]):
         spec = named.spec
         x, w = random_problem(spec)
         reference = reference_for(spec, x, w)
-        torch_seconds = None
-        for name in ("torch", *(a for a in registry.LABELS if a != "torch")):
-            if not registry.supports(name, backend, spec):
-                continue
-            p = plan(spec, name, backend)
-            seconds = median_seconds(lambda: p(x, w), repeats=repeats)
-            torch_seconds = torch_seconds or seconds
-            rows.append(SweepRow(named.name, spec, name, seconds, torch_seconds / seconds, spec.flops / seconds / 1e9,
+        plans = {name: plan(spec, name, backend) for name in ("torch", *(a for a in registry.LABELS if a != "torch"))
+                 if registry.supports(name, backend, spec)}
+        times = alternating_medians({name: (lambda p=p: p(x, w)) for name, p in plans.items()}, repeats)
+        for name, p in plans.items():
+            seconds = times[name]
+            rows.append(SweepRow(named.name, spec, name, seconds, times["torch"] / seconds, spec.flops / seconds / 1e9,
                                  relative_error(p(x, w), reference)))
+        del plans
     return rows
 
 
@@ -189,16 +189,32 @@ def write_csv(records: list[dict], path) -> None:
 class StageRow:
     compression: float
     achieved: float
-    stage: str
+    stage: str               # a stage's name, "call" (the whole call) or "sum of stages"
     seconds: float
     plan_traced_bytes: int   # what building the plan allocated (tracemalloc)
     call_traced_bytes: int   # peak of one call (tracemalloc)
     call_rss_bytes: float    # peak RSS rise of one call (nan where unsupported)
+    work_bytes: float | None = None   # compulsory bytes moved, counted from the shapes (algorithms/work.py)
+    work_flops: float | None = None   # flops of the stage's method, counted likewise
+    bound_seconds: float | None = None  # roofline bound: max(bytes / copy bandwidth, flops / sgemm peak)
+
+    @property
+    def of_bound(self) -> float | None:
+        """The fraction of its roofline bound the stage reaches (1 = at the bound)."""
+        return None if self.bound_seconds is None else self.bound_seconds / self.seconds
 
 
 def stages(spec: ConvSpec, algorithm: str = "fft", compressions=None, repeats: int = 5) -> list[StageRow]:
     """Where the time and memory of one CPU call go, stage by stage, at each compression
-    (default: 0 and 0.5 for the band-limited fft, 0 for every other variant)."""
+    (default: 0 and 0.5 for the band-limited fft, 0 for every other variant).
+
+    The stages and the whole call are timed in turns (measure.alternating_medians), each timed
+    run after an untimed one of itself, so the call's overhead over the sum of its stages is
+    what the call does besides them (its checks, handing the cores between pools), not drift.
+    Staged plans add each stage's counted bytes and flops and its roofline bound
+    (convbench.roofline: this machine's measured copy bandwidth and sgemm peak)."""
+    from .roofline import measured_ceilings
+
     if compressions is None:
         compressions = (0.0, 0.5) if algorithm in registry.COMPRESSIBLE else (0.0,)
     x, w = random_problem(spec)
@@ -211,12 +227,31 @@ def stages(spec: ConvSpec, algorithm: str = "fft", compressions=None, repeats: i
         call_bytes = peak_traced_bytes(lambda: p(x, w))
         rss_bytes = peak_rss_bytes(lambda: p(x, w)) if rss_peak_supported() else float("nan")
         named = p.stages(x, w)
-        if len(named) > 1:
+        staged = len(named) > 1
+        if staged:
             named["call"] = lambda: p(x, w)
-        for stage, run in named.items():
-            rows.append(StageRow(compression, p.compression, stage, median_seconds(run, repeats=repeats),
-                                 plan_bytes, call_bytes, rss_bytes))
+        times = alternating_medians(named, repeats)
+        work = p.stage_work() if staged else {}
+        ceilings = measured_ceilings() if work else None
+        memory = (plan_bytes, call_bytes, rss_bytes)
+        for stage, seconds in times.items():
+            done = work.get(stage)
+            rows.append(StageRow(compression, p.compression, stage, seconds, *memory,
+                                 *((done.bytes, done.flops, ceilings.bound_seconds(done)) if done else ())))
+        if staged:
+            total = sum(seconds for stage, seconds in times.items() if stage != "call")
+            bound = sum(row.bound_seconds for row in rows[-len(times):] if row.bound_seconds is not None)
+            rows.append(StageRow(compression, p.compression, "sum of stages", total, *memory,
+                                 sum(item.bytes for item in work.values()), sum(item.flops for item in work.values()),
+                                 bound))
     return rows
+
+
+def call_over_stages(rows: list[StageRow]) -> dict:
+    """{compression: the call's time over the sum of its stages' times} (1.0: no overhead)."""
+    calls = {row.compression: row.seconds for row in rows if row.stage == "call"}
+    sums = {row.compression: row.seconds for row in rows if row.stage == "sum of stages"}
+    return {c: calls[c] / sums[c] for c in calls if c in sums}
 
 
 @dataclass(frozen=True)

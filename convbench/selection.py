@@ -74,6 +74,20 @@ def fft_transform(grid: tuple[int, int]) -> str:
 FILTER_TRANSFORM = "dft"
 
 
+# The spectral contraction (F per-frequency (N x C)(C x K) products, no groups): torch's
+# batched cgemm, on the pool the call's other GEMMs use, from 4 images; the Numba stream
+# below, where each product is nearly a vector times a matrix. Alone, F = 1624, C = K = 64
+# (ms, Numba against torch.bmm, alternately): N=1 1.6 vs 5.3, 2 2.5 vs 4.1, 4 4.0 vs 3.8,
+# 8 9.1 vs 6.4 (500 frequencies, C=K=256, N=2: 11.7 vs 20.7). In the whole call on the 7x7
+# layer (N=8 C=K=64 56², valid) the stream ran right after a torch GEMM, whose OpenMP workers
+# were still spinning: 14.1 ms against 7.6 alone, and the call 0.97x torch's against 1.23x
+# with torch.bmm (11x11: 1.42x against 1.59x).
+CONTRACT_BLAS_FROM_IMAGES = 4
+
+
+def contract_with_blas(N: int, groups: int) -> bool:
+    return groups == 1 and N >= CONTRACT_BLAS_FROM_IMAGES
+
 # -- algorithm="auto", when no measured choice is stored ------------------------
 # Always exact (compression 0). NNPACK's select_algorithm() counts tiles; so does
 # this. Measured on this machine with every variant (runs.sweep over the

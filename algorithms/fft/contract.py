@@ -1,5 +1,9 @@
 """The spectral contraction Y[f] = X[f] W[f] over the retained frequencies f.
 
+With a few images and no groups each product is a real matrix product and runs
+as torch's batched cgemm (see convbench.selection.contract_with_blas); below that
+and with groups, the Numba streams here.
+
 numpy's batched complex matmul calls a BLAS cgemm per frequency. That is
 right when each product is a real matrix product (N of 8 images: 43 GFLOP/s
 on the 7x7 layer), but with one image each product is a vector times a matrix:
@@ -28,6 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from convbench.selection import contract_with_blas
+
+from ..blas import matmul
 
 
 @njit(parallel=True, cache=True)
@@ -79,8 +87,12 @@ def _filter_outer(X, W, Y):
 def stream_contract(X: np.ndarray, W: np.ndarray, Y: np.ndarray, groups: int = 1) -> None:
     """Y = X @ W per frequency, for C-contiguous complex64 X (F, N, C), W (F, C/groups, K), Y (F, N, K):
     with groups, the block-diagonal product (each group's C/groups channels to its K/groups outputs);
-    the off-diagonal blocks are never read or multiplied."""
+    the off-diagonal blocks are never read or multiplied. Batched BLAS (torch's pool) from a few
+    images without groups, the Numba streams otherwise (convbench.selection.contract_with_blas)."""
     F, N = X.shape[0], X.shape[1]
+    if contract_with_blas(N, groups):
+        matmul(X, W, out=Y)
+        return
     X4 = X.view(np.float32).reshape(F, N, groups, -1)
     W4 = W.view(np.float32).reshape(F, W.shape[1], groups, -1)
     Y4 = Y.view(np.float32).reshape(F, N, groups, -1)

@@ -27,6 +27,7 @@ from convbench.selection import FILTER_TRANSFORM, fft_transform
 from ..base import StagedPlan
 from ..blas import diagonal_blocks
 from ..scratch import Scratch
+from ..work import COMPLEX, Work, gemm_flops
 from . import adjoint, wisdom
 from .bandlimit import Band, BandLimited, check_compression, fft_grid
 from .contract import stream_contract
@@ -108,6 +109,14 @@ class FFTCPU(BandLimited, StagedPlan):
         dw = np.empty((count, spec.R, spec.S), dtype=np.float32)
         self._support_inverse(DW.reshape(DW.shape[0], -1), dw)
         return dw.reshape(spec.filter_shape)
+
+    def stage_work(self) -> dict:
+        spec, F = self.spec, self.band.retained
+        Cg = spec.C_per_group
+        contraction = Work(COMPLEX * F * (spec.N * spec.C + Cg * spec.K + spec.N * spec.K),
+                           gemm_flops(spec.N, spec.K, Cg, complex_=True) * F)
+        return {"filter transform": self._filter.work(), "input transform": self._input.work(),
+                "contraction": contraction, "output transform": self._output.work()}
 
     def transform_filter(self, w) -> np.ndarray:
         """conj(F_w) / (Lh*Lw) on the retained block, as (F, C/groups, K), in the plan's own buffers."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blas import matmul
+from ..blas import copy, matmul
+from ..work import gemm_flops
 from ..scratch import Scratch
 from .bandlimit import Band
 
@@ -59,6 +60,12 @@ class SupportDFT:
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
         self.spectrum = np.empty((self.n_rows, n_cols * batch), dtype=np.complex64)
 
+    @property
+    def flops(self) -> float:
+        """The two products: (B·h x w)(w x 2 n_cols) real, then (n_rows x h)(h x n_cols·B) complex."""
+        h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
+        return gemm_flops(B * h, 2 * nc, w) + gemm_flops(self.n_rows, nc * B, h, complex_=True)
+
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         """planes: float32 (B, H, W) with H >= rows used, W >= cols used. Returns (n_rows * n_cols, B)."""
         h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
@@ -71,8 +78,8 @@ class SupportDFT:
         half = half.reshape(B, h, 2 * nc)
         # (B, h, nc) complex -> (h, nc, B): the row DFT then contracts over h for all (v, b) at once
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
-        mixed.real = half[:, :, :nc].transpose(1, 2, 0)
-        mixed.imag = half[:, :, nc:].transpose(1, 2, 0)
+        copy(mixed.real, half[:, :, :nc].transpose(1, 2, 0))
+        copy(mixed.imag, half[:, :, nc:].transpose(1, 2, 0))
         matmul(self._rows, mixed.reshape(h, nc * B), out=self.spectrum)
         return self.spectrum.reshape(-1, B)
 
@@ -108,6 +115,12 @@ class InverseSupportDFT:
         self._scratch.reserve(MIXED, self._planes_shape, np.float32)
         self._scratch.reserve(HALF, self._split_shape, np.float32)
 
+    @property
+    def flops(self) -> float:
+        """(P x n_rows)(n_rows x n_cols·B) complex, then (P·B x 2 n_cols)(2 n_cols x Q) real."""
+        B, nc = self.batch, self.n_cols
+        return gemm_flops(self.P, nc * B, self.n_rows, complex_=True) + gemm_flops(self.P * B, self.Q, 2 * nc)
+
     def __call__(self, spectrum: np.ndarray, out: np.ndarray) -> None:
         """spectrum: (F, B) complex64 with F = n_rows * n_cols; out: float32 (B, P, Q), written in place."""
         B, nc = self.batch, self.n_cols
@@ -115,8 +128,8 @@ class InverseSupportDFT:
         matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=mixed)
         mixed = mixed.reshape(self.P, nc, B)
         split = self._scratch.view(HALF, self._split_shape, np.float32)
-        split[:, :, :nc] = mixed.real.transpose(0, 2, 1)
-        split[:, :, nc:] = mixed.imag.transpose(0, 2, 1)
+        copy(split[:, :, :nc], mixed.real.transpose(0, 2, 1))
+        copy(split[:, :, nc:], mixed.imag.transpose(0, 2, 1))
         planes = self._scratch.view(MIXED, self._planes_shape, np.float32)
         matmul(split, self._columns, out=planes)
-        out[...] = planes.transpose(1, 0, 2)
+        copy(out, planes.transpose(1, 0, 2))

@@ -14,6 +14,7 @@ import pyfftw
 from convbench.errors import ConvError
 
 from ..padding import embed
+from ..work import COMPLEX, FLOAT, Work, fft_flops
 from .bandlimit import Band
 from .dft import InverseSupportDFT, SupportDFT
 from .layout import gather_block, scatter_output
@@ -53,6 +54,13 @@ class ForwardFFTW:
         self._row_fft = _fftw(self._rows_in, self._rows, -1, "FFTW_FORWARD", fftw) if self.data_rows else None
         self._col_fft = _fftw(self._cols_in, self.spectrum, -2, "FFTW_FORWARD", fftw)
 
+    @property
+    def flops(self) -> float:
+        """A real FFT along each data row, a complex one down each retained column."""
+        Lh, Lw = self.spectrum.shape[1], self._rows_in.shape[2]
+        batch = self.spectrum.shape[0]
+        return fft_flops(Lw, batch * self.data_rows, real=True) + fft_flops(Lh, batch * self.n_cols)
+
     def __call__(self, planes) -> np.ndarray:
         if self._row_fft is None:  # padding so large that no data reaches the grid
             return self.spectrum
@@ -75,6 +83,11 @@ class InputStage:
         else:
             self._fft = ForwardFFTW(N * C, (spec.H, spec.W), spec.padding, band, fftw)
             self.X = np.empty((F, N, C), dtype=np.complex64)
+
+    def work(self) -> Work:
+        spec = self.spec
+        method = self._dft if self.kind == "dft" else self._fft
+        return Work(FLOAT * spec.N * spec.C * spec.H * spec.W + COMPLEX * self.X.size, method.flops)
 
     def __call__(self, x) -> None:
         planes = x.reshape(self.spec.N * self.spec.C, self.spec.H, self.spec.W)
@@ -100,6 +113,12 @@ class FilterStage:
             self._dilated = np.zeros((K * C, spec.extent_h, spec.extent_w), dtype=np.float32)
             self._fft = ForwardFFTW(K * C, self._dilated.shape[1:], (0, 0), band, fftw)
             self._W = np.empty((band.retained, C, K), dtype=np.complex64)
+
+    def work(self) -> Work:
+        spec = self.spec
+        method = self._dft if self.kind == "dft" else self._fft
+        return Work(FLOAT * spec.K * spec.C_per_group * spec.R * spec.S
+                    + COMPLEX * self.band.retained * spec.C_per_group * spec.K, method.flops)
 
     def __call__(self, w) -> np.ndarray:
         spec = self.spec
@@ -131,6 +150,16 @@ class OutputStage:
         self._rows = pyfftw.empty_aligned((N * K, P, Lw), dtype=np.float32)
         self._col_ifft = _fftw(self._cols_in, self._cols, -2, "FFTW_BACKWARD", fftw)
         self._row_irfft = _fftw(self._rows_in, self._rows, -1, "FFTW_BACKWARD", fftw)
+
+    def work(self) -> Work:
+        spec = self.spec
+        if self.kind == "dft":
+            flops = self._dft.flops
+        else:  # down the retained columns, then a real inverse along the kept rows
+            Lh, Lw = self.band.grid
+            batch = spec.N * spec.K
+            flops = fft_flops(Lh, batch * self.band.n_cols) + fft_flops(Lw, batch * spec.P, real=True)
+        return Work(COMPLEX * self.band.retained * spec.N * spec.K + FLOAT * spec.N * spec.K * spec.P * spec.Q, flops)
 
     def __call__(self, Y, out) -> None:
         spec, n_cols = self.spec, self.band.n_cols

@@ -47,6 +47,7 @@ from convbench.errors import ConvError
 from ..base import StagedPlan
 from ..blas import diagonal_blocks, grouped_matmul
 from ..padding import embed
+from ..work import COMPLEX, FLOAT, Work, fft_flops, gemm_flops
 from . import wisdom
 
 TILES = (8, 16, 32)
@@ -122,6 +123,16 @@ class TiledFFTCPU(StagedPlan):
                                        flags=flags, threads=threads)
         if planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
+
+    def stage_work(self) -> dict:
+        spec, T = self.spec, self.tile
+        F, Cg, t = T * (T // 2 + 1), spec.C_per_group, self.tiles
+        rfft2 = fft_flops(T * T, real=True)  # one T x T real 2-D transform
+        X, Y, W = COMPLEX * F * spec.C * t, COMPLEX * F * spec.K * t, COMPLEX * F * spec.K * Cg
+        return {"filter transform": Work(FLOAT * spec.K * Cg * spec.R * spec.S + W, spec.K * Cg * rfft2),
+                "input transform": Work(FLOAT * spec.N * spec.C * spec.H * spec.W + X, spec.C * t * rfft2),
+                "contraction": Work(W + X + Y, F * gemm_flops(spec.K, t, Cg, complex_=True)),
+                "output transform": Work(Y + FLOAT * spec.N * spec.K * spec.P * spec.Q, spec.K * t * rfft2)}
 
     def transform_filter(self, w):
         """conj(rfft2(w zero-padded to T x T, taps dilation apart)) / T^2 as (T*(T/2+1), K, C/groups),

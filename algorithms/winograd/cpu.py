@@ -8,6 +8,7 @@ from convbench.errors import ConvError
 
 from ..base import StagedPlan
 from ..blas import diagonal_blocks, matmul
+from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .transforms import filter_transform, input_transform, output_transform
 
@@ -61,6 +62,20 @@ class WinogradCPU(StagedPlan):
         self._V = np.empty((n * n, tiles, spec.C), dtype=np.float32)
         self._M = np.empty((n * n, tiles, spec.K), dtype=np.float32)
         self._U = np.empty((n * n, spec.K, spec.C_per_group), dtype=np.float32)
+
+    def stage_work(self) -> dict:
+        """The transforms counted as the dense products they are written as (G g G^T by the
+        (n^2 x 9) Kronecker matrix; B^T d B and A^T m A as two small matrix products each)."""
+        spec, m = self.spec, self.tile
+        n = m + 2
+        tiles, Cg = self._V.shape[1], spec.C_per_group
+        V, M, U = (FLOAT * a.size for a in (self._V, self._M, self._U))
+        return {"filter transform": Work(FLOAT * spec.K * Cg * 9 + U, gemm_flops(n * n, spec.K * Cg, 9)),
+                "input transform": Work(FLOAT * spec.N * spec.C * spec.H * spec.W + V,
+                                        tiles * spec.C * (gemm_flops(n, n, n) * 2)),
+                "contraction": Work(V + U + M, n * n * gemm_flops(tiles, spec.K, Cg)),
+                "output transform": Work(M + FLOAT * spec.N * spec.K * spec.P * spec.Q,
+                                         tiles * spec.K * (gemm_flops(m, n, n) + gemm_flops(m, m, n)))}
 
     def transform_filter(self, w):
         return filter_transform(w, self._GG, self._U)

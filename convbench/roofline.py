@@ -1,0 +1,46 @@
+"""This machine's two roofline ceilings, measured: copy bandwidth and sgemm peak.
+
+Zlateski et al.'s per-stage roofline: a stage that must move B bytes and do F
+flops takes at least max(B / bandwidth, F / peak). The counts come from the
+shapes (convbench.algorithms.work); the two ceilings are measured here, once
+per process, with the timing protocol every comparison uses:
+- bandwidth: a 64 MiB float32 copy (numpy), read plus write bytes over its time,
+  what a streaming stage can hope for (about 24 GB/s on this AMD EPYC, 20 on
+  the Intel Xeon of issue 17);
+- peak: torch's sgemm on 2048 x 2048 matrices on all cores (its oneDNN/MKL
+  kernels; bench_machine.Sgemm charts the same).
+A bound is a bound: computed, never a measurement of the stage.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .measure import alternating_medians
+
+COPY_BYTES = 64 * 2**20
+SGEMM_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Ceilings:
+    bytes_per_second: float
+    flops_per_second: float
+
+    def bound_seconds(self, work) -> float:
+        """The roofline's lower bound for a stage's algorithms.work.Work."""
+        return max(work.bytes / self.bytes_per_second, work.flops / self.flops_per_second)
+
+
+@functools.lru_cache(maxsize=1)
+def measured_ceilings(repeats: int = 5) -> Ceilings:
+    import torch
+
+    source = np.ones(COPY_BYTES // 4, dtype=np.float32)
+    target = np.empty_like(source)
+    a, b = torch.ones(SGEMM_SIZE, SGEMM_SIZE), torch.ones(SGEMM_SIZE, SGEMM_SIZE)
+    times = alternating_medians({"copy": lambda: np.copyto(target, source), "sgemm": lambda: torch.mm(a, b)},
+                                repeats)
+    return Ceilings(2 * COPY_BYTES / times["copy"], 2 * SGEMM_SIZE**3 / times["sgemm"])
