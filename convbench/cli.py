@@ -212,6 +212,8 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_targets(args) -> int:
+    if args.compare:
+        return cmd_targets_compare(args)
     table = _table("speed targets: peer time / algorithm time, timed alternately (median of repeats)",
                    ("case", "goal", "measured", "met"), right=("goal", "measured", "met"))
     rows = runs.targets(args.only, args.repeats)
@@ -219,10 +221,42 @@ def cmd_targets(args) -> int:
         met = "-" if row.met is None else "[green]yes[/]" if row.met else "[red]no[/]"
         table.add_row(row.name, row.goal, f"{row.measured:.2f}", met)
     console.print(table)
+    if args.save:
+        from . import guard
+
+        ratios = {row.name: row.measured for row in rows if row.name in runs.speedup_targets()}
+        path = guard.save_ratios(ratios, store=args.store)
+        console.print(f"stored {len(ratios)} ratios for machine {guard.machine_id()} in {path}")
     missed = [row.name for row in rows if row.met is False]
     if missed:
         console.print(f"{len(missed)} goal(s) missed" + ("" if args.fail else " (--no-fail: exit 0)"))
     return 1 if missed and args.fail else 0
+
+
+def cmd_targets_compare(args) -> int:
+    from . import guard
+
+    machine = guard.machine_id()
+    path = guard.store_path(store=args.store)
+    rows = runs.compare_targets(repeats=args.repeats, store=args.store)
+    table = _table(f"regression guard on {machine}: ratios now against {path} (higher is better)",
+                   ("case", "stored", "now", "now / stored", "verdict"), right=("stored", "now", "now / stored"))
+    for row in rows:
+        verdict = ("[yellow]no stored figure[/]" if row.stored is None else
+                   f"[red]FELL more than {guard.FALL:.0%}[/]" if row.fell else "[green]ok[/]")
+        table.add_row(row.case, "-" if row.stored is None else f"{row.stored:.2f}", f"{row.now:.2f}",
+                      "-" if row.change is None else f"{row.change:.2f}", verdict)
+    console.print(table)
+    fell = [row.case for row in rows if row.fell]
+    if all(row.stored is None for row in rows):
+        console.print(f"no stored figures for {machine}: measure and store them with `convbench targets --save`")
+        return 2
+    if fell:
+        console.print(f"{len(fell)} ratio(s) fell more than {guard.FALL:.0%} below the stored figures "
+                      f"(each measured twice): a change made convbench slower, or the machine is busy")
+        return 1
+    console.print(f"no ratio fell more than {guard.FALL:.0%} below the stored figures")
+    return 0
 
 
 def cmd_bench(args) -> int:
@@ -321,6 +355,12 @@ def main(argv=None) -> int:
     targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")
     targets.add_argument("--only", help="cases whose name contains this text")
     targets.add_argument("--repeats", type=int, default=5)
+    targets.add_argument("--compare", action="store_true",
+                         help="the regression guard: a quick subset (about a minute) against this machine's "
+                              "stored ratios; exits 1 when one fell more than 25%%")
+    targets.add_argument("--save", action="store_true", help="store the measured ratios as this machine's figures")
+    targets.add_argument("--store", type=Path, default=Path("results") / "targets",
+                         help="where the per-machine figures live (default: results/targets)")
     targets.add_argument("--no-fail", dest="fail", action="store_false",
                          help="exit 0 even when a goal is missed (default: exit 1)")
     targets.set_defaults(run=cmd_targets)

@@ -293,3 +293,21 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
         if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
             rows.append(TargetRow(name, "-", measured_speedup(target, repeats), None))
     return rows
+
+
+def speedup_targets() -> dict:
+    """Every ratio target the regression guard may compare, by name (workspace ratios aside)."""
+    from .targets import TARGETS, TRAINING
+
+    return {**TARGETS, **TRAINING}
+
+
+def compare_targets(cases=None, repeats: int = 5, store=None) -> list:
+    """The guard's quick subset (convbench.guard.QUICK) measured now against this machine's stored
+    ratios: a list of guard.Comparison."""
+    from . import guard
+    from .targets import measured_speedup
+
+    known = speedup_targets()
+    return guard.compare(lambda case: measured_speedup(known[case], repeats), cases or guard.QUICK,
+                         store=store or guard.STORE)
