@@ -1,23 +1,11 @@
 """Plan: the interface every (algorithm, backend) implementation satisfies."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from numba import config as numba_config
 
 from convbench.arrays import as_conv_array, output_buffer
 from convbench.errors import ConvError
 from convbench.spec import ConvSpec
-
-
-# Numba's workqueue layer instead of its default OpenMP one: OpenMP workers spin
-# after each kernel and steal this 2-core machine from the BLAS and FFTW stages
-# that follow (Winograd on ResNet-18's 64@56 layer: 28 ms a call with OpenMP,
-# 15.6 ms with workqueue), and a process forked after OpenMP ran aborts.
-# Set NUMBA_THREADING_LAYER to choose otherwise.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba_config.THREADING_LAYER = "workqueue"
 
 
 class Plan:

@@ -171,6 +171,18 @@ def cmd_stages(args) -> int:
     return 0
 
 
+def cmd_interference(args) -> int:
+    spec = layer(args.layer).spec if args.layer else ConvSpec(*args.shape[:7], padding=args.shape[7], stride=args.shape[8])
+    table = _table(f"thread pools and caches: a call right after the other side's / right after itself, on {spec}",
+                   ("algorithm", "ours after torch", "torch after ours"), right=("ours after torch", "torch after ours"))
+    for name, found in runs.interference(spec, args.algorithms, args.repeats).items():
+        table.add_row(name, f"{found['ours after peer']:.2f}", f"{found['peer after ours']:.2f}")
+    console.print(table)
+    console.print("1.00: the other side's call left nothing behind that slows this one (median of "
+                  f"{args.repeats} rounds, the four orders in turns)")
+    return 0
+
+
 def cmd_model_recommend(args) -> int:
     from .recommend import recommend
 
@@ -352,6 +364,14 @@ def main(argv=None) -> int:
                         help="default: 0 and 0.5 for fft, 0 for the other variants")
     stages.add_argument("--repeats", type=int, default=5)
     stages.set_defaults(run=cmd_stages)
+    interference = commands.add_parser("interference", help="how much our calls and torch's slow each other down")
+    interference.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.layers)")
+    interference.add_argument("--shape", type=int, nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
+                              default=[8, 64, 56, 56, 64, 3, 3, 1, 1], help="default: ResNet-18's 64@56 at N=8")
+    interference.add_argument("--algorithms", nargs="+", default=["direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"],
+                              choices=registry.LABELS)
+    interference.add_argument("--repeats", type=int, default=15)
+    interference.set_defaults(run=cmd_interference)
     targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")
     targets.add_argument("--only", help="cases whose name contains this text")
     targets.add_argument("--repeats", type=int, default=5)

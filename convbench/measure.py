@@ -97,6 +97,30 @@ def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats
     return times["peer"] / times["candidate"]
 
 
+def interference(ours: Callable[[], object], peer: Callable[[], object], repeats: int = 15,
+                 sync: Callable[[], None] | None = None) -> dict:
+    """How much each side slows the other down by running just before it: {"ours after peer",
+    "peer after ours"}, each the median time of that call right after the other side's call over
+    its median right after itself (1.0: no effect). Spinning thread pools and evicted caches show
+    here. The four orders are taken in turns, each round once, against the same drift."""
+    sync = sync or (lambda: None)
+    orders = {"ours after ours": (ours, ours), "ours after peer": (peer, ours),
+              "peer after peer": (peer, peer), "peer after ours": (ours, peer)}
+    samples = {name: [] for name in orders}
+    ours(), peer()
+    for _ in range(repeats):
+        for name, (first, timed) in orders.items():
+            first()
+            sync()
+            start = time.perf_counter()
+            timed()
+            sync()
+            samples[name].append(time.perf_counter() - start)
+    median = {name: statistics.median(times) for name, times in samples.items()}
+    return {"ours after peer": median["ours after peer"] / median["ours after ours"],
+            "peer after ours": median["peer after ours"] / median["peer after peer"]}
+
+
 @contextlib.contextmanager
 def _tracing():
     """tracemalloc on for the block (left on if the caller had it on), after a collection."""

@@ -311,3 +311,19 @@ def compare_targets(cases=None, repeats: int = 5, store=None) -> list:
     known = speedup_targets()
     return guard.compare(lambda case: measured_speedup(known[case], repeats), cases or guard.QUICK,
                          store=store or guard.STORE)
+
+
+def interference(spec: ConvSpec, algorithms=("direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"),
+                 repeats: int = 15) -> dict:
+    """{variant: measure.interference of it against torch on spec}: each side's call right after the
+    other's, over the same call right after itself (the pools issue's measurement; 1.0: no effect)."""
+    from .measure import interference as measured
+
+    x, w = random_problem(spec)
+    peer = plan(spec, "torch")
+    found = {}
+    for name in algorithms:
+        if registry.supports(name, "cpu", spec):
+            ours = plan(spec, name)
+            found[name] = measured(lambda: ours(x, w), lambda: peer(x, w), repeats)
+    return found

@@ -100,14 +100,23 @@ class _ConvCase(_Timed):
 
 
 def _warm_kernels():
-    """Load the Numba kernels once in asv's forkserver, so that each forked
-    benchmark starts warm: loading Numba's cache costs about 0.25 s per
-    algorithm and process, more than most calls measured here.
+    """Load what each forked benchmark would otherwise load itself, once, in asv's forkserver.
 
     Nothing here may start a thread pool that fork cannot copy: a child hangs
-    if its parent ran torch (OpenMP) or a multi-threaded FFTW plan, so torch
-    is not warmed and FFTW runs single-threaded here. Numba's kernels run on
-    its workqueue layer (algorithms/base.py), which survives fork."""
+    if its parent ran torch (OpenMP) or a multi-threaded FFTW plan, and under
+    Numba's omp layer, which runs the kernels on torch's OpenMP pool
+    (algorithms/pools.py), a child that runs a kernel after its parent did is
+    ended by Numba. So the modules are imported here, and the kernels run (and
+    load from Numba's cache, about 0.25 s per algorithm) in each benchmark's
+    setup, outside the timed calls; only under another layer (workqueue, which
+    survives fork) are they run here too."""
+    from convbench.algorithms import pools
+    from convbench.algorithms.direct import cpu as _direct  # noqa: F401
+    from convbench.algorithms.fft import cpu as _fft, tiled as _tiled  # noqa: F401
+    from convbench.algorithms.winograd import cpu as _winograd  # noqa: F401
+
+    if pools.shared_openmp():
+        return
     spec = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, padding=1)
     x, w = random_problem(spec)
     convbench.plan(spec, "direct")(x, w)

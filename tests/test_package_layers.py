@@ -22,7 +22,7 @@ LAYERS = {
     "harness": {"convbench.registry", "convbench.api", "convbench.measure", "convbench.oracle", "convbench.signals",
                 "convbench.layers", "convbench.recommend", "convbench.targets", "convbench.results", "convbench.runs",
                 "convbench.nn", "convbench.nn.functional", "convbench.nn.modules", "convbench.accuracy",
-                "convbench.training", "convbench.models"},
+                "convbench.training", "convbench.models", "convbench.roofline", "convbench.guard"},
     "top": {"convbench", "convbench.cli", "convbench.plot", "convbench.bench", "convbench.report"},
 }
 ORDER = ["core", "implementations", "harness", "top"]
