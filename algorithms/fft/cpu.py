@@ -31,7 +31,7 @@ from ..work import COMPLEX, Work, gemm_flops
 from . import adjoint, wisdom
 from .bandlimit import Band, BandLimited, check_compression, fft_grid
 from .contract import stream_contract
-from .dft import InverseSupportDFT
+from .dft import InverseSupportDFT, SupportDFT
 from .stages import FilterStage, InputStage, OutputStage
 
 
@@ -86,21 +86,42 @@ class FFTCPU(BandLimited, StagedPlan):
     # conj(F_w)/L, the input's F_x, both pruned DFTs) and transforms only dy; the contraction
     # runs on the retained frequencies.
     def _backward_data(self, dy, w, reuse_forward=False):
-        scale = self.fft_shape[0] * self.fft_shape[1]
+        """dx = E* F^-1 [M . sum_k W_kc G_nk]: dy's spectrum on the band by the pruned DFT of its
+        P x Q support (dy_band), the product on the band, the pruned inverse evaluated only at the
+        input's positions; so the pass's work and memory shrink with the band, as the forward's do."""
+        spec = self.spec
         Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
-        W = np.conjugate(Wt.transpose(0, 2, 1)) * np.float32(scale)  # (F, K, C/g): M . F_w
-        G = adjoint.band_values(adjoint.dy_spectrum(dy, self.spec, self.fft_shape), self.band.mask)
-        return adjoint.data_gradient(G, W, self.spec, self.fft_shape, self.band.mask).astype(np.float32, copy=False)
+        W = np.conjugate(Wt.transpose(0, 2, 1))  # (F, K, C/g): M . F_w / (Lh*Lw), the inverse being unnormalised
+        G = self._dy_band(dy)
+        product = adjoint.data_product(G, np.ascontiguousarray(W), spec.groups)  # (F, N, C)
+        rows, cols = (min(size, length - pad) for size, length, pad in
+                      zip((spec.H, spec.W), self.fft_shape, (spec.pad_h, spec.pad_w)))
+        if getattr(self, "_data_inverse", None) is None:
+            self._data_inverse = InverseSupportDFT(self.band, spec.N * spec.C, max(rows, 0), max(cols, 0),
+                                                   offset=(spec.pad_h, spec.pad_w), scratch=Scratch())
+        dx = np.zeros(spec.input_shape, dtype=np.float32)  # positions no output reads get no gradient
+        if rows > 0 and cols > 0:
+            planes = dx.reshape(spec.N * spec.C, spec.H, spec.W)[:, :rows, :cols]
+            self._data_inverse(product.reshape(product.shape[0], -1), planes)
+        return dx
+
+    def _dy_band(self, dy) -> np.ndarray:
+        """G = M . F S* dy as (F, N, K): the pruned DFT of dy's P x Q support, its samples stride apart
+        on the grid (the positions the stride kept)."""
+        spec = self.spec
+        if getattr(self, "_dy_dft", None) is None:
+            self._dy_dft = SupportDFT(self.band, spec.N * spec.K, (spec.P, spec.Q), step=spec.stride, scratch=Scratch())
+        return self._dy_dft(dy.reshape(spec.N * spec.K, spec.P, spec.Q)).reshape(-1, spec.N, spec.K)
 
     def _backward_filter(self, x, dy, reuse_forward=False):
         """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc], the inverse evaluated only on the R x S support
         (a pruned inverse DFT, as the forward's filter transform is pruned), not on the whole grid;
         a dilated filter's support is every dilation-th position, and with groups only each
-        group's (K/g, C/g) block is formed."""
+        group's (K/g, C/g) block is formed. dy's spectrum comes from its pruned DFT (_dy_band)."""
         spec, (Lh, Lw) = self.spec, self.fft_shape
         if not (reuse_forward and self._forward_filter is not None):
             self.transform_input(x)  # (F, N, C): M . F_x, else the forward's, still in its buffer
-        G = adjoint.band_values(adjoint.dy_spectrum(dy, spec, self.fft_shape), self.band.mask)  # (F, N, K)
+        G = self._dy_band(dy)  # (F, N, K)
         DW = diagonal_blocks(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X, spec.groups)
         DW *= np.float32(1.0 / (Lh * Lw))  # the pruned inverse is unnormalised, as FFTW's
         count = spec.K * spec.C_per_group

@@ -96,15 +96,18 @@ class InverseSupportDFT:
     """
 
     def __init__(self, band: Band, batch: int, out_rows: int, out_cols: int, stride=(1, 1),
-                 scratch: Scratch | None = None):
+                 scratch: Scratch | None = None, offset=(0, 0)):
+        """offset: the first row and column evaluated (the data-gradient reads the input's
+        positions, at the padding); the caller keeps out_rows and out_cols on the grid."""
         Lh, Lw = band.grid
         n_cols = band.n_cols
+        top, left = offset
         self.batch, self.n_rows, self.n_cols, self.P, self.Q = batch, band.n_rows, n_cols, out_rows, out_cols
         self._rows = np.ascontiguousarray(
-            dft_matrix(Lh, stride[0] * np.arange(out_rows), band.rows, sign=1.0), dtype=np.complex64)  # (P, n_rows)
+            dft_matrix(Lh, top + stride[0] * np.arange(out_rows), band.rows, sign=1.0), dtype=np.complex64)  # (P, n_rows)
         v = np.arange(n_cols)
         weight = np.where((v == 0) | (2 * v == Lw), 1.0, 2.0)[:, None]
-        columns = dft_matrix(Lw, v, stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)
+        columns = dft_matrix(Lw, v, left + stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)
         self._columns = np.ascontiguousarray(np.vstack([columns.real, -columns.imag]), dtype=np.float32)  # (2 n_cols, Q)
         # mixed, then split, then the planes over mixed's memory, which split's copy has freed
         self._scratch = scratch or Scratch()
