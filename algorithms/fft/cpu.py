@@ -91,9 +91,8 @@ class FFTCPU(BandLimited, StagedPlan):
         input's positions; so the pass's work and memory shrink with the band, as the forward's do."""
         spec = self.spec
         Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
-        W = np.conjugate(Wt.transpose(0, 2, 1))  # (F, K, C/g): M . F_w / (Lh*Lw), the inverse being unnormalised
-        G = self._dy_band(dy)
-        product = adjoint.data_product(G, np.ascontiguousarray(W), spec.groups)  # (F, N, C)
+        # Wt = conj(M . F_w) / (Lh*Lw): the product wants M . F_w, scaled for the unnormalised inverse
+        product = adjoint.data_product_conjugate(self._dy_band(dy), Wt, spec.groups)  # (F, N, C)
         rows, cols = (min(size, length - pad) for size, length, pad in
                       zip((spec.H, spec.W), self.fft_shape, (spec.pad_h, spec.pad_w)))
         if getattr(self, "_data_inverse", None) is None:
