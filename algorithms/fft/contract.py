@@ -38,13 +38,22 @@ from convbench.selection import contract_with_blas
 from ..blas import matmul
 
 
+@njit(inline="always", cache=True)
+def _accumulate(y, xr, xi, w):
+    """y += (xr + i xi) w over interleaved (re, im) floats: one complex row times a scalar."""
+    for k in range(y.shape[0] // 2):
+        wr = w[2 * k]
+        wi = w[2 * k + 1]
+        y[2 * k] += xr * wr - xi * wi
+        y[2 * k + 1] += xr * wi + xi * wr
+
+
 @njit(parallel=True, cache=True)
 def _image_outer(X, W, Y):
     """Y[f, n, g] = sum_c X[f, n, g, c] W[f, c, g] on float32 views of complex arrays (last
     axis re, im interleaved): X (F, N, G, 2Cg), W (F, Cg, G, 2Kg), Y (F, N, G, 2Kg)."""
     F, N, G = X.shape[0], X.shape[1], X.shape[2]
     Cg = X.shape[3] // 2
-    Kg = W.shape[3] // 2
     for f in prange(F):
         for n in range(N):
             for g in range(G):
@@ -52,14 +61,7 @@ def _image_outer(X, W, Y):
                 y[:] = 0.0
                 x = X[f, n, g]
                 for c in range(Cg):
-                    xr = x[2 * c]
-                    xi = x[2 * c + 1]
-                    w = W[f, c, g]
-                    for k in range(Kg):
-                        wr = w[2 * k]
-                        wi = w[2 * k + 1]
-                        y[2 * k] += xr * wr - xi * wi
-                        y[2 * k + 1] += xr * wi + xi * wr
+                    _accumulate(y, x[2 * c], x[2 * c + 1], W[f, c, g])
 
 
 @njit(parallel=True, cache=True)
@@ -67,21 +69,13 @@ def _filter_outer(X, W, Y):
     """The same product, each filter row W[f, c, g] applied to all N images before the next."""
     F, N, G = X.shape[0], X.shape[1], X.shape[2]
     Cg = X.shape[3] // 2
-    Kg = W.shape[3] // 2
     for f in prange(F):
         Y[f] = 0.0
         for g in range(G):
             for c in range(Cg):
                 w = W[f, c, g]
                 for n in range(N):
-                    xr = X[f, n, g, 2 * c]
-                    xi = X[f, n, g, 2 * c + 1]
-                    y = Y[f, n, g]
-                    for k in range(Kg):
-                        wr = w[2 * k]
-                        wi = w[2 * k + 1]
-                        y[2 * k] += xr * wr - xi * wi
-                        y[2 * k + 1] += xr * wi + xi * wr
+                    _accumulate(Y[f, n, g], X[f, n, g, 2 * c], X[f, n, g, 2 * c + 1], w)
 
 
 def stream_contract(X: np.ndarray, W: np.ndarray, Y: np.ndarray, groups: int = 1) -> None:
