@@ -138,10 +138,15 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _layer_spec(args) -> ConvSpec:
+    """The convolution a --layer NAME or --shape N C H W K R S PAD STRIDE names."""
+    return layer(args.layer).spec if args.layer else ConvSpec(*args.shape[:7], padding=args.shape[7], stride=args.shape[8])
+
+
 def cmd_stages(args) -> int:
     from .roofline import measured_ceilings
 
-    spec = layer(args.layer).spec if args.layer else ConvSpec(*args.shape[:7], padding=args.shape[7], stride=args.shape[8])
+    spec = _layer_spec(args)
     columns = ("compression", "achieved", "stage", "time [ms]", "moved [MB]", "GFLOP", "bound [ms]", "of bound",
                "plan traced [MiB]", "call traced [MiB]", "call RSS rise [MiB]")
     table = _table(f"{args.algorithm} stages on {spec} (median of {args.repeats}, timed in turns)", columns,
@@ -172,7 +177,7 @@ def cmd_stages(args) -> int:
 
 
 def cmd_interference(args) -> int:
-    spec = layer(args.layer).spec if args.layer else ConvSpec(*args.shape[:7], padding=args.shape[7], stride=args.shape[8])
+    spec = _layer_spec(args)
     table = _table(f"thread pools and caches: a call right after the other side's / right after itself, on {spec}",
                    ("algorithm", "ours after torch", "torch after ours"), right=("ours after torch", "torch after ours"))
     for name, found in runs.interference(spec, args.algorithms, args.repeats).items():
