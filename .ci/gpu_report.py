@@ -18,10 +18,10 @@ import traceback
 
 import convbench
 from convbench.algorithms.gpu import synchronize
-from convbench.measure import median_seconds, on_backend, speedup, workspace_bytes
-from convbench.oracle import reference_conv2d, relative_error
-from convbench.signals import random_problem
-from convbench.targets import GPU_RATIOS, RESNET18, SPEC_7, SPEC_11
+from convbench.measure.timing import median_seconds, on_backend, speedup, workspace_bytes
+from convbench.core.oracle import reference_conv2d, relative_error
+from convbench.workloads.signals import random_problem
+from convbench.measure.targets import GPU_RATIOS, RESNET18, SPEC_7, SPEC_11
 
 import torch  # noqa: E402  (after convbench: its thread-pool settings come first)
 
@@ -62,7 +62,7 @@ def main(path):
             cases = [("direct", 0.0, {}), ("winograd", 0.0, {}), ("fft", 0.0, {}), ("fft", 0.5, {}),
                      ("torch", 0.0, {}), ("torch", 0.0, {"tf32": True})]
             for algorithm, compression, options in cases:
-                if not convbench.registry.supports(algorithm, "cuda", spec):
+                if not convbench.interface.registry.supports(algorithm, "cuda", spec):
                     continue
                 key = f"{algorithm}{' tf32' if options else ''} c={compression} {label}"
 

@@ -18,9 +18,9 @@ import traceback
 
 import convbench
 from convbench.algorithms.gpu import as_tensor
-from convbench.measure import on_backend
-from convbench.signals import random_problem
-from convbench.targets import RESNET18, SPEC_7, SPEC_11
+from convbench.measure.timing import on_backend
+from convbench.workloads.signals import random_problem
+from convbench.measure.targets import RESNET18, SPEC_7, SPEC_11
 
 import torch  # noqa: E402  (after convbench: its thread-pool settings come first)
 

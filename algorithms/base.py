@@ -1,11 +1,24 @@
 """Plan: the interface every (algorithm, backend) implementation satisfies."""
 from __future__ import annotations
 
+import inspect
+import weakref
+
 import numpy as np
 
-from convbench.arrays import as_conv_array, output_buffer
-from convbench.errors import ConvError
-from convbench.spec import ConvSpec
+from convbench.core.arrays import as_conv_array, output_buffer
+from convbench.core.errors import ConvError
+from convbench.core.oracle import Float64Oracle
+from convbench.core.spec import ConvSpec
+
+
+def _reference(operand):
+    """A weak reference to an operand as the caller passed it, or None where it takes none (a list):
+    what reuse_forward=True is checked against, without keeping the caller's array alive."""
+    try:
+        return weakref.ref(operand)
+    except TypeError:
+        return None
 
 
 class Plan:
@@ -22,6 +35,15 @@ class Plan:
     takes_groups = False
     takes_dilation = False
     dilation_needs = "a kernel that reads dilated taps"  # why dilation=1 is expected, where it is
+
+    def __new__(cls, spec, *args, **kwargs):
+        """Keep what the plan is built with, so that it can report it and rebuild itself on
+        another problem (the data gradient's) whoever built it."""
+        self = super().__new__(cls)
+        arguments = inspect.signature(cls.__init__).bind(self, spec, *args, **kwargs).arguments
+        self._built_with = {name: value for name, value in arguments.items() if name not in ("self", "spec")}
+        self.options = {name: value for name, value in self._built_with.items() if name != "compression"}
+        return self
 
     def __init__(self, spec: ConvSpec):
         problem = self.parameter_problem(spec)
@@ -46,23 +68,36 @@ class Plan:
         return True
 
     _weights = None  # filters fixed by set_weights, in whatever form the plan runs them
+    _weights_given = None  # a reference to the array set_weights was given
+    # References to the (x, w) of the last forward call, as the caller passed them, while the
+    # plan's buffers still hold that call's transforms; None once anything else overwrote them.
+    _forward_operands = None
 
     def __call__(self, x, w=None, out: np.ndarray | None = None) -> np.ndarray:
         """y = x (*) w for this plan's shapes; writes into `out` if given, and returns it.
 
         w may be left out after set_weights(w): inference with fixed filters.
         """
+        given = x, w
         if w is None:
-            return self._run_fixed(as_conv_array(x, "x", self.spec.input_shape), out)
-        x, w = self.check_inputs(x, w)
-        out = output_buffer(out, self.spec.output_shape)
-        self.run(x, w, out)
+            out = self._run_fixed(as_conv_array(x, "x", self.spec.input_shape), out)
+        else:
+            x, w = self.check_inputs(x, w)
+            out = output_buffer(out, self.spec.output_shape)
+            self.run(x, w, out)
+        self._remember_forward(*given)
         return out
+
+    def _remember_forward(self, x, w) -> None:
+        """After a forward call (every __call__ ends here): its operands as the caller passed them, w None
+        meaning set_weights' filters; what reuse_forward=True is checked against."""
+        self._forward_operands = _reference(x), (self._weights_given if w is None else _reference(w))
 
     def set_weights(self, w) -> "Plan":
         """Fix the filters for inference: later calls plan(x) reuse them (and, where
         the algorithm transforms filters, their transform)."""
         self._weights = as_conv_array(w, "w", self.spec.filter_shape).copy()
+        self._weights_given = _reference(w)
         return self
 
     def _fixed_weights(self):
@@ -90,21 +125,49 @@ class Plan:
         (gradients.DataGradient: dy dilated by the stride, the filter flipped and
         channel-swapped); plans with a better way override _backward_data.
 
-        reuse_forward=True promises that this plan's last forward call was on
-        this same w (one layer's training step): plans that transform the
-        filter then take its transform from that call instead of redoing it.
+        reuse_forward=True asks for the transform of w that this plan's last forward call left
+        (one layer's training step): plans that transform the filter then skip redoing it. The
+        plan checks that its last call was on this very w and that nothing has overwritten its
+        buffers since; if not, ConvError (never a gradient of another call's operands).
         """
+        self._check_reuse(reuse_forward, w=w)
         dy, w = self.check_gradient(dy, w=w)
-        return self._backward_data(dy, w, reuse_forward)
+        try:
+            return self._backward_data(dy, w, reuse_forward)
+        finally:
+            self._buffers_overwritten(reuse_forward)
 
     def backward_filter(self, x, dy, reuse_forward: bool = False) -> np.ndarray:
         """dw (K, C, R, S) float32: the gradient of <dy, plan(x, w)> with respect to w.
 
         By default one GEMM per filter tap (gradients.filter_gradient_gemm).
-        reuse_forward=True promises that the plan's last forward call was on this
-        same x: plans that transform the input then reuse that transform."""
+        reuse_forward=True asks for the transform of x that the plan's last forward call left
+        (checked as in backward_data): plans that transform the input then reuse it."""
+        self._check_reuse(reuse_forward, x=x)
         dy, x = self.check_gradient(dy, x=x)
-        return self._backward_filter(x, dy, reuse_forward)
+        try:
+            return self._backward_filter(x, dy, reuse_forward)
+        finally:
+            self._buffers_overwritten(reuse_forward)
+
+    def _check_reuse(self, reuse_forward, **operand) -> None:
+        """reuse_forward=True is taken only where the plan can see it holds: its last forward call
+        was on this very array, and no pass since has overwritten the buffers that call filled."""
+        if not reuse_forward:
+            return
+        (name, given), = operand.items()
+        held = self._forward_operands
+        reference = None if held is None else held[0 if name == "x" else 1]
+        if reference is None or reference() is not given:
+            why = ("this plan has no forward call whose buffers it still holds" if held is None else
+                   f"this plan's last forward call was on another {name}")
+            raise ConvError(f"reuse_forward=True: {why}; call the plan on this (x, w) first, "
+                            f"or pass reuse_forward=False (expected the {name} of the last forward call)")
+
+    def _buffers_overwritten(self, reused: bool) -> None:
+        """A pass that transformed its operands afresh wrote over what the last forward left."""
+        if not reused:
+            self._forward_operands = None
 
     def check_gradient(self, dy, x=None, w=None):
         """dy and the other operand as float32 C-contiguous arrays of this plan's shapes, or ConvError."""
@@ -118,7 +181,7 @@ class Plan:
 
         if getattr(self, "_data_gradient", None) is None:
             problem = DataGradient(self.spec)
-            self._data_gradient = problem, type(self)(problem.spec, **getattr(self, "options", {}))
+            self._data_gradient = problem, type(self)(problem.spec, **self._built_with)
         problem, forward = self._data_gradient
         return forward(problem.prepare(dy), problem.flipped(w))
 
@@ -126,6 +189,12 @@ class Plan:
         from .gradients import filter_gradient_gemm
 
         return filter_gradient_gemm(x, dy, self.spec)
+
+    def float64(self):
+        """What this plan computes, in float64, with its exact adjoints (__call__, backward_data,
+        backward_filter): the convolution itself, the oracle, unless the plan computes another
+        map (the band-limited fft overrides this)."""
+        return Float64Oracle(self.spec)
 
     def stages(self, x, w) -> dict:
         """Named zero-argument callables, one per stage, in order, ready to be timed alone.
@@ -176,7 +245,7 @@ class StagedPlan(Plan):
     def run(self, x, w, out):
         self._run_transformed(x, self.transform_filter(w), out)
 
-    # What the last forward call left in the plan's buffers, for reuse_forward: the
+    # What the last forward call left, for reuse_forward (checked by Plan._check_reuse): the
     # transformed filter it used, and (in the plan's own buffers) the transformed input.
     _forward_filter = None
 
@@ -194,6 +263,7 @@ class StagedPlan(Plan):
     def stages(self, x, w) -> dict:
         x, w = self.check_inputs(x, w)
         out = self(x, w)
+        self._forward_operands = None  # the stages, timed, overwrite the buffers at will
         transformed_filter = self.transform_filter(w)
         return {"filter transform": lambda: self.transform_filter(w),
                 "input transform": lambda: self.transform_input(x),

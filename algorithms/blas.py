@@ -53,3 +53,21 @@ def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
     B, M, L = a.shape
     blocks = torch.matmul(at.reshape(B, groups, M // groups, L), bt.reshape(B, L, groups, -1).transpose(1, 2))
     return blocks.reshape(B, M, -1).numpy()
+
+
+def times_block_diagonal(a: np.ndarray, b: np.ndarray, groups: int, conjugate: bool = False) -> np.ndarray:
+    """a @ blockdiag(b), batched: a (B, N, K) and b (B, K, C/g), the g stacked (K/g, C/g) blocks, to
+    (B, N, C); block i meets columns i·K/g.. of a, and the zero blocks are never formed. b may be a
+    strided view (a transpose): BLAS reads it in place. conjugate: the result conjugated in place
+    (the band-limited fft's data product, conj(conj(G) @ Wt^T), without a copy of the filter spectrum)."""
+    at, bt = torch.from_numpy(a), torch.from_numpy(b)
+    if groups == 1:
+        product = torch.matmul(at, bt)
+    else:
+        B, N, K = a.shape
+        blocks = torch.matmul(at.reshape(B, N, groups, -1).transpose(1, 2),  # (B, g, N, K/g)
+                              bt.reshape(B, groups, K // groups, -1))  # (B, g, K/g, C/g)
+        product = blocks.transpose(1, 2).reshape(B, N, -1)  # (B, g, N, C/g) -> (B, N, C)
+    if conjugate:
+        torch.conj_physical_(product)
+    return product.numpy()

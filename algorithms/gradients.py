@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from convbench.spec import ConvSpec
+from convbench.core.spec import ConvSpec
 
 
 class DataGradient:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from convbench.arrays import output_buffer
+from convbench.core.arrays import output_buffer
 
 from .base import Plan
 from .gpu import CudaPlan, as_tensor, empty, fill, wrap
@@ -21,9 +21,11 @@ class TorchCPU(Plan):
     takes_groups = takes_dilation = True
 
     def __call__(self, x, w=None, out=None):
+        given = x, w
         x, w = self.check_inputs(x, self._fixed_weights() if w is None else w)
         with torch.no_grad():
             y = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), **conv_parameters(self.spec)).numpy()
+        self._remember_forward(*given)
         if out is None:  # hand back torch's own buffer: copying would bill the peer for our API
             return y
         out = output_buffer(out, self.spec.output_shape)

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import registry, runs
-from .errors import ConvError
-from .layers import ALL_LAYERS, LAYER_SETS, layer
-from .spec import ConvSpec
+from convbench.interface import registry
+from convbench.measure import runs
+from convbench.core.errors import ConvError
+from convbench.workloads.layers import ALL_LAYERS, LAYER_SETS, layer
+from convbench.core.spec import ConvSpec
 
 # piped or captured output gets wide tables rather than rich's 80-column default
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -32,7 +33,7 @@ def cmd_list(args) -> int:
     for a in registry.implementations():
         table.add_row(a.name, a.backend, "[green]yes[/]" if a.available else "[red]no[/]", a.reason)
     console.print(table)
-    from .algorithms.gpu import simulated
+    from convbench.algorithms.gpu import simulated
     if simulated():
         console.print("cuda runs on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1): for correctness checks "
                       "on tiny shapes, not for timing")
@@ -59,7 +60,7 @@ def cmd_check(args) -> int:
 
 def _model_layers(args):
     """The unique convolutions of --model for --input, with --batch as N."""
-    from .models import model_layers
+    from convbench.workloads.models import model_layers
 
     shape = list(args.input)
     if args.batch:
@@ -144,7 +145,7 @@ def _layer_spec(args) -> ConvSpec:
 
 
 def cmd_stages(args) -> int:
-    from .roofline import measured_ceilings
+    from convbench.measure.roofline import measured_ceilings
 
     spec = _layer_spec(args)
     columns = ("compression", "achieved", "stage", "time [ms]", "moved [MB]", "GFLOP", "bound [ms]", "of bound",
@@ -189,7 +190,7 @@ def cmd_interference(args) -> int:
 
 
 def cmd_model_recommend(args) -> int:
-    from .recommend import recommend
+    from convbench.measure.recommend import recommend
 
     layers, shape = _model_layers(args)
     table = _table(f"{args.model}, input {shape}: the fastest exact variant per layer, stored for algorithm='auto'",
@@ -204,12 +205,12 @@ def cmd_model_recommend(args) -> int:
                           f"{times['torch'] / times[best]:.2f}" if "torch" in times else "-",
                           "measured now" if measured else "stored")
     console.print(table)
-    console.print("plan(spec, 'auto') now picks these on this machine (convbench.recommend's store)")
+    console.print("plan(spec, 'auto') now picks these on this machine (convbench.measure.recommend's store)")
     return 0
 
 
 def cmd_recommend(args) -> int:
-    from .recommend import recommend
+    from convbench.measure.recommend import recommend
 
     if args.model:
         return cmd_model_recommend(args)
@@ -239,7 +240,7 @@ def cmd_targets(args) -> int:
         table.add_row(row.name, row.goal, f"{row.measured:.2f}", met)
     console.print(table)
     if args.save:
-        from . import guard
+        from convbench.measure import guard
 
         ratios = {row.name: row.measured for row in rows if row.name in runs.speedup_targets()}
         path = guard.save_ratios(ratios, store=args.store)
@@ -251,7 +252,7 @@ def cmd_targets(args) -> int:
 
 
 def cmd_targets_compare(args) -> int:
-    from . import guard
+    from convbench.measure import guard
 
     machine = guard.machine_id()
     path = guard.store_path(store=args.store)
@@ -277,7 +278,7 @@ def cmd_targets_compare(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import main_job
+    from convbench.report.bench import main_job
 
     def announce(title, command):
         console.rule(f"[bold]{title}")
@@ -296,8 +297,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_accuracy(args) -> int:
-    from .accuracy import accuracy_table
-    from .plot import chart_accuracy  # seaborn and matplotlib load only for this
+    from convbench.workloads.accuracy import accuracy_table
+    from convbench.report.plot import chart_accuracy  # seaborn and matplotlib load only for this
 
     rows = accuracy_table(args.compressions, args.epochs)
     table = _table(f"digits (8x8, scikit-learn), {args.epochs} epochs: test accuracy against compression",
@@ -329,7 +330,7 @@ def cmd_layers(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .plot import plot_all  # seaborn and matplotlib load only for this command
+    from convbench.report.plot import plot_all  # seaborn and matplotlib load only for this command
 
     paths = plot_all(args.results, args.out, machine=args.machine)
     for path in paths:
@@ -362,7 +363,7 @@ def main(argv=None) -> int:
     sweep.set_defaults(run=cmd_sweep)
     stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
     stages.add_argument("--algorithm", default="fft", choices=registry.LABELS, help="an algorithm or variant label, e.g. \"fft tile 16\"")
-    stages.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.layers)")
+    stages.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.workloads.layers)")
     stages.add_argument("--shape", type=int, nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                         default=[8, 64, 56, 56, 64, 7, 7, 3, 1])
     stages.add_argument("--compression", type=float, nargs="+", default=None,
@@ -370,7 +371,7 @@ def main(argv=None) -> int:
     stages.add_argument("--repeats", type=int, default=5)
     stages.set_defaults(run=cmd_stages)
     interference = commands.add_parser("interference", help="how much our calls and torch's slow each other down")
-    interference.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.layers)")
+    interference.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.workloads.layers)")
     interference.add_argument("--shape", type=int, nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                               default=[8, 64, 56, 56, 64, 3, 3, 1, 1], help="default: ResNet-18's 64@56 at N=8")
     interference.add_argument("--algorithms", nargs="+", default=["direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"],

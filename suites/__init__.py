@@ -1,5 +1,5 @@
 """asv benchmark suites: one file per question (see README)."""
-# before any suite imports numpy or torch: their thread pools must not spin (convbench/threads.py)
-from convbench.threads import quiet_thread_pools
+# before any suite imports numpy or torch: their thread pools must not spin (convbench/core/threads.py)
+from convbench.core.threads import quiet_thread_pools
 
 quiet_thread_pools()

@@ -8,9 +8,9 @@ a flat spectrum) and on inputs with a natural image's 1/f^2 spectrum.
 """
 import numpy as np
 
-from convbench import signals
-from convbench.layers import layer
-from convbench.oracle import reference_for, relative_error
+from convbench.workloads import signals
+from convbench.workloads.layers import layer
+from convbench.core.oracle import reference_for, relative_error
 
 from .common import BACKENDS, _ConvCase, pick
 

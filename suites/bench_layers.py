@@ -3,8 +3,8 @@
 Batches are scaled down from the sources (see convbench/layers.py, which keeps
 each source batch next to the one run here).
 """
-from convbench.layers import ALL_LAYERS, CONVNET_BENCHMARKS, layer
-from convbench.oracle import reference_for, relative_error
+from convbench.workloads.layers import ALL_LAYERS, CONVNET_BENCHMARKS, layer
+from convbench.core.oracle import reference_for, relative_error
 
 from .common import ALGORITHMS, BACKENDS, _ConvCase, pick
 

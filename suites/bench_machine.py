@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from convbench.measure import median_seconds
+from convbench.measure.timing import median_seconds
 
 from .common import VERSION
 

@@ -1,12 +1,12 @@
 """Your model's convolutions: every unique convolution of a few torchvision models, every variant.
 
-The layers come from one forward pass of each model (convbench.models, definitions
+The layers come from one forward pass of each model (convbench.workloads.models, definitions
 only, no weights), batch 1 on this 2-core machine. The chart
 `model_convolutions` adds them up per model, count x time per layer, as a
 stacked bar per variant, next to the cherry-pick (the fastest variant on each
 layer, convnet-benchmarks' row).
 """
-from convbench.models import model_layers
+from convbench.workloads.models import model_layers
 
 from .common import ALGORITHMS, _ConvCase, _Timed, pick
 

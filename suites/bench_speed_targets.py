@@ -5,8 +5,8 @@ per call including the filter transform, and tracks peer time / algorithm time
 (> 1: the algorithm is faster). Each case's goal is in its name. Absolute times
 on a shared 2-core machine drift; these ratios much less.
 """
-from convbench import registry
-from convbench.targets import GPU_RATIOS, INFERENCE, TARGETS, compression_workspace_ratio, measured_speedup
+from convbench.interface import registry
+from convbench.measure.targets import GPU_RATIOS, INFERENCE, TARGETS, compression_workspace_ratio, measured_speedup
 
 from .common import VERSION, pick
 

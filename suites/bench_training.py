@@ -8,11 +8,11 @@ N=8 C=K=64 layers; fft over the compression rates. CPU only: the cuda plans
 have no backward passes yet. `Digits` tracks `convbench accuracy`'s test
 accuracies (the full sweep only).
 """
-from convbench.layers import layer
-from convbench.measure import workspace_bytes
-from convbench.signals import random_problem
-from convbench.targets import VALID, gradient_of_output
-from convbench.training import TrainingStep, pass_call
+from convbench.workloads.layers import layer
+from convbench.measure.timing import workspace_bytes
+from convbench.workloads.signals import random_problem
+from convbench.measure.targets import VALID, gradient_of_output
+from convbench.workloads.training import TrainingStep, pass_call
 
 from .common import ALGORITHMS, VERSION, _Timed, make_plan, pick
 
@@ -92,7 +92,7 @@ class Digits:
             raise NotImplementedError("the digits training runs in the full sweep only")
 
     def track_test_accuracy(self, model):
-        from convbench.accuracy import train_and_test
+        from convbench.workloads.accuracy import train_and_test
 
         compression = None if model == "torch" else float(model.split("=")[1])
         return train_and_test(compression).test_accuracy

@@ -8,9 +8,9 @@ import os
 import sys
 
 import convbench
-from convbench import registry
-from convbench.measure import median_seconds, on_backend, workspace_bytes
-from convbench.signals import random_problem
+from convbench.interface import registry
+from convbench.measure.timing import median_seconds, on_backend, workspace_bytes
+from convbench.workloads.signals import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 

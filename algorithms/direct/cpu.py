@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from convbench.errors import ConvError
-from convbench.selection import direct_depthwise_channels_last, direct_uses_loop
+from convbench.core.errors import ConvError
+from convbench.core.selection import DIRECT_METHODS, direct_method
 
 from ..base import Plan
 from .depthwise import DepthwiseNHWC
@@ -82,31 +82,23 @@ class DirectCPU(Plan):
 
     def __init__(self, spec, method: str = "auto"):
         super().__init__(spec)
-        methods = ("auto", "slice", "gather", "loop", "depthwise")
-        if method not in methods:
-            raise ConvError(f"method must be one of {', '.join(map(repr, methods))} for direct; got {method!r}")
-        depthwise = spec.C_per_group == spec.K_per_group == 1
-        if method == "depthwise" and not depthwise:
+        if method not in ("auto", *DIRECT_METHODS):
+            raise ConvError(f"method must be one of {', '.join(map(repr, ('auto', *DIRECT_METHODS)))} for direct; "
+                            f"got {method!r}")
+        if method == "depthwise" and not spec.C_per_group == spec.K_per_group == 1:
             raise ConvError(f"method='depthwise' needs groups = C = K; got groups={spec.groups} with C = {spec.C}, "
                             f"K = {spec.K}")
-        if method == "depthwise" or (method == "auto" and depthwise and direct_depthwise_channels_last(spec.C)):
-            self.method, self._depthwise = "depthwise", DepthwiseNHWC(spec)
-            return
-        unit_stride = spec.stride_h == 1 and spec.stride_w == 1
-        if method == "slice" and not unit_stride:
+        if method == "slice" and spec.stride != (1, 1):
             raise ConvError(f"method='slice' (every position of the grid as GEMMs) needs stride 1; got stride "
                             f"{spec.stride} (method='gather' computes the strided positions only)")
-
-        # with big filters and few of them, stacking R·S·C rows per position costs more than the
-        # K-row GEMM saves; measured GEMM/loop at N=2 'same': k=7 C=K=32 1.51x, k=11 C=K=64 1.46x
-        # (R·S·C/K = 49, 121), k=15 C=K=32 0.68-0.77x, k=31 C=K=32 0.41x (225, 961)
-        loop = direct_uses_loop(spec.R, spec.S, spec.C_per_group, spec.K_per_group, spec.groups)
-        if method in ("slice", "gather") or (method == "auto" and not loop):
-            self._gemm = ShiftedGemm(spec, gather=None if method == "auto" else method == "gather")
-            self.method = "gather" if self._gemm.gather else "slice"
-            return
-        self.method = "loop"
-        self._padded = padded_buffer((spec.N, spec.C), *spec.span)  # only what some output reads
+        # convbench.core.selection.direct_method decides, with the measurements behind each threshold
+        self.method = direct_method(spec) if method == "auto" else method
+        if self.method == "depthwise":
+            self._depthwise = DepthwiseNHWC(spec)
+        elif self.method in ("slice", "gather"):
+            self._gemm = ShiftedGemm(spec, gather=self.method == "gather")
+        else:
+            self._padded = padded_buffer((spec.N, spec.C), *spec.span)  # only what some output reads
 
     def run(self, x, w, out):
         if self.method == "depthwise":

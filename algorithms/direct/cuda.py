@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from numba import cuda, float32
 
-from convbench.errors import ConvError
+from convbench.core.errors import ConvError
 
 from ..gpu import CudaPlan, blocks
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.selection import direct_gathers
 
 from ..blas import matmul
 from ..padding import embed
@@ -53,11 +52,11 @@ def chunk_positions(taps_times_channels: int) -> int:
 class ShiftedGemm:
     """Buffers and offsets for one stride-1 spec; __call__(x, w, out) convolves.
 
-    gather: compute only valid positions (True), every padded position (False),
-    or decide from the waste factor (None).
+    gather: compute only the valid positions (True), or every padded position (False; stride 1
+    only); convbench.core.selection.direct_method chooses.
     """
 
-    def __init__(self, spec, gather: bool | None = None):
+    def __init__(self, spec, gather: bool):
         self.spec = spec
         N, C, K = spec.N, spec.C, spec.K
         sh, sw = spec.stride
@@ -71,9 +70,7 @@ class ShiftedGemm:
         self.chunk = chunk_positions(len(self.offsets) * C)
         self.stacked = np.empty((len(self.offsets) * C, self.chunk), dtype=np.float32)
         self.taken = np.empty((C, self.chunk), dtype=np.float32) if spec.groups > 1 else None
-        waste = (self.rows * self.cols) / (spec.P * spec.Q)
-        strided = (sh, sw) != (1, 1)
-        self.gather = strided or (direct_gathers(waste, K) if gather is None else gather)
+        self.gather = gather or (sh, sw) != (1, 1)
         if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
             p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
             image = (p * sh * self.cols + q * sw).ravel()

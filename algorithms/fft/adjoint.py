@@ -49,10 +49,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyfftw
-import torch
 from pyfftw.interfaces import numpy_fft
 
-from ..blas import diagonal_blocks
+from ..blas import diagonal_blocks, times_block_diagonal
+from ..padding import from_grid, on_grid
 from . import wisdom
 
 pyfftw.interfaces.cache.enable()  # the FFTW plans behind numpy_fft's calls are kept between calls
@@ -83,12 +83,7 @@ def from_band(values, mask, grid) -> np.ndarray:
 def data_product(G, W, groups) -> np.ndarray:
     """sum over k in group(c) of G[f, n, k] W[f, k, c'] frequency by frequency: G (F, N, K) and
     W (F, K, C/g) to (F, N, C), one batched complex GEMM per diagonal block, on torch's BLAS."""
-    F, N, K = G.shape
-    Gt, Wt = torch.from_numpy(G), torch.from_numpy(W)
-    if groups == 1:
-        return torch.matmul(Gt, Wt).numpy()
-    blocks = torch.matmul(Gt.reshape(F, N, groups, -1).transpose(1, 2), Wt.reshape(F, groups, K // groups, -1))
-    return blocks.transpose(1, 2).reshape(F, N, -1).numpy()  # (F, g, N, C/g) -> (F, N, C)
+    return times_block_diagonal(G, W, groups)
 
 
 def data_product_conjugate(G, Wt, groups) -> np.ndarray:
@@ -97,48 +92,18 @@ def data_product_conjugate(G, Wt, groups) -> np.ndarray:
     place and only G and the product (N-sized) are conjugated. Materialising conj(Wt)^T first
     copied the whole filter spectrum twice (7x7 layer, N=8 C=K=64: 101 MiB of peak memory and
     44 ms, against 12.5 MiB and 11.7 ms; torch's lazy conjugate view still copied it, 57 MiB)."""
-    F, N, K = G.shape
-    Gc = torch.from_numpy(np.conjugate(G))
-    Wtt = torch.from_numpy(Wt)
-    if groups == 1:
-        product = torch.matmul(Gc, Wtt.transpose(1, 2))
-    else:
-        Cg = Wt.shape[1]
-        blocks = torch.matmul(Gc.reshape(F, N, groups, -1).transpose(1, 2),  # (F, g, N, K/g)
-                              Wtt.reshape(F, Cg, groups, -1).permute(0, 2, 3, 1))  # (F, g, K/g, C/g)
-        product = blocks.transpose(1, 2).reshape(F, N, -1)  # (F, N, C)
-    return torch.conj_physical_(product).numpy()
-
-
-def _on_grid(planes, grid, top, left, step=(1, 1)):
-    """Planes (..., h, w) placed at (top, left) every step on a zero (..., Lh, Lw) grid, cut at its edge."""
-    Lh, Lw = grid
-    out = np.zeros((*planes.shape[:-2], Lh, Lw), dtype=planes.dtype)
-    rows = max(0, min(planes.shape[-2], -(-(Lh - top) // step[0])))
-    cols = max(0, min(planes.shape[-1], -(-(Lw - left) // step[1])))
-    out[..., top:top + rows * step[0]:step[0], left:left + cols * step[1]:step[1]] = planes[..., :rows, :cols]
-    return out
-
-
-def _read(grid_planes, top, left, rows, cols, step=(1, 1)):
-    """E*: the (rows, cols) positions every step from (top, left) of the grid, zeros where they leave it."""
-    out = np.zeros((*grid_planes.shape[:-2], rows, cols), dtype=grid_planes.dtype)
-    Lh, Lw = grid_planes.shape[-2:]
-    r = max(0, min(rows, -(-(Lh - top) // step[0])))
-    c = max(0, min(cols, -(-(Lw - left) // step[1])))
-    out[..., :r, :c] = grid_planes[..., top:top + r * step[0]:step[0], left:left + c * step[1]:step[1]]
-    return out
+    return times_block_diagonal(np.conjugate(G), Wt.transpose(0, 2, 1), groups, conjugate=True)
 
 
 def dy_spectrum(dy, spec, grid):
     """G = F S* dy: dy back on the grid at the positions the stride kept."""
-    return _rfft2(_on_grid(dy, grid, 0, 0, spec.stride))
+    return _rfft2(on_grid(dy, grid, step=spec.stride))
 
 
 def data_gradient(G_band, W_band, spec, grid, mask) -> np.ndarray:
     """dx = E* F^-1 [M . sum_k W_kc G_nk] from G (F, N, K) and W (F, K, C/groups) on the band."""
     dx = from_band(data_product(G_band, W_band, spec.groups), mask, grid)
-    return _read(dx, spec.pad_h, spec.pad_w, spec.H, spec.W)
+    return from_grid(dx, (spec.pad_h, spec.pad_w), (spec.H, spec.W))
 
 
 def filter_gradient(X_band, G_band, spec, grid, mask) -> np.ndarray:
@@ -146,16 +111,16 @@ def filter_gradient(X_band, G_band, spec, grid, mask) -> np.ndarray:
     read on the filter's taps (dilation apart)."""
     GT = np.ascontiguousarray(np.conjugate(G_band).transpose(0, 2, 1))
     dw = from_band(diagonal_blocks(GT, X_band, spec.groups), mask, grid)
-    return _read(dw, 0, 0, spec.R, spec.S, spec.dilation)
+    return from_grid(dw, (0, 0), (spec.R, spec.S), spec.dilation)
 
 
 def backward_data(dy, w, spec, grid, mask) -> np.ndarray:
     """dx (N, C, H, W), from scratch (the float64 definition's path; the CPU plan reuses its own filter stage)."""
-    W = band_values(_rfft2(_on_grid(w, grid, 0, 0, spec.dilation)), mask)  # (F, K, C/groups)
+    W = band_values(_rfft2(on_grid(w, grid, step=spec.dilation)), mask)  # (F, K, C/groups)
     return data_gradient(band_values(dy_spectrum(dy, spec, grid), mask), W, spec, grid, mask).astype(dy.dtype, copy=False)
 
 
 def backward_filter(x, dy, spec, grid, mask) -> np.ndarray:
     """dw (K, C, R, S), from scratch (the float64 definition's path; the CPU plan reuses its own input stage)."""
-    X = band_values(_rfft2(_on_grid(x, grid, spec.pad_h, spec.pad_w)), mask)  # (F, N, C)
+    X = band_values(_rfft2(on_grid(x, grid, (spec.pad_h, spec.pad_w))), mask)  # (F, N, C)
     return filter_gradient(X, band_values(dy_spectrum(dy, spec, grid), mask), spec, grid, mask).astype(dy.dtype, copy=False)

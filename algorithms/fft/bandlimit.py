@@ -21,7 +21,10 @@ from functools import cached_property
 
 import numpy as np
 
-from convbench.errors import ConvError
+from convbench.core.arrays import check_compression  # noqa: F401 (the fft plans check it here)
+from convbench.core.errors import ConvError
+
+from ..padding import on_grid
 
 
 def next_fast_len(n: int) -> int:
@@ -48,16 +51,6 @@ def fft_grid(spec) -> tuple[int, int]:
     """
     rows, cols = spec.span
     return next_fast_len(rows), next_fast_len(cols)
-
-
-def check_compression(compression) -> float:
-    if isinstance(compression, bool) or not isinstance(compression, (int, float, np.integer, np.floating)):
-        raise ConvError(f"compression must be a number in [0, 1); got {compression!r}")
-    value = float(compression)
-    if not (0.0 <= value < 1.0):
-        raise ConvError(f"compression must be in [0, 1) (the fraction of spectral coefficients "
-                        f"discarded); got {compression!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -126,10 +119,7 @@ def retained_energy(x: np.ndarray, band: Band, pad: tuple[int, int] = (0, 0)) ->
     one-sided rfft2 spectrum, interior columns count twice.
     """
     Lh, Lw = band.grid
-    grid = np.zeros((*x.shape[:-2], Lh, Lw))
-    rows = max(0, min(x.shape[-2], Lh - pad[0]))
-    cols = max(0, min(x.shape[-1], Lw - pad[1]))
-    grid[..., pad[0]:pad[0] + rows, pad[1]:pad[1] + cols] = x[..., :rows, :cols]
+    grid = on_grid(x, band.grid, pad, dtype=np.float64)
     power = np.abs(np.fft.rfft2(grid)) ** 2 * hermitian_weights(Lw)
     total = power.sum()
     if total == 0.0:
@@ -139,6 +129,24 @@ def retained_energy(x: np.ndarray, band: Band, pad: tuple[int, int] = (0, 0)) ->
 
 class BandLimited:
     """What every band-limited plan (CPU and GPU) shares; it sets self.band and self.spec."""
+
+    @classmethod
+    def spectral_grid(cls, spec) -> tuple[int, int]:
+        """The FFT grid a plan of this class computes spec on (fft_grid)."""
+        return fft_grid(spec)
+
+    @classmethod
+    def energy_retained(cls, x, spec, compression) -> float:
+        """Fraction of the spectral energy of float64 input x that a plan at this compression would
+        keep: the mask alone decides it, so no plan (buffers, transforms) is built."""
+        return retained_energy(x, Band(fft_grid(spec), check_compression(compression)), spec.padding)
+
+    def float64(self):
+        """The band-limited map this plan computes, and its exact adjoints, in float64 (not the oracle:
+        at c > 0 the plan computes another map)."""
+        from .float64 import BandLimitedFloat64  # the training passes load only when asked for
+
+        return BandLimitedFloat64(self.spec, self.band.grid, self.band.mask)
 
     def retained_energy(self, x) -> float:
         """Fraction of the spectral energy of (host) input x that this plan's mask keeps (Parseval)."""

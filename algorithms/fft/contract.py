@@ -1,7 +1,7 @@
 """The spectral contraction Y[f] = X[f] W[f] over the retained frequencies f.
 
 With a few images and no groups each product is a real matrix product and runs
-as torch's batched cgemm (see convbench.selection.contract_with_blas); below that
+as torch's batched cgemm (see convbench.core.selection.contract_with_blas); below that
 and with groups, the Numba streams here.
 
 numpy's batched complex matmul calls a BLAS cgemm per frequency. That is
@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from convbench.selection import contract_with_blas
+from convbench.core.selection import contract_with_blas
 
 from ..blas import matmul
 
@@ -82,7 +82,7 @@ def stream_contract(X: np.ndarray, W: np.ndarray, Y: np.ndarray, groups: int = 1
     """Y = X @ W per frequency, for C-contiguous complex64 X (F, N, C), W (F, C/groups, K), Y (F, N, K):
     with groups, the block-diagonal product (each group's C/groups channels to its K/groups outputs);
     the off-diagonal blocks are never read or multiplied. Batched BLAS (torch's pool) from a few
-    images without groups, the Numba streams otherwise (convbench.selection.contract_with_blas)."""
+    images without groups, the Numba streams otherwise (convbench.core.selection.contract_with_blas)."""
     F, N = X.shape[0], X.shape[1]
     if contract_with_blas(N, groups):
         matmul(X, W, out=Y)

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.selection import FILTER_TRANSFORM, fft_transform
+from convbench.core.selection import FILTER_TRANSFORM, fft_transform
 
 from ..base import StagedPlan
 from ..blas import diagonal_blocks
+from ..padding import inside
 from ..scratch import Scratch
 from ..work import COMPLEX, Work, gemm_flops
 from . import adjoint, wisdom
@@ -55,7 +56,7 @@ class FFTCPU(BandLimited, StagedPlan):
         self.fft_shape = fft_grid(spec)
         self.band = Band(self.fft_shape, check_compression(compression))
         self.compression = self.band.compression
-        # the defaults and their measurements: convbench.selection
+        # the defaults and their measurements: convbench.core.selection
         self.input_transform = input_transform or fft_transform(self.fft_shape)
         self.filter_transform = filter_transform or FILTER_TRANSFORM
         self.output_transform = output_transform or fft_transform(self.fft_shape)
@@ -93,10 +94,10 @@ class FFTCPU(BandLimited, StagedPlan):
         Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
         # Wt = conj(M . F_w) / (Lh*Lw): the product wants M . F_w, scaled for the unnormalised inverse
         product = adjoint.data_product_conjugate(self._dy_band(dy), Wt, spec.groups)  # (F, N, C)
-        rows, cols = (min(size, length - pad) for size, length, pad in
+        rows, cols = (inside(size, length, pad) for size, length, pad in
                       zip((spec.H, spec.W), self.fft_shape, (spec.pad_h, spec.pad_w)))
         if getattr(self, "_data_inverse", None) is None:
-            self._data_inverse = InverseSupportDFT(self.band, spec.N * spec.C, max(rows, 0), max(cols, 0),
+            self._data_inverse = InverseSupportDFT(self.band, spec.N * spec.C, rows, cols,
                                                    offset=(spec.pad_h, spec.pad_w), scratch=Scratch())
         dx = np.zeros(spec.input_shape, dtype=np.float32)  # positions no output reads get no gradient
         if rows > 0 and cols > 0:

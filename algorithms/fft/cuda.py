@@ -23,6 +23,9 @@ from numba import complex64, cuda
 
 from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, wrap, zeros
 from .bandlimit import Band, BandLimited, fft_grid
+from .layout import band_position
+
+_position = cuda.jit(device=True, inline=True)(band_position)
 
 
 @cuda.jit
@@ -38,7 +41,8 @@ def gather_band_kernel(spectrum, rows, n_cols, band, conjugate, channel_major):
     pair = index // F
     b = pair // Ch
     ch = pair % Ch
-    value = spectrum[b, ch, rows[f // n_cols], f % n_cols]
+    row, column = _position(f, rows, n_cols)
+    value = spectrum[b, ch, row, column]
     if conjugate:
         value = value.conjugate()
     if channel_major:
@@ -96,7 +100,8 @@ def scatter_band_kernel(Y, rows, n_cols, spectrum):
     pair = index // F
     n = pair // K
     k = pair % K
-    spectrum[n, k, rows[f // n_cols], f % n_cols] = Y[f, n, k]
+    row, column = _position(f, rows, n_cols)
+    spectrum[n, k, row, column] = Y[f, n, k]
 
 
 @cuda.jit

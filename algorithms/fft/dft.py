@@ -17,8 +17,9 @@ import numpy as np
 
 from ..blas import copy, matmul
 from ..work import gemm_flops
+from ..padding import inside
 from ..scratch import Scratch
-from .bandlimit import Band
+from .bandlimit import Band, hermitian_weights
 
 HALF, MIXED = 0, 1  # the two scratch slots: a half-transformed block, and its re-laid-out copy
 
@@ -42,8 +43,8 @@ class SupportDFT:
         """step: the planes' rows and columns sit step apart on the grid (a dilated filter's taps)."""
         Lh, Lw = band.grid
         top, left = offset
-        self.rows_used = max(0, min(plane_shape[0], -(-(Lh - top) // step[0])))
-        self.cols_used = max(0, min(plane_shape[1], -(-(Lw - left) // step[1])))
+        self.rows_used = inside(plane_shape[0], Lh, top, step[0])
+        self.cols_used = inside(plane_shape[1], Lw, left, step[1])
         sign = 1.0 if conjugate else -1.0
         n_cols = band.n_cols
         columns = dft_matrix(Lw, np.arange(n_cols), left + step[1] * np.arange(self.cols_used), sign).T  # (w, n_cols)
@@ -106,7 +107,7 @@ class InverseSupportDFT:
         self._rows = np.ascontiguousarray(
             dft_matrix(Lh, top + stride[0] * np.arange(out_rows), band.rows, sign=1.0), dtype=np.complex64)  # (P, n_rows)
         v = np.arange(n_cols)
-        weight = np.where((v == 0) | (2 * v == Lw), 1.0, 2.0)[:, None]
+        weight = hermitian_weights(Lw)[:n_cols, None]
         columns = dft_matrix(Lw, v, left + stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)
         self._columns = np.ascontiguousarray(np.vstack([columns.real, -columns.imag]), dtype=np.float32)  # (2 n_cols, Q)
         # mixed, then split, then the planes over mixed's memory, which split's copy has freed

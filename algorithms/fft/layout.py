@@ -10,19 +10,36 @@ retained row rows[i], column j.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
 BLOCK = 16
 
 
-@njit(parallel=True, cache=True)
-def gather_block(planes, rows, n_cols, stride_a, stride_b, scale, conjugate, dst):
-    """dst[f, a, b] = scale * planes[a*stride_a + b*stride_b, rows[i], j], conjugated if asked.
+def band_position(f, rows, n_cols):
+    """(row, column) of retained frequency f in the one-sided spectrum: the one index map of every
+    gather and scatter of the band, on both backends (compiled here for the CPU, in cuda.py for the GPU)."""
+    return rows[f // n_cols], f % n_cols
 
-    Input spectra: dst (F, N, C) from planes n*C + c (strides C, 1).
-    Filter spectra: dst (F, C, K) from planes k*C + c (strides 1, C), conjugated
-    (cross-correlation, not convolution) and scaled by 1/(Lh*Lw) (FFTW's
-    inverse is unnormalised)."""
+
+_position = njit(inline="always")(band_position)
+
+
+def gather_input_band(planes, band, dst) -> None:
+    """dst (F, N, C)[f, n, c] = planes[n*C + c] (N*C one-sided spectra) at frequency f of the band."""
+    _gather(planes, band.rows, band.n_cols, dst.shape[2], 1, np.float32(1.0), False, dst)
+
+
+def gather_filter_band(planes, band, scale, dst) -> None:
+    """dst (F, C, K)[f, c, k] = scale * conj(planes[k*C + c]) at frequency f: the filter spectrum,
+    conjugated (cross-correlation, not convolution) and scaled by 1/(Lh*Lw) (FFTW's inverse is
+    unnormalised)."""
+    _gather(planes, band.rows, band.n_cols, 1, dst.shape[1], scale, True, dst)
+
+
+@njit(parallel=True, cache=True)
+def _gather(planes, rows, n_cols, stride_a, stride_b, scale, conjugate, dst):
+    """dst[f, a, b] = scale * planes[a*stride_a + b*stride_b] at f, conjugated if asked."""
     F, A, B = dst.shape
     b_blocks = (B + BLOCK - 1) // BLOCK
     for ab in prange(A * b_blocks):
@@ -30,8 +47,7 @@ def gather_block(planes, rows, n_cols, stride_a, stride_b, scale, conjugate, dst
         b0 = (ab % b_blocks) * BLOCK
         b1 = min(b0 + BLOCK, B)
         for f in range(F):
-            r = rows[f // n_cols]
-            j = f % n_cols
+            r, j = _position(f, rows, n_cols)
             for b in range(b0, b1):
                 value = planes[a * stride_a + b * stride_b, r, j]
                 dst[f, a, b] = (value.conjugate() if conjugate else value) * scale
@@ -47,7 +63,6 @@ def scatter_output(Y, rows, n_cols, planes):
         k0 = (nb % k_blocks) * BLOCK
         k1 = min(k0 + BLOCK, K)
         for f in range(F):
-            r = rows[f // n_cols]
-            j = f % n_cols
+            r, j = _position(f, rows, n_cols)
             for k in range(k0, k1):
                 planes[n * K + k, r, j] = Y[f, n, k]

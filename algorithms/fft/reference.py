@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..padding import on_grid
+
 
 def masked_spectrum_conv(x, w, spec, fft_shape, mask) -> np.ndarray:
     """(N, K, P, Q) float64: x (N, C, H, W) and w (K, C/groups, R, S) band-limited by mask (Lh, Lw//2 + 1)
     on fft_shape; the filter's taps sit dilation apart on the grid, and each output channel sums
     over its group's input channels only."""
     Lh, Lw = fft_shape
-    grid = np.zeros((spec.N, spec.C, Lh, Lw))
-    rows = min(spec.H, Lh - spec.pad_h)  # padding, then the input (cut where it would pass the grid)
-    cols = min(spec.W, Lw - spec.pad_w)
-    grid[:, :, spec.pad_h:spec.pad_h + rows, spec.pad_w:spec.pad_w + cols] = np.asarray(x)[:, :, :rows, :cols]
-    Fx = np.fft.rfft2(grid) * mask
-    dilated = np.zeros((spec.K, spec.C_per_group, Lh, Lw))
-    dilated[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w] = np.asarray(w, dtype=np.float64)
-    Fw = np.fft.rfft2(dilated) * mask
+    # padding, then the input (cut where it would pass the grid); the filter's taps dilation apart
+    Fx = np.fft.rfft2(on_grid(np.asarray(x), fft_shape, spec.padding, dtype=np.float64)) * mask
+    Fw = np.fft.rfft2(on_grid(np.asarray(w), fft_shape, step=spec.dilation, dtype=np.float64)) * mask
     g, shape = spec.groups, Fx.shape[-2:]
     # over each group's channels, frequency by frequency
     spectrum = np.einsum("ngcuv,gkcuv->ngkuv", Fx.reshape(spec.N, g, -1, *shape),

@@ -4,20 +4,20 @@ Input (padded x -> X[f] = (N x C) on the retained band), filter (w ->
 conj(F_w)/(Lh*Lw) as W[f] = (C x K)) and output (Y[f] = (N x K) -> the
 strided, cropped output). Each comes as a pruned matrix DFT ("dft": only the
 band, only the rows and columns that hold data; dft.py) or FFTW ("fft").
-convbench.selection says which by default, with the measurements.
+convbench.core.selection says which by default, with the measurements.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyfftw
 
-from convbench.errors import ConvError
+from convbench.core.errors import ConvError
 
-from ..padding import embed
+from ..padding import embed, inside
 from ..work import COMPLEX, FLOAT, Work, fft_flops
 from .bandlimit import Band
 from .dft import InverseSupportDFT, SupportDFT
-from .layout import gather_block, scatter_output
+from .layout import gather_filter_band, gather_input_band, scatter_output
 
 KINDS = ("dft", "fft")
 
@@ -46,7 +46,7 @@ class ForwardFFTW:
         Lh, Lw = band.grid
         self.top, self.left = offset
         self.n_cols = band.n_cols
-        self.data_rows = max(0, min(plane_shape[0], Lh - self.top))
+        self.data_rows = inside(plane_shape[0], Lh, self.top)
         self._rows_in = pyfftw.zeros_aligned((batch, self.data_rows, Lw), dtype=np.float32)
         self._rows = pyfftw.empty_aligned((batch, self.data_rows, Lw // 2 + 1), dtype=np.complex64)
         self._cols_in = pyfftw.zeros_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
@@ -94,7 +94,7 @@ class InputStage:
         if self.kind == "dft":
             self._dft(planes)  # writes self.X
             return
-        gather_block(self._fft(planes), self.band.rows, self.band.n_cols, self.spec.C, 1, np.float32(1.0), False, self.X)
+        gather_input_band(self._fft(planes), self.band, self.X)
 
 
 class FilterStage:
@@ -129,7 +129,7 @@ class FilterStage:
             by_channel = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * K, R, S)
             return self._dft(by_channel).reshape(-1, C, K)
         self._dilated[:, ::spec.dil_h, ::spec.dil_w] = w.reshape(K * C, R, S)
-        gather_block(self._fft(self._dilated), self.band.rows, self.band.n_cols, 1, C, self.scale, True, self._W)
+        gather_filter_band(self._fft(self._dilated), self.band, self.scale, self._W)
         return self._W
 
 

@@ -43,7 +43,8 @@ import torch
 from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
-from convbench.errors import ConvError
+from convbench.core.errors import ConvError
+from convbench.core.selection import FFT_TILES
 
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, grouped_matmul
@@ -53,7 +54,7 @@ from . import wisdom
 from .bandlimit import Band
 from .dft import InverseSupportDFT
 
-TILES = (8, 16, 32)
+TILES = FFT_TILES  # the tile sizes offered (one list, in convbench.core.selection)
 
 
 def tiled_supports(spec, tile: int = 16) -> bool:

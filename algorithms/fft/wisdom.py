@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pyfftw
 
-from convbench.cache import cache_root, write_atomically
-from convbench.errors import ConvError
+from convbench.core.cache import cache_root, write_atomically
+from convbench.core.errors import ConvError
 
 EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 _loaded = False

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.arrays import as_conv_array
-from convbench.errors import ConvError
+from convbench.core.arrays import as_conv_array
+from convbench.core.errors import ConvError
 
 from .memory import from_host, wrap
 from .simulator import simulated

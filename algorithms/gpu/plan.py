@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.errors import ConvError
-from convbench.arrays import output_buffer
+from convbench.core.errors import ConvError
+from convbench.core.arrays import output_buffer
 
 from ..base import Plan
 from .inputs import as_device_input

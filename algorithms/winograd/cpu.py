@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from convbench.errors import ConvError
+from convbench.core.errors import ConvError
 
 from ..base import StagedPlan
 from ..blas import diagonal_blocks, matmul

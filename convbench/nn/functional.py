@@ -6,18 +6,11 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from convbench.algorithms.fft import adjoint
-from convbench.algorithms.fft.reference import masked_spectrum_conv
+from convbench.interface.api import plan
+from convbench.core.errors import ConvError
+from convbench.interface.registry import resolve
+from convbench.core.spec import ConvSpec
 
-from ..api import plan
-from ..errors import ConvError
-from ..oracle import reference_backward_data, reference_backward_filter, reference_conv2d
-from ..registry import resolve
-from ..spec import ConvSpec
-
-
-def _parameters(spec: ConvSpec) -> dict:
-    return dict(padding=spec.padding, stride=spec.stride, dilation=spec.dilation, groups=spec.groups)
 
 DTYPES = (torch.float32, torch.float64)
 
@@ -26,30 +19,6 @@ DTYPES = (torch.float32, torch.float64)
 def _plan(spec: ConvSpec, algorithm: str, compression: float, options: tuple):
     """One plan per shape and setting, kept: a training loop calls the same layer every step."""
     return plan(spec, algorithm, "cpu", compression, **dict(options))
-
-
-class _Float64Definition:
-    """What a plan computes, in float64: the band-limited definition for fft, the oracle otherwise."""
-
-    def __init__(self, built):
-        self.spec = built.spec
-        self.band_limited = hasattr(built, "band")
-        self.grid, self.mask = (built.fft_shape, built.band.mask) if self.band_limited else (None, None)
-
-    def __call__(self, x, w):
-        if self.band_limited:
-            return masked_spectrum_conv(x, w, self.spec, self.grid, self.mask)
-        return reference_conv2d(x, w, **_parameters(self.spec))
-
-    def backward_data(self, dy, w):
-        if self.band_limited:
-            return adjoint.backward_data(dy, w, self.spec, self.grid, self.mask)
-        return reference_backward_data(dy, w, self.spec.input_shape, **_parameters(self.spec))
-
-    def backward_filter(self, x, dy):
-        if self.band_limited:
-            return adjoint.backward_filter(x, dy, self.spec, self.grid, self.mask)
-        return reference_backward_filter(x, dy, self.spec.filter_shape, **_parameters(self.spec))
 
 
 class _Conv2d(torch.autograd.Function):
@@ -95,7 +64,7 @@ def conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm
                                 groups=groups)
     algorithm, options = resolve(algorithm, options)
     built = _plan(spec, algorithm, float(compression), tuple(sorted(options.items())))
-    computes = built if x.dtype == torch.float32 else _Float64Definition(built)
+    computes = built if x.dtype == torch.float32 else built.float64()  # what the plan computes, in float64
     y = _Conv2d.apply(x.contiguous(), w.contiguous(), computes)
     if bias is not None:
         _check(bias, "bias")

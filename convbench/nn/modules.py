@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from ..errors import ConvError
+from convbench.core.errors import ConvError
 from . import functional
 
 

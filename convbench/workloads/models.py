@@ -18,8 +18,8 @@ import sys
 import types
 from dataclasses import dataclass
 
-from .errors import ConvError
-from .spec import ConvSpec
+from convbench.core.errors import ConvError
+from convbench.core.spec import ConvSpec
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def model_layers(name: str, input_shape) -> list[ModelLayer]:
     torch / torchvision / timm version: asv imports a suite once per benchmark process, and
     building and running a model each time would cost more than the benchmark. A
     `package.module:factory` model is the user's code and is never cached."""
-    from .cache import cache_root, read_json, update_json
+    from convbench.core.cache import cache_root, read_json, update_json
 
     if ":" in name:  # the user's own code, which may have changed since: extracted every time
         return from_model(load_model(name), input_shape)
@@ -173,3 +173,21 @@ def load_model(name: str):
         return timm.create_model(name, pretrained=False)
     raise ConvError(f"model must be 'package.module:factory', or a torchvision or timm model name with that "
                     f"package installed; got {name!r}")
+
+
+def forward_costs(counts, seconds: dict) -> tuple[dict, dict]:
+    """What each variant costs a model's forward pass, layer by layer, as the model sweep and its chart
+    both count it: ({variant or "cherry-pick": [count x seconds per call for each layer]}, {same:
+    [whether the variant computed that layer]}). counts[i] is how often layer i runs; seconds[label][i]
+    its seconds a call, None (or NaN) where the variant cannot compute it, which then costs torch's
+    time. The cherry-pick takes the fastest variant of each layer (convnet-benchmarks' row)."""
+    def known(t):
+        return t is not None and t == t  # NaN is not equal to itself
+    costs, own = {}, {}
+    for label, times in seconds.items():
+        own[label] = [known(t) for t in times]
+        costs[label] = [count * (t if known(t) else torch) for count, t, torch in zip(counts, times, seconds["torch"])]
+    best = [min(t for t in layer if known(t)) for layer in zip(*seconds.values())]
+    costs["cherry-pick"] = [count * t for count, t in zip(counts, best)]
+    own["cherry-pick"] = [True] * len(best)
+    return costs, own

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ConvError
-from .spec import ConvSpec
+from convbench.core.errors import ConvError
+from convbench.core.spec import ConvSpec
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,22 @@
 """Seaborn charts from asv results: the answers to "which algorithm, and what does compression buy?"
 
-Each chart reads the newest asv results (convbench.results) and writes PNG and SVG.
+Each chart reads the newest asv results (convbench.report.results) and writes PNG and SVG.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .registry import LABELS  # noqa: E402
-from .results import load_results  # noqa: E402
+from convbench.interface.registry import LABELS  # noqa: E402
+from convbench.report.results import load_results  # noqa: E402
+from convbench.workloads.models import forward_costs  # noqa: E402
 
 ORDER = list(LABELS)  # the registry's order: every variant
 MIB = 2**20
@@ -258,13 +260,10 @@ def model_layer_times(frame) -> pd.DataFrame:
 def model_bars(times: pd.DataFrame) -> tuple[dict, dict]:
     """For one model's rows of model_layer_times: ({variant or 'cherry-pick': ms per layer, count x
     time, torch's time where the variant cannot compute the layer}, {same: whether it computed it})."""
-    counts = times.index.get_level_values("count").to_numpy()
+    counts = times.index.get_level_values("count").to_numpy() * 1e3  # milliseconds
     algorithms = [a for a in ORDER if a in times]
-    bars = {a: times[a].fillna(times["torch"]).to_numpy() * counts * 1e3 for a in algorithms}
-    own = {a: times[a].notna().to_numpy() for a in algorithms}
-    bars["cherry-pick"] = times[algorithms].min(axis=1).to_numpy() * counts * 1e3
-    own["cherry-pick"] = [True] * len(counts)
-    return bars, own
+    costs, own = forward_costs(counts, {a: times[a].to_list() for a in algorithms})
+    return {a: np.asarray(bar) for a, bar in costs.items()}, {a: np.asarray(flags) for a, flags in own.items()}
 
 
 def chart_models(frame, out):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-from .errors import ConvError
+from convbench.core.errors import ConvError
 
 
 def _is_int(value) -> bool:

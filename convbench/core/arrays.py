@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConvError
+from convbench.core.errors import ConvError
 
 LAYOUTS = {"x": "(N, C, H, W)", "w": "(K, C, R, S)", "out": "(N, K, P, Q)"}
 
@@ -40,3 +40,13 @@ def output_buffer(out, shape) -> np.ndarray:
         got = f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}"
         raise ConvError(f"out must be a writeable C-contiguous float32 array of shape {tuple(shape)}; got {got}")
     return out
+
+
+def check_compression(compression) -> float:
+    if isinstance(compression, bool) or not isinstance(compression, (int, float, np.integer, np.floating)):
+        raise ConvError(f"compression must be a number in [0, 1); got {compression!r}")
+    value = float(compression)
+    if not (0.0 <= value < 1.0):
+        raise ConvError(f"compression must be in [0, 1) (the fraction of spectral coefficients "
+                        f"discarded); got {compression!r}")
+    return value

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.algorithms.fft.bandlimit import Band, check_compression, fft_grid
-from convbench.algorithms.fft.bandlimit import retained_energy as energy_kept
-
-from .arrays import as_conv_array
-from .errors import ConvError
-from .registry import COMPRESSIBLE, implementations, label, option_problem, resolved_implementation
-from .spec import ConvSpec
+from convbench.core.arrays import as_conv_array, check_compression
+from convbench.core.errors import ConvError
+from convbench.interface.registry import COMPRESSIBLE, implementations, label, option_problem, resolved_implementation
+from convbench.core.spec import ConvSpec
+from convbench.interface.auto import choose
 
 __all__ = ["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]
 
@@ -23,12 +21,13 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     implementation (e.g. planner_effort="FFTW_MEASURE" for fft, tile=4 for Winograd
     F(4x4,3x3), tile=16 for FFT on 16x16 tiles); the plan reports them as
     plan.options and its variant as plan.label. A variant label from
-    convbench.registry.VARIANTS may stand for algorithm and options:
+    convbench.interface.registry.VARIANTS may stand for algorithm and options:
     plan(spec, "fft tile 16") is plan(spec, "fft", tile=16).
 
     algorithm="auto" picks the algorithm for this shape, like cuDNN's heuristic plus
     cudnn.benchmark: the fastest exact algorithm stored by `convbench recommend` for
-    this machine and shape if there is one, else the rule in convbench.selection.
+    this machine and shape if there is one, else the rule in convbench.core.selection
+    (convbench.interface.auto).
     It is always exact (compression 0); plan.algorithm says what was picked and
     plan.choice why.
     """
@@ -40,7 +39,6 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
             raise ConvError(f"algorithm='auto' is exact: compression must be 0; got compression={compression!r}")
         if options:
             raise ConvError(f"algorithm='auto' takes no options (it chooses them); got {', '.join(map(repr, options))}")
-        from .recommend import choose  # harness above the API: imported when asked for
         algorithm, choice = choose(spec, backend)
     cls, algorithm, options = resolved_implementation(algorithm, backend, options)
     problem = option_problem(cls, algorithm, backend, options) or cls.parameter_problem(spec)
@@ -54,7 +52,6 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
                         f"got compression={compression} with algorithm={algorithm!r} (expected 0)")
     else:
         built = cls(spec, **options)
-    built.options = dict(options)
     built.label = label(algorithm, options)  # the variant, e.g. 'fft tile 16'
     built.choice = choice or "asked for"
     return built
@@ -78,5 +75,5 @@ def retained_energy(x, spec: ConvSpec, compression: float) -> float:
     if not isinstance(spec, ConvSpec):
         raise ConvError(f"spec must be a convbench.ConvSpec; got {type(spec).__name__}")
     x = np.asarray(as_conv_array(x, "x", spec.input_shape), dtype=np.float64)
-    # the mask alone decides it: no plan (buffers, transforms) is needed
-    return energy_kept(x, Band(fft_grid(spec), check_compression(compression)), spec.padding)
+    band_limited, _, _ = resolved_implementation(COMPRESSIBLE[0], "cpu")
+    return band_limited.energy_retained(x, spec, compression)

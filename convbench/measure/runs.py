@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import registry
-from .api import plan
-from .layers import LAYER_SETS
-from .measure import alternating_medians, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
-from .oracle import reference_for, relative_error
-from .signals import random_problem
-from .spec import ConvSpec
+from convbench.interface import registry
+from convbench.interface.api import plan
+from convbench.workloads.layers import LAYER_SETS
+from convbench.workloads.models import forward_costs
+from convbench.measure.timing import alternating_medians, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
+from convbench.core.oracle import reference_for, relative_error
+from convbench.workloads.signals import random_problem
+from convbench.core.spec import ConvSpec
 
 TOLERANCE = 1e-5  # relative L2 error against the float64 oracle that `check` accepts
 
@@ -49,7 +50,7 @@ def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list
 
     Returns (rows, what was not checked and why). The CUDA simulator runs a thread
     at a time in Python, so cuda is left out under it unless asked for."""
-    from .algorithms.gpu import simulated
+    from convbench.algorithms.gpu import simulated
 
     skip_cuda = simulated() and not include_simulated_cuda
     available = [a for a in registry.implementations() if a.available and not (skip_cuda and a.backend == "cuda")]
@@ -105,7 +106,7 @@ def sweep(layer_sets=("convnet",), repeats: int = 3, backend: str = "cpu") -> li
 @dataclass(frozen=True)
 class ModelLayerRow:
     """One unique convolution of a model: every variant's median time per call, measured in one run."""
-    layer: object            # convbench.models.ModelLayer: spec, module names, count
+    layer: object            # convbench.workloads.models.ModelLayer: spec, module names, count
     seconds: dict            # label -> median seconds per call, for each variant that can compute it
 
     @property
@@ -134,9 +135,9 @@ class ModelTotals:
 def model_sweep(layers, labels=registry.LABELS, repeats: int = 3, backend: str = "cpu",
                 on_layer=None, inference: bool = False) -> list[ModelLayerRow]:
     """Every variant of labels (torch always among them) timed on each of a model's unique
-    convolutions (convbench.models.from_model); on_layer(row) is called as each finishes.
+    convolutions (convbench.workloads.models.from_model); on_layer(row) is called as each finishes.
     inference: the filters fixed by set_weights first, as a deployed model has them."""
-    from .recommend import measure_all
+    from convbench.measure.recommend import measure_all
 
     wanted = ("torch", *(label for label in labels if label != "torch"))
     rows = []
@@ -151,11 +152,11 @@ def model_sweep(layers, labels=registry.LABELS, repeats: int = 3, backend: str =
 def model_totals(rows: list[ModelLayerRow]) -> ModelTotals:
     present = {label for row in rows for label in row.seconds}
     labels = ["torch", *(label for label in registry.LABELS if label in present and label != "torch")]
-    seconds = {label: sum(row.layer.count * row.seconds.get(label, row.seconds["torch"]) for row in rows)
-               for label in labels}
-    own = {label: sum(label in row.seconds for row in rows) for label in labels}
-    cherry_pick = sum(row.layer.count * row.seconds[row.winner] for row in rows)
-    return ModelTotals(seconds, own, cherry_pick, len(rows))
+    costs, computed = forward_costs([row.layer.count for row in rows],
+                                    {label: [row.seconds.get(label) for row in rows] for label in labels})
+    seconds = {label: sum(costs[label]) for label in labels}
+    own = {label: sum(computed[label]) for label in labels}
+    return ModelTotals(seconds, own, sum(costs["cherry-pick"]), len(rows))
 
 
 def model_records(model: str, input_shape, rows: list[ModelLayerRow], totals: ModelTotals,
@@ -212,8 +213,8 @@ def stages(spec: ConvSpec, algorithm: str = "fft", compressions=None, repeats: i
     run after an untimed one of itself, so the call's overhead over the sum of its stages is
     what the call does besides them (its checks, handing the cores between pools), not drift.
     Staged plans add each stage's counted bytes and flops and its roofline bound
-    (convbench.roofline: this machine's measured copy bandwidth and sgemm peak)."""
-    from .roofline import measured_ceilings
+    (convbench.measure.roofline: this machine's measured copy bandwidth and sgemm peak)."""
+    from convbench.measure.roofline import measured_ceilings
 
     if compressions is None:
         compressions = (0.0, 0.5) if algorithm in registry.COMPRESSIBLE else (0.0,)
@@ -264,8 +265,7 @@ class TargetRow:
 
 def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     """Each speed target's ratio, timed alternately against its peer in this process."""
-    from .targets import (GPU_RATIOS, INFERENCE, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio,
-                          measured_speedup, training_workspace_ratio)
+    from convbench.measure.targets import GPU_RATIOS, INFERENCE, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, training_workspace_ratio
 
     wanted = lambda name: not only or only in name  # noqa: E731
     rows = []
@@ -297,16 +297,16 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
 
 def speedup_targets() -> dict:
     """Every ratio target the regression guard may compare, by name (workspace ratios aside)."""
-    from .targets import TARGETS, TRAINING
+    from convbench.measure.targets import TARGETS, TRAINING
 
     return {**TARGETS, **TRAINING}
 
 
 def compare_targets(cases=None, repeats: int = 5, store=None) -> list:
-    """The guard's quick subset (convbench.guard.QUICK) measured now against this machine's stored
+    """The guard's quick subset (convbench.measure.guard.QUICK) measured now against this machine's stored
     ratios: a list of guard.Comparison."""
-    from . import guard
-    from .targets import measured_speedup
+    from convbench.measure import guard
+    from convbench.measure.targets import measured_speedup
 
     known = speedup_targets()
     return guard.compare(lambda case: measured_speedup(known[case], repeats), cases or guard.QUICK,
@@ -317,7 +317,7 @@ def interference(spec: ConvSpec, algorithms=("direct", "winograd F(4x4,3x3)", "f
                  repeats: int = 15) -> dict:
     """{variant: measure.interference of it against torch on spec}: each side's call right after the
     other's, over the same call right after itself (the pools issue's measurement; 1.0: no effect)."""
-    from .measure import interference as measured
+    from convbench.measure.timing import interference as measured
 
     x, w = random_problem(spec)
     peer = plan(spec, "torch")

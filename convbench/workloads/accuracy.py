@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import nn as cnn
-from .errors import ConvError
+from convbench import nn as cnn
+from convbench.core.errors import ConvError
 
 COMPRESSIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
 
@@ -85,8 +85,8 @@ def train_and_test(compression: float | None, epochs: int = 5, batch: int = 64, 
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
     achieved = 0.0
     if compression is not None:
-        from .api import plan
-        from .spec import ConvSpec
+        from convbench.interface.api import plan
+        from convbench.core.spec import ConvSpec
 
         achieved = plan(ConvSpec(N=1, C=1, H=8, W=8, K=16, R=3, S=3, padding=1), "fft", compression=compression).compression
     return AccuracyRow("torch" if compression is None else "fft", compression or 0.0, achieved, accuracy, seconds, epochs)

@@ -295,5 +295,5 @@ def on_backend(backend: str, *arrays):
     the convolution and not the copies, and the clock waits for the device."""
     if backend != "cuda":
         return arrays, lambda: None
-    from .algorithms.gpu import from_host, synchronize
+    from convbench.algorithms.gpu import from_host, synchronize
     return tuple(from_host(array) for array in arrays), synchronize

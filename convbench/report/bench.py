@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from . import registry
-from .spec import ConvSpec
+from convbench.interface import registry
+from convbench.core.spec import ConvSpec
 
 
 def head_commit() -> str:
@@ -26,8 +26,8 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
              announce: Callable[[str, list[str]], None] = lambda title, command: None) -> dict:
     """Run the asv suites on the working tree (saved under HEAD), publish the history as HTML with
     the offline UI, and draw the charts. Returns {"machine", "html", "charts"}."""
-    from .plot import plot_all  # seaborn and matplotlib load only for this
-    from .report import write_report
+    from convbench.report.plot import plot_all  # seaborn and matplotlib load only for this
+    from convbench.report.page import write_report
 
     asv = [sys.executable, "-m", "asv"]
     env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0")

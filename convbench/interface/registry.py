@@ -10,7 +10,8 @@ import inspect
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .errors import ConvError
+from convbench.core.errors import ConvError
+from convbench.core.selection import FFT_TILES
 
 # The one list of algorithms (in the order charts and tables show them), and of
 # backends; suites, plots, the CLI and the tests read them here.
@@ -28,9 +29,7 @@ VARIANTS = {
     "winograd F(4x4,3x3)": ("winograd", {"tile": 4}),
     "winograd F(6x6,3x3)": ("winograd", {"tile": 6}),
     "fft": ("fft", {}),
-    "fft tile 8": ("fft", {"tile": 8}),
-    "fft tile 16": ("fft", {"tile": 16}),
-    "fft tile 32": ("fft", {"tile": 32}),
+    **{f"fft tile {tile}": ("fft", {"tile": tile}) for tile in FFT_TILES},
     "torch": ("torch", {}),
 }
 LABELS = tuple(VARIANTS)

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import update_json
+from convbench.core.cache import update_json
 
 STORE = Path("results") / "targets"
 FALL = 0.25  # a ratio more than this far below its stored figure fails the comparison

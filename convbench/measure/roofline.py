@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .measure import alternating_medians
+from convbench.measure.timing import alternating_medians
 
 COPY_BYTES = 64 * 2**20
 SGEMM_SIZE = 2048

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import ConvSpec
+from convbench.core.spec import ConvSpec
 
 
 def _tap_windows(spec: ConvSpec):
@@ -83,3 +83,21 @@ def reference_backward_filter(x, dy, filter_shape, padding=0, stride=1, dilation
     for r, s, _, outputs, window in _tap_windows(spec):
         dw[outputs, :, r, s] = np.tensordot(dy[:, outputs], xp[window], axes=([0, 2, 3], [0, 2, 3]))
     return dw
+
+
+class Float64Oracle:
+    """The convolution of a spec and its two exact adjoints, in float64: what a plan computes
+    unless it computes another map (Plan.float64)."""
+
+    def __init__(self, spec: ConvSpec):
+        self.spec = spec
+        self._parameters = dict(padding=spec.padding, stride=spec.stride, dilation=spec.dilation, groups=spec.groups)
+
+    def __call__(self, x, w) -> np.ndarray:
+        return reference_conv2d(x, w, **self._parameters)
+
+    def backward_data(self, dy, w) -> np.ndarray:
+        return reference_backward_data(dy, w, self.spec.input_shape, **self._parameters)
+
+    def backward_filter(self, x, dy) -> np.ndarray:
+        return reference_backward_filter(x, dy, self.spec.filter_shape, **self._parameters)

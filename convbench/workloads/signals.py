@@ -14,10 +14,11 @@ def uniform(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.uniform(-1, 1, shape).astype(np.float32)
 
 
-def random_problem(spec, seed=0):
-    """Input and filters of spec, float32 uniform[-1, 1], from default_rng(seed): never zeros,
-    which would hide unwritten outputs."""
-    rng = np.random.default_rng(seed)
+def random_problem(spec, seed: int | np.random.Generator = 0):
+    """Input and filters of spec, float32 uniform[-1, 1] (as Lavin & Gray's error tables use), from
+    default_rng(seed), or from the generator itself when one is given: never zeros, which would hide
+    unwritten outputs."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return uniform(rng, spec.input_shape), uniform(rng, spec.filter_shape)
 
 

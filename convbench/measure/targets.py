@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import layers
-from .api import plan
-from .measure import on_backend, speedup, workspace_bytes
-from .signals import random_problem, uniform
-from .spec import ConvSpec
-from .training import TrainingStep, pass_call
+from convbench.workloads import layers
+from convbench.interface.api import plan
+from convbench.measure.timing import on_backend, speedup, workspace_bytes
+from convbench.workloads.signals import random_problem, uniform
+from convbench.core.spec import ConvSpec
+from convbench.workloads.training import TrainingStep, pass_call
 
 SPEC_7 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3)
 SPEC_11 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5)
@@ -30,7 +30,7 @@ class Target:
     compression: float = 0.0
     peer_compression: float = 0.0
     backend: str = "cpu"
-    passes: str = "forward"  # or a training pass (convbench.training.PASSES), the same on both sides
+    passes: str = "forward"  # or a training pass (convbench.workloads.training.PASSES), the same on both sides
 
 
 TARGETS = {

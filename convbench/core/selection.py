@@ -8,6 +8,8 @@ process timing both sides alternately, unless said otherwise.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # -- direct on the CPU --------------------------------------------------------
 # Direct runs as BLAS GEMMs over shifted slices of the padded input (gathered
 # positions at strides > 1). With big filters and few of them the stacked block
@@ -53,6 +55,21 @@ GATHER_ABOVE = 80  # (waste - 1)·K above which only valid positions are compute
 
 def direct_gathers(waste: float, K: int) -> bool:
     return (waste - 1) * K > GATHER_ABOVE
+
+
+DIRECT_METHODS = ("depthwise", "loop", "gather", "slice")  # how direct computes the sum (algorithms/direct)
+
+
+def direct_method(spec) -> str:
+    """The method direct uses for spec (a ConvSpec) when none is forced: the one place it is decided."""
+    if spec.C_per_group == spec.K_per_group == 1 and direct_depthwise_channels_last(spec.C):
+        return "depthwise"
+    if direct_uses_loop(spec.R, spec.S, spec.C_per_group, spec.K_per_group, spec.groups):
+        return "loop"
+    if spec.stride != (1, 1):
+        return "gather"  # the GEMMs compute only the strided positions
+    rows, cols = spec.span
+    return "gather" if direct_gathers(rows * cols / (spec.P * spec.Q), spec.K) else "slice"
 
 
 # -- fft on the CPU -----------------------------------------------------------
@@ -109,7 +126,7 @@ WINOGRAD_TILES_FROM = 48      # ... and at least this many F(4x4) output tiles (
 FFT_TAPS_FROM = 49            # R·S: 7x7 and larger ...
 FFT_WORK_FROM = 8 * 64 * 64   # ... with N·C·K at least that of the 7x7 layer measured,
 FFT_TAPS_ALWAYS_FROM = 225    # or 15x15 and larger whatever the batch
-FFT_TILES = (8, 16, 32)
+FFT_TILES = (8, 16, 32)  # the tile sizes of FFT on T x T tiles: the plan, its variants and this rule read them here
 # A whole-image spectral product costs about 3 tiled ones here (its grids are not
 # powers of two, its filter spectrum leaves the caches): N=8 C=K=64 56x56, whole
 # image over 16x16 tiles, time 1.47x at 7x7 (pad 3) for 0.41x the spectral work,
@@ -147,22 +164,29 @@ def fft_variant(N: int, P: int, Q: int, R: int, S: int, grid: tuple[int, int]) -
     return f"fft tile {tile}"
 
 
-def rule(N: int, C: int, K: int, R: int, S: int, unit_stride: bool, backend: str,
-         P: int = 0, Q: int = 0, grid: tuple[int, int] = (0, 0), plain: bool = True) -> tuple[str, str]:
-    """(algorithm or variant label, why) for algorithm="auto" without a stored measurement.
-    plain: no groups and no dilation (the rule's measurements were all plain convolutions)."""
+@dataclass(frozen=True)
+class Choice:
+    """What algorithm="auto" runs without a stored measurement, and why."""
+    label: str  # an algorithm or variant label
+    why: str
+
+
+def select(spec, backend: str, *, grid: tuple[int, int]) -> Choice:
+    """algorithm="auto"'s rule for spec (a ConvSpec) on backend, when nothing is stored; grid is the
+    whole-image FFT grid the fft plan would use (its class's spectral_grid), needed to weigh its work."""
     if backend != "cpu":
-        return "torch", "cuDNN was the fastest exact choice on every GPU layer measured"
-    if not plain:
-        return "torch", ("grouped or dilated: the rule's thresholds were measured on plain convolutions; "
-                         "`convbench recommend --model` measures these")
-    taps = R * S
+        return Choice("torch", "cuDNN was the fastest exact choice on every GPU layer measured")
+    if not spec.plain:  # the rule's measurements were all plain convolutions
+        return Choice("torch", "grouped or dilated: the rule's thresholds were measured on plain convolutions; "
+                               "`convbench recommend --model` measures these")
+    N, C, K, R, S, P, Q = spec.N, spec.C, spec.K, spec.R, spec.S, spec.P, spec.Q
+    unit_stride, taps = spec.stride == (1, 1), R * S
     if unit_stride and (R, S) == (3, 3):
         tiles = N * -(-P // 4) * -(-Q // 4)
         if min(C, K) >= WINOGRAD_CHANNELS_FROM and tiles >= WINOGRAD_TILES_FROM:
-            return "winograd F(4x4,3x3)", f"3x3 with C, K >= {WINOGRAD_CHANNELS_FROM} and {tiles} F(4x4) tiles"
+            return Choice("winograd F(4x4,3x3)", f"3x3 with C, K >= {WINOGRAD_CHANNELS_FROM} and {tiles} F(4x4) tiles")
     if unit_stride and (taps >= FFT_TAPS_ALWAYS_FROM or (taps >= FFT_TAPS_FROM and N * C * K >= FFT_WORK_FROM)):
         variant = fft_variant(N, P, Q, R, S, grid)
-        return variant, (f"{R}x{S} filters at N·C·K = {N * C * K}: the FFT's cost does not grow with the filter; "
-                         f"{variant} by tile count and spectral work")
-    return "torch", "oneDNN's direct kernels were the fastest exact choice here"
+        return Choice(variant, f"{R}x{S} filters at N·C·K = {N * C * K}: the FFT's cost does not grow with the "
+                               f"filter; {variant} by tile count and spectral work")
+    return Choice("torch", "oneDNN's direct kernels were the fastest exact choice here")

@@ -1,0 +1,1 @@
+"""What is run: network layers, the convolutions of torch models, seeded test data, training passes, accuracy."""
