@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench import signals
+from convbench.workloads import signals
 from convbench.algorithms.fft.bandlimit import Band, hermitian_weights, next_fast_len
 from convbench.algorithms.fft.reference import masked_spectrum_conv
-from convbench.oracle import reference_conv2d, relative_error
-from helpers import random_problem
+from convbench.core.oracle import reference_conv2d, relative_error
+from convbench.workloads.signals import random_problem
 
 RATES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9]
 GRIDS = [(16, 16), (15, 21), (28, 9), (1, 1), (2, 7)]
@@ -87,7 +87,7 @@ TRANSFORMS = [("fft", "fft", "fft"), ("dft", "dft", "dft"), ("fft", "dft", "fft"
 def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression, transforms):
     """Every way of computing the transforms (FFTW or pruned matrix DFT, for the
     filter, the input and the output) gives the seed's masked-spectrum convolution."""
-    x, w = random_problem(rng, spec)
+    x, w = random_problem(spec, rng)
     filter_t, input_t, output_t = transforms
     plan = convbench.plan(spec, "fft", compression=compression, filter_transform=filter_t,
                           input_transform=input_t, output_transform=output_t)

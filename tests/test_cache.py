@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench import cache, cli, recommend
+from convbench import cli
+from convbench.core import cache
+from convbench.interface import auto
+from convbench.measure import recommend
 
 WRITER = """
 import sys
 from pathlib import Path
-from convbench.cache import update_json
+from convbench.core.cache import update_json
 path, tag = Path(sys.argv[1]), sys.argv[2]
 for i in range(60):
     update_json(path, {f"{tag}{i}": i})
@@ -34,7 +37,7 @@ def test_a_corrupt_recommend_store_is_rebuilt_with_a_warning(tmp_path, monkeypat
 def test_a_stored_entry_of_the_wrong_form_is_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
     spec = convbench.ConvSpec(1, 2, 8, 8, 2, 3, 3, padding=1)
-    (tmp_path / "recommend.json").write_text(json.dumps({recommend._key(spec, "cpu"): {"no-such": "x"}}))
+    (tmp_path / "recommend.json").write_text(json.dumps({auto.store_key(spec, "cpu"): {"no-such": "x"}}))
     best, times, measured = recommend.recommend(spec)
     assert measured and best in times and all(isinstance(t, float) for t in times.values())
 

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench import cli, registry, runs
+from convbench import cli
+from convbench.interface import registry
+from convbench.measure import runs
 
 
 def test_list_shows_every_algorithm_and_backend(capsys):
@@ -51,7 +53,7 @@ def test_bad_arguments_exit_with_a_message(capsys):
 
 
 def test_recommend_measures_once_then_answers_from_the_store(tmp_path, monkeypatch, capsys):
-    from convbench import recommend
+    from convbench.measure import recommend
 
     monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
     calls = []
@@ -73,7 +75,7 @@ def test_recommend_measures_once_then_answers_from_the_store(tmp_path, monkeypat
 
 
 def test_recommend_picks_the_smallest_measured_time(tmp_path, monkeypatch):
-    from convbench import recommend
+    from convbench.measure import recommend
 
     monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path))
     fake = {"direct": 3e-3, "winograd": 2e-3, "fft": 5e-4, "torch": 1e-3}

@@ -16,11 +16,15 @@ import pytest
 import convbench
 from convbench.algorithms import gpu
 from convbench.algorithms.cuda_gemm import batched_gemm
-from convbench.layers import layer
-from convbench.oracle import reference_conv2d, relative_error
-from helpers import random_problem
+from convbench.workloads.layers import layer
+from convbench.core.oracle import reference_conv2d, relative_error
+from convbench.workloads.signals import random_problem
 
-TOLERANCE = 1e-5
+# Relative L2 error against the float64 oracle, each 5x the worst measured: the tiny shapes under Numba's
+# simulator 1.43e-7 (winograd; direct 8.4e-8, fft 1.3e-7; this machine, 2026-12-01), the real layer sizes on
+# the H100 at most 1.5e-6 (2026-11-26, README "The GPU").
+TOLERANCE = 7.5e-7
+REAL_SIZE_TOLERANCE = 7.5e-6
 SIMULATED = gpu.simulated()
 available = {(a.name, a.backend): a for a in convbench.implementations()}
 needs_cuda = pytest.mark.skipif(not available["direct", "cuda"].available,
@@ -69,18 +73,18 @@ _ORACLE = {}
 def problem_and_oracle(spec, seed=0):
     """(x, w, float64 reference), computed once per spec: every algorithm is checked against it."""
     if (spec, seed) not in _ORACLE:
-        x, w = random_problem(np.random.default_rng(seed), spec)
+        x, w = random_problem(spec, np.random.default_rng(seed))
         _ORACLE[spec, seed] = x, w, reference_conv2d(x, w, spec.padding, spec.stride, spec.dilation, spec.groups)
     return _ORACLE[spec, seed]
 
 
-def check(algorithm, spec, seed=0, **options):
+def check(algorithm, spec, seed=0, tolerance=TOLERANCE, **options):
     x, w, reference = problem_and_oracle(spec, seed)
     result = convbench.conv2d(x, w, algorithm=algorithm, backend="cuda", padding=spec.padding, stride=spec.stride,
                               dilation=spec.dilation, groups=spec.groups, **options)
     assert isinstance(result, np.ndarray) and result.dtype == np.float32 and result.shape == spec.output_shape
     error = relative_error(result, reference)
-    assert error <= TOLERANCE, f"{algorithm}/cuda on {spec}: relative L2 error {error:.2e}"
+    assert error <= tolerance, f"{algorithm}/cuda on {spec}: relative L2 error {error:.2e}"
 
 
 @needs_cuda
@@ -91,29 +95,29 @@ def test_kernels_match_the_oracle_with_tiny_blocks(algorithm, spec):
 
 @needs_cuda
 @pytest.mark.skipif(SIMULATED, reason="real sizes need a real GPU")
-@pytest.mark.parametrize("algorithm", convbench.registry.ALGORITHMS)
+@pytest.mark.parametrize("algorithm", convbench.interface.registry.ALGORITHMS)
 @pytest.mark.parametrize("spec", REAL_SPECS, ids=str)
 def test_real_sizes_match_the_oracle(algorithm, spec):
-    why_not = convbench.registry.why_not(algorithm, "cuda", spec)
+    why_not = convbench.interface.registry.why_not(algorithm, "cuda", spec)
     if why_not:  # Winograd: 3x3, stride 1; Winograd and fft on cuda: no groups or dilation yet
         with pytest.raises(convbench.ConvError, match="3x3|groups=|dilation="):
             convbench.plan(spec, algorithm, "cuda")
         return
-    check(algorithm, spec)
+    check(algorithm, spec, tolerance=REAL_SIZE_TOLERANCE)
 
 
 @needs_cuda
 @pytest.mark.parametrize("algorithm", ["winograd", "fft"])
 def test_stages_run_in_order_give_the_call(algorithm):
     spec = convbench.ConvSpec(N=2, C=3, H=6, W=5, K=2, R=3, S=3, padding=1)
-    x, w = random_problem(np.random.default_rng(9), spec)
+    x, w = random_problem(spec, np.random.default_rng(9))
     plan = convbench.plan(spec, algorithm, "cuda", **TINY[algorithm])
     expected = plan(x, w)
     out = gpu.empty(spec.output_shape)
     stages = plan.stages(x, w, out=out)
     assert list(stages) == ["filter transform", "input transform", "contraction", "output transform"]
     gpu.fill(out, np.nan)
-    plan(*random_problem(np.random.default_rng(10), spec))  # the plan's buffers now hold another problem
+    plan(*random_problem(spec, np.random.default_rng(10)))  # the plan's buffers now hold another problem
     for run in stages.values():
         run()
     gpu.synchronize()
@@ -156,14 +160,14 @@ def test_band_limited_gpu_output_equals_the_cpu_one(spec, options):
 @pytest.mark.parametrize("algorithm", ["winograd", "fft"])
 def test_device_arrays_in_give_a_device_array_out_and_set_weights_matches(algorithm):
     spec = convbench.ConvSpec(N=1, C=2, H=6, W=5, K=2, R=3, S=3, padding=1)
-    x, w = random_problem(np.random.default_rng(5), spec)
+    x, w = random_problem(spec, np.random.default_rng(5))
     plan = convbench.plan(spec, algorithm, "cuda", **TINY[algorithm])
     on_device = plan(gpu.from_host(x), gpu.from_host(w))
     assert gpu.is_device_array(on_device)
     per_call = gpu.to_host(on_device)
     assert relative_error(per_call, reference_conv2d(x, w, spec.padding, spec.stride)) <= TOLERANCE
     plan.set_weights(w)
-    other_x = random_problem(np.random.default_rng(6), spec)[0]
+    other_x = random_problem(spec, np.random.default_rng(6))[0]
     np.testing.assert_allclose(plan(other_x), plan(other_x, w), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(plan(x), per_call, rtol=1e-6, atol=1e-6)  # the per-call use did not disturb it
 
@@ -171,7 +175,7 @@ def test_device_arrays_in_give_a_device_array_out_and_set_weights_matches(algori
 @needs_cuda
 def test_host_out_is_filled_in_place():
     spec = convbench.ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3, padding=1)
-    x, w = random_problem(np.random.default_rng(7), spec)
+    x, w = random_problem(spec, np.random.default_rng(7))
     out = np.full(spec.output_shape, np.nan, dtype=np.float32)
     assert convbench.plan(spec, "direct", "cuda", **TINY["direct"])(x, w, out=out) is out
     assert relative_error(out, reference_conv2d(x, w, 1, 1)) <= TOLERANCE
@@ -181,7 +185,7 @@ def test_host_out_is_filled_in_place():
 def test_bad_device_input_is_a_conv_error():
     spec = convbench.ConvSpec(N=1, C=2, H=4, W=4, K=1, R=3, S=3)
     plan = convbench.plan(spec, "direct", "cuda", **TINY["direct"])
-    x, w = random_problem(np.random.default_rng(8), spec)
+    x, w = random_problem(spec, np.random.default_rng(8))
     with pytest.raises(convbench.ConvError, match=r"x on the device must be .* shape \(1, 2, 4, 4\)"):
         plan(gpu.from_host(x[:, :1]), w)
     with pytest.raises(convbench.ConvError, match=r"w must have shape \(1, 2, 3, 3\)"):
@@ -205,7 +209,7 @@ if cuda.is_available():
     print("HAS-GPU")
     raise SystemExit(0)
 cli.main(["list"])
-for algorithm in convbench.registry.ALGORITHMS:
+for algorithm in convbench.interface.registry.ALGORITHMS:
     try:
         convbench.conv2d([[[[1.0] * 4] * 4]], [[[[1.0] * 3] * 3]], algorithm=algorithm, backend="cuda")
     except convbench.ConvError as err:
@@ -229,10 +233,10 @@ def test_without_a_gpu_cuda_is_refused_with_a_reason():
 @pytest.mark.parametrize("algorithm", ["direct", "winograd", "fft", "torch"])
 def test_the_training_passes_say_they_are_cpu_only(rng, algorithm):
     spec = convbench.ConvSpec(N=1, C=2, H=6, W=6, K=2, R=3, S=3)
-    if not convbench.registry.supports(algorithm, "cuda", spec):
-        pytest.skip(convbench.registry.why_not(algorithm, "cuda", spec))
+    if not convbench.interface.registry.supports(algorithm, "cuda", spec):
+        pytest.skip(convbench.interface.registry.why_not(algorithm, "cuda", spec))
     p = convbench.plan(spec, algorithm, "cuda", **TINY.get(algorithm, {}))
-    x, w = random_problem(rng, spec)
+    x, w = random_problem(spec, rng)
     dy = np.ones(spec.output_shape, np.float32)
     with pytest.raises(convbench.ConvError, match="backward_data: the training passes are CPU-only"):
         p.backward_data(dy, w)

@@ -62,7 +62,7 @@ def test_bad_input_names_the_argument(description, kwargs, words):
 
 def test_cudnn_is_refused_without_a_real_gpu():
     # with no GPU every cuda algorithm is refused: tests/test_cuda.py runs that in a process without the simulator
-    if convbench.registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
+    if convbench.interface.registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
         pytest.skip("cuDNN is available here")
     with pytest.raises(ConvError, match="backend='cuda'.*not available"):
         convbench.conv2d(X, W3, algorithm="torch", backend="cuda")

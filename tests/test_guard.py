@@ -2,7 +2,9 @@
 import json
 import re
 
-from convbench import cli, guard, runs
+from convbench import cli
+from convbench.measure import guard
+from convbench.measure import runs
 
 
 def test_a_ratio_that_fell_fails_and_one_that_held_passes(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench import measure
+from convbench.measure import timing as measure
 
 
 def test_median_seconds_measures_the_call():

@@ -8,7 +8,7 @@ import torch
 
 import convbench
 from convbench import cli
-from convbench.models import from_model, load_model
+from convbench.workloads.models import from_model, load_model
 
 
 class Small(torch.nn.Module):
@@ -119,7 +119,7 @@ def test_recommend_model_stores_a_choice_that_auto_then_uses(tmp_path, monkeypat
     for found in from_model(Small(), (1, 3, 20, 20)):
         built = convbench.plan(found.spec, "auto")
         assert "measured here" in built.choice
-        assert built.label in convbench.registry.LABELS
+        assert built.label in convbench.interface.registry.LABELS
 
 
 def test_recommend_needs_a_shape_or_a_model(capsys):

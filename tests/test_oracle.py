@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from convbench import ConvSpec
-from convbench.oracle import reference_conv2d, relative_error
-from helpers import random_problem
+from convbench.core.oracle import reference_conv2d, relative_error
+from convbench.workloads.signals import random_problem
 
 
 def naive_conv2d(x, w, padding, stride):
@@ -28,13 +28,13 @@ def naive_conv2d(x, w, padding, stride):
 @pytest.mark.parametrize("padding,stride,R,S", [((0, 0), (1, 1), 3, 3), ((1, 2), (2, 1), 3, 2), ((2, 0), (3, 2), 4, 5)])
 def test_oracle_matches_the_formula_element_by_element(rng, padding, stride, R, S):
     spec = ConvSpec(N=2, C=3, H=9, W=8, K=2, R=R, S=S, padding=padding, stride=stride)
-    x, w = random_problem(rng, spec)
+    x, w = random_problem(spec, rng)
     np.testing.assert_allclose(reference_conv2d(x, w, padding, stride), naive_conv2d(x, w, padding, stride), rtol=1e-12, atol=1e-12)
 
 
 def test_oracle_matches_torch_in_float64(rng):
     spec = ConvSpec(N=3, C=4, H=17, W=12, K=5, R=5, S=3, padding=(2, 1), stride=(2, 3))
-    x, w = random_problem(rng, spec)
+    x, w = random_problem(spec, rng)
     expected = torch.nn.functional.conv2d(torch.from_numpy(x.astype(np.float64)), torch.from_numpy(w.astype(np.float64)),
                                           padding=spec.padding, stride=spec.stride).numpy()
     assert reference_conv2d(x, w, spec.padding, spec.stride).shape == spec.output_shape

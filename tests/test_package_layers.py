@@ -1,31 +1,22 @@
-"""The package's layers: every module imports first, imports point down, one top-level name.
+"""The package's layers (convbench.core.layering, the one list): every module imports first, imports point
+down, no cycle inside a layer, and the README's Layout section shows the same folders.
 
-core <- implementations (convbench.algorithms) <- harness <- top (cli, plot, the package's
-front door). Each module is imported alone in a new interpreter started in an
-empty folder, so it is the installed package that is tried, and an import
-cycle that the usual import order hides shows up.
+Each module is imported alone in a new interpreter started in an empty folder, so it is the
+installed package that is tried, and an import cycle that the usual import order hides shows up.
 """
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from convbench.core.layering import LAYERS, layer_of, rank
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"convbench": ROOT / "convbench", "convbench.algorithms": ROOT / "algorithms"}
-
-LAYERS = {
-    "core": {"convbench.errors", "convbench.spec", "convbench.arrays", "convbench.threads", "convbench.cache",
-             "convbench.selection"},
-    "harness": {"convbench.registry", "convbench.api", "convbench.measure", "convbench.oracle", "convbench.signals",
-                "convbench.layers", "convbench.recommend", "convbench.targets", "convbench.results", "convbench.runs",
-                "convbench.nn", "convbench.nn.functional", "convbench.nn.modules", "convbench.accuracy",
-                "convbench.training", "convbench.models", "convbench.roofline", "convbench.guard"},
-    "top": {"convbench", "convbench.cli", "convbench.plot", "convbench.bench", "convbench.report"},
-}
-ORDER = ["core", "implementations", "harness", "top"]
 
 
 def module_files():
@@ -46,17 +37,11 @@ def module_files():
 MODULES = module_files()
 
 
-def layer_of(module: str) -> str:
-    if module.startswith("convbench.algorithms"):
-        return "implementations"
-    return next(layer for layer, members in LAYERS.items() if module in members)
-
-
-def imported_modules(module: str, path: Path) -> set:
-    """The convbench modules `module` imports (module level or inside functions), resolved."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+def imported_modules(module: str, source: str, is_package: bool, known) -> set:
+    """The modules of `known` that `module` imports (module level or inside functions), resolved."""
+    package = module if is_package else module.rpartition(".")[0]
     names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -65,25 +50,136 @@ def imported_modules(module: str, path: Path) -> set:
                 anchor = package.split(".")
                 anchor = anchor[:len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base]).rstrip(".")
-            if node.module:  # `from . import x` imports x, not the package's front door
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & set(known)
+            names.update(submodules)
+            if len(submodules) < len(node.names):  # `from p import x` uses p's front door unless x is a module
                 names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {name for name in names if name in MODULES}
+    return {name for name in names if name in known and name != module}
+
+
+def import_graph(sources: dict) -> dict:
+    """{module: modules it imports} for {module: (source, is_package)}."""
+    return {module: imported_modules(module, source, is_package, sources)
+            for module, (source, is_package) in sources.items()}
+
+
+def upward_imports(graph: dict) -> list:
+    """(module, imported) pairs where the imported module's layer is above the importer's."""
+    return sorted((module, other) for module, others in graph.items() for other in others
+                  if rank(layer_of(other)) > rank(layer_of(module)))
+
+
+def cycles_within_layers(graph: dict) -> list:
+    """The import cycles among modules of one layer (Tarjan's strongly connected components, size > 1
+    or a module importing itself), each as a sorted list. A package's __init__ and its own modules are
+    not a cycle: importing convbench.x.y runs convbench.x first whatever y imports."""
+    def edges(module):
+        return [other for other in graph[module] if layer_of(other) == layer_of(module)
+                and not module.startswith(other + ".")]
+    index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(module):
+        index[module] = low[module] = counter[0]
+        counter[0] += 1
+        stack.append(module)
+        on_stack.add(module)
+        for other in edges(module):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in on_stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+GRAPH = import_graph({module: (path.read_text(), path.name == "__init__.py") for module, path in MODULES.items()})
 
 
 def test_every_module_has_a_layer():
-    unplaced = [m for m in MODULES if not m.startswith("convbench.algorithms")
-                and not any(m in members for members in LAYERS.values())]
-    assert not unplaced, f"modules with no layer in this test: {unplaced}"
-    assert "convbench.algorithms.fft.bandlimit" in MODULES and "convbench.api" in MODULES
+    unplaced = []
+    for module in MODULES:
+        try:
+            layer_of(module)
+        except KeyError:
+            unplaced.append(module)
+    assert not unplaced, f"modules in no layer of convbench.core.layering: {unplaced}"
+    assert "convbench.algorithms.fft.bandlimit" in MODULES and "convbench.interface.api" in MODULES
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_imports_point_down(module):
-    mine = ORDER.index(layer_of(module))
-    upward = sorted(other for other in imported_modules(module, MODULES[module])
-                    if ORDER.index(layer_of(other)) > mine)
-    assert not upward, f"{module} ({layer_of(module)}) imports from a higher layer: {upward}"
+def folder_layers() -> list:
+    """The layers' folders inside convbench/, bottom to top (the implementations' is the repository's algorithms/)."""
+    return [package.split(".")[1] for _, packages, _ in LAYERS for package in packages
+            if package.count(".") == 1 and package not in ("convbench.algorithms", "convbench.cli")]
+
+
+def test_each_layer_is_a_folder_and_each_folder_a_layer():
+    """`ls convbench` shows the layers: each subpackage is a layer of the one list, and every module sits in one."""
+    folders = {path.name for path in (ROOT / "convbench").iterdir() if (path / "__init__.py").exists()}
+    assert folders == set(folder_layers())
+    loose = sorted(path.name for path in (ROOT / "convbench").glob("*.py") if path.name not in ("__init__.py", "cli.py"))
+    assert not loose, f"modules outside a layer's folder: {loose}"
+
+
+def test_imports_point_down():
+    upward = upward_imports(GRAPH)
+    assert not upward, "imports from a higher layer: " + ", ".join(f"{a} ({layer_of(a)}) -> {b} ({layer_of(b)})"
+                                                                   for a, b in upward)
+
+
+def test_no_import_cycle_within_a_layer():
+    assert not cycles_within_layers(GRAPH), f"import cycles: {cycles_within_layers(GRAPH)}"
+
+
+PLANTED = {  # a small package that satisfies the rules, to plant violations in
+    "convbench.core.spec": ("import numpy", False),
+    "convbench.interface.api": ("from convbench.core.spec import ConvSpec", False),
+    "convbench.interface.registry": ("from convbench.core import spec", False),
+    "convbench.measure.runs": ("from convbench.interface.api import plan\ndef f():\n    from . import timing", False),
+    "convbench.measure.timing": ("import time", False),
+}
+
+
+def test_the_checks_pass_the_planted_package_clean():
+    graph = import_graph(PLANTED)
+    assert graph["convbench.measure.runs"] == {"convbench.interface.api", "convbench.measure.timing"}
+    assert not upward_imports(graph) and not cycles_within_layers(graph)
+
+
+def test_a_planted_upward_import_fails():
+    planted = dict(PLANTED, **{"convbench.core.spec": ("def f():\n    from convbench.measure import runs", False)})
+    assert upward_imports(import_graph(planted)) == [("convbench.core.spec", "convbench.measure.runs")]
+
+
+def test_a_planted_cycle_inside_a_layer_fails():
+    """api -> registry -> api, the second edge inside a function (as api -> recommend -> api was)."""
+    planted = dict(PLANTED, **{"convbench.interface.registry": ("def f():\n    from .api import plan", False),
+                               "convbench.interface.api": ("from convbench.interface import registry", False)})
+    graph = import_graph(planted)
+    assert not upward_imports(graph)
+    assert cycles_within_layers(graph) == [["convbench.interface.api", "convbench.interface.registry"]]
+
+
+def test_the_readme_layout_shows_the_layers_in_order():
+    """The README's Layout section names each layer's folder, bottom to top as in the one list."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[:layout.index("\n## ", 4)]
+    block = layout[layout.index("```"):layout.index("```", layout.index("```") + 3)]
+    names = re.findall(r"^ {2}(\w+)/\s", block, flags=re.M)
+    assert names == folder_layers(), f"the README's Layout lists {names}; convbench.core.layering has {folder_layers()}"
 
 
 def _run(code: str, cwd) -> subprocess.CompletedProcess:
@@ -112,3 +208,16 @@ def test_only_convbench_is_installed_at_the_top(tmp_path):
                tmp_path)
     assert run.returncode == 0, run.stderr
     assert str(ROOT / "algorithms") in run.stdout and run.stdout.split()[-1] == "True"
+
+
+def test_import_convbench_loads_only_the_core(tmp_path):
+    """The README's claim: `import convbench` loads the core and nothing above it (no implementation,
+    no torch); plan() loads the interface on first use."""
+    run = _run("import sys, convbench; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+               "('convbench', 'torch', 'numba', 'pyfftw'))))", tmp_path)
+    assert run.returncode == 0, run.stderr
+    loaded = run.stdout.split()
+    assert "convbench.core.spec" in loaded
+    assert all(m == "convbench" or m.startswith("convbench.core") for m in loaded), loaded
+    run = _run("import sys, convbench; convbench.plan; print('convbench.interface.api' in sys.modules)", tmp_path)
+    assert run.stdout.split() == ["True"], run.stderr

@@ -66,7 +66,7 @@ def test_publish_writes_the_graph_data(site):
     graphs = list((html / "graphs").rglob("bench_filter_size.FilterSize.time_conv*.json"))
     assert graphs, "asv publish wrote no graph for the filter-size suite"
     # every variant of the registry is a parameter of the published layer suite (the committed full sweep)
-    from convbench import registry
+    from convbench.interface import registry
 
     index = json.loads((html / "index.json").read_text())
     published = {value.strip("'") for value in index["benchmarks"]["bench_layers.Layers.time_conv"]["params"][1]}
@@ -114,8 +114,8 @@ def test_the_report_page_shows_every_chart_and_the_index_links_to_it(site, brows
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from convbench.plot import plot_all
-    from convbench.report import CAPTIONS, LINK_ID, write_report
+    from convbench.report.plot import plot_all
+    from convbench.report.page import CAPTIONS, LINK_ID, write_report
 
     url, html = site
     charts = [p for p in plot_all(ROOT / "results", tmp_path) if p.suffix == ".png"]

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from convbench import registry
-from convbench.plot import crossover, plot_all
-from convbench.results import load_results
+from convbench.interface import registry
+from convbench.report.plot import crossover, plot_all
+from convbench.report.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,32 @@ def test_plot_draws_every_chart_from_the_committed_results(tmp_path):
                   "fft_or_winograd", "tile_error_time", "training_step_compression", "training_passes", "model_convolutions",
                   "gpu_layers_compression"):  # the last from the committed GPU results
         assert {f"{chart}.png", f"{chart}.svg"} <= names
-    assert all(p.stat().st_size > 10_000 for p in paths)
+    for path in (p for p in paths if p.suffix == ".png"):
+        assert coloured_marks(path) >= 2, f"{path.name} shows no data: fewer than 2 colours besides grey"
+
+
+def coloured_marks(path) -> int:
+    """How many distinct saturated colours cover at least 0.05% of a chart each: the data's lines,
+    bars and points (axes, grid and text are grey or black, the background white)."""
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)[..., :3].reshape(-1, 3)
+    saturated = pixels[(pixels.max(axis=1) - pixels.min(axis=1)) > 0.25]
+    colours, counts = np.unique(np.round(saturated * 8).astype(int), axis=0, return_counts=True)
+    return int((counts >= 0.0005 * len(pixels)).sum())
+
+
+def test_a_chart_without_data_is_caught(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_xlabel("filter size")
+    fig.savefig(tmp_path / "empty.png")
+    ax.plot([1, 2, 3], [1, 4, 9], color="tab:blue")
+    ax.plot([1, 2, 3], [2, 3, 4], color="tab:orange")
+    fig.savefig(tmp_path / "two.png")
+    plt.close(fig)
+    assert coloured_marks(tmp_path / "empty.png") == 0 and coloured_marks(tmp_path / "two.png") >= 2
 
 
 def test_registry_knows_what_each_algorithm_supports():
@@ -84,7 +109,7 @@ def test_registry_knows_what_each_algorithm_supports():
 
 
 def test_model_chart_adds_up_count_times_time_with_torch_where_a_variant_cannot(tmp_path):
-    from convbench.plot import chart_models, model_bars, model_layer_times
+    from convbench.report.plot import chart_models, model_bars, model_layer_times
 
     layers = ["net/00 stem x1", "net/01 block.conv (+1) x2"]
     times = {("net/00 stem x1", "torch"): 1e-3, ("net/00 stem x1", "direct"): 3e-3,

@@ -4,9 +4,9 @@ import math
 import pytest
 
 import convbench
-from convbench import runs
+from convbench.measure import runs
 from convbench.algorithms.work import Work
-from convbench.roofline import Ceilings
+from convbench.measure.roofline import Ceilings
 
 COMPLEX, FLOAT = 8, 4
 

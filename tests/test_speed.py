@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench.layers import layer
-from convbench.oracle import relative_error
-from helpers import CPU_ALGORITHMS, random_problem, supports
+from convbench.workloads.layers import layer
+from convbench.core.oracle import relative_error
+from convbench.workloads.signals import random_problem
+from helpers import CPU_ALGORITHMS, supports
 
 
 # every algorithm that accepts the layer (Winograd only on the 3x3 one)
@@ -24,7 +25,7 @@ CASES = [(name, algorithm) for name in ("L4", "googlenet-5x5", "resnet18-conv5")
 @pytest.mark.parametrize("name,algorithm", CASES)
 def test_layer_speed(benchmark, name, algorithm):
     spec = layer(name).spec
-    x, w = random_problem(np.random.default_rng(0), spec)
+    x, w = random_problem(spec, np.random.default_rng(0))
     plan = convbench.plan(spec, algorithm)  # planning stays outside the timed call
     benchmark.group = f"{name}: {spec}"
     benchmark.extra_info["gflop"] = spec.flops / 1e9

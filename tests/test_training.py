@@ -4,31 +4,48 @@ import pytest
 
 import convbench
 from convbench import cli
-from convbench.oracle import reference_backward_data, reference_backward_filter, reference_conv2d, relative_error
-from convbench.targets import Target, gradient_of_output, measured_speedup
-from convbench.training import PASSES, TrainingStep, pass_call
-from helpers import random_problem
+from convbench.core.oracle import reference_backward_data, reference_backward_filter, reference_conv2d, relative_error
+from convbench.measure.targets import Target, gradient_of_output, measured_speedup
+from convbench.workloads.training import PASSES, TrainingStep, pass_call
+from convbench.workloads.signals import random_problem
 
 SPEC = convbench.ConvSpec(N=2, C=3, H=10, W=9, K=4, R=3, S=3, padding=1)
 
 
 def test_a_training_step_runs_the_three_passes():
-    x, w = random_problem(np.random.default_rng(0), SPEC)
+    x, w = random_problem(SPEC, np.random.default_rng(0))
     dy = gradient_of_output(SPEC)
     y, dx, dw = TrainingStep(convbench.plan(SPEC, "winograd F(4x4,3x3)"), dy)(x, w)
     assert relative_error(y, reference_conv2d(x, w, 1)) < 1e-4
     assert relative_error(dx, reference_backward_data(dy, w, SPEC.input_shape, 1)) < 1e-4
     assert relative_error(dw, reference_backward_filter(x, dy, SPEC.filter_shape, 1)) < 1e-4
     p = convbench.plan(SPEC, "direct")
+    references = {"forward": reference_conv2d(x, w, 1), "backward_data": reference_backward_data(dy, w, SPEC.input_shape, 1),
+                  "backward_filter": reference_backward_filter(x, dy, SPEC.filter_shape, 1)}
     for name in PASSES:
-        assert pass_call(p, name, x, w, dy)() is not None
+        result = pass_call(p, name, x, w, dy)()
+        results = result if name == "step" else (result,)
+        expected = list(references.values()) if name == "step" else [references[name]]
+        assert len(results) == len(expected)
+        for got, reference in zip(results, expected):
+            assert relative_error(got, reference) < 1e-5, name
     with pytest.raises(ValueError, match="pass must be one of"):
         pass_call(p, "sideways", x, w, dy)
 
 
-def test_a_training_pass_ratio_times_the_same_pass_on_both_sides():
-    target = Target(SPEC, "fft", "fft", 1.0, passes="backward_filter")
-    assert 0.2 < measured_speedup(target, repeats=3) < 5  # the same work: a ratio near 1
+def test_a_training_pass_ratio_times_the_same_pass_on_both_sides(monkeypatch):
+    """Both sides of a pass's ratio run that pass, and only it, as often as each other."""
+    from convbench.algorithms.fft.cpu import FFTCPU
+
+    calls = []
+    for name in ("__call__", "backward_data", "backward_filter"):
+        original = getattr(FFTCPU, name)
+        monkeypatch.setattr(FFTCPU, name, lambda self, *a, _f=original, _n=name, **k: calls.append((_n, self.compression)) or _f(self, *a, **k))
+    target = Target(SPEC, "fft", "fft", 1.0, compression=0.5, passes="backward_filter")
+    assert measured_speedup(target, repeats=3) > 0
+    assert {name for name, _ in calls} == {"backward_filter"}
+    by_side = [sum(1 for _, c in calls if (c > 0) == side) for side in (True, False)]
+    assert by_side[0] == by_side[1] >= 3
 
 
 def test_accuracy_trains_the_digits_and_draws_the_chart(tmp_path, capsys):
@@ -41,7 +58,7 @@ def test_accuracy_trains_the_digits_and_draws_the_chart(tmp_path, capsys):
 
 def test_at_c0_the_fft_network_learns_what_torchs_learns():
     pytest.importorskip("sklearn")
-    from convbench.accuracy import train_and_test
+    from convbench.workloads.accuracy import train_and_test
 
     peer, ours = train_and_test(None, epochs=1), train_and_test(0.0, epochs=1)
     assert ours.achieved == 0.0 and peer.model == "torch" and ours.model == "fft"
@@ -50,19 +67,40 @@ def test_at_c0_the_fft_network_learns_what_torchs_learns():
 
 
 @pytest.mark.parametrize("label", ["fft", "fft tile 16", "winograd F(4x4,3x3)", "winograd", "direct", "torch"])
-def test_reuse_forward_takes_the_forwards_transforms(label):
-    """With reuse_forward=True the gradients come from what the last forward call left in the plan:
-    equal to recomputing after a forward on the same x and w, and visibly not recomputed otherwise."""
+def test_reuse_forward_takes_the_forwards_transforms_and_refuses_what_it_cannot_verify(label):
+    """reuse_forward=True gives what recomputing gives after a forward on the same x and w; after a forward
+    on other operands, or a pass that overwrote the buffers, the plan refuses instead of returning the
+    gradient of another call (it used to: a test pinned that stale result)."""
     rng = np.random.default_rng(6)
-    x, w = random_problem(rng, SPEC)
-    other_x, other_w = random_problem(rng, SPEC)
+    x, w = random_problem(SPEC, rng)
+    other_x, other_w = random_problem(SPEC, rng)
     dy = gradient_of_output(SPEC)
     p = convbench.plan(SPEC, label)
+    fresh_dw, fresh_dx = p.backward_filter(x, dy), p.backward_data(dy, w)
     p(x, w)
-    np.testing.assert_allclose(p.backward_filter(x, dy, reuse_forward=True), p.backward_filter(x, dy), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p.backward_filter(x, dy, reuse_forward=True), fresh_dw, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(p.backward_data(dy, w, reuse_forward=True), fresh_dx, rtol=1e-6, atol=1e-7)
+    p(other_x, other_w)
+    with pytest.raises(convbench.ConvError, match="last forward call was on another x"):
+        p.backward_filter(x, dy, reuse_forward=True)
+    with pytest.raises(convbench.ConvError, match="last forward call was on another w"):
+        p.backward_data(dy, w, reuse_forward=True)
     p(x, w)
-    np.testing.assert_allclose(p.backward_data(dy, w, reuse_forward=True), p.backward_data(dy, w), rtol=1e-5, atol=1e-6)
-    if label.startswith(("fft", "winograd")):  # the staged plans keep their transforms
-        p(other_x, other_w)
-        stale = p.backward_filter(x, dy, reuse_forward=True)  # a broken promise: the forward saw other_x
-        assert relative_error(stale, reference_backward_filter(other_x, dy, SPEC.filter_shape, 1)) < 1e-4
+    p.backward_filter(other_x, dy)  # transforms other_x into the plan's buffers
+    with pytest.raises(convbench.ConvError, match="no forward call whose buffers it still holds"):
+        p.backward_filter(x, dy, reuse_forward=True)
+    with pytest.raises(convbench.ConvError, match="no forward call"):
+        convbench.plan(SPEC, label).backward_data(dy, w, reuse_forward=True)
+
+
+def test_a_plan_rebuilt_for_the_data_gradient_keeps_its_options():
+    """WinogradCPU(spec, tile=4).backward_data runs F(4x4): the plan keeps what it was built with
+    (it used to read options that only api.plan attached, and ran F(2x2))."""
+    from convbench.algorithms.winograd.cpu import WinogradCPU
+
+    p = WinogradCPU(SPEC, tile=4)
+    assert p.options == {"tile": 4}
+    dy = gradient_of_output(SPEC)
+    x, w = random_problem(SPEC, np.random.default_rng(1))
+    p.backward_data(dy, w)
+    assert p._data_gradient[1].tile == 4 and p._data_gradient[1].options == {"tile": 4}

@@ -9,8 +9,8 @@ import convbench
 from convbench.algorithms.winograd import codegen, transforms
 from convbench.algorithms.winograd.cook_toom import TILES, winograd_matrices
 from convbench.algorithms.winograd.f2x2 import AT, BT, G
-from convbench.oracle import reference_conv2d, relative_error
-from helpers import random_problem
+from convbench.core.oracle import reference_conv2d, relative_error
+from convbench.workloads.signals import random_problem
 
 
 def correlate_tile(d, g):
@@ -131,21 +131,29 @@ def test_filter_transform_is_G_g_GT(rng, m):
 @pytest.mark.parametrize("tile", TILES)
 def test_odd_outputs_are_fully_written(rng, H, W, padding, tile):
     spec = convbench.ConvSpec(N=2, C=3, H=H, W=W, K=4, R=3, S=3, padding=padding)
-    x, w = random_problem(rng, spec)
+    x, w = random_problem(spec, rng)
     out = np.full(spec.output_shape, np.nan, dtype=np.float32)  # poison: unwritten elements stay NaN
     convbench.plan(spec, "winograd", tile=tile)(x, w, out=out)
     assert not np.isnan(out).any()
     assert relative_error(out, reference_conv2d(x, w, padding)) < 1e-5
 
 
-@pytest.mark.parametrize("tile,bound", [(2, 1e-6), (4, 1e-5), (6, 5e-5)])
-def test_error_of_each_tile_on_resnet18s_512_channel_layer(tile, bound):
-    """The families issue's accuracy targets: unit-normal data, C = K = 512, 7x7 image, padding 1."""
+# Relative L2 error on ResNet-18's 512-channel layer (C = K = 512, 7x7, padding 1, unit-normal data), seeds
+# 7, 8, 9 on the AMD EPYC (2026-12-01): F(2x2) 4.14e-7, F(4x4) 1.71e-6, F(6x6) 5.14e-6, FFT on 8x8 tiles
+# 2.34e-7, 16x16 2.23e-7, 32x32 1.53e-7 (the worst of the three). Each bound is 5x its worst; the
+# families issue's targets (F(4x4) <= 1e-5, F(6x6) <= 5e-5, tiled <= 1e-5) lie above them.
+LAYER_512_BOUNDS = {"winograd": 2.1e-6, "winograd F(4x4,3x3)": 8.6e-6, "winograd F(6x6,3x3)": 2.6e-5,
+                    "fft tile 8": 1.2e-6, "fft tile 16": 1.2e-6, "fft tile 32": 7.7e-7}
+
+
+@pytest.mark.parametrize("label", LAYER_512_BOUNDS)
+def test_error_of_each_tile_on_resnet18s_512_channel_layer(label):
+    """The families issue's accuracy targets, Winograd and tiled FFT: C = K = 512, 7x7 image, padding 1."""
     spec = convbench.ConvSpec(N=1, C=512, H=7, W=7, K=512, R=3, S=3, padding=1)
     rng = np.random.default_rng(7)
     x = rng.standard_normal(spec.input_shape).astype(np.float32)
     w = rng.standard_normal(spec.filter_shape).astype(np.float32)
-    assert relative_error(convbench.plan(spec, "winograd", tile=tile)(x, w), reference_conv2d(x, w, 1)) < bound
+    assert relative_error(convbench.plan(spec, label)(x, w), reference_conv2d(x, w, 1)) < LAYER_512_BOUNDS[label]
 
 
 @pytest.mark.parametrize("tile", [0, 3, 8, "4"])
