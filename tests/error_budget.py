@@ -182,3 +182,8 @@ if __name__ == "__main__":
     found = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
     for (label, which), (units, spec) in sorted(found.items()):
         print(f"    ({label!r}, {which!r}): {units:.3g},  # at {spec}")
+
+
+def assert_matches_oracle(label, spec, x, w, result, what=""):
+    """The variant's forward result on (x, w) against the float64 oracle, within its budget."""
+    assert_within_budget(label, "forward", result, *forward_references(spec, x, w), what=what or str(spec))

@@ -4,9 +4,9 @@ import pytest
 
 import convbench
 from convbench.interface import registry
-from convbench.core.oracle import reference_conv2d, relative_error
 from convbench.workloads.signals import random_problem
 from helpers import CPU_ALGORITHMS
+from error_budget import assert_matches_oracle
 
 
 def test_public_names(tmp_path):
@@ -52,7 +52,7 @@ def test_a_plan_is_reused_across_calls(rng, algorithm):
     first = [random_problem(spec, rng) for _ in range(3)]
     results = [plan(x, w) for x, w in first]
     for (x, w), y in zip(first, results):  # earlier results are not overwritten by later calls
-        assert relative_error(y, reference_conv2d(x, w, 1)) < 1e-5
+        assert_matches_oracle(algorithm, spec, x, w, y)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float16, np.int32])
@@ -61,13 +61,14 @@ def test_other_real_dtypes_become_float32(rng, dtype):
     w = rng.integers(-3, 4, (2, 2, 3, 3)).astype(dtype)
     y = convbench.conv2d(x, w, "fft")
     assert y.dtype == np.float32
-    assert relative_error(y, reference_conv2d(x, w)) < 1e-5
+    spec = convbench.ConvSpec.from_shapes(x.shape, w.shape)
+    assert_matches_oracle("fft", spec, x.astype(np.float32), w.astype(np.float32), y)
 
 
 def test_non_contiguous_input_is_accepted(rng):
     x = rng.uniform(-1, 1, (2, 3, 9, 20)).astype(np.float32)[..., ::2]
     w = rng.uniform(-1, 1, (2, 3, 3, 3)).astype(np.float32)
-    assert relative_error(convbench.conv2d(x, w, "direct"), reference_conv2d(x, w)) < 1e-5
+    assert_matches_oracle("direct", convbench.ConvSpec.from_shapes(x.shape, w.shape), x, w, convbench.conv2d(x, w, "direct"))
 
 
 def test_out_is_written_in_place(rng):
@@ -75,7 +76,7 @@ def test_out_is_written_in_place(rng):
     x, w = random_problem(spec, rng)
     out = np.full(spec.output_shape, np.nan, dtype=np.float32)
     assert convbench.plan(spec, "torch")(x, w, out=out) is out
-    assert relative_error(out, reference_conv2d(x, w)) < 1e-5
+    assert_matches_oracle("torch", spec, x, w, out)
 
 
 @pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
@@ -83,11 +84,11 @@ def test_set_weights_fixes_the_filters_for_inference(rng, algorithm):
     spec = convbench.ConvSpec(N=2, C=3, H=10, W=9, K=4, R=3, S=3, padding=1)
     x, w = random_problem(spec, rng)
     other_x, other_w = random_problem(spec, rng)
-    expected = reference_conv2d(x, w, 1)
+    fixed = w.copy()
     plan = convbench.plan(spec, algorithm).set_weights(w)
     plan(other_x, other_w)  # a per-call use in between must not disturb the fixed filters
     w[...] = 0  # nor may the caller's array, once handed over
-    assert relative_error(plan(x), expected) < 1e-5
+    assert_matches_oracle(algorithm, spec, x, fixed, plan(x))
 
 
 def test_leaving_out_w_without_set_weights_is_a_conv_error(rng):
@@ -109,7 +110,7 @@ def test_auto_plan_is_exact_and_says_what_it_chose(spec, tmp_path, monkeypatch):
     plan = convbench.plan(spec, "auto")
     assert plan.label in registry.LABELS and plan.compression == 0.0
     assert registry.VARIANTS[plan.label] == (plan.algorithm, plan.options) and plan.choice.startswith("rule")
-    assert relative_error(plan(x, w), reference_conv2d(x, w, spec.padding, spec.stride)) < 1e-5
+    assert_matches_oracle(plan.label, spec, x, w, plan(x, w))
 
 
 def test_auto_follows_the_rule_without_measurements(tmp_path, monkeypatch):
@@ -129,7 +130,7 @@ def test_auto_uses_the_stored_measurement(tmp_path, monkeypatch):
     plan = convbench.plan(spec, "auto")
     assert plan.algorithm == "winograd" and plan.choice.startswith("fastest exact algorithm measured here")
     x, w = random_problem(spec, np.random.default_rng(12))
-    assert relative_error(plan(x, w), reference_conv2d(x, w, spec.padding, spec.stride)) < 1e-5
+    assert_matches_oracle(plan.label, spec, x, w, plan(x, w))
 
 
 def test_auto_is_exact_and_chooses_its_own_options():

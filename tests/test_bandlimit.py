@@ -8,6 +8,7 @@ from convbench.algorithms.fft.bandlimit import Band, hermitian_weights, next_fas
 from convbench.algorithms.fft.reference import masked_spectrum_conv
 from convbench.core.oracle import reference_conv2d, relative_error
 from convbench.workloads.signals import random_problem
+from error_budget import assert_matches_oracle, budget, forward_references, rounding_units
 
 RATES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9]
 GRIDS = [(16, 16), (15, 21), (28, 9), (1, 1), (2, 7)]
@@ -93,10 +94,10 @@ def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression
                           input_transform=input_t, output_transform=output_t)
     expected = masked_spectrum_conv(x, w, spec, plan.fft_shape, readme_mask(plan.fft_shape, compression))
     got = plan(x, w)
-    assert relative_error(got, expected) < 1e-5
+    assert rounding_units(got, expected, forward_references(spec, x, w)[1]) <= budget("fft")
     if compression == 0.0:
         assert plan.compression == 0.0
-        assert relative_error(got, reference_conv2d(x, w, spec.padding, spec.stride)) < 1e-5
+        assert_matches_oracle("fft", spec, x, w, got)
     else:
         assert plan.compression > 0.0
 

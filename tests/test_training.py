@@ -4,10 +4,10 @@ import pytest
 
 import convbench
 from convbench import cli
-from convbench.core.oracle import reference_backward_data, reference_backward_filter, reference_conv2d, relative_error
 from convbench.measure.targets import Target, gradient_of_output, measured_speedup
 from convbench.workloads.training import PASSES, TrainingStep, pass_call
 from convbench.workloads.signals import random_problem
+from error_budget import assert_matches_oracle, assert_within_budget, data_references, filter_references, forward_references
 
 SPEC = convbench.ConvSpec(N=2, C=3, H=10, W=9, K=4, R=3, S=3, padding=1)
 
@@ -16,19 +16,20 @@ def test_a_training_step_runs_the_three_passes():
     x, w = random_problem(SPEC, np.random.default_rng(0))
     dy = gradient_of_output(SPEC)
     y, dx, dw = TrainingStep(convbench.plan(SPEC, "winograd F(4x4,3x3)"), dy)(x, w)
-    assert relative_error(y, reference_conv2d(x, w, 1)) < 1e-4
-    assert relative_error(dx, reference_backward_data(dy, w, SPEC.input_shape, 1)) < 1e-4
-    assert relative_error(dw, reference_backward_filter(x, dy, SPEC.filter_shape, 1)) < 1e-4
+    label = "winograd F(4x4,3x3)"
+    assert_matches_oracle(label, SPEC, x, w, y)
+    assert_within_budget(label, "backward_data", dx, *data_references(SPEC, dy, w))
+    assert_within_budget(label, "backward_filter", dw, *filter_references(SPEC, x, dy))
     p = convbench.plan(SPEC, "direct")
-    references = {"forward": reference_conv2d(x, w, 1), "backward_data": reference_backward_data(dy, w, SPEC.input_shape, 1),
-                  "backward_filter": reference_backward_filter(x, dy, SPEC.filter_shape, 1)}
+    references = {"forward": forward_references(SPEC, x, w), "backward_data": data_references(SPEC, dy, w),
+                  "backward_filter": filter_references(SPEC, x, dy)}
     for name in PASSES:
         result = pass_call(p, name, x, w, dy)()
         results = result if name == "step" else (result,)
-        expected = list(references.values()) if name == "step" else [references[name]]
-        assert len(results) == len(expected)
-        for got, reference in zip(results, expected):
-            assert relative_error(got, reference) < 1e-5, name
+        which = list(references) if name == "step" else [name]
+        assert len(results) == len(which)
+        for got, one in zip(results, which):
+            assert_within_budget("direct", one, got, *references[one], what=f"pass {name}")
     with pytest.raises(ValueError, match="pass must be one of"):
         pass_call(p, "sideways", x, w, dy)
 
