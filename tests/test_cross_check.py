@@ -101,6 +101,7 @@ def test_winograd_matches_oracle(label, data, seed):
 
 
 @pytest.mark.parametrize("label", [f"fft tile {tile}" for tile in (8, 16, 32)])
+@settings(max_examples=60)  # every draw now reaches the assertion: 3x the ~17 of 150 that did before
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_tiled_fft_matches_oracle(label, data, seed):
     check_against_oracle(label, data.draw(specs_for(label)), seed)
@@ -152,7 +153,7 @@ REFUSALS = "groups=|dilation=|3x3|stride 1|smaller than the tile"
 
 @pytest.mark.parametrize("depthwise", [False, True], ids=["grouped", "depthwise"])
 @pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
-@settings(max_examples=40)
+@settings(max_examples=30)  # all supported now (Winograd and the tiles returned early on most draws before)
 @given(seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_groups_and_dilation_match_oracle(algorithm, depthwise, seed, data):
     """Every variant on groups and dilation, drawn from what it supports (Winograd: groups, undilated)."""
