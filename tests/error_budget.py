@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from convbench.core.oracle import reference_backward_data, reference_backward_filter, reference_conv2d
+from convbench.core.oracle import Float64Oracle
 
 EPS32 = float(np.finfo(np.float32).eps)
 ALLOWANCE = 5
@@ -68,10 +68,6 @@ MEASURED_WORST = {
 }
 
 
-def _parameters(spec) -> dict:
-    return dict(padding=spec.padding, stride=spec.stride, dilation=spec.dilation, groups=spec.groups)
-
-
 def _norms(a, order) -> np.ndarray:
     """||a[i, j]||_order over each plane, float64: (I, J)."""
     flat = np.asarray(a, dtype=np.float64).reshape(*a.shape[:2], -1)
@@ -89,7 +85,7 @@ def _grouped_sum(left, right, groups) -> np.ndarray:
 def forward_references(spec, x, w):
     """(the float64 oracle, Young's scale of its sums)."""
     scale = np.linalg.norm(_grouped_sum(_norms(x, 2), _norms(w, 1), spec.groups))
-    return reference_conv2d(x, w, **_parameters(spec)), scale
+    return Float64Oracle(spec)(x, w), scale
 
 
 def data_references(spec, dy, w):
@@ -97,7 +93,7 @@ def data_references(spec, dy, w):
     g, Kg, Cg = spec.groups, spec.K_per_group, spec.C_per_group
     w_norms = _norms(w, 1).reshape(g, Kg, Cg).transpose(0, 2, 1).reshape(spec.C, Kg)  # (C, K/g): c's filters
     scale = np.linalg.norm(_grouped_sum(_norms(dy, 2), w_norms, g))
-    return reference_backward_data(dy, w, spec.input_shape, **_parameters(spec)), scale
+    return Float64Oracle(spec).backward_data(dy, w), scale
 
 
 def filter_references(spec, x, dy):
@@ -107,7 +103,7 @@ def filter_references(spec, x, dy):
     dy_norms = _norms(dy, 2).reshape(spec.N, g, Kg)
     per_pair = np.einsum("ngc,ngk->gkc", x_norms, dy_norms)
     scale = np.sqrt(spec.R * spec.S) * np.linalg.norm(per_pair)
-    return reference_backward_filter(x, dy, spec.filter_shape, **_parameters(spec)), scale
+    return Float64Oracle(spec).backward_filter(x, dy), scale
 
 
 def rounding_units(result, reference, scale) -> float:

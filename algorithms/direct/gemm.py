@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 from ..blas import matmul
 from ..padding import embed
 

@@ -21,7 +21,7 @@ from functools import cached_property
 
 import numpy as np
 
-from convbench.core.arrays import check_compression  # noqa: F401 (the fft plans check it here)
+from convbench.core.arrays import check_compression
 from convbench.core.errors import ConvError
 
 from ..padding import on_grid

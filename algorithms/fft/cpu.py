@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convbench.core.arrays import check_compression
 from convbench.core.selection import FILTER_TRANSFORM, fft_transform
 
 from ..base import StagedPlan
@@ -30,7 +31,7 @@ from ..padding import inside
 from ..scratch import Scratch
 from ..work import COMPLEX, Work, gemm_flops
 from . import adjoint, wisdom
-from .bandlimit import Band, BandLimited, check_compression, fft_grid
+from .bandlimit import Band, BandLimited, fft_grid
 from .contract import stream_contract
 from .dft import InverseSupportDFT, SupportDFT
 from .stages import FilterStage, InputStage, OutputStage

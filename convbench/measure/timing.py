@@ -80,13 +80,18 @@ def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
     samples = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            fn()
-            sync()
-            start = time.perf_counter()
-            fn()
-            sync()
-            samples[name].append(time.perf_counter() - start)
+            samples[name].append(_timed_after(fn, fn, sync))
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def _timed_after(first: Callable[[], object], timed: Callable[[], object], sync: Callable[[], None]) -> float:
+    """Seconds of timed(), called right after an untimed first(), each ended by sync()."""
+    first()
+    sync()
+    start = time.perf_counter()
+    timed()
+    sync()
+    return time.perf_counter() - start
 
 
 def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats: int = 5, warmup: int = 1,
@@ -110,12 +115,7 @@ def interference(ours: Callable[[], object], peer: Callable[[], object], repeats
     ours(), peer()
     for _ in range(repeats):
         for name, (first, timed) in orders.items():
-            first()
-            sync()
-            start = time.perf_counter()
-            timed()
-            sync()
-            samples[name].append(time.perf_counter() - start)
+            samples[name].append(_timed_after(first, timed, sync))
     median = {name: statistics.median(times) for name, times in samples.items()}
     return {"ours after peer": median["ours after peer"] / median["ours after ours"],
             "peer after ours": median["peer after ours"] / median["peer after peer"]}
