@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -121,7 +122,93 @@ def cmd_model_sweep(args) -> int:
     return 0
 
 
+def cmd_corpus_sweep(args) -> int:
+    from convbench.corpus import sweep
+
+    shard = sweep.parse_shard(args.shard)
+    labels = args.algorithms or registry.LABELS
+    layers = sweep.tier_layers(args.corpus, shard, args.sample)
+    progress, task = _progress(len(layers), f"corpus tier {args.corpus}: {len(layers)} layers")
+    with progress:
+        result = sweep.sweep_corpus(args.corpus, shard, labels, args.batch or 1, args.check, args.repeats, args.sample,
+                                    args.store, tag=args.tag,
+                                    on_layer=lambda record, todo: progress.update(task, advance=1,
+                                                                                  description=record["layer"]))
+    console.print(f"{result.measured} layers measured, {result.skipped} already in {result.path}")
+    _print_answers(result.records, f"corpus tier {args.corpus} in {result.path.name}")
+    if args.check:
+        failures = result.failures
+        checked = sum(1 for r in result.records for v in r["variants"].values() if "ok" in v)
+        if failures:
+            table = _table(f"{len(failures)} of {checked} checked outputs outside their tolerance",
+                           ("layer", "variant", "rel. error", "tolerance"), right=("rel. error", "tolerance"))
+            for layer_id, label, error, tolerance in failures:
+                table.add_row(layer_id, label, f"{error:.2e}", f"{tolerance:.1e}")
+            console.print(table)
+            return 1
+        console.print(f"check: all {checked} outputs within their variant's tolerance of the float64 oracle")
+    return 0
+
+
+def _print_answers(records, title: str) -> None:
+    from convbench.corpus import answers
+
+    found = answers.answer(records)
+    table = _table(f"{title}: {found.layers} layers", ("variant", "wins (by occurrence)", "wins (layers)",
+                   "median x torch", "layers run"), right=("wins (by occurrence)", "wins (layers)", "median x torch",
+                                                           "layers run"))
+    for label in registry.LABELS:
+        median = found.median_speedup(label)
+        table.add_row(label, f"{100 * found.wins.get(label, 0):.1f}%", f"{100 * found.wins_unweighted.get(label, 0):.1f}%",
+                      "-" if label == "torch" else (f"{median:.2f}" if median else "-"),
+                      str(found.layers if label == "torch" else len(found.speedups.get(label, []))))
+    console.print(table)
+    if found.models:
+        ratios = sorted(torch_total / best for _, torch_total, best, _ in found.models)
+        console.print(f"per model ({len(ratios)} models with a measured layer): the cherry-pick's total is "
+                      f"{statistics.median(ratios):.2f}x torch's at the median, {ratios[-1]:.2f}x at best "
+                      f"(x torch > 1 is faster)")
+
+
+def cmd_corpus(args) -> int:
+    from convbench.corpus import answers, table
+
+    if args.action == "build":
+        from convbench.corpus import build
+
+        progress, task = _progress(len(build.zoo()), "models of timm and torchvision")
+        with progress:
+            records = build.extract_all(on_model=lambda record, todo: progress.update(
+                task, advance=1, description=f"{record['source']}/{record['name']}"))
+        meta = build.assemble(records)
+        console.print(f"corpus: {meta['layers']} unique layers from {meta['models']} models ({meta['failed']} failed), "
+                      f"sha256 {meta['sha256'][:16]}, in {table.DATA}")
+        return 0
+    if args.action == "show":
+        meta = table.metadata()
+        console.print(f"corpus {meta['sha256'][:16]} (verified: {table.verify()[:16]}), versions {meta['versions']}")
+        tiers = _table("tiers", ("tier", "layers"), right=("layers",))
+        for name, count in meta["tiers"].items():
+            tiers.add_row(name, str(count))
+        console.print(tiers)
+        odd = [row for row in table.layers() if not table.expressible(row)]
+        listed = _table(f"{len(odd)} layers convbench cannot express", ("layer", "shape", "why not", "models"),
+                        right=("models",))
+        for row in odd[:args.limit]:
+            listed.add_row(row["layer"], f"{row['C']}x{row['H']}x{row['W']} -> {row['K']}, {row['R']}x{row['S']} "
+                           f"stride {row['stride_h']}", row["why_not"], row["models"])
+        console.print(listed)
+        return 0
+    records = answers.load(args.store)
+    if not records:
+        raise ConvError(f"no corpus records for this machine under {args.store}: run `convbench sweep --corpus smoke`")
+    _print_answers(records, f"corpus store {args.store}")
+    return 0
+
+
 def cmd_sweep(args) -> int:
+    if args.corpus:
+        return cmd_corpus_sweep(args)
     if args.model:
         return cmd_model_sweep(args)
     table = _table("time per call (median) and error against the float64 oracle",
@@ -342,7 +429,7 @@ def _model_arguments(parser, required: bool) -> None:
     parser.add_argument("--model", required=required, help="package.module:factory, or a torchvision / timm model name")
     parser.add_argument("--input", type=int, nargs=4, default=[1, 3, 224, 224], metavar=("N", "C", "H", "W"),
                         help="the model's input shape (default 1 3 224 224)")
-    parser.add_argument("--batch", type=int, help="N of --input")
+    parser.add_argument("--batch", type=int, help="N of --input (with --corpus: of each layer, default 1)")
 
 
 def main(argv=None) -> int:
@@ -360,6 +447,16 @@ def main(argv=None) -> int:
                        help="with --model: fix the filters first (set_weights: transformed once), time plan(x)")
     sweep.add_argument("--csv", help="with --model: write the per-layer times here (one row per layer and variant)")
     sweep.add_argument("--json", help="with --model: write the per-layer times and the per-model totals here")
+    sweep.add_argument("--corpus", choices=("smoke", "dense", "grouped", "pointwise", "all"),
+                       help="a tier of the layer corpus (convbench corpus show), into the resumable store")
+    sweep.add_argument("--shard", default="1/1", help="with --corpus: I/N, every N-th layer from the I-th")
+    sweep.add_argument("--sample", type=int, help="with --corpus: a stable sample of this many layers, "
+                                                  "stratified over kind and size")
+    sweep.add_argument("--check", action="store_true", help="with --corpus: each output against the float64 "
+                                                            "oracle within its variant's tolerance; exit 1 on a failure")
+    sweep.add_argument("--store", type=Path, default=Path("results") / "corpus",
+                       help="with --corpus: the results store (default: results/corpus)")
+    sweep.add_argument("--tag", default="", help="with --corpus: added to the store file's name (a new run)")
     sweep.set_defaults(run=cmd_sweep)
     stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
     stages.add_argument("--algorithm", default="fft", choices=registry.LABELS, help="an algorithm or variant label, e.g. \"fft tile 16\"")
@@ -416,6 +513,13 @@ def main(argv=None) -> int:
     acc.add_argument("--epochs", type=int, default=5)
     acc.add_argument("--out", default="results/figures")
     acc.set_defaults(run=cmd_accuracy)
+    corpus = commands.add_parser("corpus", help="the layer corpus of timm and torchvision: build, show, report")
+    corpus.add_argument("action", choices=("build", "show", "report"),
+                        help="build: extract it (resumes); show: its tiers and the layers convbench cannot "
+                             "express; report: the answers in this machine's store")
+    corpus.add_argument("--store", type=Path, default=Path("results") / "corpus")
+    corpus.add_argument("--limit", type=int, default=20, help="show: list this many unexpressible layers")
+    corpus.set_defaults(run=cmd_corpus)
     plot = commands.add_parser("plot", help="seaborn charts from the stored asv results (no re-measuring)")
     plot.add_argument("--results", default="results")
     plot.add_argument("--out", default="results/figures")

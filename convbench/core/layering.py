@@ -15,6 +15,7 @@ LAYERS = (
     ("nn", ("convbench.nn",), "torch modules and autograd over a plan"),
     ("workloads", ("convbench.workloads",), "network layers, model layers, test data, training passes, accuracy"),
     ("measure", ("convbench.measure",), "timing protocol, rooflines, sweeps, targets, the regression guard"),
+    ("corpus", ("convbench.corpus",), "the layer corpus of timm and torchvision, its sweep, store and answers"),
     ("report", ("convbench.report",), "asv results, charts, the published page, the main job"),
     ("top", ("convbench.cli", "convbench"), "the command line, and the front door (import convbench)"),
 )

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.core.cache import update_json
+from convbench.core.machine import machine_id
 
 STORE = Path("results") / "targets"
 FALL = 0.25  # a ratio more than this far below its stored figure fails the comparison
@@ -36,21 +35,6 @@ QUICK = (
     "direct backward_data resnet18 128@28 vs torch",
     "fft step 7x7 valid vs torch",
 )
-
-
-def machine_id() -> str:
-    """A name for this machine's hardware: its CPU model and core count, e.g. 'amd-epyc-2-cores'."""
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as info:
-            model = next((line.split(":", 1)[1] for line in info if line.startswith("model name")), "")
-    except OSError:
-        pass
-    if not model:
-        import platform
-        model = platform.processor() or platform.machine()
-    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-") or "unknown-cpu"
-    return f"{slug}-{os.cpu_count()}-cores"
 
 
 def store_path(machine: str | None = None, store: Path = STORE) -> Path:

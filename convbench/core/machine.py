@@ -1,0 +1,70 @@
+"""Which machine measured a result: a name for its hardware, and its full identity.
+
+asv names a machine by its hostname, which put an AMD EPYC's and an Intel Xeon's
+results under one name (`vm`). A ratio or a time travels between commits, not
+between CPUs, so every store convbench writes (the guard's figures, the corpus
+sweep's records, asv's machine name in the main job) is keyed by the hardware:
+the CPU model and core count, and the GPU where one is used.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import re
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (asv's machine.json `cpu` holds the same text)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return model or platform.processor() or platform.machine()
+
+
+def machine_id() -> str:
+    """A name for this machine's hardware: its CPU model and core count, e.g. 'amd-epyc-2-cores'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "unknown-cpu"
+    return f"{slug}-{os.cpu_count()}-cores"
+
+
+def memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "none"
+
+
+def gpu_name() -> str:
+    """The first CUDA device's name when torch is loaded and sees one, else '' (never imports torch:
+    `import convbench` stays light, and a CPU sweep never starts a CUDA context)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    try:
+        return torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else ""
+    except Exception:  # a broken driver is no GPU for the record
+        return ""
+
+
+@functools.lru_cache(maxsize=None)
+def _static_identity() -> tuple:
+    return (("id", machine_id()), ("cpu", cpu_model()), ("cores", os.cpu_count()), ("memory_bytes", memory_bytes()),
+            *((package, _version(package)) for package in ("torch", "numba", "pyfftw")))
+
+
+def identity() -> dict:
+    """What each stored record carries: id, cpu, cores, memory_bytes, gpu, and the torch, numba and
+    pyfftw versions."""
+    return {**dict(_static_identity()), "gpu": gpu_name()}

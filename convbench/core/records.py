@@ -1,0 +1,84 @@
+"""An append-only store of measured records: one JSON object per line, one file per writer.
+
+A sweep of thousands of layers must survive a kill and never lose what it
+measured. Each write is one complete line (a layer's records together) handed
+to the kernel in a single write() and fsync'd before the sweep goes on, so a
+SIGKILL loses at most the layer in flight. What a crash mid-write can still
+leave (a last line cut short, on a full disk or a power cut) is reported in
+one line and skipped when read; before the next append the cut-short tail is
+moved aside to `<file>.damaged` (kept, never deleted) so a new line never
+joins it. A line that is not valid JSON anywhere else is reported and skipped too.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def _report(path: Path, line_number: int, why: str) -> None:
+    print(f"convbench: skipping line {line_number} of {path}: {why}")
+
+
+def read_records(path: Path) -> list[dict]:
+    """Every whole record in the file, in the order written ([] when it is missing or unreadable)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        print(f"convbench: skipping the unreadable store {path} ({type(err).__name__}: {err})")
+        return []
+    records = []
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as err:
+            cut = number == len(lines)  # no newline after it: the write was cut short
+            _report(path, number, "cut short (the run that wrote it was killed mid-write)" if cut
+                    else f"not JSON ({err})")
+            continue
+        if not isinstance(record, dict):
+            _report(path, number, "not a JSON object")
+            continue
+        records.append(record)
+    return records
+
+
+def _repair_tail(path: Path) -> None:
+    """Move a last line that has no newline (a write cut short) aside, so the next record starts a line."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        data = handle.seek(0) or handle.read()
+        keep = data.rfind(b"\n") + 1
+        with open(path.with_name(path.name + ".damaged"), "ab") as damaged:
+            damaged.write(data[keep:] + b"\n")
+        handle.truncate(keep)
+    print(f"convbench: {path} ended in a line cut short; moved it to {path.name}.damaged and went on")
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Add one record as one line, on disk (fsync'd) when this returns."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _repair_tail(path)
+    line = (json.dumps(record, separators=(",", ":"), allow_nan=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, line)
+        while written < len(line):  # a short write is rare on a local disk, and still lands whole
+            written += os.write(fd, line[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,228 @@
+"""`convbench sweep --corpus TIER`: every variant timed, and with check verified, on every layer of a
+corpus tier, each layer's records on disk as soon as they are measured.
+
+The store is one file per (machine, run) under results/corpus/<machine id>/, a
+run being the tier, the shard and the batch (`dense-shard2of4-b1.jsonl`). Each
+line is one layer: its id, its spec, the machine's identity, the commit, and
+for each variant the median seconds (convbench's one timing protocol:
+alternating turns, warm-up, an untimed call before each timed one), or n/a and
+why, and with check its error and verdict. convbench.core.records writes each
+line whole and fsync'd, so a killed sweep loses at most the layer in flight,
+and a rerun skips the layers its file holds: nothing is measured twice.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from convbench.core.errors import ConvError
+from convbench.core.machine import identity, machine_id
+from convbench.core.oracle import reference_for, relative_error
+from convbench.core.records import append_record, read_records
+from convbench.corpus import table
+from convbench.corpus.extract import conv_spec
+from convbench.interface import registry
+from convbench.interface.api import plan
+from convbench.measure.timing import alternating_medians
+from convbench.workloads.signals import random_problem
+
+STORE = Path("results") / "corpus"
+# A variant whose filter spectra alone (a bound from the shapes: K·C/groups complex64 values per
+# frequency it keeps) pass this is not run: 3 GiB, an eighth of this 24 GiB machine, leaves room for
+# the other variants' plans alive beside it in the alternation. CONVBENCH_SPECTRUM_LIMIT overrides it.
+SPECTRUM_LIMIT = 3 * 2**30
+
+
+# Slower than SLOW x torch on one call (and slower than SLOW_FLOOR seconds, under which the turns are
+# cheap): timed once. 10x: no variant that lost by 10x on one call has won the turns (smoke tier).
+SLOW = 10.0
+SLOW_FLOOR = 0.01
+
+
+def spectrum_bound_bytes(spec, label: str) -> int:
+    """Bytes of the filter spectra an fft variant holds for spec (0 for the others)."""
+    algorithm, options = registry.VARIANTS[label]
+    if algorithm != "fft":
+        return 0
+    if "tile" in options:
+        height = width = options["tile"]
+    else:
+        from convbench.algorithms.fft.bandlimit import fft_grid
+
+        height, width = fft_grid(spec)
+    return spec.K * spec.C_per_group * height * (width // 2 + 1) * 8
+
+
+def spectrum_limit() -> int:
+    return int(float(os.environ.get("CONVBENCH_SPECTRUM_LIMIT", SPECTRUM_LIMIT)))
+
+
+def run_name(tier: str, shard: tuple[int, int] = (1, 1), batch: int = 1, sample: int | None = None) -> str:
+    index, count = shard
+    return (f"{tier}" + (f"-sample{sample}" if sample else "") + (f"-shard{index}of{count}" if count > 1 else "")
+            + f"-b{batch}")
+
+
+def store_path(run: str, store: Path = STORE, machine: str | None = None) -> Path:
+    return Path(store) / (machine or machine_id()) / f"{run}.jsonl"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' (1 <= I <= N) as (I, N)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ConvError(f"shard must be I/N with 1 <= I <= N, e.g. 2/4; got {text!r}") from None
+    if not 1 <= index <= count:
+        raise ConvError(f"shard must be I/N with 1 <= I <= N, e.g. 2/4; got {text!r}")
+    return index, count
+
+
+def tier_layers(tier: str, shard=(1, 1), sample: int | None = None, data: Path = table.DATA) -> list[dict]:
+    """The tier's layers (a stratified sample of them when asked), every count-th from index: a shard."""
+    rows = table.tier(tier, data)
+    if sample:
+        rows = table.sample(rows, sample)
+    index, count = shard
+    return rows[index - 1::count]
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _spec_record(spec) -> dict:
+    return dict(N=spec.N, C=spec.C, H=spec.H, W=spec.W, K=spec.K, R=spec.R, S=spec.S, padding=list(spec.padding),
+                stride=list(spec.stride), dilation=list(spec.dilation), groups=spec.groups)
+
+
+def _why_not(label: str, spec) -> str:
+    why = registry.why_not(label, "cpu", spec)
+    if why:
+        return why
+    tile = registry.VARIANTS[label][1].get("tile")
+    if registry.VARIANTS[label][0] == "fft" and tile and tile > 2 * max(spec.P, spec.Q):
+        # as tests/test_speed.py: such a tile computes mostly padding (a 32x32 tile of a 1x1 layer on
+        # 7x7 images took 1.4 s a call against torch's 0.9 ms), and the whole-image fft covers the layer
+        return f"skipped: a {tile}x{tile} tile is over twice the {spec.P}x{spec.Q} output (mostly padding)"
+    bound, limit = spectrum_bound_bytes(spec, label), spectrum_limit()
+    if bound > limit:
+        return (f"its filter spectra would take {bound / 2**30:.1f} GiB (a bound from the shapes), over the "
+                f"sweep's {limit / 2**30:.1f} GiB limit (CONVBENCH_SPECTRUM_LIMIT)")
+    return ""
+
+
+def _timed(spec, labels, repeats: int) -> dict:
+    """{label: {"seconds": median} or {"why_not": ...}}: the runnable variants timed in turns; one that
+    fails to build or to run is recorded with its error, and the others are timed without it. A variant
+    whose second call takes over SLOW times torch's is timed by that call alone ("timed_once"): it
+    cannot win the layer, and the turns would spend most of the sweep on it (a 32x32-tile FFT of a
+    1x1 layer on 7x7 images: 1.4 s a call against torch's 0.9 ms)."""
+    import time
+
+    x, w = random_problem(spec)
+    results, calls, torch_seconds = {}, {}, None
+    for label in labels:  # torch first
+        why = _why_not(label, spec)
+        if why:
+            results[label] = {"why_not": why}
+            continue
+        try:
+            p = plan(spec, label)
+            p(x, w)  # the first call: compilation and first-touch; a failure here is the variant's
+            start = time.perf_counter()
+            p(x, w)
+            seconds = time.perf_counter() - start
+        except (ConvError, MemoryError, ValueError, RuntimeError) as err:
+            results[label] = {"why_not": f"failed: {type(err).__name__}: {str(err)[:300]}"}
+            continue
+        if label == "torch":
+            torch_seconds = seconds
+        if torch_seconds and seconds > SLOW * torch_seconds and seconds > SLOW_FLOOR:
+            results[label] = {"seconds": seconds, "timed_once": True}
+            del p
+        else:
+            calls[label] = lambda p=p: p(x, w)
+    if calls:
+        for label, seconds in alternating_medians(calls, repeats).items():
+            results[label] = {"seconds": seconds}
+    return results
+
+
+def _checked(spec, labels, found: dict) -> None:
+    """Each variant that ran: its output on seeded batch-1 data against the float64 oracle, and whether
+    its error is within the registry's tolerance for it."""
+    one = conv_spec_at_batch(spec, 1)
+    x, w = random_problem(one, 1)
+    reference = reference_for(one, x, w)
+    for label in labels:
+        if "seconds" not in found[label]:
+            continue
+        error = relative_error(plan(one, label)(x, w), reference)
+        found[label].update(error=error, tolerance=registry.TOLERANCE[label], ok=bool(error <= registry.TOLERANCE[label]))
+
+
+def conv_spec_at_batch(spec, batch: int):
+    from dataclasses import replace
+
+    return replace(spec, N=batch)
+
+
+def measure_layer(row: dict, labels, batch: int = 1, check: bool = False, repeats: int = 3) -> dict:
+    """One layer's line of the store."""
+    record = dict(layer=row["layer"], kind=row["kind"], batch=batch, machine=identity(), commit=_commit(),
+                  when=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), check=check)
+    labels = ["torch", *(label for label in labels if label != "torch")]
+    if not table.expressible(row):
+        record.update(spec=None, variants={label: {"why_not": row["why_not"]} for label in labels})
+        return record
+    spec = conv_spec_at_batch(conv_spec({**row, "N": 1}), batch)
+    found = _timed(spec, labels, repeats)
+    if check:
+        _checked(spec, labels, found)
+    record.update(spec=_spec_record(spec), variants={label: found[label] for label in labels})
+    return record
+
+
+@dataclass(frozen=True)
+class CorpusSweep:
+    path: Path               # the store file
+    records: list            # every layer's line in it, this run's and earlier runs'
+    measured: int            # layers measured by this call
+    skipped: int             # layers already in the store
+
+    @property
+    def failures(self) -> list[tuple[str, str, float, float]]:
+        """(layer, variant, error, tolerance) of every checked variant outside its tolerance."""
+        return [(r["layer"], label, v["error"], v["tolerance"]) for r in self.records
+                for label, v in r["variants"].items() if v.get("ok") is False]
+
+
+def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batch: int = 1, check: bool = False,
+                 repeats: int = 3, sample: int | None = None, store: Path = STORE, tag: str = "",
+                 data: Path = table.DATA, on_layer=None) -> CorpusSweep:
+    """Measure every layer of the tier (shard) that the store's file does not hold yet."""
+    if batch < 1:
+        raise ConvError(f"batch must be an int >= 1; got {batch!r}")
+    for label in labels:
+        registry.check_names(label, "cpu")
+    if tag and not all(ch.isalnum() or ch in "-_." for ch in tag):
+        raise ConvError(f"tag must be letters, digits, '-', '_' or '.'; got {tag!r}")
+    path = store_path(run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else ""),
+                      store)
+    done = {record.get("layer") for record in read_records(path)}
+    todo = [row for row in tier_layers(tier, shard, sample, data) if row["layer"] not in done]
+    for row in todo:
+        record = measure_layer(row, labels, batch, check, repeats)
+        append_record(path, record)
+        if on_layer:
+            on_layer(record, len(todo))
+    records = read_records(path)
+    return CorpusSweep(path, records, len(todo), len(done))
