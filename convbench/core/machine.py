@@ -1,4 +1,4 @@
-"""Which machine measured a result: a name for its hardware, and its full identity.
+"""Which machine measured a result (a name for its hardware, and its full identity), and which code.
 
 asv names a machine by its hostname, which put an AMD EPYC's and an Intel Xeon's
 results under one name (`vm`). A ratio or a time travels between commits, not
@@ -12,6 +12,7 @@ import functools
 import os
 import platform
 import re
+import subprocess
 
 
 def cpu_model() -> str:
@@ -37,7 +38,8 @@ def memory_bytes() -> int | None:
         return None
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """The installed version of a package ('none' when it is not installed), without importing it."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -61,10 +63,19 @@ def gpu_name() -> str:
 @functools.lru_cache(maxsize=None)
 def _static_identity() -> tuple:
     return (("id", machine_id()), ("cpu", cpu_model()), ("cores", os.cpu_count()), ("memory_bytes", memory_bytes()),
-            *((package, _version(package)) for package in ("torch", "numba", "pyfftw")))
+            *((package, package_version(package)) for package in ("torch", "numba", "pyfftw")))
 
 
 def identity() -> dict:
     """What each stored record carries: id, cpu, cores, memory_bytes, gpu, and the torch, numba and
     pyfftw versions."""
     return {**dict(_static_identity()), "gpu": gpu_name()}
+
+
+def commit() -> str:
+    """The working tree's commit as `git describe --always --dirty` gives it ('unknown' outside a checkout)."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from convbench.core.cache import cache_root, write_atomically
-from convbench.core.machine import _version
+from convbench.core.machine import package_version
 from convbench.core.records import append_record, read_records
 from convbench.corpus.extract import KEY_COLUMNS, layer_id, model_layers, zoo
 from convbench.corpus.table import DATA, kind_of
@@ -26,7 +26,7 @@ LAYER_COLUMNS = ("layer", *KEY_COLUMNS, "kind", "why_not", "models", "occurrence
 
 
 def versions() -> dict:
-    return {package: _version(package) for package in ("torch", "torchvision", "timm")}
+    return {package: package_version(package) for package in ("torch", "torchvision", "timm")}
 
 
 def progress_path() -> Path:

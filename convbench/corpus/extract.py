@@ -46,14 +46,15 @@ def _effective_padding(conv, input_hw, output_hw) -> tuple[tuple[int, int] | Non
     """(padding as ConvSpec takes it, "") or (None, why convbench cannot express it)."""
     if conv.padding_mode != "zeros":
         return None, f"padding_mode={conv.padding_mode!r} (convbench pads with zeros)"
-    pads_itself = type(conv).__name__ == "Conv2dSame" or conv.padding == "same"
+    # timm's Conv2dSame, StdConv2dSame, ScaledStdConv2dSame pad so inside their forward
+    pads_itself = type(conv).__name__.endswith("Same") or conv.padding == "same"
     pads = []
     for axis, (size, out) in enumerate(zip(input_hw, output_hw)):
         k, s, d = conv.kernel_size[axis], conv.stride[axis], conv.dilation[axis]
         extent = d * (k - 1) + 1
         if pads_itself:
-            # TensorFlow's 'SAME' (timm's Conv2dSame pads so inside its forward, then convolves with
-            # padding 0; torch's padding='same' is its stride-1 case): the total, extra at the end
+            # TensorFlow's 'SAME' (then a convolution with padding 0; torch's padding='same' is its
+            # stride-1 case): the total, the extra row or column at the end
             total = max((-(-size // s) - 1) * s + extent - size, 0)
             if total % 2:
                 return None, f"asymmetric 'same' padding ({total // 2} before, {total - total // 2} after)"
@@ -61,7 +62,8 @@ def _effective_padding(conv, input_hw, output_hw) -> tuple[tuple[int, int] | Non
         else:
             pad = conv.padding[axis]
         if (size + 2 * pad - extent) // s + 1 != out:
-            return None, f"output {tuple(output_hw)} does not follow from padding {conv.padding!r}"
+            return None, (f"output {tuple(output_hw)} does not follow from padding {conv.padding!r} "
+                          f"({type(conv).__name__} pads in its own way)")
         pads.append(pad)
     return (pads[0], pads[1]), ""
 

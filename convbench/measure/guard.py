@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.core.cache import update_json
-from convbench.core.machine import machine_id
+from convbench.core.machine import commit, machine_id
 
 STORE = Path("results") / "targets"
 FALL = 0.25  # a ratio more than this far below its stored figure fails the comparison
@@ -56,19 +55,11 @@ def stored_ratios(machine: str | None = None, store: Path = STORE) -> dict[str, 
         return {}
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def save_ratios(ratios: dict[str, float], machine: str | None = None, store: Path = STORE) -> Path:
     """Merge ratios into the machine's stored figures (kept: the cases not measured now)."""
     path = store_path(machine, store)
     old = stored_ratios(machine, store)
-    update_json(path, {"machine": machine or machine_id(), "commit": _commit(),
+    update_json(path, {"machine": machine or machine_id(), "commit": commit(),
                        "measured": datetime.date.today().isoformat(), "ratios": {**old, **ratios}})
     return path
 

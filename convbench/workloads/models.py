@@ -19,6 +19,7 @@ import types
 from dataclasses import dataclass
 
 from convbench.core.errors import ConvError
+from convbench.core.machine import package_version
 from convbench.core.spec import ConvSpec
 
 
@@ -101,7 +102,7 @@ def model_layers(name: str, input_shape) -> list[ModelLayer]:
 
     if ":" in name:  # the user's own code, which may have changed since: extracted every time
         return from_model(load_model(name), input_shape)
-    versions = "|".join(f"{package}={_version(package)}" for package in ("torch", "torchvision", "timm"))
+    versions = "|".join(f"{package}={package_version(package)}" for package in ("torch", "torchvision", "timm"))
     key = f"{name}|{tuple(input_shape)}|{versions}"
     path = cache_root() / "model_layers.json"
     stored = read_json(path).get(key)
@@ -113,15 +114,6 @@ def model_layers(name: str, input_shape) -> list[ModelLayer]:
     found = from_model(load_model(name), input_shape)
     update_json(path, {key: [_to_record(layer) for layer in found]})
     return found
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "none"
 
 
 def torchvision_models():
