@@ -128,3 +128,66 @@ def test_model_chart_adds_up_count_times_time_with_torch_where_a_variant_cannot(
     assert bars["cherry-pick"].sum() == pytest.approx(1 + 2 * 1)  # torch's stem, direct's block
     paths = chart_models(frame, tmp_path)
     assert {p.name for p in paths} == {"model_convolutions.png", "model_convolutions.svg"}
+
+
+def test_a_truncated_asv_result_file_is_reported_in_one_line_and_skipped(tmp_path, capsys):
+    write_results(tmp_path)
+    good = (tmp_path / "m1" / "c2-env.json").read_bytes()
+    (tmp_path / "m1" / "c9-env.json").write_bytes(good[:len(good) // 2])  # what a run killed mid-write leaves
+    frame = load_results(tmp_path)
+    assert set(frame.commit) == {"c2"} and len(frame) == 4
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "skipping the unreadable asv result file" in out and "c9-env.json" in out
+
+
+def test_convbench_plot_and_the_report_survive_truncated_result_and_store_files(tmp_path, capsys):
+    """The committed results with one asv file cut short and a corpus store file cut short: `convbench plot`
+    draws every chart (the corpus's from the store's whole lines) and the report page lists them."""
+    import shutil
+
+    from convbench.cli import main
+    from convbench.core.machine import machine_id
+    from convbench.report.page import write_report
+
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results, ignore=shutil.ignore_patterns("html", "figures"))
+    victim = sorted((results / "vm").glob("*.json"))[0]
+    victim.write_bytes(victim.read_bytes()[:300])
+    store = results / "corpus" / machine_id()
+    store.mkdir(parents=True, exist_ok=True)
+    line = {"layer": next(iter(_smoke_ids())), "batch": 1, "when": "2026-12-02T00:00:00+00:00", "spec": None,
+            "variants": {"torch": {"seconds": 1e-3}, "direct": {"seconds": 2e-3}}}
+    (store / "cut-b1.jsonl").write_bytes((json.dumps(line) + "\n").encode() + b'{"layer": "0123", "varia')
+    assert main(["plot", "--results", str(results), "--out", str(tmp_path / "figures")]) == 0
+    out = capsys.readouterr().out
+    assert "skipping the unreadable asv result file" in out and victim.name in out
+    assert "cut short" in out and "Traceback" not in out
+    charts = sorted((tmp_path / "figures").glob("*.png"))
+    assert {"time_vs_filter_size.png", "corpus_speedups.png"} <= {p.name for p in charts}
+    page = write_report(tmp_path / "html", charts, "test").read_text()
+    assert "corpus_speedups.png" in page and "time_vs_filter_size.png" in page
+
+
+def _smoke_ids():
+    from convbench.corpus import table
+
+    return [row["layer"] for row in table.tier("smoke")]
+
+
+def test_the_main_job_refuses_a_machine_name_that_is_other_hardware(tmp_path):
+    from convbench.core.errors import ConvError
+    from convbench.core.machine import cpu_model
+    from convbench.report.bench import asv_machine_name, check_machine_name
+
+    (tmp_path / "vm").mkdir()
+    (tmp_path / "vm" / "machine.json").write_text(json.dumps({"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz",
+                                                              "num_cpu": "2"}))
+    with pytest.raises(ConvError, match="is another machine's"):
+        check_machine_name(tmp_path, "vm")
+    import os
+
+    (tmp_path / "same").mkdir()
+    (tmp_path / "same" / "machine.json").write_text(json.dumps({"cpu": cpu_model(), "num_cpu": str(os.cpu_count())}))
+    check_machine_name(tmp_path, "same")  # this hardware: no error
+    check_machine_name(tmp_path, "new")   # no machine.json yet
+    assert asv_machine_name().endswith(f"-{os.cpu_count()}-cores")

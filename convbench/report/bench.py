@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,49 @@ from typing import Callable
 
 from convbench.interface import registry
 from convbench.core.spec import ConvSpec
+
+
+def asv_machine_name() -> str:
+    """asv's machine name for this hardware (not the hostname): the CPU and its cores, and the GPU's
+    name where the cuda backend runs, e.g. 'amd-epyc-2-cores'."""
+    from convbench.core.machine import machine_id
+
+    gpu = _gpu_slug()
+    return machine_id() + (f"-{gpu}" if gpu else "")
+
+
+def _gpu_slug() -> str:
+    import re
+
+    if not registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
+        return ""
+    from convbench.core.machine import gpu_name
+
+    return re.sub(r"[^a-z0-9]+", "-", gpu_name().lower()).strip("-")
+
+
+def check_machine_name(results: str, machine: str) -> None:
+    """ConvError when results/<machine>/machine.json describes other hardware: asv files a run by its
+    name alone, and a Xeon's results under an EPYC's name would chart as one history."""
+    import json
+
+    from convbench.core.errors import ConvError
+    from convbench.core.machine import cpu_model
+
+    path = Path(results) / machine / "machine.json"
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as err:
+        print(f"convbench: skipping the unreadable {path} ({type(err).__name__}: {err})")
+        return
+    here = {"cpu": cpu_model(), "num_cpu": str(os.cpu_count())}
+    differs = {key: (stored.get(key), value) for key, value in here.items() if str(stored.get(key)) != value}
+    if differs:
+        raise ConvError(f"machine {machine!r}: {path} is another machine's ("
+                        + ", ".join(f"{key} {old!r}, here {new!r}" for key, (old, new) in differs.items())
+                        + f"); pass a --machine that names this hardware (default: {asv_machine_name()!r})")
 
 
 def head_commit() -> str:
@@ -24,15 +66,19 @@ def _run(title: str, command: list[str], announce: Callable[[str, list[str]], No
 def main_job(quick: bool = False, machine: str | None = None, bench: str | None = None,
              results: str = "results", out: str = "results/figures",
              announce: Callable[[str, list[str]], None] = lambda title, command: None) -> dict:
-    """Run the asv suites on the working tree (saved under HEAD), publish the history as HTML with
-    the offline UI, and draw the charts. Returns {"machine", "html", "charts"}."""
+    """Run the asv suites on the working tree (saved under HEAD), sweep and check the corpus's smoke tier,
+    publish the history as HTML with the offline UI, and draw the charts. Returns {"machine", "html",
+    "charts", "corpus"}."""
+    from convbench.corpus.sweep import STORE, sweep_corpus
+    from convbench.report.corpus_charts import plot_corpus
     from convbench.report.plot import plot_all  # seaborn and matplotlib load only for this
     from convbench.report.page import write_report
 
     asv = [sys.executable, "-m", "asv"]
     env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0")
-    machine = machine or platform.node() or "this-machine"
-    _run("1/5 register this machine with asv", [*asv, "machine", "--yes", "--machine", machine], announce)
+    machine = machine or asv_machine_name()
+    check_machine_name(results, machine)
+    _run("1/6 register this machine with asv", [*asv, "machine", "--yes", "--machine", machine], announce)
     run = [*asv, "run", "--python=same", "--set-commit-hash", head_commit(), "--machine", machine]
     if quick:
         run.append("--quick")
@@ -40,12 +86,16 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
         run += ["--launch-method", "spawn"]  # a real GPU: CUDA does not survive asv's forkserver
     if bench:
         run += ["--bench", bench]
-    _run(f"2/5 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)", run, announce, env)
-    _run("3/5 publish the history as HTML", [*asv, "publish"], announce)
+    _run(f"2/6 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)", run, announce, env)
+    commit = head_commit()[:8]
+    announce(f"3/6 sweep and check the corpus's smoke tier ({STORE}/, a file for commit {commit})",
+             ["convbench", "sweep", "--corpus", "smoke", "--check", "--tag", commit])
+    corpus = sweep_corpus("smoke", check=True, tag=commit, store=Path(results) / "corpus", repeats=1 if quick else 3)
+    _run("4/6 publish the history as HTML", [*asv, "publish"], announce)
     html = Path(results) / "html"
-    _run("4/5 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
+    _run("5/6 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
          [sys.executable, "-m", "asv_tachyon", "install", str(html)], announce)
-    announce("5/5 draw the charts, and the report page that shows them", [])
-    charts = plot_all(results, out, machine=machine)
+    announce("6/6 draw the charts, and the report page that shows them", [])
+    charts = plot_all(results, out, machine=machine) + plot_corpus(Path(results) / "corpus", out)
     report = write_report(html, sorted(Path(out).glob("*.png")), machine)  # `convbench accuracy`'s chart too
-    return {"machine": machine, "html": html / "index.html", "report": report, "charts": charts}
+    return {"machine": machine, "html": html / "index.html", "report": report, "charts": charts, "corpus": corpus}

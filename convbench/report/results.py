@@ -16,6 +16,27 @@ def _param_value(text: str):
         return text
 
 
+def _rows(path: Path, data: dict, benchmarks: dict) -> list[dict]:
+    """One result file's rows (raises on a file that is not asv's format)."""
+    rows = []
+    columns = data["result_columns"]
+    for name, entry in data["results"].items():
+        entry = dict(zip(columns, entry))
+        meta = benchmarks.get(name, {})
+        names = meta.get("param_names", [])
+        combos = list(itertools.product(*entry.get("params", []))) or [()]
+        values = entry["result"] if isinstance(entry["result"], list) else [entry["result"]]
+        suite, _, measure = name.rpartition(".")
+        for combo, value in zip(combos, values or [None] * len(combos)):
+            row = dict(machine=path.parent.name, commit=data["commit_hash"], date=data.get("date"),
+                       env=data.get("env_name"), started=entry.get("started_at"), benchmark=name,
+                       suite=suite.split(".")[-1], measure=measure, unit=meta.get("unit"),
+                       value=float("nan") if value is None else float(value))
+            row.update({param: _param_value(v) for param, v in zip(names, combo)})
+            rows.append(row)
+    return rows
+
+
 def load_results(results_dir="results", machine: str | None = None, latest_only: bool = True) -> pd.DataFrame:
     """One row per (result file, benchmark, parameter combination) with its value.
 
@@ -31,22 +52,11 @@ def load_results(results_dir="results", machine: str | None = None, latest_only:
     for path in sorted(p for folder in machines for p in folder.glob("*.json")):
         if path.name == "machine.json" or (machine and path.parent.name != machine):
             continue
-        data = json.loads(path.read_text())
-        columns = data["result_columns"]
-        for name, entry in data["results"].items():
-            entry = dict(zip(columns, entry))
-            meta = benchmarks.get(name, {})
-            names = meta.get("param_names", [])
-            combos = list(itertools.product(*entry.get("params", []))) or [()]
-            values = entry["result"] if isinstance(entry["result"], list) else [entry["result"]]
-            suite, _, measure = name.rpartition(".")
-            for combo, value in zip(combos, values or [None] * len(combos)):
-                row = dict(machine=path.parent.name, commit=data["commit_hash"], date=data.get("date"),
-                           env=data.get("env_name"), started=entry.get("started_at"), benchmark=name,
-                           suite=suite.split(".")[-1], measure=measure, unit=meta.get("unit"),
-                           value=float("nan") if value is None else float(value))
-                row.update({param: _param_value(v) for param, v in zip(names, combo)})
-                rows.append(row)
+        try:
+            rows += _rows(path, json.loads(path.read_text()), benchmarks)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            # what a run killed mid-write leaves; asv publish skips it the same way
+            print(f"convbench: skipping the unreadable asv result file {path} ({type(err).__name__}: {err})")
     frame = pd.DataFrame(rows)
     if frame.empty:
         raise FileNotFoundError(f"no asv results under {results_dir}/ (run `convbench bench` first)")
