@@ -380,7 +380,13 @@ def cmd_bench(args) -> int:
     console.print(f"HTML:   {done['html']}  (serve it: `asv preview` or `python -m http.server -d {html}`)")
     console.print(f"charts: {Path(args.out)}/")
     console.print(f"report: {done['report']}  (every chart with what it shows; linked from the index)")
-    return 0
+    corpus = done["corpus"]
+    checked = sum(1 for r in corpus.records for v in r["variants"].values() if "ok" in v)
+    console.print(f"corpus: {len(corpus.records)} smoke layers in {corpus.path} ({corpus.measured} measured now), "
+                  f"{checked - len(corpus.failures)} of {checked} outputs within tolerance of the float64 oracle")
+    for layer_id, label, error, tolerance in corpus.failures:
+        console.print(f"[red]check failed:[/] layer {layer_id}, {label}: relative error {error:.2e} > {tolerance:.1e}")
+    return 1 if corpus.failures else 0
 
 
 def cmd_accuracy(args) -> int:
@@ -417,9 +423,11 @@ def cmd_layers(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    from convbench.report.corpus_charts import plot_corpus
     from convbench.report.plot import plot_all  # seaborn and matplotlib load only for this command
 
     paths = plot_all(args.results, args.out, machine=args.machine)
+    paths += plot_corpus(Path(args.results) / "corpus", args.out)  # this machine's corpus store
     for path in paths:
         console.print(f"wrote {path}")
     return 0 if paths else 1
@@ -499,7 +507,8 @@ def main(argv=None) -> int:
     rec.set_defaults(run=cmd_recommend)
     bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
     bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (about a minute)")
-    bench.add_argument("--machine", help="asv machine name (default: this host's name)")
+    bench.add_argument("--machine", help="asv machine name (default: names the hardware, e.g. amd-epyc-2-cores; "
+                                            "refused when results/NAME/machine.json is other hardware)")
     bench.add_argument("--bench", help="only benchmarks matching this regex")
     bench.add_argument("--results", default="results")
     bench.add_argument("--out", default="results/figures")

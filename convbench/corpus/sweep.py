@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime
 import os
-import subprocess
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from convbench.core.errors import ConvError
-from convbench.core.machine import identity, machine_id
+from convbench.core.machine import commit, identity, machine_id
 from convbench.core.oracle import reference_for, relative_error
 from convbench.core.records import append_record, read_records
 from convbench.corpus import table
@@ -90,14 +90,6 @@ def tier_layers(tier: str, shard=(1, 1), sample: int | None = None, data: Path =
     return rows[index - 1::count]
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _spec_record(spec) -> dict:
     return dict(N=spec.N, C=spec.C, H=spec.H, W=spec.W, K=spec.K, R=spec.R, S=spec.S, padding=list(spec.padding),
                 stride=list(spec.stride), dilation=list(spec.dilation), groups=spec.groups)
@@ -125,8 +117,6 @@ def _timed(spec, labels, repeats: int) -> dict:
     whose second call takes over SLOW times torch's is timed by that call alone ("timed_once"): it
     cannot win the layer, and the turns would spend most of the sweep on it (a 32x32-tile FFT of a
     1x1 layer on 7x7 images: 1.4 s a call against torch's 0.9 ms)."""
-    import time
-
     x, w = random_problem(spec)
     results, calls, torch_seconds = {}, {}, None
     for label in labels:  # torch first
@@ -151,7 +141,8 @@ def _timed(spec, labels, repeats: int) -> dict:
         else:
             calls[label] = lambda p=p: p(x, w)
     if calls:
-        for label, seconds in alternating_medians(calls, repeats).items():
+        # warmup=0: each call above already ran twice
+        for label, seconds in alternating_medians(calls, repeats, warmup=0).items():
             results[label] = {"seconds": seconds}
     return results
 
@@ -170,14 +161,12 @@ def _checked(spec, labels, found: dict) -> None:
 
 
 def conv_spec_at_batch(spec, batch: int):
-    from dataclasses import replace
-
     return replace(spec, N=batch)
 
 
 def measure_layer(row: dict, labels, batch: int = 1, check: bool = False, repeats: int = 3) -> dict:
     """One layer's line of the store."""
-    record = dict(layer=row["layer"], kind=row["kind"], batch=batch, machine=identity(), commit=_commit(),
+    record = dict(layer=row["layer"], kind=row["kind"], batch=batch, machine=identity(), commit=commit(),
                   when=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), check=check)
     labels = ["torch", *(label for label in labels if label != "torch")]
     if not table.expressible(row):
@@ -217,12 +206,25 @@ def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batc
         raise ConvError(f"tag must be letters, digits, '-', '_' or '.'; got {tag!r}")
     path = store_path(run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else ""),
                       store)
-    done = {record.get("layer") for record in read_records(path)}
-    todo = [row for row in tier_layers(tier, shard, sample, data) if row["layer"] not in done]
+    rows = tier_layers(tier, shard, sample, data)
+    # done: measured, or n/a because convbench cannot express the layer and still cannot (a layer
+    # that a newer corpus can express is measured then)
+    stored = {record.get("layer"): record for record in read_records(path)}
+    done = {row["layer"] for row in rows if row["layer"] in stored
+            and (stored[row["layer"]].get("spec") is not None or not table.expressible(row))}
+    todo = [row for row in rows if row["layer"] not in done]
     for row in todo:
         record = measure_layer(row, labels, batch, check, repeats)
         append_record(path, record)
         if on_layer:
             on_layer(record, len(todo))
     records = read_records(path)
-    return CorpusSweep(path, records, len(todo), len(done))
+    return CorpusSweep(path, _latest(records), len(todo), len(done))
+
+
+def _latest(records: list[dict]) -> list[dict]:
+    """One record per layer: the last written (a layer measured again after the corpus could express it)."""
+    found = {}
+    for record in records:
+        found[record.get("layer")] = record
+    return list(found.values())

@@ -2,15 +2,21 @@
 
 Like cudnn.benchmark: `convbench recommend` (convbench.measure.recommend) times every
 exact algorithm on a shape and stores the times in $CONVBENCH_CACHE/recommend.json
-(default ~/.cache/convbench), per machine and backend; this module only reads that
-store, so plan(spec, "auto") needs nothing above the interface.
+(default ~/.cache/convbench), per machine and backend. The corpus sweep's store
+(results/corpus/<machine id>/*.jsonl, or $CONVBENCH_CORPUS_STORE) holds the same
+for the corpus's layers on this hardware, and is read when recommend has no entry.
+This module only reads those stores, so plan(spec, "auto") needs nothing above the
+interface.
 """
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
 from convbench.core.cache import cache_root, read_json
+from convbench.core.machine import machine_id
+from convbench.core.records import read_records
 from convbench.core.selection import select
 from convbench.core.spec import ConvSpec
 from convbench.interface import registry
@@ -25,9 +31,43 @@ def store_key(spec: ConvSpec, backend: str) -> str:
 
 
 def stored(spec: ConvSpec, backend: str = "cpu") -> dict[str, float] | None:
-    """The stored seconds per algorithm for spec on this machine, or None (nothing is measured)."""
+    """The stored seconds per algorithm for spec on this machine, or None (nothing is measured):
+    `convbench recommend`'s, else the corpus sweep's."""
     times = read_json(store_path()).get(store_key(spec, backend))
+    if _valid(times):
+        return times
+    times = corpus_times().get(repr(spec)) if backend == "cpu" else None
     return times if _valid(times) else None
+
+
+def corpus_store() -> Path:
+    return Path(os.environ.get("CONVBENCH_CORPUS_STORE") or Path("results") / "corpus") / machine_id()
+
+
+_corpus_index: dict = {}  # {(file, mtime, size) of every store file: {repr(spec): {label: seconds}}}
+
+
+def corpus_times() -> dict[str, dict[str, float]]:
+    """{repr(spec): {label: seconds}} of every layer in this machine's corpus store (the newest record of
+    a spec wins); read again only when a file changed."""
+    files = sorted(corpus_store().glob("*.jsonl"))
+    state = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    if state not in _corpus_index:
+        found, when = {}, {}
+        for path in files:
+            for record in read_records(path):
+                try:
+                    shape = {k: tuple(v) if isinstance(v, list) else v for k, v in record["spec"].items()}
+                    key = repr(ConvSpec(**shape))
+                    times = {label: v["seconds"] for label, v in record["variants"].items()
+                             if "seconds" in v and not v.get("timed_once")}
+                except (KeyError, TypeError, AttributeError, ValueError):
+                    continue  # a layer convbench cannot express, or another version's format
+                if str(record.get("when", "")) >= when.get(key, ""):
+                    found[key], when[key] = times, str(record.get("when", ""))
+        _corpus_index.clear()
+        _corpus_index[state] = found
+    return _corpus_index[state]
 
 
 def choose(spec: ConvSpec, backend: str = "cpu") -> tuple[str, str]:
@@ -38,7 +78,8 @@ def choose(spec: ConvSpec, backend: str = "cpu") -> tuple[str, str]:
         runnable = {name: t for name, t in times.items() if registry.supports(name, backend, spec)}
         if runnable:
             best = min(runnable, key=runnable.get)
-            return best, f"fastest exact algorithm measured here ({1e3 * runnable[best]:.3g} ms a call, convbench recommend)"
+            return best, (f"fastest exact algorithm measured here ({1e3 * runnable[best]:.3g} ms a call, "
+                          f"convbench recommend or the corpus sweep)")
     fft, _, _ = registry.resolved_implementation("fft", "cpu")
     choice = select(spec, backend, grid=fft.spectral_grid(spec))
     return choice.label, f"rule (convbench.core.selection): {choice.why}"

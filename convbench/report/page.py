@@ -29,6 +29,13 @@ CAPTIONS = {
     "model_convolutions": "Your model's convolutions: per torchvision model, one forward pass's convolutions timed "
                           "with each variant (count x time per layer, stacked by layer) and the cherry-pick, the "
                           "fastest variant on each layer.",
+    "corpus_winners": "Where each variant wins, on the field's layer corpus (every convolution of timm's and "
+                      "torchvision's models, batch 1): the fastest variant of each measured layer by kernel height "
+                      "and channels, and the share of each kind's occurrences each variant wins.",
+    "corpus_speedups": "By how much: each variant's time against torch's on every corpus layer it can compute "
+                       "(> 1 is faster), over the measured tiers.",
+    "corpus_models": "Per model of the zoo: torch's total over the model's measured layers against the cherry-pick's "
+                     "(the fastest variant of each layer), convnet-benchmarks' row for every model.",
     "gpu_layers_compression": "The cuda backend on the GPU machines with results: time per layer against cuDNN, "
                               "and what compression buys in time and device memory.",
 }
