@@ -65,17 +65,6 @@ def test_crossover_is_where_fft_stays_faster():
     assert crossover(times, "direct", "fft") is None
 
 
-def test_plot_draws_every_chart_from_the_committed_results(tmp_path):
-    paths = plot_all(ROOT / "results", tmp_path)
-    names = {p.name for p in paths}
-    for chart in ("time_vs_filter_size", "compression_time_workspace", "compression_error_energy", "gflops_per_layer",
-                  "fft_or_winograd", "tile_error_time", "training_step_compression", "training_passes", "model_convolutions",
-                  "gpu_layers_compression"):  # the last from the committed GPU results
-        assert {f"{chart}.png", f"{chart}.svg"} <= names
-    for path in (p for p in paths if p.suffix == ".png"):
-        assert coloured_marks(path) >= 2, f"{path.name} shows no data: fewer than 2 colours besides grey"
-
-
 def coloured_marks(path) -> int:
     """How many distinct saturated colours cover at least 0.05% of a chart each: the data's lines,
     bars and points (axes, grid and text are grey or black, the background white)."""
@@ -140,9 +129,10 @@ def test_a_truncated_asv_result_file_is_reported_in_one_line_and_skipped(tmp_pat
     assert out.count("\n") == 1 and "skipping the unreadable asv result file" in out and "c9-env.json" in out
 
 
-def test_convbench_plot_and_the_report_survive_truncated_result_and_store_files(tmp_path, capsys):
+def test_convbench_plot_draws_every_chart_and_survives_truncated_result_and_store_files(tmp_path, capsys):
     """The committed results with one asv file cut short and a corpus store file cut short: `convbench plot`
-    draws every chart (the corpus's from the store's whole lines) and the report page lists them."""
+    draws every chart, each showing data (the corpus's from the store's whole lines), and the report page
+    lists them."""
     import shutil
 
     from convbench.cli import main
@@ -163,7 +153,15 @@ def test_convbench_plot_and_the_report_survive_truncated_result_and_store_files(
     assert "skipping the unreadable asv result file" in out and victim.name in out
     assert "cut short" in out and "Traceback" not in out
     charts = sorted((tmp_path / "figures").glob("*.png"))
-    assert {"time_vs_filter_size.png", "corpus_speedups.png"} <= {p.name for p in charts}
+    names = {p.name for p in (tmp_path / "figures").iterdir()}
+    for chart in ("time_vs_filter_size", "compression_time_workspace", "compression_error_energy", "gflops_per_layer",
+                  "fft_or_winograd", "tile_error_time", "training_step_compression", "training_passes", "model_convolutions",
+                  "gpu_layers_compression",  # from the committed GPU results
+                  "corpus_winners", "corpus_speedups", "corpus_models"):  # from the committed corpus store
+        assert {f"{chart}.png", f"{chart}.svg"} <= names
+    for path in charts:
+        assert coloured_marks(path) >= 2 or path.name == "corpus_models.png", \
+            f"{path.name} shows no data: fewer than 2 colours besides grey"
     page = write_report(tmp_path / "html", charts, "test").read_text()
     assert "corpus_speedups.png" in page and "time_vs_filter_size.png" in page
 

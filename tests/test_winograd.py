@@ -144,8 +144,11 @@ def test_odd_outputs_are_fully_written(rng, H, W, padding, tile):
 # 7, 8, 9 on the AMD EPYC (2026-12-01): F(2x2) 4.14e-7, F(4x4) 1.71e-6, F(6x6) 5.14e-6, FFT on 8x8 tiles
 # 2.34e-7, 16x16 2.23e-7, 32x32 1.53e-7 (the worst of the three). Each bound is 5x its worst; the
 # families issue's targets (F(4x4) <= 1e-5, F(6x6) <= 5e-5, tiled <= 1e-5) lie above them.
+# The 16x16 and 32x32 tiles are over twice this 7x7 output, mostly padding, and took 22 s and 54 s of
+# the test run (their 0.3 and 1.1 GB filter spectra); the corpus check holds them to their tolerance
+# on 178 and 136 real layers instead (registry.TOLERANCE, results/corpus/).
 LAYER_512_BOUNDS = {"winograd": 2.1e-6, "winograd F(4x4,3x3)": 8.6e-6, "winograd F(6x6,3x3)": 2.6e-5,
-                    "fft tile 8": 1.2e-6, "fft tile 16": 1.2e-6, "fft tile 32": 7.7e-7}
+                    "fft tile 8": 1.2e-6}
 
 
 @pytest.mark.parametrize("label", LAYER_512_BOUNDS)
