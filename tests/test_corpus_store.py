@@ -160,3 +160,17 @@ def test_every_variant_has_a_tolerance():
 
     assert set(registry.TOLERANCE) == set(registry.LABELS)
     assert all(0 < t < 1e-4 for t in registry.TOLERANCE.values())
+
+
+def test_a_tier_after_its_sample_measures_only_the_rest(corpus, tmp_path):
+    store = tmp_path / "store"
+    part = sweep.sweep_corpus("all", labels=LABELS, sample=3, check=True, store=store, data=corpus, repeats=1)
+    assert part.measured == 3
+    rest = sweep.sweep_corpus("all", labels=LABELS, store=store, data=corpus, repeats=1)  # checked records count
+    assert rest.measured == 3 and rest.skipped == 3 and len(rest.records) == 6
+    more = sweep.sweep_corpus("all", labels=(*LABELS, "winograd"), store=store, data=corpus, repeats=1)
+    assert more.measured == 6  # a variant the stored lines lack: measured again
+    checked = sweep.sweep_corpus("all", labels=LABELS, check=True, store=store, data=corpus, repeats=1)
+    assert checked.measured == 3  # the unchecked lines do not count for a check run
+    tagged = sweep.sweep_corpus("all", labels=LABELS, store=store, data=corpus, repeats=1, tag="fresh")
+    assert tagged.measured == 6 and tagged.path.name.endswith("-fresh.jsonl")

@@ -183,7 +183,7 @@ def measure_layer(row: dict, labels, batch: int = 1, check: bool = False, repeat
 @dataclass(frozen=True)
 class CorpusSweep:
     path: Path               # the store file
-    records: list            # every layer's line in it, this run's and earlier runs'
+    records: list            # the tier's layers in the store (the newest line of each): this run's and earlier
     measured: int            # layers measured by this call
     skipped: int             # layers already in the store
 
@@ -197,7 +197,7 @@ class CorpusSweep:
 def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batch: int = 1, check: bool = False,
                  repeats: int = 3, sample: int | None = None, store: Path = STORE, tag: str = "",
                  data: Path = table.DATA, on_layer=None) -> CorpusSweep:
-    """Measure every layer of the tier (shard) that the store's file does not hold yet."""
+    """Measure every layer of the tier (shard) that the store does not hold yet."""
     if batch < 1:
         raise ConvError(f"batch must be an int >= 1; got {batch!r}")
     for label in labels:
@@ -207,24 +207,28 @@ def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batc
     path = store_path(run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else ""),
                       store)
     rows = tier_layers(tier, shard, sample, data)
-    # done: measured, or n/a because convbench cannot express the layer and still cannot (a layer
-    # that a newer corpus can express is measured then)
-    stored = {record.get("layer"): record for record in read_records(path)}
-    done = {row["layer"] for row in rows if row["layer"] in stored
-            and (stored[row["layer"]].get("spec") is not None or not table.expressible(row))}
+    wanted = {"torch", *labels}
+    # done: measured, or n/a because convbench cannot express the layer and still cannot (a layer that a
+    # newer corpus can express is measured then); in this run's file or, for a run without a tag, in any
+    # untagged file of this machine at this batch with the variants asked for (the dense tier after
+    # its sample measures only the rest); with check, only checked records count
+    stored = {}
+    others = [other for other in sorted(path.parent.glob("*.jsonl")) if other != path] if not tag else []
+    for other in [*others, path]:  # this run's own file last: its lines win
+        for record in read_records(other):
+            if ((other == path or not record.get("tag")) and record.get("batch") == batch
+                    and (record.get("check") or not check) and wanted <= set(record.get("variants", {}))):
+                stored[record.get("layer")] = record
+    rows_by_id = {row["layer"]: row for row in rows}
+    done = {layer for layer in rows_by_id if layer in stored
+            and (stored[layer].get("spec") is not None or not table.expressible(rows_by_id[layer]))}
     todo = [row for row in rows if row["layer"] not in done]
     for row in todo:
-        record = measure_layer(row, labels, batch, check, repeats)
+        record = {**measure_layer(row, labels, batch, check, repeats), "tag": tag}
         append_record(path, record)
+        stored[row["layer"]] = record
         if on_layer:
             on_layer(record, len(todo))
-    records = read_records(path)
-    return CorpusSweep(path, _latest(records), len(todo), len(done))
+    return CorpusSweep(path, [stored[layer] for layer in rows_by_id if layer in stored], len(todo), len(done))
 
 
-def _latest(records: list[dict]) -> list[dict]:
-    """One record per layer: the last written (a layer measured again after the corpus could express it)."""
-    found = {}
-    for record in records:
-        found[record.get("layer")] = record
-    return list(found.values())
