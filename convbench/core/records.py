@@ -82,3 +82,15 @@ def append_record(path: Path, record: dict) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def newest(records, key) -> dict:
+    """{key(record): the record with the latest "when" among those of that key}, a later record winning a
+    tie; records whose key(record) is None are left out."""
+    found = {}
+    for record in records:
+        name = key(record)
+        if name is not None and (name not in found
+                                 or str(record.get("when", "")) >= str(found[name].get("when", ""))):
+            found[name] = record
+    return found

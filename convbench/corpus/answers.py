@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.core.machine import machine_id
-from convbench.core.records import read_records
+from convbench.core.records import newest, read_records
 from convbench.corpus import table
 from convbench.workloads.models import forward_costs
 
@@ -22,15 +22,15 @@ from convbench.workloads.models import forward_costs
 def load(store: Path, machine: str | None = None, pattern: str = "*.jsonl") -> list[dict]:
     """The latest record of each (layer, batch) in the machine's store files (a file or line that cannot
     be read is reported in one line and skipped)."""
-    latest = {}
-    for path in sorted((Path(store) / (machine or machine_id())).glob(pattern)):
-        for record in read_records(path):
-            if not isinstance(record.get("variants"), dict) or "layer" not in record:
-                print(f"convbench: skipping a record of {path} without layer and variants")
-                continue
-            key = (record["layer"], record.get("batch", 1))
-            if key not in latest or str(record.get("when", "")) >= str(latest[key].get("when", "")):
-                latest[key] = record
+    def lines():
+        for path in sorted((Path(store) / (machine or machine_id())).glob(pattern)):
+            for record in read_records(path):
+                if isinstance(record.get("variants"), dict) and "layer" in record:
+                    yield record
+                else:
+                    print(f"convbench: skipping a record of {path} without layer and variants")
+
+    latest = newest(lines(), lambda record: (record["layer"], record.get("batch", 1)))
     return sorted(latest.values(), key=lambda r: (r["layer"], r.get("batch", 1)))
 
 

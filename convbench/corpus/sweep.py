@@ -8,7 +8,8 @@ for each variant the median seconds (convbench's one timing protocol:
 alternating turns, warm-up, an untimed call before each timed one), or n/a and
 why, and with check its error and verdict. convbench.core.records writes each
 line whole and fsync'd, so a killed sweep loses at most the layer in flight,
-and a rerun skips the layers its file holds: nothing is measured twice.
+and a rerun skips the layers the machine's store already holds (sweep_corpus
+says which count): nothing is measured twice.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from convbench.core.cache import cache_root, read_json
 from convbench.core.machine import machine_id
-from convbench.core.records import read_records
+from convbench.core.records import newest, read_records
 from convbench.core.selection import select
 from convbench.core.spec import ConvSpec
 from convbench.interface import registry
@@ -53,18 +53,20 @@ def corpus_times() -> dict[str, dict[str, float]]:
     files = sorted(corpus_store().glob("*.jsonl"))
     state = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
     if state not in _corpus_index:
-        found, when = {}, {}
-        for path in files:
-            for record in read_records(path):
-                try:
-                    shape = {k: tuple(v) if isinstance(v, list) else v for k, v in record["spec"].items()}
-                    key = repr(ConvSpec(**shape))
-                    times = {label: v["seconds"] for label, v in record["variants"].items()
-                             if "seconds" in v and not v.get("timed_once")}
-                except (KeyError, TypeError, AttributeError, ValueError):
-                    continue  # a layer convbench cannot express, or another version's format
-                if str(record.get("when", "")) >= when.get(key, ""):
-                    found[key], when[key] = times, str(record.get("when", ""))
+        def spec_key(record):
+            try:
+                return repr(ConvSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in record["spec"].items()}))
+            except (KeyError, TypeError, AttributeError, ValueError):
+                return None  # a layer convbench cannot express (spec None), or another version's format
+
+        latest = newest((record for path in files for record in read_records(path)), spec_key)
+        found = {}
+        for key, record in latest.items():
+            try:
+                found[key] = {label: v["seconds"] for label, v in record["variants"].items()
+                              if "seconds" in v and not v.get("timed_once")}
+            except (KeyError, TypeError, AttributeError):
+                continue  # another version's format
         _corpus_index.clear()
         _corpus_index[state] = found
     return _corpus_index[state]
