@@ -83,8 +83,9 @@ def test_direct_picks_its_method_by_stride_and_waste():
     assert convbench.plan(unit, "direct").method == "slice"
     assert convbench.plan(small_wide, "direct").method == "gather"
     assert convbench.plan(strided, "direct").method == "gather"  # only the strided positions
-    big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=15, S=15, padding=7)  # R·S·C/K = 225
+    big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=17, S=17, padding=8)  # R·S·C/K = 289
     assert convbench.plan(big_filters, "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(big_filters, R=15, S=15, padding=7), "direct").method == "slice"  # 225
     assert convbench.plan(big_filters, "direct", method="slice").method == "slice"
     assert convbench.plan(unit, "direct", method="loop").method == "loop"
     small_groups = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, groups=2)  # C/g = 2

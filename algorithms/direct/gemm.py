@@ -6,8 +6,8 @@ image is stored channel-major and padded, flattened to one row per channel,
 all images end to end. In that flat layout the input a tap (r, s) needs for
 output position j is at j + r·Wp + s, so a run of positions is a plain slice.
 For each run (chunk) of positions the R·S shifted slices are stacked into a
-(R·S·C, chunk) block and one BLAS GEMM with the (K, R·S·C) filter matrix
-writes all K outputs. Positions in the padding's columns and rows are computed
+(C·R·S, chunk) block and one BLAS GEMM with the (K, C·R·S) filter matrix (w
+itself, reshaped) writes all K outputs. Positions in the padding's columns and rows are computed
 and then dropped: (Hp·Wp)/(P·Q) of the work, 1.07 on a 56² layer.
 
 Chunking keeps the stacked block in cache (im2col of the whole input would
@@ -15,15 +15,15 @@ be R·S times its size).
 
 On small images the padding's share is large (7x7 outputs on a 9x9 grid:
 (Hp·Wp)/(P·Q) = 1.65), so there the chunks can run over the valid positions
-only, gathered with np.take instead of sliced. A gather costs more per
+only, gathered (torch.index_select) instead of sliced. A gather costs more per
 element than a slice, and the GEMM it saves costs K multiply-adds per
 element, so it pays when (waste - 1)·K is large. Measured, gather vs slice
 (same process, alternately): ResNet-18 512@7 (0.65·512 = 333) 1.35x;
 256@14 (0.31·256 = 79) 1.05x; 64 channels at 13² (0.33·64 = 21) 0.67x;
-128@28 (19) 0.82x; 64@56 (4.5) 0.64x.
+128@28 (19) 0.82x; 64@56 (4.5) 0.64x (numpy's take and slices; with torch's
+copies, 2026-12-02: 512@7 1.37x, 256@14 0.92x, 128@28 0.53x, 64@56 0.88x).
 
-With groups the stacked block is group-major (group, tap, channel of the
-group), so the product is one batched GEMM of each group's (K/g, R·S·C/g)
+With groups the stacked block is group-major (its channels are), so the product is one batched GEMM of each group's (K/g, R·S·C/g)
 filters with its own rows: the block-diagonal product, zero blocks never formed.
 
 At stride > 1 the outputs are every stride-th position of the same flat grid
@@ -33,8 +33,8 @@ strided outputs; the slices would compute stride² times as many.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from ..blas import matmul
 from ..padding import embed
 
 CHUNK_BYTES = 4 << 20  # the stacked block of one chunk
@@ -49,10 +49,18 @@ def chunk_positions(taps_times_channels: int) -> int:
 
 
 class ShiftedGemm:
-    """Buffers and offsets for one stride-1 spec; __call__(x, w, out) convolves.
+    """Buffers and offsets for one spec; __call__(x, w, out) convolves.
 
     gather: compute only the valid positions (True), or every padded position (False; stride 1
     only); convbench.core.selection.direct_method chooses.
+
+    The stacked block's rows are ordered (channel, r, s), the filters' own order, so the filter
+    matrix is w itself, reshaped (with groups, its rows are already group-major). A chunk's block is
+    one torch copy: of a strided view of the flat images (slices: the R·S shifted runs are an affine
+    pattern), or of an index_select (gathered positions), both on torch's pool. Stacked by numpy, one
+    slice at a time, the copies ran on one core and took most of the call: ResNet-18 N=8, x torch,
+    alternately, 64@56 0.36 -> 0.49, 128@28 0.47 -> 0.53, 256@14 0.43 -> 0.52, 512@7 (gather)
+    0.37 -> 0.44.
     """
 
     def __init__(self, spec, gather: bool):
@@ -64,50 +72,57 @@ class ShiftedGemm:
         # the tail lets the last chunk's shifted slices stay in bounds
         tail = (spec.extent_h - 1) * self.cols + spec.extent_w
         self.padded = np.zeros((C, self.positions + tail), dtype=np.float32)
+        self.taps = spec.R * spec.S
         # tap (r, s) reads dilation·(r, s) further on
-        self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
-        self.chunk = chunk_positions(len(self.offsets) * C)
-        self.stacked = np.empty((len(self.offsets) * C, self.chunk), dtype=np.float32)
-        self.taken = np.empty((C, self.chunk), dtype=np.float32) if spec.groups > 1 else None
+        self.offsets = torch.tensor([r * spec.dil_h * self.cols + s * spec.dil_w
+                                     for r in range(spec.R) for s in range(spec.S)], dtype=torch.int64)
+        self.chunk = chunk_positions(self.taps * C)
+        self.stacked = torch.empty(self.taps * C * self.chunk)  # a chunk's block is its first taps·C·n
         self.gather = gather or (sh, sw) != (1, 1)
         if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
             p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
             image = (p * sh * self.cols + q * sw).ravel()
-            self.valid = (np.arange(N)[:, None] * (self.rows * self.cols) + image).ravel()
-            self.computed = self.valid.size
+            self.valid = torch.from_numpy((np.arange(N)[:, None] * (self.rows * self.cols) + image).ravel())
+            self.computed = self.valid.numel()
         else:
             self.computed = self.positions
-        self.result = np.empty((K, self.computed), dtype=np.float32)
-        self.filters = np.empty((K, spec.R, spec.S, C // spec.groups), dtype=np.float32)
+        self.result = torch.empty(K, self.computed)
+        self.filters = torch.empty(K, C // spec.groups * self.taps)  # w, copied: w may be read-only
 
     def _images(self, flat):
         return flat[:, :self.positions].reshape(-1, self.spec.N, self.rows, self.cols)
 
+    def _block(self, start: int, n: int) -> torch.Tensor:
+        """The chunk's stacked input, (C·R·S, n): row (c, r, s) holds what tap (r, s) of channel c
+        reads for positions start .. start + n - 1."""
+        spec, C = self.spec, self.spec.C
+        block = self.stacked[:C * self.taps * n]
+        images = torch.from_numpy(self.padded)
+        if self.gather:
+            where = (self.valid[start:start + n][None, :] + self.offsets[:, None]).reshape(-1)
+            torch.index_select(images, 1, where, out=block.view(C, self.taps * n))
+        else:
+            shifted = images.as_strided((C, spec.R, spec.S, n), (images.stride(0), spec.dil_h * self.cols,
+                                                                  spec.dil_w, 1), start)
+            block.view(C, spec.R, spec.S, n).copy_(shifted)
+        return block.view(C * self.taps, n)
+
     def __call__(self, x, w, out):
-        spec, C, g = self.spec, self.spec.C, self.spec.groups
-        taps = len(self.offsets)
+        spec, g = self.spec, self.spec.groups
         # the zero border was written once: every call fills the same interior, the rows and
         # columns some output reads (at stride 1 all of x; a stride may leave the last ones unread)
         embed(x.transpose(1, 0, 2, 3), self._images(self.padded), spec.pad_h, spec.pad_w)
-        self.filters[...] = w.transpose(0, 2, 3, 1)  # (K, R·S·C/g), tap-major like the stacked block
-        filters = self.filters.reshape(g, spec.K // g, -1)
-        # (group, tap, channel of the group, position); with one group, (tap, channel, position)
-        blocks = self.stacked.reshape(g, taps, C // g, self.chunk)
+        self.filters.numpy()[...] = w.reshape(spec.K, -1)  # rows (group, K/g), columns (c, r, s)
+        filters = self.filters.view(g, spec.K // g, -1)
         for start in range(0, self.computed, self.chunk):
             n = min(self.chunk, self.computed - start)
-            for tap, offset in enumerate(self.offsets):
-                if self.gather:
-                    where = self.valid[start:start + n] + offset
-                    if g == 1:
-                        np.take(self.padded, where, axis=1, out=blocks[0, tap, :, :n])
-                        continue
-                    source = np.take(self.padded, where, axis=1, out=self.taken[:, :n])
-                else:
-                    source = self.padded[:, start + offset:start + offset + n]
-                blocks[:, tap, :, :n] = source.reshape(g, C // g, n)
-            stacked = self.stacked.reshape(g, -1, self.chunk)[:, :, :n]
-            matmul(filters, stacked, out=self.result.reshape(g, spec.K // g, -1)[:, :, start:start + n])
+            block, result = self._block(start, n), self.result[:, start:start + n]
+            if g == 1:
+                torch.mm(self.filters, block, out=result)
+            else:
+                result.view(g, spec.K // g, n).copy_(torch.matmul(filters, block.view(g, -1, n)))
         if self.gather:
-            out[...] = self.result.reshape(spec.K, spec.N, spec.P, spec.Q).transpose(1, 0, 2, 3)
+            result = self.result.view(spec.K, spec.N, spec.P, spec.Q)
         else:
-            out[...] = self._images(self.result)[:, :, :spec.P, :spec.Q].transpose(1, 0, 2, 3)
+            result = self._images(self.result)[:, :, :spec.P, :spec.Q]
+        torch.from_numpy(out).copy_(result.permute(1, 0, 2, 3))

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 # positions at strides > 1). With big filters and few of them the stacked block
 # outgrows the caches, and the Numba sliding-window loop wins: GEMM/loop measured
 # 1.51x at k=7 and 1.46x at k=11 (C=K=64), but 0.68-0.77x at k=15 and 0.41x at k=31 (C=K=32).
+# With the block stacked by one torch copy (2026-12-02; N=2, C=K=32, 64², 'same'): k=7 (R·S·C/K = 49)
+# 1.59x, 11 (121) 1.37x, 15 (225) 1.17x, then 17 (289) 0.41x, 19 (361) 0.44x, 31 (961) 0.38x: from
+# 289 the chunk is down to 64 positions (gemm.chunk_positions) and the GEMMs are thin.
 # At stride 2 the gathered GEMMs compute only the strided positions: against the loop on
 # ResNet-18's stride-2 layers at N=1, 7x7 stem 9.6 vs 43.8 ms, 3x3 64@56 1.2 vs 28.9, 1x1 0.25 vs
 # 6.6, 3x3 256@14 1.6 vs 47.7 (so strides no longer take the loop).
-LOOP_ABOVE = 150  # R·S·C/K above which the Numba loop is kept
+LOOP_ABOVE = 250  # R·S·C/K above which the Numba loop is kept
 # With groups, the GEMMs are one per group, (K/g x R·S·C/g): tiny when the groups are small.
 # Group GEMMs (slices) against the loop, N=1, 3x3 (Intel Xeon, 2 cores, alternately, ms):
 # C=K=256 28² g32 (C/g = 8) 1.66 vs 3.41; 128 56² g32 (4) 2.30 vs 2.63; 64 28² g16 (4) 0.29 vs
