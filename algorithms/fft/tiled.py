@@ -140,13 +140,18 @@ class TiledFFTCPU(StagedPlan):
                 "output transform": Work(Y + FLOAT * spec.N * spec.K * spec.P * spec.Q, spec.K * t * rfft2)}
 
     def transform_filter(self, w):
-        """conj(rfft2(w zero-padded to T x T, taps dilation apart)) / T^2 as (T*(T/2+1), K, C/groups),
-        in the plan's buffer."""
+        """rfft2(w flipped, zero-padded to T x T, taps dilation apart) / T^2 as (T*(T/2+1), K, C/groups),
+        in the plan's buffer.
+
+        The tiles are convolved with the flipped filter, which is the cross-correlation with w, its
+        outputs E - 1 rows and columns into the tile (E the filter's extent; transform_output reads
+        them there). The FFT's output is then the spectrum wanted, with no pass of conjugation (as
+        conj(rfft2(w)) took) and none of scaling over the K·C/g·T·(T/2+1) coefficients: the 1/T^2
+        is applied to the R·S taps."""
         spec = self.spec
-        self._filters[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w] = w
+        np.multiply(w[:, :, ::-1, ::-1], np.float32(1.0 / self.tile ** 2),
+                    out=self._filters[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w])
         self._filter_fft.execute()
-        np.conjugate(self._W, out=self._W)
-        self._W *= np.float32(1.0 / self.tile ** 2)
         return self._W.reshape(-1, spec.K, spec.C_per_group)
 
     def transform_input(self, x):
@@ -160,7 +165,9 @@ class TiledFFTCPU(StagedPlan):
 
     def transform_output(self, out):
         self._inverse.execute()
-        scatter_tiles(self._out_tiles, out, self.step_h, self.step_w)
+        # the valid outputs of a tile's convolution with the flipped filter start E - 1 in
+        scatter_tiles(self._out_tiles[..., self.spec.extent_h - 1:, self.spec.extent_w - 1:], out,
+                      self.step_h, self.step_w)
 
     def _backward_filter(self, x, dy, reuse_forward=False):
         """dw = the sum over tiles of each tile's correlation of x with the dy block its outputs
