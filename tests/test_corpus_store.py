@@ -169,8 +169,30 @@ def test_a_tier_after_its_sample_measures_only_the_rest(corpus, tmp_path):
     rest = sweep.sweep_corpus("all", labels=LABELS, store=store, data=corpus, repeats=1)  # checked records count
     assert rest.measured == 3 and rest.skipped == 3 and len(rest.records) == 6
     more = sweep.sweep_corpus("all", labels=(*LABELS, "winograd"), store=store, data=corpus, repeats=1)
-    assert more.measured == 6  # a variant the stored lines lack: measured again
+    assert more.measured == 6  # a variant the stored lines lack: measured, with torch, and only it
     checked = sweep.sweep_corpus("all", labels=LABELS, check=True, store=store, data=corpus, repeats=1)
     assert checked.measured == 3  # the unchecked lines do not count for a check run
     tagged = sweep.sweep_corpus("all", labels=LABELS, store=store, data=corpus, repeats=1, tag="fresh")
     assert tagged.measured == 6 and tagged.path.name.endswith("-fresh.jsonl")
+
+
+def test_a_new_variant_is_measured_alone_and_the_store_keeps_the_others_ratios(corpus, tmp_path):
+    from convbench.corpus import answers
+
+    store = tmp_path / "store"
+    first = sweep.sweep_corpus("all", labels=LABELS, store=store, data=corpus, repeats=1)
+    more = sweep.sweep_corpus("all", labels=(*LABELS, "winograd"), store=store, data=corpus, repeats=1)
+    assert more.measured == 6 and more.skipped == 0
+    added = records.read_records(more.path)[-6:]
+    assert all(set(line["variants"]) == {"torch", "winograd"} for line in added)
+    before = {r["layer"]: r["variants"] for r in first.records}
+    for found in (more.records, answers.load(store, first.path.parent.name)):
+        assert keys_of(found) == sorted((r["layer"], label) for r in found for label in (*LABELS, "winograd"))
+        for record in found:  # direct keeps the ratio to torch measured in its own run
+            old, now = before[record["layer"]], record["variants"]
+            if "seconds" in old["direct"]:
+                assert now["direct"]["measured_seconds"] == old["direct"]["seconds"]
+                assert now["direct"]["seconds"] / now["torch"]["seconds"] == pytest.approx(
+                    old["direct"]["seconds"] / old["torch"]["seconds"])
+    again = sweep.sweep_corpus("all", labels=(*LABELS, "winograd"), store=store, data=corpus, repeats=1)
+    assert again.measured == 0 and again.skipped == 6

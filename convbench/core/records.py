@@ -84,13 +84,37 @@ def append_record(path: Path, record: dict) -> None:
         os.close(fd)
 
 
-def newest(records, key) -> dict:
-    """{key(record): the record with the latest "when" among those of that key}, a later record winning a
-    tie; records whose key(record) is None are left out."""
-    found = {}
+def merged(records, key) -> dict:
+    """{key(record): one record} like newest(), but with every variant kept: each variant (a label of the
+    records' "variants") comes from the newest record that measured it, so a sweep that added a variant
+    to a store, or measured a subset, adds to what the store says instead of hiding it. A sweep times
+    each record's variants in turns against torch, and a speed is a ratio measured in one run: a variant
+    from an older record keeps its ratio to that record's torch time, its seconds scaled to the newest
+    torch time (its own seconds are kept as "measured_seconds", and its run's time as "measured_when")."""
+    by_key = {}
     for record in records:
         name = key(record)
-        if name is not None and (name not in found
-                                 or str(record.get("when", "")) >= str(found[name].get("when", ""))):
-            found[name] = record
+        if name is not None and isinstance(record.get("variants"), dict):
+            by_key.setdefault(name, []).append(record)
+    found = {}
+    for name, group in by_key.items():
+        group = sorted(enumerate(group), key=lambda item: (str(item[1].get("when", "")), item[0]))
+        group = [record for _, record in group]  # oldest first, a later line winning a tie
+        variants, source = {}, {}
+        for record in group:
+            for label, value in record["variants"].items():
+                variants[label], source[label] = value, record
+        newest_record = group[-1]
+        torch_now = _torch_seconds(source.get("torch"))
+        for label, value in variants.items():
+            then = _torch_seconds(source[label])
+            if source[label] is not source.get("torch") and "seconds" in value and torch_now and then:
+                variants[label] = {**value, "seconds": value["seconds"] * torch_now / then,
+                                   "measured_seconds": value["seconds"], "measured_when": source[label].get("when")}
+        found[name] = {**newest_record, "variants": variants}
     return found
+
+
+def _torch_seconds(record) -> float | None:
+    value = (record or {}).get("variants", {}).get("torch", {})
+    return value.get("seconds") if isinstance(value, dict) else None

@@ -1,7 +1,7 @@
 """What a machine's corpus store says: where each variant wins, by how much, and per model.
 
-Read from the store's files alone (every run of the machine, the latest line of
-each (layer, batch) kept), joined with the committed corpus for how often each
+Read from the store's files alone (every run of the machine; each variant of each
+(layer, batch) from the latest run that measured it), joined with the committed corpus for how often each
 layer occurs. Weighted answers count a layer as often as the zoo's forward
 passes run it (occurrences.csv.gz), so the 1x1 layer that 400 models share
 outweighs the stem of one.
@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.core.machine import machine_id
-from convbench.core.records import newest, read_records
+from convbench.core.records import merged, read_records
 from convbench.corpus import table
 from convbench.workloads.models import forward_costs
 
 
 def load(store: Path, machine: str | None = None, pattern: str = "*.jsonl") -> list[dict]:
-    """The latest record of each (layer, batch) in the machine's store files (a file or line that cannot
-    be read is reported in one line and skipped)."""
+    """One record of each (layer, batch) in the machine's store files, each variant from the newest run
+    that measured it (core.records.merged); a file or line that cannot be read is reported in one line
+    and skipped."""
     def lines():
         for path in sorted((Path(store) / (machine or machine_id())).glob(pattern)):
             for record in read_records(path):
@@ -30,7 +31,7 @@ def load(store: Path, machine: str | None = None, pattern: str = "*.jsonl") -> l
                 else:
                     print(f"convbench: skipping a record of {path} without layer and variants")
 
-    latest = newest(lines(), lambda record: (record["layer"], record.get("batch", 1)))
+    latest = merged(lines(), lambda record: (record["layer"], record.get("batch", 1)))
     return sorted(latest.values(), key=lambda r: (r["layer"], r.get("batch", 1)))
 
 

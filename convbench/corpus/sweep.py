@@ -16,13 +16,14 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from convbench.core.errors import ConvError
 from convbench.core.machine import commit, identity, machine_id
 from convbench.core.oracle import reference_for, relative_error
-from convbench.core.records import append_record, read_records
+from convbench.core.records import append_record, merged, read_records
 from convbench.corpus import table
 from convbench.corpus.extract import conv_spec
 from convbench.interface import registry
@@ -184,9 +185,9 @@ def measure_layer(row: dict, labels, batch: int = 1, check: bool = False, repeat
 @dataclass(frozen=True)
 class CorpusSweep:
     path: Path               # the store file
-    records: list            # the tier's layers in the store (the newest line of each): this run's and earlier
-    measured: int            # layers measured by this call
-    skipped: int             # layers already in the store
+    records: list            # the tier's layers in the store, each variant from its newest line (records.merged)
+    measured: int            # layers measured by this call (all their variants, or those the store lacked)
+    skipped: int             # layers the store held every variant of
 
     @property
     def failures(self) -> list[tuple[str, str, float, float]]:
@@ -208,28 +209,35 @@ def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batc
     path = store_path(run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else ""),
                       store)
     rows = tier_layers(tier, shard, sample, data)
-    wanted = {"torch", *labels}
-    # done: measured, or n/a because convbench cannot express the layer and still cannot (a layer that a
-    # newer corpus can express is measured then); in this run's file or, for a run without a tag, in any
-    # untagged file of this machine at this batch with the variants asked for (the dense tier after
-    # its sample measures only the rest); with check, only checked records count
-    stored = {}
+    wanted = ["torch", *(label for label in labels if label != "torch")]
+    # a variant of a layer is done when measured (or n/a because convbench cannot express the layer, and
+    # still cannot: a layer that a newer corpus can express is measured then) at this batch, checked for a
+    # check run, in this run's file or, for a run without a tag, in any untagged file of this machine (the
+    # dense tier after its sample measures only the rest; a new variant is measured alone, with torch)
+    lines = defaultdict(list)  # layer -> its eligible lines, in the order read
     others = [other for other in sorted(path.parent.glob("*.jsonl")) if other != path] if not tag else []
-    for other in [*others, path]:  # this run's own file last: its lines win
+    for other in [*others, path]:
         for record in read_records(other):
             if ((other == path or not record.get("tag")) and record.get("batch") == batch
-                    and (record.get("check") or not check) and wanted <= set(record.get("variants", {}))):
-                stored[record.get("layer")] = record
-    rows_by_id = {row["layer"]: row for row in rows}
-    done = {layer for layer in rows_by_id if layer in stored
-            and (stored[layer].get("spec") is not None or not table.expressible(rows_by_id[layer]))}
-    todo = [row for row in rows if row["layer"] not in done]
-    for row in todo:
-        record = {**measure_layer(row, labels, batch, check, repeats), "tag": tag}
+                    and (record.get("check") or not check) and isinstance(record.get("variants"), dict)):
+                lines[record.get("layer")].append(record)
+
+    def stored(layer) -> dict | None:
+        return merged(lines[layer], lambda record: layer).get(layer)
+
+    def missing(row) -> list[str]:
+        record = stored(row["layer"])
+        if record is None or (record.get("spec") is None and table.expressible(row)):
+            return wanted
+        return [label for label in wanted if label not in record["variants"]]
+
+    todo = [(row, missing(row)) for row in rows]
+    todo = [(row, labels_left) for row, labels_left in todo if labels_left]
+    for row, labels_left in todo:
+        record = {**measure_layer(row, labels_left, batch, check, repeats), "tag": tag}
         append_record(path, record)
-        stored[row["layer"]] = record
+        lines[row["layer"]].append(record)
         if on_layer:
             on_layer(record, len(todo))
-    return CorpusSweep(path, [stored[layer] for layer in rows_by_id if layer in stored], len(todo), len(done))
-
-
+    found = [stored(row["layer"]) for row in rows]
+    return CorpusSweep(path, [record for record in found if record is not None], len(todo), len(rows) - len(todo))

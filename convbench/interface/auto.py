@@ -16,7 +16,7 @@ from pathlib import Path
 
 from convbench.core.cache import cache_root, read_json
 from convbench.core.machine import machine_id
-from convbench.core.records import newest, read_records
+from convbench.core.records import merged, read_records
 from convbench.core.selection import select
 from convbench.core.spec import ConvSpec
 from convbench.interface import registry
@@ -48,8 +48,8 @@ _corpus_index: dict = {}  # {(file, mtime, size) of every store file: {repr(spec
 
 
 def corpus_times() -> dict[str, dict[str, float]]:
-    """{repr(spec): {label: seconds}} of every layer in this machine's corpus store (the newest record of
-    a spec wins); read again only when a file changed."""
+    """{repr(spec): {label: seconds}} of every layer in this machine's corpus store (each variant from the
+    newest record of the spec that measured it, core.records.merged); read again only when a file changed."""
     files = sorted(corpus_store().glob("*.jsonl"))
     state = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
     if state not in _corpus_index:
@@ -59,7 +59,7 @@ def corpus_times() -> dict[str, dict[str, float]]:
             except (KeyError, TypeError, AttributeError, ValueError):
                 return None  # a layer convbench cannot express (spec None), or another version's format
 
-        latest = newest((record for path in files for record in read_records(path)), spec_key)
+        latest = merged((record for path in files for record in read_records(path)), spec_key)
         found = {}
         for key, record in latest.items():
             try:
