@@ -78,7 +78,7 @@ def scatter_tiles(planes, out, step_h, step_w):
 
 
 class TiledFFTCPU(StagedPlan):
-    """FFT convolution on T x T tiles (tile=T, one of 8, 16, 32), exact; stride 1, filters
+    """FFT convolution on T x T tiles (tile=T, one of 8, 16, 32, 64), exact; stride 1, filters
     (with their dilation) smaller than T."""
 
     algorithm = "fft"

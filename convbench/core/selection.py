@@ -129,7 +129,14 @@ WINOGRAD_TILES_FROM = 48      # ... and at least this many F(4x4) output tiles (
 FFT_TAPS_FROM = 49            # R·S: 7x7 and larger ...
 FFT_WORK_FROM = 8 * 64 * 64   # ... with N·C·K at least that of the 7x7 layer measured,
 FFT_TAPS_ALWAYS_FROM = 225    # or 15x15 and larger whatever the batch
-FFT_TILES = (8, 16, 32)  # the tile sizes of FFT on T x T tiles: the plan, its variants and this rule read them here
+FFT_TILES = (8, 16, 32, 64)  # the tile sizes of FFT on T x T tiles: the plan, its variants and this rule read them here
+# From one tile size to the next when the smaller needs more than this many times the tiles of the
+# larger: 4 for 8 -> 16 and 16 -> 32 (NNPACK's 8x8 -> 16x16). For 32 -> 64 it took more: N=2 C=K=32,
+# 'same', x torch (tile 32 / tile 64), alternately: tile-count ratio 4 (17x17 on 32², 64²) 4.7 / 1.2,
+# 2.5 / 1.3; 7.1 (17x17, 128²) 3.8 / 3.0; 9 (21x21, 64²) 7.4 / 6.1; 13.4 (21x21, 128²) 12.2 / 16.3;
+# 16 (25x25, 64², 128²) 5.2 / 8.3, 6.9 / 15.9; 256 (31x31) 0.6 / 10.4. The larger tile is not taken
+# when it is at least twice the output (25x25 on 32²: ratio 16, 4.1 / 2.3; its tiles are mostly padding).
+FFT_TILE_STEP_UP = {8: 4, 16: 4, 32: 12}
 # A whole-image spectral product costs about 3 tiled ones here (its grids are not
 # powers of two, its filter spectrum leaves the caches): N=8 C=K=64 56x56, whole
 # image over 16x16 tiles, time 1.47x at 7x7 (pad 3) for 0.41x the spectral work,
@@ -153,14 +160,15 @@ def fft_tiles(N: int, P: int, Q: int, R: int, S: int, tile: int) -> int:
 
 def fft_variant(N: int, P: int, Q: int, R: int, S: int, grid: tuple[int, int]) -> str:
     """The fft variant for this shape. The tile as NNPACK picks it, by counting tiles: the
-    smallest tile the filter fits, unless it needs more than 4x the tiles of the next size up
-    (one step, as NNPACK's 8x8 -> 16x16);
+    smallest tile the filter fits, unless it needs more than FFT_TILE_STEP_UP times the tiles of
+    the next size up (one step, as NNPACK's 8x8 -> 16x16) and that size is under twice the output;
     then that tile against the whole image by spectral work."""
     fitting = [tile for tile in FFT_TILES if max(R, S) < tile]
     if not fitting:
         return "fft"
     tile = fitting[0]
-    if len(fitting) > 1 and fft_tiles(N, P, Q, R, S, tile) > 4 * fft_tiles(N, P, Q, R, S, fitting[1]):
+    if (len(fitting) > 1 and fitting[1] < 2 * max(P, Q)
+            and fft_tiles(N, P, Q, R, S, tile) > FFT_TILE_STEP_UP[tile] * fft_tiles(N, P, Q, R, S, fitting[1])):
         tile = fitting[1]
     if spectral_work(N, P, Q, R, S, None, grid) < spectral_work(N, P, Q, R, S, tile, grid):
         return "fft"

@@ -167,14 +167,21 @@ def conv_spec_at_batch(spec, batch: int):
 
 
 def measure_layer(row: dict, labels, batch: int = 1, check: bool = False, repeats: int = 3) -> dict:
-    """One layer's line of the store."""
+    """One layer's line of the store: the variants asked for, and torch, the reference each ratio is
+    measured against in the same turns, unless none of the others can run on the layer (then only
+    their reasons: a variant added to a store costs nothing on the layers it cannot compute)."""
     record = dict(layer=row["layer"], kind=row["kind"], batch=batch, machine=identity(), commit=commit(),
                   when=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), check=check)
-    labels = ["torch", *(label for label in labels if label != "torch")]
+    others = [label for label in labels if label != "torch"]
     if not table.expressible(row):
-        record.update(spec=None, variants={label: {"why_not": row["why_not"]} for label in labels})
+        record.update(spec=None, variants={label: {"why_not": row["why_not"]} for label in ["torch", *others]})
         return record
     spec = conv_spec_at_batch(conv_spec({**row, "N": 1}), batch)
+    reasons = {label: _why_not(label, spec) for label in others}
+    if "torch" not in labels and others and all(reasons.values()):
+        record.update(spec=_spec_record(spec), variants={label: {"why_not": why} for label, why in reasons.items()})
+        return record
+    labels = ["torch", *others]
     found = _timed(spec, labels, repeats)
     if check:
         _checked(spec, labels, found)

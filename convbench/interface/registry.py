@@ -38,8 +38,9 @@ LABELS = tuple(VARIANTS)
 # sweep's --check (convbench.corpus.sweep) accepts on a real layer at batch 1, float32 data
 # uniform in [-1, 1]. Each is five times the worst measured on the smoke tier and the dense
 # sample (`convbench sweep --corpus smoke --check` and `--corpus dense --sample 500 --check`:
-# 2,713 checked outputs, AMD EPYC, 2026-12-02), so a variant that starts computing something
-# else fails, and rounding on a layer not yet seen does not.
+# 2,713 checked outputs, AMD EPYC, 2026-12-02; fft tile 64: the smoke and whole dense tiers,
+# `--algorithms "fft tile 64" --check`), so a variant that starts computing something else fails, and
+# rounding on a layer not yet seen does not.
 TOLERANCE = {                      # the worst measured, and where
     "direct": 2.1e-6,              # 4.16e-7, a 1x1 layer 2048 -> 512 on 1x1 inputs (0038b36b07d0)
     "winograd": 2.3e-6,            # 4.53e-7 (0e9a82c6be29)
@@ -49,6 +50,7 @@ TOLERANCE = {                      # the worst measured, and where
     "fft tile 8": 2.1e-6,          # 4.11e-7 (004807b5f598)
     "fft tile 16": 3.3e-6,         # 6.64e-7 (17afc0a31b35)
     "fft tile 32": 2.1e-6,         # 4.04e-7 (2b1e5b0ea382)
+    "fft tile 64": 1.8e-6,         # 3.62e-7 (cce821f0bd8b), on the 304 layers it runs (added 2026-12-02)
     "torch": 5e-6,                 # 9.95e-7, a 32x32 kernel on 224x224 (01c692bfbf9b)
 }
 
