@@ -128,13 +128,20 @@ def cmd_corpus_sweep(args) -> int:
     shard = sweep.parse_shard(args.shard)
     labels = args.algorithms or registry.LABELS
     layers = sweep.tier_layers(args.corpus, shard, args.sample)
+    runner = None
+    if args.ray:
+        from convbench.corpus.cluster import RayRunner
+
+        runner = RayRunner(args.ray, threads=args.threads)
+        console.print(f"Ray cluster at {args.ray}: {runner.slots} measuring slot(s)")
     progress, task = _progress(len(layers), f"corpus tier {args.corpus}: {len(layers)} layers")
     with progress:
         result = sweep.sweep_corpus(args.corpus, shard, labels, args.batch or 1, args.check, args.repeats, args.sample,
-                                    args.store, tag=args.tag,
+                                    args.store, tag=args.tag, runner=runner,
                                     on_layer=lambda record, todo: progress.update(task, advance=1,
                                                                                   description=record["layer"]))
-    console.print(f"{result.measured} layers measured, {result.skipped} already in {result.path}")
+    console.print(f"{result.measured} layers measured, {result.skipped} already in "
+                  + ", ".join(str(path) for path in result.paths))
     _print_answers(result.records, f"corpus tier {args.corpus} in {result.path.name}")
     if args.check:
         failures = result.failures
@@ -199,14 +206,17 @@ def cmd_corpus(args) -> int:
                            f"stride {row['stride_h']}", row["why_not"], row["models"])
         console.print(listed)
         return 0
-    records = answers.load(args.store)
+    records = answers.load(args.store, args.machine)
     if not records:
-        raise ConvError(f"no corpus records for this machine under {args.store}: run `convbench sweep --corpus smoke`")
-    _print_answers(records, f"corpus store {args.store}")
+        raise ConvError(f"no corpus records for machine {args.machine or 'this machine'!r} under {args.store}: "
+                        f"run `convbench sweep --corpus smoke`")
+    _print_answers(records, f"corpus store {args.store}" + (f", machine {args.machine}" if args.machine else ""))
     return 0
 
 
 def cmd_sweep(args) -> int:
+    if (args.ray or args.threads) and not args.corpus:
+        raise ConvError("--ray and --threads distribute a corpus sweep: give --corpus TIER too")
     if args.corpus:
         return cmd_corpus_sweep(args)
     if args.model:
@@ -465,6 +475,10 @@ def main(argv=None) -> int:
     sweep.add_argument("--store", type=Path, default=Path("results") / "corpus",
                        help="with --corpus: the results store (default: results/corpus)")
     sweep.add_argument("--tag", default="", help="with --corpus: added to the store file's name (a new run)")
+    sweep.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                       help="with --corpus: measure the layers on a Ray cluster's nodes, one at a time on each node "
+                            "offering a 'convbench' slot (default address: auto, the cluster `ray start` made here)")
+    sweep.add_argument("--threads", type=int, help="with --ray: the threads each task runs (default: the node's cores)")
     sweep.set_defaults(run=cmd_sweep)
     stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
     stages.add_argument("--algorithm", default="fft", choices=registry.LABELS, help="an algorithm or variant label, e.g. \"fft tile 16\"")
@@ -528,6 +542,8 @@ def main(argv=None) -> int:
                              "express; report: the answers in this machine's store")
     corpus.add_argument("--store", type=Path, default=Path("results") / "corpus")
     corpus.add_argument("--limit", type=int, default=20, help="show: list this many unexpressible layers")
+    corpus.add_argument("--machine", help="report: the machine id whose store to read (default: this machine's; "
+                                          "a Ray sweep files each node's records under its machine)")
     corpus.set_defaults(run=cmd_corpus)
     plot = commands.add_parser("plot", help="seaborn charts from the stored asv results (no re-measuring)")
     plot.add_argument("--results", default="results")

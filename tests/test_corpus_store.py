@@ -137,8 +137,13 @@ def test_answers_charts_and_auto_read_a_store_with_a_truncated_file(corpus, tmp_
     result = answers.answer(found, corpus)
     assert result.layers == 5 and abs(sum(result.wins.values()) - 1) < 1e-9
     assert result.models and result.models[0][0] == "test/tiny"
+    import shutil
+
+    shutil.copytree(machine_dir, store / "another-cpu-4-cores")  # a second machine, as a cluster sweep files it
+    assert len(answers.load(store, "another-cpu-4-cores")) == 6
     charts = plot_corpus(store, tmp_path / "figures", data=corpus)
-    assert {p.name for p in charts if p.suffix == ".png"} >= {"corpus_winners.png", "corpus_speedups.png"}
+    assert {p.name for p in charts if p.suffix == ".png"} >= {"corpus_winners.png", "corpus_speedups.png",
+                                                              "corpus_machines.png"}
 
     monkeypatch.setenv("CONVBENCH_CORPUS_STORE", str(store))
     monkeypatch.setenv("CONVBENCH_CACHE", str(tmp_path / "cache"))

@@ -157,7 +157,7 @@ def test_convbench_plot_draws_every_chart_and_survives_truncated_result_and_stor
     for chart in ("time_vs_filter_size", "compression_time_workspace", "compression_error_energy", "gflops_per_layer",
                   "fft_or_winograd", "tile_error_time", "training_step_compression", "training_passes", "model_convolutions",
                   "gpu_layers_compression",  # from the committed GPU results
-                  "corpus_winners", "corpus_speedups", "corpus_models"):  # from the committed corpus store
+                  "corpus_winners", "corpus_speedups", "corpus_models", "corpus_machines"):  # the committed corpus store
         assert {f"{chart}.png", f"{chart}.svg"} <= names
     for path in charts:
         assert coloured_marks(path) >= 2 or path.name == "corpus_models.png", \

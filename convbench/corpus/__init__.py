@@ -5,5 +5,6 @@ extract  - one model's convolutions, on torch's meta device (shapes only: nothin
 build    - every model of the zoo through extract, resumable; writes the committed data files
 table    - the committed corpus: its layers, where each occurs, its tiers, its hash
 sweep    - each variant timed (and with check, verified) on every layer of a tier, into the store
+cluster  - the sweep's layers as Ray tasks, one measurement per node at a time (`--ray`)
 answers  - what the store says: where each variant wins, by how much, and per model
 """

@@ -189,12 +189,23 @@ def measure_layer(row: dict, labels, batch: int = 1, check: bool = False, repeat
     return record
 
 
+def measure_here(todo, batch: int, check: bool, repeats: int):
+    """Each (layer row, variants) of todo measured in this process, in order: sweep_corpus's default runner."""
+    for row, labels in todo:
+        yield measure_layer(row, labels, batch, check, repeats)
+
+
 @dataclass(frozen=True)
 class CorpusSweep:
-    path: Path               # the store file
-    records: list            # the tier's layers in the store, each variant from its newest line (records.merged)
+    paths: list              # the store files read and written: this machine's, or each cluster machine's
+    records: list            # the tier's layers in the store (per machine), each variant from its newest line
     measured: int            # layers measured by this call (all their variants, or those the store lacked)
     skipped: int             # layers the store held every variant of
+
+    @property
+    def path(self) -> Path:
+        """The (first) machine's store file."""
+        return self.paths[0]
 
     @property
     def failures(self) -> list[tuple[str, str, float, float]]:
@@ -205,46 +216,56 @@ class CorpusSweep:
 
 def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batch: int = 1, check: bool = False,
                  repeats: int = 3, sample: int | None = None, store: Path = STORE, tag: str = "",
-                 data: Path = table.DATA, on_layer=None) -> CorpusSweep:
-    """Measure every layer of the tier (shard) that the store does not hold yet."""
+                 data: Path = table.DATA, on_layer=None, runner=None) -> CorpusSweep:
+    """Measure every layer of the tier (shard) that the store does not hold yet, here, or with a runner
+    (convbench.corpus.cluster.RayRunner: on a cluster's nodes); each record goes to the store of the
+    machine that measured it."""
     if batch < 1:
         raise ConvError(f"batch must be an int >= 1; got {batch!r}")
     for label in labels:
         registry.check_names(label, "cpu")
     if tag and not all(ch.isalnum() or ch in "-_." for ch in tag):
         raise ConvError(f"tag must be letters, digits, '-', '_' or '.'; got {tag!r}")
-    path = store_path(run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else ""),
-                      store)
+    run = run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else "")
+    machines = runner.machines() if runner else [machine_id()]
+    paths = {machine: store_path(run, store, machine) for machine in machines}
     rows = tier_layers(tier, shard, sample, data)
     wanted = ["torch", *(label for label in labels if label != "torch")]
     # a variant of a layer is done when measured (or n/a because convbench cannot express the layer, and
     # still cannot: a layer that a newer corpus can express is measured then) at this batch, checked for a
-    # check run, in this run's file or, for a run without a tag, in any untagged file of this machine (the
-    # dense tier after its sample measures only the rest; a new variant is measured alone, with torch)
-    lines = defaultdict(list)  # layer -> its eligible lines, in the order read
-    others = [other for other in sorted(path.parent.glob("*.jsonl")) if other != path] if not tag else []
-    for other in [*others, path]:
-        for record in read_records(other):
-            if ((other == path or not record.get("tag")) and record.get("batch") == batch
-                    and (record.get("check") or not check) and isinstance(record.get("variants"), dict)):
-                lines[record.get("layer")].append(record)
+    # check run, in this run's file or, for a run without a tag, in any untagged file of the machine (the
+    # dense tier after its sample measures only the rest; a new variant is measured alone, with torch);
+    # on a cluster, by any of its machines (the layers are spread over the nodes)
+    lines = {machine: defaultdict(list) for machine in machines}  # machine -> layer -> eligible lines, as read
+    for machine, path in paths.items():
+        others = [other for other in sorted(path.parent.glob("*.jsonl")) if other != path] if not tag else []
+        for other in [*others, path]:
+            for record in read_records(other):
+                if ((other == path or not record.get("tag")) and record.get("batch") == batch
+                        and (record.get("check") or not check) and isinstance(record.get("variants"), dict)):
+                    lines[machine][record.get("layer")].append(record)
 
-    def stored(layer) -> dict | None:
-        return merged(lines[layer], lambda record: layer).get(layer)
+    def stored(machine, layer) -> dict | None:
+        return merged(lines[machine][layer], lambda record: layer).get(layer)
 
     def missing(row) -> list[str]:
-        record = stored(row["layer"])
-        if record is None or (record.get("spec") is None and table.expressible(row)):
-            return wanted
-        return [label for label in wanted if label not in record["variants"]]
+        def lacking(record):
+            if record is None or (record.get("spec") is None and table.expressible(row)):
+                return wanted
+            return [label for label in wanted if label not in record["variants"]]
+        return min((lacking(stored(machine, row["layer"])) for machine in machines), key=len)
 
     todo = [(row, missing(row)) for row in rows]
     todo = [(row, labels_left) for row, labels_left in todo if labels_left]
-    for row, labels_left in todo:
-        record = {**measure_layer(row, labels_left, batch, check, repeats), "tag": tag}
-        append_record(path, record)
-        lines[row["layer"]].append(record)
+    for record in (runner or measure_here)(todo, batch, check, repeats):
+        record = {**record, "tag": tag}
+        machine = record["machine"]["id"]
+        if machine not in paths:  # a node whose machine did not answer the runner's probe
+            paths[machine], lines[machine] = store_path(run, store, machine), defaultdict(list)
+        append_record(paths[machine], record)
+        lines[machine][record["layer"]].append(record)
         if on_layer:
             on_layer(record, len(todo))
-    found = [stored(row["layer"]) for row in rows]
-    return CorpusSweep(path, [record for record in found if record is not None], len(todo), len(rows) - len(todo))
+    found = [stored(machine, row["layer"]) for machine in paths for row in rows]
+    return CorpusSweep(list(paths.values()), [record for record in found if record is not None], len(todo),
+                       len(rows) - len(todo))

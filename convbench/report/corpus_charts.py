@@ -4,6 +4,7 @@ Read from a machine's corpus store (convbench.corpus.answers); nothing is re-mea
 """
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -88,9 +89,32 @@ def chart_corpus_models(records, out: Path, machine: str, data: Path = table.DAT
     return _save(fig, out, "corpus_models")
 
 
+def chart_corpus_machines(store: Path, out: Path, data: Path = table.DATA) -> list[Path]:
+    """Every machine of the store side by side (a cluster sweep files each node's records under its
+    machine): each variant's median ratio to torch over the layers that machine measured."""
+    rows = []
+    for directory in sorted(path for path in Path(store).iterdir() if path.is_dir()):
+        records = answers.load(Path(store), directory.name)
+        for label, values in (answers.answer(records, data).speedups.items() if records else ()):
+            rows.append(dict(machine=f"{directory.name}\n({len(records)} layers)", variant=label,
+                             speedup=statistics.median(values)))
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(11, 5))
+    sns.barplot(data=frame, x="machine", y="speedup", hue="variant", palette=PALETTE, ax=ax,
+                hue_order=[label for label in LABELS if label in set(frame.variant)])
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set(xlabel="", ylabel="median of torch's time / the variant's, over the layers measured",
+           title=f"The corpus store's machines side by side ({len(set(frame.machine))})")
+    fig.tight_layout()
+    return _save(fig, out, "corpus_machines")
+
+
 def plot_corpus(store="results/corpus", out="results/figures", machine: str | None = None,
                 data: Path = table.DATA) -> list[Path]:
-    """The three corpus charts from the machine's store ([] when it holds no records)."""
+    """The three corpus charts from the machine's store, and every machine's side by side ([] when the
+    machine's store holds no records)."""
     records = answers.load(Path(store), machine)
     if not records:
         return []
@@ -98,4 +122,4 @@ def plot_corpus(store="results/corpus", out="results/figures", machine: str | No
     name = machine or records[0].get("machine", {}).get("id", "")
     out = Path(out)
     return [path for chart in (chart_corpus_wins, chart_corpus_speedups, chart_corpus_models)
-            for path in chart(records, out, name, data)]
+            for path in chart(records, out, name, data)] + chart_corpus_machines(Path(store), out, data)

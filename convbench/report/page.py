@@ -36,6 +36,9 @@ CAPTIONS = {
                        "(> 1 is faster), over the measured tiers.",
     "corpus_models": "Per model of the zoo: torch's total over the model's measured layers against the cherry-pick's "
                      "(the fastest variant of each layer), convnet-benchmarks' row for every model.",
+    "corpus_machines": "Every machine of the corpus store side by side (a sweep on a Ray cluster files each node's "
+                       "records under its machine): each variant's median time against torch's over the layers "
+                       "that machine measured.",
     "gpu_layers_compression": "The cuda backend on the GPU machines with results: time per layer against cuDNN, "
                               "and what compression buys in time and device memory.",
 }
