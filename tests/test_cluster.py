@@ -79,3 +79,16 @@ def test_without_ray_the_error_names_the_extra(monkeypatch):
                         lambda name, *a, **k: (_ for _ in ()).throw(ImportError("no ray")) if name == "ray" else real(name, *a, **k))
     with pytest.raises(ConvError, match=r"convbench\[cluster\]"):
         cluster.import_ray()
+
+
+def test_a_node_that_cannot_measure_says_so_in_its_records(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ImportError("libfftw3f.so.3: cannot open shared object file")
+
+    monkeypatch.setattr(sweep, "measure_layer", broken)
+    row = sweep.tier_layers("smoke", SHARD)[0]
+    record = cluster.measure_on_node(row, ["direct"], 1, False, 1, None, "abc1234")  # threads: the cores, as here
+    assert record["layer"] == row["layer"] and record["machine"]["id"] and record["commit"] == "abc1234"
+    assert set(record["variants"]) == {"torch", "direct"}
+    assert all("could not measure: ImportError: libfftw3f" in v["why_not"] for v in record["variants"].values())
+    assert record["ended"] >= record["started"] and record["node"]["host"]

@@ -77,10 +77,14 @@ def measure_on_node(row: dict, labels, batch: int, check: bool, repeats: int, th
     return record
 
 
-def _node_id() -> str:
-    import ray
+def _node_id() -> str | None:
+    """The Ray node this runs on (None outside a Ray worker)."""
+    try:
+        import ray
 
-    return ray.get_runtime_context().get_node_id()
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # no Ray, or not connected: the record still names its host
+        return None
 
 
 class RayRunner:
