@@ -35,9 +35,10 @@ BACKENDS = [backend for backend in registry.BACKENDS
 
 def make_plan(spec, algorithm, backend, compression=0.0):
     """The plan; NotImplementedError (asv shows n/a) only where the registry says the
-    combination cannot run (Winograd off 3x3/stride 1, a backend this machine lacks).
+    combination cannot run (Winograd off 3x3/stride 1, a backend this machine lacks) or that a
+    sweep leaves it out (an FFT tile over twice the output: mostly padding).
     A ConvError on a supported combination is a regression and fails the benchmark."""
-    reason = registry.why_not(algorithm, backend, spec)
+    reason = registry.why_not_swept(algorithm, backend, spec)
     if reason:
         raise NotImplementedError(reason)
     return convbench.plan(spec, algorithm, backend, compression)

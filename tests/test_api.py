@@ -170,3 +170,15 @@ def test_the_cpu_only_variants_say_so_on_cuda():
     for name in ("winograd F(4x4,3x3)", "fft tile 16"):
         reason = registry.why_not(name, "cuda", spec)
         assert reason and ("tile" in reason or "GPU" in reason or "CUDA" in reason)
+
+
+def test_sweeps_leave_out_a_tile_of_mostly_padding_that_plan_still_builds():
+    import dataclasses
+
+    spec = convbench.ConvSpec(N=1, C=2, H=11, W=11, K=2, R=3, S=3)  # a 9x9 output
+    assert registry.why_not_swept("fft tile 16", "cpu", spec) == ""  # 16 <= 2 x 9
+    for label in ("fft tile 32", "fft tile 64"):
+        assert registry.why_not_swept(label, "cpu", spec).startswith("skipped: a ")
+        assert convbench.plan(spec, label).label == label
+    five = dataclasses.replace(spec, R=5, S=5)
+    assert registry.why_not_swept("winograd", "cpu", five) == registry.why_not("winograd", "cpu", five) != ""

@@ -19,12 +19,10 @@ from error_budget import budget, forward_references, rounding_units
 
 
 def tile_fits(algorithm: str, spec) -> bool:
-    """A tile no larger than twice the output: FFT on 16x16 or 32x32 tiles of ResNet-18's 7x7 images
-    computes mostly padding (one call with 32x32 tiles took 57 s here, 16x16 22 s, of a 471-s test
-    run; convbench.core.selection never picks them there). The correctness of every tile at that
-    layer stays tested (tests/test_winograd.py)."""
-    _, options = registry.resolve(algorithm)
-    return options.get("tile", 0) <= 2 * max(spec.P, spec.Q) or not algorithm.startswith("fft")
+    """A tile no larger than twice the output (registry.why_not_swept: FFT on 16x16 or 32x32 tiles of
+    ResNet-18's 7x7 images computes mostly padding; convbench.core.selection never picks them there).
+    The correctness of every tile at that layer stays tested (tests/test_winograd.py)."""
+    return not registry.why_not_swept(algorithm, "cpu", spec).startswith("skipped")
 
 
 # every algorithm that accepts the layer (Winograd only on the 3x3 one), FFT tiles that fit it

@@ -137,6 +137,14 @@ FFT_TILES = (8, 16, 32, 64)  # the tile sizes of FFT on T x T tiles: the plan, i
 # 16 (25x25, 64², 128²) 5.2 / 8.3, 6.9 / 15.9; 256 (31x31) 0.6 / 10.4. The larger tile is not taken
 # when it is at least twice the output (25x25 on 32²: ratio 16, 4.1 / 2.3; its tiles are mostly padding).
 FFT_TILE_STEP_UP = {8: 4, 16: 4, 32: 12}
+
+
+def tile_mostly_padding(tile: int, P: int, Q: int) -> bool:
+    """A T x T tile more than twice the output's side computes mostly padding: FFT on 32x32 tiles of
+    ResNet-18's 7x7 images (512@7, N=8) took 57 s a call and 16x16 22 s (a test run); a 32x32 tile of a
+    1x1 layer on 7x7 images 1.4 s against torch's 0.9 ms (the corpus sweep). The sweeps, the asv suites
+    and the speed tests leave such a tile out (registry.why_not_swept); plan() still builds it."""
+    return tile > 2 * max(P, Q)
 # A whole-image spectral product costs about 3 tiled ones here (its grids are not
 # powers of two, its filter spectrum leaves the caches): N=8 C=K=64 56x56, whole
 # image over 16x16 tiles, time 1.47x at 7x7 (pad 3) for 0.41x the spectral work,

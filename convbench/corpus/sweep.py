@@ -98,14 +98,9 @@ def _spec_record(spec) -> dict:
 
 
 def _why_not(label: str, spec) -> str:
-    why = registry.why_not(label, "cpu", spec)
+    why = registry.why_not_swept(label, "cpu", spec)  # a tile of mostly padding too; the whole-image fft covers it
     if why:
         return why
-    tile = registry.VARIANTS[label][1].get("tile")
-    if registry.VARIANTS[label][0] == "fft" and tile and tile > 2 * max(spec.P, spec.Q):
-        # as tests/test_speed.py: such a tile computes mostly padding (a 32x32 tile of a 1x1 layer on
-        # 7x7 images took 1.4 s a call against torch's 0.9 ms), and the whole-image fft covers the layer
-        return f"skipped: a {tile}x{tile} tile is over twice the {spec.P}x{spec.Q} output (mostly padding)"
     bound, limit = spectrum_bound_bytes(spec, label), spectrum_limit()
     if bound > limit:
         return (f"its filter spectra would take {bound / 2**30:.1f} GiB (a bound from the shapes), over the "

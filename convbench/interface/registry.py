@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import FFT_TILES
+from convbench.core.selection import FFT_TILES, tile_mostly_padding
 
 # The one list of algorithms (in the order charts and tables show them), and of
 # backends; suites, plots, the CLI and the tests read them here.
@@ -179,6 +179,18 @@ def why_not(name, backend, spec) -> str:
     if problem:
         return problem
     return "" if cls.supports(spec, **options) else f"{name} cannot compute {spec}"
+
+
+def why_not_swept(name, backend, spec) -> str:
+    """Why a sweep (the corpus, the asv suites) leaves (name, backend) out on spec ('' when it runs it):
+    why_not, or an FFT tile that would compute mostly padding (selection.tile_mostly_padding)."""
+    why = why_not(name, backend, spec)
+    if why:
+        return why
+    tile = VARIANTS.get(name, (name, {}))[1].get("tile")
+    if resolve(name)[0] == "fft" and tile and tile_mostly_padding(tile, spec.P, spec.Q):
+        return f"skipped: a {tile}x{tile} tile is over twice the {spec.P}x{spec.Q} output (mostly padding)"
+    return ""
 
 
 def implementations() -> list[Algorithm]:
