@@ -188,4 +188,20 @@ def test_the_main_job_refuses_a_machine_name_that_is_other_hardware(tmp_path):
     (tmp_path / "same" / "machine.json").write_text(json.dumps({"cpu": cpu_model(), "num_cpu": str(os.cpu_count())}))
     check_machine_name(tmp_path, "same")  # this hardware: no error
     check_machine_name(tmp_path, "new")   # no machine.json yet
+    (tmp_path / "named").mkdir()
+    (tmp_path / "named" / "machine.json").write_text(json.dumps({"machine": "named", "version": 1}))
+    check_machine_name(tmp_path, "named")  # a name alone says nothing of the hardware
     assert asv_machine_name().endswith(f"-{os.cpu_count()}-cores")
+
+
+def test_the_main_job_registers_the_machine_with_its_hardware(tmp_path, monkeypatch):
+    import os
+
+    from convbench.core.machine import cpu_model
+    from convbench.report.bench import register_asv_machine
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # asv keeps its machines in ~/.asv-machine.json
+    register_asv_machine("this-hardware")
+    stored = json.loads((tmp_path / ".asv-machine.json").read_text())["this-hardware"]
+    assert stored["machine"] == "this-hardware" and stored["num_cpu"] == str(os.cpu_count())
+    assert stored["cpu"] == cpu_model()  # what check_machine_name compares, and results/<name>/machine.json holds

@@ -47,11 +47,21 @@ def check_machine_name(results: str, machine: str) -> None:
         print(f"convbench: skipping the unreadable {path} ({type(err).__name__}: {err})")
         return
     here = {"cpu": cpu_model(), "num_cpu": str(os.cpu_count())}
-    differs = {key: (stored.get(key), value) for key, value in here.items() if str(stored.get(key)) != value}
+    # a file without a key says nothing of it (`asv machine --yes --machine NAME` alone writes only the name)
+    differs = {key: (stored[key], value) for key, value in here.items() if key in stored and str(stored[key]) != value}
     if differs:
         raise ConvError(f"machine {machine!r}: {path} is another machine's ("
                         + ", ".join(f"{key} {old!r}, here {new!r}" for key, (old, new) in differs.items())
                         + f"); pass a --machine that names this hardware (default: {asv_machine_name()!r})")
+
+
+def register_asv_machine(machine: str) -> None:
+    """asv's record of this machine (~/.asv-machine.json) under the name `machine`, with its hardware, so
+    that results/<machine>/machine.json holds the CPU and core count check_machine_name compares.
+    (`asv machine --yes --machine NAME` keeps only the fields that differ from asv's defaults: the name.)"""
+    from asv.machine import Machine
+
+    Machine.load(machine_name=machine, use_defaults=True, **{**Machine.get_defaults(), "machine": machine})
 
 
 def head_commit() -> str:
@@ -78,7 +88,8 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0")
     machine = machine or asv_machine_name()
     check_machine_name(results, machine)
-    _run("1/6 register this machine with asv", [*asv, "machine", "--yes", "--machine", machine], announce)
+    announce("1/6 register this machine with asv, with its hardware", ["asv", "machine", "--machine", machine])
+    register_asv_machine(machine)
     run = [*asv, "run", "--python=same", "--set-commit-hash", head_commit(), "--machine", machine]
     if quick:
         run.append("--quick")
