@@ -65,7 +65,8 @@ def measure_on_node(row: dict, labels, batch: int, check: bool, repeats: int, th
         from convbench.corpus.sweep import measure_layer
 
         record = measure_layer(row, labels, batch, check, repeats)
-    except Exception as err:  # the node cannot measure at all: say so, and let the sweep go on
+    except (ImportError, OSError) as err:  # the node cannot load what measures: say so, and the sweep goes on
+        # (spec None: a rerun measures an expressible layer again; any other failure is the driver's to report)
         count = None
         why = f"node {node['host']} could not measure: {type(err).__name__}: {str(err)[:300]}"
         record = dict(layer=row["layer"], kind=row.get("kind"), batch=batch, machine=identity(), check=check,

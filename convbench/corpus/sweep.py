@@ -222,7 +222,7 @@ def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batc
     if tag and not all(ch.isalnum() or ch in "-_." for ch in tag):
         raise ConvError(f"tag must be letters, digits, '-', '_' or '.'; got {tag!r}")
     run = run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else "")
-    machines = runner.machines() if runner else [machine_id()]
+    machines = (runner.machines() if runner else []) or [machine_id()]  # no node answered: resume by this machine's
     paths = {machine: store_path(run, store, machine) for machine in machines}
     rows = tier_layers(tier, shard, sample, data)
     wanted = ["torch", *(label for label in labels if label != "torch")]
