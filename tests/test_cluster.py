@@ -1,5 +1,6 @@
 """The corpus sweep on a Ray cluster: the same records as a sweep here, one measurement per node at a
 time, each record with its node's machine, and nothing lost or doubled when a node goes away."""
+import time
 from collections import defaultdict
 
 import pytest
@@ -79,6 +80,18 @@ def test_without_ray_the_error_names_the_extra(monkeypatch):
                         lambda name, *a, **k: (_ for _ in ()).throw(ImportError("no ray")) if name == "ray" else real(name, *a, **k))
     with pytest.raises(ConvError, match=r"convbench\[cluster\]"):
         cluster.import_ray()
+
+
+def test_an_address_where_nothing_listens_is_a_clear_error_at_once():
+    import socket
+
+    with socket.socket() as free:  # a port nothing listens on: bound, then closed
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(ConvError, match=rf"no Ray cluster at '127.0.0.1:{port}'"):
+        cluster.RayRunner(address=f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 30  # ray.init alone retries such an address for minutes
 
 
 def test_a_node_that_cannot_measure_says_so_in_its_records(monkeypatch):

@@ -88,6 +88,19 @@ def _node_id() -> str | None:
         return None
 
 
+def answers(address: str, seconds: float = 3.0) -> bool:
+    """Whether anything listens at HOST:PORT (ray.init retries a silent address for minutes); an address
+    in another form (ray://...) is left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in host:
+        return True
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds):
+            return True
+    except OSError:
+        return False
+
+
 class RayRunner:
     """Measures a sweep's layers on a Ray cluster; sweep_corpus(runner=...) calls it."""
 
@@ -95,6 +108,9 @@ class RayRunner:
         self.ray = import_ray()
         self.threads, self.retries = threads, retries
         if not self.ray.is_initialized():
+            if address not in (None, "auto", "local") and not answers(address):
+                raise ConvError(f"no Ray cluster at {address!r} (nothing answers there): start one with `ray start "
+                                f"--head --resources='{{\"{SLOT}\": 1}}'` (see the README)")
             try:
                 self.ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             except ConnectionError as err:
