@@ -82,3 +82,37 @@ class TorchCUDA(CudaPlan):
             return wrap(result)
         as_tensor(out).copy_(result)
         return out
+
+
+class TorchSignalCPU(TorchCPU):
+    """The 1-D peer: torch.nn.functional.conv1d (oneDNN) and its gradients, on a height-1 ConvSpec
+    (convbench.core.signal.SignalSpec.grid), arrays (N, C, 1, L)."""
+
+    def _parameters(self) -> dict:
+        spec = self.spec
+        return dict(padding=spec.pad_w, stride=spec.stride_w, dilation=spec.dil_w, groups=spec.groups)
+
+    def __call__(self, x, w=None, out=None):
+        given = x, w
+        x, w = self.check_inputs(x, self._fixed_weights() if w is None else w)
+        with torch.no_grad():
+            y = F.conv1d(torch.from_numpy(x[:, :, 0]), torch.from_numpy(w[:, :, 0]), **self._parameters())
+        self._remember_forward(*given)
+        y = y.numpy()[:, :, None, :]
+        if out is None:
+            return y
+        out = output_buffer(out, self.spec.output_shape)
+        out[...] = y
+        return out
+
+    def _backward_data(self, dy, w, reuse_forward=False):
+        N, C, _, L = self.spec.input_shape
+        with torch.no_grad():
+            return torch.nn.grad.conv1d_input((N, C, L), torch.from_numpy(w[:, :, 0]), torch.from_numpy(dy[:, :, 0]),
+                                              **self._parameters()).numpy()[:, :, None, :]
+
+    def _backward_filter(self, x, dy, reuse_forward=False):
+        K, Cg, _, R = self.spec.filter_shape
+        with torch.no_grad():
+            return torch.nn.grad.conv1d_weight(torch.from_numpy(x[:, :, 0]), (K, Cg, R), torch.from_numpy(dy[:, :, 0]),
+                                               **self._parameters()).numpy()[:, :, None, :]

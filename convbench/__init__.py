@@ -10,12 +10,13 @@ from convbench.core.threads import quiet_thread_pools
 quiet_thread_pools()  # before numpy and torch start their thread pools (see threads.py)
 
 from convbench.core.errors import ConvError  # noqa: E402
+from convbench.core.signal import SignalSpec  # noqa: E402
 from convbench.core.spec import ConvSpec  # noqa: E402
 
-__all__ = ["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]
+__all__ = ["ConvError", "ConvSpec", "SignalSpec", "conv1d", "conv2d", "implementations", "plan", "retained_energy"]
 __version__ = "0.1.0"
 
-_API = {"conv2d", "implementations", "plan", "retained_energy"}
+_API = {"conv1d", "conv2d", "implementations", "plan", "retained_energy"}
 
 
 def __getattr__(name):

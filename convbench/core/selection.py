@@ -209,3 +209,28 @@ def select(spec, backend: str, *, grid: tuple[int, int]) -> Choice:
         return Choice(variant, f"{R}x{S} filters at N·C·K = {N * C * K}: the FFT's cost does not grow with the "
                                f"filter; {variant} by tile count and spectral work")
     return Choice("torch", "oneDNN's direct kernels were the fastest exact choice here")
+
+
+# -- 1-D FFT on the CPU (algorithms/fft/signal.py) ------------------------------------
+# FFTW's threads on the long 1-D rows: batched rffts, FFTW 1 thread / 2 threads (AMD EPYC, 2 cores,
+# median of 7, ms): 32 x 65536 7.7 / 5.7, 64 x 65536 14.6 / 11.1, 32 x 16384 1.02 / 0.65,
+# 160 x 16384 7.4 / 5.0, 32 x 4096 0.18 / 0.13. (torch.fft, MKL, on the same rows: 5.7, 10.3, 0.49,
+# 5.7, 0.15.) The 2-D plans' small batched transforms ran faster on one (fft/cpu.py).
+SIGNAL_FFTW_THREADS_FROM = 1 << 17  # samples in a batch of rows (32 x 4096) from which FFTW takes every thread
+
+
+def signal_fftw_threads(rows: int, length: int, threads: int) -> int:
+    return threads if rows * length >= SIGNAL_FFTW_THREADS_FROM else 1
+
+
+# The overlap-save block (fft tile='auto'): scipy's oaconvolve rule, the power of two T >= 2E that
+# makes the fewest FFT flops, blocks · T·log2(T), over the stride-1 outputs (blocks of T - E + 1).
+SIGNAL_TILES = tuple(1 << bits for bits in range(6, 24))
+
+
+def signal_tile(outputs: int, extent: int) -> int:
+    """The FFT block length for overlap-save over `outputs` outputs of a filter `extent` long."""
+    def cost(T):
+        return -(-outputs // (T - extent + 1)) * T * T.bit_length()
+    fitting = [T for T in SIGNAL_TILES if T >= 2 * extent]
+    return min(fitting or [SIGNAL_TILES[-1]], key=cost)

@@ -6,10 +6,11 @@ import numpy as np
 from convbench.core.arrays import as_conv_array, check_compression
 from convbench.core.errors import ConvError
 from convbench.interface.registry import COMPRESSIBLE, implementations, label, option_problem, resolved_implementation
+from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
 from convbench.interface.auto import choose
 
-__all__ = ["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]
+__all__ = ["ConvError", "ConvSpec", "SignalSpec", "conv1d", "conv2d", "implementations", "plan", "retained_energy"]
 
 
 def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compression: float = 0.0, **options):
@@ -31,8 +32,12 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     It is always exact (compression 0); plan.algorithm says what was picked and
     plan.choice why.
     """
+    if isinstance(spec, SignalSpec):  # 1-D: convbench.interface.signal
+        from convbench.interface.signal import plan_signal
+
+        return plan_signal(spec, algorithm, backend, compression, **options)
     if not isinstance(spec, ConvSpec):
-        raise ConvError(f"spec must be a convbench.ConvSpec; got {type(spec).__name__}")
+        raise ConvError(f"spec must be a convbench.ConvSpec (or a SignalSpec for 1-D); got {type(spec).__name__}")
     choice = ""
     if algorithm == "auto":
         if compression != 0.0:
@@ -68,6 +73,15 @@ def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, str
     w = as_conv_array(w, "w")
     spec = ConvSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride, dilation=dilation, groups=groups)
     return plan(spec, algorithm, backend, compression, **options)(x, w)
+
+
+def conv1d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,
+           compression: float = 0.0, dilation=1, groups: int = 1, **options) -> np.ndarray:
+    """torch.nn.functional.conv1d semantics with a chosen algorithm (convbench.interface.signal):
+    x (N, C, L), w (K, C/groups, R) -> float32 (N, K, P)."""
+    from convbench.interface.signal import conv1d as signal_conv1d
+
+    return signal_conv1d(x, w, algorithm, backend, padding, stride, compression, dilation, groups, **options)
 
 
 def retained_energy(x, spec: ConvSpec, compression: float) -> float:

@@ -71,6 +71,24 @@ IMPLEMENTATIONS = {
 }
 
 
+# 1-D convolutions (convbench.core.signal.SignalSpec): each variant a plan on the height-1
+# problem (SignalSpec.grid), run by convbench.interface.signal. direct is the 2-D direct plan
+# (its GEMMs over shifted slices serve a row as well); fft is its own 1-D plan (whole signal,
+# band-limited, or overlap-save blocks); torch is conv1d.
+SIGNAL_VARIANTS = {
+    "direct": ("direct", {}),
+    "fft": ("fft", {}),
+    "fft overlap-save": ("fft", {"tile": "auto"}),
+    "torch": ("torch", {}),
+}
+SIGNAL_LABELS = tuple(SIGNAL_VARIANTS)
+SIGNAL_IMPLEMENTATIONS = {
+    ("direct", "cpu"): "convbench.algorithms.direct.cpu:DirectCPU",
+    ("fft", "cpu"): "convbench.algorithms.fft.signal:SignalFFTCPU",
+    ("torch", "cpu"): "convbench.algorithms.peer:TorchSignalCPU",
+}
+
+
 @dataclass(frozen=True)
 class Algorithm:
     name: str
@@ -102,6 +120,32 @@ def _import(name: str, backend: str, selecting_option: str = ""):
     except ImportError as err:
         return None, f"cannot import {module_name}: {err}"
     return getattr(module, class_name), ""
+
+
+def signal_implementation(name, backend, options=None):
+    """(Plan class, algorithm, options) for a 1-D algorithm name or variant label; ConvError if unknown
+    or not on this backend."""
+    if name not in SIGNAL_VARIANTS:
+        raise ConvError(f"algorithm for a 1-D convolution must be one of "
+                        f"{', '.join(map(repr, SIGNAL_LABELS))}; got {name!r}")
+    if (SIGNAL_VARIANTS[name][0], backend) not in SIGNAL_IMPLEMENTATIONS:
+        raise ConvError(f"backend for a 1-D convolution must be 'cpu' (1-D runs on the CPU only); got {backend!r}")
+    algorithm, preset = SIGNAL_VARIANTS[name]
+    options = dict(options or {})
+    clash = {key for key in preset if key in options and options[key] != preset[key]}
+    if clash:
+        raise ConvError(f"algorithm={name!r} sets {', '.join(f'{k}={preset[k]!r}' for k in sorted(clash))}; "
+                        f"got {', '.join(f'{k}={options[k]!r}' for k in sorted(clash))} as well")
+    module_name, class_name = SIGNAL_IMPLEMENTATIONS[(algorithm, backend)].split(":")
+    return getattr(importlib.import_module(module_name), class_name), algorithm, {**preset, **options}
+
+
+def signal_label(algorithm: str, options: dict) -> str:
+    """The 1-D variant label of (algorithm, options): 'fft overlap-save' for tile='auto'."""
+    for name, (base, preset) in SIGNAL_VARIANTS.items():
+        if base == algorithm and preset and all(options.get(k) == v for k, v in preset.items()):
+            return name + "".join(f" {k}={v}" for k, v in options.items() if k not in preset)
+    return algorithm + "".join(f" {k}={v}" for k, v in options.items())
 
 
 def check_names(name, backend) -> None:

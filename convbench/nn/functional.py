@@ -1,4 +1,5 @@
-"""conv2d as a torch.autograd.Function over a convbench plan."""
+"""conv1d and conv2d as a torch.autograd.Function over a convbench plan, with torch's arguments
+(padding='same' and 'valid' included)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -6,22 +7,28 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from convbench.interface.api import plan
 from convbench.core.errors import ConvError
-from convbench.interface.registry import resolve
+from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
+from convbench.interface.api import plan
+from convbench.interface.registry import resolve
 
 
 DTYPES = (torch.float32, torch.float64)
 
 
+PADDING_STRINGS = ("same", "valid")
+
+
 @lru_cache(maxsize=64)
-def _plan(spec: ConvSpec, algorithm: str, compression: float, options: tuple):
+def _plan(spec, algorithm: str, compression: float, options: tuple):
     """One plan per shape and setting, kept: a training loop calls the same layer every step."""
     return plan(spec, algorithm, "cpu", compression, **dict(options))
 
 
-class _Conv2d(torch.autograd.Function):
+class _Conv(torch.autograd.Function):
+    """y = plan(x, w), its gradients the plan's backward passes: any number of spatial axes."""
+
     @staticmethod
     def forward(ctx, x, w, computes):
         ctx.computes = computes
@@ -53,22 +60,74 @@ def _check(tensor, name):
         raise ConvError(f"{name} must be float32 or float64; got {tensor.dtype}")
 
 
+def padding_for(padding, kernel, stride, dilation, axes: int):
+    """(symmetric padding, extra zeros after each axis) for torch's padding argument: ints, or
+    'valid' (none) or 'same' (the output as long as the input, stride 1; an even total, E - 1 for
+    the dilated filter's extent E, is split evenly and an odd one puts the extra zero after, as torch does)."""
+    if not isinstance(padding, str):
+        return padding, (0,) * axes
+    if padding not in PADDING_STRINGS:
+        raise ConvError(f"padding must be an int, a tuple of {axes} ints, 'same' or 'valid'; got {padding!r}")
+    if padding == "valid":
+        return 0, (0,) * axes
+    strides = (stride,) * axes if isinstance(stride, int) else tuple(stride)
+    if any(step != 1 for step in strides):
+        raise ConvError(f"padding='same' needs stride 1 (as torch's); got stride={stride!r}")
+    dilations = (dilation,) * axes if isinstance(dilation, int) else tuple(dilation)
+    totals = [d * (k - 1) for d, k in zip(dilations, kernel)]
+    return tuple(total // 2 for total in totals), tuple(total % 2 for total in totals)
+
+
+def _extend(x, extra):
+    """x with `extra` zeros after each spatial axis (differentiable: torch's pad)."""
+    if not any(extra):
+        return x
+    pairs = []
+    for after in reversed(extra):  # torch.nn.functional.pad lists the last axis first
+        pairs += [0, after]
+    return torch.nn.functional.pad(x, pairs)
+
+
 def conv2d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="fft", compression=0.0, **options):
-    """torch.nn.functional.conv2d's semantics (its argument order, dilation and groups included)
-    with a convbench algorithm, variant and compression; differentiable in x, w and bias."""
+    """torch.nn.functional.conv2d's semantics (its argument order, padding='same'/'valid', dilation
+    and groups included) with a convbench algorithm, variant and compression; differentiable in x, w and bias."""
+    return _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compression, options, axes=2)
+
+
+def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="fft", compression=0.0, **options):
+    """torch.nn.functional.conv1d's semantics with a convbench 1-D algorithm ('direct', 'fft',
+    'fft overlap-save', 'torch'), variant and compression; differentiable in x, w and bias."""
+    return _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compression, options, axes=1)
+
+
+def _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compression, options, axes):
     _check(x, "x")
     _check(w, "w")
     if w.dtype != x.dtype:
         raise ConvError(f"w must have x's dtype {x.dtype}; got {w.dtype}")
-    spec = ConvSpec.from_shapes(tuple(x.shape), tuple(w.shape), padding=padding, stride=stride, dilation=dilation,
-                                groups=groups)
-    algorithm, options = resolve(algorithm, options)
+    if x.dim() != axes + 2 or w.dim() != axes + 2:
+        layouts = ("(N, C, L) and (K, C/groups, R)", "(N, C, H, W) and (K, C/groups, R, S)")[axes - 1]
+        raise ConvError(f"x and w must be {axes + 2}-D, {layouts}; got shapes {tuple(x.shape)} and {tuple(w.shape)}")
+    if axes == 1:  # torch's Conv1d keeps its arguments as 1-tuples
+        stride, padding, dilation = (value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+                                     for value in (stride, padding, dilation))
+    padding, extra = padding_for(padding, tuple(w.shape[2:]), stride, dilation, axes)
+    x = _extend(x, extra)
+    if axes == 1:
+        padding = padding[0] if isinstance(padding, tuple) else padding
+        spec = SignalSpec.from_shapes(tuple(x.shape), tuple(w.shape), padding=padding, stride=stride,
+                                      dilation=dilation, groups=groups)
+    else:
+        spec = ConvSpec.from_shapes(tuple(x.shape), tuple(w.shape), padding=padding, stride=stride,
+                                    dilation=dilation, groups=groups)
+    if algorithm != "auto" and axes == 2:
+        algorithm, options = resolve(algorithm, options)
     built = _plan(spec, algorithm, float(compression), tuple(sorted(options.items())))
     computes = built if x.dtype == torch.float32 else built.float64()  # what the plan computes, in float64
-    y = _Conv2d.apply(x.contiguous(), w.contiguous(), computes)
+    y = _Conv.apply(x.contiguous(), w.contiguous(), computes)
     if bias is not None:
         _check(bias, "bias")
         if tuple(bias.shape) != (spec.K,):
             raise ConvError(f"bias must have shape ({spec.K},) (one per output channel); got {tuple(bias.shape)}")
-        y = y + bias.view(1, -1, 1, 1)
+        y = y + bias.view(1, -1, *(1,) * axes)
     return y
