@@ -105,13 +105,11 @@ class SignalFFTCPU(StagedPlan):
 
     # -- the stages ---------------------------------------------------------------
     def transform_filter(self, w) -> np.ndarray:
-        """conj(F_w) / T on the retained frequencies (K, C/g, B): the taps dilation apart on the grid."""
+        """F_w (K, C/g, B): the taps dilation apart on the grid. The contraction conjugates and scales
+        it as it reads it (a pass of its own cost 0.3 ms of 4.6 on 16,384 x 1,024)."""
         signal = self.signal
         self._w_grid[:, :, 0:signal.extent:signal.dilation] = w[:, :, 0, :]
         self._filter_fft.execute()
-        band = self._W[:, :, :self.bands]
-        np.conjugate(band, out=band)
-        band *= np.float32(1.0 / self.T)
         return self._W
 
     def transform_input(self, x) -> None:
@@ -121,7 +119,8 @@ class SignalFFTCPU(StagedPlan):
     def contract(self, W) -> None:
         N, C, K, B = self.signal.N, self.signal.C, self.signal.K, self.T // 2 + 1
         images = N * self.blocks
-        contract(self._X.reshape(images, C, B), W, self._Y.reshape(images, K, B), self.bands, self.signal.groups)
+        contract(self._X.reshape(images, C, B), W, self._Y.reshape(images, K, B), self.bands, self.signal.groups,
+                 1.0 / self.T)
 
     def transform_output(self, out) -> None:
         self._Y[..., self.bands:] = 0  # the discarded band (the inverse overwrote it last call)
@@ -177,7 +176,7 @@ class SignalFFTCPU(StagedPlan):
         self._place_gradient(dy[:, :, 0, :])
         dy_fft.execute()
         DX = self._X.reshape(N * nb, C, B)
-        contract_data_gradient(self._Y.reshape(N * nb, K, B), W, DX, self.bands, signal.groups)
+        contract_data_gradient(self._Y.reshape(N * nb, K, B), W, DX, self.bands, signal.groups, 1.0 / self.T)
         DX[..., self.bands:] = 0
         dx_fft.execute()
         blocks = self._x_blocks

@@ -2,13 +2,15 @@
 
 The 2-D contraction (contract.py) wants frequency-major (F, N, C) matrices; a long
 1-D signal has few channels and tens of thousands of frequencies, so here every
-row stays frequency-contiguous and each product streams a block of frequencies
+row stays frequency-contiguous and each product takes a block of frequencies
 through all channel pairs while the block is in cache: no transposes, and the
-band (f < F) is simply where the loops stop. The arrays are float32 views of
-complex64 rows, (re, im) interleaved, which LLVM vectorises.
+band (f < F) is simply where the loops stop. Within a block the rows are first
+split into real and imaginary planes: the complex products on FFTW's interleaved
+(re, im) floats ran at 7 GFLOP/s, on planes LLVM vectorises them plainly
+(N=4, C=K=8, 8,193 frequencies, 2 cores: 3.0 ms interleaved, 0.78 ms planar).
 
-    forward          Y[n, k]  = sum over c of k's group  X[n, c] W[k, c]       (W = conj(F_w)/T)
-    backward data    DX[n, c] = sum over k of c's group  DY[n, k] conj(W[k, c])
+    forward          Y[n, k]  = sum over c of k's group  X[n, c] conj(W[k, c]) / T   (W = F_w)
+    backward data    DX[n, c] = sum over k of c's group  DY[n, k] W[k, c] / T
     backward filter  DW[k, c] = sum over n               X[n, c] conj(DY[n, k]) / T
 """
 from __future__ import annotations
@@ -16,78 +18,120 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-BLOCK = 512  # frequencies per block: a block of 8 channels' rows is 32 KiB, in L1/L2
+CACHE_FLOATS = 1 << 16  # the planes a block holds: 256 KiB, in L2
+LARGEST_BLOCK = 512     # frequencies; 128 ran 1.15 ms, 256 0.86, 512 0.78 on the case above
+
+
+def block_for(rows: int) -> int:
+    """Frequencies per block when `rows` planes of (re, im) are held: as many as fit CACHE_FLOATS."""
+    return max(16, min(LARGEST_BLOCK, CACHE_FLOATS // (2 * max(1, rows))) // 16 * 16)
 
 
 @njit(inline="always", cache=True)
-def _madd(y, x, w, start, stop, conj_w):
-    """y[f] += x[f] * (conj(w[f]) if conj_w else w[f]) for start <= f < stop, interleaved floats."""
-    if conj_w:
-        for f in range(start, stop):
-            xr, xi, wr, wi = x[2 * f], x[2 * f + 1], w[2 * f], w[2 * f + 1]
-            y[2 * f] += xr * wr + xi * wi
-            y[2 * f + 1] += xi * wr - xr * wi
-    else:
-        for f in range(start, stop):
-            xr, xi, wr, wi = x[2 * f], x[2 * f + 1], w[2 * f], w[2 * f + 1]
-            y[2 * f] += xr * wr - xi * wi
-            y[2 * f + 1] += xr * wi + xi * wr
+def _split(row, start, m, re, im, sign, scale):
+    """re, im <- scale times the m interleaved complex values of row from frequency start, conjugated
+    when sign is -1."""
+    for f in range(m):
+        re[f] = scale * row[2 * (start + f)]
+        im[f] = sign * scale * row[2 * (start + f) + 1]
 
 
 @njit(parallel=True, cache=True)
-def _forward(X, W, Y, bands, groups, transpose_w):
-    """Y (N, K, 2B) from X (N, C, 2B) and W (K, C/g, 2B) on f < bands; transpose_w: the data gradient,
-    X is dy (N, K), W's rows read as conj(W[k, c]), Y is dx (N, C)."""
-    N, Cin, Kout = X.shape[0], X.shape[1], Y.shape[1]
-    per_in, per_out = Cin // groups, Kout // groups
-    blocks = (bands + BLOCK - 1) // BLOCK
-    for job in prange(N * blocks):
-        n, b = job // blocks, job % blocks
-        start, stop = b * BLOCK, min(bands, (b + 1) * BLOCK)
-        for o in range(Kout):
-            y = Y[n, o]
-            y[2 * start:2 * stop] = 0.0
+def _products(X, W, Y, bands, groups, transpose_w, scale, block):
+    """Y (N, O, 2B) = sum over i of o's group X[n, i] V[o, i] on f < bands: V[o, i] = scale·conj(W[o, i])
+    (the forward: W is the filter's spectrum), or with transpose_w (the data gradient) scale·W[i, o]
+    with W (I, O/g, 2B)."""
+    N, I, O = X.shape[0], X.shape[1], Y.shape[1]
+    per_in, per_out = I // groups, O // groups
+    blocks = (bands + block - 1) // block
+    for b in prange(blocks):
+        start = b * block
+        m = min(bands, start + block) - start
+        vr = np.empty((O, per_in, block), np.float32)
+        vi = np.empty((O, per_in, block), np.float32)
+        xr = np.empty((I, block), np.float32)
+        xi = np.empty((I, block), np.float32)
+        ar = np.empty(block, np.float32)
+        ai = np.empty(block, np.float32)
+        for o in range(O):
             g = o // per_out
-            for i in range(g * per_in, (g + 1) * per_in):
+            for il in range(per_in):
                 if transpose_w:
-                    _madd(y, X[n, i], W[i, o - g * per_out], start, stop, True)
+                    _split(W[g * per_in + il, o - g * per_out], start, m, vr[o, il], vi[o, il], 1.0, scale)
                 else:
-                    _madd(y, X[n, i], W[o, i - g * per_in], start, stop, False)
+                    _split(W[o, il], start, m, vr[o, il], vi[o, il], -1.0, scale)
+        for n in range(N):
+            for i in range(I):
+                _split(X[n, i], start, m, xr[i], xi[i], 1.0, 1.0)
+            for o in range(O):
+                first = (o // per_out) * per_in
+                ar[:m] = 0.0
+                ai[:m] = 0.0
+                for il in range(per_in):
+                    pr, pi, qr, qi = xr[first + il], xi[first + il], vr[o, il], vi[o, il]
+                    for f in range(m):
+                        ar[f] += pr[f] * qr[f] - pi[f] * qi[f]
+                        ai[f] += pr[f] * qi[f] + pi[f] * qr[f]
+                y = Y[n, o]
+                for f in range(m):
+                    y[2 * (start + f)] = ar[f]
+                    y[2 * (start + f) + 1] = ai[f]
 
 
 @njit(parallel=True, cache=True)
-def _filter(X, DY, DW, bands, groups, scale):
+def _filter(X, DY, DW, bands, groups, scale, block):
     """DW (K, C/g, 2B) = scale · sum_n X[n, c] conj(DY[n, k]) on f < bands."""
     N, C, K = X.shape[0], X.shape[1], DY.shape[1]
     Cg, Kg = C // groups, K // groups
-    blocks = (bands + BLOCK - 1) // BLOCK
-    for job in prange(K * blocks):
-        k, b = job // blocks, job % blocks
-        start, stop = b * BLOCK, min(bands, (b + 1) * BLOCK)
-        g = k // Kg
-        for cl in range(Cg):
-            dw = DW[k, cl]
-            dw[2 * start:2 * stop] = 0.0
-            for n in range(N):
-                _madd(dw, X[n, g * Cg + cl], DY[n, k], start, stop, True)
-            for f in range(2 * start, 2 * stop):
-                dw[f] *= scale
+    blocks = (bands + block - 1) // block
+    for b in prange(blocks):
+        start = b * block
+        m = min(bands, start + block) - start
+        xr = np.empty((N, C, block), np.float32)
+        xi = np.empty((N, C, block), np.float32)
+        dr = np.empty((N, K, block), np.float32)
+        di = np.empty((N, K, block), np.float32)
+        ar = np.empty(block, np.float32)
+        ai = np.empty(block, np.float32)
+        for n in range(N):
+            for c in range(C):
+                _split(X[n, c], start, m, xr[n, c], xi[n, c], 1.0, 1.0)
+            for k in range(K):
+                _split(DY[n, k], start, m, dr[n, k], di[n, k], -1.0, 1.0)
+        for k in range(K):
+            g = k // Kg
+            for cl in range(Cg):
+                ar[:m] = 0.0
+                ai[:m] = 0.0
+                for n in range(N):
+                    pr, pi, qr, qi = xr[n, g * Cg + cl], xi[n, g * Cg + cl], dr[n, k], di[n, k]
+                    for f in range(m):
+                        ar[f] += pr[f] * qr[f] - pi[f] * qi[f]
+                        ai[f] += pr[f] * qi[f] + pi[f] * qr[f]
+                dw = DW[k, cl]
+                for f in range(m):
+                    dw[2 * (start + f)] = scale * ar[f]
+                    dw[2 * (start + f) + 1] = scale * ai[f]
 
 
 def _floats(spectra: np.ndarray) -> np.ndarray:
     return spectra.view(np.float32)
 
 
-def contract(X, W, Y, bands: int, groups: int) -> None:
-    """Y = X W per frequency (the forward): X (N, C, B), W (K, C/g, B), Y (N, K, B) complex64."""
-    _forward(_floats(X), _floats(W), _floats(Y), bands, groups, False)
+def contract(X, W, Y, bands: int, groups: int, scale: float) -> None:
+    """Y = scale · X conj(W) per frequency (the forward): X (N, C, B), W (K, C/g, B) the filter's
+    spectrum, Y (N, K, B) complex64."""
+    rows = W.shape[0] * W.shape[1] + X.shape[1]
+    _products(_floats(X), _floats(W), _floats(Y), bands, groups, False, np.float32(scale), block_for(rows))
 
 
-def contract_data_gradient(DY, W, DX, bands: int, groups: int) -> None:
-    """DX = DY conj(W) per frequency: DY (N, K, B), W (K, C/g, B), DX (N, C, B) complex64."""
-    _forward(_floats(DY), _floats(W), _floats(DX), bands, groups, True)
+def contract_data_gradient(DY, W, DX, bands: int, groups: int, scale: float) -> None:
+    """DX = scale · DY W per frequency: DY (N, K, B), W (K, C/g, B) the filter's spectrum, DX (N, C, B)."""
+    rows = W.shape[0] * W.shape[1] + DY.shape[1]
+    _products(_floats(DY), _floats(W), _floats(DX), bands, groups, True, np.float32(scale), block_for(rows))
 
 
 def contract_filter_gradient(X, DY, DW, bands: int, groups: int, scale: float) -> None:
     """DW = scale · sum_n X conj(DY) per frequency: X (N, C, B), DY (N, K, B), DW (K, C/g, B) complex64."""
-    _filter(_floats(X), _floats(DY), _floats(DW), bands, groups, np.float32(scale))
+    rows = X.shape[0] * (X.shape[1] + DY.shape[1])
+    _filter(_floats(X), _floats(DY), _floats(DW), bands, groups, np.float32(scale), block_for(rows))
