@@ -15,8 +15,9 @@ Band-limiting (the whole signal only): on the one-sided spectrum of a T-sample g
 f is kept iff 2f <= (1 - c)·T, so about (1 - c) of the coefficients survive (2-D keeps sqrt(1 - c)
 per axis; bandlimit.py). Like the 2-D plan this is a linear map, and both backward passes are
 its exact adjoints: dx from DY·F_w, dw from X·conj(DY), both masked (fft/reference.py's
-signal_reference is the float64 definition, in a few numpy lines). In 1-D the transforms are
-the full rffts whatever c: what band-limiting saves is the contraction and the spectra held.
+SignalReference is the float64 definition, in a few numpy lines). In 1-D the transforms are
+the full rffts whatever c: what band-limiting saves is the contraction and the spectra held
+(signal_band.py keeps only the band).
 
 The overlap-save blocks compute the exact convolution (compression 0): each block's T-point
 circular correlation is exact on its first Bo outputs. Its backward passes are the exact
@@ -41,6 +42,7 @@ from ..base import StagedPlan
 from ..work import COMPLEX, FLOAT, Work, fft_flops
 from . import wisdom
 from .bandlimit import next_fast_len
+from .signal_band import BandLimitedSignal
 from .signal_contract import contract, contract_data_gradient, contract_filter_gradient
 
 
@@ -83,16 +85,19 @@ class SignalFFTCPU(StagedPlan):
         wisdom.load()
         N, C, K, Cg, T, B, nb = signal.N, signal.C, signal.K, signal.C_per_group, self.T, self.T // 2 + 1, self.blocks
         self._read = max(0, min(signal.L, signal.span - signal.padding))  # the input samples some output reads
-        self._x_blocks = pyfftw.zeros_aligned((N, nb, C, T), dtype=np.float32)
-        self._staging = pyfftw.zeros_aligned((N, C, (nb - 1) * self.step + T), dtype=np.float32) if nb > 1 else None
-        self._X = pyfftw.empty_aligned((N, nb, C, B), dtype=np.complex64)
-        self._w_grid = pyfftw.zeros_aligned((K, Cg, T), dtype=np.float32)
-        self._W = pyfftw.empty_aligned((K, Cg, B), dtype=np.complex64)
-        self._Y = pyfftw.empty_aligned((N, nb, K, B), dtype=np.complex64)
-        self._y_blocks = pyfftw.empty_aligned((N, nb, K, T), dtype=np.float32)
-        self._input_fft = self._fftw(self._x_blocks, self._X)
-        self._filter_fft = self._fftw(self._w_grid, self._W)
-        self._output_fft = self._fftw(self._Y, self._y_blocks)
+        # c > 0: only the band is held (signal_band.py); c = 0: FFTW writes whole spectra in place
+        self._band = BandLimitedSignal(signal, T, self.bands, self._fftw) if self.bands < B else None
+        if self._band is None:
+            self._x_blocks = pyfftw.zeros_aligned((N, nb, C, T), dtype=np.float32)
+            self._staging = pyfftw.zeros_aligned((N, C, (nb - 1) * self.step + T), dtype=np.float32) if nb > 1 else None
+            self._X = pyfftw.empty_aligned((N, nb, C, B), dtype=np.complex64)
+            self._w_grid = pyfftw.zeros_aligned((K, Cg, T), dtype=np.float32)
+            self._W = pyfftw.empty_aligned((K, Cg, B), dtype=np.complex64)
+            self._Y = pyfftw.empty_aligned((N, nb, K, B), dtype=np.complex64)
+            self._y_blocks = pyfftw.empty_aligned((N, nb, K, T), dtype=np.float32)
+            self._input_fft = self._fftw(self._x_blocks, self._X)
+            self._filter_fft = self._fftw(self._w_grid, self._W)
+            self._output_fft = self._fftw(self._Y, self._y_blocks)
         self._gradient_ffts = None  # built on the first backward pass
         wisdom.save()
 
@@ -107,22 +112,30 @@ class SignalFFTCPU(StagedPlan):
     def transform_filter(self, w) -> np.ndarray:
         """F_w (K, C/g, B): the taps dilation apart on the grid. The contraction conjugates and scales
         it as it reads it (a pass of its own cost 0.3 ms of 4.6 on 16,384 x 1,024)."""
+        if self._band:
+            return self._band.transform_filter(w)
         signal = self.signal
         self._w_grid[:, :, 0:signal.extent:signal.dilation] = w[:, :, 0, :]
         self._filter_fft.execute()
         return self._W
 
     def transform_input(self, x) -> None:
+        if self._band:
+            return self._band.transform_input(x)
         self._cut_blocks(x[:, :, 0, :])
         self._input_fft.execute()
 
     def contract(self, W) -> None:
+        if self._band:
+            return self._band.contract(W)
         N, C, K, B = self.signal.N, self.signal.C, self.signal.K, self.T // 2 + 1
         images = N * self.blocks
         contract(self._X.reshape(images, C, B), W, self._Y.reshape(images, K, B), self.bands, self.signal.groups,
                  1.0 / self.T)
 
     def transform_output(self, out) -> None:
+        if self._band:
+            return self._band.transform_output(out)
         self._Y[..., self.bands:] = 0  # the discarded band (the inverse overwrote it last call)
         self._output_fft.execute()
         self._read_outputs(self._y_blocks, out[:, :, 0, :])
@@ -170,6 +183,8 @@ class SignalFFTCPU(StagedPlan):
 
     # -- the training passes: the exact adjoints ------------------------------------------
     def _backward_data(self, dy, w, reuse_forward=False):
+        if self._band:
+            return self._band.backward_data(dy, w)
         signal, (dy_fft, dx_fft, _) = self.signal, self._gradients()
         N, C, K, B, nb = signal.N, signal.C, signal.K, self.T // 2 + 1, self.blocks
         W = self.transform_filter(w)
@@ -190,6 +205,8 @@ class SignalFFTCPU(StagedPlan):
         return dx[:, :, None, :]
 
     def _backward_filter(self, x, dy, reuse_forward=False):
+        if self._band:
+            return self._band.backward_filter(x, dy)
         signal, (dy_fft, _, dw_fft) = self.signal, self._gradients()
         N, C, K, B, nb = signal.N, signal.C, signal.K, self.T // 2 + 1, self.blocks
         self.transform_input(x)
