@@ -205,3 +205,18 @@ def test_the_main_job_registers_the_machine_with_its_hardware(tmp_path, monkeypa
     stored = json.loads((tmp_path / ".asv-machine.json").read_text())["this-hardware"]
     assert stored["machine"] == "this-hardware" and stored["num_cpu"] == str(os.cpu_count())
     assert stored["cpu"] == cpu_model()  # what check_machine_name compares, and results/<name>/machine.json holds
+
+
+def test_the_signal_chart_marks_where_fft_overtakes_conv1d(tmp_path):
+    from convbench.report.plot import chart_signal
+
+    rows = []
+    for taps in (3, 64, 1024):
+        for algorithm, seconds in (("fft", 1e-3), ("torch", 1e-6 * taps), ("direct", 2e-6 * taps)):
+            rows.append(dict(machine="m", suite="Signal", measure="time_conv", algorithm=algorithm, length=16384,
+                             filter=taps, channels=8, value=seconds))
+    frame = pd.DataFrame(rows)
+    assert crossover(frame, "fft", "torch") == 1024 and crossover(frame, "fft", "direct") == 1024
+    paths = chart_signal(frame, tmp_path)
+    assert {p.name for p in paths} == {"signal_time_vs_filter.png", "signal_time_vs_filter.svg"}
+    assert chart_signal(frame[frame.suite == "nothing"], tmp_path) == []

@@ -193,6 +193,17 @@ def test_conv1d_module_matches_torchs_and_its_gradcheck_passes_at_c_half():
                                     (xs, w))
 
 
+def test_the_dsp_peers_compute_the_same_correlation_and_refuse_what_they_cannot():
+    from convbench.workloads.signal_peers import PEERS
+
+    spec = SignalSpec(N=2, C=3, L=200, K=4, R=17)
+    x, w, _ = problem(spec, 5)
+    for name, peer in PEERS.items():
+        assert relative_error(peer(spec)(x, w), oracle(spec)[0](x, w)) < TOLERANCE, name
+        with pytest.raises(NotImplementedError, match="valid, stride-1"):
+            peer(SignalSpec(N=1, C=1, L=50, K=1, R=3, padding=1))
+
+
 if __name__ == "__main__":  # python tests/test_signal.py DRAWS: each variant's worst rounding units
     import sys
 

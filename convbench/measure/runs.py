@@ -265,7 +265,7 @@ class TargetRow:
 
 def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     """Each speed target's ratio, timed alternately against its peer in this process."""
-    from convbench.measure.targets import GPU_RATIOS, INFERENCE, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, training_workspace_ratio
+    from convbench.measure.targets import GPU_RATIOS, INFERENCE, SIGNAL, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, signal_workspace_ratio, training_workspace_ratio
 
     wanted = lambda name: not only or only in name  # noqa: E731
     rows = []
@@ -289,6 +289,14 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     if wanted(name):
         ratio = compression_workspace_ratio()
         rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
+    for name, target in SIGNAL.items():
+        if wanted(name):
+            ratio = measured_speedup(target, repeats)
+            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+    name = "1-D fft 65536x4096 workspace c=0.5 / c=0"
+    if wanted(name):
+        ratio = signal_workspace_ratio()
+        rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
     for name, target in GPU_RATIOS.items():
         if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
             rows.append(TargetRow(name, "-", measured_speedup(target, repeats), None))
@@ -297,9 +305,9 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
 
 def speedup_targets() -> dict:
     """Every ratio target the regression guard may compare, by name (workspace ratios aside)."""
-    from convbench.measure.targets import TARGETS, TRAINING
+    from convbench.measure.targets import SIGNAL, TARGETS, TRAINING
 
-    return {**TARGETS, **TRAINING}
+    return {**TARGETS, **TRAINING, **SIGNAL}
 
 
 def compare_targets(cases=None, repeats: int = 5, store=None) -> list:

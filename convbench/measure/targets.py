@@ -12,7 +12,9 @@ from convbench.workloads import layers
 from convbench.interface.api import plan
 from convbench.measure.timing import on_backend, speedup, workspace_bytes
 from convbench.workloads.signals import random_problem, uniform
+from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
+from convbench.workloads.signal_peers import PEERS as SIGNAL_PEERS
 from convbench.workloads.training import TrainingStep, pass_call
 
 SPEC_7 = ConvSpec(N=8, C=64, H=56, W=56, K=64, R=7, S=7, padding=3)
@@ -23,7 +25,7 @@ RESNET18 = {f"{layer.spec.C}@{layer.spec.H}": layer.spec for layer in layers.RES
 
 @dataclass(frozen=True)
 class Target:
-    spec: ConvSpec
+    spec: ConvSpec | SignalSpec
     algorithm: str
     peer: str
     goal: float  # the speedup (peer time / algorithm time) to reach
@@ -78,6 +80,22 @@ INFERENCE = {
 }
 
 
+# The seed's remaining claims: long 1-D convolutions (N=4, C=K=8, valid), the best 1-D fft variant
+# against torch's conv1d, the plain torch.fft convolution and scipy's best (fftconvolve here:
+# oaconvolve ran 2x slower on both), and band-limiting's time at c = 0.5.
+SIGNAL_16K = SignalSpec(N=4, C=8, L=16384, K=8, R=1024)
+SIGNAL_64K = SignalSpec(N=4, C=8, L=65536, K=8, R=4096)
+SIGNAL = {
+    "1-D fft 16384x1024 vs torch conv1d": Target(SIGNAL_16K, "fft", "torch", 20.0),
+    "1-D fft 65536x4096 vs torch conv1d": Target(SIGNAL_64K, "fft", "torch", 50.0),
+    "1-D fft 16384x1024 vs plain torch.fft": Target(SIGNAL_16K, "fft", "plain torch.fft", 1.0),
+    "1-D fft 65536x4096 vs plain torch.fft": Target(SIGNAL_64K, "fft", "plain torch.fft", 1.0),
+    "1-D fft 16384x1024 vs scipy fftconvolve": Target(SIGNAL_16K, "fft", "scipy fftconvolve", 1.0),
+    "1-D fft 65536x4096 vs scipy fftconvolve": Target(SIGNAL_64K, "fft", "scipy fftconvolve", 1.0),
+    "1-D fft 65536x4096 c=0.5 vs c=0": Target(SIGNAL_64K, "fft", "fft", 1 / 0.6, compression=0.5),
+}
+
+
 # The GPU issue's ratios to cuDNN (no goals: it asks for the numbers), per call, data on the device.
 GPU_SPEC_3 = RESNET18["64@56"]
 GPU_RATIOS = {}
@@ -96,6 +114,9 @@ def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) 
     device and every timed call ends in a synchronize."""
     (x, w), sync = on_backend(target.backend, *random_problem(target.spec))
     candidate = plan(target.spec, target.algorithm, target.backend, target.compression)
+    if target.peer in SIGNAL_PEERS:  # a DSP peer outside the registry (workloads.signal_peers)
+        peer = SIGNAL_PEERS[target.peer](target.spec)
+        return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
     peer = plan(target.spec, target.peer, target.backend, target.peer_compression)
     if target.passes != "forward":
         dy = gradient_of_output(target.spec)
@@ -121,6 +142,13 @@ def compression_workspace_ratio() -> float:
     x, w = random_problem(SPEC_7)
     return (workspace_bytes(lambda: plan(SPEC_7, "fft", compression=0.5), x, w)
             / workspace_bytes(lambda: plan(SPEC_7, "fft"), x, w))
+
+
+def signal_workspace_ratio() -> float:
+    """Measured workspace of the 1-D fft at c = 0.5 over c = 0 on 65,536 x 4,096 (N=4, C=K=8)."""
+    x, w = random_problem(SIGNAL_64K)
+    return (workspace_bytes(lambda: plan(SIGNAL_64K, "fft", compression=0.5), x, w)
+            / workspace_bytes(lambda: plan(SIGNAL_64K, "fft"), x, w))
 
 
 def training_workspace_ratio() -> float:

@@ -39,6 +39,10 @@ CAPTIONS = {
     "corpus_machines": "Every machine of the corpus store side by side (a sweep on a Ray cluster files each node's "
                        "records under its machine): each variant's median time against torch's over the layers "
                        "that machine measured.",
+    "signal_time_vs_filter": "Long 1-D convolutions (the seed's DSP claim): time per call against the filter "
+                             "length, per signal length and channel count, for convbench's 1-D variants, torch's "
+                             "conv1d, scipy's fftconvolve and oaconvolve and a plain torch.fft convolution; the "
+                             "dotted lines mark where fft overtakes conv1d and direct.",
     "gpu_layers_compression": "The cuda backend on the GPU machines with results: time per layer against cuDNN, "
                               "and what compression buys in time and device memory.",
 }

@@ -327,8 +327,34 @@ def chart_accuracy(rows, out):
     return _save(fig, out, "accuracy_vs_compression")
 
 
+def chart_signal(frame, out):
+    """Time against filter length for long 1-D convolutions, one panel per signal length and channel
+    count, with where fft first beats torch's conv1d and direct (and stays ahead)."""
+    data = _measure(frame, "Signal", "time_conv").copy()
+    if data.empty:
+        return []
+    data["time [ms]"] = data.value * 1e3
+    for column in ("length", "filter", "channels"):
+        data[column] = data[column].astype(int)
+    panels = sorted({(c, n) for c, n in zip(data.channels, data.length)})
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False, sharey=False)
+    for ax, (channels, length) in zip(axes[0], panels):
+        panel = data[(data.channels == channels) & (data.length == length)]
+        sns.lineplot(panel, x="filter", y="time [ms]", hue="algorithm", markers=True, style="algorithm", ax=ax)
+        ax.set(xscale="log", yscale="log", xlabel="filter length (taps)", ylabel="time per call [ms]",
+               title=f"{length:,} samples, " + ("N=C=K=1" if channels == 1 else f"N=4, C=K={channels}"))
+        for rival, color in (("torch", "tab:red"), ("direct", "tab:blue")):
+            k = crossover(panel, "fft", rival)
+            if k is not None:
+                ax.axvline(k, color=color, linestyle=":", alpha=0.7)
+                ax.annotate(f"fft < {rival}\nfrom {k} taps", (k, ax.get_ylim()[1]), xytext=(3, -28),
+                            textcoords="offset points", fontsize=8, color=color)
+    fig.suptitle("Long 1-D convolutions: time vs filter length (valid)")
+    return _save(fig, out, "signal_time_vs_filter")
+
+
 CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops, chart_families, chart_tiles,
-          chart_training_compression, chart_training_passes, chart_models)
+          chart_training_compression, chart_training_passes, chart_models, chart_signal)
 
 
 def plot_all(results_dir="results", out="results/figures", machine: str | None = None) -> list[Path]:
