@@ -419,6 +419,37 @@ def cmd_accuracy(args) -> int:
     return 0
 
 
+def cmd_robustness(args) -> int:
+    from convbench.workloads.robustness import robustness
+    from convbench.report.plot import chart_robustness  # seaborn and matplotlib load only for this
+
+    models, defences = robustness(args.compressions, args.epsilons, args.epochs, args.pgd_steps, args.test_images)
+    table = _table(f"digits CNN, {args.epochs} epochs: test accuracy under white-box L-inf attacks (foolbox)",
+                   ("model", "attack", *(f"eps {e:g}" for e in args.epsilons)),
+                   right=tuple(f"eps {e:g}" for e in args.epsilons))
+    for model in dict.fromkeys(row.model for row in models):
+        for attack in dict.fromkeys(row.attack for row in models):
+            cells = {row.epsilon: row.accuracy for row in models if row.model == model and row.attack == attack}
+            table.add_row(model, attack, *(f"{100 * cells[e]:.1f}%" for e in args.epsilons))
+    console.print(table)
+    attacks = [a for a in dict.fromkeys(row.attack for row in defences) if a != "clean"]
+    seed = {"none": ("0.0", "0.0"), "FFT compression (c=0.5)": ("73.8", "82.1"),
+            "feature squeezing (2 bits)": ("76.0", "82.9"), "Gaussian noise (sigma=0.2)": ("75.4", "80.9")}
+    epsilons = {row.attack: row.epsilon for row in defences if row.attack != "clean"}
+    table = _table("lossy input channels as defences: the plain model on each digit's minimal adversarial "
+                   "(the seed's table beside it: ResNet-50, ImageNet, FGSM / PGD)",
+                   ("defence", "clean", *(f"{a} (median eps {epsilons[a]:.2f})" for a in attacks), "seed FGSM",
+                    "seed PGD"), right=("clean", *(f"{a} (median eps {epsilons[a]:.2f})" for a in attacks)))
+    for name in dict.fromkeys(row.model for row in defences):
+        cells = {row.attack: row.accuracy for row in defences if row.model == name}
+        table.add_row(name, f"{100 * cells['clean']:.1f}%", *(f"{100 * cells[a]:.1f}%" for a in attacks),
+                      *seed.get(name, ("-", "-")))
+    console.print(table)
+    for path in chart_robustness(models, Path(args.out)):
+        console.print(f"wrote {path}")
+    return 0
+
+
 def cmd_layers(args) -> int:
     found, shape = _model_layers(args)
     table = _table(f"{args.model}: {len(found)} unique convolutions for input {shape}",
@@ -536,6 +567,15 @@ def main(argv=None) -> int:
     acc.add_argument("--epochs", type=int, default=5)
     acc.add_argument("--out", default="results/figures")
     acc.set_defaults(run=cmd_accuracy)
+    rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
+                                                 "and the seed's lossy input channels as defences (about a minute)")
+    rob.add_argument("--compressions", type=float, nargs="+", default=[0.0, 0.5, 0.75, 0.9])
+    rob.add_argument("--epsilons", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
+    rob.add_argument("--epochs", type=int, default=5)
+    rob.add_argument("--pgd-steps", type=int, default=20)
+    rob.add_argument("--test-images", type=int, default=None, help="attack only the first N test digits")
+    rob.add_argument("--out", default="results/figures")
+    rob.set_defaults(run=cmd_robustness)
     corpus = commands.add_parser("corpus", help="the layer corpus of timm and torchvision: build, show, report")
     corpus.add_argument("action", choices=("build", "show", "report"),
                         help="build: extract it (resumes); show: its tiers and the layers convbench cannot "

@@ -26,6 +26,9 @@ CAPTIONS = {
                        "on real layers.",
     "accuracy_vs_compression": "The seed's accuracy vs performance, in miniature: a small CNN trained on 8x8 digits "
                                "with band-limited convolutions, against torch's Conv2d (convbench accuracy).",
+    "robustness_vs_compression": "The seed's robustness claim, in miniature: the digits CNN trained with "
+                                 "band-limited convolutions at each compression, its test accuracy under FGSM and PGD "
+                                 "(foolbox, white-box) against epsilon (convbench robustness).",
     "model_convolutions": "Your model's convolutions: per torchvision model, one forward pass's convolutions timed "
                           "with each variant (count x time per layer, stacked by layer) and the cherry-pick, the "
                           "fastest variant on each layer.",

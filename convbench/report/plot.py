@@ -327,6 +327,20 @@ def chart_accuracy(rows, out):
     return _save(fig, out, "accuracy_vs_compression")
 
 
+def chart_robustness(rows, out):
+    """Accuracy under attack against epsilon, one line per model (torch, and the band-limited fft at each
+    compression), one panel per attack (convbench robustness's rows)."""
+    frame = pd.DataFrame([row.__dict__ for row in rows])
+    attacks = list(dict.fromkeys(frame.attack))
+    fig, axes = plt.subplots(1, len(attacks), figsize=(6 * len(attacks), 4.2), squeeze=False, sharey=True)
+    frame["accuracy [%]"] = 100 * frame.accuracy
+    for ax, attack in zip(axes[0], attacks):
+        sns.lineplot(frame[frame.attack == attack], x="epsilon", y="accuracy [%]", hue="model", marker="o", ax=ax)
+        ax.set(xlabel="epsilon (L-inf, images in [0, 1])", title=f"{attack}, white-box through convbench's gradients")
+    fig.suptitle("Is a more band-limited model more robust? The digits CNN at each compression under attack")
+    return _save(fig, out, "robustness_vs_compression")
+
+
 def chart_signal(frame, out):
     """Time against filter length for long 1-D convolutions, one panel per signal length and channel
     count, with where fft first beats torch's conv1d and direct (and stays ahead)."""

@@ -64,6 +64,11 @@ def network(compression: float | None) -> torch.nn.Module:
 
 
 def train_and_test(compression: float | None, epochs: int = 5, batch: int = 64, seed: int = 0) -> AccuracyRow:
+    return trained(compression, epochs, batch, seed)[1]
+
+
+def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: int = 0):
+    """(the trained network, its AccuracyRow): the experiment, with the model kept (convbench robustness)."""
     x_train, y_train, x_test, y_test = digits(seed)
     torch.manual_seed(seed)  # the same initial weights for every run (both layer kinds draw alike)
     model = network(compression)
@@ -89,7 +94,8 @@ def train_and_test(compression: float | None, epochs: int = 5, batch: int = 64, 
         from convbench.core.spec import ConvSpec
 
         achieved = plan(ConvSpec(N=1, C=1, H=8, W=8, K=16, R=3, S=3, padding=1), "fft", compression=compression).compression
-    return AccuracyRow("torch" if compression is None else "fft", compression or 0.0, achieved, accuracy, seconds, epochs)
+    return model, AccuracyRow("torch" if compression is None else "fft", compression or 0.0, achieved, accuracy,
+                              seconds, epochs)
 
 
 def accuracy_table(compressions=COMPRESSIONS, epochs: int = 5, seed: int = 0) -> list[AccuracyRow]:

@@ -1,0 +1,127 @@
+"""Robustness against attacks, in miniature: the seed's two claims on the digits CNN of convbench accuracy.
+
+1. "The more band-limited the model, the more robust to attacks": the digits CNN trained at each
+   compression (its convolutions convbench's band-limited fft, forward and backward), then attacked
+   white-box with FGSM and PGD (L-infinity) at a few epsilons, through its own exact gradients.
+2. Lossy input channels as defences (the seed's table for ResNet-50 on ImageNet): each test digit's
+   smallest adversarial perturbation against the plain torch model (the least epsilon of a fine grid
+   that fools it: the seed's "none" row is 0.0, every image fooled, as a minimal attack gives), then
+   passed through FFT compression of the input, feature squeezing (fewer bits) or Gaussian noise
+   before the same model classifies it. The attacker does not see the channel (the seed's setting);
+   a channel the attacker differentiates through is another experiment.
+
+The attacks are foolbox's (the seed's library; convbench[robustness]); images are in [0, 1].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from convbench.core.errors import ConvError
+from convbench.workloads.accuracy import digits, trained
+
+ATTACKS = ("FGSM", "PGD")
+EPSILONS = (0.0, 0.05, 0.1, 0.2, 0.3)
+COMPRESSIONS = (0.0, 0.5, 0.75, 0.9)
+MINIMAL_EPSILONS = tuple(np.round(np.linspace(0.01, 0.5, 50), 3))  # the grid a digit's least fooling epsilon is taken from
+
+
+@dataclass(frozen=True)
+class RobustRow:
+    model: str           # "torch", or "fft c=..." (a band-limited model), or a defence's name
+    compression: float   # of the model (0 for torch and the defences)
+    attack: str
+    epsilon: float
+    accuracy: float      # on the attacked test digits
+
+
+def foolbox():
+    try:
+        import foolbox as fb
+    except ImportError as err:
+        raise ConvError("convbench robustness needs foolbox, the seed's attack library: "
+                        "pip install 'convbench[robustness]'") from err
+    return fb
+
+
+def attacks(fb, pgd_steps: int):
+    return {"FGSM": fb.attacks.FGSM(), "PGD": fb.attacks.LinfPGD(steps=pgd_steps, rel_stepsize=2.5 / pgd_steps)}
+
+
+def adversarial(model, x, y, attack: str, epsilons, pgd_steps: int = 20) -> list[torch.Tensor]:
+    """The attacked test digits at each epsilon (clipped to [0, 1]), made with the model's own gradients."""
+    fb = foolbox()
+    wrapped = fb.PyTorchModel(model.eval(), bounds=(0.0, 1.0))
+    _, clipped, _ = attacks(fb, pgd_steps)[attack](wrapped, x, y, epsilons=list(epsilons))
+    return clipped
+
+
+def minimal_adversarial(model, x, y, attack: str, pgd_steps: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """(each digit at the least epsilon of MINIMAL_EPSILONS that fools the model, that epsilon); a digit
+    no epsilon fools keeps the largest's attempt, and epsilon nan."""
+    fb = foolbox()
+    wrapped = fb.PyTorchModel(model.eval(), bounds=(0.0, 1.0))
+    _, clipped, success = attacks(fb, pgd_steps)[attack](wrapped, x, y, epsilons=list(MINIMAL_EPSILONS))
+    first = torch.where(success.any(0), success.int().argmax(0), torch.tensor(len(MINIMAL_EPSILONS) - 1))
+    stacked = torch.stack(clipped)  # (epsilons, images, ...)
+    chosen = stacked[first, torch.arange(len(x))]
+    epsilon = torch.tensor(MINIMAL_EPSILONS)[first].masked_fill(~success.any(0), float("nan"))
+    return chosen, epsilon
+
+
+def accuracy(model, x, y) -> float:
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+# -- the lossy input channels ------------------------------------------------------------------
+def fft_compression(x: torch.Tensor, compression: float = 0.5) -> torch.Tensor:
+    """The input band-limited as the fft plans band-limit (bandlimit.py's mask: each axis keeps the
+    frequencies |f| <= sqrt(1 - c)·L/2), on the image's own grid, clipped to [0, 1]."""
+    H, W = x.shape[-2:]
+    keep = np.sqrt(1.0 - compression)
+    rows = torch.fft.fftfreq(H).abs()[:, None] * 2 <= keep
+    cols = torch.fft.rfftfreq(W)[None, :] * 2 <= keep
+    return torch.fft.irfft2(torch.fft.rfft2(x) * (rows & cols), s=(H, W)).clamp(0, 1)
+
+
+def feature_squeezing(x: torch.Tensor, bits: int = 2) -> torch.Tensor:
+    """Xu et al.'s bit-depth reduction: each pixel rounded to 2^bits levels."""
+    levels = 2 ** bits - 1
+    return torch.round(x * levels) / levels
+
+
+def gaussian_noise(x: torch.Tensor, sigma: float = 0.2, seed: int = 0) -> torch.Tensor:
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)) * sigma
+    return (x + noise).clamp(0, 1)
+
+
+DEFENCES = {"none": lambda x: x, "FFT compression (c=0.5)": fft_compression,
+            "feature squeezing (2 bits)": feature_squeezing, "Gaussian noise (sigma=0.2)": gaussian_noise}
+
+
+def robustness(compressions=COMPRESSIONS, epsilons=EPSILONS, epochs: int = 5, pgd_steps: int = 20,
+               test_images: int | None = None, seed: int = 0) -> tuple[list[RobustRow], list[RobustRow]]:
+    """(band-limited models under attack at each epsilon, the defences' table: each channel on clean
+    digits and on each attack's minimal adversarial digits, epsilon there the median least epsilon)."""
+    foolbox()  # the clear error first, before any training
+    _, _, x_test, y_test = digits(seed)
+    if test_images:
+        x_test, y_test = x_test[:test_images], y_test[:test_images]
+    models, defences = [], []
+    plain = trained(None, epochs, seed=seed)[0]
+    for name, compression in [("torch", None), *((f"fft c={c:g}", c) for c in compressions)]:
+        model = plain if compression is None else trained(compression, epochs, seed=seed)[0]
+        for attack in ATTACKS:
+            for epsilon, attacked in zip(epsilons, adversarial(model, x_test, y_test, attack, epsilons, pgd_steps)):
+                models.append(RobustRow(name, compression or 0.0, attack, epsilon, accuracy(model, attacked, y_test)))
+    for name, channel in DEFENCES.items():  # what each channel costs on clean digits
+        defences.append(RobustRow(name, 0.0, "clean", 0.0, accuracy(plain, channel(x_test), y_test)))
+    for attack in ATTACKS:
+        attacked, epsilon = minimal_adversarial(plain, x_test, y_test, attack, pgd_steps)
+        median = float(np.nanmedian(epsilon.numpy())) if not torch.isnan(epsilon).all() else float("nan")
+        for name, channel in DEFENCES.items():
+            defences.append(RobustRow(name, 0.0, attack, median, accuracy(plain, channel(attacked), y_test)))
+    return models, defences
