@@ -19,7 +19,8 @@ def test_public_names(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     names, callable_ = run.stdout.split("\n")[:2]
-    assert names == str(sorted(["ConvError", "ConvSpec", "conv2d", "implementations", "plan", "retained_energy"]))
+    assert names == str(sorted(["ConvError", "ConvSpec", "SignalSpec", "conv1d", "conv2d", "implementations", "plan",
+                                "retained_energy"]))
     assert callable_ == "True"
     with pytest.raises(AttributeError, match="no attribute 'algorithm'"):
         convbench.algorithm  # noqa: B018 (the old function's name)
