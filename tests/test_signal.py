@@ -204,6 +204,25 @@ def test_the_dsp_peers_compute_the_same_correlation_and_refuse_what_they_cannot(
             peer(SignalSpec(N=1, C=1, L=50, K=1, R=3, padding=1))
 
 
+
+def test_auto_picks_by_the_filter_length_and_computes_the_convolution():
+    from convbench.core.selection import SIGNAL_FFT_TAPS_FROM
+
+    short = SignalSpec(N=2, C=4, L=300, K=4, R=5)
+    long_ = SignalSpec(N=2, C=4, L=300, K=4, R=SIGNAL_FFT_TAPS_FROM)
+    assert convbench.plan(short, "auto").label == "torch"
+    assert convbench.plan(long_, "auto").label == "fft overlap-save" and "taps" in convbench.plan(long_, "auto").choice
+    assert convbench.plan(SignalSpec(N=1, C=4, L=300, K=4, R=50, stride=2), "auto").label == "torch"
+    for spec in (short, long_):
+        x, w, _ = problem(spec, 9)
+        assert relative_error(convbench.plan(spec, "auto")(x, w), oracle(spec)[0](x, w)) < TOLERANCE
+    with pytest.raises(convbench.ConvError, match="algorithm='auto' is exact"):
+        convbench.plan(long_, "auto", compression=0.5)
+    model = convbench.nn.convert(torch.nn.Sequential(torch.nn.Conv1d(4, 4, 50, padding="same")), algorithm="auto")
+    signal = torch.tensor(np.random.default_rng(4).uniform(-1, 1, (2, 4, 300)), dtype=torch.float32)
+    assert model(signal).shape == (2, 4, 300)
+
+
 if __name__ == "__main__":  # python tests/test_signal.py DRAWS: each variant's worst rounding units
     import sys
 

@@ -234,3 +234,24 @@ def signal_tile(outputs: int, extent: int) -> int:
         return -(-outputs // (T - extent + 1)) * T * T.bit_length()
     fitting = [T for T in SIGNAL_TILES if T >= 2 * extent]
     return min(fitting or [SIGNAL_TILES[-1]], key=cost)
+
+
+# algorithm="auto" for a 1-D convolution (convbench.interface.signal): FFT from this many taps of the
+# dilated filter at stride 1, overlap-save (whose rule takes the whole signal when that is cheaper),
+# else torch's conv1d. conv1d against fft overlap-save, valid, alternately (ms, AMD EPYC, 2026-12-02):
+# N=4 C=K=8: 16,384 samples, 32 taps 4.90 vs 5.94, 48 taps 6.82 vs 6.31, 64 8.83 vs 5.42; 4,096
+# samples, 32 taps 1.39 vs 1.32, 48 1.90 vs 1.25. One channel (N=C=K=1), where conv1d runs at about
+# 0.5 GFLOP/s: 65,536 samples, 3 taps 0.88 vs 0.68; 262,144 samples, 3 taps 1.84 vs 2.36, 8 taps 2.41
+# vs 2.36, 16 taps 2.48 vs 2.02.
+SIGNAL_FFT_TAPS_FROM = 40
+SIGNAL_FFT_TAPS_FROM_ONE_CHANNEL = 8  # one input and one output channel per group
+
+
+def select_signal(spec) -> Choice:
+    """algorithm="auto"'s rule for a SignalSpec on the CPU."""
+    one_channel = spec.C_per_group == spec.K_per_group == 1
+    taps_from = SIGNAL_FFT_TAPS_FROM_ONE_CHANNEL if one_channel else SIGNAL_FFT_TAPS_FROM
+    if spec.stride == 1 and spec.extent >= taps_from:
+        return Choice("fft overlap-save", f"a {spec.extent}-tap filter: FFT's cost grows with log(taps), "
+                                          f"conv1d's with the taps (from {taps_from} taps on here)")
+    return Choice("torch", f"{spec.extent} taps{' at a stride' if spec.stride > 1 else ''}: oneDNN's conv1d")

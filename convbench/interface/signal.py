@@ -9,6 +9,7 @@ import numpy as np
 
 from convbench.core.arrays import check_compression
 from convbench.core.errors import ConvError
+from convbench.core.selection import select_signal
 from convbench.core.signal import SignalSpec
 from convbench.interface.registry import COMPRESSIBLE, option_problem, signal_implementation, signal_label
 
@@ -100,9 +101,15 @@ class SignalFloat64:
 def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu", compression: float = 0.0,
                 **options) -> SignalPlan:
     """Plan one 1-D convolution (convbench.plan does this for a SignalSpec)."""
-    if algorithm == "auto":
-        raise ConvError("algorithm='auto' chooses among 2-D plans only; for a 1-D convolution pick one of "
-                        "'direct', 'fft', 'fft overlap-save', 'torch'")
+    choice = "asked for"
+    if algorithm == "auto":  # exact, and the rule's (core.selection.select_signal); nothing stored yet for 1-D
+        if compression != 0.0 or options:
+            raise ConvError(f"algorithm='auto' is exact and takes no options: compression must be 0 and no "
+                            f"options given; got compression={compression!r}, options {sorted(options)}")
+        if backend != "cpu":
+            raise ConvError(f"backend for a 1-D convolution must be 'cpu' (1-D runs on the CPU only); got {backend!r}")
+        picked = select_signal(spec)
+        algorithm, choice = picked.label, picked.why
     cls, name, options = signal_implementation(algorithm, backend, options)
     problem = option_problem(cls, name, backend, options) or cls.parameter_problem(spec.grid)
     if problem:
@@ -115,7 +122,9 @@ def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu
                         f"got compression={compression} with algorithm={algorithm!r} (expected 0)")
     else:
         inner = cls(spec.grid, **options)
-    return SignalPlan(spec, inner, signal_label(name, options))
+    built = SignalPlan(spec, inner, signal_label(name, options))
+    built.choice = choice
+    return built
 
 
 def conv1d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1, compression: float = 0.0,
