@@ -40,7 +40,8 @@ def crossover(times: pd.DataFrame, fast: str, slow: str) -> int | None:
     table = times.pivot_table(index="filter", columns="algorithm", values="value")
     if fast not in table or slow not in table:
         return None
-    wins = (table[fast] < table[slow]).dropna()
+    both = table[[fast, slow]].dropna()  # a size either side did not measure (n/a) decides nothing
+    wins = both[fast] < both[slow]
     for k in wins.index:
         if wins.loc[k:].all():
             return int(k)
@@ -342,28 +343,45 @@ def chart_robustness(rows, out):
 
 
 def chart_signal(frame, out):
-    """Time against filter length for long 1-D convolutions, one panel per signal length and channel
-    count, with where fft first beats torch's conv1d and direct (and stays ahead)."""
+    """Time against filter length for long 1-D convolutions: a row of panels per channel count, one panel
+    per signal length, and where the better of the two fft variants first beats torch's conv1d and
+    direct (and stays ahead)."""
     data = _measure(frame, "Signal", "time_conv").copy()
     if data.empty:
         return []
     data["time [ms]"] = data.value * 1e3
     for column in ("length", "filter", "channels"):
         data[column] = data[column].astype(int)
-    panels = sorted({(c, n) for c, n in zip(data.channels, data.length)})
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False, sharey=False)
-    for ax, (channels, length) in zip(axes[0], panels):
-        panel = data[(data.channels == channels) & (data.length == length)]
-        sns.lineplot(panel, x="filter", y="time [ms]", hue="algorithm", markers=True, style="algorithm", ax=ax)
-        ax.set(xscale="log", yscale="log", xlabel="filter length (taps)", ylabel="time per call [ms]",
-               title=f"{length:,} samples, " + ("N=C=K=1" if channels == 1 else f"N=4, C=K={channels}"))
-        for rival, color in (("torch", "tab:red"), ("direct", "tab:blue")):
-            k = crossover(panel, "fft", rival)
-            if k is not None:
-                ax.axvline(k, color=color, linestyle=":", alpha=0.7)
-                ax.annotate(f"fft < {rival}\nfrom {k} taps", (k, ax.get_ylim()[1]), xytext=(3, -28),
-                            textcoords="offset points", fontsize=8, color=color)
-    fig.suptitle("Long 1-D convolutions: time vs filter length (valid)")
+    channels, lengths = sorted(data.channels.unique()), sorted(data.length.unique())
+    fig, axes = plt.subplots(len(channels), len(lengths), figsize=(4.2 * len(lengths), 3.6 * len(channels)),
+                             squeeze=False)
+    order = list(dict.fromkeys(data.algorithm))
+    for row, count in zip(axes, channels):
+        for ax, length in zip(row, lengths):
+            panel = data[(data.channels == count) & (data.length == length)]
+            if panel.empty:
+                ax.set_axis_off()
+                continue
+            sns.lineplot(panel, x="filter", y="time [ms]", hue="algorithm", hue_order=order, style="algorithm",
+                         style_order=order, markers=True, ax=ax, legend=ax is axes[0][0])
+            ax.set(xscale="log", yscale="log", xlabel="filter length (taps)", ylabel="time per call [ms]",
+                   title=f"{length:,} samples, " + ("N=C=K=1" if count == 1 else f"N=4, C=K={count}"))
+            ax.title.set_fontsize(10)
+            fastest = panel[panel.algorithm.str.startswith("fft")].groupby("filter", as_index=False)["value"].min()
+            both = pd.concat([panel, fastest.assign(algorithm="best fft")])
+            for rival, color in (("torch", "tab:red"), ("direct", "tab:blue")):
+                k = crossover(both, "best fft", rival)
+                if k is not None:
+                    ax.axvline(k, color=color, linestyle=":", alpha=0.7)
+                    ax.annotate(f"fft < {rival} from {k}", (k, ax.get_ylim()[0]), xytext=(3, 4 + 12 * (rival == "direct")),
+                                textcoords="offset points", fontsize=7, color=color)
+    if axes[0][0].get_legend() is not None:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        axes[0][0].get_legend().remove()
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.suptitle("Long 1-D convolutions (valid): time vs filter length; dotted, where the better fft variant "
+                 "overtakes conv1d (red) and direct (blue) for good")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     return _save(fig, out, "signal_time_vs_filter")
 
 
