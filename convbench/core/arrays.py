@@ -8,13 +8,14 @@ from convbench.core.errors import ConvError
 LAYOUTS = {"x": "(N, C, H, W)", "w": "(K, C, R, S)", "out": "(N, K, P, Q)"}
 
 
-def as_conv_array(value, name: str, expected_shape=None) -> np.ndarray:
-    """A float32 C-contiguous 4-D copy (or view) of value; ConvError otherwise.
+def as_conv_array(value, name: str, expected_shape=None, ndim: int = 4, layouts=LAYOUTS) -> np.ndarray:
+    """A float32 C-contiguous ndim-D (4-D: 2-D convolutions) copy (or view) of value; ConvError otherwise,
+    naming the argument and its layout in `layouts`.
 
     Integer and other float dtypes are converted to float32; bool, complex,
     object and string data are refused, as torch's conv2d refuses them.
     """
-    layout = LAYOUTS.get(name, "4-D")
+    layout = layouts.get(name, f"{ndim}-D")
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as err:
@@ -23,8 +24,8 @@ def as_conv_array(value, name: str, expected_shape=None) -> np.ndarray:
     if array.dtype.kind not in "fiu":
         raise ConvError(f"{name} must be a real numeric array (float or integer dtype) {layout}; "
                         f"got dtype {array.dtype}")
-    if array.ndim != 4:
-        raise ConvError(f"{name} must be 4-D {layout}; got shape {array.shape}")
+    if array.ndim != ndim:
+        raise ConvError(f"{name} must be {ndim}-D {layout}; got shape {array.shape}")
     if expected_shape is not None and array.shape != tuple(expected_shape):
         raise ConvError(f"{name} must have shape {tuple(expected_shape)} {layout} "
                         f"to match the plan; got {array.shape}")

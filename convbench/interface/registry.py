@@ -130,22 +130,9 @@ def signal_implementation(name, backend, options=None):
                         f"{', '.join(map(repr, SIGNAL_LABELS))}; got {name!r}")
     if (SIGNAL_VARIANTS[name][0], backend) not in SIGNAL_IMPLEMENTATIONS:
         raise ConvError(f"backend for a 1-D convolution must be 'cpu' (1-D runs on the CPU only); got {backend!r}")
-    algorithm, preset = SIGNAL_VARIANTS[name]
-    options = dict(options or {})
-    clash = {key for key in preset if key in options and options[key] != preset[key]}
-    if clash:
-        raise ConvError(f"algorithm={name!r} sets {', '.join(f'{k}={preset[k]!r}' for k in sorted(clash))}; "
-                        f"got {', '.join(f'{k}={options[k]!r}' for k in sorted(clash))} as well")
+    algorithm, options = resolve(name, options, SIGNAL_VARIANTS)
     module_name, class_name = SIGNAL_IMPLEMENTATIONS[(algorithm, backend)].split(":")
-    return getattr(importlib.import_module(module_name), class_name), algorithm, {**preset, **options}
-
-
-def signal_label(algorithm: str, options: dict) -> str:
-    """The 1-D variant label of (algorithm, options): 'fft overlap-save' for tile='auto'."""
-    for name, (base, preset) in SIGNAL_VARIANTS.items():
-        if base == algorithm and preset and all(options.get(k) == v for k, v in preset.items()):
-            return name + "".join(f" {k}={v}" for k, v in options.items() if k not in preset)
-    return algorithm + "".join(f" {k}={v}" for k, v in options.items())
+    return getattr(importlib.import_module(module_name), class_name), algorithm, options
 
 
 def check_names(name, backend) -> None:
@@ -156,12 +143,13 @@ def check_names(name, backend) -> None:
         raise ConvError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
 
 
-def resolve(name, options=None) -> tuple[str, dict]:
-    """(algorithm, options) for an algorithm name or a variant label, with the caller's options added."""
+def resolve(name, options=None, variants=VARIANTS) -> tuple[str, dict]:
+    """(algorithm, options) for an algorithm name or a variant label of `variants` (the 2-D ones, or
+    SIGNAL_VARIANTS), with the caller's options added."""
     options = dict(options or {})
-    if name not in VARIANTS:
+    if name not in variants:
         return name, options
-    algorithm, preset = VARIANTS[name]
+    algorithm, preset = variants[name]
     clash = {key for key in preset if key in options and options[key] != preset[key]}
     if clash:
         raise ConvError(f"algorithm={name!r} sets {', '.join(f'{k}={preset[k]!r}' for k in sorted(clash))}; "
@@ -169,9 +157,10 @@ def resolve(name, options=None) -> tuple[str, dict]:
     return algorithm, {**preset, **options}
 
 
-def label(algorithm: str, options: dict) -> str:
-    """The variant label of (algorithm, options), e.g. 'fft tile 16'; options it does not name are listed after it."""
-    for name, (base, preset) in VARIANTS.items():
+def label(algorithm: str, options: dict, variants=VARIANTS) -> str:
+    """The variant label of (algorithm, options) in `variants`, e.g. 'fft tile 16' (or 1-D's 'fft
+    overlap-save'); options it does not name are listed after it."""
+    for name, (base, preset) in variants.items():
         if base == algorithm and preset and all(options.get(k) == v for k, v in preset.items()):
             rest = {k: v for k, v in options.items() if k not in preset}
             return name + "".join(f" {k}={v}" for k, v in rest.items())

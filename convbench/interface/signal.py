@@ -7,30 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.core.arrays import check_compression
+from convbench.core.arrays import as_conv_array, check_compression
 from convbench.core.errors import ConvError
 from convbench.core.selection import select_signal
 from convbench.core.signal import SignalSpec
-from convbench.interface.registry import COMPRESSIBLE, option_problem, signal_implementation, signal_label
+from convbench.interface.registry import COMPRESSIBLE, SIGNAL_VARIANTS, label, option_problem, signal_implementation
 
 LAYOUTS = {"x": "(N, C, L)", "w": "(K, C/groups, L)", "dy": "(N, K, P)", "out": "(N, K, P)"}
 
 
 def as_signal_array(value, name: str, expected_shape=None) -> np.ndarray:
     """A float32 C-contiguous 3-D array of value; ConvError naming the argument otherwise."""
-    layout = LAYOUTS.get(name, "3-D")
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as err:
-        raise ConvError(f"{name} must be a real numeric array {layout}; could not make an array of "
-                        f"{type(value).__name__}: {err}") from None
-    if array.dtype.kind not in "fiu":
-        raise ConvError(f"{name} must be a real numeric array (float or integer dtype) {layout}; got dtype {array.dtype}")
-    if array.ndim != 3:
-        raise ConvError(f"{name} must be 3-D {layout}; got shape {array.shape}")
-    if expected_shape is not None and array.shape != tuple(expected_shape):
-        raise ConvError(f"{name} must have shape {tuple(expected_shape)} {layout} to match the plan; got {array.shape}")
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return as_conv_array(value, name, expected_shape, ndim=3, layouts=LAYOUTS)
 
 
 def _grid(array):
@@ -106,9 +94,7 @@ def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu
         if compression != 0.0 or options:
             raise ConvError(f"algorithm='auto' is exact and takes no options: compression must be 0 and no "
                             f"options given; got compression={compression!r}, options {sorted(options)}")
-        if backend != "cpu":
-            raise ConvError(f"backend for a 1-D convolution must be 'cpu' (1-D runs on the CPU only); got {backend!r}")
-        picked = select_signal(spec)
+        picked = select_signal(spec)  # the backend is checked with the pick (signal_implementation)
         algorithm, choice = picked.label, picked.why
     cls, name, options = signal_implementation(algorithm, backend, options)
     problem = option_problem(cls, name, backend, options) or cls.parameter_problem(spec.grid)
@@ -122,7 +108,7 @@ def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu
                         f"got compression={compression} with algorithm={algorithm!r} (expected 0)")
     else:
         inner = cls(spec.grid, **options)
-    built = SignalPlan(spec, inner, signal_label(name, options))
+    built = SignalPlan(spec, inner, label(name, options, SIGNAL_VARIANTS))
     built.choice = choice
     return built
 
