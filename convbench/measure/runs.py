@@ -269,34 +269,28 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
 
     wanted = lambda name: not only or only in name  # noqa: E731
     rows = []
-    for name, target in TARGETS.items():
+
+    def against_goals(targets):
+        for name, target in targets.items():
+            if wanted(name):
+                ratio = measured_speedup(target, repeats)
+                rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+
+    def workspace(name, measured_ratio):
         if wanted(name):
-            ratio = measured_speedup(target, repeats)
-            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
-    for name, target in TRAINING.items():
-        if wanted(name):
-            ratio = measured_speedup(target, repeats)
-            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
-    name = "fft step 7x7 valid workspace c=0.5 / c=0"
-    if wanted(name):
-        ratio = training_workspace_ratio()
-        rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
+            ratio = measured_ratio()
+            rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
+
+    against_goals(TARGETS)
+    against_goals(TRAINING)
+    workspace("fft step 7x7 valid workspace c=0.5 / c=0", training_workspace_ratio)
     for name, target in INFERENCE.items():
         if wanted(name):
             ratio = measured_speedup(target, repeats, inference=True)
             rows.append(TargetRow(name + " (set_weights)", f"({target.goal:.2f} per call)", ratio, None))
-    name = "fft 7x7 workspace c=0.5 / c=0"
-    if wanted(name):
-        ratio = compression_workspace_ratio()
-        rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
-    for name, target in SIGNAL.items():
-        if wanted(name):
-            ratio = measured_speedup(target, repeats)
-            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
-    name = "1-D fft 65536x4096 workspace c=0.5 / c=0"
-    if wanted(name):
-        ratio = signal_workspace_ratio()
-        rows.append(TargetRow(name, f"<= {WORKSPACE_GOAL:.2f}", ratio, ratio <= WORKSPACE_GOAL))
+    workspace("fft 7x7 workspace c=0.5 / c=0", compression_workspace_ratio)
+    against_goals(SIGNAL)
+    workspace("1-D fft 65536x4096 workspace c=0.5 / c=0", signal_workspace_ratio)
     for name, target in GPU_RATIOS.items():
         if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
             rows.append(TargetRow(name, "-", measured_speedup(target, repeats), None))
