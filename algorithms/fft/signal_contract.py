@@ -36,6 +36,14 @@ def _split(row, start, m, re, im, sign, scale):
         im[f] = sign * scale * row[2 * (start + f) + 1]
 
 
+@njit(inline="always", cache=True)
+def _multiply_add(ar, ai, pr, pi, qr, qi, m):
+    """(ar + i ai)[f] += (pr + i pi)[f] (qr + i qi)[f] for f < m, on planes."""
+    for f in range(m):
+        ar[f] += pr[f] * qr[f] - pi[f] * qi[f]
+        ai[f] += pr[f] * qi[f] + pi[f] * qr[f]
+
+
 @njit(parallel=True, cache=True)
 def _products(X, W, Y, bands, groups, transpose_w, scale, block):
     """Y (N, O, 2B) = sum over i of o's group X[n, i] V[o, i] on f < bands: V[o, i] = scale·conj(W[o, i])
@@ -68,10 +76,7 @@ def _products(X, W, Y, bands, groups, transpose_w, scale, block):
                 ar[:m] = 0.0
                 ai[:m] = 0.0
                 for il in range(per_in):
-                    pr, pi, qr, qi = xr[first + il], xi[first + il], vr[o, il], vi[o, il]
-                    for f in range(m):
-                        ar[f] += pr[f] * qr[f] - pi[f] * qi[f]
-                        ai[f] += pr[f] * qi[f] + pi[f] * qr[f]
+                    _multiply_add(ar, ai, xr[first + il], xi[first + il], vr[o, il], vi[o, il], m)
                 y = Y[n, o]
                 for f in range(m):
                     y[2 * (start + f)] = ar[f]
@@ -104,10 +109,7 @@ def _filter(X, DY, DW, bands, groups, scale, block):
                 ar[:m] = 0.0
                 ai[:m] = 0.0
                 for n in range(N):
-                    pr, pi, qr, qi = xr[n, g * Cg + cl], xi[n, g * Cg + cl], dr[n, k], di[n, k]
-                    for f in range(m):
-                        ar[f] += pr[f] * qr[f] - pi[f] * qi[f]
-                        ai[f] += pr[f] * qi[f] + pi[f] * qr[f]
+                    _multiply_add(ar, ai, xr[n, g * Cg + cl], xi[n, g * Cg + cl], dr[n, k], di[n, k], m)
                 dw = DW[k, cl]
                 for f in range(m):
                     dw[2 * (start + f)] = scale * ar[f]
