@@ -10,6 +10,7 @@ import convbench
 import convbench.nn
 from convbench.interface.registry import LABELS
 from convbench.workloads.models import torchvision_models
+from helpers import EPS32, truth_and_sizes
 
 models = torchvision_models()
 needs_torchvision = pytest.mark.skipif(models is None, reason="torchvision (convbench[models]) is not installed")
@@ -94,20 +95,7 @@ def test_padding_mode_and_padding_are_checked_by_name():
 # dilation 1-2, bias, input 7-8.
 SAME_GRID = [case for case in itertools.product((2, 3), (2, 3), (1, 2, 3), (2, 3), (1, 2), (True, False), (7, 8))
              if case[0] % case[2] == 0 and case[1] % case[2] == 0]
-EPS32 = float(np.finfo(np.float32).eps)
 GRID_UNITS = 60  # rounding units of the sums' size; the worst here was 11.1 (winograd F(6x6,3x3), dx; AMD EPYC, 2026-12-02)
-
-
-def magnitudes(x, w, b, dy, dilation, groups):
-    """torch's float64 y and gradients, and the norms of the same sums over magnitudes (|x| (*) |w|, ...)."""
-    found = []
-    for magnitude in (False, True):
-        leaves = [(t.abs() if magnitude else t).clone().requires_grad_() for t in (x, w, *([b] if b is not None else []))]
-        y = torch.nn.functional.conv2d(leaves[0], leaves[1], leaves[2] if b is not None else None, padding="same",
-                                       dilation=dilation, groups=groups)
-        y.backward(dy.abs() if magnitude else dy)
-        found.append([y.detach(), *(leaf.grad for leaf in leaves)])
-    return found[0], [t.norm() for t in found[1]]
 
 
 @pytest.mark.parametrize("label", LABELS)
@@ -128,7 +116,8 @@ def test_fft_conv_pytorchs_2d_grid_with_same_padding(label):
             refused += 1
             continue
         y.backward(dy.float())
-        truth, sizes = magnitudes(x, w, b, dy, dilation, groups)
+        truth, sizes = truth_and_sizes(torch.nn.functional.conv2d, x, w, b, dy, padding="same", dilation=dilation,
+                                       groups=groups)
         for result, exact, size_ in zip((y, *(leaf.grad for leaf in leaves)), truth, sizes):
             assert (result.detach().double() - exact).norm() <= GRID_UNITS * EPS32 * size_, (label, C, K, groups,
                                                                                                kernel, dilation)

@@ -15,6 +15,7 @@ from convbench.interface.registry import SIGNAL_LABELS
 
 from error_budget import (ALLOWANCE, data_references, filter_references, forward_references,
                           rounding_units)
+from helpers import EPS32, truth_and_sizes
 
 # Relative L2 error against float64 on the fixed, well-scaled problems below (no cancellation):
 # five times the worst seen there (4.1e-7, the fft at c=0.5; AMD EPYC, 2026-12-02).
@@ -133,20 +134,7 @@ GRID = [case for case in itertools.product((2, 3), (2, 3), (1, 2, 3), (2, 3), (0
         if case[0] % case[2] == 0 and case[1] % case[2] == 0]
 
 
-EPS32 = float(np.finfo(np.float32).eps)
 GRID_UNITS = 8  # the worst on the grid below was 1.9 (fft, dw; AMD EPYC, 2026-12-02)
-
-
-def exact_with_sizes(tensors, dy, arguments):
-    """torch's float64 y, dx, dw (, db), and the norms of the same sums over magnitudes."""
-    x, w, b = tensors
-    found = []
-    for magnitude in (False, True):
-        leaves = [(t.abs() if magnitude else t).clone().requires_grad_() for t in (x, w, *([b] if b is not None else []))]
-        y = torch.nn.functional.conv1d(leaves[0], leaves[1], leaves[2] if b is not None else None, **arguments)
-        y.backward(dy.abs() if magnitude else dy)
-        found.append([y.detach(), *(leaf.grad for leaf in leaves)])
-    return found[0], [t.norm() for t in found[1]]
 
 
 @pytest.mark.parametrize("label", SIGNAL_LABELS)
@@ -170,10 +158,9 @@ def test_fft_conv_pytorchs_1d_grid_through_nn_functional(label):
                                              **arguments)
         dy = torch.tensor(rng.uniform(-1, 1, want.shape))
         got.backward(dy.float())
-        truth, sizes = exact_with_sizes((x, w, b), dy, arguments)
+        truth, sizes = truth_and_sizes(torch.nn.functional.conv1d, x, w, b, dy, **arguments)
         for result, exact, size in zip((got, *(leaf.grad for leaf in leaves)), truth, sizes):
-            # in float32 rounding units of the sums' size (|x| (*) |w| and its gradients): a 2-tap
-            # filter's gradient can cancel to far below its terms
+            # in float32 rounding units of the sums' size (helpers.truth_and_sizes)
             assert (result.detach().double() - exact).norm() <= GRID_UNITS * EPS32 * size, (label, arguments)
         checked += 1
     assert checked == 480 and refused == 96  # the whole grid: what torch computes, and what it refuses
