@@ -30,3 +30,36 @@ def rng():
 def private_fftw_wisdom(tmp_path_factory):
     """Keep the tests' FFTW wisdom out of the user's cache."""
     os.environ.setdefault("CONVBENCH_CACHE", str(tmp_path_factory.mktemp("convbench-cache")))
+
+
+@pytest.fixture(scope="session")
+def charts_from_committed_results(tmp_path_factory):
+    """`convbench plot` on a copy of the committed results, with one asv result file and one corpus
+    store file cut short (what a killed run leaves): drawn once for the two tests that read the charts
+    (every chart of every committed machine: 47 s here, 2026-12-02)."""
+    import contextlib
+    import io
+    import json
+    import shutil
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from convbench.cli import main
+    from convbench.core.machine import machine_id
+    from convbench.corpus import table
+
+    root = tmp_path_factory.mktemp("committed")
+    results = root / "results"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "results", results,
+                    ignore=shutil.ignore_patterns("html", "figures"))
+    victim = sorted((results / "vm").glob("*.json"))[0]
+    victim.write_bytes(victim.read_bytes()[:300])
+    store = results / "corpus" / machine_id()
+    store.mkdir(parents=True, exist_ok=True)
+    line = {"layer": table.tier("smoke")[0]["layer"], "batch": 1, "when": "2026-12-02T00:00:00+00:00", "spec": None,
+            "variants": {"torch": {"seconds": 1e-3}, "direct": {"seconds": 2e-3}}}
+    (store / "cut-b1.jsonl").write_bytes((json.dumps(line) + "\n").encode() + b'{"layer": "0123", "varia')
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["plot", "--results", str(results), "--out", str(root / "figures")])
+    return SimpleNamespace(status=status, printed=printed.getvalue(), victim=victim, figures=root / "figures")

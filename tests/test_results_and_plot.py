@@ -129,31 +129,20 @@ def test_a_truncated_asv_result_file_is_reported_in_one_line_and_skipped(tmp_pat
     assert out.count("\n") == 1 and "skipping the unreadable asv result file" in out and "c9-env.json" in out
 
 
-def test_convbench_plot_draws_every_chart_and_survives_truncated_result_and_store_files(tmp_path, capsys):
-    """The committed results with one asv file cut short and a corpus store file cut short: `convbench plot`
-    draws every chart, each showing data (the corpus's from the store's whole lines), and the report page
-    lists them."""
-    import shutil
-
-    from convbench.cli import main
-    from convbench.core.machine import machine_id
+def test_convbench_plot_draws_every_chart_and_survives_truncated_result_and_store_files(
+        charts_from_committed_results, tmp_path):
+    """The committed results with one asv file cut short and a corpus store file cut short (conftest):
+    `convbench plot` draws every chart, each showing data (the corpus's from the store's whole lines),
+    and the report page lists them."""
     from convbench.report.page import write_report
 
-    results = tmp_path / "results"
-    shutil.copytree(ROOT / "results", results, ignore=shutil.ignore_patterns("html", "figures"))
-    victim = sorted((results / "vm").glob("*.json"))[0]
-    victim.write_bytes(victim.read_bytes()[:300])
-    store = results / "corpus" / machine_id()
-    store.mkdir(parents=True, exist_ok=True)
-    line = {"layer": next(iter(_smoke_ids())), "batch": 1, "when": "2026-12-02T00:00:00+00:00", "spec": None,
-            "variants": {"torch": {"seconds": 1e-3}, "direct": {"seconds": 2e-3}}}
-    (store / "cut-b1.jsonl").write_bytes((json.dumps(line) + "\n").encode() + b'{"layer": "0123", "varia')
-    assert main(["plot", "--results", str(results), "--out", str(tmp_path / "figures")]) == 0
-    out = capsys.readouterr().out
-    assert "skipping the unreadable asv result file" in out and victim.name in out
+    drawn = charts_from_committed_results
+    assert drawn.status == 0
+    out = drawn.printed
+    assert "skipping the unreadable asv result file" in out and drawn.victim.name in out
     assert "cut short" in out and "Traceback" not in out
-    charts = sorted((tmp_path / "figures").glob("*.png"))
-    names = {p.name for p in (tmp_path / "figures").iterdir()}
+    charts = sorted(drawn.figures.glob("*.png"))
+    names = {p.name for p in drawn.figures.iterdir()}
     for chart in ("time_vs_filter_size", "compression_time_workspace", "compression_error_energy", "gflops_per_layer",
                   "fft_or_winograd", "tile_error_time", "training_step_compression", "training_passes", "model_convolutions",
                   "gpu_layers_compression",  # from the committed GPU results
@@ -164,12 +153,6 @@ def test_convbench_plot_draws_every_chart_and_survives_truncated_result_and_stor
             f"{path.name} shows no data: fewer than 2 colours besides grey"
     page = write_report(tmp_path / "html", charts, "test").read_text()
     assert "corpus_speedups.png" in page and "time_vs_filter_size.png" in page
-
-
-def _smoke_ids():
-    from convbench.corpus import table
-
-    return [row["layer"] for row in table.tier("smoke")]
 
 
 def test_the_main_job_refuses_a_machine_name_that_is_other_hardware(tmp_path):

@@ -16,7 +16,7 @@ import seaborn as sns  # noqa: E402
 
 from convbench.corpus import answers, table  # noqa: E402
 from convbench.interface.registry import LABELS  # noqa: E402
-from convbench.report.plot import _save  # noqa: E402
+from convbench.report.plot import SPREAD, _save  # noqa: E402
 
 PALETTE = dict(zip(LABELS, sns.color_palette("tab10", len(LABELS))))  # one colour per variant in every chart
 
@@ -50,7 +50,7 @@ def chart_corpus_wins(records, out: Path, machine: str, data: Path = table.DATA)
     left.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
     shares = (frame.groupby(["kind", "winner"]).occurrences.sum() / frame.groupby("kind").occurrences.sum()).rename(
         "share").reset_index()
-    sns.barplot(data=shares, x="kind", y="share", hue="winner", hue_order=order, palette=PALETTE, ax=right)
+    sns.barplot(errorbar=SPREAD, data=shares, x="kind", y="share", hue="winner", hue_order=order, palette=PALETTE, ax=right)
     right.set(ylabel="share of the layers' occurrences won", title="Wins per kind, weighted by how often layers run")
     right.legend(fontsize="small")
     fig.tight_layout()
@@ -102,7 +102,7 @@ def chart_corpus_machines(store: Path, out: Path, data: Path = table.DATA) -> li
         return []
     frame = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(11, 5))
-    sns.barplot(data=frame, x="machine", y="speedup", hue="variant", palette=PALETTE, ax=ax,
+    sns.barplot(errorbar=SPREAD, data=frame, x="machine", y="speedup", hue="variant", palette=PALETTE, ax=ax,
                 hue_order=[label for label in LABELS if label in set(frame.variant)])
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set(xlabel="", ylabel="median of torch's time / the variant's, over the layers measured",

@@ -20,6 +20,10 @@ from convbench.workloads.models import forward_costs  # noqa: E402
 
 ORDER = list(LABELS)  # the registry's order: every variant
 MIB = 2**20
+# Where a point has several values (machines, or runs), the band is their whole range: seaborn's default,
+# a bootstrapped 95% interval of the mean, claimed a statistic that two or three machines cannot
+# support, and its 694 bootstraps took 30 of the 137 s of `convbench plot` (2026-12-02).
+SPREAD = ("pi", 100)
 
 
 def _save(fig, out: Path, name: str) -> list[Path]:
@@ -59,7 +63,7 @@ def chart_filter_size(frame, out):
     fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False, sharey=True)
     for ax, size in zip(axes[0], sizes):
         panel = data[data["input"] == size]
-        sns.lineplot(panel, x="filter", y="time [ms]", hue="algorithm", style="backend", markers=True,
+        sns.lineplot(errorbar=SPREAD, data=panel, x="filter", y="time [ms]", hue="algorithm", style="backend", markers=True,
                      hue_order=[a for a in ORDER if a in set(panel.algorithm)], ax=ax)
         ax.set(yscale="log", xlabel="filter size k (k x k, 'same' padding)", ylabel="time per call [ms]",
                title=f"input {size}x{size}, N=2, C=K=32")
@@ -101,10 +105,10 @@ def chart_compression_accuracy(frame, out):
     if error.empty:
         return []
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    sns.lineplot(error[error.value > 0], x="compression", y="value", hue="layer", style="input", marker="o", ax=left)
+    sns.lineplot(errorbar=SPREAD, data=error[error.value > 0], x="compression", y="value", hue="layer", style="input", marker="o", ax=left)
     left.set(yscale="log", xlabel="compression rate c", ylabel="relative L2 error vs float64 oracle",
              title="Output error")
-    sns.lineplot(energy, x="compression", y="value", hue="layer", style="input", marker="o", ax=right)
+    sns.lineplot(errorbar=SPREAD, data=energy, x="compression", y="value", hue="layer", style="input", marker="o", ax=right)
     right.set(xlabel="compression rate c", ylabel="fraction of input spectral energy kept",
               title="Retained input energy (Parseval)", ylim=(0, 1.02))
     fig.suptitle("What band-limiting costs: white noise is the worst case, natural-image spectra keep more")
@@ -118,7 +122,7 @@ def chart_gflops(frame, out):
         return []
     layers = list(dict.fromkeys(data.layer))
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(layers) + 3), 4.8))
-    sns.barplot(data[data.backend == "cpu"], x="layer", y="value", hue="algorithm",
+    sns.barplot(errorbar=SPREAD, data=data[data.backend == "cpu"], x="layer", y="value", hue="algorithm",
                 hue_order=[a for a in ORDER if a in set(data.algorithm)], order=layers, ax=ax)
     if not peaks.empty:
         peak = peaks.value.max()
@@ -143,7 +147,7 @@ def chart_gpu(frame, out):
     machines = ", ".join(sorted(set(layers.machine) | set(compression.machine)))
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     if not layers.empty:
-        sns.barplot(layers, x="layer", y="ms", hue="algorithm", hue_order=[a for a in ORDER if a in set(layers.algorithm)],
+        sns.barplot(errorbar=SPREAD, data=layers, x="layer", y="ms", hue="algorithm", hue_order=[a for a in ORDER if a in set(layers.algorithm)],
                     ax=left)
         left.set(yscale="log", ylabel="time per call [ms] (data on the device)",
                  title="Time per layer; torch = cuDNN in float32")
@@ -153,7 +157,7 @@ def chart_gpu(frame, out):
         compression = compression.assign(
             relative=compression.value / at_zero.reindex(pd.MultiIndex.from_frame(
                 compression[["machine", "layer", "metric"]])).to_numpy())
-        sns.lineplot(compression, x="compression", y="relative", hue="layer", style="metric", marker="o", ax=right)
+        sns.lineplot(errorbar=SPREAD, data=compression, x="compression", y="relative", hue="layer", style="metric", marker="o", ax=right)
         right.axhline(0.6, color="black", linestyle=":", linewidth=1)
         right.set(xlabel="compression rate c", ylabel="relative to c = 0", ylim=(0, max(1.2, 1.05 * compression.relative.max())),
                   title="Band-limited FFT: time and measured device memory vs c")
@@ -174,7 +178,7 @@ def chart_families(frame, out):
         return []
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
     for ax, (panel, size, axis) in zip(axes[0], panels):
-        sns.lineplot(panel.assign(ms=panel.value * 1e3), x="x", y="ms", hue="algorithm", markers=True, style="algorithm",
+        sns.lineplot(errorbar=SPREAD, data=panel.assign(ms=panel.value * 1e3), x="x", y="ms", hue="algorithm", markers=True, style="algorithm",
                      hue_order=[a for a in ORDER if a in set(panel.algorithm)], ax=ax, legend=ax is axes[0][-1])
         if axis == "filter":
             ax.set(xlabel="filter size k (k x k, 'same' padding)", title=f"{size}x{size}, N=2, C=K=32")
@@ -198,9 +202,9 @@ def chart_tiles(frame, out):
         return []
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     hue_order = [a for a in tiled if a in set(data[0].algorithm)]
-    sns.barplot(data[0], x="layer", y="value", hue="algorithm", hue_order=hue_order, ax=left, legend=False)
+    sns.barplot(errorbar=SPREAD, data=data[0], x="layer", y="value", hue="algorithm", hue_order=hue_order, ax=left, legend=False)
     left.set(yscale="log", ylabel="relative L2 error vs float64 oracle", title="Error grows with the tile")
-    sns.barplot(data[1].assign(ms=data[1].value * 1e3), x="layer", y="ms", hue="algorithm", hue_order=hue_order, ax=right)
+    sns.barplot(errorbar=SPREAD, data=data[1].assign(ms=data[1].value * 1e3), x="layer", y="ms", hue="algorithm", hue_order=hue_order, ax=right)
     right.set(yscale="log", ylabel="time per call [ms]", title="Time per call (N=8)")
     right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     for ax in (left, right):
@@ -220,7 +224,7 @@ def chart_training_compression(frame, out):
     data = data.assign(relative=data.value / at_zero.reindex(pd.MultiIndex.from_frame(
         data[["machine", "layer", "metric"]])).to_numpy())
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    sns.lineplot(data, x="compression", y="relative", hue="layer", style="metric", marker="o", ax=ax)
+    sns.lineplot(errorbar=SPREAD, data=data, x="compression", y="relative", hue="layer", style="metric", marker="o", ax=ax)
     ax.axhline(0.6, color="black", linestyle=":", linewidth=1)
     ax.set(xlabel="compression rate c", ylabel="relative to c = 0", ylim=(0, max(1.2, 1.05 * data.relative.max())),
            title="Band-limited training step: time and measured memory vs c (CPU)")
@@ -284,11 +288,14 @@ def chart_models(frame, out):
         # the axis ends at 4x torch's total: a variant far slower is cut there, its total written on it
         end = 1.3 * min(4 * torch_total, max(b.sum() for b in bars.values()))
         for y, name in enumerate(names):
-            left = 0.0
-            for i, width in enumerate(bars[name]):
-                ax.barh(y, width, left=left, color=colors[i], alpha=1.0 if own[name][i] else 0.3,
-                        edgecolor="white", linewidth=0.3)
-                left += width
+            widths = np.asarray(bars[name], dtype=float)
+            starts = np.concatenate([[0.0], np.cumsum(widths)[:-1]])
+            faces = colors.copy()
+            faces[:, 3] = np.where(own[name], 1.0, 0.3)
+            # one collection per bar, not a patch per layer: ~2,500 patches took 28 s to draw (2026-12-02)
+            ax.broken_barh(list(zip(starts, widths)), (y - 0.4, 0.8), facecolors=faces, edgecolor="white",
+                           linewidth=0.3)
+            left = float(widths.sum())
             label = f"{left:.3g} ms ({torch_total / left:.2f}x torch)"
             if left <= end:  # room after the bar
                 ax.annotate(label, (left, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
@@ -336,7 +343,7 @@ def chart_robustness(rows, out):
     fig, axes = plt.subplots(1, len(attacks), figsize=(6 * len(attacks), 4.2), squeeze=False, sharey=True)
     frame["accuracy [%]"] = 100 * frame.accuracy
     for ax, attack in zip(axes[0], attacks):
-        sns.lineplot(frame[frame.attack == attack], x="epsilon", y="accuracy [%]", hue="model", marker="o", ax=ax)
+        sns.lineplot(errorbar=SPREAD, data=frame[frame.attack == attack], x="epsilon", y="accuracy [%]", hue="model", marker="o", ax=ax)
         ax.set(xlabel="epsilon (L-inf, images in [0, 1])", title=f"{attack}, white-box through convbench's gradients")
     fig.suptitle("Is a more band-limited model more robust? The digits CNN at each compression under attack")
     return _save(fig, out, "robustness_vs_compression")
@@ -362,7 +369,7 @@ def chart_signal(frame, out):
             if panel.empty:
                 ax.set_axis_off()
                 continue
-            sns.lineplot(panel, x="filter", y="time [ms]", hue="algorithm", hue_order=order, style="algorithm",
+            sns.lineplot(errorbar=SPREAD, data=panel, x="filter", y="time [ms]", hue="algorithm", hue_order=order, style="algorithm",
                          style_order=order, markers=True, ax=ax, legend=ax is axes[0][0])
             ax.set(xscale="log", yscale="log", xlabel="filter length (taps)", ylabel="time per call [ms]",
                    title=f"{length:,} samples, " + ("N=C=K=1" if count == 1 else f"N=4, C=K={count}"))
