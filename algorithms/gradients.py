@@ -38,12 +38,15 @@ class DataGradient:
         height, width = self.span[0] - 2 * self.crop[0], self.span[1] - 2 * self.crop[1]
         self.spec = ConvSpec(N=spec.N, C=spec.K, H=height, W=width, K=spec.C, R=spec.R, S=spec.S, padding=pad,
                              dilation=spec.dilation, groups=spec.groups)
-        self._dilated = None if spec.stride == (1, 1) and self.crop == (0, 0) else \
-            np.zeros((spec.N, spec.K, *self.span), dtype=np.float32)
+        # dy is the input as it stands unless a stride spaces it out or a padding crops it
+        self.needs_placing = spec.stride != (1, 1) or self.crop != (0, 0)
+        self._dilated = None  # the host's zero grid for dy, made on the first call that needs it
 
     def prepare(self, dy: np.ndarray) -> np.ndarray:
-        if self._dilated is None:
+        if not self.needs_placing:
             return dy
+        if self._dilated is None:
+            self._dilated = np.zeros((self.source.N, self.source.K, *self.span), dtype=np.float32)
         sh, sw = self.source.stride
         self._dilated[:, :, :(self.source.P - 1) * sh + 1:sh, :(self.source.Q - 1) * sw + 1:sw] = dy
         (top, left), (height, width) = self.crop, (self.spec.H, self.spec.W)

@@ -69,19 +69,32 @@ class TorchCUDA(CudaPlan):
             fill(array, 1.0)
         self.compute(*warm)
 
-    def compute(self, x, w, out=None):
+    def _on_cudnn(self, function, *args):
+        """function(*args) with cudnn.benchmark on and TF32 as the plan was built, no autograd."""
         cudnn = torch.backends.cudnn
         saved = cudnn.benchmark, cudnn.allow_tf32
         cudnn.benchmark, cudnn.allow_tf32 = True, self.tf32
         try:
             with torch.no_grad():
-                result = F.conv2d(as_tensor(x), as_tensor(w), **conv_parameters(self.spec))
+                return function(*args, **conv_parameters(self.spec))
         finally:
             cudnn.benchmark, cudnn.allow_tf32 = saved
+
+    def compute(self, x, w, out=None):
+        result = self._on_cudnn(F.conv2d, as_tensor(x), as_tensor(w))
         if out is None:  # torch's own buffer: copying would bill the peer for our API
             return wrap(result)
         as_tensor(out).copy_(result)
         return out
+
+    # the training passes: cuDNN's own, as torch's autograd runs them
+    def _backward_data_device(self, dy, w):
+        return wrap(self._on_cudnn(torch.nn.grad.conv2d_input, self.spec.input_shape, as_tensor(w),
+                                   as_tensor(dy)).contiguous())
+
+    def _backward_filter_device(self, x, dy):
+        return wrap(self._on_cudnn(torch.nn.grad.conv2d_weight, as_tensor(x), self.spec.filter_shape,
+                                   as_tensor(dy)).contiguous())
 
 
 class TorchSignalCPU(TorchCPU):

@@ -165,12 +165,17 @@ def test_a_variant_label_with_a_clashing_option_is_a_conv_error():
         convbench.plan(spec, "fft tile 12")
 
 
-def test_the_cpu_only_variants_say_so_on_cuda():
-    """The GPU has F(2x2) and whole-image fft only: the bigger tiles are not offered there."""
-    spec = convbench.ConvSpec(N=1, C=1, H=12, W=12, K=1, R=3, S=3)
-    for name in ("winograd F(4x4,3x3)", "fft tile 16"):
-        reason = registry.why_not(name, "cuda", spec)
-        assert reason and ("tile" in reason or "GPU" in reason or "CUDA" in reason)
+def test_the_families_are_offered_on_cuda_without_groups_or_dilation_yet():
+    """Winograd's bigger tiles and the tiled FFT run on the GPU (tests/test_cuda.py checks them); what
+    only the CPU's take (groups, dilation) is refused by name there."""
+    if not registry.supports("direct", "cuda", convbench.ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
+        pytest.skip("cuda is not available here")
+    spec = convbench.ConvSpec(N=1, C=2, H=12, W=12, K=2, R=3, S=3)
+    grouped = convbench.ConvSpec(N=1, C=4, H=12, W=12, K=4, R=3, S=3, groups=2)
+    for name in ("winograd F(4x4,3x3)", "winograd F(6x6,3x3)", "fft tile 16"):
+        assert registry.why_not(name, "cuda", spec) == ""
+        assert "groups=2" in registry.why_not(name, "cuda", grouped)
+        assert registry.why_not(name, "cpu", grouped) == ""
 
 
 def test_sweeps_leave_out_a_tile_of_mostly_padding_that_plan_still_builds():

@@ -20,7 +20,7 @@ from numba import cuda, float32, int32, complex64, boolean
 import convbench.algorithms as package
 from convbench.algorithms.direct.cuda import tiling
 
-f4, f3 = float32[:, :, :, ::1], float32[:, :, ::1]
+f4, f3, f2 = float32[:, :, :, ::1], float32[:, :, ::1], float32[:, ::1]
 c4, c3, rows = complex64[:, :, :, ::1], complex64[:, :, ::1], int32[::1]
 direct_args = (f4, f4, f4, int32, int32, int32)
 # how to compile each kernel: (factory arguments or None for a plain kernel, argument types)
@@ -37,7 +37,16 @@ HOW = {
     "fft.cuda.gather_band_kernel": [(None, (c4, rows, int32, c3, boolean, boolean))],
     "fft.cuda.contract_kernel": [((4,), (c3, c3, c3))],
     "fft.cuda.scatter_band_kernel": [(None, (c3, rows, int32, c4))],
-    "fft.cuda.crop_kernel": [(None, (f4, f4, int32, int32))],
+    "fft.cuda.crop_kernel": [(None, (f4, f4, int32, int32, int32, int32))],
+    "fft.cuda.band_product_kernel": [(None, (c3, c3, c3, boolean, boolean, boolean, boolean))],
+    "winograd.cuda_matrices.filter_transform_kernel": [((m,), (f4, f2, f3)) for m in (4, 6)],
+    "winograd.cuda_matrices.input_transform_kernel": [((m,), (f4, f2, f3, int32, int32, int32, int32)) for m in (4, 6)],
+    "winograd.cuda_matrices.output_transform_kernel": [((m,), (f3, f2, f4, int32, int32)) for m in (4, 6)],
+    "fft.cuda_tiled.gather_tiles_kernel": [(None, (f4, f4, *(int32,) * 6))],
+    "fft.cuda_tiled.scatter_tiles_kernel": [(None, (f4, f4, *(int32,) * 4))],
+    "gpu.gradients.place_kernel": [(None, (f4, f4, int32, int32, int32, int32))],
+    "gpu.gradients.flip_kernel": [(None, (f4, f4, int32))],
+    "gpu.gradients.filter_gradient_kernel": [((threads,), (f4, f4, f4, *(int32,) * 7)) for threads in (128, 4)],
 }
 
 # discover every kernel and kernel factory the package defines (not device functions, not imports)
@@ -64,7 +73,7 @@ print("REPORT" + json.dumps(report))
 """
 
 TILED = ("direct.cuda.direct_kernel#0", "direct.cuda.direct_kernel#1", "direct.cuda.direct_kernel#2",
-         "cuda_gemm.batched_gemm_kernel#0")
+         "cuda_gemm.batched_gemm_kernel#0", "gpu.gradients.filter_gradient_kernel#0")
 
 
 def compile_report():
@@ -93,5 +102,8 @@ def test_every_kernel_compiles_to_ptx_within_shared_memory():
         assert kernels[name]["shared_bytes"] > 0, f"{name} should stage its tiles in shared memory"
     # the float32 kernels stay in float32 (a stray float64 constant would run at 1/64 rate on most GPUs)
     for name in ("direct.cuda.direct_kernel#0", "cuda_gemm.batched_gemm_kernel#0", "winograd.cuda.input_transform_kernel#0",
-                 "winograd.cuda.output_transform_kernel#0", "fft.cuda.contract_kernel#0"):
+                 "winograd.cuda.output_transform_kernel#0", "fft.cuda.contract_kernel#0",
+                 "winograd.cuda_matrices.input_transform_kernel#0", "winograd.cuda_matrices.output_transform_kernel#1",
+                 "gpu.gradients.filter_gradient_kernel#0", "fft.cuda.band_product_kernel#0",
+                 "fft.cuda_tiled.gather_tiles_kernel#0"):
         assert kernels[name]["f64"] == 0, f"{name}: {kernels[name]['f64']} float64 instructions"

@@ -20,6 +20,7 @@ from numba import cuda, float32
 from convbench.core.errors import ConvError
 
 from ..gpu import CudaPlan, blocks
+from ..gpu.gradients import REDUCTION_THREADS
 
 SHARED_BYTES = 40 * 1024  # below the 48 KiB of static shared memory every CUDA GPU has
 
@@ -127,8 +128,9 @@ class DirectCUDA(CudaPlan):
     algorithm = "direct"
     takes_groups = takes_dilation = True
 
-    def __init__(self, spec, tile=(16, 16), k_per_thread: int = 16):
+    def __init__(self, spec, tile=(16, 16), k_per_thread: int = 16, reduction_threads: int = REDUCTION_THREADS):
         super().__init__(spec)
+        self.reduction_threads = reduction_threads
         self.tile = tuple(tile)
         # no more accumulators than a group has filters (depthwise: one)
         arguments = tiling(self.tile, min(k_per_thread, spec.K_per_group), spec.R, spec.S, spec.stride_h,

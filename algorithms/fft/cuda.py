@@ -22,6 +22,7 @@ import numpy as np
 from numba import complex64, cuda
 
 from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, wrap, zeros
+from ..gpu.gradients import place
 from .bandlimit import Band, BandLimited, fft_grid
 from .layout import band_position
 
@@ -105,8 +106,8 @@ def scatter_band_kernel(Y, rows, n_cols, spectrum):
 
 
 @cuda.jit
-def crop_kernel(full, out, stride_h, stride_w):
-    """out[n, k, p, q] = full[n, k, p * stride_h, q * stride_w]."""
+def crop_kernel(full, out, top, left, stride_h, stride_w):
+    """out[n, k, p, q] = full[n, k, top + p * stride_h, left + q * stride_w]."""
     N, K, P, Q = out.shape
     index = cuda.grid(1)
     if index >= N * K * P * Q:
@@ -114,7 +115,32 @@ def crop_kernel(full, out, stride_h, stride_w):
     q = index % Q
     p = (index // Q) % P
     nk = index // (P * Q)
-    out[nk // K, nk % K, p, q] = full[nk // K, nk % K, p * stride_h, q * stride_w]
+    out[nk // K, nk % K, p, q] = full[nk // K, nk % K, top + p * stride_h, left + q * stride_w]
+
+
+@cuda.jit
+def band_product_kernel(A, B, out, a_transposed, conjugate_a, b_transposed, conjugate_b):
+    """out[f, i, j] = sum_l a[f, i, l] b[f, l, j] on the band, a = A or A's transpose per frequency
+    (conjugated if asked), b likewise: the adjoints' contractions, read from the forward's
+    layouts as they stand. One thread per (f, i, j), j fastest."""
+    F, I, J = out.shape
+    index = cuda.grid(1)
+    if index >= F * I * J:
+        return
+    j = index % J
+    i = (index // J) % I
+    f = index // (I * J)
+    inner = A.shape[1] if a_transposed else A.shape[2]
+    acc = complex64(0)
+    for l in range(inner):
+        a = A[f, l, i] if a_transposed else A[f, i, l]
+        b = B[f, j, l] if b_transposed else B[f, l, j]
+        if conjugate_a:
+            a = a.conjugate()
+        if conjugate_b:
+            b = b.conjugate()
+        acc += a * b
+    out[f, i, j] = acc
 
 
 class _TorchSpectra:
@@ -199,4 +225,41 @@ class FFTCUDA(BandLimited, CudaPlan):
         F, N, K = self.retained, spec.N, spec.K
         self._launch(scatter_band_kernel, F * N * K, self._Y, self._rows, self._n_cols, self._product)
         full = self._spectra.inverse(self._product)
-        self._launch(crop_kernel, N * K * spec.P * spec.Q, full, out, spec.stride_h, spec.stride_w)
+        self._launch(crop_kernel, N * K * spec.P * spec.Q, full, out, 0, 0, spec.stride_h, spec.stride_w)
+
+    # -- the training passes: the exact adjoints of the band-limited map (fft/adjoint.py) ----
+    def _band_of_gradient(self, dy):
+        """G = F S* dy on the band, (F, N, K): dy on the grid at the positions the stride kept."""
+        spec = self.spec
+        grid = place(dy, (spec.N, spec.K, *self.fft_shape), spec.stride)
+        G = empty((self.retained, spec.N, spec.K), np.complex64)
+        self._launch(gather_band_kernel, G.size, self._spectra.forward(grid, 0, 0), self._rows, self._n_cols,
+                     G, False, False)
+        return G
+
+    def _from_band(self, values, shape, top, left):
+        """irfft2 of the spectra that are `values` (F, a, b) on the band, zero elsewhere, read as `shape`
+        (a, b, rows, cols) from (top, left)."""
+        Lh, Lw = self.fft_shape
+        spectrum = zeros((*values.shape[1:], Lh, Lw // 2 + 1), np.complex64)
+        self._launch(scatter_band_kernel, values.size, values, self._rows, self._n_cols, spectrum)
+        result = empty(shape)
+        self._launch(crop_kernel, result.size, self._spectra.inverse(spectrum), result, top, left, 1, 1)
+        return result
+
+    def _backward_data_device(self, dy, w):
+        """dx = E* F^-1 [M . sum_k W_kc G_nk]: the forward's filter band holds conj(W) as (F, C, K)."""
+        spec = self.spec
+        W, G = self.transform_filter(w), self._band_of_gradient(dy)
+        D = empty((self.retained, spec.N, spec.C), np.complex64)
+        self._launch(band_product_kernel, D.size, G, W, D, False, False, True, True)
+        return self._from_band(D, spec.input_shape, spec.pad_h, spec.pad_w)
+
+    def _backward_filter_device(self, x, dy):
+        """dw = E_w* F^-1 [M . sum_n conj(G_nk) X_nc], read on the R x S taps at the origin."""
+        spec = self.spec
+        self.transform_input(x)
+        G = self._band_of_gradient(dy)
+        E = empty((self.retained, spec.K, spec.C), np.complex64)
+        self._launch(band_product_kernel, E.size, G, self._X, E, True, True, False, False)
+        return self._from_band(E, spec.filter_shape, 0, 0)

@@ -61,6 +61,19 @@ def tiled_supports(spec, tile: int = 16) -> bool:
     return spec.stride == (1, 1) and max(spec.extent_h, spec.extent_w) < tile
 
 
+def check_tiled(spec, compression, tile) -> None:
+    """ConvError unless the tiled FFT (either backend) can compute spec with these options."""
+    if compression != 0.0:
+        raise ConvError(f"compression must be 0 with tile={tile}: band-limiting applies to the whole-image "
+                        f"FFT (leave tile out); tiled FFT is exact. Got compression={compression!r}")
+    if tile not in TILES:
+        raise ConvError(f"tile must be one of {', '.join(map(str, TILES))} (T x T FFT tiles); got tile={tile!r}")
+    if not tiled_supports(spec, tile):
+        raise ConvError(f"algorithm='fft' with tile={tile} needs stride 1 and a filter (with its dilation) "
+                        f"smaller than the tile; got w filter {spec.R}x{spec.S}, extent "
+                        f"{spec.extent_h}x{spec.extent_w} and stride {spec.stride}")
+
+
 
 @njit(parallel=True, cache=True)
 def scatter_tiles(planes, out, step_h, step_w):
@@ -87,15 +100,7 @@ class TiledFFTCPU(StagedPlan):
     supports = classmethod(lambda cls, spec, tile=16, **options: tiled_supports(spec, tile))
 
     def __init__(self, spec, compression=0.0, tile: int = 16, planner_effort=None, threads=None):
-        if compression != 0.0:
-            raise ConvError(f"compression must be 0 with tile={tile}: band-limiting applies to the whole-image "
-                            f"FFT (leave tile out); tiled FFT is exact. Got compression={compression!r}")
-        if tile not in TILES:
-            raise ConvError(f"tile must be one of {', '.join(map(str, TILES))} (T x T FFT tiles); got tile={tile!r}")
-        if not tiled_supports(spec, tile):
-            raise ConvError(f"algorithm='fft' with tile={tile} needs stride 1 and a filter (with its dilation) "
-                            f"smaller than the tile; got w filter {spec.R}x{spec.S}, extent "
-                            f"{spec.extent_h}x{spec.extent_w} and stride {spec.stride}")
+        check_tiled(spec, compression, tile)
         super().__init__(spec)
         planner_effort = wisdom.check_effort(planner_effort)
         wisdom.load()

@@ -28,7 +28,7 @@ def as_device_input(value, name: str, shape):
     if not is_device_array(value):
         return from_host(as_conv_array(value, name, shape)), True
     array = value if simulated() else wrap(value)
-    layout = {"x": "(N, C, H, W)", "w": "(K, C, R, S)"}.get(name, "")
+    layout = {"x": "(N, C, H, W)", "w": "(K, C, R, S)", "dy": "(N, K, P, Q)", "out": "(N, K, P, Q)"}.get(name, "")
     if np.dtype(array.dtype) != np.float32 or tuple(array.shape) != tuple(shape) or not array.is_c_contiguous():
         raise ConvError(f"{name} on the device must be a C-contiguous float32 array of shape {tuple(shape)} "
                         f"{layout}; got {array.dtype} {tuple(array.shape)}")

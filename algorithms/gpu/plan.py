@@ -7,6 +7,7 @@ from convbench.core.errors import ConvError
 from convbench.core.arrays import output_buffer
 
 from ..base import Plan
+from .gradients import REDUCTION_THREADS
 from .inputs import as_device_input
 from .memory import copy, empty, to_host
 
@@ -22,6 +23,7 @@ class CudaPlan(Plan):
     """
 
     backend = "cuda"
+    reduction_threads = REDUCTION_THREADS  # a block of the filter gradient's reduction (a plan option where taken)
 
     def __call__(self, x, w=None, out=None):
         x, x_from_host = as_device_input(x, "x", self.spec.input_shape)
@@ -40,13 +42,44 @@ class CudaPlan(Plan):
             return out
         return to_host(result) if x_from_host else result
 
-    def backward_data(self, dy, w):
-        raise ConvError(f"backward_data: the training passes are CPU-only for now; "
-                        f"plan with backend='cpu' (got backend='cuda', algorithm={self.algorithm!r})")
+    # -- the training passes ----------------------------------------------------
+    def backward_data(self, dy, w, reuse_forward: bool = False):
+        """dx (N, C, H, W): as on the CPU (Plan.backward_data), on device or host arrays as __call__ takes
+        them (a host dy gives a host dx). reuse_forward is refused: a cuda plan keeps no forward's transforms."""
+        self._refuse_reuse(reuse_forward)
+        dy, from_host = as_device_input(dy, "dy", self.spec.output_shape)
+        w, _ = as_device_input(w, "w", self.spec.filter_shape)
+        dx = self._backward_data_device(dy, w)
+        return to_host(dx) if from_host else dx
 
-    def backward_filter(self, x, dy):
-        raise ConvError(f"backward_filter: the training passes are CPU-only for now; "
-                        f"plan with backend='cpu' (got backend='cuda', algorithm={self.algorithm!r})")
+    def backward_filter(self, x, dy, reuse_forward: bool = False):
+        """dw (K, C/groups, R, S), as backward_data takes and returns its arrays."""
+        self._refuse_reuse(reuse_forward)
+        dy, from_host = as_device_input(dy, "dy", self.spec.output_shape)
+        x, _ = as_device_input(x, "x", self.spec.input_shape)
+        dw = self._backward_filter_device(x, dy)
+        return to_host(dw) if from_host else dw
+
+    def _refuse_reuse(self, reuse_forward) -> None:
+        if reuse_forward:
+            raise ConvError(f"reuse_forward=True: a cuda plan ({self.algorithm!r}) keeps no forward call's "
+                            f"transforms for the training passes; expected reuse_forward=False")
+
+    def _backward_data_device(self, dy, w):
+        """This plan's own forward on the data-gradient problem (gradients.DataGradient)."""
+        from ..gradients import DataGradient
+        from .gradients import data_gradient_operands
+
+        if getattr(self, "_data_gradient", None) is None:
+            problem = DataGradient(self.spec)
+            self._data_gradient = problem, type(self)(problem.spec, **self._built_with)
+        problem, forward = self._data_gradient
+        x, flipped = data_gradient_operands(problem, dy, w)
+        return forward.compute(x, forward.transform_filter(flipped))
+
+    def _backward_filter_device(self, x, dy):
+        from .gradients import filter_gradient
+        return filter_gradient(x, dy, self.spec, self.reduction_threads)
 
     def set_weights(self, w) -> "CudaPlan":
         """Fix the filters (transformed once, where the algorithm transforms them) for plan(x)."""

@@ -1,4 +1,4 @@
-"""Winograd F(2x2, 3x3) on the GPU: four Numba CUDA kernels.
+"""Winograd F(m x m, 3x3) on the GPU, m = 2, 4 or 6: four Numba CUDA kernels.
 
 filter transform U = G g G^T (a thread per filter) -> input transform
 V = B^T d B (a thread per channel and tile, reading the input with its zero
@@ -7,15 +7,22 @@ batched GEMM of algorithms/cuda_gemm.py) -> output transform A^T m A (a thread
 per filter and tile, cropping the half tile an odd P or Q leaves).
 
 Not fused: the transforms are a small share of the FLOPs, and keeping V and M
-in global memory lets the GEMM use its own tiling.
+in global memory lets the GEMM use its own tiling. The kernels here are F(2x2)'s,
+unrolled; F(4x4) and F(6x6) run cuda_matrices.py's, which loop over the matrices,
+with the same layouts and the same GEMM (36 and 64 products instead of 16).
 """
 from __future__ import annotations
 
 from numba import cuda, float32
 
+import numpy as np
+
 from ..cuda_gemm import batched_gemm
-from ..gpu import CudaPlan, blocks, empty
-from .cpu import check_winograd_spec, winograd_supports
+from ..gpu import CudaPlan, blocks, empty, from_host
+from ..gpu.gradients import REDUCTION_THREADS
+from .cook_toom import winograd_matrices
+from .cpu import check_tile, check_winograd_spec, winograd_supports
+from . import cuda_matrices
 from .f2x2 import at_combine, bt_combine, make_output_tile_writer
 
 
@@ -92,20 +99,29 @@ class WinogradCUDA(CudaPlan):
     dilation_needs = "adjacent taps (its tiles overlap by R - 1 = 2)"
     supports = classmethod(lambda cls, spec, **options: winograd_supports(spec))
 
-    def __init__(self, spec, block: int = 256, transform_block=(32, 8), gemm_tile: int = 32,
-                 gemm_rows_per_thread: int = 8):
-        check_winograd_spec(spec)
+    def __init__(self, spec, tile: int = 2, block: int = 256, transform_block=(32, 8), gemm_tile: int = 32,
+                 gemm_rows_per_thread: int = 8, reduction_threads: int = REDUCTION_THREADS):
+        self.tile = check_tile(tile)
+        self.reduction_threads = reduction_threads
+        check_winograd_spec(spec, self.tile)
         super().__init__(spec)
         self.block = block
         self.transform_block = tuple(transform_block)
         self.gemm_tile = gemm_tile
         self.gemm_rows_per_thread = gemm_rows_per_thread
-        self.tiles_h = -(-spec.P // 2)
-        self.tiles_w = -(-spec.Q // 2)
+        self.tiles_h = -(-spec.P // tile)
+        self.tiles_w = -(-spec.Q // tile)
         self.tiles = spec.N * self.tiles_h * self.tiles_w
-        self._U = empty((16, spec.K, spec.C))
-        self._V = empty((16, spec.C, self.tiles))
-        self._M = empty((16, spec.K, self.tiles))
+        n2 = (tile + 2) ** 2
+        self._U = empty((n2, spec.K, spec.C))
+        self._V = empty((n2, spec.C, self.tiles))
+        self._M = empty((n2, spec.K, self.tiles))
+        if tile != 2:
+            AT, G, BT = (from_host(a) for a in winograd_matrices(tile).as_arrays(np.float32))
+            self._matrices = {"AT": AT, "G": G, "BT": BT}
+            self._filter_kernel = cuda_matrices.filter_transform_kernel(tile)
+            self._input_kernel = cuda_matrices.input_transform_kernel(tile)
+            self._output_kernel = cuda_matrices.output_transform_kernel(tile)
 
     def _grid2(self, rows: int):
         bx, by = self.transform_block
@@ -113,17 +129,27 @@ class WinogradCUDA(CudaPlan):
 
     def transform_filter(self, w):
         count = self.spec.K * self.spec.C
-        filter_transform_kernel[blocks(count, self.block), self.block](w, self._U)
+        if self.tile == 2:
+            filter_transform_kernel[blocks(count, self.block), self.block](w, self._U)
+        else:
+            self._filter_kernel[blocks(count, self.block), self.block](w, self._matrices["G"], self._U)
         return self._U
 
     def transform_input(self, x) -> None:
         spec = self.spec
         grid, block = self._grid2(spec.C)
-        input_transform_kernel[grid, block](x, self._V, spec.pad_h, spec.pad_w, self.tiles_h, self.tiles_w)
+        if self.tile == 2:
+            input_transform_kernel[grid, block](x, self._V, spec.pad_h, spec.pad_w, self.tiles_h, self.tiles_w)
+        else:
+            self._input_kernel[grid, block](x, self._matrices["BT"], self._V, spec.pad_h, spec.pad_w,
+                                            self.tiles_h, self.tiles_w)
 
     def contract(self, U) -> None:
         batched_gemm(U, self._V, self._M, self.gemm_tile, self.gemm_rows_per_thread)
 
     def transform_output(self, out) -> None:
         grid, block = self._grid2(self.spec.K)
-        output_transform_kernel[grid, block](self._M, out, self.tiles_h, self.tiles_w)
+        if self.tile == 2:
+            output_transform_kernel[grid, block](self._M, out, self.tiles_h, self.tiles_w)
+        else:
+            self._output_kernel[grid, block](self._M, self._matrices["AT"], out, self.tiles_h, self.tiles_w)

@@ -57,6 +57,7 @@ TOLERANCE = {                      # the worst measured, and where
 # An option that selects another implementation of the same algorithm.
 OPTION_IMPLEMENTATIONS = {
     ("fft", "cpu", "tile"): "convbench.algorithms.fft.tiled:TiledFFTCPU",
+    ("fft", "cuda", "tile"): "convbench.algorithms.fft.cuda_tiled:TiledFFTCUDA",
 }
 
 IMPLEMENTATIONS = {
