@@ -21,43 +21,57 @@ PADDING_STRINGS = ("same", "valid")
 
 
 @lru_cache(maxsize=64)
-def _plan(spec, algorithm: str, compression: float, options: tuple):
-    """One plan per shape and setting, kept: a training loop calls the same layer every step."""
-    return plan(spec, algorithm, "cpu", compression, **dict(options))
+def _plan(spec, algorithm: str, compression: float, options: tuple, backend: str = "cpu"):
+    """One plan per shape, setting and backend, kept: a training loop calls the same layer every step."""
+    return plan(spec, algorithm, backend, compression, **dict(options))
+
+
+def _to_plan(tensor):
+    """What a plan takes: a numpy view of a CPU tensor, the CUDA tensor itself (__cuda_array_interface__)."""
+    return tensor if tensor.is_cuda else tensor.numpy()
+
+
+def _from_plan(array, like):
+    """A tensor on `like`'s device over what a plan returned (a numpy array, or a device array on the GPU)."""
+    if like.is_cuda:
+        return torch.as_tensor(array, device=like.device)
+    return torch.from_numpy(np.asarray(array, dtype=like.numpy().dtype))
 
 
 class _Conv(torch.autograd.Function):
-    """y = plan(x, w), its gradients the plan's backward passes: any number of spatial axes."""
+    """y = plan(x, w), its gradients the plan's backward passes: any number of spatial axes, CPU or CUDA tensors."""
 
     @staticmethod
     def forward(ctx, x, w, computes):
         ctx.computes = computes
         ctx.save_for_backward(x, w)
-        return torch.from_numpy(np.asarray(computes(x.numpy(), w.numpy()), dtype=x.numpy().dtype))
+        return _from_plan(computes(_to_plan(x), _to_plan(w)), x)
 
     @staticmethod
     def backward(ctx, dy):
         x, w = ctx.saved_tensors
-        dy = np.ascontiguousarray(dy.numpy())
+        dy = dy.contiguous()
         computes = ctx.computes
         dx = dw = None
         # no reuse_forward: a plan is shared by every layer of the same shape, so its buffers
         # may hold another layer's forward by now
         if ctx.needs_input_grad[0]:
-            dx = torch.from_numpy(np.asarray(computes.backward_data(dy, w.numpy()), dtype=dy.dtype))
+            dx = _from_plan(computes.backward_data(_to_plan(dy), _to_plan(w)), dy)
         if ctx.needs_input_grad[1]:
-            dw = torch.from_numpy(np.asarray(computes.backward_filter(x.numpy(), dy), dtype=dy.dtype))
+            dw = _from_plan(computes.backward_filter(_to_plan(x), _to_plan(dy)), dy)
         return dx, dw, None
 
 
 def _check(tensor, name):
     if not isinstance(tensor, torch.Tensor):
         raise ConvError(f"{name} must be a torch.Tensor; got {type(tensor).__name__}")
-    if tensor.device.type != "cpu":
-        raise ConvError(f"{name} must be on the CPU (convbench's training passes are CPU-only for now); "
-                        f"got device {tensor.device}")
+    if tensor.device.type not in ("cpu", "cuda"):
+        raise ConvError(f"{name} must be on the CPU or a CUDA device; got device {tensor.device}")
     if tensor.dtype not in DTYPES:
         raise ConvError(f"{name} must be float32 or float64; got {tensor.dtype}")
+    if tensor.is_cuda and tensor.dtype != torch.float32:
+        raise ConvError(f"{name} on {tensor.device} must be float32 (the cuda plans compute in float32); "
+                        f"got {tensor.dtype}")
 
 
 def padding_for(padding, kernel, stride, dilation, axes: int):
@@ -105,6 +119,8 @@ def _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compress
     _check(w, "w")
     if w.dtype != x.dtype:
         raise ConvError(f"w must have x's dtype {x.dtype}; got {w.dtype}")
+    if w.device != x.device:
+        raise ConvError(f"w must be on x's device {x.device}; got {w.device}")
     if x.dim() != axes + 2 or w.dim() != axes + 2:
         layouts = ("(N, C, L) and (K, C/groups, R)", "(N, C, H, W) and (K, C/groups, R, S)")[axes - 1]
         raise ConvError(f"x and w must be {axes + 2}-D, {layouts}; got shapes {tuple(x.shape)} and {tuple(w.shape)}")
@@ -122,7 +138,10 @@ def _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compress
                                     dilation=dilation, groups=groups)
     if algorithm != "auto" and axes == 2:
         algorithm, options = resolve(algorithm, options)
-    built = _plan(spec, algorithm, float(compression), tuple(sorted(options.items())))
+    if x.is_cuda and axes == 1:
+        raise ConvError(f"x on {x.device}: 1-D convolutions run on the CPU only; expected a CPU tensor")
+    backend = "cuda" if x.is_cuda else "cpu"
+    built = _plan(spec, algorithm, float(compression), tuple(sorted(options.items())), backend)
     computes = built if x.dtype == torch.float32 else built.float64()  # what the plan computes, in float64
     y = _Conv.apply(x.contiguous(), w.contiguous(), computes)
     if bias is not None:

@@ -16,7 +16,8 @@ def _tuple(value, axes: int) -> tuple:
 
 
 class _ConvNd(torch.nn.Module):
-    """A convolution layer whose forward and backward passes run a convbench algorithm (on the CPU):
+    """A convolution layer whose forward and backward passes run a convbench algorithm (on the CPU, or on
+    the GPU where x is a CUDA tensor, float32):
     algorithm, variant options and, for fft, the compression rate. Its arguments are torch's."""
 
     axes = 0
