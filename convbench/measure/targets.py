@@ -104,6 +104,15 @@ for _size, _spec in (("3x3", GPU_SPEC_3), ("7x7", SPEC_7), ("11x11", SPEC_11)):
         GPU_RATIOS[f"cuda {_algorithm} {_size} vs cudnn"] = Target(_spec, _algorithm, "torch", 0.0, backend="cuda")
     GPU_RATIOS[f"cuda fft c=0.5 {_size} vs cudnn"] = Target(_spec, "fft", "torch", 0.0, 0.5, backend="cuda")
     GPU_RATIOS[f"cuda fft {_size} c=0.5 vs c=0"] = Target(_spec, "fft", "fft", 0.0, 0.5, backend="cuda")
+# the families and the training passes on cuda (issue 22's goals where it sets one; measured on a lent GPU only)
+GPU_RATIOS["cuda fft tile 16 7x7 vs cudnn"] = Target(SPEC_7, "fft tile 16", "torch", 0.0, backend="cuda")
+for _name in ("128@28", "256@14"):
+    GPU_RATIOS[f"cuda winograd F(4x4) {_name} vs cudnn"] = Target(RESNET18[_name], "winograd F(4x4,3x3)", "torch",
+                                                                   1.0, backend="cuda")
+for _passes in ("backward_data", "backward_filter"):
+    for _algorithm in ("direct", "winograd", "fft"):
+        GPU_RATIOS[f"cuda {_algorithm} 3x3 {_passes} vs cudnn"] = Target(GPU_SPEC_3, _algorithm, "torch", 0.0,
+                                                                          backend="cuda", passes=_passes)
 
 
 def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) -> float:
@@ -119,7 +128,7 @@ def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) 
         return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
     peer = plan(target.spec, target.peer, target.backend, target.peer_compression)
     if target.passes != "forward":
-        dy = gradient_of_output(target.spec)
+        (dy,), _ = on_backend(target.backend, gradient_of_output(target.spec))
         return speedup(pass_call(candidate, target.passes, x, w, dy), pass_call(peer, target.passes, x, w, dy),
                        repeats=repeats, sync=sync)
     if inference:
