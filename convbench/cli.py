@@ -468,7 +468,8 @@ def cmd_plot(args) -> int:
     from convbench.report.plot import plot_all  # seaborn and matplotlib load only for this command
 
     paths = plot_all(args.results, args.out, machine=args.machine)
-    paths += plot_corpus(Path(args.results) / "corpus", args.out)  # this machine's corpus store
+    # the corpus store of the machine asked for (its asv name and its corpus id are one name), else this one's
+    paths += plot_corpus(Path(args.results) / "corpus", args.out, machine=args.machine)
     for path in paths:
         console.print(f"wrote {path}")
     return 0 if paths else 1
@@ -552,7 +553,7 @@ def main(argv=None) -> int:
     rec.set_defaults(run=cmd_recommend)
     bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
     bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (about a minute)")
-    bench.add_argument("--machine", help="asv machine name (default: names the hardware, e.g. amd-epyc-2-cores; "
+    bench.add_argument("--machine", help="asv machine name (default: names the hardware, e.g. amd-epyc-avx2-2-cores; "
                                             "refused when results/NAME/machine.json is other hardware)")
     bench.add_argument("--bench", help="only benchmarks matching this regex")
     bench.add_argument("--results", default="results")
@@ -588,7 +589,8 @@ def main(argv=None) -> int:
     plot = commands.add_parser("plot", help="seaborn charts from the stored asv results (no re-measuring)")
     plot.add_argument("--results", default="results")
     plot.add_argument("--out", default="results/figures")
-    plot.add_argument("--machine", help="only this asv machine's results (default: all)")
+    plot.add_argument("--machine", help="only this machine's asv results and corpus store (default: every "
+                                        "machine's asv results and this machine's store)")
     plot.set_defaults(run=cmd_plot)
     args = parser.parse_args(argv)
     try:

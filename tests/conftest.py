@@ -34,7 +34,7 @@ def private_fftw_wisdom(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def charts_from_committed_results(tmp_path_factory):
-    """`convbench plot` on a copy of the committed results, with one asv result file and one corpus
+    """`convbench plot --machine` of the Zen 4 on a copy of the committed results, with one asv result file and one corpus
     store file cut short (what a killed run leaves): drawn once for the two tests that read the charts
     (every chart of every committed machine: 47 s here, 2026-12-02)."""
     import contextlib
@@ -45,7 +45,6 @@ def charts_from_committed_results(tmp_path_factory):
     from types import SimpleNamespace
 
     from convbench.cli import main
-    from convbench.core.machine import machine_id
     from convbench.corpus import table
 
     root = tmp_path_factory.mktemp("committed")
@@ -54,12 +53,12 @@ def charts_from_committed_results(tmp_path_factory):
                     ignore=shutil.ignore_patterns("html", "figures"))
     victim = sorted((results / "vm").glob("*.json"))[0]
     victim.write_bytes(victim.read_bytes()[:300])
-    store = results / "corpus" / machine_id()
-    store.mkdir(parents=True, exist_ok=True)
+    machine = "amd-epyc-avx512-2-cores"  # the machine with a committed full sweep and corpus store
+    store = results / "corpus" / machine
     line = {"layer": table.tier("smoke")[0]["layer"], "batch": 1, "when": "2026-12-02T00:00:00+00:00", "spec": None,
             "variants": {"torch": {"seconds": 1e-3}, "direct": {"seconds": 2e-3}}}
     (store / "cut-b1.jsonl").write_bytes((json.dumps(line) + "\n").encode() + b'{"layer": "0123", "varia')
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        status = main(["plot", "--results", str(results), "--out", str(root / "figures")])
+        status = main(["plot", "--results", str(results), "--out", str(root / "figures"), "--machine", machine])
     return SimpleNamespace(status=status, printed=printed.getvalue(), victim=victim, figures=root / "figures")

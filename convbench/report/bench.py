@@ -13,7 +13,7 @@ from convbench.core.spec import ConvSpec
 
 def asv_machine_name() -> str:
     """asv's machine name for this hardware (not the hostname): the CPU and its cores, and the GPU's
-    name where the cuda backend runs, e.g. 'amd-epyc-2-cores'."""
+    name where the cuda backend runs, e.g. 'amd-epyc-avx2-2-cores'."""
     from convbench.core.machine import machine_id
 
     gpu = _gpu_slug()
