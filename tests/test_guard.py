@@ -52,6 +52,28 @@ def test_machine_id_names_the_hardware_not_the_host():
     assert re.fullmatch(r"[a-z0-9-]+-\d+-cores", guard.machine_id())
 
 
+def test_machine_id_tells_apart_cpus_of_one_name_by_their_vector_instructions(monkeypatch, tmp_path):
+    """A Zen 3 and a Zen 4 both say 'AMD EPYC' (their fft ratios to torch: 0.77 and 1.32)."""
+    import builtins
+
+    from convbench.core import machine
+
+    real_open = builtins.open
+
+    def cpuinfo(flags):
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        path.write_text(f"model name\t: AMD EPYC\nflags\t\t: fpu sse2 {flags}\n")
+        return lambda name, *args, **kwargs: real_open(path if name == "/proc/cpuinfo" else name, *args, **kwargs)
+
+    names = {}
+    for flags in ("avx avx2 avx512f avx512bw", "avx avx2", "sse4_2"):
+        monkeypatch.setattr(builtins, "open", cpuinfo(flags))
+        names[flags] = machine.machine_id()
+    count = machine.os.cpu_count()
+    assert names == {"avx avx2 avx512f avx512bw": f"amd-epyc-avx512-{count}-cores",
+                     "avx avx2": f"amd-epyc-avx2-{count}-cores", "sse4_2": f"amd-epyc-{count}-cores"}
+
+
 def test_cli_compare_exit_codes(monkeypatch, capsys):
     def rows(*readings):
         return lambda repeats, store: [guard.Comparison(f"case {i}", stored, now) for i, (stored, now) in
