@@ -159,6 +159,10 @@ def test_nn_conv2d_rejects_what_it_cannot_run():
         convbench.nn.functional.conv2d(np.ones((1, 2, 6, 6)), torch.ones(1, 2, 3, 3))
     with pytest.raises(convbench.ConvError, match=r"bias must have shape \(1,\)"):
         convbench.nn.functional.conv2d(x, torch.ones(1, 2, 3, 3), torch.ones(2))
+    with pytest.raises(convbench.ConvError, match="x must be on the CPU or a CUDA device; got device meta"):
+        convbench.nn.functional.conv2d(x.to("meta"), torch.ones(1, 2, 3, 3, device="meta"))
+    with pytest.raises(convbench.ConvError, match="w must be on the CPU or a CUDA device; got device meta"):
+        convbench.nn.functional.conv2d(x, torch.ones(1, 2, 3, 3, device="meta"))
 
 
 REUSE_SPECS = [convbench.ConvSpec(N=2, C=8, H=12, W=12, K=12, R=3, S=3, padding=1, groups=4),

@@ -148,5 +148,7 @@ def _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compress
         _check(bias, "bias")
         if tuple(bias.shape) != (spec.K,):
             raise ConvError(f"bias must have shape ({spec.K},) (one per output channel); got {tuple(bias.shape)}")
+        if bias.device != x.device:
+            raise ConvError(f"bias must be on x's device {x.device}; got {bias.device}")
         y = y + bias.view(1, -1, *(1,) * axes)
     return y
