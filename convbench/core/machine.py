@@ -29,8 +29,8 @@ def vector_isa() -> str:
     """The widest x86 vector instructions the CPU has: 'avx512', 'avx2', or '' (neither, or not x86).
 
     Virtual machines may report one model name for different chips: a Zen 3 (AVX2) and a Zen 4
-    (AVX-512) here both say 'AMD EPYC', with sgemm at 110 against 330 GFLOP/s and the fft 7x7 ratio to
-    torch at 0.77 against 1.32 (2026-12-02). The instruction set tells them apart."""
+    (AVX-512) here both say 'AMD EPYC', with sgemm at about 110 against 330 GFLOP/s (2026-12-02).
+    The instruction set tells them apart."""
     try:
         with open("/proc/cpuinfo") as info:
             flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
