@@ -177,13 +177,17 @@ class Plan:
         return dy, as_conv_array(w, "w", self.spec.filter_shape)
 
     def _backward_data(self, dy, w, reuse_forward=False):
+        problem, forward = self._data_gradient_plan()
+        return forward(problem.prepare(dy), problem.flipped(w))
+
+    def _data_gradient_plan(self):
+        """(gradients.DataGradient of this spec, this plan's class built on its problem), made once."""
         from .gradients import DataGradient  # the training passes load only when asked for
 
         if getattr(self, "_data_gradient", None) is None:
             problem = DataGradient(self.spec)
             self._data_gradient = problem, type(self)(problem.spec, **self._built_with)
-        problem, forward = self._data_gradient
-        return forward(problem.prepare(dy), problem.flipped(w))
+        return self._data_gradient
 
     def _backward_filter(self, x, dy, reuse_forward=False):
         from .gradients import filter_gradient_gemm

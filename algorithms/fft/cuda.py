@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 from numba import complex64, cuda
 
-from ..gpu import CudaPlan, as_tensor, blocks, empty, from_host, simulated, to_host, wrap, zeros
+from ..gpu import CudaPlan, as_tensor, empty, from_host, simulated, to_host, wrap, zeros
 from ..gpu.gradients import place
 from .bandlimit import Band, BandLimited, fft_grid
 from .layout import band_position
@@ -198,9 +198,6 @@ class FFTCUDA(BandLimited, CudaPlan):
         # zeroed once: each call writes the same retained entries, the rest stays zero
         self._product = zeros((N, K, Lh, Lw // 2 + 1), np.complex64)
 
-    def _launch(self, kernel, count, *args):
-        kernel[blocks(count, self.block), self.block](*args)
-
     def transform_filter(self, w):
         spectrum = self._spectra.forward(w, 0, 0)
         K, C = self.spec.K, self.spec.C
@@ -221,11 +218,13 @@ class FFTCUDA(BandLimited, CudaPlan):
 
     def transform_output(self, out) -> None:
         """Y scattered into the zero spectrum, irfft2, cropped (and subsampled for a stride)."""
-        spec = self.spec
-        F, N, K = self.retained, spec.N, spec.K
-        self._launch(scatter_band_kernel, F * N * K, self._Y, self._rows, self._n_cols, self._product)
-        full = self._spectra.inverse(self._product)
-        self._launch(crop_kernel, N * K * spec.P * spec.Q, full, out, 0, 0, spec.stride_h, spec.stride_w)
+        self._inverse_into(self._Y, self._product, out, (0, 0), self.spec.stride)
+
+    def _inverse_into(self, values, spectrum, out, corner, step) -> None:
+        """out[a, b, p, q] = irfft2(spectrum)[a, b, top + p·step_h, left + q·step_w], spectrum being
+        `values` (F, a, b) on the band and zero elsewhere (as it holds on entry)."""
+        self._launch(scatter_band_kernel, values.size, values, self._rows, self._n_cols, spectrum)
+        self._launch(crop_kernel, out.size, self._spectra.inverse(spectrum), out, *corner, *step)
 
     # -- the training passes: the exact adjoints of the band-limited map (fft/adjoint.py) ----
     def _band_of_gradient(self, dy):
@@ -241,10 +240,8 @@ class FFTCUDA(BandLimited, CudaPlan):
         """irfft2 of the spectra that are `values` (F, a, b) on the band, zero elsewhere, read as `shape`
         (a, b, rows, cols) from (top, left)."""
         Lh, Lw = self.fft_shape
-        spectrum = zeros((*values.shape[1:], Lh, Lw // 2 + 1), np.complex64)
-        self._launch(scatter_band_kernel, values.size, values, self._rows, self._n_cols, spectrum)
         result = empty(shape)
-        self._launch(crop_kernel, result.size, self._spectra.inverse(spectrum), result, top, left, 1, 1)
+        self._inverse_into(values, zeros((*values.shape[1:], Lh, Lw // 2 + 1), np.complex64), result, (top, left), (1, 1))
         return result
 
     def _backward_data_device(self, dy, w):

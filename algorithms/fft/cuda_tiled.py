@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, float32
 
-from ..gpu import CudaPlan, blocks, empty, from_host, simulated
+from ..gpu import CudaPlan, empty, from_host, simulated
 from ..gpu.gradients import REDUCTION_THREADS
 from .bandlimit import Band
 from .cuda import _HostSpectra, _TorchSpectra, contract_kernel, gather_band_kernel, scatter_band_kernel
@@ -89,9 +89,6 @@ class TiledFFTCUDA(CudaPlan):
         self._W = empty((F, C, K), np.complex64)
         self._Y = empty((F, self.tiles, K), np.complex64)
         self._product = empty((self.tiles, K, T, T // 2 + 1), np.complex64)  # every entry written each call
-
-    def _launch(self, kernel, count, *args):
-        kernel[blocks(count, self.block), self.block](*args)
 
     def transform_filter(self, w):
         """conj(rfft2(w zero-padded to T x T)) as W[f, c, k]."""

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from numba import cuda, float32
 
-from .memory import blocks, empty, zeros
+from .memory import empty, launch_flat, zeros
 
 REDUCTION_THREADS = 128  # threads per filter tap (the plans' reduction_threads option; tests use 4)
 
@@ -98,11 +98,6 @@ def filter_gradient_kernel(threads: int):
             dw[k, c, r, s] = partial[0]
 
     return kernel
-
-
-def launch_flat(kernel, count: int, *args, block: int = 256) -> None:
-    """One thread per element of a flat index space of `count`."""
-    kernel[blocks(count, block), block](*args)
 
 
 def place(source, shape, step=(1, 1), crop=(0, 0)):

@@ -87,3 +87,8 @@ _TORCH_DTYPES = {
 
 def blocks(count: int, per_block: int) -> int:
     return (count + per_block - 1) // per_block
+
+
+def launch_flat(kernel, count: int, *args, block: int = 256) -> None:
+    """A kernel with one thread per element of a flat index space of `count`, `block` threads a block."""
+    kernel[blocks(count, block), block](*args)

@@ -9,7 +9,7 @@ from convbench.core.arrays import output_buffer
 from ..base import Plan
 from .gradients import REDUCTION_THREADS
 from .inputs import as_device_input
-from .memory import copy, empty, to_host
+from .memory import copy, empty, launch_flat, to_host
 
 
 class CudaPlan(Plan):
@@ -23,6 +23,7 @@ class CudaPlan(Plan):
     """
 
     backend = "cuda"
+    block = 256  # threads a block for kernels over a flat index (_launch); a plan option where taken
     reduction_threads = REDUCTION_THREADS  # a block of the filter gradient's reduction (a plan option where taken)
 
     def __call__(self, x, w=None, out=None):
@@ -67,19 +68,18 @@ class CudaPlan(Plan):
 
     def _backward_data_device(self, dy, w):
         """This plan's own forward on the data-gradient problem (gradients.DataGradient)."""
-        from ..gradients import DataGradient
         from .gradients import data_gradient_operands
 
-        if getattr(self, "_data_gradient", None) is None:
-            problem = DataGradient(self.spec)
-            self._data_gradient = problem, type(self)(problem.spec, **self._built_with)
-        problem, forward = self._data_gradient
+        problem, forward = self._data_gradient_plan()
         x, flipped = data_gradient_operands(problem, dy, w)
         return forward.compute(x, forward.transform_filter(flipped))
 
     def _backward_filter_device(self, x, dy):
         from .gradients import filter_gradient
         return filter_gradient(x, dy, self.spec, self.reduction_threads)
+
+    def _launch(self, kernel, count, *args) -> None:
+        launch_flat(kernel, count, *args, block=self.block)
 
     def set_weights(self, w) -> "CudaPlan":
         """Fix the filters (transformed once, where the algorithm transforms them) for plan(x)."""

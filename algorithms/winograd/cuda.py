@@ -130,9 +130,9 @@ class WinogradCUDA(CudaPlan):
     def transform_filter(self, w):
         count = self.spec.K * self.spec.C
         if self.tile == 2:
-            filter_transform_kernel[blocks(count, self.block), self.block](w, self._U)
+            self._launch(filter_transform_kernel, count, w, self._U)
         else:
-            self._filter_kernel[blocks(count, self.block), self.block](w, self._matrices["G"], self._U)
+            self._launch(self._filter_kernel, count, w, self._matrices["G"], self._U)
         return self._U
 
     def transform_input(self, x) -> None:
