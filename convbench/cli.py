@@ -31,7 +31,7 @@ def _table(title: str, columns, right=()) -> Table:
 
 def cmd_list(args) -> int:
     table = _table("convbench algorithms", ("algorithm", "backend", "available", "why not"))
-    for a in registry.implementations():
+    for a in registry.implementations(peers=True):
         table.add_row(a.name, a.backend, "[green]yes[/]" if a.available else "[red]no[/]", a.reason)
     console.print(table)
     from convbench.algorithms.gpu import simulated

@@ -82,6 +82,7 @@ def synchronize() -> None:
 _TORCH_DTYPES = {
     np.dtype(np.float32): lambda: _torch().float32,
     np.dtype(np.complex64): lambda: _torch().complex64,
+    np.dtype(np.uint8): lambda: _torch().uint8,  # workspaces (cuDNN's engines)
 }
 
 

@@ -34,6 +34,16 @@ VARIANTS = {
 }
 LABELS = tuple(VARIANTS)
 
+# The field's own implementations of the same algorithms, each on the backends it has: plan(spec, label,
+# backend) like ours, listed with why_not by `convbench list`, and not (yet) in the sweeps that walk LABELS.
+# cuDNN's engine families are chosen by numerical note (convbench.algorithms.peers.cudnn_engines).
+PEER_VARIANTS = {
+    **{f"cudnn {family}": ("cudnn", {"engine": family})
+       for family in ("implicit-gemm", "fft", "winograd", "winograd 4x4", "winograd 6x6", "winograd 13x13")},
+}
+PEER_LABELS = tuple(PEER_VARIANTS)
+PEER_ALGORITHMS = ("cudnn",)
+
 # Each variant's tolerance: the relative L2 error against the float64 oracle that the corpus
 # sweep's --check (convbench.corpus.sweep) accepts on a real layer at batch 1, float32 data
 # uniform in [-1, 1]. Each is five times the worst measured on the smoke tier and the dense
@@ -69,6 +79,7 @@ IMPLEMENTATIONS = {
     ("winograd", "cuda"): "convbench.algorithms.winograd.cuda:WinogradCUDA",
     ("fft", "cuda"): "convbench.algorithms.fft.cuda:FFTCUDA",
     ("torch", "cuda"): "convbench.algorithms.peer:TorchCUDA",
+    ("cudnn", "cuda"): "convbench.algorithms.peers.cudnn_engines:CudnnEngineCUDA",
 }
 
 
@@ -104,12 +115,15 @@ def _cuda_reason(name: str) -> str:
         from convbench.algorithms.gpu import unavailable_reason
     except ImportError as err:  # pragma: no cover - numba is a dependency
         return f"numba.cuda cannot be imported: {err}"
-    return unavailable_reason(needs_cudnn=name == "torch")
+    return unavailable_reason(needs_cudnn=name in ("torch", "cudnn"))
 
 
 @lru_cache(maxsize=None)
 def _import(name: str, backend: str, selecting_option: str = ""):
     """(Plan class, "") if (name, backend) can run here, else (None, why not)."""
+    if (name, backend) not in IMPLEMENTATIONS:
+        elsewhere = [where for (known, where) in IMPLEMENTATIONS if known == name]
+        return None, f"{name} runs on backend {' or '.join(map(repr, elsewhere))} only"
     if backend == "cuda":
         reason = _cuda_reason(name)
         if reason:
@@ -120,7 +134,9 @@ def _import(name: str, backend: str, selecting_option: str = ""):
         module = importlib.import_module(module_name)
     except ImportError as err:
         return None, f"cannot import {module_name}: {err}"
-    return getattr(module, class_name), ""
+    cls = getattr(module, class_name)
+    reason = cls.unavailable_reason() if hasattr(cls, "unavailable_reason") else ""  # a library it loads lazily
+    return (None, reason) if reason else (cls, "")
 
 
 def signal_implementation(name, backend, options=None):
@@ -137,17 +153,19 @@ def signal_implementation(name, backend, options=None):
 
 
 def check_names(name, backend) -> None:
-    if name not in ALGORITHMS and name not in VARIANTS:
+    if name not in ALGORITHMS + PEER_ALGORITHMS and name not in VARIANTS and name not in PEER_VARIANTS:
         raise ConvError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS + ('auto',)))} "
-                        f"or a variant label ({', '.join(repr(v) for v in LABELS if v not in ALGORITHMS)}); got {name!r}")
+                        f"or a variant label ({', '.join(repr(v) for v in LABELS + PEER_LABELS if v not in ALGORITHMS)}); "
+                        f"got {name!r}")
     if backend not in BACKENDS:
         raise ConvError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
 
 
-def resolve(name, options=None, variants=VARIANTS) -> tuple[str, dict]:
+def resolve(name, options=None, variants=None) -> tuple[str, dict]:
     """(algorithm, options) for an algorithm name or a variant label of `variants` (the 2-D ones, or
     SIGNAL_VARIANTS), with the caller's options added."""
     options = dict(options or {})
+    variants = {**VARIANTS, **PEER_VARIANTS} if variants is None else variants
     if name not in variants:
         return name, options
     algorithm, preset = variants[name]
@@ -158,9 +176,10 @@ def resolve(name, options=None, variants=VARIANTS) -> tuple[str, dict]:
     return algorithm, {**preset, **options}
 
 
-def label(algorithm: str, options: dict, variants=VARIANTS) -> str:
+def label(algorithm: str, options: dict, variants=None) -> str:
     """The variant label of (algorithm, options) in `variants`, e.g. 'fft tile 16' (or 1-D's 'fft
     overlap-save'); options it does not name are listed after it."""
+    variants = {**VARIANTS, **PEER_VARIANTS} if variants is None else variants
     for name, (base, preset) in variants.items():
         if base == algorithm and preset and all(options.get(k) == v for k, v in preset.items()):
             rest = {k: v for k, v in options.items() if k not in preset}
@@ -227,11 +246,18 @@ def why_not_swept(name, backend, spec) -> str:
     return ""
 
 
-def implementations() -> list[Algorithm]:
-    """Every (algorithm, backend), with .available and, if not, .reason."""
+def implementations(peers: bool = False) -> list[Algorithm]:
+    """Every (algorithm, backend), with .available and, if not, .reason; with peers=True the field's
+    implementations too, each variant by its label on the backends it has."""
     found = []
     for backend in BACKENDS:
         for name in ALGORITHMS:
             cls, reason = _import(name, backend)
             found.append(Algorithm(name, backend, cls is not None, reason))
+    if peers:
+        for name, (algorithm, _) in PEER_VARIANTS.items():
+            for backend in BACKENDS:
+                if (algorithm, backend) in IMPLEMENTATIONS:
+                    cls, reason = _import(algorithm, backend)
+                    found.append(Algorithm(name, backend, cls is not None, reason))
     return found

@@ -114,6 +114,25 @@ for _passes in ("backward_data", "backward_filter"):
         GPU_RATIOS[f"cuda {_algorithm} 3x3 {_passes} vs cudnn"] = Target(GPU_SPEC_3, _algorithm, "torch", 0.0,
                                                                           backend="cuda", passes=_passes)
 
+# Each of our cuda algorithms against cuDNN's engine of the same algorithm (convbench.algorithms.peers.
+# cudnn_engines), ResNet-18's layers at N=8 and the 11x11 layer: which *algorithm* wins on a GPU, not
+# only whether cuDNN's pick beats ours. Goals: the GPU issue's. An engine the device does not offer
+# for a layer is a ConvError when the peer is planned: reported as n/a by .ci/gpu_report.py.
+GPU_ENGINE_RATIOS = {}
+for _name, _spec in RESNET18.items():
+    GPU_ENGINE_RATIOS[f"cuda winograd {_name} vs cudnn winograd"] = Target(_spec, "winograd", "cudnn winograd",
+                                                                          1.0, backend="cuda")
+    GPU_ENGINE_RATIOS[f"cuda winograd F(4x4) {_name} vs cudnn winograd 4x4"] = Target(
+        _spec, "winograd F(4x4,3x3)", "cudnn winograd 4x4", 1.0, backend="cuda")
+    GPU_ENGINE_RATIOS[f"cuda direct {_name} vs cudnn implicit-gemm"] = Target(_spec, "direct", "cudnn implicit-gemm",
+                                                                             0.7, backend="cuda")
+GPU_ENGINE_RATIOS["cuda fft 11x11 vs cudnn fft"] = Target(SPEC_11, "fft", "cudnn fft", 1.0, backend="cuda")
+GPU_ENGINE_RATIOS["cuda fft c=0.5 11x11 vs cudnn fft"] = Target(SPEC_11, "fft", "cudnn fft", 1.5, 0.5, backend="cuda")
+for _passes in ("backward_data", "backward_filter"):
+    for _algorithm, _engine in (("direct", "implicit-gemm"), ("winograd", "winograd"), ("fft", "fft")):
+        GPU_ENGINE_RATIOS[f"cuda {_algorithm} 3x3 {_passes} vs cudnn {_engine}"] = Target(
+            GPU_SPEC_3, _algorithm, f"cudnn {_engine}", 0.7, backend="cuda", passes=_passes)
+
 
 def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) -> float:
     """Peer time / algorithm time for target, timed alternately in this process.

@@ -1,0 +1,8 @@
+"""The field's own implementations of the algorithms, behind the same Plan interface as ours.
+
+  cudnn_engines  cuDNN's engines on the GPU, one family at a time (FFT, Winograd and its
+                 tiles, implicit GEMM), through NVIDIA's cudnn-frontend
+
+Each is loaded lazily (the registry imports a module only when asked) and is n/a
+with the reason when its library, its device or the shape is missing.
+"""
