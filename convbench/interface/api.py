@@ -9,6 +9,7 @@ from convbench.interface.registry import COMPRESSIBLE, implementations, label, o
 from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
 from convbench.interface.auto import choose
+from convbench.interface.plan_cache import PLANS
 
 __all__ = ["ConvError", "ConvSpec", "SignalSpec", "conv1d", "conv2d", "implementations", "plan", "retained_energy"]
 
@@ -65,14 +66,17 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
 def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,
            compression: float = 0.0, dilation=1, groups: int = 1, **options) -> np.ndarray:
     """torch.nn.functional.conv2d semantics (cross-correlation, zero padding, dilation, groups)
-    with a chosen algorithm.
+    with a chosen algorithm. The plan is kept for the next call of the same shape and settings.
 
     x is (N, C, H, W), w is (K, C/groups, R, S); the result is float32 (N, K, P, Q).
     """
     x = as_conv_array(x, "x")
     w = as_conv_array(w, "w")
     spec = ConvSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride, dilation=dilation, groups=groups)
-    return plan(spec, algorithm, backend, compression, **options)(x, w)
+    # a loop of one-shot calls plans once (convbench.interface.plan_cache), from any number of threads
+    key = ("conv2d", spec, algorithm, backend, compression, tuple(sorted(options.items())))
+    with PLANS.lend(key, lambda: plan(spec, algorithm, backend, compression, **options)) as built:
+        return built(x, w)
 
 
 def conv1d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,

@@ -11,6 +11,7 @@ from convbench.core.arrays import as_conv_array, check_compression
 from convbench.core.errors import ConvError
 from convbench.core.selection import select_signal
 from convbench.core.signal import SignalSpec
+from convbench.interface.plan_cache import PLANS
 from convbench.interface.registry import COMPRESSIBLE, SIGNAL_VARIANTS, label, option_problem, signal_implementation
 
 LAYOUTS = {"x": "(N, C, L)", "w": "(K, C/groups, L)", "dy": "(N, K, P)", "out": "(N, K, P)"}
@@ -120,4 +121,6 @@ def conv1d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, str
     x = as_signal_array(x, "x")
     w = as_signal_array(w, "w")
     spec = SignalSpec.from_shapes(x.shape, w.shape, padding=padding, stride=stride, dilation=dilation, groups=groups)
-    return plan_signal(spec, algorithm, backend, compression, **options)(x, w)
+    key = ("conv1d", spec, algorithm, backend, compression, tuple(sorted(options.items())))
+    with PLANS.lend(key, lambda: plan_signal(spec, algorithm, backend, compression, **options)) as built:
+        return built(x, w)

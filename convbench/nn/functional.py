@@ -2,8 +2,6 @@
 (padding='same' and 'valid' included)."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import torch
 
@@ -11,6 +9,7 @@ from convbench.core.errors import ConvError
 from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
 from convbench.interface.api import plan
+from convbench.interface.plan_cache import PLANS
 from convbench.interface.registry import resolve
 
 
@@ -20,10 +19,17 @@ DTYPES = (torch.float32, torch.float64)
 PADDING_STRINGS = ("same", "valid")
 
 
-@lru_cache(maxsize=64)
-def _plan(spec, algorithm: str, compression: float, options: tuple, backend: str = "cpu"):
-    """One plan per shape, setting and backend, kept: a training loop calls the same layer every step."""
-    return plan(spec, algorithm, backend, compression, **dict(options))
+def _lender(spec, algorithm: str, compression: float, options: dict, backend: str, dtype):
+    """A plan for one call at a time: one per shape, setting, backend and dtype, kept (a training loop calls
+    the same layer every step) and lent to one call at a time (threads, or one layer reached twice in a
+    model, never share a plan's buffers: convbench.interface.plan_cache)."""
+    key = ("nn", spec, algorithm, compression, tuple(sorted(options.items())), backend, dtype)
+
+    def build():
+        built = plan(spec, algorithm, backend, compression, **options)
+        return built if dtype == torch.float32 else built.float64()  # what the plan computes, in float64
+
+    return lambda: PLANS.lend(key, build)
 
 
 def _to_plan(tensor):
@@ -38,28 +44,46 @@ def _from_plan(array, like):
     return torch.from_numpy(np.asarray(array, dtype=like.numpy().dtype))
 
 
-class _Conv(torch.autograd.Function):
-    """y = plan(x, w), its gradients the plan's backward passes: any number of spatial axes, CPU or CUDA tensors."""
+# The three passes of one convolution are the partial derivatives of one trilinear form,
+# T(x, w, dy) = <dy, conv(x, w)>: forward = dT/d(dy), backward_data = dT/dx, backward_filter = dT/dw
+# (for the band-limited fft too: its passes are exact adjoints of the map it computes). So each pass's
+# own gradient is made of the other two, and gradients of gradients (double backward, Hessian-vector
+# products) need nothing more.
+def _run(lend, which, a, b):
+    with lend() as computes:
+        if which == "forward":
+            result = computes(_to_plan(a), _to_plan(b))
+        elif which == "backward_data":
+            result = computes.backward_data(_to_plan(a), _to_plan(b))
+        else:
+            result = computes.backward_filter(_to_plan(a), _to_plan(b))
+        return _from_plan(result, a)
+
+
+class _Pass(torch.autograd.Function):
+    """forward: (x, w) -> y; backward_data: (dy, w) -> dx; backward_filter: (x, dy) -> dw; each on a lent plan."""
 
     @staticmethod
-    def forward(ctx, x, w, computes):
-        ctx.computes = computes
-        ctx.save_for_backward(x, w)
-        return _from_plan(computes(_to_plan(x), _to_plan(w)), x)
+    def forward(ctx, a, b, which, lend):
+        ctx.which, ctx.lend = which, lend
+        ctx.save_for_backward(a, b)
+        return _run(lend, which, a.contiguous(), b.contiguous())
 
     @staticmethod
-    def backward(ctx, dy):
-        x, w = ctx.saved_tensors
-        dy = dy.contiguous()
-        computes = ctx.computes
-        dx = dw = None
-        # no reuse_forward: a plan is shared by every layer of the same shape, so its buffers
-        # may hold another layer's forward by now
-        if ctx.needs_input_grad[0]:
-            dx = _from_plan(computes.backward_data(_to_plan(dy), _to_plan(w)), dy)
-        if ctx.needs_input_grad[1]:
-            dw = _from_plan(computes.backward_filter(_to_plan(x), _to_plan(dy)), dy)
-        return dx, dw, None
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        g, lend, which = g.contiguous(), ctx.lend, ctx.which
+        need_a, need_b = ctx.needs_input_grad[:2]
+        if which == "forward":  # a = x, b = w
+            da = _Pass.apply(g, b, "backward_data", lend) if need_a else None
+            db = _Pass.apply(a, g, "backward_filter", lend) if need_b else None
+        elif which == "backward_data":  # a = dy, b = w, g like x
+            da = _Pass.apply(g, b, "forward", lend) if need_a else None
+            db = _Pass.apply(g, a, "backward_filter", lend) if need_b else None
+        else:  # a = x, b = dy, g like w
+            da = _Pass.apply(b, g, "backward_data", lend) if need_a else None
+            db = _Pass.apply(a, g, "forward", lend) if need_b else None
+        return da, db, None, None
 
 
 def _check(tensor, name):
@@ -121,29 +145,42 @@ def _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compress
         raise ConvError(f"w must have x's dtype {x.dtype}; got {w.dtype}")
     if w.device != x.device:
         raise ConvError(f"w must be on x's device {x.device}; got {w.device}")
+    unbatched = x.dim() == axes + 1  # torch takes (C, H, W) as a batch of one, and answers (K, P, Q)
+    if unbatched:
+        x = x.unsqueeze(0)
     if x.dim() != axes + 2 or w.dim() != axes + 2:
-        layouts = ("(N, C, L) and (K, C/groups, R)", "(N, C, H, W) and (K, C/groups, R, S)")[axes - 1]
-        raise ConvError(f"x and w must be {axes + 2}-D, {layouts}; got shapes {tuple(x.shape)} and {tuple(w.shape)}")
+        layouts = ("(N, C, L) or (C, L), and w (K, C/groups, R)",
+                   "(N, C, H, W) or (C, H, W), and w (K, C/groups, R, S)")[axes - 1]
+        raise ConvError(f"x must be {axes + 2}-D or {axes + 1}-D, {layouts}; got shapes {tuple(x.shape)[unbatched:]} "
+                        f"and {tuple(w.shape)}")
+    empty_batch = x.shape[0] == 0
+    if empty_batch:  # plan nothing: the spec of one image gives the output's shape
+        x_shape = (1, *x.shape[1:])
+    else:
+        x_shape = tuple(x.shape)
     if axes == 1:  # torch's Conv1d keeps its arguments as 1-tuples
         stride, padding, dilation = (value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
                                      for value in (stride, padding, dilation))
     padding, extra = padding_for(padding, tuple(w.shape[2:]), stride, dilation, axes)
     x = _extend(x, extra)
+    x_shape = (x_shape[0], *x.shape[1:])
     if axes == 1:
         padding = padding[0] if isinstance(padding, tuple) else padding
-        spec = SignalSpec.from_shapes(tuple(x.shape), tuple(w.shape), padding=padding, stride=stride,
+        spec = SignalSpec.from_shapes(x_shape, tuple(w.shape), padding=padding, stride=stride,
                                       dilation=dilation, groups=groups)
     else:
-        spec = ConvSpec.from_shapes(tuple(x.shape), tuple(w.shape), padding=padding, stride=stride,
+        spec = ConvSpec.from_shapes(x_shape, tuple(w.shape), padding=padding, stride=stride,
                                     dilation=dilation, groups=groups)
     if algorithm != "auto" and axes == 2:
         algorithm, options = resolve(algorithm, options)
     if x.is_cuda and axes == 1:
         raise ConvError(f"x on {x.device}: 1-D convolutions run on the CPU only; expected a CPU tensor")
     backend = "cuda" if x.is_cuda else "cpu"
-    built = _plan(spec, algorithm, float(compression), tuple(sorted(options.items())), backend)
-    computes = built if x.dtype == torch.float32 else built.float64()  # what the plan computes, in float64
-    y = _Conv.apply(x.contiguous(), w.contiguous(), computes)
+    if empty_batch:  # no images (a detection head with no proposals): torch's empty output, still in the graph
+        y = x.new_zeros((0, spec.K, *spec.output_shape[2:])) + (x.sum() + w.sum()) * 0
+    else:
+        lend = _lender(spec, algorithm, compression, options, backend, x.dtype)
+        y = _Pass.apply(x.contiguous(), w.contiguous(), "forward", lend)
     if bias is not None:
         _check(bias, "bias")
         if tuple(bias.shape) != (spec.K,):
@@ -151,4 +188,4 @@ def _convolve(x, w, bias, stride, padding, dilation, groups, algorithm, compress
         if bias.device != x.device:
             raise ConvError(f"bias must be on x's device {x.device}; got {bias.device}")
         y = y + bias.view(1, -1, *(1,) * axes)
-    return y
+    return y.squeeze(0) if unbatched else y
