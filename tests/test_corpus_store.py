@@ -206,3 +206,46 @@ def test_a_new_variant_is_measured_alone_and_the_store_keeps_the_others_ratios(c
     assert any("measured_seconds" in r["variants"]["direct"] for r in more.records)  # a ratio carried over
     again = sweep.sweep_corpus("all", labels=(*LABELS, "winograd"), store=store, data=corpus, repeats=1)
     assert again.measured == 0 and again.skipped == 6
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from convbench.core.records import append_record
+path, writer, count, size = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for i in range(count):
+    append_record(path, {"writer": writer, "i": i, "pad": "x" * size})
+"""
+
+
+def test_two_writers_appending_at_once_lose_nothing(tmp_path):
+    # 1-4 of 3,000 records of 9 KB were lost before appends were locked: the repair took a line the other
+    # writer was still writing for one cut short
+    path, count = tmp_path / "store.jsonl", 1500
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), name, str(count), "9000"])
+               for name in ("a", "b")]
+    assert [writer.wait(timeout=300) for writer in writers] == [0, 0]
+    found = records.read_records(path)
+    assert sorted((r["writer"], r["i"]) for r in found) == sorted((w, i) for w in "ab" for i in range(count))
+    assert not path.with_name(path.name + ".damaged").exists()
+
+
+def test_a_well_formed_line_of_the_wrong_shape_is_skipped_and_the_sweep_goes_on(corpus, tmp_path, capsys):
+    from convbench.corpus import answers
+
+    store = tmp_path / "store"
+    first = sweep.sweep_corpus("all", labels=LABELS, store=store, data=corpus, repeats=1)
+    for line in ({"layer": ["x"], "batch": 1, "variants": {}}, {"layer": "zzz", "batch": 1, "variants": {"torch": 5}},
+                 {"layer": "yyy", "batch": 1, "variants": {"torch": {"seconds": -1.0}}},
+                 {"layer": "www", "batch": True, "variants": {}}):
+        records.append_record(first.path, line)
+    capsys.readouterr()
+    again = sweep.sweep_corpus("all", labels=LABELS, store=store, data=corpus, repeats=1)
+    assert again.measured == 0 and again.skipped == 6
+    out = capsys.readouterr().out
+    assert out.count("skipping line") == 4
+    assert "layer=['x']; expected a layer id" in out and "variant 'torch' is not an object" in out
+    assert "seconds=-1.0; expected a positive finite number" in out and "batch=True; expected an int" in out
+    found = answers.load(store, first.path.parent.name)
+    assert sorted(r["layer"] for r in found) == sorted(r["layer"] for r in first.records)
+    assert answers.answer(found, corpus).layers == 5

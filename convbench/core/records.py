@@ -3,14 +3,21 @@
 A sweep of thousands of layers must survive a kill and never lose what it
 measured. Each write is one complete line (a layer's records together) handed
 to the kernel in a single write() and fsync'd before the sweep goes on, so a
-SIGKILL loses at most the layer in flight. What a crash mid-write can still
-leave (a last line cut short, on a full disk or a power cut) is reported in
-one line and skipped when read; before the next append the cut-short tail is
-moved aside to `<file>.damaged` (kept, never deleted) so a new line never
-joins it. A line that is not valid JSON anywhere else is reported and skipped too.
+SIGKILL loses at most the layer in flight. Writers append under an exclusive
+advisory lock (flock) on the file and readers read under a shared one, so two
+processes appending to one store lose nothing and a reader never sees a line
+another writer has half written. What a crash mid-write can still leave (a
+last line cut short, on a full disk or a power cut) is reported in one line
+and skipped when read; before the next append, under the lock, so that no
+other writer can be mid-line, the cut-short tail is moved aside to
+`<file>.damaged` (kept, never deleted) so a new line never joins it. A line
+that is not valid JSON anywhere else, or that a reader's schema refuses, is
+reported in one line and skipped too.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -20,10 +27,27 @@ def _report(path: Path, line_number: int, why: str) -> None:
     print(f"convbench: skipping line {line_number} of {path}: {why}")
 
 
-def read_records(path: Path) -> list[dict]:
-    """Every whole record in the file, in the order written ([] when it is missing or unreadable)."""
+@contextlib.contextmanager
+def _locked(handle, kind):
+    """flock on an open file for the length of a read (shared) or an append (exclusive)."""
     try:
-        data = Path(path).read_bytes()
+        fcntl.flock(handle.fileno(), kind)
+    except OSError:  # a file system without locks: a single writer is still safe
+        yield
+        return
+    try:
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def read_records(path: Path, problem=None) -> list[dict]:
+    """Every whole record in the file, in the order written ([] when it is missing or unreadable).
+    problem(record) -> '' or why the record is not what this store holds (its schema): such a
+    record is reported in one line and skipped, like a line that is not JSON."""
+    try:
+        with open(path, "rb") as handle, _locked(handle, fcntl.LOCK_SH):
+            data = handle.read()
     except FileNotFoundError:
         return []
     except OSError as err:
@@ -44,12 +68,17 @@ def read_records(path: Path) -> list[dict]:
         if not isinstance(record, dict):
             _report(path, number, "not a JSON object")
             continue
+        why = problem(record) if problem else ""
+        if why:
+            _report(path, number, why)
+            continue
         records.append(record)
     return records
 
 
 def _repair_tail(path: Path) -> None:
-    """Move a last line that has no newline (a write cut short) aside, so the next record starts a line."""
+    """Move a last line that has no newline (a write cut short) aside, so the next record starts a line.
+    Called under the append lock only: no other writer can be in the middle of that line."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -69,19 +98,17 @@ def _repair_tail(path: Path) -> None:
 
 
 def append_record(path: Path, record: dict) -> None:
-    """Add one record as one line, on disk (fsync'd) when this returns."""
+    """Add one record as one line, on disk (fsync'd) when this returns; safe beside other writers."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _repair_tail(path)
     line = (json.dumps(record, separators=(",", ":"), allow_nan=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
+    with open(path, "ab") as handle, _locked(handle, fcntl.LOCK_EX):
+        _repair_tail(path)
+        fd = handle.fileno()  # O_APPEND: each write lands at the end, after the repair's truncation too
         written = os.write(fd, line)
         while written < len(line):  # a short write is rare on a local disk, and still lands whole
             written += os.write(fd, line[written:])
         os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def merged(records, key) -> dict:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.core.machine import machine_id
+from convbench.core.layer_records import line_problem
 from convbench.core.records import merged, read_records
 from convbench.corpus import table
 from convbench.workloads.models import forward_costs
@@ -21,15 +22,11 @@ from convbench.workloads.models import forward_costs
 
 def load(store: Path, machine: str | None = None, pattern: str = "*.jsonl") -> list[dict]:
     """One record of each (layer, batch) in the machine's store files, each variant from the newest run
-    that measured it (core.records.merged); a file or line that cannot be read is reported in one line
-    and skipped."""
+    that measured it (core.records.merged); a file or line that cannot be read, or is not a line of the
+    store (core.layer_records), is reported in one line and skipped."""
     def lines():
         for path in sorted((Path(store) / (machine or machine_id())).glob(pattern)):
-            for record in read_records(path):
-                if isinstance(record.get("variants"), dict) and "layer" in record:
-                    yield record
-                else:
-                    print(f"convbench: skipping a record of {path} without layer and variants")
+            yield from read_records(path, line_problem)
 
     latest = merged(lines(), lambda record: (record["layer"], record.get("batch", 1)))
     return sorted(latest.values(), key=lambda r: (r["layer"], r.get("batch", 1)))

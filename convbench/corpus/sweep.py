@@ -23,11 +23,13 @@ from pathlib import Path
 from convbench.core.errors import ConvError
 from convbench.core.machine import commit, identity, machine_id
 from convbench.core.oracle import reference_for, relative_error
+from convbench.core.layer_records import line_problem
 from convbench.core.records import append_record, merged, read_records
 from convbench.corpus import table
 from convbench.corpus.extract import conv_spec
 from convbench.interface import registry
 from convbench.interface.api import plan
+from convbench.measure.measurement_lock import measuring
 from convbench.measure.timing import alternating_medians
 from convbench.workloads.signals import random_problem
 
@@ -214,9 +216,20 @@ def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batc
                  data: Path = table.DATA, on_layer=None, runner=None) -> CorpusSweep:
     """Measure every layer of the tier (shard) that the store does not hold yet, here, or with a runner
     (convbench.corpus.cluster.RayRunner: on a cluster's nodes); each record goes to the store of the
-    machine that measured it."""
-    if batch < 1:
-        raise ConvError(f"batch must be an int >= 1; got {batch!r}")
+    machine that measured it. Here, the machine's measurement lock is held from reading the store to
+    the last record (a second sweep of the tier waits, then finds the layers done: none is measured
+    twice); on a cluster each node's measurements take that node's lock."""
+    if runner is not None:
+        return _sweep(tier, shard, labels, batch, check, repeats, sample, store, tag, data, on_layer, runner)
+    with measuring(f"convbench sweep --corpus {tier}"):
+        return _sweep(tier, shard, labels, batch, check, repeats, sample, store, tag, data, on_layer, runner)
+
+
+def _sweep(tier, shard, labels, batch, check, repeats, sample, store, tag, data, on_layer, runner) -> CorpusSweep:
+    for name, value in (("batch", batch), ("repeats", repeats), ("sample", 1 if sample is None else sample)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConvError(f"{name} must be an int >= 1{' (or None: the whole tier)' if name == 'sample' else ''}; "
+                            f"got {value!r}")
     for label in labels:
         registry.check_names(label, "cpu")
     if tag and not all(ch.isalnum() or ch in "-_." for ch in tag):
@@ -235,7 +248,7 @@ def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batc
     for machine, path in paths.items():
         others = [other for other in sorted(path.parent.glob("*.jsonl")) if other != path] if not tag else []
         for other in [*others, path]:
-            for record in read_records(other):
+            for record in read_records(other, line_problem):
                 if ((other == path or not record.get("tag")) and record.get("batch") == batch
                         and (record.get("check") or not check) and isinstance(record.get("variants"), dict)):
                     lines[machine][record.get("layer")].append(record)

@@ -10,12 +10,13 @@ interface.
 """
 from __future__ import annotations
 
+import math
 import os
-import platform
 from pathlib import Path
 
 from convbench.core.cache import cache_root, read_json
 from convbench.core.machine import machine_id
+from convbench.core.layer_records import line_problem
 from convbench.core.records import merged, read_records
 from convbench.core.selection import select
 from convbench.core.spec import ConvSpec
@@ -27,7 +28,8 @@ def store_path() -> Path:
 
 
 def store_key(spec: ConvSpec, backend: str) -> str:
-    return f"{platform.node()}|{backend}|{spec!r}"
+    """Per machine identity (core.machine), never the hostname: a VM keeps its name across hardware."""
+    return f"{machine_id()}|{backend}|{spec!r}"
 
 
 def stored(spec: ConvSpec, backend: str = "cpu") -> dict[str, float] | None:
@@ -59,7 +61,7 @@ def corpus_times() -> dict[str, dict[str, float]]:
             except (KeyError, TypeError, AttributeError, ValueError):
                 return None  # a layer convbench cannot express (spec None), or another version's format
 
-        latest = merged((record for path in files for record in read_records(path)), spec_key)
+        latest = merged((record for path in files for record in read_records(path, line_problem)), spec_key)
         found = {}
         for key, record in latest.items():
             try:
@@ -88,6 +90,8 @@ def choose(spec: ConvSpec, backend: str = "cpu") -> tuple[str, str]:
 
 
 def _valid(times) -> bool:
-    """A stored entry is {algorithm: seconds}; anything else (a hand edit, an old format) is measured again."""
+    """A stored entry is {algorithm: positive finite seconds}; anything else (a hand edit, an old format, a
+    time of -1 or NaN) is measured again."""
     return (isinstance(times, dict) and bool(times)
-            and all(name in registry.LABELS and isinstance(t, (int, float)) for name, t in times.items()))
+            and all(name in registry.LABELS and isinstance(t, (int, float)) and not isinstance(t, bool)
+                    and math.isfinite(t) and t > 0 for name, t in times.items()))
