@@ -5,6 +5,7 @@ import argparse
 import json
 import statistics
 import sys
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +15,8 @@ from rich.table import Table
 from convbench.interface import registry
 from convbench.measure import runs
 from convbench.core.errors import ConvError
+from convbench.core.interrupt import exit_on_interrupt
+from convbench.measure.measurement_lock import measuring
 from convbench.workloads.layers import ALL_LAYERS, LAYER_SETS, layer
 from convbench.core.spec import ConvSpec
 
@@ -475,21 +478,60 @@ def cmd_plot(args) -> int:
     return 0 if paths else 1
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block), with exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _at_least(low, kind=int):
+    """An argparse type: a number of `kind` >= low, else one line naming the value and the bound."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an int' if kind is int else 'a number'} >= {low}; "
+                                             f"got {text!r}") from None
+        if not value >= low or value != value:  # NaN compares false
+            raise argparse.ArgumentTypeError(f"expected {'an int' if kind is int else 'a number'} >= {low}; "
+                                             f"got {text!r}")
+        return value
+    parse.__name__ = f"{kind.__name__} >= {low}"
+    return parse
+
+
+def _fraction(text):
+    """An argparse type for a compression: a number in [0, 1)."""
+    value = _at_least(0.0, float)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); got {text!r}")
+    return value
+
+
+def _measures(parser) -> None:
+    """A command that times: it takes the machine's measurement lock (measure.measurement_lock)."""
+    parser.add_argument("--no-wait", action="store_true",
+                        help="when another process is measuring on this machine, stop at once (exit 2) instead "
+                             "of waiting for it")
+    parser.set_defaults(measures=True)
+
+
 def _model_arguments(parser, required: bool) -> None:
     parser.add_argument("--model", required=required, help="package.module:factory, or a torchvision / timm model name")
-    parser.add_argument("--input", type=int, nargs=4, default=[1, 3, 224, 224], metavar=("N", "C", "H", "W"),
+    parser.add_argument("--input", type=_at_least(1), nargs=4, default=[1, 3, 224, 224], metavar=("N", "C", "H", "W"),
                         help="the model's input shape (default 1 3 224 224)")
-    parser.add_argument("--batch", type=int, help="N of --input (with --corpus: of each layer, default 1)")
+    parser.add_argument("--batch", type=_at_least(1), help="N of --input (with --corpus: of each layer, default 1)")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="convbench", description=__doc__)
+    parser = _Parser(prog="convbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="algorithms x backends, available or why not").set_defaults(run=cmd_list)
     commands.add_parser("check", help="cross-check every available algorithm against the float64 oracle").set_defaults(run=cmd_check)
     sweep = commands.add_parser("sweep", help="time and error per algorithm on real layers, or on a model's")
     sweep.add_argument("--layers", nargs="+", choices=sorted(LAYER_SETS), default=["convnet"])
-    sweep.add_argument("--repeats", type=int, default=3)
+    sweep.add_argument("--repeats", type=_at_least(1), default=3)
     _model_arguments(sweep, required=False)
     sweep.add_argument("--algorithms", nargs="+", choices=registry.LABELS, metavar="LABEL",
                        help="with --model: these variants (torch is always timed); default: all")
@@ -500,7 +542,7 @@ def main(argv=None) -> int:
     sweep.add_argument("--corpus", choices=("smoke", "dense", "grouped", "pointwise", "all"),
                        help="a tier of the layer corpus (convbench corpus show), into the resumable store")
     sweep.add_argument("--shard", default="1/1", help="with --corpus: I/N, every N-th layer from the I-th")
-    sweep.add_argument("--sample", type=int, help="with --corpus: a stable sample of this many layers, "
+    sweep.add_argument("--sample", type=_at_least(1), help="with --corpus: a stable sample of this many layers, "
                                                   "stratified over kind and size")
     sweep.add_argument("--check", action="store_true", help="with --corpus: each output against the float64 "
                                                             "oracle within its variant's tolerance; exit 1 on a failure")
@@ -510,28 +552,31 @@ def main(argv=None) -> int:
     sweep.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                        help="with --corpus: measure the layers on a Ray cluster's nodes, one at a time on each node "
                             "offering a 'convbench' slot (default address: auto, the cluster `ray start` made here)")
-    sweep.add_argument("--threads", type=int, help="with --ray: the threads each task runs (default: the node's cores)")
+    sweep.add_argument("--threads", type=_at_least(1), help="with --ray: the threads each task runs (default: the node's cores)")
+    _measures(sweep)
     sweep.set_defaults(run=cmd_sweep)
     stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
     stages.add_argument("--algorithm", default="fft", choices=registry.LABELS, help="an algorithm or variant label, e.g. \"fft tile 16\"")
     stages.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.workloads.layers)")
-    stages.add_argument("--shape", type=int, nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
+    stages.add_argument("--shape", type=_at_least(0), nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                         default=[8, 64, 56, 56, 64, 7, 7, 3, 1])
-    stages.add_argument("--compression", type=float, nargs="+", default=None,
+    stages.add_argument("--compression", type=_fraction, nargs="+", default=None,
                         help="default: 0 and 0.5 for fft, 0 for the other variants")
-    stages.add_argument("--repeats", type=int, default=5)
+    stages.add_argument("--repeats", type=_at_least(1), default=5)
+    _measures(stages)
     stages.set_defaults(run=cmd_stages)
     interference = commands.add_parser("interference", help="how much our calls and torch's slow each other down")
     interference.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.workloads.layers)")
-    interference.add_argument("--shape", type=int, nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
+    interference.add_argument("--shape", type=_at_least(0), nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                               default=[8, 64, 56, 56, 64, 3, 3, 1, 1], help="default: ResNet-18's 64@56 at N=8")
     interference.add_argument("--algorithms", nargs="+", default=["direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"],
                               choices=registry.LABELS)
-    interference.add_argument("--repeats", type=int, default=15)
+    interference.add_argument("--repeats", type=_at_least(1), default=15)
+    _measures(interference)
     interference.set_defaults(run=cmd_interference)
     targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")
     targets.add_argument("--only", help="cases whose name contains this text")
-    targets.add_argument("--repeats", type=int, default=5)
+    targets.add_argument("--repeats", type=_at_least(1), default=5)
     targets.add_argument("--compare", action="store_true",
                          help="the regression guard: a quick subset (about a minute) against this machine's "
                               "stored ratios; exits 1 when one fell more than 25%%")
@@ -540,16 +585,18 @@ def main(argv=None) -> int:
                          help="where the per-machine figures live (default: results/targets)")
     targets.add_argument("--no-fail", dest="fail", action="store_false",
                          help="exit 0 even when a goal is missed (default: exit 1)")
+    _measures(targets)
     targets.set_defaults(run=cmd_targets)
     rec = commands.add_parser("recommend", help="the fastest exact algorithm for a shape, measured once and stored")
-    rec.add_argument("shape", type=int, nargs="*", metavar="N C H W K R S", help="one shape, or --model")
-    rec.add_argument("--padding", type=int, nargs=2, default=[0, 0], metavar=("PH", "PW"))
-    rec.add_argument("--stride", type=int, nargs=2, default=[1, 1], metavar=("SH", "SW"))
-    rec.add_argument("--dilation", type=int, nargs=2, default=[1, 1], metavar=("DH", "DW"))
-    rec.add_argument("--groups", type=int, default=1)
+    rec.add_argument("shape", type=_at_least(1), nargs="*", metavar="N C H W K R S", help="one shape, or --model")
+    rec.add_argument("--padding", type=_at_least(0), nargs=2, default=[0, 0], metavar=("PH", "PW"))
+    rec.add_argument("--stride", type=_at_least(1), nargs=2, default=[1, 1], metavar=("SH", "SW"))
+    rec.add_argument("--dilation", type=_at_least(1), nargs=2, default=[1, 1], metavar=("DH", "DW"))
+    rec.add_argument("--groups", type=_at_least(1), default=1)
     _model_arguments(rec, required=False)
     rec.add_argument("--backend", default="cpu")
     rec.add_argument("--remeasure", action="store_true", help="measure again even if a result is stored")
+    _measures(rec)
     rec.set_defaults(run=cmd_recommend)
     bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
     bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (about a minute)")
@@ -558,23 +605,24 @@ def main(argv=None) -> int:
     bench.add_argument("--bench", help="only benchmarks matching this regex")
     bench.add_argument("--results", default="results")
     bench.add_argument("--out", default="results/figures")
+    _measures(bench)
     bench.set_defaults(run=cmd_bench)
     lay = commands.add_parser("layers", help="the unique convolutions of a torch model, with counts")
     _model_arguments(lay, required=True)
     lay.set_defaults(run=cmd_layers)
     acc = commands.add_parser("accuracy", help="train a small CNN on the digits with band-limited fft convolutions "
                                                "at several compressions, against torch's (about a minute)")
-    acc.add_argument("--compressions", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9])
-    acc.add_argument("--epochs", type=int, default=5)
+    acc.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9])
+    acc.add_argument("--epochs", type=_at_least(1), default=5)
     acc.add_argument("--out", default="results/figures")
     acc.set_defaults(run=cmd_accuracy)
     rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
                                                  "and the seed's lossy input channels as defences (about a minute)")
-    rob.add_argument("--compressions", type=float, nargs="+", default=[0.0, 0.5, 0.75, 0.9])
-    rob.add_argument("--epsilons", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
-    rob.add_argument("--epochs", type=int, default=5)
-    rob.add_argument("--pgd-steps", type=int, default=20)
-    rob.add_argument("--test-images", type=int, default=None, help="attack only the first N test digits")
+    rob.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5, 0.75, 0.9])
+    rob.add_argument("--epsilons", type=_at_least(0.0, float), nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
+    rob.add_argument("--epochs", type=_at_least(1), default=5)
+    rob.add_argument("--pgd-steps", type=_at_least(1), default=20)
+    rob.add_argument("--test-images", type=_at_least(1), default=None, help="attack only the first N test digits")
     rob.add_argument("--out", default="results/figures")
     rob.set_defaults(run=cmd_robustness)
     corpus = commands.add_parser("corpus", help="the layer corpus of timm and torchvision: build, show, report")
@@ -582,7 +630,7 @@ def main(argv=None) -> int:
                         help="build: extract it (resumes); show: its tiers and the layers convbench cannot "
                              "express; report: the answers in this machine's store")
     corpus.add_argument("--store", type=Path, default=Path("results") / "corpus")
-    corpus.add_argument("--limit", type=int, default=20, help="show: list this many unexpressible layers")
+    corpus.add_argument("--limit", type=_at_least(0), default=20, help="show: list this many unexpressible layers")
     corpus.add_argument("--machine", help="report: the machine id whose store to read (default: this machine's; "
                                           "a Ray sweep files each node's records under its machine)")
     corpus.set_defaults(run=cmd_corpus)
@@ -593,10 +641,19 @@ def main(argv=None) -> int:
                                         "machine's asv results and this machine's store)")
     plot.set_defaults(run=cmd_plot)
     args = parser.parse_args(argv)
+    command = "convbench " + " ".join(sys.argv[1:] if argv is None else argv)
+    if argv is None and threading.current_thread() is threading.main_thread():  # the program, not a test's call
+        resumes = args.command == "sweep" and getattr(args, "corpus", None)
+        exit_on_interrupt(f"convbench: interrupted. " + (f"What was measured is stored: `{command}` resumes it."
+                                                         if resumes else f"`{command}` starts it again."))
     try:
+        if getattr(args, "measures", False) and not getattr(args, "ray", None):  # on Ray each node locks its own
+            with measuring(command, wait=not args.no_wait,
+                           say=lambda line: console.print(escape(line), style="yellow", soft_wrap=True)):
+                return args.run(args)
         return args.run(args)
     except ConvError as err:
-        console.print(f"[red]error:[/] {err}")
+        console.print(f"[red]error:[/] {escape(str(err))}", soft_wrap=True)  # one line, however long
         return 2
 
 

@@ -4,6 +4,12 @@ import os
 # machine): read when numba.cuda is first imported, so it is set before anything
 # imports numba. It changes nothing on the CPU backend.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+# The tests' measurements take their own lock: they neither wait for a sweep running on this machine nor
+# stop one (convbench.measure.measurement_lock); the processes they start inherit it.
+import tempfile  # noqa: E402
+
+os.environ.setdefault("CONVBENCH_MEASUREMENT_LOCK", os.path.join(tempfile.mkdtemp(prefix="convbench-tests-"),
+                                                                 "measurement.lock"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

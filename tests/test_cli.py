@@ -46,8 +46,11 @@ def test_stages_reports_each_fft_stage(capsys):
 
 
 def test_bad_arguments_exit_with_a_message(capsys):
-    assert cli.main(["stages", "--shape", "1", "4", "16", "16", "4", "5", "5", "2", "1", "--compression", "1.5"]) == 2
-    assert "compression" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as ended:  # refused by the command line itself, in one line
+        cli.main(["stages", "--shape", "1", "4", "16", "16", "4", "5", "5", "2", "1", "--compression", "1.5"])
+    assert ended.value.code == 2 and "--compression: expected a number in [0, 1)" in capsys.readouterr().err
+    assert cli.main(["stages", "--shape", "1", "4", "16", "16", "4", "5", "5", "2", "1", "--algorithm", "winograd"]) == 2
+    assert "winograd" in capsys.readouterr().out  # a ConvError: one line, exit 2
     with pytest.raises(SystemExit):
         cli.main(["stages", "--layer", "no-such-layer"])
 

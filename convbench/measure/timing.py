@@ -23,6 +23,9 @@ Memory, two ways, because no one hook sees every allocator:
 
 The workspace of a plan is what it holds (arrays traced while it was built)
 plus the peak rise during one steady-state call.
+
+Every timing function holds the machine's measurement lock while it times
+(convbench.measure.measurement_lock): one measurement at a time per machine.
 """
 from __future__ import annotations
 
@@ -31,17 +34,33 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import os
 import statistics
+import sys
 import time
 import tracemalloc
 from typing import Callable
 
+from convbench.measure.measurement_lock import measuring
+
 _STATUS = "/proc/self/status"
 
+
+def exclusive(timing):
+    """timing(...) under the machine's measurement lock (re-entrant: free inside a command that holds it)."""
+    @functools.wraps(timing)
+    def locked(*args, **kwargs):
+        with measuring(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200]):
+            return timing(*args, **kwargs)
+    return locked
+
+
+@exclusive
 
 def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
                    sync: Callable[[], None] | None = None) -> float:
     """Median wall time of fn() over `repeats` calls after `warmup` untimed ones."""
+    _check_repeats(repeats)
     for _ in range(warmup):
         fn()
     if sync:
@@ -56,6 +75,7 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
     return statistics.median(samples)
 
 
+@exclusive
 def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
                         sync: Callable[[], None] | None = None) -> dict:
     """{name: median wall time of fns[name]()}: convbench's one timing protocol for comparing
@@ -72,6 +92,7 @@ def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
       filter spectrum is 1.1 GB on the 512@7 layer);
     - the median of the timed calls, robust to the odd descheduled one;
     - sync (the GPU's synchronize) ends every call before the clock is read."""
+    _check_repeats(repeats)
     sync = sync or (lambda: None)
     for _ in range(warmup):
         for fn in fns.values():
@@ -82,6 +103,13 @@ def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
         for name, fn in fns.items():
             samples[name].append(_timed_after(fn, fn, sync))
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def _check_repeats(repeats) -> None:
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        from convbench.core.errors import ConvError
+
+        raise ConvError(f"repeats must be an int >= 1 (the timed calls a median is taken of); got {repeats!r}")
 
 
 def _timed_after(first: Callable[[], object], timed: Callable[[], object], sync: Callable[[], None]) -> float:
@@ -102,6 +130,7 @@ def speedup(candidate: Callable[[], object], peer: Callable[[], object], repeats
     return times["peer"] / times["candidate"]
 
 
+@exclusive
 def interference(ours: Callable[[], object], peer: Callable[[], object], repeats: int = 15,
                  sync: Callable[[], None] | None = None) -> dict:
     """How much each side slows the other down by running just before it: {"ours after peer",
