@@ -46,12 +46,19 @@ def load() -> None:
     path = wisdom_path()
     try:
         with open(path, "rb") as stored:
-            pyfftw.import_wisdom(pickle.load(stored))
+            wisdom = pickle.load(stored)
     except FileNotFoundError:
-        pass  # no wisdom yet: plan afresh
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
-        warnings.warn(f"convbench: ignoring the unreadable FFTW wisdom {path} ({type(err).__name__}); "
+        return  # no wisdom yet: plan afresh
+    except Exception as err:  # unpickling runs whatever the file names: a missing module, a bad opcode, ...
+        warnings.warn(f"convbench: ignoring the unreadable FFTW wisdom {path} ({type(err).__name__}: {err}); "
                       f"it will be rebuilt", stacklevel=2)
+        return
+    # what pyfftw.export_wisdom gives: one bytes string per precision (double, single, long double)
+    if not (isinstance(wisdom, tuple) and len(wisdom) == 3 and all(isinstance(part, bytes) for part in wisdom)):
+        warnings.warn(f"convbench: ignoring the FFTW wisdom {path} (a {type(wisdom).__name__}, not FFTW's three "
+                      f"byte strings); it will be rebuilt", stacklevel=2)
+        return
+    pyfftw.import_wisdom(wisdom)  # wisdom FFTW cannot parse is refused by FFTW itself (False), harmlessly
 
 
 def save() -> None:

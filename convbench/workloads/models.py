@@ -16,6 +16,7 @@ import inspect
 import importlib.util
 import sys
 import types
+import warnings
 from dataclasses import dataclass
 
 from convbench.core.errors import ConvError
@@ -89,8 +90,16 @@ def _to_record(found: ModelLayer) -> dict:
 
 
 def _from_record(record: dict) -> ModelLayer:
+    """A cached layer; ValueError for anything that is not one (a hand edit, another version's format)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"a layer entry is a {type(record).__name__}, not an object")
+    count, names = record.get("count"), record.get("names")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count={count!r}; expected an int >= 1")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"names={names!r}; expected a list of module names")
     shape = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k not in ("names", "count")}
-    return ModelLayer(ConvSpec(**shape), tuple(record["names"]), record["count"])
+    return ModelLayer(ConvSpec(**shape), tuple(names), count)
 
 
 def model_layers(name: str, input_shape) -> list[ModelLayer]:
@@ -109,8 +118,9 @@ def model_layers(name: str, input_shape) -> list[ModelLayer]:
     if isinstance(stored, list):
         try:
             return [_from_record(record) for record in stored]
-        except (KeyError, TypeError, ConvError):
-            pass  # another version's format: extracted again
+        except (KeyError, TypeError, ValueError, ConvError) as err:  # ConvError: a spec that is not one
+            warnings.warn(f"convbench: ignoring the cached layers of {name} in {path} ({err}); extracting them "
+                          f"again", stacklevel=2)
     found = from_model(load_model(name), input_shape)
     update_json(path, {key: [_to_record(layer) for layer in found]})
     return found
