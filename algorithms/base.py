@@ -63,6 +63,12 @@ class Plan:
         return ""
 
     @classmethod
+    def planned_bytes(cls, spec: ConvSpec, **options) -> int:
+        """A lower bound, from the shapes, of the bytes the plan's buffers take (checked against the memory
+        available before anything is allocated); 0 where they are small beside the operands."""
+        return 0
+
+    @classmethod
     def supports(cls, spec: ConvSpec, **options) -> bool:
         """Whether this algorithm, with these options, can compute `spec` at all (Winograd cannot compute 5x5)."""
         return True

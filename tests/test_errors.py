@@ -94,3 +94,26 @@ def test_out_must_fit():
 def test_plan_wants_a_spec():
     with pytest.raises(ConvError, match="spec must be a convbench.ConvSpec"):
         convbench.plan((2, 3, 8, 8), "direct")
+
+
+@pytest.mark.parametrize("label", ["fft", "fft tile 32", "winograd F(4x4,3x3)"])
+def test_a_plan_bigger_than_the_memory_available_is_refused_before_allocating(label, monkeypatch):
+    import tracemalloc
+
+    # C=K=2048 on 64x64: the whole-image fft's filter spectra alone are 75 GiB (numpy's MemoryError, or
+    # an OOM kill where the machine grants more than it has, before this check)
+    spec = convbench.ConvSpec(N=8, C=2048, H=64, W=64, K=2048, R=3, S=3, padding=1)
+    monkeypatch.setenv("CONVBENCH_MEMORY_AVAILABLE", str(2**30))
+    with pytest.raises(ConvError):  # once untraced: the first plan of a kind imports its modules
+        convbench.plan(spec, label)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConvError, match=r"on N8 C2048->K2048 64x64 k3x3 pad1 needs at least [\d,]+ bytes for "
+                                            r"its buffers \(a bound from the shapes\), more than the 1,073,741,824"):
+            convbench.plan(spec, label)
+        assert tracemalloc.get_traced_memory()[1] < 2**26  # nothing of the plan's size was allocated
+    finally:
+        tracemalloc.stop()
+    monkeypatch.setenv("CONVBENCH_MEMORY_AVAILABLE", str(2**40))
+    small = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, padding=1)
+    assert convbench.plan(small, label).spec == small

@@ -50,6 +50,12 @@ class FFTCPU(BandLimited, StagedPlan):
     # groups: the block-diagonal contraction (stream_contract), no zero blocks
     takes_groups = takes_dilation = True
 
+    @classmethod
+    def planned_bytes(cls, spec, compression=0.0, **options) -> int:
+        """The retained spectra of the inputs, the filters and the outputs (complex64), as __init__ makes them."""
+        band = Band(fft_grid(spec), check_compression(compression))
+        return band.retained * (spec.N * spec.C + spec.K * spec.C_per_group + spec.N * spec.K) * 8
+
     def __init__(self, spec, compression=0.0, planner_effort=None, threads=None, filter_transform=None,
                  input_transform=None, output_transform=None):
         super().__init__(spec)

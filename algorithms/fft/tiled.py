@@ -99,6 +99,14 @@ class TiledFFTCPU(StagedPlan):
     takes_groups = takes_dilation = True
     supports = classmethod(lambda cls, spec, tile=16, **options: tiled_supports(spec, tile))
 
+    @classmethod
+    def planned_bytes(cls, spec, compression=0.0, tile: int = 16, **options) -> int:
+        """The tiles' spectra (inputs, outputs: complex64) and the filters' (T x T/2+1 each), as __init__ makes them."""
+        if not isinstance(tile, int) or tile < max(spec.extent_h, spec.extent_w):
+            return 0  # refused by check_tiled, by name
+        tiles = spec.N * -(-spec.P // (tile - spec.extent_h + 1)) * -(-spec.Q // (tile - spec.extent_w + 1))
+        return tile * (tile // 2 + 1) * (tiles * (spec.C + spec.K) + spec.K * spec.C_per_group) * 8
+
     def __init__(self, spec, compression=0.0, tile: int = 16, planner_effort=None, threads=None):
         check_tiled(spec, compression, tile)
         super().__init__(spec)

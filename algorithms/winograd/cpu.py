@@ -46,6 +46,15 @@ class WinogradCPU(StagedPlan):
     dilation_needs = "adjacent taps (its tiles overlap by R - 1 = 2)"
     supports = classmethod(lambda cls, spec, **options: winograd_supports(spec))
 
+    @classmethod
+    def planned_bytes(cls, spec, tile: int = 2, **options) -> int:
+        """The transformed tiles of the inputs and outputs and the transformed filters (float32), as __init__
+        makes them."""
+        if not isinstance(tile, int) or tile < 1:
+            return 0  # refused by check_tile, by name
+        n, tiles = tile + 2, spec.N * -(-spec.P // tile) * -(-spec.Q // tile)
+        return n * n * (tiles * (spec.C + spec.K) + spec.K * spec.C_per_group) * 4
+
     def __init__(self, spec, tile: int = 2):
         self.tile = check_tile(tile)
         check_winograd_spec(spec, self.tile)

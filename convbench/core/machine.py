@@ -54,6 +54,21 @@ def memory_bytes() -> int | None:
         return None
 
 
+def available_memory_bytes() -> int | None:
+    """What the kernel says can be allocated without swapping (/proc/meminfo MemAvailable); None elsewhere.
+    $CONVBENCH_MEMORY_AVAILABLE overrides it (tests, or a share of a machine kept for other work)."""
+    if os.environ.get("CONVBENCH_MEMORY_AVAILABLE"):
+        return int(float(os.environ["CONVBENCH_MEMORY_AVAILABLE"]))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def package_version(package: str) -> str:
     """The installed version of a package ('none' when it is not installed), without importing it."""
     from importlib.metadata import PackageNotFoundError, version

@@ -5,6 +5,7 @@ import numpy as np
 
 from convbench.core.arrays import as_conv_array, check_compression
 from convbench.core.errors import ConvError
+from convbench.core.machine import available_memory_bytes
 from convbench.interface.registry import COMPRESSIBLE, implementations, label, option_problem, resolved_implementation
 from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
@@ -51,16 +52,35 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     if problem:
         raise ConvError(problem)
     compression = check_compression(compression)
-    if algorithm in COMPRESSIBLE:
-        built = cls(spec, compression=compression, **options)
-    elif compression != 0.0:
+    if algorithm not in COMPRESSIBLE and compression != 0.0:
         raise ConvError(f"compression applies only to algorithm {' or '.join(map(repr, COMPRESSIBLE))}; "
                         f"got compression={compression} with algorithm={algorithm!r} (expected 0)")
-    else:
-        built = cls(spec, **options)
+    given = dict(options, compression=compression) if algorithm in COMPRESSIBLE else options
+    check_memory(cls, spec, label(algorithm, options), given)
+    try:
+        built = cls(spec, **given)
+    except MemoryError as err:  # what the bound did not foresee: numpy says how much one array wanted
+        raise ConvError(f"{label(algorithm, options)} on {spec}: out of memory while planning ({err}); "
+                        f"{_available_text()}") from None
     built.label = label(algorithm, options)  # the variant, e.g. 'fft tile 16'
     built.choice = choice or "asked for"
     return built
+
+
+def _available_text() -> str:
+    available = available_memory_bytes()
+    return f"{available:,} bytes available" if available is not None else "the memory available is unknown here"
+
+
+def check_memory(cls, spec, name: str, options: dict) -> None:
+    """ConvError before anything is allocated when the plan's buffers (cls.planned_bytes, a bound from the
+    shapes) exceed the memory available: a machine that grants more than it has would kill the process on
+    first touch instead."""
+    needed, available = cls.planned_bytes(spec, **options), available_memory_bytes()
+    if available is not None and needed > available:
+        raise ConvError(f"{name} on {spec} needs at least {needed:,} bytes for its buffers (a bound from the "
+                        f"shapes), more than the {available:,} bytes available; expected a smaller shape, batch "
+                        f"or tile, or another algorithm")
 
 
 def conv2d(x, w, algorithm: str = "direct", backend: str = "cpu", padding=0, stride=1,
