@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from convbench.core.errors import ConvError
 from convbench.interface import registry
 from convbench.report.plot import crossover, plot_all
 from convbench.report.results import load_results
@@ -54,8 +55,29 @@ def test_a_quick_run_updates_only_what_it_measured(tmp_path):
 
 def test_load_results_says_when_there_is_nothing(tmp_path):
     (tmp_path / "benchmarks.json").write_text("{}")
-    with pytest.raises(FileNotFoundError, match="convbench bench"):
+    with pytest.raises(ConvError, match="convbench bench"):
         load_results(tmp_path)
+
+
+@pytest.mark.parametrize("listing", [None, b'{"bench_x.X.time_conv": {"param_na', b"[1, 2]"])
+def test_a_missing_or_cut_short_benchmark_list_is_one_line_and_exit_2(listing, tmp_path, capsys):
+    from convbench.cli import main
+
+    write_results(tmp_path)
+    if listing is None:
+        (tmp_path / "benchmarks.json").unlink()
+    else:
+        (tmp_path / "benchmarks.json").write_bytes(listing)
+    assert main(["plot", "--results", str(tmp_path), "--out", str(tmp_path / "figures")]) == 2
+    out = capsys.readouterr().out
+    assert "benchmarks.json" in out and "Traceback" not in out and out.strip().count("\n") == 0
+
+
+def test_results_without_the_parameters_a_chart_reads_skip_that_chart_in_one_line(tmp_path, capsys):
+    write_results(tmp_path)  # one benchmark of two parameters, neither the charts' (backend, layer, ...)
+    assert plot_all(tmp_path, tmp_path / "figures") == []
+    out = capsys.readouterr().out
+    assert "skipping the chart tiles: the results lack what it reads" in out and "Traceback" not in out
 
 
 def test_crossover_is_where_fft_stays_faster():

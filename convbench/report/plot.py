@@ -15,6 +15,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from convbench.interface.registry import LABELS  # noqa: E402
+from convbench.core.errors import ConvError  # noqa: E402
 from convbench.report.results import load_results  # noqa: E402
 from convbench.workloads.models import forward_costs  # noqa: E402
 
@@ -402,7 +403,15 @@ def plot_all(results_dir="results", out="results/figures", machine: str | None =
     everything = load_results(results_dir)
     frame = everything[everything.machine == machine] if machine else everything
     if frame.empty:
-        raise FileNotFoundError(f"no asv results for machine {machine!r} under {results_dir}/")
+        raise ConvError(f"no asv results for machine {machine!r} under {results_dir}/; expected one of "
+                        f"{', '.join(sorted(set(everything.machine)))}")
     sns.set_theme(style="whitegrid", context="notebook")
     out = Path(out)
-    return [path for chart in CHARTS for path in chart(frame, out)] + chart_gpu(everything, out)
+    drawn = []
+    for chart, data in [*((chart, frame) for chart in CHARTS), (chart_gpu, everything)]:
+        try:
+            drawn += chart(data, out)
+        except (KeyError, AttributeError) as err:  # results of another layout (asv entries without params)
+            print(f"convbench: skipping the chart {chart.__name__[6:]}: the results lack what it reads ({err})")
+            plt.close("all")
+    return drawn

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from convbench.core.errors import ConvError
+
 
 def _param_value(text: str):
     try:
@@ -46,7 +48,14 @@ def load_results(results_dir="results", machine: str | None = None, latest_only:
     combination, the value of its newest run that measured it: a quick run after
     a full sweep updates the quick subset and leaves the rest of the sweep in.
     """
-    benchmarks = json.loads((Path(results_dir) / "benchmarks.json").read_text())
+    listing = Path(results_dir) / "benchmarks.json"
+    try:
+        benchmarks = json.loads(listing.read_text())
+    except (OSError, ValueError) as err:
+        raise ConvError(f"{listing} cannot be read ({type(err).__name__}: {err}); expected asv's list of "
+                        f"benchmarks (`asv run` or `convbench bench` writes it)") from None
+    if not isinstance(benchmarks, dict):
+        raise ConvError(f"{listing} is not asv's list of benchmarks (a JSON object)")
     rows = []
     machines = [m.parent for m in Path(results_dir).glob("*/machine.json")]  # not html/, figures/
     for path in sorted(p for folder in machines for p in folder.glob("*.json")):
@@ -59,7 +68,7 @@ def load_results(results_dir="results", machine: str | None = None, latest_only:
             print(f"convbench: skipping the unreadable asv result file {path} ({type(err).__name__}: {err})")
     frame = pd.DataFrame(rows)
     if frame.empty:
-        raise FileNotFoundError(f"no asv results under {results_dir}/ (run `convbench bench` first)")
+        raise ConvError(f"no asv results under {results_dir}/ (run `convbench bench` first)")
     if latest_only:
         params = sorted({p for meta in benchmarks.values() if isinstance(meta, dict)
                          for p in meta.get("param_names", [])} & set(frame.columns))
