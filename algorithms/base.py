@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 import weakref
 
 import numpy as np
@@ -31,6 +32,12 @@ class Plan:
     algorithm = ""
     backend = ""
     compression = 0.0  # the achieved spectral compression; only fft sets it
+    # Non-finite input (NaN, inf). check_finite=True (a plan option, scipy's convention) refuses it with a
+    # ConvError. Without it, a plan whose transforms mix many inputs into each output (spreads_non_finite
+    # names how far) warns when its output shows one spread: torch's conv2d keeps a NaN to the outputs
+    # whose window reads it, and direct does the same.
+    check_finite = False
+    spreads_non_finite = ""
     # What the implementation computes beyond plain convolution; a spec with more is a ConvError.
     takes_groups = False
     takes_dilation = False
@@ -92,7 +99,21 @@ class Plan:
             out = output_buffer(out, self.spec.output_shape)
             self.run(x, w, out)
         self._remember_forward(*given)
+        if self.spreads_non_finite and not self.check_finite:
+            self._warn_if_spread(out)
         return out
+
+    def _warn_if_spread(self, out) -> None:
+        """A RuntimeWarning when the output shows a non-finite input spread by the transforms. The spread
+        reaches every output channel of the images and tiles it touches, so the first channel of every
+        image and every channel's first tile see it: 1/K of the output and K tiles, read, not a pass."""
+        corner = out[:1, :, :8, :8]
+        if np.isfinite(out[:, 0]).all() and np.isfinite(corner).all():
+            return
+        warnings.warn(f"convbench: x or w holds NaN or inf, and {self.label if hasattr(self, 'label') else self.algorithm} "
+                      f"spreads each to {self.spreads_non_finite} (torch's conv2d keeps it to the outputs whose "
+                      f"window reads it); plan with check_finite=True to refuse such input", RuntimeWarning,
+                      stacklevel=3)
 
     def _remember_forward(self, x, w) -> None:
         """After a forward call (every __call__ ends here): its operands as the caller passed them, w None
@@ -116,9 +137,18 @@ class Plan:
         return self(x, self._fixed_weights(), out)
 
     def check_inputs(self, x, w) -> tuple[np.ndarray, np.ndarray]:
-        """x and w as float32 C-contiguous arrays of this plan's shapes, or ConvError."""
-        return (as_conv_array(x, "x", self.spec.input_shape),
-                as_conv_array(w, "w", self.spec.filter_shape))
+        """x and w as float32 C-contiguous arrays of this plan's shapes, or ConvError (non-finite
+        values too, with check_finite=True)."""
+        x, w = as_conv_array(x, "x", self.spec.input_shape), as_conv_array(w, "w", self.spec.filter_shape)
+        return self._finite("x", x), self._finite("w", w)
+
+    def _finite(self, name, array):
+        if self.check_finite:
+            bad = array.size - int(np.isfinite(array).sum())
+            if bad:
+                raise ConvError(f"{name} holds {bad} non-finite values (NaN or inf); check_finite=True expects "
+                                f"finite input")
+        return array
 
     def run(self, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
         raise NotImplementedError
@@ -177,10 +207,10 @@ class Plan:
 
     def check_gradient(self, dy, x=None, w=None):
         """dy and the other operand as float32 C-contiguous arrays of this plan's shapes, or ConvError."""
-        dy = as_conv_array(dy, "dy", self.spec.output_shape)
+        dy = self._finite("dy", as_conv_array(dy, "dy", self.spec.output_shape))
         if x is not None:
-            return dy, as_conv_array(x, "x", self.spec.input_shape)
-        return dy, as_conv_array(w, "w", self.spec.filter_shape)
+            return dy, self._finite("x", as_conv_array(x, "x", self.spec.input_shape))
+        return dy, self._finite("w", as_conv_array(w, "w", self.spec.filter_shape))
 
     def _backward_data(self, dy, w, reuse_forward=False):
         problem, forward = self._data_gradient_plan()

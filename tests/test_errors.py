@@ -117,3 +117,46 @@ def test_a_plan_bigger_than_the_memory_available_is_refused_before_allocating(la
     monkeypatch.setenv("CONVBENCH_MEMORY_AVAILABLE", str(2**40))
     small = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, padding=1)
     assert convbench.plan(small, label).spec == small
+
+
+SPREADING = ["winograd", "winograd F(4x4,3x3)", "winograd F(6x6,3x3)", "fft", "fft tile 8", "fft tile 16"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_propagates_as_torchs_or_is_never_silent(bad, rng):
+    import warnings
+
+    import torch
+
+    spec = ConvSpec(N=2, C=4, H=13, W=14, K=5, R=3, S=3, padding=1)
+    x = rng.uniform(-1, 1, spec.input_shape).astype(np.float32)
+    w = rng.uniform(-1, 1, spec.filter_shape).astype(np.float32)
+    x[1, 2, 6, 7] = bad
+    truth = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy()
+    for label in ("direct", "torch"):  # exactly torch's NaN and inf positions
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = convbench.plan(spec, label)(x, w)
+        assert np.array_equal(np.isnan(got), np.isnan(truth)) and np.array_equal(np.isinf(got), np.isinf(truth))
+    for label in SPREADING:  # spread further than torch: said, every time
+        with pytest.warns(RuntimeWarning, match=f"x or w holds NaN or inf, and {label.replace('(', '.').replace(')', '.')} "
+                                                "spreads each to .*check_finite=True"):
+            got = convbench.plan(spec, label)(x, w)
+        assert not np.isfinite(got).all()
+        with pytest.raises(ConvError, match=r"x holds 1 non-finite values \(NaN or inf\); check_finite=True"):
+            convbench.plan(spec, label, check_finite=True)(x, w)
+    w[3, 1, 0, 2] = bad  # a filter's NaN, with a finite x
+    x[1, 2, 6, 7] = 0.5
+    for label in SPREADING:
+        with pytest.warns(RuntimeWarning, match="x or w holds NaN or inf"):
+            convbench.plan(spec, label)(x, w)
+        with pytest.raises(ConvError, match="w holds 1 non-finite values"):
+            convbench.conv2d(x, w, algorithm=label, padding=1, check_finite=True)
+
+
+def test_check_finite_is_refused_where_it_is_not_checked():
+    spec = ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3)
+    with pytest.raises(ConvError, match="check_finite must be True or False; got 'yes'"):
+        convbench.plan(spec, "fft", check_finite="yes")
+    with pytest.raises(ConvError, match="check_finite=True is checked on the CPU backend only"):
+        convbench.plan(spec, "direct", "cuda", check_finite=True)

@@ -23,9 +23,9 @@ def _clean_env(**extra):
 
 
 def _sweep(store: Path, data: Path, out: Path):
-    code = ("from pathlib import Path\nfrom convbench.corpus.sweep import sweep_corpus\n"
+    code = ("import time\nfrom pathlib import Path\nfrom convbench.corpus.sweep import sweep_corpus\n"
             f"found = sweep_corpus('all', labels={LABELS!r}, store=Path({str(store)!r}), data=Path({str(data)!r}), "
-            "repeats=1)\nprint('measured', found.measured)\n")
+            "repeats=1, on_layer=lambda record, todo: time.sleep(0.3))\nprint('measured', found.measured)\n")
     return subprocess.Popen([sys.executable, "-c", code], stdout=open(out, "w"), stderr=subprocess.STDOUT,
                             env=_clean_env())
 
@@ -33,11 +33,15 @@ def _sweep(store: Path, data: Path, out: Path):
 def test_two_sweeps_started_together_measure_each_layer_once(corpus, tmp_path):  # noqa: F811
     # before the lock: both measured every layer, each while the other was timing
     outs = [tmp_path / f"sweep{i}.txt" for i in (1, 2)]
-    sweeps = [_sweep(tmp_path / "store", corpus, out) for out in outs]
+    first = _sweep(tmp_path / "store", corpus, outs[0])
+    deadline = time.time() + 120  # the second starts while the first is measuring: after its first record
+    while not list((tmp_path / "store").glob("*/*.jsonl")) and time.time() < deadline and first.poll() is None:
+        time.sleep(0.02)
+    sweeps = [first, _sweep(tmp_path / "store", corpus, outs[1])]
     assert [sweep.wait(timeout=300) for sweep in sweeps] == [0, 0]
     printed = [out.read_text() for out in outs]
-    assert sorted(int(text.split("measured ")[-1]) for text in printed) == [0, 6]  # one measured, one waited
-    assert any("waiting for pid" in text and "to finish measuring on this machine" in text for text in printed)
+    assert [int(text.split("measured ")[-1]) for text in printed] == [6, 0]  # the second waited, then found all done
+    assert "waiting for pid" in printed[1] and "to finish measuring on this machine" in printed[1]
     store = next((tmp_path / "store").iterdir())
     lines = [record["layer"] for path in store.glob("*.jsonl") for record in records.read_records(path)]
     assert len(lines) == len(set(lines)) == 6

@@ -59,6 +59,7 @@ class FFTCPU(BandLimited, StagedPlan):
     def __init__(self, spec, compression=0.0, planner_effort=None, threads=None, filter_transform=None,
                  input_transform=None, output_transform=None):
         super().__init__(spec)
+        self.spreads_non_finite = "every output of its image, in every output channel"
         planner_effort = wisdom.check_effort(planner_effort)
         self.fft_shape = fft_grid(spec)
         self.band = Band(self.fft_shape, check_compression(compression))

@@ -60,6 +60,8 @@ class SignalFFTCPU(StagedPlan):
 
     def __init__(self, spec, compression=0.0, tile=None, planner_effort=None, threads=None):
         super().__init__(spec)
+        self.spreads_non_finite = ("every output of its signal" if tile is None else
+                                   "every output of its overlap-save block") + ", in every output channel"
         signal = self.signal = SignalSpec.from_grid(spec)
         compression = check_compression(compression)
         E, outputs = signal.extent, signal.span - signal.extent + 1  # the stride-1 outputs computed

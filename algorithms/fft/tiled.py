@@ -110,6 +110,7 @@ class TiledFFTCPU(StagedPlan):
     def __init__(self, spec, compression=0.0, tile: int = 16, planner_effort=None, threads=None):
         check_tiled(spec, compression, tile)
         super().__init__(spec)
+        self.spreads_non_finite = f"every output of its {tile}x{tile} tiles, in every output channel"
         planner_effort = wisdom.check_effort(planner_effort)
         wisdom.load()
         T = self.tile = tile

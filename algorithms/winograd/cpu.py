@@ -59,6 +59,7 @@ class WinogradCPU(StagedPlan):
         self.tile = check_tile(tile)
         check_winograd_spec(spec, self.tile)
         super().__init__(spec)
+        self.spreads_non_finite = f"its whole {tile}x{tile} output tile, in every output channel"
         n = tile + 2
         G = winograd_matrices(tile).as_arrays(np.float32)[1]
         self._GG = np.kron(G, G)

@@ -23,7 +23,8 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
     algorithms the registry lists as taking it (fft). Extra options go to the
     implementation (e.g. planner_effort="FFTW_MEASURE" for fft, tile=4 for Winograd
     F(4x4,3x3), tile=16 for FFT on 16x16 tiles); the plan reports them as
-    plan.options and its variant as plan.label. A variant label from
+    plan.options and its variant as plan.label. check_finite=True refuses NaN and inf in x, w and dy
+    with a ConvError (Plan.check_finite says what happens without it). A variant label from
     convbench.interface.registry.VARIANTS may stand for algorithm and options:
     plan(spec, "fft tile 16") is plan(spec, "fft", tile=16).
 
@@ -40,6 +41,12 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
         return plan_signal(spec, algorithm, backend, compression, **options)
     if not isinstance(spec, ConvSpec):
         raise ConvError(f"spec must be a convbench.ConvSpec (or a SignalSpec for 1-D); got {type(spec).__name__}")
+    check_finite = options.pop("check_finite", False)
+    if not isinstance(check_finite, bool):
+        raise ConvError(f"check_finite must be True or False; got {check_finite!r}")
+    if check_finite and backend != "cpu":
+        raise ConvError(f"check_finite=True is checked on the CPU backend only; got backend={backend!r} "
+                        f"(expected 'cpu', or check_finite=False)")
     choice = ""
     if algorithm == "auto":
         if compression != 0.0:
@@ -64,6 +71,7 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
                         f"{_available_text()}") from None
     built.label = label(algorithm, options)  # the variant, e.g. 'fft tile 16'
     built.choice = choice or "asked for"
+    built.check_finite = check_finite
     return built
 
 

@@ -91,6 +91,9 @@ def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu
                 **options) -> SignalPlan:
     """Plan one 1-D convolution (convbench.plan does this for a SignalSpec)."""
     choice = "asked for"
+    check_finite = options.pop("check_finite", False)
+    if not isinstance(check_finite, bool):
+        raise ConvError(f"check_finite must be True or False; got {check_finite!r}")
     if algorithm == "auto":  # exact, and the rule's (core.selection.select_signal); nothing stored yet for 1-D
         if compression != 0.0 or options:
             raise ConvError(f"algorithm='auto' is exact and takes no options: compression must be 0 and no "
@@ -109,6 +112,7 @@ def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu
                         f"got compression={compression} with algorithm={algorithm!r} (expected 0)")
     else:
         inner = cls(spec.grid, **options)
+    inner.check_finite = check_finite
     built = SignalPlan(spec, inner, label(name, options, SIGNAL_VARIANTS))
     built.choice = choice
     return built
