@@ -110,7 +110,7 @@ class Plan:
         corner = out[:1, :, :8, :8]
         if np.isfinite(out[:, 0]).all() and np.isfinite(corner).all():
             return
-        warnings.warn(f"convbench: x or w holds NaN or inf, and {self.label if hasattr(self, 'label') else self.algorithm} "
+        warnings.warn(f"convbench: x or w holds NaN or inf, and {getattr(self, 'label', self.algorithm)} "
                       f"spreads each to {self.spreads_non_finite} (torch's conv2d keeps it to the outputs whose "
                       f"window reads it); plan with check_finite=True to refuse such input", RuntimeWarning,
                       stacklevel=3)

@@ -491,9 +491,8 @@ def _at_least(low, kind=int):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an int' if kind is int else 'a number'} >= {low}; "
-                                             f"got {text!r}") from None
-        if not value >= low or value != value:  # NaN compares false
+            value = None
+        if value is None or not value >= low:  # NaN compares false too
             raise argparse.ArgumentTypeError(f"expected {'an int' if kind is int else 'a number'} >= {low}; "
                                              f"got {text!r}")
         return value

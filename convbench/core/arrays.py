@@ -51,3 +51,11 @@ def check_compression(compression) -> float:
         raise ConvError(f"compression must be in [0, 1) (the fraction of spectral coefficients "
                         f"discarded); got {compression!r}")
     return value
+
+
+def pop_check_finite(options: dict) -> bool:
+    """The check_finite option, taken out of a plan's options (the plan, not its class, holds it)."""
+    check_finite = options.pop("check_finite", False)
+    if not isinstance(check_finite, bool):
+        raise ConvError(f"check_finite must be True or False; got {check_finite!r}")
+    return check_finite

@@ -13,6 +13,7 @@ says which count): nothing is measured twice.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import time
@@ -219,61 +220,55 @@ def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batc
     machine that measured it. Here, the machine's measurement lock is held from reading the store to
     the last record (a second sweep of the tier waits, then finds the layers done: none is measured
     twice); on a cluster each node's measurements take that node's lock."""
-    if runner is not None:
-        return _sweep(tier, shard, labels, batch, check, repeats, sample, store, tag, data, on_layer, runner)
-    with measuring(f"convbench sweep --corpus {tier}"):
-        return _sweep(tier, shard, labels, batch, check, repeats, sample, store, tag, data, on_layer, runner)
+    with contextlib.nullcontext() if runner else measuring(f"convbench sweep --corpus {tier}"):
+        for name, value in (("batch", batch), ("repeats", repeats), ("sample", 1 if sample is None else sample)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                whole = " (or None: the whole tier)" if name == "sample" else ""
+                raise ConvError(f"{name} must be an int >= 1{whole}; got {value!r}")
+        for label in labels:
+            registry.check_names(label, "cpu")
+        if tag and not all(ch.isalnum() or ch in "-_." for ch in tag):
+            raise ConvError(f"tag must be letters, digits, '-', '_' or '.'; got {tag!r}")
+        run = run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else "")
+        machines = (runner.machines() if runner else []) or [machine_id()]  # no node answered: resume by this machine's
+        paths = {machine: store_path(run, store, machine) for machine in machines}
+        rows = tier_layers(tier, shard, sample, data)
+        wanted = ["torch", *(label for label in labels if label != "torch")]
+        # a variant of a layer is done when measured (or n/a because convbench cannot express the layer, and
+        # still cannot: a layer that a newer corpus can express is measured then) at this batch, checked for a
+        # check run, in this run's file or, for a run without a tag, in any untagged file of the machine (the
+        # dense tier after its sample measures only the rest; a new variant is measured alone, with torch);
+        # on a cluster, by any of its machines (the layers are spread over the nodes)
+        lines = {machine: defaultdict(list) for machine in machines}  # machine -> layer -> eligible lines, as read
+        for machine, path in paths.items():
+            others = [other for other in sorted(path.parent.glob("*.jsonl")) if other != path] if not tag else []
+            for other in [*others, path]:
+                for record in read_records(other, line_problem):
+                    if ((other == path or not record.get("tag")) and record.get("batch") == batch
+                            and (record.get("check") or not check) and isinstance(record.get("variants"), dict)):
+                        lines[machine][record.get("layer")].append(record)
 
+        def stored(machine, layer) -> dict | None:
+            return merged(lines[machine][layer], lambda record: layer).get(layer)
 
-def _sweep(tier, shard, labels, batch, check, repeats, sample, store, tag, data, on_layer, runner) -> CorpusSweep:
-    for name, value in (("batch", batch), ("repeats", repeats), ("sample", 1 if sample is None else sample)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConvError(f"{name} must be an int >= 1{' (or None: the whole tier)' if name == 'sample' else ''}; "
-                            f"got {value!r}")
-    for label in labels:
-        registry.check_names(label, "cpu")
-    if tag and not all(ch.isalnum() or ch in "-_." for ch in tag):
-        raise ConvError(f"tag must be letters, digits, '-', '_' or '.'; got {tag!r}")
-    run = run_name(tier, shard, batch, sample) + ("-check" if check else "") + (f"-{tag}" if tag else "")
-    machines = (runner.machines() if runner else []) or [machine_id()]  # no node answered: resume by this machine's
-    paths = {machine: store_path(run, store, machine) for machine in machines}
-    rows = tier_layers(tier, shard, sample, data)
-    wanted = ["torch", *(label for label in labels if label != "torch")]
-    # a variant of a layer is done when measured (or n/a because convbench cannot express the layer, and
-    # still cannot: a layer that a newer corpus can express is measured then) at this batch, checked for a
-    # check run, in this run's file or, for a run without a tag, in any untagged file of the machine (the
-    # dense tier after its sample measures only the rest; a new variant is measured alone, with torch);
-    # on a cluster, by any of its machines (the layers are spread over the nodes)
-    lines = {machine: defaultdict(list) for machine in machines}  # machine -> layer -> eligible lines, as read
-    for machine, path in paths.items():
-        others = [other for other in sorted(path.parent.glob("*.jsonl")) if other != path] if not tag else []
-        for other in [*others, path]:
-            for record in read_records(other, line_problem):
-                if ((other == path or not record.get("tag")) and record.get("batch") == batch
-                        and (record.get("check") or not check) and isinstance(record.get("variants"), dict)):
-                    lines[machine][record.get("layer")].append(record)
+        def missing(row) -> list[str]:
+            def lacking(record):
+                if record is None or (record.get("spec") is None and table.expressible(row)):
+                    return wanted
+                return [label for label in wanted if label not in record["variants"]]
+            return min((lacking(stored(machine, row["layer"])) for machine in machines), key=len)
 
-    def stored(machine, layer) -> dict | None:
-        return merged(lines[machine][layer], lambda record: layer).get(layer)
-
-    def missing(row) -> list[str]:
-        def lacking(record):
-            if record is None or (record.get("spec") is None and table.expressible(row)):
-                return wanted
-            return [label for label in wanted if label not in record["variants"]]
-        return min((lacking(stored(machine, row["layer"])) for machine in machines), key=len)
-
-    todo = [(row, missing(row)) for row in rows]
-    todo = [(row, labels_left) for row, labels_left in todo if labels_left]
-    for record in (runner or measure_here)(todo, batch, check, repeats):
-        record = {**record, "tag": tag}
-        machine = record["machine"]["id"]
-        if machine not in paths:  # a node whose machine did not answer the runner's probe
-            paths[machine], lines[machine] = store_path(run, store, machine), defaultdict(list)
-        append_record(paths[machine], record)
-        lines[machine][record["layer"]].append(record)
-        if on_layer:
-            on_layer(record, len(todo))
-    found = [stored(machine, row["layer"]) for machine in paths for row in rows]
-    return CorpusSweep(list(paths.values()), [record for record in found if record is not None], len(todo),
-                       len(rows) - len(todo))
+        todo = [(row, missing(row)) for row in rows]
+        todo = [(row, labels_left) for row, labels_left in todo if labels_left]
+        for record in (runner or measure_here)(todo, batch, check, repeats):
+            record = {**record, "tag": tag}
+            machine = record["machine"]["id"]
+            if machine not in paths:  # a node whose machine did not answer the runner's probe
+                paths[machine], lines[machine] = store_path(run, store, machine), defaultdict(list)
+            append_record(paths[machine], record)
+            lines[machine][record["layer"]].append(record)
+            if on_layer:
+                on_layer(record, len(todo))
+        found = [stored(machine, row["layer"]) for machine in paths for row in rows]
+        return CorpusSweep(list(paths.values()), [record for record in found if record is not None], len(todo),
+                           len(rows) - len(todo))

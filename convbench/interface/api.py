@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.core.arrays import as_conv_array, check_compression
+from convbench.core.arrays import as_conv_array, check_compression, pop_check_finite
 from convbench.core.errors import ConvError
 from convbench.core.machine import available_memory_bytes
 from convbench.interface.registry import COMPRESSIBLE, implementations, label, option_problem, resolved_implementation
@@ -41,9 +41,7 @@ def plan(spec: ConvSpec, algorithm: str = "direct", backend: str = "cpu", compre
         return plan_signal(spec, algorithm, backend, compression, **options)
     if not isinstance(spec, ConvSpec):
         raise ConvError(f"spec must be a convbench.ConvSpec (or a SignalSpec for 1-D); got {type(spec).__name__}")
-    check_finite = options.pop("check_finite", False)
-    if not isinstance(check_finite, bool):
-        raise ConvError(f"check_finite must be True or False; got {check_finite!r}")
+    check_finite = pop_check_finite(options)
     if check_finite and backend != "cpu":
         raise ConvError(f"check_finite=True is checked on the CPU backend only; got backend={backend!r} "
                         f"(expected 'cpu', or check_finite=False)")

@@ -43,6 +43,7 @@ PEER_VARIANTS = {
 }
 PEER_LABELS = tuple(PEER_VARIANTS)
 PEER_ALGORITHMS = ("cudnn",)
+ALL_VARIANTS = {**VARIANTS, **PEER_VARIANTS}  # what plan() resolves: ours and the peers'
 
 # Each variant's tolerance: the relative L2 error against the float64 oracle that the corpus
 # sweep's --check (convbench.corpus.sweep) accepts on a real layer at batch 1, float32 data
@@ -153,7 +154,7 @@ def signal_implementation(name, backend, options=None):
 
 
 def check_names(name, backend) -> None:
-    if name not in ALGORITHMS + PEER_ALGORITHMS and name not in VARIANTS and name not in PEER_VARIANTS:
+    if name not in ALGORITHMS + PEER_ALGORITHMS and name not in ALL_VARIANTS:
         raise ConvError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS + ('auto',)))} "
                         f"or a variant label ({', '.join(repr(v) for v in LABELS + PEER_LABELS if v not in ALGORITHMS)}); "
                         f"got {name!r}")
@@ -161,11 +162,10 @@ def check_names(name, backend) -> None:
         raise ConvError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
 
 
-def resolve(name, options=None, variants=None) -> tuple[str, dict]:
+def resolve(name, options=None, variants=ALL_VARIANTS) -> tuple[str, dict]:
     """(algorithm, options) for an algorithm name or a variant label of `variants` (the 2-D ones, or
     SIGNAL_VARIANTS), with the caller's options added."""
     options = dict(options or {})
-    variants = {**VARIANTS, **PEER_VARIANTS} if variants is None else variants
     if name not in variants:
         return name, options
     algorithm, preset = variants[name]
@@ -176,10 +176,9 @@ def resolve(name, options=None, variants=None) -> tuple[str, dict]:
     return algorithm, {**preset, **options}
 
 
-def label(algorithm: str, options: dict, variants=None) -> str:
+def label(algorithm: str, options: dict, variants=ALL_VARIANTS) -> str:
     """The variant label of (algorithm, options) in `variants`, e.g. 'fft tile 16' (or 1-D's 'fft
     overlap-save'); options it does not name are listed after it."""
-    variants = {**VARIANTS, **PEER_VARIANTS} if variants is None else variants
     for name, (base, preset) in variants.items():
         if base == algorithm and preset and all(options.get(k) == v for k, v in preset.items()):
             rest = {k: v for k, v in options.items() if k not in preset}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.core.arrays import as_conv_array, check_compression
+from convbench.core.arrays import as_conv_array, check_compression, pop_check_finite
 from convbench.core.errors import ConvError
 from convbench.core.selection import select_signal
 from convbench.core.signal import SignalSpec
@@ -91,9 +91,7 @@ def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu
                 **options) -> SignalPlan:
     """Plan one 1-D convolution (convbench.plan does this for a SignalSpec)."""
     choice = "asked for"
-    check_finite = options.pop("check_finite", False)
-    if not isinstance(check_finite, bool):
-        raise ConvError(f"check_finite must be True or False; got {check_finite!r}")
+    check_finite = pop_check_finite(options)
     if algorithm == "auto":  # exact, and the rule's (core.selection.select_signal); nothing stored yet for 1-D
         if compression != 0.0 or options:
             raise ConvError(f"algorithm='auto' is exact and takes no options: compression must be 0 and no "

@@ -41,6 +41,10 @@ def lock_path() -> Path:
 _held = {"depth": 0, "file": None}  # this process's hold: re-entrant, one file
 
 
+def _on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _holder_text(handle) -> str:
     handle.seek(0)
     return handle.read().strip() or "another process"
@@ -85,7 +89,7 @@ def _acquire(what: str, wait: bool, say) -> None:
 def measuring(what: str, wait: bool = True, say=None):
     """Hold the machine's measurement lock for the block (re-entrant; a no-op in a process its holder
     started). wait=False: MeasurementBusy at once when another process holds it."""
-    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    say = say or _on_stderr
     if _held["depth"] == 0 and not _inherited():
         _acquire(what, wait, say)
     _held["depth"] += 1
@@ -103,7 +107,7 @@ def measuring(what: str, wait: bool = True, say=None):
 def hold_for_this_process(what: str) -> None:
     """Take the lock until this process exits (an asv benchmark process: from its setup to its end)."""
     if _held["depth"] == 0 and not _inherited():
-        _acquire(what, True, lambda line: print(line, file=sys.stderr, flush=True))
+        _acquire(what, True, _on_stderr)
         _held["depth"] = 1  # never released here: the kernel releases it at exit
     elif _held["depth"] == 0:
         _held["depth"] = 1
