@@ -42,6 +42,7 @@ class Plan:
     takes_groups = False
     takes_dilation = False
     dilation_needs = "a kernel that reads dilated taps"  # why dilation=1 is expected, where it is
+    training_passes = True  # whether backward_data and backward_filter compute (a forward-only peer: False)
 
     def __new__(cls, spec, *args, **kwargs):
         """Keep what the plan is built with, so that it can report it and rebuild itself on
@@ -74,6 +75,18 @@ class Plan:
         """A lower bound, from the shapes, of the bytes the plan's buffers take (checked against the memory
         available before anything is allocated); 0 where they are small beside the operands."""
         return 0
+
+    @classmethod
+    def variant_problem(cls, **options) -> str:
+        """Why this implementation, with these options, cannot run on this machine at all ('' when it can):
+        an instruction set a peer's kernels need, say."""
+        return ""
+
+    @classmethod
+    def case_problem(cls, spec: ConvSpec, **options) -> str:
+        """Why this implementation, with these options, cannot compute spec here ('' when it can), in the
+        words of what refuses it: a peer's library, its filter sizes, its strides."""
+        return ""
 
     @classmethod
     def supports(cls, spec: ConvSpec, **options) -> bool:

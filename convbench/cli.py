@@ -46,14 +46,15 @@ def cmd_list(args) -> int:
 
 def cmd_check(args) -> int:
     rows, unchecked = runs.check()
-    table = _table(f"relative L2 error against the float64 oracle (pass: <= {runs.TOLERANCE:g})",
-                   ("shape", "algorithm", "backend", "rel. L2 error", "max abs error", "result"))
+    table = _table(f"relative L2 error against the float64 oracle (pass: <= {runs.TOLERANCE:g}, or a peer's "
+                   f"measured budget)", ("shape", "algorithm", "backend", "pass", "rel. L2 error", "max abs error",
+                                         "result"))
     for row in rows:
         if row.error is None:
-            table.add_row(str(row.spec), row.algorithm, row.backend, "-", "-", f"n/a ({row.why_not})")
+            table.add_row(str(row.spec), row.algorithm, row.backend, row.direction, "-", "-", f"n/a ({row.why_not})")
         else:
-            table.add_row(str(row.spec), row.algorithm, row.backend, f"{row.error:.2e}", f"{row.max_abs_error:.2e}",
-                          "[green]ok[/]" if row.ok else "[red]FAIL[/]")
+            table.add_row(str(row.spec), row.algorithm, row.backend, row.direction, f"{row.error:.2e}",
+                          f"{row.max_abs_error:.2e}", "[green]ok[/]" if row.ok else "[red]FAIL[/]")
     console.print(table)
     if unchecked:
         console.print("not checked: " + "; ".join(unchecked))

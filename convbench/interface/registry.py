@@ -35,14 +35,42 @@ VARIANTS = {
 LABELS = tuple(VARIANTS)
 
 # The field's own implementations of the same algorithms, each on the backends it has: plan(spec, label,
-# backend) like ours, listed with why_not by `convbench list`, and not (yet) in the sweeps that walk LABELS.
+# backend) like ours, listed with why_not by `convbench list`, and swept beside ours (SWEPT_LABELS).
 # cuDNN's engine families are chosen by numerical note (convbench.algorithms.peers.cudnn_engines).
+CPU_PEER_VARIANTS = {
+    "onednn2 winograd": ("onednn2", {"kind": "winograd"}),
+    "onednn2 direct": ("onednn2", {"kind": "direct"}),
+    "nnpack wt8x8": ("nnpack", {"method": "wt8x8"}),
+    "nnpack ft8x8": ("nnpack", {"method": "ft8x8"}),
+    "nnpack ft16x16": ("nnpack", {"method": "ft16x16"}),
+    "nnpack implicit-gemm": ("nnpack", {"method": "implicit-gemm"}),
+    "scipy fftconvolve": ("scipy", {"method": "fftconvolve"}),
+    "scipy oaconvolve": ("scipy", {"method": "oaconvolve"}),
+    "fft-conv-pytorch": ("fft-conv-pytorch", {}),
+}
 PEER_VARIANTS = {
+    **CPU_PEER_VARIANTS,
     **{f"cudnn {family}": ("cudnn", {"engine": family})
        for family in ("implicit-gemm", "fft", "winograd", "winograd 4x4", "winograd 6x6", "winograd 13x13")},
 }
 PEER_LABELS = tuple(PEER_VARIANTS)
-PEER_ALGORITHMS = ("cudnn",)
+PEER_ALGORITHMS = ("onednn2", "nnpack", "scipy", "fft-conv-pytorch", "cudnn")
+SWEPT_LABELS = LABELS + tuple(CPU_PEER_VARIANTS)  # what the CPU sweeps (corpus, asv suites) walk
+
+# Each variant's algorithm family: ours and the peers' implementations of one algorithm, what the
+# "each algorithm at its best" chart and the peer speed targets pair up. oneDNN 2.6's Winograd runs
+# F(4x4,3x3) (jit_wino_4x3) in training propagation, which its plans use.
+FAMILY = {
+    "direct": "direct", "torch": "direct", "onednn2 direct": "direct", "nnpack implicit-gemm": "direct",
+    "winograd": "winograd F(2x2)",
+    "winograd F(4x4,3x3)": "winograd F(4x4)", "onednn2 winograd": "winograd F(4x4)",
+    "winograd F(6x6,3x3)": "winograd F(6x6)", "nnpack wt8x8": "winograd F(6x6)",
+    "fft tile 8": "fft tiles 8x8", "nnpack ft8x8": "fft tiles 8x8",
+    "fft tile 16": "fft tiles 16x16", "nnpack ft16x16": "fft tiles 16x16",
+    "fft tile 32": "fft tiles 32x32", "fft tile 64": "fft tiles 64x64", "scipy oaconvolve": "fft overlap-add",
+    "fft": "whole-image fft", "scipy fftconvolve": "whole-image fft", "fft-conv-pytorch": "whole-image fft",
+}
+OURS = tuple(label for label in LABELS if label != "torch")  # convbench's own implementations
 ALL_VARIANTS = {**VARIANTS, **PEER_VARIANTS}  # what plan() resolves: ours and the peers'
 
 # Each variant's tolerance: the relative L2 error against the float64 oracle that the corpus
@@ -52,6 +80,11 @@ ALL_VARIANTS = {**VARIANTS, **PEER_VARIANTS}  # what plan() resolves: ours and t
 # 2,713 checked outputs, AMD EPYC, 2026-12-02; fft tile 64: the smoke and whole dense tiers,
 # `--algorithms "fft tile 64" --check`), so a variant that starts computing something else fails, and
 # rounding on a layer not yet seen does not.
+PEER_TOLERANCE = {
+    "onednn2 winograd": 1e-4, "onednn2 direct": 1e-5, "nnpack wt8x8": 1e-4, "nnpack ft8x8": 1e-5,
+    "nnpack ft16x16": 1e-5, "nnpack implicit-gemm": 1e-5, "scipy fftconvolve": 1e-5, "scipy oaconvolve": 1e-5,
+    "fft-conv-pytorch": 1e-5,
+}
 TOLERANCE = {                      # the worst measured, and where
     "direct": 2.1e-6,              # 4.16e-7, a 1x1 layer 2048 -> 512 on 1x1 inputs (0038b36b07d0)
     "winograd": 2.3e-6,            # 4.53e-7 (0e9a82c6be29)
@@ -63,6 +96,7 @@ TOLERANCE = {                      # the worst measured, and where
     "fft tile 32": 2.1e-6,         # 4.04e-7 (2b1e5b0ea382)
     "fft tile 64": 1.8e-6,         # 3.62e-7 (cce821f0bd8b), on the 304 layers it runs (added 2026-12-02)
     "torch": 5e-6,                 # 9.95e-7, a 32x32 kernel on 224x224 (01c692bfbf9b)
+    **PEER_TOLERANCE,
 }
 
 # An option that selects another implementation of the same algorithm.
@@ -81,6 +115,10 @@ IMPLEMENTATIONS = {
     ("fft", "cuda"): "convbench.algorithms.fft.cuda:FFTCUDA",
     ("torch", "cuda"): "convbench.algorithms.peer:TorchCUDA",
     ("cudnn", "cuda"): "convbench.algorithms.peers.cudnn_engines:CudnnEngineCUDA",
+    ("onednn2", "cpu"): "convbench.algorithms.peers.onednn2:OneDNN2CPU",
+    ("nnpack", "cpu"): "convbench.algorithms.peers.nnpack:NNPACKCPU",
+    ("scipy", "cpu"): "convbench.algorithms.peers.scipy_signal:ScipySignalCPU",
+    ("fft-conv-pytorch", "cpu"): "convbench.algorithms.peers.fft_conv_pytorch:FFTConvPytorchCPU",
 }
 
 
@@ -227,7 +265,10 @@ def why_not(name, backend, spec) -> str:
     algorithm, options, cls, reason = _lookup(name, backend)
     if cls is None:
         return f"{name} on {backend} is not available here: {reason}"
-    problem = option_problem(cls, algorithm, backend, options) or cls.parameter_problem(spec)
+    problem = option_problem(cls, algorithm, backend, options)
+    if problem:
+        return problem
+    problem = cls.variant_problem(**options) or cls.parameter_problem(spec) or cls.case_problem(spec, **options)
     if problem:
         return problem
     return "" if cls.supports(spec, **options) else f"{name} cannot compute {spec}"
@@ -254,9 +295,10 @@ def implementations(peers: bool = False) -> list[Algorithm]:
             cls, reason = _import(name, backend)
             found.append(Algorithm(name, backend, cls is not None, reason))
     if peers:
-        for name, (algorithm, _) in PEER_VARIANTS.items():
+        for name, (algorithm, options) in PEER_VARIANTS.items():
             for backend in BACKENDS:
                 if (algorithm, backend) in IMPLEMENTATIONS:
                     cls, reason = _import(algorithm, backend)
-                    found.append(Algorithm(name, backend, cls is not None, reason))
+                    reason = reason or cls.variant_problem(**options)
+                    found.append(Algorithm(name, backend, not reason, reason))
     return found

@@ -15,7 +15,7 @@ from convbench.workloads.layers import LAYER_SETS
 from convbench.workloads.models import forward_costs
 from convbench.measure.timing import alternating_medians, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
 from convbench.core.oracle import reference_for, relative_error
-from convbench.workloads.signals import random_problem
+from convbench.workloads.signals import random_problem, uniform
 from convbench.core.spec import ConvSpec
 
 TOLERANCE = 1e-5  # relative L2 error against the float64 oracle that `check` accepts
@@ -39,35 +39,68 @@ class CheckRow:
     error: float | None      # relative L2 error; None where the algorithm cannot compute the spec
     max_abs_error: float | None
     why_not: str = ""
+    direction: str = "forward"     # or a training pass, checked for the peers that have them
+    tolerance: float = TOLERANCE   # a peer's own budget where it is looser (registry.TOLERANCE)
 
     @property
     def ok(self) -> bool | None:
-        return None if self.error is None else self.error <= TOLERANCE
+        return None if self.error is None else self.error <= self.tolerance
+
+
+def _checked_labels(available) -> list[tuple[str, str]]:
+    """(label, backend) of every available variant: ours by algorithm, the peers' by their own label."""
+    found = []
+    for a in available:
+        if a.name in registry.PEER_VARIANTS:
+            found.append((a.name, a.backend))
+        else:
+            found.extend((name, a.backend) for name in registry.LABELS if registry.VARIANTS[name][0] == a.name)
+    return found
+
+
+def _check_passes(p, spec, x, w, name, backend) -> list[CheckRow]:
+    """A peer's training passes, where it has them, against the oracle's exact adjoints."""
+    from convbench.core.oracle import Float64Oracle
+
+    if name not in registry.PEER_VARIANTS or not p.training_passes:
+        return []
+    oracle, dy = Float64Oracle(spec), uniform(np.random.default_rng(7), spec.output_shape)
+    tolerance = max(TOLERANCE, registry.TOLERANCE.get(name, 0.0))
+    rows = []
+    for direction, got, reference in (("backward_data", p.backward_data(dy, w), oracle.backward_data(dy, w)),
+                                      ("backward_filter", p.backward_filter(x, dy), oracle.backward_filter(x, dy))):
+        rows.append(CheckRow(spec, name, backend, relative_error(got, reference), float(np.abs(got - reference).max()),
+                             direction=direction, tolerance=tolerance))
+    return rows
 
 
 def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list[CheckRow], list[str]]:
-    """Every available (algorithm, backend), each variant, against the float64 oracle on each spec.
+    """Every available (algorithm, backend), each variant and each peer, against the float64 oracle on each
+    spec (a peer's training passes too, where it has them).
 
     Returns (rows, what was not checked and why). The CUDA simulator runs a thread
     at a time in Python, so cuda is left out under it unless asked for."""
     from convbench.algorithms.gpu import simulated
 
     skip_cuda = simulated() and not include_simulated_cuda
-    available = [a for a in registry.implementations() if a.available and not (skip_cuda and a.backend == "cuda")]
+    listed = registry.implementations(peers=True)
+    available = [a for a in listed if a.available and not (skip_cuda and a.backend == "cuda")]
     rows = []
     for spec in specs:
         x, w = random_problem(spec)
         reference = reference_for(spec, x, w)
-        for a, name in ((a, name) for a in available for name in registry.LABELS
-                        if registry.VARIANTS[name][0] == a.name):
-            why_not = registry.why_not(name, a.backend, spec)
+        for name, backend in _checked_labels(available):
+            why_not = registry.why_not(name, backend, spec)
             if why_not:
-                rows.append(CheckRow(spec, name, a.backend, None, None, why_not))
+                rows.append(CheckRow(spec, name, backend, None, None, why_not))
                 continue
-            result = plan(spec, name, a.backend)(x, w)
-            rows.append(CheckRow(spec, name, a.backend, relative_error(result, reference),
-                                 float(np.abs(result - reference).max())))
-    unchecked = [f"{a.name}/{a.backend}: {a.reason}" for a in registry.implementations() if not a.available]
+            p = plan(spec, name, backend)
+            result = p(x, w)
+            rows.append(CheckRow(spec, name, backend, relative_error(result, reference),
+                                 float(np.abs(result - reference).max()),
+                                 tolerance=max(TOLERANCE, registry.TOLERANCE.get(name, 0.0))))
+            rows.extend(_check_passes(p, spec, x, w, name, backend))
+    unchecked = [f"{a.name}/{a.backend}: {a.reason}" for a in listed if not a.available]
     if skip_cuda:
         unchecked.append("cuda: Numba's CUDA simulator is on (tests/test_cuda.py checks it on tiny shapes)")
     return rows, unchecked
