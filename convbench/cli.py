@@ -130,7 +130,7 @@ def cmd_corpus_sweep(args) -> int:
     from convbench.corpus import sweep
 
     shard = sweep.parse_shard(args.shard)
-    labels = args.algorithms or registry.LABELS
+    labels = args.algorithms or registry.SWEPT_LABELS
     layers = sweep.tier_layers(args.corpus, shard, args.sample)
     runner = None
     if args.ray:
@@ -168,12 +168,17 @@ def _print_answers(records, title: str) -> None:
     table = _table(f"{title}: {found.layers} layers", ("variant", "wins (by occurrence)", "wins (layers)",
                    "median x torch", "layers run"), right=("wins (by occurrence)", "wins (layers)", "median x torch",
                                                            "layers run"))
-    for label in registry.LABELS:
+    for label in (label for label in registry.SWEPT_LABELS if label == "torch" or label in found.speedups):
         median = found.median_speedup(label)
         table.add_row(label, f"{100 * found.wins.get(label, 0):.1f}%", f"{100 * found.wins_unweighted.get(label, 0):.1f}%",
                       "-" if label == "torch" else (f"{median:.2f}" if median else "-"),
                       str(found.layers if label == "torch" else len(found.speedups.get(label, []))))
     console.print(table)
+    families = _table(f"{title}: which algorithm wins, by its best implementation (ours or a peer's)",
+                      ("algorithm", "wins (by occurrence)"), right=("wins (by occurrence)",))
+    for family, share in sorted(found.family_wins.items(), key=lambda item: -item[1]):
+        families.add_row(family, f"{100 * share:.1f}%")
+    console.print(families)
     if found.models:
         ratios = sorted(torch_total / best for _, torch_total, best, _ in found.models)
         console.print(f"per model ({len(ratios)} models with a measured layer): the cherry-pick's total is "
@@ -268,6 +273,16 @@ def cmd_stages(args) -> int:
         table.add_row(f"{row.compression:g}" if first else "", f"{row.achieved:.3f}" if first else "", row.stage,
                       f"{row.seconds * 1e3:.2f}", *roofline, *memory)
     console.print(table)
+    if args.peer:
+        label, phases = runs.nnpack_stages(spec, args.algorithm, args.repeats)
+        ours = {row.stage: row.seconds for row in rows if row.compression == rows[0].compression}
+        beside = _table(f"{args.algorithm} beside {label}, stage by stage (NNPACK's nnp_profile, median of "
+                        f"{args.repeats} calls)", ("stage", "ours [ms]", "nnpack [ms]", "ours / nnpack"),
+                        right=("ours [ms]", "nnpack [ms]", "ours / nnpack"))
+        for stage, seconds in phases.items():
+            mine = ours.get(stage)
+            beside.add_row(stage, _ms(mine), _ms(seconds), f"{mine / seconds:.2f}" if mine and seconds else "-")
+        console.print(beside)
     for compression, ratio in runs.call_over_stages(rows).items():
         console.print(f"c={compression:g}: call / sum of stages = {ratio:.2f}")
     if any(row.bound_seconds is not None for row in rows):
@@ -280,9 +295,10 @@ def cmd_stages(args) -> int:
 
 def cmd_interference(args) -> int:
     spec = _layer_spec(args)
+    columns = (f"it after {args.against}", f"{args.against} after it")
     table = _table(f"thread pools and caches: a call right after the other side's / right after itself, on {spec}",
-                   ("algorithm", "ours after torch", "torch after ours"), right=("ours after torch", "torch after ours"))
-    for name, found in runs.interference(spec, args.algorithms, args.repeats).items():
+                   ("algorithm", *columns), right=columns)
+    for name, found in runs.interference(spec, args.algorithms, args.repeats, args.against).items():
         table.add_row(name, f"{found['ours after peer']:.2f}", f"{found['peer after ours']:.2f}")
     console.print(table)
     console.print("1.00: the other side's call left nothing behind that slows this one (median of "
@@ -338,12 +354,14 @@ def cmd_targets(args) -> int:
     rows = runs.targets(args.only, args.repeats)
     for row in rows:
         met = "-" if row.met is None else "[green]yes[/]" if row.met else "[red]no[/]"
-        table.add_row(row.name, row.goal, f"{row.measured:.2f}", met)
+        table.add_row(row.name, row.goal, f"{row.measured:.2f}" if not row.why_not else "n/a", met)
     console.print(table)
+    for row in (row for row in rows if row.why_not):
+        console.print(f"n/a {row.name}: {row.why_not}")
     if args.save:
         from convbench.measure import guard
 
-        ratios = {row.name: row.measured for row in rows if row.name in runs.speedup_targets()}
+        ratios = {row.name: row.measured for row in rows if row.name in runs.speedup_targets() and not row.why_not}
         path = guard.save_ratios(ratios, store=args.store)
         console.print(f"stored {len(ratios)} ratios for machine {guard.machine_id()} in {path}")
     missed = [row.name for row in rows if row.met is False]
@@ -533,7 +551,7 @@ def main(argv=None) -> int:
     sweep.add_argument("--layers", nargs="+", choices=sorted(LAYER_SETS), default=["convnet"])
     sweep.add_argument("--repeats", type=_at_least(1), default=3)
     _model_arguments(sweep, required=False)
-    sweep.add_argument("--algorithms", nargs="+", choices=registry.LABELS, metavar="LABEL",
+    sweep.add_argument("--algorithms", nargs="+", choices=registry.SWEPT_LABELS, metavar="LABEL",
                        help="with --model: these variants (torch is always timed); default: all")
     sweep.add_argument("--inference", action="store_true",
                        help="with --model: fix the filters first (set_weights: transformed once), time plan(x)")
@@ -557,6 +575,8 @@ def main(argv=None) -> int:
     sweep.set_defaults(run=cmd_sweep)
     stages = commands.add_parser("stages", help="time and memory of each stage of one plan")
     stages.add_argument("--algorithm", default="fft", choices=registry.LABELS, help="an algorithm or variant label, e.g. \"fft tile 16\"")
+    stages.add_argument("--peer", choices=["nnpack"], help="also NNPACK's phases (nnp_profile) of the same algorithm "
+                                                          "(wt8x8 beside F(6x6,3x3), ft8x8 / ft16x16 beside fft tile 8 / 16)")
     stages.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.workloads.layers)")
     stages.add_argument("--shape", type=_at_least(0), nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                         default=[8, 64, 56, 56, 64, 7, 7, 3, 1])
@@ -570,7 +590,10 @@ def main(argv=None) -> int:
     interference.add_argument("--shape", type=_at_least(0), nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                               default=[8, 64, 56, 56, 64, 3, 3, 1, 1], help="default: ResNet-18's 64@56 at N=8")
     interference.add_argument("--algorithms", nargs="+", default=["direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"],
-                              choices=registry.LABELS)
+                              choices=registry.SWEPT_LABELS, help="ours, or peers (NNPACK's pthreadpool, oneDNN 2.6 "
+                                                                  "on torch's OpenMP)")
+    interference.add_argument("--against", default="torch", choices=registry.SWEPT_LABELS,
+                              help="the other side of each pair (default: torch; one of ours, beside a peer)")
     interference.add_argument("--repeats", type=_at_least(1), default=15)
     _measures(interference)
     interference.set_defaults(run=cmd_interference)

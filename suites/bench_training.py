@@ -31,6 +31,8 @@ class _Training(_Timed):
         spec, algorithm, compression = self.case(*params)
         self.build = lambda: make_plan(spec, algorithm, "cpu", compression)
         self.plan = self.build()
+        if not self.plan.training_passes:
+            raise NotImplementedError(f"{algorithm} computes the forward pass only")
         self.x, self.w = random_problem(spec)
         self.dy = gradient_of_output(spec)
         self.calls = {name: pass_call(self.plan, name, self.x, self.w, self.dy)

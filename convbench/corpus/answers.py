@@ -17,6 +17,7 @@ from convbench.core.machine import machine_id
 from convbench.core.layer_records import line_problem
 from convbench.core.records import merged, read_records
 from convbench.corpus import table
+from convbench.interface.registry import FAMILY
 from convbench.workloads.models import forward_costs
 
 
@@ -38,14 +39,31 @@ def times(record: dict) -> dict:
 
 
 def winner(record: dict) -> str | None:
+    """The implementation that won the layer: ours or a peer's variant."""
     ran = times(record)
+    return min(ran, key=ran.get) if ran else None
+
+
+def family_times(record: dict) -> dict:
+    """{algorithm family: its best implementation's seconds} on the layer, ours and the peers' alike."""
+    best = {}
+    for label, seconds in times(record).items():
+        family = FAMILY.get(label, label)
+        best[family] = min(seconds, best.get(family, seconds))
+    return best
+
+
+def winning_family(record: dict) -> str | None:
+    """The algorithm that won the layer, by its best implementation (ours or a peer's)."""
+    ran = family_times(record)
     return min(ran, key=ran.get) if ran else None
 
 
 @dataclass(frozen=True)
 class Answers:
     layers: int
-    wins: dict              # variant -> share of layers won, weighted by occurrences
+    wins: dict              # variant -> share of layers won, weighted by occurrences: which implementation
+    family_wins: dict       # algorithm family -> share of layers won by its best implementation, weighted
     wins_unweighted: dict   # variant -> share of layers won
     speedups: dict          # variant -> [torch's time / its time, one per layer it ran]
     models: list            # (model, torch total, cherry-pick total, layers of the model measured)
@@ -60,17 +78,18 @@ def answer(records: list[dict], data: Path = table.DATA) -> Answers:
     ran = [r for r in records if times(r) and "torch" in times(r)]
     weight = {r["layer"]: int(layer_rows[r["layer"]]["occurrences"]) if r["layer"] in layer_rows else 1 for r in ran}
     total = sum(weight.values()) or 1
-    wins, counted = defaultdict(float), defaultdict(int)
+    wins, counted, family_wins = defaultdict(float), defaultdict(int), defaultdict(float)
     speedups = defaultdict(list)
     for record in ran:
         best = winner(record)
         wins[best] += weight[record["layer"]] / total
+        family_wins[winning_family(record)] += weight[record["layer"]] / total
         counted[best] += 1
         torch_time = times(record)["torch"]
         for label, seconds in times(record).items():
             if label != "torch":
                 speedups[label].append(torch_time / seconds)
-    return Answers(len(ran), dict(wins), {k: v / max(len(ran), 1) for k, v in counted.items()}, dict(speedups),
+    return Answers(len(ran), dict(wins), dict(family_wins), {k: v / max(len(ran), 1) for k, v in counted.items()}, dict(speedups),
                    per_model(ran, data))
 
 

@@ -48,8 +48,11 @@ SLOW_FLOOR = 0.01
 
 
 def spectrum_bound_bytes(spec, label: str) -> int:
-    """Bytes of the filter spectra an fft variant holds for spec (0 for the others)."""
-    algorithm, options = registry.VARIANTS[label]
+    """Bytes of the filter spectra an fft variant holds for spec (0 for the others; fft-conv-pytorch's are on
+    the padded input's grid; scipy's are bounded by its chunks)."""
+    algorithm, options = registry.ALL_VARIANTS[label]
+    if algorithm == "fft-conv-pytorch":
+        return spec.K * spec.C_per_group * (spec.H + 2 * spec.pad_h) * ((spec.W + 2 * spec.pad_w) // 2 + 1) * 8
     if algorithm != "fft":
         return 0
     if "tile" in options:
@@ -133,18 +136,29 @@ def _timed(spec, labels, repeats: int) -> dict:
         except (ConvError, MemoryError, ValueError, RuntimeError) as err:
             results[label] = {"why_not": f"failed: {type(err).__name__}: {str(err)[:300]}"}
             continue
+        results[label] = what_ran(p)
         if label == "torch":
             torch_seconds = seconds
         if torch_seconds and seconds > SLOW * torch_seconds and seconds > SLOW_FLOOR:
-            results[label] = {"seconds": seconds, "timed_once": True}
+            results[label].update(seconds=seconds, timed_once=True)
             del p
         else:
             calls[label] = lambda p=p: p(x, w)
     if calls:
         # warmup=0: each call above already ran twice
         for label, seconds in alternating_medians(calls, repeats, warmup=0).items():
-            results[label] = {"seconds": seconds}
+            results[label]["seconds"] = seconds
     return results
+
+
+def what_ran(p) -> dict:
+    """What a peer's plan records of the kernel that ran and its threads ({} for ours): kept with its time."""
+    found = {}
+    if getattr(p, "ran", None):
+        found["ran"] = dict(p.ran)
+    if getattr(p, "threads", None):
+        found["threads"] = p.threads
+    return found
 
 
 def _checked(spec, labels, found: dict) -> None:
@@ -212,7 +226,7 @@ class CorpusSweep:
                 for label, v in r["variants"].items() if v.get("ok") is False]
 
 
-def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.LABELS, batch: int = 1, check: bool = False,
+def sweep_corpus(tier: str = "smoke", shard=(1, 1), labels=registry.SWEPT_LABELS, batch: int = 1, check: bool = False,
                  repeats: int = 3, sample: int | None = None, store: Path = STORE, tag: str = "",
                  data: Path = table.DATA, on_layer=None, runner=None) -> CorpusSweep:
     """Measure every layer of the tier (shard) that the store does not hold yet, here, or with a runner

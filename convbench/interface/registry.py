@@ -80,10 +80,19 @@ ALL_VARIANTS = {**VARIANTS, **PEER_VARIANTS}  # what plan() resolves: ours and t
 # 2,713 checked outputs, AMD EPYC, 2026-12-02; fft tile 64: the smoke and whole dense tiers,
 # `--algorithms "fft tile 64" --check`), so a variant that starts computing something else fails, and
 # rounding on a layer not yet seen does not.
-PEER_TOLERANCE = {
-    "onednn2 winograd": 1e-4, "onednn2 direct": 1e-5, "nnpack wt8x8": 1e-4, "nnpack ft8x8": 1e-5,
-    "nnpack ft16x16": 1e-5, "nnpack implicit-gemm": 1e-5, "scipy fftconvolve": 1e-5, "scipy oaconvolve": 1e-5,
-    "fft-conv-pytorch": 1e-5,
+# The peers' budgets, set the same way on the smoke tier (`convbench sweep --corpus smoke --check
+# --algorithms <the CPU peers>`: 259 checked outputs, AMD EPYC Zen 3, 2026-12-05).
+PEER_TOLERANCE = {                  # the worst measured, and where
+    "onednn2 direct": 5.8e-6,       # 1.16e-6 (01ffda84e9d3), where torch's error is the same
+    "nnpack wt8x8": 2.1e-5,         # 4.27e-6 (01a17c3334f3)
+    "nnpack ft8x8": 1.3e-6,         # 2.57e-7 (027be0adc17b)
+    "nnpack ft16x16": 1.4e-6,       # 2.84e-7 (027be0adc17b)
+    "nnpack implicit-gemm": 1.6e-6,  # 3.12e-7 (01c692bfbf9b)
+    "scipy fftconvolve": 2.6e-6,    # 5.27e-7 (004807b5f598)
+    "scipy oaconvolve": 2.6e-6,     # 5.27e-7 (004807b5f598)
+    "fft-conv-pytorch": 4.2e-6,     # 8.38e-7 (0038b36b07d0)
+    # not yet measured (no AVX-512 on the machine that set the rest): our F(4x4,3x3)'s budget, the same tile
+    "onednn2 winograd": 1e-5,
 }
 TOLERANCE = {                      # the worst measured, and where
     "direct": 2.1e-6,              # 4.16e-7, a 1x1 layer 2048 -> 512 on 1x1 inputs (0038b36b07d0)

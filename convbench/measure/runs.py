@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convbench.core.errors import ConvError
 from convbench.interface import registry
 from convbench.interface.api import plan
 from convbench.workloads.layers import LAYER_SETS
@@ -238,6 +239,30 @@ class StageRow:
         return None if self.bound_seconds is None else self.bound_seconds / self.seconds
 
 
+PEER_PHASES = {"input_transform": "input transform", "kernel_transform": "filter transform",
+               "block_multiplication": "contraction", "output_transform": "output transform"}
+
+
+def nnpack_stages(spec: ConvSpec, algorithm: str, repeats: int = 5) -> tuple[str, dict]:
+    """(NNPACK's variant of algorithm's family, {our stage name: median seconds of NNPACK's phase}) from
+    nnp_profile over `repeats` calls: NNPACK's stages beside ours (`convbench stages --peer nnpack`)."""
+    family = registry.FAMILY.get(algorithm)
+    label = next((name for name in registry.CPU_PEER_VARIANTS if name.startswith("nnpack")
+                  and registry.FAMILY[name] == family), None)
+    if label is None:
+        peers = sorted({registry.FAMILY[n] for n in registry.CPU_PEER_VARIANTS if n.startswith("nnpack")})
+        raise ConvError(f"--peer nnpack: NNPACK has no implementation of {algorithm!r}'s family ({family}); "
+                        f"expected an algorithm of {', '.join(peers)}")
+    why = registry.why_not(label, "cpu", spec)
+    if why:
+        raise ConvError(f"--peer nnpack: {label} cannot compute {spec}: {why}")
+    x, w = random_problem(spec)
+    p = plan(spec, label)
+    p(x, w)
+    profiles = [p.profile(x, w) for _ in range(repeats)]
+    return label, {ours: float(np.median([found[phase] for found in profiles])) for phase, ours in PEER_PHASES.items()}
+
+
 def stages(spec: ConvSpec, algorithm: str = "fft", compressions=None, repeats: int = 5) -> list[StageRow]:
     """Where the time and memory of one CPU call go, stage by stage, at each compression
     (default: 0 and 0.5 for the band-limited fft, 0 for every other variant).
@@ -293,12 +318,13 @@ class TargetRow:
     name: str
     goal: str                # as printed: ">= 1.50", "<= 0.60", or what it is compared with
     measured: float
-    met: bool | None         # None: no goal (inference mode, the GPU ratios)
+    met: bool | None         # None: no goal (inference mode, the GPU ratios), or not measured here
+    why_not: str = ""        # why a peer ratio was not measured on this machine
 
 
 def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     """Each speed target's ratio, timed alternately against its peer in this process."""
-    from convbench.measure.targets import GPU_RATIOS, INFERENCE, SIGNAL, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, signal_workspace_ratio, training_workspace_ratio
+    from convbench.measure.targets import GPU_RATIOS, INFERENCE, PEER_RATIOS, SIGNAL, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, signal_workspace_ratio, training_workspace_ratio
 
     wanted = lambda name: not only or only in name  # noqa: E731
     rows = []
@@ -324,6 +350,14 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     workspace("fft 7x7 workspace c=0.5 / c=0", compression_workspace_ratio)
     against_goals(SIGNAL)
     workspace("1-D fft 65536x4096 workspace c=0.5 / c=0", signal_workspace_ratio)
+    for name, target in PEER_RATIOS.items():
+        if wanted(name):
+            why = registry.why_not(target.peer, target.backend, target.spec)
+            if why:
+                rows.append(TargetRow(name, f">= {target.goal:.2f}", float("nan"), None, why))
+                continue
+            ratio = measured_speedup(target, repeats)
+            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
     for name, target in GPU_RATIOS.items():
         if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
             ratio = measured_speedup(target, repeats)
@@ -334,9 +368,9 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
 
 def speedup_targets() -> dict:
     """Every ratio target the regression guard may compare, by name (workspace ratios aside)."""
-    from convbench.measure.targets import SIGNAL, TARGETS, TRAINING
+    from convbench.measure.targets import PEER_RATIOS, SIGNAL, TARGETS, TRAINING
 
-    return {**TARGETS, **TRAINING, **SIGNAL}
+    return {**TARGETS, **TRAINING, **SIGNAL, **PEER_RATIOS}
 
 
 def compare_targets(cases=None, repeats: int = 5, store=None) -> list:
@@ -351,13 +385,15 @@ def compare_targets(cases=None, repeats: int = 5, store=None) -> list:
 
 
 def interference(spec: ConvSpec, algorithms=("direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"),
-                 repeats: int = 15) -> dict:
-    """{variant: measure.interference of it against torch on spec}: each side's call right after the
-    other's, over the same call right after itself (the pools issue's measurement; 1.0: no effect)."""
+                 repeats: int = 15, against: str = "torch") -> dict:
+    """{variant: measure.interference of it against `against` (torch, or one of ours beside a peer) on
+    spec}: each side's call right after the other's, over the same call right after itself (the pools
+    issue's measurement; 1.0: no effect). A peer brings its own pool: NNPACK's pthreadpool, oneDNN 2.6
+    on torch's OpenMP runtime."""
     from convbench.measure.timing import interference as measured
 
     x, w = random_problem(spec)
-    peer = plan(spec, "torch")
+    peer = plan(spec, against)
     found = {}
     for name in algorithms:
         if registry.supports(name, "cpu", spec):

@@ -96,6 +96,35 @@ SIGNAL = {
 }
 
 
+# Each of our algorithms against the field's implementation of the same algorithm (the peers issue's
+# yardstick for the speed issue): the peer's time / ours, goal 1.0 (at least as fast as the best
+# implementation), forward, and both training passes where the peer has them. A peer that cannot run
+# here (a library, an instruction set) is listed with its reason.
+PEER_RATIOS = {}
+for _name, _spec in RESNET18.items():
+    PEER_RATIOS[f"winograd F(4x4,3x3) resnet18 {_name} vs onednn2 winograd"] = Target(
+        _spec, "winograd F(4x4,3x3)", "onednn2 winograd", 1.0)
+    PEER_RATIOS[f"winograd F(6x6,3x3) resnet18 {_name} vs nnpack wt8x8"] = Target(
+        _spec, "winograd F(6x6,3x3)", "nnpack wt8x8", 1.0)
+    PEER_RATIOS[f"direct resnet18 {_name} vs onednn2 direct"] = Target(_spec, "direct", "onednn2 direct", 1.0)
+for _name in ("64@56", "256@14"):
+    for _pass in ("backward_data", "backward_filter"):
+        PEER_RATIOS[f"winograd F(4x4,3x3) {_pass} resnet18 {_name} vs onednn2 winograd"] = Target(
+            RESNET18[_name], "winograd F(4x4,3x3)", "onednn2 winograd", 1.0, passes=_pass)
+for _k in (3, 7):
+    _spec = RESNET18["64@56"] if _k == 3 else VALID[7]
+    _where = "resnet18 64@56" if _k == 3 else "7x7 valid"
+    for _tile, _method in ((8, "ft8x8"), (16, "ft16x16")):
+        PEER_RATIOS[f"fft tile {_tile} {_where} vs nnpack {_method}"] = Target(_spec, f"fft tile {_tile}",
+                                                                               f"nnpack {_method}", 1.0)
+for _k, _spec in ((7, SPEC_7), (11, SPEC_11)):
+    for _peer in ("scipy fftconvolve", "fft-conv-pytorch"):
+        PEER_RATIOS[f"fft {_k}x{_k} vs {_peer}"] = Target(_spec, "fft", _peer, 1.0)
+for _pass in ("backward_data", "backward_filter"):
+    PEER_RATIOS[f"fft {_pass} 7x7 valid vs fft-conv-pytorch"] = Target(VALID[7], "fft", "fft-conv-pytorch", 1.0,
+                                                                        passes=_pass)
+
+
 # The GPU issue's ratios to cuDNN (no goals: it asks for the numbers), per call, data on the device.
 GPU_SPEC_3 = RESNET18["64@56"]
 GPU_RATIOS = {}

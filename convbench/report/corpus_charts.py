@@ -15,10 +15,12 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from convbench.corpus import answers, table  # noqa: E402
-from convbench.interface.registry import LABELS  # noqa: E402
+from convbench.interface.registry import CPU_PEER_VARIANTS, LABELS, SWEPT_LABELS  # noqa: E402
 from convbench.report.plot import SPREAD, _save  # noqa: E402
 
-PALETTE = dict(zip(LABELS, sns.color_palette("tab10", len(LABELS))))  # one colour per variant in every chart
+# one colour per variant in every chart: ours in tab10's, the peers' in Dark2's
+PALETTE = {**dict(zip(LABELS, sns.color_palette("tab10", len(LABELS)))),
+           **dict(zip(CPU_PEER_VARIANTS, sns.color_palette("Dark2", len(CPU_PEER_VARIANTS))))}
 
 
 def layer_frame(records: list[dict], data: Path = table.DATA) -> pd.DataFrame:
@@ -41,7 +43,7 @@ def chart_corpus_wins(records, out: Path, machine: str, data: Path = table.DATA)
     frame = layer_frame(records, data)
     if frame.empty:
         return []
-    order = [label for label in LABELS if label in set(frame.winner)]
+    order = [label for label in SWEPT_LABELS if label in set(frame.winner)]
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [3, 2]})
     sns.scatterplot(data=frame, x="channels", y="R", hue="winner", hue_order=order, palette=PALETTE, size="occurrences",
                     sizes=(15, 300), alpha=0.7, ax=left)
@@ -59,12 +61,12 @@ def chart_corpus_wins(records, out: Path, machine: str, data: Path = table.DATA)
 
 def chart_corpus_speedups(records, out: Path, machine: str, data: Path = table.DATA) -> list[Path]:
     found = answers.answer(records, data)
-    rows = [dict(variant=label, speedup=value) for label in LABELS for value in found.speedups.get(label, [])]
+    rows = [dict(variant=label, speedup=value) for label in SWEPT_LABELS for value in found.speedups.get(label, [])]
     if not rows:
         return []
     frame = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(11, 5))
-    sns.boxplot(data=frame, x="variant", y="speedup", order=[label for label in LABELS if label in set(frame.variant)],
+    sns.boxplot(data=frame, x="variant", y="speedup", order=[label for label in SWEPT_LABELS if label in set(frame.variant)],
                 hue="variant", palette=PALETTE, ax=ax, fliersize=2)
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
     ax.set(yscale="log", ylabel="torch's time / the variant's (> 1: faster)", xlabel="",
@@ -103,7 +105,7 @@ def chart_corpus_machines(store: Path, out: Path, data: Path = table.DATA) -> li
     frame = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(11, 5))
     sns.barplot(errorbar=SPREAD, data=frame, x="machine", y="speedup", hue="variant", palette=PALETTE, ax=ax,
-                hue_order=[label for label in LABELS if label in set(frame.variant)])
+                hue_order=[label for label in SWEPT_LABELS if label in set(frame.variant)])
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set(xlabel="", ylabel="median of torch's time / the variant's, over the layers measured",
            title=f"The corpus store's machines side by side ({len(set(frame.machine))})")

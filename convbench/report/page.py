@@ -8,6 +8,10 @@ from pathlib import Path
 
 # What each chart shows (by file name), in the order the page lists them.
 CAPTIONS = {
+    "algorithm_at_its_best": "Each algorithm at its best: per family (direct, Winograd F(2x2) / F(4x4) / F(6x6), "
+                             "FFT tiles, whole-image FFT), our implementation beside the field's (oneDNN 2.6, "
+                             "NNPACK, scipy, fft-conv-pytorch, torch) on the real layers, so that a family's verdict "
+                             "is about the algorithm, not about one implementation of it.",
     "time_vs_filter_size": "Time per call of every variant against the filter size, at two input sizes: "
                            "where FFT overtakes direct and torch.",
     "fft_or_winograd": "FFT or Winograd? Every variant's time against the filter size and against the channel "

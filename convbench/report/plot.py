@@ -14,12 +14,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from convbench.interface.registry import LABELS  # noqa: E402
+from convbench.interface.registry import FAMILY, OURS, SWEPT_LABELS  # noqa: E402
 from convbench.core.errors import ConvError  # noqa: E402
 from convbench.report.results import load_results  # noqa: E402
 from convbench.workloads.models import forward_costs  # noqa: E402
 
-ORDER = list(LABELS)  # the registry's order: every variant
+ORDER = list(SWEPT_LABELS)  # the registry's order: every variant, then the peers
 MIB = 2**20
 # Where a point has several values (machines, or runs), the band is their whole range: seaborn's default,
 # a bootstrapped 95% interval of the mean, claimed a statistic that two or three machines cannot
@@ -393,7 +393,32 @@ def chart_signal(frame, out):
     return _save(fig, out, "signal_time_vs_filter")
 
 
-CHARTS = (chart_filter_size, chart_compression_cost, chart_compression_accuracy, chart_gflops, chart_families, chart_tiles,
+def chart_algorithm_at_best(frame, out):
+    """Each algorithm by each of its implementations: per family (direct, Winograd F(2x2) / F(4x4) / F(6x6),
+    the FFT tiles, the whole-image FFT), ours beside the field's, on every real layer measured."""
+    data = _measure(frame, "Layers", "time_conv")
+    data = data[(data.backend == "cpu") & data.algorithm.isin(list(FAMILY))]
+    if data.empty:
+        return []
+    data = data.assign(family=data.algorithm.map(FAMILY), ms=data.value * 1e3,
+                       implementation=data.algorithm.map(lambda a: f"ours: {a}" if a in OURS else a))
+    families = [f for f in dict.fromkeys(FAMILY[a] for a in ORDER if a in FAMILY) if f in set(data.family)]
+    layers = list(dict.fromkeys(data.layer))
+    fig, axes = plt.subplots(len(families), 1, figsize=(max(8, 0.9 * len(layers) + 4), 3.2 * len(families)),
+                             squeeze=False, sharex=True)
+    for ax, family in zip(axes[:, 0], families):
+        panel = data[data.family == family]
+        hue_order = [i for i in (f"ours: {a}" if a in OURS else a for a in ORDER) if i in set(panel.implementation)]
+        sns.barplot(errorbar=SPREAD, data=panel, x="layer", y="ms", hue="implementation", hue_order=hue_order,
+                    order=layers, ax=ax)
+        ax.set(yscale="log", ylabel="time per call [ms]", xlabel="", title=family)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes[-1, 0].tick_params(axis="x", rotation=45)
+    fig.suptitle("Each algorithm at its best: ours beside the field's implementations, per family (CPU)")
+    return _save(fig, out, "algorithm_at_its_best")
+
+
+CHARTS = (chart_filter_size, chart_algorithm_at_best, chart_compression_cost, chart_compression_accuracy, chart_gflops, chart_families, chart_tiles,
           chart_training_compression, chart_training_passes, chart_models, chart_signal)
 
 
