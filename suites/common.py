@@ -32,10 +32,10 @@ def pick(full, quick):
 # orphan every stored result. Bump this when what the benchmarks measure changes.
 VERSION = "1"
 # every variant ('winograd F(4x4,3x3)', 'fft tile 16', ...) and every CPU peer ('nnpack wt8x8', 'onednn2
-# winograd', ...); the quick subset keeps one bigger tile of each family and the two Winograd peers
+# winograd', ...); the quick subset keeps one bigger tile of each family and the peers of two of them
 ALGORITHMS = pick(list(registry.SWEPT_LABELS),
                   ["direct", "winograd", "winograd F(4x4,3x3)", "fft", "fft tile 16", "torch", "onednn2 winograd",
-                   "nnpack wt8x8"])
+                   "nnpack ft16x16"])
 # CONVBENCH_BACKENDS=cuda runs only the GPU's rows (what .ci/gpu-check asks of a
 # lent GPU machine, whose time is short); asv stores each result with its own
 # parameters, so the published page still lines them up with the CPU's.

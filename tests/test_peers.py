@@ -198,3 +198,28 @@ def test_every_peer_has_a_family_and_a_measured_budget():
         assert label in registry.FAMILY and label in registry.TOLERANCE
     families = {registry.FAMILY[label] for label in registry.CPU_PEER_VARIANTS}
     assert families <= {registry.FAMILY[label] for label in registry.LABELS} | {"fft overlap-add"}
+
+
+def test_the_answers_name_the_winning_algorithm_and_the_winning_implementation():
+    from convbench.corpus import answers
+
+    record = {"layer": "a", "variants": {"torch": {"seconds": 3.0}, "winograd F(4x4,3x3)": {"seconds": 2.5},
+                                         "onednn2 winograd": {"seconds": 1.0}, "direct": {"seconds": 2.0},
+                                         "nnpack wt8x8": {"why_not": "no"}}}
+    assert answers.winner(record) == "onednn2 winograd"          # the implementation
+    assert answers.winning_family(record) == "winograd F(4x4)"   # the algorithm, by its best implementation
+    assert answers.family_times(record) == {"direct": 2.0, "winograd F(4x4)": 1.0}
+
+
+def test_the_corpus_store_keeps_what_ran_beside_each_peer_time(monkeypatch):
+    needs("nnpack ft8x8")
+    from convbench.corpus import sweep
+
+    row = {"layer": "t", "kind": "dense", "N": 1, "C": 8, "H": 12, "W": 12, "K": 8, "R": 3, "S": 3, "pad_h": 1,
+           "pad_w": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1, "groups": 1, "why_not": ""}
+    monkeypatch.setattr(sweep.table, "expressible", lambda row: True)
+    monkeypatch.setattr(sweep, "conv_spec", lambda row: convbench.ConvSpec(N=1, C=8, H=12, W=12, K=8, R=3, S=3, padding=1))
+    record = sweep.measure_layer(row, ["torch", "nnpack ft8x8", "direct"], repeats=1)
+    peer = record["variants"]["nnpack ft8x8"]
+    assert peer["seconds"] > 0 and "ft8x8" in peer["ran"]["forward"] and peer["threads"] >= 1
+    assert "ran" not in record["variants"]["direct"]
