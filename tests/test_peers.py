@@ -223,3 +223,12 @@ def test_the_corpus_store_keeps_what_ran_beside_each_peer_time(monkeypatch):
     peer = record["variants"]["nnpack ft8x8"]
     assert peer["seconds"] > 0 and "ft8x8" in peer["ran"]["forward"] and peer["threads"] >= 1
     assert "ran" not in record["variants"]["direct"]
+
+
+def test_a_peer_target_measures_the_registry_peer_not_the_1d_one_of_the_same_name():
+    """'scipy fftconvolve' names a 1-D DSP peer too (workloads.signal_peers): a 2-D target takes the registry's."""
+    needs("scipy fftconvolve")
+    from convbench.measure.targets import Target, measured_speedup
+
+    spec = convbench.ConvSpec(N=1, C=4, H=16, W=16, K=4, R=5, S=5, padding=2)
+    assert measured_speedup(Target(spec, "fft", "scipy fftconvolve", 1.0), repeats=1) > 0

@@ -171,7 +171,7 @@ def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) 
     device and every timed call ends in a synchronize."""
     (x, w), sync = on_backend(target.backend, *random_problem(target.spec))
     candidate = plan(target.spec, target.algorithm, target.backend, target.compression)
-    if target.peer in SIGNAL_PEERS:  # a DSP peer outside the registry (workloads.signal_peers)
+    if isinstance(target.spec, SignalSpec) and target.peer in SIGNAL_PEERS:  # a 1-D DSP peer (workloads.signal_peers)
         peer = SIGNAL_PEERS[target.peer](target.spec)
         return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
     peer = plan(target.spec, target.peer, target.backend, target.peer_compression)
