@@ -11,6 +11,11 @@ from convbench.interface import registry
 from convbench.core.spec import ConvSpec
 
 
+# The quick main job's corpus variants: ours and the peers that run as fast as ours (oneDNN 2.6, NNPACK);
+# scipy's and fft-conv-pytorch's whole-image FFTs run 20-40x slower and sweep in the full job only.
+QUICK_CORPUS_LABELS = registry.LABELS + ("onednn2 winograd", "onednn2 direct", "nnpack wt8x8", "nnpack ft16x16")
+
+
 def asv_machine_name() -> str:
     """asv's machine name for this hardware (not the hostname): the CPU and its cores, and the GPU's
     name where the cuda backend runs, e.g. 'amd-epyc-avx2-2-cores'."""
@@ -101,7 +106,8 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     commit = head_commit()[:8]
     announce(f"3/6 sweep and check the corpus's smoke tier ({STORE}/, a file for commit {commit})",
              ["convbench", "sweep", "--corpus", "smoke", "--check", "--tag", commit])
-    corpus = sweep_corpus("smoke", check=True, tag=commit, store=Path(results) / "corpus", repeats=1 if quick else 3)
+    corpus = sweep_corpus("smoke", QUICK_CORPUS_LABELS if quick else registry.SWEPT_LABELS, check=True, tag=commit,
+                          store=Path(results) / "corpus", repeats=1 if quick else 3)
     _run("4/6 publish the history as HTML", [*asv, "publish"], announce)
     html = Path(results) / "html"
     _run("5/6 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
