@@ -185,7 +185,7 @@ def model_sweep(layers, labels=registry.LABELS, repeats: int = 3, backend: str =
 
 def model_totals(rows: list[ModelLayerRow]) -> ModelTotals:
     present = {label for row in rows for label in row.seconds}
-    labels = ["torch", *(label for label in registry.LABELS if label in present and label != "torch")]
+    labels = ["torch", *(label for label in registry.SWEPT_LABELS if label in present and label != "torch")]
     costs, computed = forward_costs([row.layer.count for row in rows],
                                     {label: [row.seconds.get(label) for row in rows] for label in labels})
     seconds = {label: sum(costs[label]) for label in labels}
