@@ -225,3 +225,28 @@ def test_the_signal_chart_marks_where_fft_overtakes_conv1d(tmp_path):
     paths = chart_signal(frame, tmp_path)
     assert {p.name for p in paths} == {"signal_time_vs_filter.png", "signal_time_vs_filter.svg"}
     assert chart_signal(frame[frame.suite == "nothing"], tmp_path) == []
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_the_main_job_sweeps_the_corpus_with_the_peers_its_budget_allows(quick, tmp_path, monkeypatch):
+    """The quick job's smoke tier: ours and the fast peers (oneDNN 2.6, NNPACK); the full job's: every CPU peer."""
+    from convbench.corpus import sweep
+    from convbench.interface import registry
+    from convbench.report import bench
+
+    asked = {}
+
+    def sweep_corpus(tier, **options):
+        asked.update(options, tier=tier)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(bench, "_run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(bench, "register_asv_machine", lambda machine: None)
+    monkeypatch.setattr(sweep, "sweep_corpus", sweep_corpus)
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.main_job(quick, machine="m", results=str(tmp_path))
+    assert asked["tier"] == "smoke" and asked["check"] is True
+    expected = bench.QUICK_CORPUS_LABELS if quick else registry.SWEPT_LABELS
+    assert tuple(asked["labels"]) == tuple(expected)
+    assert set(registry.LABELS) <= set(asked["labels"]) and "nnpack ft16x16" in asked["labels"]
+    assert ("scipy fftconvolve" in asked["labels"]) is not quick

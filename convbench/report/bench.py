@@ -106,8 +106,8 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     commit = head_commit()[:8]
     announce(f"3/6 sweep and check the corpus's smoke tier ({STORE}/, a file for commit {commit})",
              ["convbench", "sweep", "--corpus", "smoke", "--check", "--tag", commit])
-    corpus = sweep_corpus("smoke", QUICK_CORPUS_LABELS if quick else registry.SWEPT_LABELS, check=True, tag=commit,
-                          store=Path(results) / "corpus", repeats=1 if quick else 3)
+    corpus = sweep_corpus("smoke", labels=QUICK_CORPUS_LABELS if quick else registry.SWEPT_LABELS, check=True,
+                          tag=commit, store=Path(results) / "corpus", repeats=1 if quick else 3)
     _run("4/6 publish the history as HTML", [*asv, "publish"], announce)
     html = Path(results) / "html"
     _run("5/6 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
