@@ -17,6 +17,8 @@ from convbench.measure import runs
 
 CPU_PEERS = tuple(registry.CPU_PEER_VARIANTS)
 CASES = (
+    # channels a multiple of 16: what oneDNN 2.6's AVX-512 Winograd kernels take
+    convbench.ConvSpec(N=2, C=32, H=14, W=14, K=32, R=3, S=3, padding=1),
     convbench.ConvSpec(N=2, C=16, H=20, W=20, K=24, R=3, S=3, padding=1),
     convbench.ConvSpec(N=2, C=8, H=21, W=17, K=4, R=5, S=5, padding=2),
     convbench.ConvSpec(N=1, C=8, H=21, W=17, K=4, R=3, S=3, padding=1, stride=2),
