@@ -6,3 +6,12 @@
 Each is loaded lazily (the registry imports a module only when asked) and is n/a
 with the reason when its library, its device or the shape is missing.
 """
+
+
+def package_problem(load, package: str) -> str:
+    """Why a peer's Python package cannot be imported ('' when load() imports it): the extra to install."""
+    try:
+        load()
+    except ImportError as err:
+        return f"{package} is not installed (pip install 'convbench[peers]'): {err}"
+    return ""

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from convbench.core.errors import ConvError
 
 from ..base import Plan
+from . import package_problem
 
 PACKAGE = "fft-conv-pytorch"
 
@@ -36,11 +39,7 @@ class FFTConvPytorchCPU(Plan):
 
     @classmethod
     def unavailable_reason(cls) -> str:
-        try:
-            _fft_conv()
-        except ImportError as err:
-            return f"{PACKAGE} is not installed (pip install 'convbench[peers]'): {err}"
-        return ""
+        return package_problem(_fft_conv, PACKAGE)
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -77,11 +76,7 @@ class FFTConvPytorchCPU(Plan):
         return grad.detach().numpy()
 
     def _backward_data(self, dy, w, reuse_forward=False):
-        import numpy as np
-
         return self._gradient(np.zeros(self.spec.input_shape, np.float32), w, dy, "x")
 
     def _backward_filter(self, x, dy, reuse_forward=False):
-        import numpy as np
-
         return self._gradient(x, np.zeros(self.spec.filter_shape, np.float32), dy, "w")

@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from convbench.core.errors import ConvError
+from convbench.core.machine import usable_cores
 
 from ..base import Plan
 
@@ -79,10 +80,6 @@ def _pool(threads: int):
     return _loaded()[0].pthreadpool_create(threads)
 
 
-def machine_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class NNPACKCPU(Plan):
     algorithm = "nnpack"
     backend = "cpu"
@@ -116,7 +113,7 @@ class NNPACKCPU(Plan):
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ConvError(f"threads must be an int >= 1 (NNPACK's pthreadpool workers); got {threads!r}")
         self._lib = _loaded()[0]
-        self.method, self.threads = method, threads or machine_threads()
+        self.method, self.threads = method, threads or usable_cores()
         self._pool = _pool(self.threads)
         self._bias = np.zeros(spec.K, np.float32)
         code, _, entry = METHODS[method]

@@ -36,16 +36,17 @@ def _refusal(spec, kind: str, threads: int) -> str:
     """Why oneDNN 2 cannot run spec's forward pass as `kind` here ('' when it can): asked of the library
     (building a descriptor takes microseconds), per thread count, which decides the kernel."""
     try:
-        _forward(spec, kind)
+        _made(spec, "forward", kind)
     except ConvError as err:
         return str(err)
     return ""
 
 
-def _forward(spec, kind: str) -> dnnl_library.Pass:
-    found = dnnl_library.Pass(spec, "forward", kind)
+def _made(spec, direction: str, kind: str, hint: dnnl_library.Pass | None = None) -> dnnl_library.Pass:
+    """One pass as oneDNN runs it; ConvError when a Winograd request ran a kernel that is not Winograd."""
+    found = dnnl_library.Pass(spec, LIBRARY_PASS[direction], kind, hint=hint)
     if kind == "winograd" and "wino" not in found.implementation:
-        raise ConvError(f"oneDNN's winograd request ran {found.implementation!r}, not a Winograd kernel")
+        raise ConvError(f"oneDNN's winograd {direction} ran {found.implementation!r}, not a Winograd kernel")
     return found
 
 
@@ -73,22 +74,19 @@ class OneDNN2CPU(Plan):
 
     def __init__(self, spec, kind: str = "winograd"):
         super().__init__(spec)
-        problem = self.case_problem(spec, kind)
+        problem = self.variant_problem(kind)
         if problem:
             raise ConvError(problem)
         self.kind = kind
         self.threads = _threads()
-        self._passes = {"forward": _forward(spec, kind)}
+        self._passes = {"forward": _made(spec, "forward", kind)}  # what case_problem asks, refused in its words
         self.ran = {"forward": self._passes["forward"].implementation}
 
     def _pass(self, direction: str) -> dnnl_library.Pass:
         """The pass's primitive, made on first use with the forward one as oneDNN's hint."""
         if direction not in self._passes:
-            made = dnnl_library.Pass(self.spec, LIBRARY_PASS[direction], self.kind, hint=self._passes["forward"])
-            if self.kind == "winograd" and "wino" not in made.implementation:
-                raise ConvError(f"oneDNN's winograd {direction} ran {made.implementation!r}, not a Winograd kernel")
-            self._passes[direction] = made
-            self.ran[direction] = made.implementation
+            self._passes[direction] = _made(self.spec, direction, self.kind, hint=self._passes["forward"])
+            self.ran[direction] = self._passes[direction].implementation
         return self._passes[direction]
 
     def run(self, x, w, out):

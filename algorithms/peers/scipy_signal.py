@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from convbench.core.errors import ConvError
+from convbench.core.machine import usable_cores
 
 from ..base import Plan
-from .nnpack import machine_threads
+from . import package_problem
 
 METHODS = ("fftconvolve", "oaconvolve")
 CHUNK_BYTES = 256 * 2**20  # the most the (image, output channel, input channel) products of one chunk take
@@ -36,11 +37,7 @@ class ScipySignalCPU(Plan):
 
     @classmethod
     def unavailable_reason(cls) -> str:
-        try:
-            _module()
-        except ImportError as err:
-            return f"scipy is not installed (pip install 'convbench[peers]'): {err}"
-        return ""
+        return package_problem(_module, "scipy")
 
     @classmethod
     def case_problem(cls, spec, method: str = "fftconvolve") -> str:
@@ -55,7 +52,7 @@ class ScipySignalCPU(Plan):
         problem = self.case_problem(spec, method)
         if problem:
             raise ConvError(problem)
-        self.method, self.threads = method, machine_threads()
+        self.method, self.threads = method, usable_cores()
         self.ran = {"forward": f"scipy.signal.{method} (workers={self.threads})"}
         Hp, Wp = spec.H + 2 * spec.pad_h, spec.W + 2 * spec.pad_w
         per_channel = spec.N * spec.C * Hp * (Wp // 2 + 1) * 8  # one output channel's complex64 products

@@ -47,6 +47,12 @@ def machine_id() -> str:
     return f"{slug}{'-' + isa if isa else ''}-{os.cpu_count()}-cores"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS says, else the machine's): what a
+    peer's own thread pool is given."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def memory_bytes() -> int | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

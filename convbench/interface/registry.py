@@ -274,10 +274,8 @@ def why_not(name, backend, spec) -> str:
     algorithm, options, cls, reason = _lookup(name, backend)
     if cls is None:
         return f"{name} on {backend} is not available here: {reason}"
-    problem = option_problem(cls, algorithm, backend, options)
-    if problem:
-        return problem
-    problem = cls.variant_problem(**options) or cls.parameter_problem(spec) or cls.case_problem(spec, **options)
+    problem = (option_problem(cls, algorithm, backend, options) or cls.variant_problem(**options)
+               or cls.parameter_problem(spec) or cls.case_problem(spec, **options))
     if problem:
         return problem
     return "" if cls.supports(spec, **options) else f"{name} cannot compute {spec}"

@@ -48,6 +48,11 @@ class CheckRow:
         return None if self.error is None else self.error <= self.tolerance
 
 
+def _budget(name: str) -> float:
+    """The relative error `check` accepts of a variant: TOLERANCE, or a peer's looser measured budget."""
+    return max(TOLERANCE, registry.TOLERANCE.get(name, 0.0))
+
+
 def _checked_labels(available) -> list[tuple[str, str]]:
     """(label, backend) of every available variant: ours by algorithm, the peers' by their own label."""
     found = []
@@ -66,12 +71,11 @@ def _check_passes(p, spec, x, w, name, backend) -> list[CheckRow]:
     if name not in registry.PEER_VARIANTS or not p.training_passes:
         return []
     oracle, dy = Float64Oracle(spec), uniform(np.random.default_rng(7), spec.output_shape)
-    tolerance = max(TOLERANCE, registry.TOLERANCE.get(name, 0.0))
     rows = []
     for direction, got, reference in (("backward_data", p.backward_data(dy, w), oracle.backward_data(dy, w)),
                                       ("backward_filter", p.backward_filter(x, dy), oracle.backward_filter(x, dy))):
         rows.append(CheckRow(spec, name, backend, relative_error(got, reference), float(np.abs(got - reference).max()),
-                             direction=direction, tolerance=tolerance))
+                             direction=direction, tolerance=_budget(name)))
     return rows
 
 
@@ -99,7 +103,7 @@ def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list
             result = p(x, w)
             rows.append(CheckRow(spec, name, backend, relative_error(result, reference),
                                  float(np.abs(result - reference).max()),
-                                 tolerance=max(TOLERANCE, registry.TOLERANCE.get(name, 0.0))))
+                                 tolerance=_budget(name)))
             rows.extend(_check_passes(p, spec, x, w, name, backend))
     unchecked = [f"{a.name}/{a.backend}: {a.reason}" for a in listed if not a.available]
     if skip_cuda:
@@ -247,10 +251,10 @@ def nnpack_stages(spec: ConvSpec, algorithm: str, repeats: int = 5) -> tuple[str
     """(NNPACK's variant of algorithm's family, {our stage name: median seconds of NNPACK's phase}) from
     nnp_profile over `repeats` calls: NNPACK's stages beside ours (`convbench stages --peer nnpack`)."""
     family = registry.FAMILY.get(algorithm)
-    label = next((name for name in registry.CPU_PEER_VARIANTS if name.startswith("nnpack")
-                  and registry.FAMILY[name] == family), None)
+    nnpack = [name for name, (peer, _) in registry.CPU_PEER_VARIANTS.items() if peer == "nnpack"]
+    label = next((name for name in nnpack if registry.FAMILY[name] == family), None)
     if label is None:
-        peers = sorted({registry.FAMILY[n] for n in registry.CPU_PEER_VARIANTS if n.startswith("nnpack")})
+        peers = sorted({registry.FAMILY[name] for name in nnpack})
         raise ConvError(f"--peer nnpack: NNPACK has no implementation of {algorithm!r}'s family ({family}); "
                         f"expected an algorithm of {', '.join(peers)}")
     why = registry.why_not(label, "cpu", spec)
@@ -324,16 +328,21 @@ class TargetRow:
 
 def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     """Each speed target's ratio, timed alternately against its peer in this process."""
-    from convbench.measure.targets import GPU_RATIOS, INFERENCE, PEER_RATIOS, SIGNAL, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, signal_workspace_ratio, training_workspace_ratio
+    from convbench.measure.targets import GPU_RATIOS, INFERENCE, PEER_RATIOS, SIGNAL, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, peer_problem, signal_workspace_ratio, training_workspace_ratio
 
     wanted = lambda name: not only or only in name  # noqa: E731
     rows = []
 
     def against_goals(targets):
         for name, target in targets.items():
-            if wanted(name):
-                ratio = measured_speedup(target, repeats)
-                rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+            if not wanted(name):
+                continue
+            why = peer_problem(target)  # a peer that cannot run here (a library, an instruction set): n/a
+            if why:
+                rows.append(TargetRow(name, f">= {target.goal:.2f}", float("nan"), None, why))
+                continue
+            ratio = measured_speedup(target, repeats)
+            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
 
     def workspace(name, measured_ratio):
         if wanted(name):
@@ -350,14 +359,7 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     workspace("fft 7x7 workspace c=0.5 / c=0", compression_workspace_ratio)
     against_goals(SIGNAL)
     workspace("1-D fft 65536x4096 workspace c=0.5 / c=0", signal_workspace_ratio)
-    for name, target in PEER_RATIOS.items():
-        if wanted(name):
-            why = registry.why_not(target.peer, target.backend, target.spec)
-            if why:
-                rows.append(TargetRow(name, f">= {target.goal:.2f}", float("nan"), None, why))
-                continue
-            ratio = measured_speedup(target, repeats)
-            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+    against_goals(PEER_RATIOS)
     for name, target in GPU_RATIOS.items():
         if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
             ratio = measured_speedup(target, repeats)

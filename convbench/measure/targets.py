@@ -163,6 +163,20 @@ for _passes in ("backward_data", "backward_filter"):
             GPU_SPEC_3, _algorithm, f"cudnn {_engine}", 0.7, backend="cuda", passes=_passes)
 
 
+def _dsp_peer(target: Target) -> bool:
+    """Whether the target's peer is a 1-D DSP peer outside the registry (workloads.signal_peers): a 2-D
+    target's peer of the same name ('scipy fftconvolve') is the registry's."""
+    return isinstance(target.spec, SignalSpec) and target.peer in SIGNAL_PEERS
+
+
+def peer_problem(target: Target) -> str:
+    """Why the target's peer cannot run here ('' when it can): a registry peer's library, instruction set
+    or shape (interface.registry.why_not); a 1-D DSP peer always can."""
+    from convbench.interface.registry import why_not
+
+    return "" if _dsp_peer(target) else why_not(target.peer, target.backend, target.spec)
+
+
 def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) -> float:
     """Peer time / algorithm time for target, timed alternately in this process.
 
@@ -171,7 +185,7 @@ def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) 
     device and every timed call ends in a synchronize."""
     (x, w), sync = on_backend(target.backend, *random_problem(target.spec))
     candidate = plan(target.spec, target.algorithm, target.backend, target.compression)
-    if isinstance(target.spec, SignalSpec) and target.peer in SIGNAL_PEERS:  # a 1-D DSP peer (workloads.signal_peers)
+    if _dsp_peer(target):
         peer = SIGNAL_PEERS[target.peer](target.spec)
         return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
     peer = plan(target.spec, target.peer, target.backend, target.peer_compression)

@@ -400,15 +400,17 @@ def chart_algorithm_at_best(frame, out):
     data = data[(data.backend == "cpu") & data.algorithm.isin(list(FAMILY))]
     if data.empty:
         return []
-    data = data.assign(family=data.algorithm.map(FAMILY), ms=data.value * 1e3,
-                       implementation=data.algorithm.map(lambda a: f"ours: {a}" if a in OURS else a))
+    def shown(label):
+        return f"ours: {label}" if label in OURS else label
+
+    data = data.assign(family=data.algorithm.map(FAMILY), ms=data.value * 1e3, implementation=data.algorithm.map(shown))
     families = [f for f in dict.fromkeys(FAMILY[a] for a in ORDER if a in FAMILY) if f in set(data.family)]
     layers = list(dict.fromkeys(data.layer))
     fig, axes = plt.subplots(len(families), 1, figsize=(max(8, 0.9 * len(layers) + 4), 3.2 * len(families)),
                              squeeze=False, sharex=True)
     for ax, family in zip(axes[:, 0], families):
         panel = data[data.family == family]
-        hue_order = [i for i in (f"ours: {a}" if a in OURS else a for a in ORDER) if i in set(panel.implementation)]
+        hue_order = [shown(a) for a in ORDER if shown(a) in set(panel.implementation)]
         sns.barplot(errorbar=SPREAD, data=panel, x="layer", y="ms", hue="implementation", hue_order=hue_order,
                     order=layers, ax=ax)
         ax.set(yscale="log", ylabel="time per call [ms]", xlabel="", title=family)
