@@ -623,7 +623,7 @@ def main(argv=None) -> int:
     rec.set_defaults(run=cmd_recommend)
     bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
     bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (about a minute)")
-    bench.add_argument("--machine", help="asv machine name (default: names the hardware, e.g. amd-epyc-avx2-2-cores; "
+    bench.add_argument("--machine", help="asv machine name (default: names the hardware, e.g. amd-epyc-f25-m1-s1-avx2-2-cores; "
                                             "refused when results/NAME/machine.json is other hardware)")
     bench.add_argument("--bench", help="only benchmarks matching this regex")
     bench.add_argument("--results", default="results")

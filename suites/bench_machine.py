@@ -1,4 +1,6 @@
-"""The machine's own yardstick: measured sgemm throughput, for the GFLOP/s charts' peak line."""
+"""The machine's own yardstick, measured in every run beside the convolutions: sgemm throughput (the
+GFLOP/s charts' peak line) and copy bandwidth. Two runs filed under one machine whose yardsticks
+disagree were not on the same hardware, or not on a quiet one."""
 import numpy as np
 import torch
 
@@ -7,6 +9,7 @@ from convbench.measure.timing import median_seconds
 from .common import VERSION
 
 SIZE = 2048
+COPY_BYTES = 64 * 2**20
 
 
 class Sgemm:
@@ -28,3 +31,18 @@ class Sgemm:
         return 2 * SIZE**3 / median_seconds(lambda: torch.mm(a, b), repeats=5) / 1e9
 
     track_torch_sgemm_gflops.unit = "GFLOP/s"
+
+
+class Copy:
+    version = VERSION
+    rounds = 1
+
+    def setup(self):
+        self.source = np.random.default_rng(0).uniform(-1, 1, COPY_BYTES // 4).astype(np.float32)
+        self.target = np.empty_like(self.source)
+
+    def track_copy_gbps(self):
+        """A 64 MiB float32 copy, read plus write bytes over its time (convbench.measure.roofline's ceiling)."""
+        return 2 * COPY_BYTES / median_seconds(lambda: np.copyto(self.target, self.source), repeats=5) / 1e9
+
+    track_copy_gbps.unit = "GB/s"

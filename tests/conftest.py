@@ -59,7 +59,7 @@ def charts_from_committed_results(tmp_path_factory):
                     ignore=shutil.ignore_patterns("html", "figures"))
     victim = sorted((results / "vm").glob("*.json"))[0]
     victim.write_bytes(victim.read_bytes()[:300])
-    machine = "amd-epyc-avx512-2-cores"  # the machine with a committed full sweep and corpus store
+    machine = "amd-epyc-f25-avx512-2-cores"  # the Zen 4: the machine with a committed full sweep and corpus store
     store = results / "corpus" / machine
     line = {"layer": table.tier("smoke")[0]["layer"], "batch": 1, "when": "2026-12-02T00:00:00+00:00", "spec": None,
             "variants": {"torch": {"seconds": 1e-3}, "direct": {"seconds": 2e-3}}}

@@ -28,3 +28,16 @@ def truth_and_sizes(convolve, x, w, b, dy, **arguments):
         y.backward(dy.abs() if magnitude else dy)
         found.append([y.detach(), *(leaf.grad for leaf in leaves)])
     return found[0], [t.norm() for t in found[1]]
+
+
+# Two chips that both say 'AMD EPYC' (a Zen 4 and a Zen 5), as /proc/cpuinfo lists them
+ZEN4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\n"
+ZEN5 = "vendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\nstepping\t: 0\n"
+
+
+def plant_cpuinfo(monkeypatch, tmp_path, text: str, flags: str = "fpu sse2 avx avx2 avx512f"):
+    """This process reads `text` as its /proc/cpuinfo (two processors, as the kernel lists them)."""
+    path = tmp_path / f"cpuinfo-{abs(hash((text, flags)))}"
+    block = f"processor\t: 0\n{text}flags\t\t: {flags}\n"
+    path.write_text(block + "\n" + block.replace("processor\t: 0", "processor\t: 1") + "\n")
+    monkeypatch.setenv("CONVBENCH_CPUINFO", str(path))

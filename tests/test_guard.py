@@ -3,6 +3,7 @@ import json
 import re
 
 from convbench import cli
+from helpers import ZEN4, ZEN5, plant_cpuinfo
 from convbench.measure import guard
 from convbench.measure import runs
 
@@ -52,26 +53,36 @@ def test_machine_id_names_the_hardware_not_the_host():
     assert re.fullmatch(r"[a-z0-9-]+-\d+-cores", guard.machine_id())
 
 
-def test_machine_id_tells_apart_cpus_of_one_name_by_their_vector_instructions(monkeypatch, tmp_path):
-    """A Zen 3 and a Zen 4 both say 'AMD EPYC' (sgemm at about 110 and 330 GFLOP/s)."""
-    import builtins
-
+def test_machine_id_tells_apart_chips_that_share_a_model_name(monkeypatch, tmp_path):
+    """A Zen 4 and a Zen 5 both say 'AMD EPYC' with AVX-512; their family, model and stepping differ."""
     from convbench.core import machine
 
-    real_open = builtins.open
-
-    def cpuinfo(flags):
-        path = tmp_path / f"cpuinfo-{len(flags)}"
-        path.write_text(f"model name\t: AMD EPYC\nflags\t\t: fpu sse2 {flags}\n")
-        return lambda name, *args, **kwargs: real_open(path if name == "/proc/cpuinfo" else name, *args, **kwargs)
-
-    names = {}
-    for flags in ("avx avx2 avx512f avx512bw", "avx avx2", "sse4_2"):
-        monkeypatch.setattr(builtins, "open", cpuinfo(flags))
-        names[flags] = machine.machine_id()
     count = machine.os.cpu_count()
-    assert names == {"avx avx2 avx512f avx512bw": f"amd-epyc-avx512-{count}-cores",
-                     "avx avx2": f"amd-epyc-avx2-{count}-cores", "sse4_2": f"amd-epyc-{count}-cores"}
+    plant_cpuinfo(monkeypatch, tmp_path, ZEN4)
+    zen4 = machine.machine_id()
+    plant_cpuinfo(monkeypatch, tmp_path, ZEN5)
+    zen5 = machine.machine_id()
+    assert zen4 == f"amd-epyc-f25-m17-s1-avx512-{count}-cores" and zen5 == f"amd-epyc-f26-m2-s0-avx512-{count}-cores"
+    assert machine.chip().describe() == f"AMD EPYC (AuthenticAMD family 26 model 2 stepping 0, avx512, {count} cores)"
+    plant_cpuinfo(monkeypatch, tmp_path, ZEN4, flags="fpu sse2 avx avx2")  # the vector width too
+    assert machine.machine_id() == f"amd-epyc-f25-m17-s1-avx2-{count}-cores"
+
+
+def test_machine_id_without_a_cpuinfo_is_still_a_name(monkeypatch, tmp_path):
+    from convbench.core import machine
+
+    monkeypatch.setenv("CONVBENCH_CPUINFO", str(tmp_path / "absent"))
+    assert re.fullmatch(r"[a-z0-9-]+-\d+-cores", machine.machine_id())
+    plant_cpuinfo(monkeypatch, tmp_path, "model name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\nvendor_id\t: GenuineIntel\n",
+                  flags="sse2")
+    assert machine.machine_id().startswith("intel-r-xeon-r-cpu-2-20ghz-")
+
+
+def test_saved_figures_carry_the_chip_and_a_calibration(tmp_path):
+    path = guard.save_ratios({"a": 1.5}, store=tmp_path)
+    stored = json.loads(path.read_text())
+    assert stored["chip"] == guard.chip().fields()
+    assert stored["calibration"]["copy_gbps"] > 0 and stored["calibration"]["sgemm_gflops"] > 0
 
 
 def test_cli_compare_exit_codes(monkeypatch, capsys):

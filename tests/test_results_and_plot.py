@@ -179,8 +179,7 @@ def test_convbench_plot_draws_every_chart_and_survives_truncated_result_and_stor
 
 def test_the_main_job_refuses_a_machine_name_that_is_other_hardware(tmp_path):
     from convbench.core.errors import ConvError
-    from convbench.core.machine import cpu_model
-    from convbench.report.bench import asv_machine_name, check_machine_name
+    from convbench.report.bench import asv_machine_fields, asv_machine_name, check_machine_name
 
     (tmp_path / "vm").mkdir()
     (tmp_path / "vm" / "machine.json").write_text(json.dumps({"cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz",
@@ -190,7 +189,7 @@ def test_the_main_job_refuses_a_machine_name_that_is_other_hardware(tmp_path):
     import os
 
     (tmp_path / "same").mkdir()
-    (tmp_path / "same" / "machine.json").write_text(json.dumps({"cpu": cpu_model(), "num_cpu": str(os.cpu_count())}))
+    (tmp_path / "same" / "machine.json").write_text(json.dumps({"machine": "same", **asv_machine_fields()}))
     check_machine_name(tmp_path, "same")  # this hardware: no error
     check_machine_name(tmp_path, "new")   # no machine.json yet
     (tmp_path / "named").mkdir()
@@ -199,17 +198,72 @@ def test_the_main_job_refuses_a_machine_name_that_is_other_hardware(tmp_path):
     assert asv_machine_name().endswith(f"-{os.cpu_count()}-cores")
 
 
+def test_the_main_job_refuses_the_folder_of_another_chip_of_the_same_model_name(tmp_path, monkeypatch):
+    """A Zen 5 told to file into a Zen 4's folder (both 'AMD EPYC', AVX-512, 2 cores) is refused in one line
+    before anything runs; without --machine it picks its own name."""
+    from convbench.core.errors import ConvError
+    from convbench.report import bench
+    from helpers import ZEN4, ZEN5, plant_cpuinfo
+
+    plant_cpuinfo(monkeypatch, tmp_path, ZEN4)
+    zen4 = bench.asv_machine_name()
+    (tmp_path / "results" / zen4).mkdir(parents=True)
+    (tmp_path / "results" / zen4 / "machine.json").write_text(json.dumps({"machine": zen4, **bench.asv_machine_fields()}))
+    plant_cpuinfo(monkeypatch, tmp_path, ZEN5)
+    ran = []
+    monkeypatch.setattr(bench, "_run", lambda *args, **kwargs: ran.append(args))
+    monkeypatch.setattr(bench, "register_asv_machine", lambda *args: ran.append(args))
+    with pytest.raises(ConvError) as refused:
+        bench.main_job(quick=True, machine=zen4, results=str(tmp_path / "results"))
+    message = str(refused.value)
+    assert "\n" not in message and "another machine's" in message and "family '25', here '26'" in message
+    assert ran == []  # refused before asv or the sweep wrote anything
+    assert bench.asv_machine_name() != zen4
+    bench.check_machine_name(tmp_path / "results", bench.asv_machine_name())  # its own name: a new folder
+
+
 def test_the_main_job_registers_the_machine_with_its_hardware(tmp_path, monkeypatch):
     import os
 
-    from convbench.core.machine import cpu_model
+    from convbench.core.machine import chip, cpu_model
     from convbench.report.bench import register_asv_machine
 
     monkeypatch.setenv("HOME", str(tmp_path))  # asv keeps its machines in ~/.asv-machine.json
-    register_asv_machine("this-hardware")
+    register_asv_machine("this-hardware", str(tmp_path / "results"))
     stored = json.loads((tmp_path / ".asv-machine.json").read_text())["this-hardware"]
     assert stored["machine"] == "this-hardware" and stored["num_cpu"] == str(os.cpu_count())
     assert stored["cpu"] == cpu_model()  # what check_machine_name compares, and results/<name>/machine.json holds
+    assert {key: stored[key] for key in ("vendor", "family", "model", "stepping", "isa")} == chip().fields()
+
+
+def test_a_run_leaves_the_committed_machine_file_as_it_was(tmp_path, monkeypatch):
+    """The kernel and the RAM a VM gets change between sessions on one chip: the folder's machine.json keeps
+    its own, so asv's rewrite of it changes nothing."""
+    from asv.machine import Machine
+
+    from convbench.report.bench import asv_machine_fields, register_asv_machine
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = tmp_path / "results" / "here"
+    folder.mkdir(parents=True)
+    committed = json.dumps({"arch": "x86_64", "machine": "here", "os": "Linux 1.0-old", "ram": "123",
+                            **asv_machine_fields(), "version": 1}, indent=4, sort_keys=True)
+    (folder / "machine.json").write_text(committed)
+    register_asv_machine("here", str(tmp_path / "results"))
+    Machine.load(machine_name="here").save(str(tmp_path / "results"))  # what `asv run` does
+    assert (folder / "machine.json").read_text() == committed
+
+
+def test_a_quick_run_keeps_the_full_list_of_benchmarks():
+    from convbench.report.bench import listing_after_a_quick_run
+
+    before = {"a.A.time_conv": {"code": "x", "params": [["1", "2", "3"]]}, "b.B.track": {"code": "y", "params": []},
+              "version": 2}
+    after = {"a.A.time_conv": {"code": "x", "params": [["1"]]}, "b.B.track": {"code": "y2", "params": []},
+             "c.C.new": {"code": "z", "params": [["1"]]}, "version": 2}
+    kept = listing_after_a_quick_run(before, after)
+    assert kept["a.A.time_conv"]["params"] == [["1", "2", "3"]]  # only the parameters differ: the full list
+    assert kept["b.B.track"]["code"] == "y2" and "c.C.new" in kept  # a changed or new benchmark: the run's
 
 
 def test_the_signal_chart_marks_where_fft_overtakes_conv1d(tmp_path):
@@ -241,7 +295,7 @@ def test_the_main_job_sweeps_the_corpus_with_the_peers_its_budget_allows(quick, 
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(bench, "_run", lambda *args, **kwargs: None)
-    monkeypatch.setattr(bench, "register_asv_machine", lambda machine: None)
+    monkeypatch.setattr(bench, "register_asv_machine", lambda machine, results: None)
     monkeypatch.setattr(sweep, "sweep_corpus", sweep_corpus)
     with pytest.raises(RuntimeError, match="stop here"):
         bench.main_job(quick, machine="m", results=str(tmp_path))

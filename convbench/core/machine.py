@@ -4,7 +4,9 @@ asv names a machine by its hostname, which put an AMD EPYC's and an Intel Xeon's
 results under one name (`vm`). A ratio or a time travels between commits, not
 between CPUs, so every store convbench writes (the guard's figures, the corpus
 sweep's records, asv's machine name in the main job) is keyed by the hardware:
-the CPU model and core count, and the GPU where one is used.
+the CPU's model name, family, model, stepping, vector width and core count, and
+the GPU where one is used. Each record also carries the chip's fields, so a run
+is refused a folder another chip filled (convbench.report.bench.check_machine_name).
 """
 from __future__ import annotations
 
@@ -13,38 +15,99 @@ import os
 import platform
 import re
 import subprocess
+from dataclasses import dataclass
+
+
+CPUINFO = "/proc/cpuinfo"  # $CONVBENCH_CPUINFO names another file (the tests plant two chips of one model name)
+VENDORS = {"AuthenticAMD": "amd", "GenuineIntel": "intel"}
+
+
+@dataclass(frozen=True)
+class Chip:
+    """What the CPU is, as the kernel reports it: enough to tell apart chips that share a model name.
+
+    Virtual machines report one model name ('AMD EPYC') for a Zen 3, a Zen 4 and a Zen 5, whose
+    sgemm rates differ threefold; the family, model and stepping tell them apart, the vector width
+    and the core count say what this share of it can do. A field the kernel does not report is ''."""
+
+    name: str
+    vendor: str = ""
+    family: str = ""
+    model: str = ""
+    stepping: str = ""
+    isa: str = ""
+    cores: int = 0
+
+    def fields(self) -> dict:
+        """The fields a stored record keeps (asv's machine.json, the corpus records, the guard's figures)."""
+        return {"vendor": self.vendor, "family": self.family, "model": self.model, "stepping": self.stepping,
+                "isa": self.isa}
+
+    def describe(self) -> str:
+        """One line for people: 'AMD EPYC (AuthenticAMD family 25 model 1 stepping 1, avx2, 2 cores)'."""
+        known = [f"{key} {value}" for key, value in (("family", self.family), ("model", self.model),
+                                                    ("stepping", self.stepping)) if value]
+        detail = ", ".join(part for part in (" ".join([self.vendor, *known]).strip(), self.isa,
+                                             f"{self.cores} cores") if part)
+        return f"{self.name} ({detail})"
+
+
+def _cpuinfo_fields() -> dict[str, str]:
+    """The first processor's 'key : value' lines of cpuinfo ({} where there is none)."""
+    fields: dict[str, str] = {}
+    try:
+        with open(os.environ.get("CONVBENCH_CPUINFO") or CPUINFO) as info:
+            for line in info:
+                if not line.strip():
+                    if fields:
+                        break  # the first processor is enough: a VM's cores are one chip
+                    continue
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return fields
+
+
+def chip() -> Chip:
+    """This machine's CPU, read from cpuinfo (platform's words where there is no cpuinfo)."""
+    info = _cpuinfo_fields()
+    flags = info.get("flags", "").split()
+    isa = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else ""
+    return Chip(name=info.get("model name") or platform.processor() or platform.machine(),
+                vendor=info.get("vendor_id", ""), family=info.get("cpu family", ""), model=info.get("model", ""),
+                stepping=info.get("stepping", ""), isa=isa, cores=os.cpu_count() or 1)
 
 
 def cpu_model() -> str:
     """The CPU's model name as the kernel reports it (asv's machine.json `cpu` holds the same text)."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
-    except OSError:
-        model = ""
-    return model or platform.processor() or platform.machine()
+    return chip().name
 
 
 def vector_isa() -> str:
-    """The widest x86 vector instructions the CPU has: 'avx512', 'avx2', or '' (neither, or not x86).
-
-    Virtual machines may report one model name for different chips: a Zen 3 (AVX2) and a Zen 4
-    (AVX-512) here both say 'AMD EPYC', with sgemm at about 110 against 330 GFLOP/s (2026-12-02).
-    The instruction set tells them apart."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else ""
+    """The widest x86 vector instructions the CPU has: 'avx512', 'avx2', or '' (neither, or not x86)."""
+    return chip().isa
 
 
-def machine_id() -> str:
-    """A name for this machine's hardware: its CPU model, vector instruction set and core count, e.g.
-    'amd-epyc-avx2-2-cores'. Ratios, corpus records and asv results are filed under it."""
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "unknown-cpu"
-    isa = vector_isa()
-    return f"{slug}{'-' + isa if isa else ''}-{os.cpu_count()}-cores"
+def machine_id(found: Chip | None = None) -> str:
+    """A name for this machine's hardware: model name, family, model, stepping, vector width and cores,
+    e.g. 'amd-epyc-f25-m1-s1-avx2-2-cores'. Ratios, corpus records and asv results are filed under it,
+    so a Zen 5 never files into a Zen 4's history though both say 'AMD EPYC'."""
+    found = found or chip()
+    slug = re.sub(r"[^a-z0-9]+", "-", found.name.lower()).strip("-") or "unknown-cpu"
+    vendor = VENDORS.get(found.vendor, "")
+    if vendor and not slug.startswith(vendor):
+        slug = f"{vendor}-{slug}"
+    parts = [slug, *(f"{letter}{value}" for letter, value in (("f", found.family), ("m", found.model),
+                                                              ("s", found.stepping)) if value)]
+    return "-".join([*parts, *([found.isa] if found.isa else []), f"{found.cores}-cores"])
+
+
+def differences(stored: dict, here: dict) -> dict:
+    """{field: (stored, here)} for each identity field both records give and they disagree on: a record
+    without a field says nothing of it (older results recorded only the model name and the cores)."""
+    return {key: (stored[key], value) for key, value in here.items()
+            if stored.get(key) not in (None, "") and value not in (None, "") and str(stored[key]) != str(value)}
 
 
 def usable_cores() -> int:
@@ -99,13 +162,15 @@ def gpu_name() -> str:
 
 @functools.lru_cache(maxsize=None)
 def _static_identity() -> tuple:
-    return (("id", machine_id()), ("cpu", cpu_model()), ("cores", os.cpu_count()), ("memory_bytes", memory_bytes()),
+    found = chip()
+    return (("id", machine_id(found)), ("cpu", found.name), *found.fields().items(), ("cores", found.cores),
+            ("memory_bytes", memory_bytes()),
             *((package, package_version(package)) for package in ("torch", "numba", "pyfftw")))
 
 
 def identity() -> dict:
-    """What each stored record carries: id, cpu, cores, memory_bytes, gpu, and the torch, numba and
-    pyfftw versions."""
+    """What each stored record carries: id, cpu, the chip's vendor, family, model, stepping and vector
+    width, cores, memory_bytes, gpu, and the torch, numba and pyfftw versions."""
     return {**dict(_static_identity()), "gpu": gpu_name()}
 
 

@@ -31,6 +31,7 @@ from convbench.corpus.extract import conv_spec
 from convbench.interface import registry
 from convbench.interface.api import plan
 from convbench.measure.measurement_lock import measuring
+from convbench.measure.roofline import calibration
 from convbench.measure.timing import alternating_medians
 from convbench.workloads.signals import random_problem
 
@@ -182,7 +183,8 @@ def measure_layer(row: dict, labels, batch: int = 1, check: bool = False, repeat
     """One layer's line of the store: the variants asked for, and torch, the reference each ratio is
     measured against in the same turns, unless none of the others can run on the layer (then only
     their reasons: a variant added to a store costs nothing on the layers it cannot compute)."""
-    record = dict(layer=row["layer"], kind=row["kind"], batch=batch, machine=identity(), commit=commit(),
+    record = dict(layer=row["layer"], kind=row["kind"], batch=batch, machine=identity(), calibration=calibration(),
+                  commit=commit(),
                   when=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), check=check)
     others = [label for label in labels if label != "torch"]
     if not table.expressible(row):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.core.cache import update_json
-from convbench.core.machine import commit, machine_id
+from convbench.core.machine import chip, commit, machine_id
 
 STORE = Path("results") / "targets"
 FALL = 0.25  # a ratio more than this far below its stored figure fails the comparison
@@ -59,8 +59,11 @@ def save_ratios(ratios: dict[str, float], machine: str | None = None, store: Pat
     """Merge ratios into the machine's stored figures (kept: the cases not measured now)."""
     path = store_path(machine, store)
     old = stored_ratios(machine, store)
-    update_json(path, {"machine": machine or machine_id(), "commit": commit(),
-                       "measured": datetime.date.today().isoformat(), "ratios": {**old, **ratios}})
+    from convbench.measure.roofline import calibration
+
+    update_json(path, {"machine": machine or machine_id(), "chip": chip().fields(), "commit": commit(),
+                       "measured": datetime.date.today().isoformat(), "calibration": calibration(),
+                       "ratios": {**old, **ratios}})
     return path
 
 

@@ -44,3 +44,14 @@ def measured_ceilings(repeats: int = 5) -> Ceilings:
     times = alternating_medians({"copy": lambda: np.copyto(target, source), "sgemm": lambda: torch.mm(a, b)},
                                 repeats)
     return Ceilings(2 * COPY_BYTES / times["copy"], 2 * SGEMM_SIZE**3 / times["sgemm"])
+
+
+def calibration() -> dict:
+    """This run's yardstick, stored with every result (the guard's figures, the corpus records; asv's
+    results get the same from suites/bench_machine.py): the copy bandwidth in GB/s and torch's sgemm
+    in GFLOP/s, measured in this process. The sgemm is what this machine's GEMM reaches, not the
+    chip's datasheet peak; two runs on one chip should agree within noise, and a run that does not
+    was on a busier or a different machine."""
+    ceilings = measured_ceilings()
+    return {"copy_gbps": round(ceilings.bytes_per_second / 1e9, 2),
+            "sgemm_gflops": round(ceilings.flops_per_second / 1e9, 1)}

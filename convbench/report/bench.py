@@ -18,7 +18,7 @@ QUICK_CORPUS_LABELS = registry.LABELS + ("onednn2 winograd", "onednn2 direct", "
 
 def asv_machine_name() -> str:
     """asv's machine name for this hardware (not the hostname): the CPU and its cores, and the GPU's
-    name where the cuda backend runs, e.g. 'amd-epyc-avx2-2-cores'."""
+    name where the cuda backend runs, e.g. 'amd-epyc-f25-m1-s1-avx2-2-cores'."""
     from convbench.core.machine import machine_id
 
     gpu = _gpu_slug()
@@ -35,13 +35,22 @@ def _gpu_slug() -> str:
     return re.sub(r"[^a-z0-9]+", "-", gpu_name().lower()).strip("-")
 
 
+def asv_machine_fields() -> dict:
+    """What results/<machine>/machine.json says of this hardware beside asv's own fields: the model name
+    and cores (asv's `cpu`, `num_cpu`) and the chip's vendor, family, model, stepping and vector width."""
+    from convbench.core.machine import chip
+
+    found = chip()
+    return {"cpu": found.name, "num_cpu": str(found.cores), **found.fields()}
+
+
 def check_machine_name(results: str, machine: str) -> None:
     """ConvError when results/<machine>/machine.json describes other hardware: asv files a run by its
-    name alone, and a Xeon's results under an EPYC's name would chart as one history."""
+    name alone, and a Zen 5's results under a Zen 4's name would chart as one history."""
     import json
 
     from convbench.core.errors import ConvError
-    from convbench.core.machine import cpu_model
+    from convbench.core.machine import differences
 
     path = Path(results) / machine / "machine.json"
     try:
@@ -51,22 +60,63 @@ def check_machine_name(results: str, machine: str) -> None:
     except (OSError, ValueError) as err:
         print(f"convbench: skipping the unreadable {path} ({type(err).__name__}: {err})")
         return
-    here = {"cpu": cpu_model(), "num_cpu": str(os.cpu_count())}
-    # a file without a key says nothing of it (`asv machine --yes --machine NAME` alone writes only the name)
-    differs = {key: (stored[key], value) for key, value in here.items() if key in stored and str(stored[key]) != value}
+    differs = differences(stored, asv_machine_fields())
     if differs:
         raise ConvError(f"machine {machine!r}: {path} is another machine's ("
                         + ", ".join(f"{key} {old!r}, here {new!r}" for key, (old, new) in differs.items())
                         + f"); pass a --machine that names this hardware (default: {asv_machine_name()!r})")
 
 
-def register_asv_machine(machine: str) -> None:
+def register_asv_machine(machine: str, results: str = "results") -> None:
     """asv's record of this machine (~/.asv-machine.json) under the name `machine`, with its hardware, so
-    that results/<machine>/machine.json holds the CPU and core count check_machine_name compares.
-    (`asv machine --yes --machine NAME` keeps only the fields that differ from asv's defaults: the name.)"""
+    that results/<machine>/machine.json holds what check_machine_name compares. (`asv machine --yes
+    --machine NAME` keeps only the fields that differ from asv's defaults: the name.)
+
+    The kernel version and the RAM the VM was given change between sessions on one chip: where the
+    folder's machine.json already names this hardware its `os` and `ram` are kept, so that a run leaves
+    the committed file as it was (each result file keeps the `os` and `ram` of its own run)."""
+    import json
+
     from asv.machine import Machine
 
-    Machine.load(machine_name=machine, use_defaults=True, **{**Machine.get_defaults(), "machine": machine})
+    fields = {**Machine.get_defaults(), "machine": machine, **asv_machine_fields()}
+    try:
+        stored = json.loads((Path(results) / machine / "machine.json").read_text())
+        fields.update({key: stored[key] for key in ("os", "ram") if key in stored})
+    except (OSError, ValueError):
+        pass
+    Machine.load(machine_name=machine, use_defaults=True, **fields)
+
+
+def listing_after_a_quick_run(before: dict, after: dict) -> dict:
+    """asv's list of benchmarks (results/benchmarks.json) as a quick run should leave it: asv rewrites it
+    with the quick subset's parameters, which would drop the full sweep's from the committed list (and
+    from the charts of its history). A benchmark that differs in its parameters alone keeps the full
+    list's entry; a new or changed benchmark takes the run's."""
+    def without_params(entry):
+        return {key: value for key, value in entry.items() if key != "params"} if isinstance(entry, dict) else entry
+
+    return {name: before[name] if name in before and without_params(before[name]) == without_params(entry) else entry
+            for name, entry in after.items()}
+
+
+def _keep_full_listing(results: str, before: bytes | None) -> None:
+    """After a quick run: restore the full sweep's parameters to results/benchmarks.json (the file stays
+    byte for byte what it was when no benchmark changed)."""
+    import json
+
+    path = Path(results) / "benchmarks.json"
+    if before is None:
+        return
+    try:
+        old, new = json.loads(before), json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # asv's own file, unreadable: asv says why on its next run
+    kept = listing_after_a_quick_run(old, new)
+    if kept == old:
+        path.write_bytes(before)
+    else:
+        path.write_text(json.dumps(kept, indent=4, sort_keys=True))
 
 
 def head_commit() -> str:
@@ -94,7 +144,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     machine = machine or asv_machine_name()
     check_machine_name(results, machine)
     announce("1/6 register this machine with asv, with its hardware", ["asv", "machine", "--machine", machine])
-    register_asv_machine(machine)
+    register_asv_machine(machine, results)
     run = [*asv, "run", "--python=same", "--set-commit-hash", head_commit(), "--machine", machine]
     if quick:
         run.append("--quick")
@@ -102,7 +152,10 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
         run += ["--launch-method", "spawn"]  # a real GPU: CUDA does not survive asv's forkserver
     if bench:
         run += ["--bench", bench]
+    listing = Path(results) / "benchmarks.json"
+    before = listing.read_bytes() if quick and listing.exists() else None
     _run(f"2/6 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)", run, announce, env)
+    _keep_full_listing(results, before)
     commit = head_commit()[:8]
     announce(f"3/6 sweep and check the corpus's smoke tier ({STORE}/, a file for commit {commit})",
              ["convbench", "sweep", "--corpus", "smoke", "--check", "--tag", commit])
