@@ -351,7 +351,7 @@ def cmd_targets(args) -> int:
         return cmd_targets_compare(args)
     table = _table("speed targets: peer time / algorithm time, timed alternately (median of repeats)",
                    ("case", "goal", "measured", "met"), right=("goal", "measured", "met"))
-    rows = runs.targets(args.only, args.repeats)
+    rows = runs.targets(args.only, args.repeats or 5)
     for row in rows:
         met = "-" if row.met is None else "[green]yes[/]" if row.met else "[red]no[/]"
         table.add_row(row.name, row.goal, f"{row.measured:.2f}" if not row.why_not else "n/a", met)
@@ -371,28 +371,33 @@ def cmd_targets(args) -> int:
 
 
 def cmd_targets_compare(args) -> int:
-    from convbench.measure import guard
+    from convbench.core.machine import machine_id
+    from convbench.measure import against_ref
 
-    machine = guard.machine_id()
-    path = guard.store_path(store=args.store)
-    rows = runs.compare_targets(repeats=args.repeats, store=args.store)
-    table = _table(f"regression guard on {machine}: ratios now against {path} (higher is better)",
-                   ("case", "stored", "now", "now / stored", "verdict"), right=("stored", "now", "now / stored"))
+    def said(done, rounds):
+        console.print(f"round {done} of {rounds} done (REF and this tree, each in a fresh process)", style="dim")
+
+    sha, rows, missing = against_ref.compare_with_ref(args.compare, rounds=args.rounds, repeats=args.repeats or 3,
+                                                      on_round=said)
+    table = _table(f"regression guard on {machine_id()}: this tree against {args.compare} ({sha[:8]}), "
+                   f"measured now in turns (ratio = peer time / ours, higher is better)",
+                   ("case", f"{args.compare} (rounds)", "this tree (rounds)", "change", "noise", "verdict"),
+                   right=("change", "noise"))
     for row in rows:
-        verdict = ("[yellow]no stored figure[/]" if row.stored is None else
-                   f"[red]FELL more than {guard.FALL:.0%}[/]" if row.fell else "[green]ok[/]")
-        table.add_row(row.case, "-" if row.stored is None else f"{row.stored:.2f}", f"{row.now:.2f}",
-                      "-" if row.change is None else f"{row.change:.2f}", verdict)
+        verdict = "[red]FELL[/]" if row.fell else "[green]ok[/]"
+        table.add_row(row.case, " ".join(f"{r:.2f}" for r in row.ref), " ".join(f"{t:.2f}" for t in row.tree),
+                      f"{row.change:.2f}", f"±{row.threshold:.0%}", verdict)
     console.print(table)
+    for case in missing:
+        console.print(f"n/a {case}: {args.compare} does not measure it")
+    console.print("change: the geometric mean over rounds of this tree's ratio over REF's in the same round; noise: the "
+                  "fall this run can tell from its own spread (at least "
+                  f"{against_ref.FLOOR:.0%}); FELL: beyond it, and slower in every round")
     fell = [row.case for row in rows if row.fell]
-    if all(row.stored is None for row in rows):
-        console.print(f"no stored figures for {machine}: measure and store them with `convbench targets --save`")
-        return 2
     if fell:
-        console.print(f"{len(fell)} ratio(s) fell more than {guard.FALL:.0%} below the stored figures "
-                      f"(each measured twice): a change made convbench slower, or the machine is busy")
+        console.print(f"{len(fell)} ratio(s) fell beyond this run's noise: this tree is slower than {args.compare}")
         return 1
-    console.print(f"no ratio fell more than {guard.FALL:.0%} below the stored figures")
+    console.print(f"no ratio fell beyond this run's noise against {args.compare}")
     return 0
 
 
@@ -599,10 +604,15 @@ def main(argv=None) -> int:
     interference.set_defaults(run=cmd_interference)
     targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")
     targets.add_argument("--only", help="cases whose name contains this text")
-    targets.add_argument("--repeats", type=_at_least(1), default=5)
-    targets.add_argument("--compare", action="store_true",
-                         help="the regression guard: a quick subset (about a minute) against this machine's "
-                              "stored ratios; exits 1 when one fell more than 25%%")
+    targets.add_argument("--repeats", type=_at_least(1), default=None,
+                         help="timed calls a side for each ratio (default: 5; 3 with --compare, whose rounds "
+                              "repeat it)")
+    targets.add_argument("--compare", nargs="?", const="main", metavar="REF",
+                         help="the regression guard: the quick subset measured on REF (default: main, from a git "
+                              "worktree) and on this tree, in turns in fresh processes (a few minutes); exits 1 "
+                              "when a ratio fell beyond the noise measured in the same run")
+    targets.add_argument("--rounds", type=_at_least(2), default=4,
+                         help="with --compare: fresh processes per side, first in turns (default: 4)")
     targets.add_argument("--save", action="store_true", help="store the measured ratios as this machine's figures")
     targets.add_argument("--store", type=Path, default=Path("results") / "targets",
                          help="where the per-machine figures live (default: results/targets)")

@@ -1,36 +1,14 @@
-"""The regression guard: stored per-machine ratios, and a comparison that fails on a real fall only."""
+"""The regression guard: this tree against REF measured now in turns (a fall beyond the run's own noise
+fails), and the per-machine record of the ratios."""
 import json
 import re
 
+import pytest
+
 from convbench import cli
 from helpers import ZEN4, ZEN5, plant_cpuinfo
-from convbench.measure import guard
+from convbench.measure import against_ref, guard
 from convbench.measure import runs
-
-
-def test_a_ratio_that_fell_fails_and_one_that_held_passes(tmp_path):
-    guard.save_ratios({"fast": 2.0, "steady": 1.0}, store=tmp_path)
-    calls = []
-
-    def measure(case):
-        calls.append(case)
-        return {"fast": 1.4, "steady": 0.9}[case]  # 1.4 < 0.75 * 2.0; 0.9 >= 0.75 * 1.0
-
-    rows = {row.case: row for row in guard.compare(measure, ["fast", "steady"], store=tmp_path)}
-    assert rows["fast"].fell and not rows["steady"].fell
-    assert calls.count("fast") == 2 and calls.count("steady") == 1  # a fall is measured twice
-
-
-def test_one_slow_run_does_not_fail_a_change(tmp_path):
-    guard.save_ratios({"case": 1.0}, store=tmp_path)
-    readings = iter([0.5, 0.95])  # a descheduled first run, then the real figure
-    (row,) = guard.compare(lambda case: next(readings), ["case"], store=tmp_path)
-    assert not row.fell and row.now == 0.95
-
-
-def test_a_case_with_no_stored_figure_is_not_a_fall(tmp_path):
-    (row,) = guard.compare(lambda case: 0.1, ["unseen"], store=tmp_path)
-    assert row.stored is None and not row.fell and row.change is None
 
 
 def test_save_merges_with_what_was_stored(tmp_path):
@@ -85,20 +63,120 @@ def test_saved_figures_carry_the_chip_and_a_calibration(tmp_path):
     assert stored["calibration"]["copy_gbps"] > 0 and stored["calibration"]["sgemm_gflops"] > 0
 
 
-def test_cli_compare_exit_codes(monkeypatch, capsys):
-    def rows(*readings):
-        return lambda repeats, store: [guard.Comparison(f"case {i}", stored, now) for i, (stored, now) in
-                                       enumerate(readings)]
-
-    monkeypatch.setattr(runs, "compare_targets", rows((1.0, 0.9), (2.0, 2.1)))
-    assert cli.main(["targets", "--compare"]) == 0
-    monkeypatch.setattr(runs, "compare_targets", rows((1.0, 0.9), (2.0, 1.0)))
-    assert cli.main(["targets", "--compare"]) == 1
-    assert "1 ratio(s) fell" in capsys.readouterr().out
-    monkeypatch.setattr(runs, "compare_targets", rows((None, 0.9)))
-    assert cli.main(["targets", "--compare"]) == 2
-    assert "--save" in capsys.readouterr().out
-
-
 def test_every_quick_case_is_a_known_target():
     assert set(guard.QUICK) <= set(runs.speedup_targets())
+
+
+def rounds(*ratios):
+    """Rounds of {case: ratio}: rounds(("a", 1.0, 1.1, 0.9)) is three rounds of case a."""
+    count = len(ratios[0]) - 1
+    return [{case: values[index] for case, *values in ratios} for index in range(count)]
+
+
+QUIET = (("a", 1.00, 1.04, 0.97), ("b", 2.0, 2.1, 1.95), ("c", 0.50, 0.52, 0.49))
+
+
+def test_an_unchanged_tree_passes_and_a_slower_one_fails():
+    same = against_ref.changes(rounds(*QUIET), rounds(("a", 1.02, 0.98, 1.01), ("b", 1.97, 2.05, 2.0),
+                                                      ("c", 0.51, 0.50, 0.49)))
+    assert not any(row.fell for row in same)
+    slower = against_ref.changes(rounds(*QUIET), rounds(("a", 0.70, 0.73, 0.69), ("b", 1.97, 2.05, 2.0),
+                                                        ("c", 0.51, 0.50, 0.49)))
+    verdicts = {row.case: row.fell for row in slower}
+    assert verdicts == {"a": True, "b": False, "c": False}
+    row = next(row for row in slower if row.case == "a")
+    assert 0.69 < row.change < 0.73 and row.threshold == against_ref.FLOOR  # a quiet run tells 10% apart
+
+
+def test_a_noisy_run_does_not_call_a_fall_it_cannot_tell_from_noise():
+    """Round-to-round changes of 30% either way on b and c: a's 25% lower mean is within this run's noise."""
+    ref = rounds(("a", 1.0, 1.0, 1.0), ("b", 2.0, 2.0, 2.0), ("c", 0.5, 0.5, 0.5))
+    rows = against_ref.changes(ref, rounds(("a", 0.75, 0.95, 0.6), ("b", 2.8, 1.5, 2.4), ("c", 0.35, 0.65, 0.55)))
+    a = next(row for row in rows if row.case == "a")
+    assert a.change < 0.8 and max(a.paired) < 1  # slower in every round, but
+    assert all(row.threshold > 0.3 for row in rows) and not any(row.fell for row in rows)
+
+
+def test_one_round_where_the_tree_was_not_slower_is_not_a_fall():
+    rows = against_ref.changes(rounds(*QUIET), rounds(("a", 0.70, 1.06, 0.69), *QUIET[1:]))
+    assert not next(row for row in rows if row.case == "a").fell
+
+
+def test_a_case_ref_cannot_measure_is_left_out():
+    ref = rounds(*QUIET)
+    for side in ref:
+        side["c"] = None
+    assert [row.case for row in against_ref.changes(ref, rounds(*QUIET))] == ["a", "b"]
+
+
+def _fake_tree(root, ratio: float):
+    """A checkout whose convbench answers every case with `ratio` (what the guard's child imports)."""
+    (root / "convbench" / "measure").mkdir(parents=True, exist_ok=True)
+    (root / "algorithms").mkdir(exist_ok=True)
+    (root / "convbench" / "__init__.py").write_text("")
+    (root / "convbench" / "measure" / "__init__.py").write_text("")
+    (root / "algorithms" / "__init__.py").write_text("")
+    (root / "convbench" / "measure" / "runs.py").write_text("def speedup_targets():\n    return {'a': 'a', 'b': 'b'}\n")
+    (root / "convbench" / "measure" / "targets.py").write_text(
+        f"def measured_speedup(target, repeats):\n    return {ratio}\n")
+
+
+def test_each_side_runs_its_own_checkout_against_a_worktree_of_ref(tmp_path, monkeypatch):
+    """A fake clone: REF (its commit) answers 2.0, the working tree, edited since, 1.4. The children import
+    each side's convbench, not the installed one, and the worktree of REF is made once and kept."""
+    import subprocess
+
+    root = tmp_path / "clone"
+    _fake_tree(root, 2.0)
+    git = lambda *args: subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "ref")
+    _fake_tree(root, 1.4)  # this tree: uncommitted and slower
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(against_ref, "tree_root", lambda: root)
+    assert against_ref.measure_side(root, ["a", "unknown"], 1) == {"a": 1.4, "unknown": None}
+    sha, rows, missing = against_ref.compare_with_ref("main", ["a", "b", "unknown"], rounds=2, repeats=1)
+    # each fell in two rounds, and again in two more
+    assert [(row.case, row.ref, row.tree, row.fell) for row in rows] == [("a", (2.0,) * 4, (1.4,) * 4, True),
+                                                                           ("b", (2.0,) * 4, (1.4,) * 4, True)]
+    assert missing == ["unknown"]
+    path, again = against_ref.worktree("main", root)
+    assert again == sha and path.is_relative_to(tmp_path / "cache")
+    with pytest.raises(against_ref.ConvError, match="ref must name a commit"):
+        against_ref.worktree("no-such-branch", root)
+
+
+def test_cli_compare_exit_codes(monkeypatch, capsys):
+    def found(*tree):
+        ref = rounds(*QUIET)
+        return lambda name, rounds, repeats, on_round: ("0" * 40, against_ref.changes(ref, tree), [])
+
+    monkeypatch.setattr(against_ref, "compare_with_ref", found(*rounds(*QUIET)))
+    assert cli.main(["targets", "--compare"]) == 0
+    assert "no ratio fell" in capsys.readouterr().out
+    monkeypatch.setattr(against_ref, "compare_with_ref",
+                        found(*rounds(("a", 0.5, 0.52, 0.48), *QUIET[1:])))
+    assert cli.main(["targets", "--compare", "main"]) == 1
+    assert "1 ratio(s) fell" in capsys.readouterr().out
+
+
+def test_a_fall_is_measured_again_and_judged_on_both_sets(monkeypatch):
+    """Four slow rounds of case a (a process's luck on a shared machine), then four even ones: a is
+    measured again, alone, and judged on all eight rounds: not a fall. b held: measured once."""
+    sets = iter([(rounds(("a", 2.0, 2.0, 2.0, 2.0), ("b", 1.0, 1.0, 1.0, 1.0)),
+                  rounds(("a", 1.4, 1.4, 1.4, 1.4), ("b", 1.0, 1.02, 0.98, 1.0))),
+                 (rounds(("a", 2.0, 2.0, 2.0, 2.0)), rounds(("a", 2.0, 2.04, 1.96, 2.0)))])
+    asked = []
+
+    def measured_in_turns(ref_root, root, cases, count, repeats, on_round=None):
+        asked.append(cases)
+        return next(sets)
+
+    monkeypatch.setattr(against_ref, "tree_root", lambda: "tree")
+    monkeypatch.setattr(against_ref, "worktree", lambda ref, root: ("ref", "0" * 40))
+    monkeypatch.setattr(against_ref, "_measured_in_turns", measured_in_turns)
+    _, rows, _ = against_ref.compare_with_ref("main", ["a", "b"], rounds=4)
+    assert asked == [["a", "b"], ["a"]]
+    a, b = rows
+    assert len(a.ref) == 8 and len(b.ref) == 4 and not a.fell and not b.fell

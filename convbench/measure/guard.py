@@ -1,28 +1,26 @@
-"""The project's regression guard: the speed targets' ratios stored per machine, and a quick
-comparison of this tree's ratios against them (`convbench targets --save` / `--compare`).
+"""The speed targets' ratios as a record per machine (`convbench targets --save`), and the quick
+subset of cases the regression guard measures (`convbench targets --compare REF`,
+convbench.measure.against_ref).
 
-A ratio (peer time / ours, timed alternately in one process) travels between commits far
-better than an absolute time on a shared machine, but not between machines: the figures are
-kept per machine identity (CPU model and core count, not the hostname, which asv uses and which
-put an AMD EPYC's and an Intel Xeon's results under one name), in
-results/targets/<machine>.json, committed beside asv's results. A file that cannot be read is
-reported in one line and treated as absent; a save goes through a temporary file renamed
+The stored figures are a record, not the yardstick: a ratio swings between hours and between
+chips, so the guard measures REF and this tree now, in turns. Each saved file is keyed by the
+machine's identity (convbench.core.machine.machine_id) and carries the chip's fields and a
+calibration measured in the same run, in results/targets/<machine>.json. A file that cannot be
+read is reported in one line and treated as absent; a save goes through a temporary file renamed
 over the old one, so a killed run leaves the old figures whole.
 """
 from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from convbench.core.cache import update_json
 from convbench.core.machine import chip, commit, machine_id
 
 STORE = Path("results") / "targets"
-FALL = 0.25  # a ratio more than this far below its stored figure fails the comparison
-# The quick subset `--compare` measures: about a minute here (AMD EPYC, 2 cores), one case per
-# algorithm and kind of pass whose speed the suite's answers rest on.
+# The quick subset `--compare` measures: one case per algorithm and kind of pass whose speed the
+# suite's answers rest on.
 QUICK = (
     "fft 7x7 vs torch",
     "fft 11x11 vs torch",
@@ -65,33 +63,3 @@ def save_ratios(ratios: dict[str, float], machine: str | None = None, store: Pat
                        "measured": datetime.date.today().isoformat(), "calibration": calibration(),
                        "ratios": {**old, **ratios}})
     return path
-
-
-@dataclass(frozen=True)
-class Comparison:
-    case: str
-    stored: float | None
-    now: float
-
-    @property
-    def change(self) -> float | None:
-        return None if self.stored is None else self.now / self.stored
-
-    @property
-    def fell(self) -> bool:
-        return self.stored is not None and self.now < (1 - FALL) * self.stored
-
-
-def compare(measure, cases=QUICK, machine: str | None = None, store: Path = STORE) -> list[Comparison]:
-    """Each case measured now (measure(case) -> ratio) against its stored figure. A case that seems
-    to have fallen is measured once more and keeps the better of the two: one descheduled run on
-    a shared 2-core machine must not fail a change, a real slowdown shows twice."""
-    stored = stored_ratios(machine, store)
-    rows = []
-    for case in cases:
-        now = measure(case)
-        row = Comparison(case, stored.get(case), now)
-        if row.fell:
-            row = Comparison(case, row.stored, max(now, measure(case)))
-        rows.append(row)
-    return rows

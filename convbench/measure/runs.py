@@ -375,17 +375,6 @@ def speedup_targets() -> dict:
     return {**TARGETS, **TRAINING, **SIGNAL, **PEER_RATIOS}
 
 
-def compare_targets(cases=None, repeats: int = 5, store=None) -> list:
-    """The guard's quick subset (convbench.measure.guard.QUICK) measured now against this machine's stored
-    ratios: a list of guard.Comparison."""
-    from convbench.measure import guard
-    from convbench.measure.targets import measured_speedup
-
-    known = speedup_targets()
-    return guard.compare(lambda case: measured_speedup(known[case], repeats), cases or guard.QUICK,
-                         store=store or guard.STORE)
-
-
 def interference(spec: ConvSpec, algorithms=("direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"),
                  repeats: int = 15, against: str = "torch") -> dict:
     """{variant: measure.interference of it against `against` (torch, or one of ours beside a peer) on

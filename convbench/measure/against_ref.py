@@ -1,0 +1,194 @@
+"""Is this tree slower than REF, here, now? The guard `convbench targets --compare REF` runs.
+
+Stored figures answer another question (how fast was some commit on some day), and on a shared
+2-core VM a ratio swings 0.5-1.4 between hours and between chips. So, as `asv continuous` does,
+both sides are measured in the same session on the same machine:
+
+- REF (a commit, branch or tag; default main) is checked out once into a git worktree under the
+  user's cache (kept, so Numba's cache of its kernels is too), and this tree is the working tree
+  as it is, uncommitted changes included;
+- each side runs the guard's cases in a fresh process that imports that side's convbench (a path
+  finder put first in the child's sys.meta_path; the same Python and packages for both);
+- the sides alternate, round after round, the first side swapping each round (an even number of
+  rounds puts each side first as often: the second process of a pair can run slower), so drift
+  and a busy neighbour fall on both;
+- the verdict reads the noise of this run: each ratio's paired change (tree / REF, round by round)
+  against the spread of those changes, pooled over the cases. A case fell when its mean change is
+  below 1 - its threshold (never below FLOOR) and every round saw the tree slower.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from convbench.core.errors import ConvError
+
+FLOOR = 0.10  # a change within 10% is not called a fall, however quiet the run
+SPREADS = 3.0  # a fall is beyond three standard errors of the mean change: about 1 in 700 per case by chance
+
+# What each side's process runs: import that side's convbench from its root (argv[1]), then time each
+# case (argv[2], JSON) with that side's own targets (`speedup_targets`, `measured_speedup`), and print
+# {case: ratio or null} as the last line. Both exist in every commit since the guard was written.
+CHILD = r"""
+import importlib.util, json, sys
+root, cases, repeats = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+homes = {"convbench": root + "/convbench", "convbench.algorithms": root + "/algorithms"}
+
+class ThisTree:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name in homes:
+            return importlib.util.spec_from_file_location(name, homes[name] + "/__init__.py",
+                                                          submodule_search_locations=[homes[name]])
+        return None
+
+sys.meta_path.insert(0, ThisTree)
+import convbench
+assert convbench.__file__.startswith(root), convbench.__file__
+from convbench.measure.runs import speedup_targets
+from convbench.measure.targets import measured_speedup
+known = speedup_targets()
+print(json.dumps({case: measured_speedup(known[case], repeats) if case in known else None for case in cases}))
+"""
+
+
+def tree_root() -> Path:
+    """The checkout this convbench runs from (its git top level, with convbench/ and algorithms/)."""
+    import convbench
+
+    root = Path(convbench.__file__).resolve().parent.parent
+    if not (root / "algorithms").is_dir() or not (root / ".git").exists():
+        raise ConvError(f"targets --compare REF measures this checkout against REF: run it from a git clone "
+                        f"with convbench installed editable (pip install -e .); convbench is at {root}")
+    return root
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as err:
+        detail = getattr(err, "stderr", "") or str(err)
+        raise ConvError(f"git {' '.join(args)} failed in {root}: {detail.strip()}") from None
+
+
+def worktree(ref: str, root: Path | None = None) -> tuple[Path, str]:
+    """(path, commit) of REF checked out into a worktree of this clone, made once per commit under
+    $XDG_CACHE_HOME/convbench/worktrees (kept: its Numba cache makes the next comparison quick)."""
+    root = root or tree_root()
+    try:
+        sha = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except ConvError:
+        sha = ""
+    if not sha:
+        raise ConvError(f"ref must name a commit of this clone (a branch, tag or hash); got {ref!r}")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "convbench" / "worktrees"
+    path = cache / sha[:12]
+    if not (path / ".git").exists() or _git(path, "rev-parse", "HEAD") != sha:
+        cache.mkdir(parents=True, exist_ok=True)
+        _git(root, "worktree", "prune")  # a cache folder deleted by hand leaves git's record behind
+        _git(root, "worktree", "add", "--force", "--detach", str(path), sha)
+    return path, sha
+
+
+def measure_side(root: Path, cases: list[str], repeats: int) -> dict[str, float | None]:
+    """{case: ratio} from a fresh process running the convbench at root (None: a case root lacks)."""
+    done = subprocess.run([sys.executable, "-c", CHILD, str(root), json.dumps(cases), str(repeats)],
+                          capture_output=True, text=True, cwd=root)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise ConvError(f"measuring the tree at {root} failed (exit {done.returncode}): " + " | ".join(tail))
+    return json.loads(lines[-1])
+
+
+@dataclass(frozen=True)
+class Change:
+    """One case's ratios on both sides, round by round (the same round index ran back to back)."""
+
+    case: str
+    ref: tuple[float, ...]
+    tree: tuple[float, ...]
+    spread: float  # this run's standard deviation of one round's log(tree / REF), pooled over the cases
+
+    @property
+    def paired(self) -> list[float]:
+        return [t / r for t, r in zip(self.tree, self.ref)]
+
+    @property
+    def change(self) -> float:
+        """The geometric mean over rounds of tree / REF (below 1: this tree is slower than REF)."""
+        return math.exp(statistics.fmean(math.log(value) for value in self.paired))
+
+    @property
+    def threshold(self) -> float:
+        """The fall this run can tell from noise: SPREADS standard errors of the mean change, or FLOOR."""
+        return max(FLOOR, 1 - math.exp(-SPREADS * self.spread / math.sqrt(len(self.ref))))
+
+    @property
+    def fell(self) -> bool:
+        return self.change < 1 - self.threshold and max(self.paired) < 1
+
+
+def changes(ref_rounds: list[dict], tree_rounds: list[dict]) -> list[Change]:
+    """Each case measured on both sides in every round, as a Change whose spread is this run's: the
+    standard deviation of a round's log(tree / REF) about its case's mean, pooled over the cases (a
+    case's own few rounds say little of its noise; the run's noise is one machine's, now)."""
+    cases = [case for case in ref_rounds[0] if all(r.get(case) and t.get(case) for r, t in zip(ref_rounds, tree_rounds))]
+    squares, freedom = 0.0, 0
+    for case in cases:
+        logs = [math.log(t[case] / r[case]) for r, t in zip(ref_rounds, tree_rounds)]
+        mean = statistics.fmean(logs)
+        squares += sum((value - mean) ** 2 for value in logs)
+        freedom += len(logs) - 1
+    spread = math.sqrt(squares / freedom) if freedom else 0.0
+    return [Change(case, tuple(r[case] for r in ref_rounds), tuple(t[case] for t in tree_rounds), spread)
+            for case in cases]
+
+
+def _measured_in_turns(ref_root: Path, root: Path, cases: list[str], rounds: int, repeats: int,
+                       on_round=None) -> tuple[list[dict], list[dict]]:
+    """(REF's rounds, this tree's rounds): each a fresh process, the first side swapping each round."""
+    sides = {"ref": (ref_root, []), "tree": (root, [])}
+    for index in range(rounds):
+        for side in (("ref", "tree") if index % 2 == 0 else ("tree", "ref")):
+            path, found = sides[side]
+            found.append(measure_side(path, cases, repeats))
+        if on_round:
+            on_round(index + 1, rounds)
+    return sides["ref"][1], sides["tree"][1]
+
+
+def compare_with_ref(ref: str = "main", cases=None, rounds: int = 4, repeats: int = 3,
+                     on_round=None) -> tuple[str, list[Change], list[str]]:
+    """(REF's commit, the changes, the cases REF cannot measure): this tree against REF, `rounds`
+    fresh processes a side, in turns. A case that seems to have fallen is measured again, as many
+    rounds more, and judged on all of them: a fresh process carries its own luck (where its pages
+    and threads landed), which can make four in a row slow on a shared machine; a real fall shows
+    in both sets. The machine's measurement lock is held throughout (each child measures under it)."""
+    from convbench.measure import guard
+    from convbench.measure.measurement_lock import measuring
+
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
+        raise ConvError(f"rounds must be an int >= 2 (the noise comes from the rounds); got {rounds!r}")
+    cases = list(cases or guard.QUICK)
+    root = tree_root()
+    with measuring(f"convbench targets --compare {ref}"):
+        ref_root, sha = worktree(ref, root)
+        ref_rounds, tree_rounds = _measured_in_turns(ref_root, root, cases, rounds, repeats, on_round)
+        first = changes(ref_rounds, tree_rounds)
+        suspects = [row.case for row in first if row.fell]
+        if suspects:
+            more_ref, more_tree = _measured_in_turns(ref_root, root, suspects, rounds, repeats, on_round)
+            again = {row.case: row for row in changes(more_ref, more_tree)}
+            first = [replace(row, ref=row.ref + again[row.case].ref, tree=row.tree + again[row.case].tree,
+                             spread=max(row.spread, again[row.case].spread)) if row.case in again else row
+                     for row in first]
+    missing = [case for case in cases if any(r.get(case) is None for r in ref_rounds)]
+    return sha, first, missing
