@@ -1,5 +1,8 @@
 """convbench: direct, Winograd and band-limited FFT convolution, interchangeable and measured.
 
+"The proposal" in its documentation is the science it measures: the thesis proposal "Input and
+Model Compression for Adaptive and Robust CNNs" (A. Dziedzic, 2019).
+
 Its layers are its folders (core, interface, nn, workloads, measure, report, cli.py on top),
 listed once, with what each holds, in convbench.core.layering. Importing convbench loads only
 the core; the API loads on first use, so that

@@ -460,17 +460,17 @@ def cmd_robustness(args) -> int:
             table.add_row(model, attack, *(f"{100 * cells[e]:.1f}%" for e in args.epsilons))
     console.print(table)
     attacks = [a for a in dict.fromkeys(row.attack for row in defences) if a != "clean"]
-    seed = {"none": ("0.0", "0.0"), "FFT compression (c=0.5)": ("73.8", "82.1"),
+    proposal = {"none": ("0.0", "0.0"), "FFT compression (c=0.5)": ("73.8", "82.1"),
             "feature squeezing (2 bits)": ("76.0", "82.9"), "Gaussian noise (sigma=0.2)": ("75.4", "80.9")}
     epsilons = {row.attack: row.epsilon for row in defences if row.attack != "clean"}
     table = _table("lossy input channels as defences: the plain model on each digit's minimal adversarial "
-                   "(the seed's table beside it: ResNet-50, ImageNet, FGSM / PGD)",
-                   ("defence", "clean", *(f"{a} (median eps {epsilons[a]:.2f})" for a in attacks), "seed FGSM",
-                    "seed PGD"), right=("clean", *(f"{a} (median eps {epsilons[a]:.2f})" for a in attacks)))
+                   "(the proposal's table beside it: ResNet-50, ImageNet, FGSM / PGD)",
+                   ("defence", "clean", *(f"{a} (median eps {epsilons[a]:.2f})" for a in attacks), "proposal FGSM",
+                    "proposal PGD"), right=("clean", *(f"{a} (median eps {epsilons[a]:.2f})" for a in attacks)))
     for name in dict.fromkeys(row.model for row in defences):
         cells = {row.attack: row.accuracy for row in defences if row.model == name}
         table.add_row(name, f"{100 * cells['clean']:.1f}%", *(f"{100 * cells[a]:.1f}%" for a in attacks),
-                      *seed.get(name, ("-", "-")))
+                      *proposal.get(name, ("-", "-")))
     console.print(table)
     for path in chart_robustness(models, Path(args.out)):
         console.print(f"wrote {path}")
@@ -602,7 +602,7 @@ def main(argv=None) -> int:
     interference.add_argument("--repeats", type=_at_least(1), default=15)
     _measures(interference)
     interference.set_defaults(run=cmd_interference)
-    targets = commands.add_parser("targets", help="the speed issue's target ratios, measured now")
+    targets = commands.add_parser("targets", help="the speed targets: ours against a peer, as ratios measured now")
     targets.add_argument("--only", help="cases whose name contains this text")
     targets.add_argument("--repeats", type=_at_least(1), default=None,
                          help="timed calls a side for each ratio (default: 5; 3 with --compare, whose rounds "
@@ -650,7 +650,7 @@ def main(argv=None) -> int:
     acc.add_argument("--out", default="results/figures")
     acc.set_defaults(run=cmd_accuracy)
     rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
-                                                 "and the seed's lossy input channels as defences (about a minute)")
+                                                 "and the proposal's lossy input channels as defences (about a minute)")
     rob.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5, 0.75, 0.9])
     rob.add_argument("--epsilons", type=_at_least(0.0, float), nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
     rob.add_argument("--epochs", type=_at_least(1), default=5)

@@ -1,6 +1,6 @@
 """Real network layers: convnet-benchmarks L1-L5, ResNet-18's 3x3 layers, a DeepBench subset.
 
-Batches are scaled down from the sources (see convbench/layers.py, which keeps
+Batches are scaled down from the sources (see convbench/workloads/layers.py, which keeps
 each source batch next to the one run here).
 """
 from convbench.workloads.layers import ALL_LAYERS, CONVNET_BENCHMARKS, layer

@@ -1,8 +1,8 @@
-"""Is a more band-limited model more robust to attacks? The seed's claim, in miniature (full sweep only).
+"""Is a more band-limited model more robust to attacks? The proposal's claim, in miniature (full sweep only).
 
 convbench robustness's figures kept in asv's history: the digits CNN trained with band-limited fft
 convolutions at each compression (and torch's Conv2d), its test accuracy under foolbox's FGSM and
-PGD at each epsilon; and the seed's lossy input channels on each digit's minimal adversarial.
+PGD at each epsilon; and the proposal's lossy input channels on each digit's minimal adversarial.
 Trained and attacked once per run (setup_cache, about a minute); the quick subset leaves it out.
 """
 from convbench.workloads import robustness

@@ -1,4 +1,4 @@
-"""Long 1-D convolutions: where does FFT overtake, and by how much? The seed's DSP claim.
+"""Long 1-D convolutions: where does FFT overtake, and by how much? The proposal's DSP claim.
 
 Signals of 4k to 1M samples, filters of 3 to 8k taps (valid), with one channel (N=C=K=1)
 and with eight (N=4, C=K=8). The variants are convbench's 1-D ones (direct, fft,

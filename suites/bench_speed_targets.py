@@ -1,4 +1,4 @@
-"""The speed issue's targets, as ratios measured alternately in one process.
+"""The speed targets, as ratios measured alternately in one process.
 
 Each case times convbench's algorithm and its peer call by call, interleaved,
 per call including the filter transform, and tracks peer time / algorithm time
@@ -55,7 +55,7 @@ class CompressionWorkspace:
 
 
 class GpuRatios:
-    """The GPU issue's ratios to cuDNN (3x3, 7x7, 11x11; fft at c = 0 and 0.5): n/a without a GPU."""
+    """The ratios to cuDNN on the GPU (3x3, 7x7, 11x11; fft at c = 0 and 0.5): n/a without a GPU."""
 
     version = VERSION
     params = [pick(list(GPU_RATIOS), ["cuda winograd 3x3 vs cudnn", "cuda fft 7x7 vs cudnn"])]

@@ -4,8 +4,8 @@ Columns as DeepBench reports them: time_forward, time_backward_data (its
 backward_inputs), time_backward_filter (backward_params) and time_step (all
 three, as a training step runs them), plus the measured workspace and peak
 RSS of a step. Every variant on ResNet-18's 3x3 layers and the 7x7/11x11
-N=8 C=K=64 layers; fft over the compression rates. CPU only: the cuda plans
-have no backward passes yet. `Digits` tracks `convbench accuracy`'s test
+N=8 C=K=64 layers; fft over the compression rates. CPU only: the cuda passes
+are timed against cuDNN's in bench_speed_targets.GpuRatios. `Digits` tracks `convbench accuracy`'s test
 accuracies (the full sweep only).
 """
 from convbench.workloads.layers import layer

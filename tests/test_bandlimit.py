@@ -94,7 +94,7 @@ TRANSFORMS = [("fft", "fft", "fft"), ("dft", "dft", "dft"), ("fft", "dft", "fft"
 @pytest.mark.parametrize("compression", RATES)
 def test_fft_output_equals_the_masked_spectrum_definition(rng, spec, compression, transforms):
     """Every way of computing the transforms (FFTW or pruned matrix DFT, for the
-    filter, the input and the output) gives the seed's masked-spectrum convolution."""
+    filter, the input and the output) gives the proposal's masked-spectrum convolution."""
     x, w = random_problem(spec, rng)
     filter_t, input_t, output_t = transforms
     plan = convbench.plan(spec, "fft", compression=compression, filter_transform=filter_t,

@@ -9,7 +9,7 @@ from convbench.workloads.signals import random_problem
 
 
 def naive_conv2d(x, w, padding, stride):
-    """The seed's conv-layer formula, one output element at a time."""
+    """The proposal's conv-layer formula, one output element at a time."""
     (ph, pw), (sh, sw) = padding, stride
     N, C, H, W = x.shape
     K, _, R, S = w.shape

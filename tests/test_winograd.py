@@ -1,4 +1,4 @@
-"""Winograd F(m x m, 3x3): the generated matrices (exact), the seed's F(2x2), the Numba transforms, odd outputs."""
+"""Winograd F(m x m, 3x3): the generated matrices (exact), the proposal's F(2x2), the Numba transforms, odd outputs."""
 import random
 from fractions import Fraction
 

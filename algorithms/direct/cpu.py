@@ -1,4 +1,4 @@
-"""Direct convolution on the CPU: the seed's conv-layer sum, compiled with Numba
+"""Direct convolution on the CPU: the proposal's conv-layer sum, compiled with Numba
 (any stride, dilation and groups), as BLAS GEMMs over shifted or gathered
 positions (gemm.py; per group), or channels-last when depthwise (depthwise.py).
 

@@ -9,7 +9,7 @@ On the one-sided rfft2 spectrum of an Lh x Lw grid, M_c keeps the coefficient
 
 So DC is always kept, u is kept iff -u is (the masked spectrum stays
 Hermitian and its inverse real), a larger c keeps a subset of what a smaller
-c kept, and c = 0 keeps everything. Like the seed's code, each axis keeps about
+c kept, and c = 0 keeps everything. Like the proposal's code, each axis keeps about
 sqrt(1 - c) of its frequencies, so about (1 - c) of the coefficients survive;
 the side lengths are integers, so the achieved compression is reported.
 """

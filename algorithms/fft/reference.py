@@ -1,4 +1,4 @@
-"""What the fft plans compute, in one short function: the seed's band-limited convolution.
+"""What the fft plans compute, in one short function: the proposal's band-limited convolution.
 
     x *_c y = F^-1[(F_x . M_c) . conj(F_w . M_c)]      (seed, "Band-limited FFT based convolution formally")
 

@@ -2,7 +2,7 @@
 
 FFTW's rfft writes every frequency of a row, so the rows go through it a few at a time, in a
 small scratch, and only the band is kept: the spectra the plan holds (X, W, Y and their
-gradients) shrink with (1 - c), as the seed's claim has it. At c = 0 there is nothing to drop,
+gradients) shrink with (1 - c), as the proposal's claim has it. At c = 0 there is nothing to drop,
 and signal.py's whole-array transforms write the spectra in place (no band copy).
 """
 from __future__ import annotations

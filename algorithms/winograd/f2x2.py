@@ -1,8 +1,8 @@
-"""Winograd F(2x2, 3x3) written out by hand: the seed's matrices and the GPU kernels' algebra.
+"""Winograd F(2x2, 3x3) written out by hand: the proposal's matrices and the GPU kernels' algebra.
 
 Y = A^T [ (G g G^T) . (B^T d B) ] A  for a 3x3 filter g and a 4x4 input tile d.
 
-The seed's slide prints G with its middle rows swapped (and its m3 formula as
+The proposal's slide prints G with its middle rows swapped (and its m3 formula as
 (g0 - (g1 + g2)) / 2). Paired with its own B^T that does not reproduce direct
 convolution; the G below (Lavin & Gray) does, and
 tests/test_winograd.py checks it on a single tile in float64.

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 # (name, the packages it is made of, what it holds)
 LAYERS = (
-    ("core", ("convbench.core",), "ConvSpec, ConvError, input checks, the cache, thread settings, every threshold"),
+    ("core", ("convbench.core",),
+     "ConvSpec, ConvError, input checks, the cache, thread settings, the float64 oracle, every threshold"),
     ("algorithms", ("convbench.algorithms",), "the implementations: the repository's algorithms/ folder"),
-    ("interface", ("convbench.interface",), "registry, plan() and conv2d(), the float64 oracle, algorithm='auto'"),
+    ("interface", ("convbench.interface",), "registry, plan() and conv2d(), algorithm='auto'"),
     ("nn", ("convbench.nn",), "torch modules and autograd over a plan"),
     ("workloads", ("convbench.workloads",), "network layers, model layers, test data, training passes, accuracy"),
     ("measure", ("convbench.measure",), "timing protocol, rooflines, sweeps, targets, the regression guard"),

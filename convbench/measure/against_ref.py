@@ -60,9 +60,7 @@ print(json.dumps({case: measured_speedup(known[case], repeats) if case in known 
 
 def tree_root() -> Path:
     """The checkout this convbench runs from (its git top level, with convbench/ and algorithms/)."""
-    import convbench
-
-    root = Path(convbench.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # convbench/measure/ in the checkout
     if not (root / "algorithms").is_dir() or not (root / ".git").exists():
         raise ConvError(f"targets --compare REF measures this checkout against REF: run it from a git clone "
                         f"with convbench installed editable (pip install -e .); convbench is at {root}")

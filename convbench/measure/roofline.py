@@ -6,7 +6,7 @@ shapes (convbench.algorithms.work); the two ceilings are measured here, once
 per process, with the timing protocol every comparison uses:
 - bandwidth: a 64 MiB float32 copy (numpy), read plus write bytes over its time,
   what a streaming stage can hope for (about 24 GB/s on this AMD EPYC, 20 on
-  the Intel Xeon of issue 17);
+  an Intel Xeon);
 - peak: torch's sgemm on 2048 x 2048 matrices on all cores (its oneDNN/MKL
   kernels; bench_machine.Sgemm charts the same).
 A bound is a bound: computed, never a measurement of the stage.

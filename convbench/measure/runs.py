@@ -378,8 +378,8 @@ def speedup_targets() -> dict:
 def interference(spec: ConvSpec, algorithms=("direct", "winograd F(4x4,3x3)", "fft", "fft tile 16"),
                  repeats: int = 15, against: str = "torch") -> dict:
     """{variant: measure.interference of it against `against` (torch, or one of ours beside a peer) on
-    spec}: each side's call right after the other's, over the same call right after itself (the pools
-    issue's measurement; 1.0: no effect). A peer brings its own pool: NNPACK's pthreadpool, oneDNN 2.6
+    spec}: each side's call right after the other's, over the same call right after itself (1.0: no
+    effect). A peer brings its own pool: NNPACK's pthreadpool, oneDNN 2.6
     on torch's OpenMP runtime."""
     from convbench.measure.timing import interference as measured
 

@@ -1,4 +1,4 @@
-"""The speed issue's targets: each a ratio of two algorithms on one layer, with its goal.
+"""The speed targets: each a ratio of two algorithms on one layer, with its goal.
 
 Shared by the asv suite (suites/bench_speed_targets.py) and `convbench targets`.
 """
@@ -49,7 +49,7 @@ for _name, _spec in RESNET18.items():
     TARGETS[f"winograd resnet18 {_name} vs direct"] = Target(_spec, "winograd", "direct", 2.0)
     TARGETS[f"direct resnet18 {_name} vs torch"] = Target(_spec, "direct", "torch", 0.5)
 
-# The algorithm-families issue: Winograd F(4x4,3x3) on ResNet-18, and tiled FFT on valid
+# The algorithm families: Winograd F(4x4,3x3) on ResNet-18, and tiled FFT on valid
 # 56x56 layers (N=8, C=K=64) with the tile that measured fastest for each filter here.
 VALID = {k: ConvSpec(N=8, C=64, H=56, W=56, K=64, R=k, S=k) for k in (5, 7, 11)}
 BEST_TILE = {5: 16, 7: 16, 11: 32}
@@ -58,7 +58,7 @@ for _name, _spec in RESNET18.items():
 for _k, _goal in ((5, 1.2), (7, 2.0), (11, 3.0)):
     TARGETS[f"fft tile {BEST_TILE[_k]} {_k}x{_k} valid vs torch"] = Target(VALID[_k], f"fft tile {BEST_TILE[_k]}", "torch", _goal)
 
-# The training issue: a training step (forward and both backward passes) and each backward
+# Training: a training step (forward and both backward passes) and each backward
 # pass, against torch's, on the same layers (N=8, C=K=64, 56x56 valid; ResNet-18's 3x3 layers).
 TRAINING = {}
 for _k, _goal in ((7, 2.0), (11, 3.0)):
@@ -80,7 +80,7 @@ INFERENCE = {
 }
 
 
-# The seed's remaining claims: long 1-D convolutions (N=4, C=K=8, valid), the best 1-D fft variant
+# The proposal's remaining claims: long 1-D convolutions (N=4, C=K=8, valid), the best 1-D fft variant
 # against torch's conv1d, the plain torch.fft convolution and scipy's best (fftconvolve here:
 # oaconvolve ran 2x slower on both), and band-limiting's time at c = 0.5.
 SIGNAL_16K = SignalSpec(N=4, C=8, L=16384, K=8, R=1024)
@@ -96,8 +96,7 @@ SIGNAL = {
 }
 
 
-# Each of our algorithms against the field's implementation of the same algorithm (the peers issue's
-# yardstick for the speed issue): the peer's time / ours, goal 1.0 (at least as fast as the best
+# Each of our algorithms against the field's implementation of the same algorithm: the peer's time / ours, goal 1.0 (at least as fast as the best
 # implementation), forward, and both training passes where the peer has them. A peer that cannot run
 # here (a library, an instruction set) is listed with its reason.
 PEER_RATIOS = {}
@@ -125,7 +124,7 @@ for _pass in ("backward_data", "backward_filter"):
                                                                         passes=_pass)
 
 
-# The GPU issue's ratios to cuDNN (no goals: it asks for the numbers), per call, data on the device.
+# Ratios to cuDNN on the GPU (no goals: the numbers are the answer), per call, data on the device.
 GPU_SPEC_3 = RESNET18["64@56"]
 GPU_RATIOS = {}
 for _size, _spec in (("3x3", GPU_SPEC_3), ("7x7", SPEC_7), ("11x11", SPEC_11)):
@@ -133,7 +132,7 @@ for _size, _spec in (("3x3", GPU_SPEC_3), ("7x7", SPEC_7), ("11x11", SPEC_11)):
         GPU_RATIOS[f"cuda {_algorithm} {_size} vs cudnn"] = Target(_spec, _algorithm, "torch", 0.0, backend="cuda")
     GPU_RATIOS[f"cuda fft c=0.5 {_size} vs cudnn"] = Target(_spec, "fft", "torch", 0.0, 0.5, backend="cuda")
     GPU_RATIOS[f"cuda fft {_size} c=0.5 vs c=0"] = Target(_spec, "fft", "fft", 0.0, 0.5, backend="cuda")
-# the families and the training passes on cuda (issue 22's goals where it sets one; measured on a lent GPU only)
+# the families and the training passes on cuda (goals where one was set; measured on a lent GPU only)
 GPU_RATIOS["cuda fft tile 16 7x7 vs cudnn"] = Target(SPEC_7, "fft tile 16", "torch", 0.0, backend="cuda")
 for _name in ("128@28", "256@14"):
     GPU_RATIOS[f"cuda winograd F(4x4) {_name} vs cudnn"] = Target(RESNET18[_name], "winograd F(4x4,3x3)", "torch",
@@ -145,7 +144,7 @@ for _passes in ("backward_data", "backward_filter"):
 
 # Each of our cuda algorithms against cuDNN's engine of the same algorithm (convbench.algorithms.peers.
 # cudnn_engines), ResNet-18's layers at N=8 and the 11x11 layer: which *algorithm* wins on a GPU, not
-# only whether cuDNN's pick beats ours. Goals: the GPU issue's. An engine the device does not offer
+# only whether cuDNN's pick beats ours. An engine the device does not offer
 # for a layer is a ConvError when the peer is planned: reported as n/a by .ci/gpu_report.py.
 GPU_ENGINE_RATIOS = {}
 for _name, _spec in RESNET18.items():

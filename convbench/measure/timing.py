@@ -279,7 +279,7 @@ def held_device_bytes(build: Callable[[], object]):
 def peak_device_bytes(fn: Callable[[], object]) -> int:
     """Peak rise of GPU memory allocated through torch's caching allocator during fn().
 
-    The cuda plans allocate every device buffer there (algorithms/gpu.py),
+    The cuda plans allocate every device buffer there (convbench.algorithms.gpu),
     cuFFT's and cuDNN's workspaces included, so this is all of a call's device
     memory. Needs a real GPU: the simulator has no device allocator."""
     import torch
@@ -310,11 +310,6 @@ def workspace_bytes(build_plan: Callable[[], Callable], x, w, device: bool = Fal
     plan, held = held_by(build_plan)
     plan(x, w)  # the first call may allocate lazily; the workspace is the steady state
     return held + peak_of(lambda: plan(x, w))
-
-
-def process_peak_rss_bytes() -> int:
-    """VmHWM of this process: starts afresh at exec, unlike ru_maxrss which survives fork and exec."""
-    return _status_kib("VmHWM") * 1024
 
 
 def on_backend(backend: str, *arrays):

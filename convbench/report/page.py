@@ -28,9 +28,9 @@ CAPTIONS = {
                                  "time and measured memory against the compression rate, relative to c = 0.",
     "training_passes": "A training step pass by pass (forward, backward-data, backward-filter) for every variant "
                        "on real layers.",
-    "accuracy_vs_compression": "The seed's accuracy vs performance, in miniature: a small CNN trained on 8x8 digits "
+    "accuracy_vs_compression": "The proposal's accuracy vs performance, in miniature: a small CNN trained on 8x8 digits "
                                "with band-limited convolutions, against torch's Conv2d (convbench accuracy).",
-    "robustness_vs_compression": "The seed's robustness claim, in miniature: the digits CNN trained with "
+    "robustness_vs_compression": "The proposal's robustness claim, in miniature: the digits CNN trained with "
                                  "band-limited convolutions at each compression, its test accuracy under FGSM and PGD "
                                  "(foolbox, white-box) against epsilon (convbench robustness).",
     "model_convolutions": "Your model's convolutions: per torchvision model, one forward pass's convolutions timed "
@@ -46,7 +46,7 @@ CAPTIONS = {
     "corpus_machines": "Every machine of the corpus store side by side (a sweep on a Ray cluster files each node's "
                        "records under its machine): each variant's median time against torch's over the layers "
                        "that machine measured.",
-    "signal_time_vs_filter": "Long 1-D convolutions (the seed's DSP claim): time per call against the filter "
+    "signal_time_vs_filter": "Long 1-D convolutions (the proposal's DSP claim): time per call against the filter "
                              "length, per signal length and channel count, for convbench's 1-D variants, torch's "
                              "conv1d, scipy's fftconvolve and oaconvolve and a plain torch.fft convolution; the "
                              "dotted lines mark where fft overtakes conv1d and direct.",

@@ -316,7 +316,7 @@ def chart_models(frame, out):
 
 
 def chart_accuracy(rows, out):
-    """The seed's "Tuning: accuracy vs performance", in miniature: test accuracy against time per
+    """The proposal's "Tuning: accuracy vs performance", in miniature: test accuracy against time per
     epoch and against the compression rate (convbench accuracy's rows)."""
     frame = pd.DataFrame([row.__dict__ for row in rows])
     fft, peer = frame[frame.model == "fft"], frame[frame.model == "torch"]

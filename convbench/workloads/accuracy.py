@@ -1,6 +1,6 @@
 """Accuracy against compression, for real: a small CNN trained on scikit-learn's bundled digits.
 
-The seed trains ResNet-18 on CIFAR-10 with band-limited convolutions (93.69% at
+The proposal trains ResNet-18 on CIFAR-10 with band-limited convolutions (93.69% at
 c = 0, 91.95% at c ~ 0.49). This is the same experiment in miniature, small
 enough to run here in about a minute: 8x8 digits (1797 images, shipped with
 scikit-learn, no download), two 3x3 convolutions whose forward and backward
@@ -9,7 +9,7 @@ classifier, a fixed seed, the same initial weights for every run, and torch's
 own Conv2d as the baseline.
 
 What it cannot show: CIFAR-10's or ImageNet's accuracies, or the GPU time and
-memory the seed measures; an 8x8 image has a 10x10 FFT grid, so each
+memory the proposal measures; an 8x8 image has a 10x10 FFT grid, so each
 compression step drops whole rows of a small spectrum.
 """
 from __future__ import annotations

@@ -34,7 +34,7 @@ CONVNET_BENCHMARKS = (
     _layer("L5", "convnet-benchmarks", 128, 1, 384, 384, 13, 13, 3, 3),
 )
 
-# ResNet-18's 3x3 layers (ImageNet), pad 1, stride 1, C = K. Run at N=8 as the speed issue asks.
+# ResNet-18's 3x3 layers (ImageNet), pad 1, stride 1, C = K. Run at N=8.
 RESNET18 = (
     _layer("resnet18-conv2", "ResNet-18", 256, 8, 64, 64, 56, 56, 3, 3, padding=1),
     _layer("resnet18-conv3", "ResNet-18", 256, 8, 128, 128, 28, 28, 3, 3, padding=1),

@@ -1,16 +1,16 @@
-"""Robustness against attacks, in miniature: the seed's two claims on the digits CNN of convbench accuracy.
+"""Robustness against attacks, in miniature: the proposal's two claims on the digits CNN of convbench accuracy.
 
 1. "The more band-limited the model, the more robust to attacks": the digits CNN trained at each
    compression (its convolutions convbench's band-limited fft, forward and backward), then attacked
    white-box with FGSM and PGD (L-infinity) at a few epsilons, through its own exact gradients.
-2. Lossy input channels as defences (the seed's table for ResNet-50 on ImageNet): each test digit's
+2. Lossy input channels as defences (the proposal's table for ResNet-50 on ImageNet): each test digit's
    smallest adversarial perturbation against the plain torch model (the least epsilon of a fine grid
-   that fools it: the seed's "none" row is 0.0, every image fooled, as a minimal attack gives), then
+   that fools it: the proposal's "none" row is 0.0, every image fooled, as a minimal attack gives), then
    passed through FFT compression of the input, feature squeezing (fewer bits) or Gaussian noise
-   before the same model classifies it. The attacker does not see the channel (the seed's setting);
+   before the same model classifies it. The attacker does not see the channel (the proposal's setting);
    a channel the attacker differentiates through is another experiment.
 
-The attacks are foolbox's (the seed's library; convbench[robustness]); images are in [0, 1].
+The attacks are foolbox's (the proposal's library; convbench[robustness]); images are in [0, 1].
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def foolbox():
     try:
         import foolbox as fb
     except ImportError as err:
-        raise ConvError("convbench robustness needs foolbox, the seed's attack library: "
+        raise ConvError("convbench robustness needs foolbox, the proposal's attack library: "
                         "pip install 'convbench[robustness]'") from err
     return fb
 
