@@ -257,13 +257,18 @@ def test_a_run_leaves_the_committed_machine_file_as_it_was(tmp_path, monkeypatch
 def test_a_quick_run_keeps_the_full_list_of_benchmarks():
     from convbench.report.bench import listing_after_a_quick_run
 
-    before = {"a.A.time_conv": {"code": "x", "params": [["1", "2", "3"]]}, "b.B.track": {"code": "y", "params": []},
-              "version": 2}
-    after = {"a.A.time_conv": {"code": "x", "params": [["1"]]}, "b.B.track": {"code": "y2", "params": []},
-             "c.C.new": {"code": "z", "params": [["1"]]}, "version": 2}
+    before = {"a.A.time_conv": {"code": "x", "param_names": ["n"], "params": [["1", "2", "3"]]},
+              "b.B.track": {"code": "y", "param_names": ["n"], "params": [["1", "2"]], "setup_cache_key": "b:47"},
+              "d.D.track": {"code": "w", "param_names": ["n"], "params": [["1", "2"]]}, "version": 2}
+    after = {"a.A.time_conv": {"code": "x", "param_names": ["n"], "params": [["1"]]},
+             "b.B.track": {"code": "y2", "param_names": ["n"], "params": [["2"]], "setup_cache_key": "b:48"},
+             "c.C.new": {"code": "z", "param_names": ["n"], "params": [["1"]]},
+             "d.D.track": {"code": "w", "param_names": ["n"], "params": [["5"]]}, "version": 2}
     kept = listing_after_a_quick_run(before, after)
-    assert kept["a.A.time_conv"]["params"] == [["1", "2", "3"]]  # only the parameters differ: the full list
-    assert kept["b.B.track"]["code"] == "y2" and "c.C.new" in kept  # a changed or new benchmark: the run's
+    assert kept["a.A.time_conv"] == before["a.A.time_conv"]  # only the parameters differ: the full list's entry
+    assert kept["b.B.track"] == {**after["b.B.track"], "params": [["1", "2"]]}  # edited: its code, the full values
+    assert kept["c.C.new"] == after["c.C.new"] and kept["d.D.track"] == after["d.D.track"]  # new; new values
+    assert kept["version"] == 2
 
 
 def test_the_signal_chart_marks_where_fft_overtakes_conv1d(tmp_path):

@@ -91,13 +91,19 @@ def register_asv_machine(machine: str, results: str = "results") -> None:
 def listing_after_a_quick_run(before: dict, after: dict) -> dict:
     """asv's list of benchmarks (results/benchmarks.json) as a quick run should leave it: asv rewrites it
     with the quick subset's parameters, which would drop the full sweep's from the committed list (and
-    from the charts of its history). A benchmark that differs in its parameters alone keeps the full
-    list's entry; a new or changed benchmark takes the run's."""
-    def without_params(entry):
-        return {key: value for key, value in entry.items() if key != "params"} if isinstance(entry, dict) else entry
+    from the charts of its history). Each benchmark is the run's entry (its code, its setup_cache key),
+    with the full list's parameters where it had the same parameter names and the quick values are
+    among them; a new benchmark, or one whose parameters changed, is the run's as it is."""
+    def full_params(name, entry):
+        old = before.get(name)
+        if not (isinstance(old, dict) and isinstance(entry, dict) and "params" in entry
+                and old.get("param_names") == entry.get("param_names")
+                and len(old.get("params", [])) == len(entry["params"])
+                and all(set(quick) <= set(full) for quick, full in zip(entry["params"], old["params"]))):
+            return entry
+        return {**entry, "params": old["params"]}
 
-    return {name: before[name] if name in before and without_params(before[name]) == without_params(entry) else entry
-            for name, entry in after.items()}
+    return {name: full_params(name, entry) for name, entry in after.items()}
 
 
 def _keep_full_listing(results: str, before: bytes | None) -> None:
