@@ -43,6 +43,14 @@ class Chip:
         return {"vendor": self.vendor, "family": self.family, "model": self.model, "stepping": self.stepping,
                 "isa": self.isa}
 
+    def cpu_text(self) -> str:
+        """asv's `cpu` for this chip, e.g. 'AMD EPYC (AuthenticAMD family 25 model 1 stepping 1, avx2)': the
+        identity inside asv's one free-text field, so that the published page gets no new selectors."""
+        known = " ".join(part for part in [self.vendor, *(f"{key} {value}" for key, value in (
+            ("family", self.family), ("model", self.model), ("stepping", self.stepping)) if value)] if part)
+        detail = ", ".join(part for part in (known, self.isa) if part)
+        return f"{self.name} ({detail})" if detail else self.name
+
     def describe(self) -> str:
         """One line for people: 'AMD EPYC (AuthenticAMD family 25 model 1 stepping 1, avx2, 2 cores)'."""
         known = [f"{key} {value}" for key, value in (("family", self.family), ("model", self.model),
@@ -101,6 +109,23 @@ def machine_id(found: Chip | None = None) -> str:
     parts = [slug, *(f"{letter}{value}" for letter, value in (("f", found.family), ("m", found.model),
                                                               ("s", found.stepping)) if value)]
     return "-".join([*parts, *([found.isa] if found.isa else []), f"{found.cores}-cores"])
+
+
+def fields_of_cpu_text(text: str) -> dict:
+    """The chip's fields Chip.cpu_text wrote into asv's `cpu` ({"name": text} alone for an older record)."""
+    match = re.fullmatch(r"(.*?) \((.*)\)", text.strip())
+    if not match:
+        return {"name": text.strip()}
+    found = {"name": match.group(1)}
+    for part in match.group(2).split(", "):
+        words = part.split()
+        if words and words[0] in ("avx2", "avx512"):
+            found["isa"] = words[0]
+            continue
+        if words and words[0] not in ("family", "model", "stepping"):
+            found["vendor"] = words.pop(0)
+        found.update(dict(zip(words[::2], words[1::2])))
+    return found
 
 
 def differences(stored: dict, here: dict) -> dict:

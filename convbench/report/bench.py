@@ -36,12 +36,18 @@ def _gpu_slug() -> str:
 
 
 def asv_machine_fields() -> dict:
-    """What results/<machine>/machine.json says of this hardware beside asv's own fields: the model name
-    and cores (asv's `cpu`, `num_cpu`) and the chip's vendor, family, model, stepping and vector width."""
+    """What results/<machine>/machine.json says of this hardware: asv's `cpu` (the model name with the
+    chip's vendor, family, model, stepping and vector width: Chip.cpu_text) and `num_cpu`."""
     from convbench.core.machine import chip
 
     found = chip()
-    return {"cpu": found.name, "num_cpu": str(found.cores), **found.fields()}
+    return {"cpu": found.cpu_text(), "num_cpu": str(found.cores)}
+
+
+def _identity_of(fields: dict) -> dict:
+    from convbench.core.machine import fields_of_cpu_text
+
+    return {**fields_of_cpu_text(str(fields.get("cpu", ""))), "num_cpu": fields.get("num_cpu")}
 
 
 def check_machine_name(results: str, machine: str) -> None:
@@ -60,7 +66,7 @@ def check_machine_name(results: str, machine: str) -> None:
     except (OSError, ValueError) as err:
         print(f"convbench: skipping the unreadable {path} ({type(err).__name__}: {err})")
         return
-    differs = differences(stored, asv_machine_fields())
+    differs = differences(_identity_of(stored), _identity_of(asv_machine_fields()))
     if differs:
         raise ConvError(f"machine {machine!r}: {path} is another machine's ("
                         + ", ".join(f"{key} {old!r}, here {new!r}" for key, (old, new) in differs.items())
