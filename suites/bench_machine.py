@@ -4,12 +4,12 @@ disagree were not on the same hardware, or not on a quiet one."""
 import numpy as np
 import torch
 
+from convbench.measure.roofline import COPY_BYTES
 from convbench.measure.timing import median_seconds
 
 from .common import VERSION
 
 SIZE = 2048
-COPY_BYTES = 64 * 2**20
 
 
 class Sgemm:

@@ -43,21 +43,21 @@ class Chip:
         return {"vendor": self.vendor, "family": self.family, "model": self.model, "stepping": self.stepping,
                 "isa": self.isa}
 
+    def _details(self) -> list[str]:
+        """['AuthenticAMD family 25 model 1 stepping 1', 'avx2']: the fields the kernel reported."""
+        known = " ".join(part for part in [self.vendor, *(f"{key} {value}" for key, value in (
+            ("family", self.family), ("model", self.model), ("stepping", self.stepping)) if value)] if part)
+        return [part for part in (known, self.isa) if part]
+
     def cpu_text(self) -> str:
         """asv's `cpu` for this chip, e.g. 'AMD EPYC (AuthenticAMD family 25 model 1 stepping 1, avx2)': the
         identity inside asv's one free-text field, so that the published page gets no new selectors."""
-        known = " ".join(part for part in [self.vendor, *(f"{key} {value}" for key, value in (
-            ("family", self.family), ("model", self.model), ("stepping", self.stepping)) if value)] if part)
-        detail = ", ".join(part for part in (known, self.isa) if part)
-        return f"{self.name} ({detail})" if detail else self.name
+        details = self._details()
+        return f"{self.name} ({', '.join(details)})" if details else self.name
 
     def describe(self) -> str:
         """One line for people: 'AMD EPYC (AuthenticAMD family 25 model 1 stepping 1, avx2, 2 cores)'."""
-        known = [f"{key} {value}" for key, value in (("family", self.family), ("model", self.model),
-                                                    ("stepping", self.stepping)) if value]
-        detail = ", ".join(part for part in (" ".join([self.vendor, *known]).strip(), self.isa,
-                                             f"{self.cores} cores") if part)
-        return f"{self.name} ({detail})"
+        return f"{self.name} ({', '.join([*self._details(), f'{self.cores} cores'])})"
 
 
 def _cpuinfo_fields() -> dict[str, str]:
@@ -90,11 +90,6 @@ def chip() -> Chip:
 def cpu_model() -> str:
     """The CPU's model name as the kernel reports it (asv's machine.json `cpu` holds the same text)."""
     return chip().name
-
-
-def vector_isa() -> str:
-    """The widest x86 vector instructions the CPU has: 'avx512', 'avx2', or '' (neither, or not x86)."""
-    return chip().isa
 
 
 def machine_id(found: Chip | None = None) -> str:
