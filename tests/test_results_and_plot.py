@@ -229,12 +229,14 @@ def test_the_main_job_registers_the_machine_with_its_hardware(tmp_path, monkeypa
     from convbench.report.bench import register_asv_machine
 
     monkeypatch.setenv("HOME", str(tmp_path))  # asv keeps its machines in ~/.asv-machine.json
+    (tmp_path / ".asv-machine.json").write_text(json.dumps(  # an earlier registration, with a key no longer written
+        {"this-hardware": {"machine": "this-hardware", "cpu": "AMD EPYC", "family": "25"}, "version": 1}))
     register_asv_machine("this-hardware", str(tmp_path / "results"))
     stored = json.loads((tmp_path / ".asv-machine.json").read_text())["this-hardware"]
     assert stored["machine"] == "this-hardware" and stored["num_cpu"] == str(os.cpu_count())
     # what check_machine_name compares, and results/<name>/machine.json holds: the chip inside asv's one `cpu` field
     assert stored["cpu"] == chip().cpu_text() and stored["cpu"].startswith(cpu_model())
-    assert not {"vendor", "family", "model", "stepping", "isa"} & set(stored)  # no new selectors on the page
+    assert not {"vendor", "family", "model", "stepping", "isa"} & set(stored)  # no new selectors, none left over
 
 
 def test_a_run_leaves_the_committed_machine_file_as_it_was(tmp_path, monkeypatch):

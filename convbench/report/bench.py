@@ -83,7 +83,7 @@ def register_asv_machine(machine: str, results: str = "results") -> None:
     the committed file as it was (each result file keeps the `os` and `ram` of its own run)."""
     import json
 
-    from asv.machine import Machine
+    from asv.machine import Machine, MachineCollection
 
     fields = {**Machine.get_defaults(), "machine": machine, **asv_machine_fields()}
     try:
@@ -91,7 +91,8 @@ def register_asv_machine(machine: str, results: str = "results") -> None:
         fields.update({key: stored[key] for key in ("os", "ram") if key in stored})
     except (OSError, ValueError):
         pass
-    Machine.load(machine_name=machine, use_defaults=True, **fields)
+    # the entry replaced whole: Machine.load would merge these into an earlier one, keeping its stale keys
+    MachineCollection.save(machine, fields)
 
 
 def listing_after_a_quick_run(before: dict, after: dict) -> dict:
