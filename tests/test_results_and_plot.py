@@ -258,7 +258,7 @@ def test_a_run_leaves_the_committed_machine_file_as_it_was(tmp_path, monkeypatch
 
 
 def test_a_quick_run_keeps_the_full_list_of_benchmarks():
-    from convbench.report.bench import listing_after_a_quick_run
+    from convbench.report.bench import listing_after_a_partial_run
 
     before = {"a.A.time_conv": {"code": "x", "param_names": ["n"], "params": [["1", "2", "3"]]},
               "b.B.track": {"code": "y", "param_names": ["n"], "params": [["1", "2"]], "setup_cache_key": "b:47"},
@@ -267,7 +267,7 @@ def test_a_quick_run_keeps_the_full_list_of_benchmarks():
              "b.B.track": {"code": "y2", "param_names": ["n"], "params": [["2"]], "setup_cache_key": "b:48"},
              "c.C.new": {"code": "z", "param_names": ["n"], "params": [["1"]]},
              "d.D.track": {"code": "w", "param_names": ["n"], "params": [["5"]]}, "version": 2}
-    kept = listing_after_a_quick_run(before, after)
+    kept = listing_after_a_partial_run(before, after)
     assert kept["a.A.time_conv"] == before["a.A.time_conv"]  # only the parameters differ: the full list's entry
     assert kept["b.B.track"] == {**after["b.B.track"], "params": [["1", "2"]]}  # edited: its code, the full values
     assert kept["c.C.new"] == after["c.C.new"] and kept["d.D.track"] == after["d.D.track"]  # new; new values

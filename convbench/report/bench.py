@@ -95,10 +95,10 @@ def register_asv_machine(machine: str, results: str = "results") -> None:
     MachineCollection.save(machine, fields)
 
 
-def listing_after_a_quick_run(before: dict, after: dict) -> dict:
-    """asv's list of benchmarks (results/benchmarks.json) as a quick run should leave it: asv rewrites it
-    with the quick subset's parameters, which would drop the full sweep's from the committed list (and
-    from the charts of its history). Each benchmark is the run's entry (its code, its setup_cache key),
+def listing_after_a_partial_run(before: dict, after: dict) -> dict:
+    """asv's list of benchmarks (results/benchmarks.json) as a quick run, or one of this machine's
+    backends only, should leave it: asv rewrites it with the run's parameters, which would drop the full
+    sweep's from the committed list (and from the charts of its history). Each benchmark is the run's entry (its code, its setup_cache key),
     with the full list's parameters where it had the same parameter names and the quick values are
     among them; a new benchmark, or one whose parameters changed, is the run's as it is."""
     def full_params(name, entry):
@@ -114,7 +114,7 @@ def listing_after_a_quick_run(before: dict, after: dict) -> dict:
 
 
 def _keep_full_listing(results: str, before: bytes | None) -> None:
-    """After a quick run: restore the full sweep's parameters to results/benchmarks.json (the file stays
+    """After a quick or one-backend run: restore the full sweep's parameters to results/benchmarks.json (the file stays
     byte for byte what it was when no benchmark changed)."""
     import json
 
@@ -125,7 +125,7 @@ def _keep_full_listing(results: str, before: bytes | None) -> None:
         old, new = json.loads(before), json.loads(path.read_text())
     except (OSError, ValueError):
         return  # asv's own file, unreadable: asv says why on its next run
-    kept = listing_after_a_quick_run(old, new)
+    kept = listing_after_a_partial_run(old, new)
     if kept == old:
         path.write_bytes(before)
     else:
@@ -153,7 +153,11 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     from convbench.report.page import write_report
 
     asv = [sys.executable, "-m", "asv"]
-    env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0")
+    on_gpu = registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3))
+    # asv forks a process for every parameter combination, an n/a one too: without a GPU the cuda rows
+    # cost about 40% of a suite's time for nothing (the published page lines up each run's own backends)
+    env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0",
+               CONVBENCH_BACKENDS=os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda" if on_gpu else "cpu"))
     machine = machine or asv_machine_name()
     check_machine_name(results, machine)
     announce("1/6 register this machine with asv, with its hardware", ["asv", "machine", "--machine", machine])
@@ -161,12 +165,12 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     run = [*asv, "run", "--python=same", "--set-commit-hash", head_commit(), "--machine", machine]
     if quick:
         run.append("--quick")
-    if registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
+    if on_gpu:
         run += ["--launch-method", "spawn"]  # a real GPU: CUDA does not survive asv's forkserver
     if bench:
         run += ["--bench", bench]
     listing = Path(results) / "benchmarks.json"
-    before = listing.read_bytes() if quick and listing.exists() else None
+    before = listing.read_bytes() if listing.exists() else None
     _run(f"2/6 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)", run, announce, env)
     _keep_full_listing(results, before)
     commit = head_commit()[:8]
