@@ -417,6 +417,7 @@ def cmd_bench(args) -> int:
     console.print(f"HTML:   {done['html']}  (serve it: `asv preview` or `python -m http.server -d {html}`)")
     console.print(f"charts: {Path(args.out)}/")
     console.print(f"report: {done['report']}  (every chart with what it shows; linked from the index)")
+    console.print(f"docs:   {done['docs']}  (the findings pages: these results as tables)")
     corpus = done["corpus"]
     checked = sum(1 for r in corpus.records for v in r["variants"].values() if "ok" in v)
     console.print(f"corpus: {len(corpus.records)} smoke layers in {corpus.path} ({corpus.measured} measured now), "
@@ -429,6 +430,7 @@ def cmd_bench(args) -> int:
 def cmd_accuracy(args) -> int:
     from convbench.workloads.accuracy import accuracy_table
     from convbench.report.plot import chart_accuracy  # seaborn and matplotlib load only for this
+    from convbench.report.record_file import write_record
 
     rows = accuracy_table(args.compressions, args.epochs)
     table = _table(f"digits (8x8, scikit-learn), {args.epochs} epochs: test accuracy against compression",
@@ -443,12 +445,22 @@ def cmd_accuracy(args) -> int:
     console.print(table)
     for path in chart_accuracy(rows, Path(args.out)):
         console.print(f"wrote {path}")
+    grid = [[row.model, None if row.model == "torch" else row.compression,
+             None if row.model == "torch" else round(row.achieved, 4), round(row.test_accuracy, 4),
+             round(row.seconds_per_epoch, 3), round(row.seconds_per_epoch / base, 2)] for row in rows]
+    console.print("wrote " + str(write_record(
+        "digits-accuracy", "The digits CNN's test accuracy against compression",
+        f"scikit-learn's 8x8 digits, {args.epochs} epochs, the same seed and initial weights for every "
+        f"compression; torch's Conv2d as the baseline.",
+        ["conv layers", "compression", "achieved", "test accuracy", "seconds per epoch", "x torch's time"],
+        grid, "docs/content/guide/training.md")))
     return 0
 
 
 def cmd_robustness(args) -> int:
     from convbench.workloads.robustness import robustness
     from convbench.report.plot import chart_robustness  # seaborn and matplotlib load only for this
+    from convbench.report.record_file import write_record
 
     models, defences = robustness(args.compressions, args.epsilons, args.epochs, args.pgd_steps, args.test_images)
     table = _table(f"digits CNN, {args.epochs} epochs: test accuracy under white-box L-inf attacks (foolbox)",
@@ -474,6 +486,21 @@ def cmd_robustness(args) -> int:
     console.print(table)
     for path in chart_robustness(models, Path(args.out)):
         console.print(f"wrote {path}")
+    grid = [[row.model, row.attack, row.epsilon, round(row.accuracy, 4)] for row in models]
+    console.print("wrote " + str(write_record(
+        "robustness-under-attack", "The digits CNN under white-box attacks, at each compression",
+        f"Test accuracy (fraction) under foolbox's FGSM and L-inf PGD ({args.pgd_steps} steps) through the "
+        f"model's own gradients, {args.epochs} epochs of training.", ["model", "attack", "epsilon", "accuracy"],
+        grid, "docs/content/guide/robustness.md")))
+    grid = [[row.model, row.attack, round(row.epsilon, 4), round(row.accuracy, 4),
+             *proposal.get(row.model, ("", ""))] for row in defences]
+    console.print("wrote " + str(write_record(
+        "robustness-lossy-channels", "Lossy input channels as defences, beside the proposal's table",
+        "The plain model on each test digit's minimal adversarial passed through the channel (the attacker does "
+        "not see it); epsilon is the attack's median least fooling one. The last two columns are the proposal's "
+        "(ResNet-50 on ImageNet, FGSM / PGD), quoted, not measured here.",
+        ["defence", "attack", "median epsilon", "accuracy", "proposal FGSM", "proposal PGD"], grid,
+        "docs/content/guide/robustness.md")))
     return 0
 
 
@@ -500,6 +527,13 @@ def cmd_plot(args) -> int:
     for path in paths:
         console.print(f"wrote {path}")
     return 0 if paths else 1
+
+
+def cmd_docs(args) -> int:
+    from convbench.report.docs_site import build_site
+
+    console.print(f"docs: {build_site(out=args.out, results=args.results) / 'index.html'}")
+    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -547,7 +581,8 @@ def _model_arguments(parser, required: bool) -> None:
     parser.add_argument("--batch", type=_at_least(1), help="N of --input (with --corpus: of each layer, default 1)")
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (the docs' CLI reference is rendered from it)."""
     parser = _Parser(prog="convbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="algorithms x backends, available or why not").set_defaults(run=cmd_list)
@@ -632,7 +667,7 @@ def main(argv=None) -> int:
     _measures(rec)
     rec.set_defaults(run=cmd_recommend)
     bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
-    bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (about a minute)")
+    bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (a few minutes)")
     bench.add_argument("--machine", help="asv machine name (default: names the hardware, e.g. amd-epyc-f25-m1-s1-avx2-2-cores; "
                                             "refused when results/NAME/machine.json is other hardware)")
     bench.add_argument("--bench", help="only benchmarks matching this regex")
@@ -673,6 +708,17 @@ def main(argv=None) -> int:
     plot.add_argument("--machine", help="only this machine's asv results and corpus store (default: every "
                                         "machine's asv results and this machine's store)")
     plot.set_defaults(run=cmd_plot)
+    docs = commands.add_parser("docs", help="build the docs site (MkDocs, strict: a warning fails), its findings "
+                                            "pages rendered from results/ and its CLI reference from this parser")
+    docs.add_argument("--results", default="results", help="the results whose figures the findings pages show")
+    docs.add_argument("--out", default="results/html/docs", help="the site's folder (default: beside the "
+                                                                 "published asv page, which links to it)")
+    docs.set_defaults(run=cmd_docs)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     command = "convbench " + " ".join(sys.argv[1:] if argv is None else argv)
     if argv is None and threading.current_thread() is threading.main_thread():  # the program, not a test's call

@@ -22,7 +22,7 @@ from convbench.workloads.signals import random_problem
 
 # Relative L2 error against the float64 oracle, each 5x the worst measured: the tiny shapes under Numba's
 # simulator 1.43e-7 (winograd; direct 8.4e-8, fft 1.3e-7; this machine, 2026-12-01), the real layer sizes on
-# the H100 at most 1.5e-6 (2026-11-26, README "The GPU").
+# the H100 at most 1.5e-6 (2026-11-26, results/records/h100-cross-check.json).
 TOLERANCE = 7.5e-7
 REAL_SIZE_TOLERANCE = 7.5e-6
 SIMULATED = gpu.simulated()

@@ -173,14 +173,18 @@ def test_a_planted_cycle_inside_a_layer_fails():
     assert cycles_within_layers(graph) == [["convbench.interface.api", "convbench.interface.registry"]]
 
 
-def test_the_readme_layout_shows_the_layers_in_order():
-    """The README's Layout section names each layer's folder, bottom to top as in the one list."""
+def _layout_block(text: str) -> str:
+    return text[text.index("```"):text.index("```", text.index("```") + 3)]
+
+
+def test_the_layout_pages_show_the_layers_in_order():
+    """The README's Layout section and the docs' layout page name each layer's folder, bottom to top as in
+    the one list."""
     readme = (ROOT / "README.md").read_text()
-    layout = readme[readme.index("## Layout"):]
-    layout = layout[:layout.index("\n## ", 4)]
-    block = layout[layout.index("```"):layout.index("```", layout.index("```") + 3)]
-    names = re.findall(r"^ {2}(\w+)/\s", block, flags=re.M)
-    assert names == folder_layers(), f"the README's Layout lists {names}; convbench.core.layering has {folder_layers()}"
+    for where, text in (("the README's Layout", readme[readme.index("## Layout"):]),
+                        ("docs/content/design/layout.md", (ROOT / "docs/content/design/layout.md").read_text())):
+        names = re.findall(r"^ {2}(\w+)/\s", _layout_block(text), flags=re.M)
+        assert names == folder_layers(), f"{where} lists {names}; convbench.core.layering has {folder_layers()}"
 
 
 def _run(code: str, cwd) -> subprocess.CompletedProcess:

@@ -312,3 +312,25 @@ def test_the_main_job_sweeps_the_corpus_with_the_peers_its_budget_allows(quick, 
     assert tuple(asked["labels"]) == tuple(expected)
     assert set(registry.LABELS) <= set(asked["labels"]) and "nnpack ft16x16" in asked["labels"]
     assert ("scipy fftconvolve" in asked["labels"]) is not quick
+
+
+@pytest.mark.parametrize("asked", [None, "cpu,cuda"])
+def test_the_main_job_sweeps_only_the_backends_this_machine_runs(asked, tmp_path, monkeypatch):
+    """Without a GPU the asv run gets CONVBENCH_BACKENDS=cpu (asv forks a process for each n/a cuda row
+    too); a backends list the user set is passed on as it is."""
+    from convbench.corpus import sweep
+    from convbench.report import bench
+
+    runs = []
+    monkeypatch.setattr(bench, "_run", lambda title, command, announce, env=None: runs.append((command, env)))
+    monkeypatch.setattr(bench, "register_asv_machine", lambda machine, results: None)
+    monkeypatch.setattr(sweep, "sweep_corpus", lambda tier, **options: (_ for _ in ()).throw(RuntimeError("stop")))
+    if asked:
+        monkeypatch.setenv("CONVBENCH_BACKENDS", asked)
+    else:
+        monkeypatch.delenv("CONVBENCH_BACKENDS", raising=False)
+    with pytest.raises(RuntimeError, match="stop"):
+        bench.main_job(True, machine="m", results=str(tmp_path))
+    (command, env), = [(command, env) for command, env in runs if "run" in command]
+    assert env["CONVBENCH_BACKENDS"] == (asked or "cpu") and env["CONVBENCH_QUICK"] == "1"
+    assert "--launch-method" not in command

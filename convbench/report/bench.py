@@ -151,6 +151,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     from convbench.report.corpus_charts import plot_corpus
     from convbench.report.plot import plot_all  # seaborn and matplotlib load only for this
     from convbench.report.page import write_report
+    from convbench.report.docs_site import build_site
 
     asv = [sys.executable, "-m", "asv"]
     on_gpu = registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3))
@@ -160,7 +161,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
                CONVBENCH_BACKENDS=os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda" if on_gpu else "cpu"))
     machine = machine or asv_machine_name()
     check_machine_name(results, machine)
-    announce("1/6 register this machine with asv, with its hardware", ["asv", "machine", "--machine", machine])
+    announce("1/7 register this machine with asv, with its hardware", ["asv", "machine", "--machine", machine])
     register_asv_machine(machine, results)
     run = [*asv, "run", "--python=same", "--set-commit-hash", head_commit(), "--machine", machine]
     if quick:
@@ -171,18 +172,21 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
         run += ["--bench", bench]
     listing = Path(results) / "benchmarks.json"
     before = listing.read_bytes() if listing.exists() else None
-    _run(f"2/6 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)", run, announce, env)
+    _run(f"2/7 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)", run, announce, env)
     _keep_full_listing(results, before)
     commit = head_commit()[:8]
-    announce(f"3/6 sweep and check the corpus's smoke tier ({STORE}/, a file for commit {commit})",
+    announce(f"3/7 sweep and check the corpus's smoke tier ({STORE}/, a file for commit {commit})",
              ["convbench", "sweep", "--corpus", "smoke", "--check", "--tag", commit])
     corpus = sweep_corpus("smoke", labels=QUICK_CORPUS_LABELS if quick else registry.SWEPT_LABELS, check=True,
                           tag=commit, store=Path(results) / "corpus", repeats=1 if quick else 3)
-    _run("4/6 publish the history as HTML", [*asv, "publish"], announce)
+    _run("4/7 publish the history as HTML", [*asv, "publish"], announce)
     html = Path(results) / "html"
-    _run("5/6 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
+    _run("5/7 install the offline UI (asv-tachyon; the legacy page needs CDNs)",
          [sys.executable, "-m", "asv_tachyon", "install", str(html)], announce)
-    announce("6/6 draw the charts, and the report page that shows them", [])
+    announce("6/7 draw the charts, and the report page that shows them", [])
     charts = plot_all(results, out, machine=machine) + plot_corpus(Path(results) / "corpus", out)
     report = write_report(html, sorted(Path(out).glob("*.png")), machine)  # `convbench accuracy`'s chart too
-    return {"machine": machine, "html": html / "index.html", "report": report, "charts": charts, "corpus": corpus}
+    announce("7/7 build the docs, their findings rendered from these results", ["convbench", "docs"])
+    docs = build_site(out=html / "docs", results=results)
+    return {"machine": machine, "html": html / "index.html", "report": report, "docs": docs / "index.html",
+            "charts": charts, "corpus": corpus}

@@ -74,7 +74,9 @@ def write_report(html_dir, charts, machine: str = "") -> Path:
 img{{max-width:100%;border:1px solid #ddd}} section{{margin-bottom:2.5em}}</style></head>
 <body><h1>convbench report{f" ({html.escape(machine)})" if machine else ""}</h1>
 <p>The charts of the newest results, each with what it shows. The full history, per benchmark and machine:
-<a href="index.html">the asv pages</a> (offline UI) or <a href="index.legacy.html">asv's own page</a>.</p>
+<a href="index.html">the asv pages</a> (offline UI) or <a href="index.legacy.html">asv's own page</a>.
+What each measurement means, and every machine's figures as tables: <a href="docs/index.html">the docs</a>
+(<a href="docs/findings/suites/index.html">findings</a>).</p>
 {chr(10).join(sections)}
 </body></html>
 """
