@@ -3,8 +3,8 @@
 No convbench measurement depends on this any more: every GEMM of the CPU
 implementations runs on torch's BLAS (convbench.algorithms.blas), so numpy's
 OpenBLAS pool never wakes in a timed call, and the two import orders give the
-same times (`python .ci/import_order.py`; numbers in the README's Measuring
-section). What is left is a courtesy to numpy BLAS work around the
+same times (`python -m convbench.measure.import_order`; its last run is
+results/records/import-order.json). What is left is a courtesy to numpy BLAS work around the
 measurements (the float64 oracle, a user's own code): OpenBLAS's workers spin
 for about 2^28 cycles after each GEMM, which on a 2-core machine steals the
 cores of whatever runs next, unless OPENBLAS_THREAD_TIMEOUT is set before

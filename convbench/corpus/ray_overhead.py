@@ -8,7 +8,7 @@ through the cluster in turns (here, cluster, three times each), each into a fres
 - each variant's ratio to torch (torch's time / the variant's), the median over the layers, from each
   run: the two local runs show the machine's noise, the cluster runs what Ray adds to it.
 
-    .venv/bin/python .ci/ray_overhead.py [--shard 1/1] [--repeats 3]
+    .venv/bin/python -m convbench.corpus.ray_overhead [--shard 1/1] [--repeats 3]
 """
 from __future__ import annotations
 

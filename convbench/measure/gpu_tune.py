@@ -1,6 +1,6 @@
 """On a GPU machine: time each cuda kernel's block and tile options on a small grid, as JSON.
 
-Run by .ci/gpu-check (the GPU issue's tuning step). For every layer and
+Run by .ci/gpu-check (its tuning step): python -m convbench.measure.gpu_tune OUT.json. For every layer and
 option set it records the median wall time of a call (data on the device,
 synchronized, what the suites time), the median device time between two
 CUDA events (what the GPU itself spent, launch gaps included), and the
@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 
-import convbench
+from convbench.interface.api import plan as make_plan
 from convbench.algorithms.gpu import as_tensor
 from convbench.measure.timing import on_backend
 from convbench.workloads.signals import random_problem
@@ -80,7 +80,7 @@ def main(path):
     def problem(spec):
         if spec not in problems:
             (x, w), _ = on_backend("cuda", *random_problem(spec))
-            reference = as_tensor(convbench.plan(spec, "torch", "cuda")(x, w)).clone()
+            reference = as_tensor(make_plan(spec, "torch", "cuda")(x, w)).clone()
             problems[spec] = x, w, reference
         return problems[spec]
 
@@ -89,7 +89,7 @@ def main(path):
     for name, spec in layers.items():
         x, w, reference = problem(spec)
         for tf32 in (False, True):
-            plan = convbench.plan(spec, "torch", "cuda", tf32=tf32)
+            plan = make_plan(spec, "torch", "cuda", tf32=tf32)
             wall, event = timings(lambda: plan(x, w))
             report["cases"].append(dict(algorithm="torch", layer=name, options={"tf32": tf32}, wall_ms=1e3 * wall,
                                         event_ms=1e3 * event, error=relative_error(plan(x, w), reference)))
@@ -110,7 +110,7 @@ def main(path):
         for (name, spec), options in itertools.product(grid["layers"].items(), grid["options"]):
             try:
                 x, w, reference = problem(spec)
-                plan = convbench.plan(spec, algorithm, "cuda", **options)
+                plan = make_plan(spec, algorithm, "cuda", **options)
                 wall, event = timings(lambda: plan(x, w))
                 error = relative_error(plan(x, w), reference)
                 report["cases"].append(dict(algorithm=algorithm, layer=name, options=options, wall_ms=1e3 * wall,

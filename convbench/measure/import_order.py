@@ -6,7 +6,7 @@ interpreters that differ only in import order and in which of the two runs
 first in each round, interleaved, `--runs` times each, and prints the median
 over runs for each setting.
 
-Usage: python .ci/import_order.py [--runs 5] [--variant "fft tile 16"] [--filter 7]
+Usage: .venv/bin/python -m convbench.measure.import_order [--runs 5] [--variant "fft tile 16"] [--filter 7]
 (--filter k: the N=8 C=K=64 56x56 layer with k x k filters, valid; default 3: ResNet-18's 64@56, padding 1)
 """
 import argparse
