@@ -25,7 +25,7 @@ import convbench
 from convbench.algorithms.gpu import synchronize
 from convbench.measure.timing import median_seconds, on_backend, speedup, workspace_bytes
 from convbench.core.oracle import reference_conv2d, relative_error
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from convbench.core.errors import ConvError
 from convbench.measure.targets import GPU_ENGINE_RATIOS, GPU_RATIOS, RESNET18, SPEC_7, SPEC_11, measured_speedup
 

@@ -8,7 +8,7 @@ a flat spectrum) and on inputs with a natural image's 1/f^2 spectrum.
 """
 import numpy as np
 
-from convbench.workloads import signals
+from convbench.workloads import random_inputs
 from convbench.workloads.layers import layer
 from convbench.core.oracle import reference_for, relative_error
 
@@ -31,7 +31,7 @@ class Compression(_ConvCase):
         return relative_error(self.plan(x, w), reference_for(self.spec, x, w))
 
     def _natural(self):
-        return signals.natural(np.random.default_rng(1), self.spec.input_shape)
+        return random_inputs.natural(np.random.default_rng(1), self.spec.input_shape)
 
     def track_relative_error(self, *params):
         return self._error(self.x_host)

@@ -10,7 +10,7 @@ accuracies (the full sweep only).
 """
 from convbench.workloads.layers import layer
 from convbench.measure.timing import workspace_bytes
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from convbench.measure.targets import VALID, gradient_of_output
 from convbench.workloads.training import TrainingStep, pass_call
 

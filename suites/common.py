@@ -11,7 +11,7 @@ import convbench
 from convbench.interface import registry
 from convbench.measure.measurement_lock import hold_for_this_process
 from convbench.measure.timing import median_seconds, on_backend, workspace_bytes
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 
 QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 

@@ -151,7 +151,7 @@ def measure(draws: int, labels=None) -> dict:
 
     import convbench
     from convbench.interface import registry
-    from convbench.workloads.signals import random_problem
+    from convbench.workloads.random_inputs import random_problem
     from specs import specs_for
 
     worst = {}

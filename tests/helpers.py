@@ -1,4 +1,4 @@
-"""Shared test helpers: the CPU algorithms and what each supports (random problems: convbench.workloads.signals),
+"""Shared test helpers: the CPU algorithms and what each supports (random problems: convbench.workloads.random_inputs),
 and torch's float64 truth with the size of its sums."""
 import numpy as np
 import torch

@@ -4,7 +4,7 @@ import pytest
 
 import convbench
 from convbench.interface import registry
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from helpers import CPU_ALGORITHMS
 from error_budget import assert_matches_oracle
 

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench.workloads import signals
+from convbench.workloads import random_inputs
 from convbench.algorithms.fft.bandlimit import Band, hermitian_weights, next_fast_len
 from convbench.algorithms.fft.reference import masked_spectrum_conv
 from convbench.core.oracle import reference_conv2d, relative_error
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from error_budget import assert_matches_oracle, budget, forward_references, rounding_units
 
 RATES = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9]
@@ -116,7 +116,7 @@ def test_fft_grid_is_the_smallest_fast_size_that_is_exact():
 
 def test_error_grows_with_compression_on_smooth_inputs(rng):
     spec = convbench.ConvSpec(N=2, C=3, H=32, W=32, K=4, R=5, S=5, padding=2)
-    x = signals.natural(rng, spec.input_shape)
+    x = random_inputs.natural(rng, spec.input_shape)
     w = rng.uniform(-1, 1, spec.filter_shape).astype(np.float32)
     reference = reference_conv2d(x, w, spec.padding)
     rates = [0, 0.25, 0.5, 0.75, 0.9]
@@ -125,7 +125,7 @@ def test_error_grows_with_compression_on_smooth_inputs(rng):
     assert all(a < b for a, b in zip(errors, errors[1:])), errors
     # natural-image-like inputs keep most energy at low frequency: at every rate they lose less than
     # white noise (flat spectrum) through the same mask
-    white = signals.uniform(rng, spec.input_shape)
+    white = random_inputs.uniform(rng, spec.input_shape)
     white_reference = reference_conv2d(white, w, spec.padding)
     for c, error in zip(rates[1:], errors[1:]):
         white_error = relative_error(convbench.conv2d(white, w, "fft", padding=2, compression=c), white_reference)
@@ -135,8 +135,8 @@ def test_error_grows_with_compression_on_smooth_inputs(rng):
 def test_natural_inputs_keep_more_energy_than_white_noise(rng):
     spec = convbench.ConvSpec(N=2, C=3, H=32, W=32, K=1, R=5, S=5, padding=2)
     plan = convbench.plan(spec, "fft", compression=0.5)
-    natural = plan.retained_energy(signals.natural(rng, spec.input_shape))
-    white = plan.retained_energy(signals.uniform(rng, spec.input_shape))
+    natural = plan.retained_energy(random_inputs.natural(rng, spec.input_shape))
+    white = plan.retained_energy(random_inputs.uniform(rng, spec.input_shape))
     assert 0.35 < white < 0.65  # flat spectrum: about the retained fraction
     assert natural > 0.8 and natural > white + 0.3
 

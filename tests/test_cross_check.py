@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import convbench
 from convbench.interface import registry
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from error_budget import assert_within_budget, forward_references
 from helpers import CPU_ALGORITHMS, supports
 from specs import conv_specs, grouped_dilated_specs, specs_for

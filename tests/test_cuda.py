@@ -18,7 +18,7 @@ from convbench.algorithms import gpu
 from convbench.algorithms.cuda_gemm import batched_gemm
 from convbench.workloads.layers import layer
 from convbench.core.oracle import reference_conv2d, relative_error
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 
 # Relative L2 error against the float64 oracle, each 5x the worst measured: the tiny shapes under Numba's
 # simulator 1.43e-7 (winograd; direct 8.4e-8, fft 1.3e-7; this machine, 2026-12-01), the real layer sizes on

@@ -17,7 +17,7 @@ from convbench.core.errors import ConvError
 from convbench.core.oracle import reference_conv2d, relative_error
 from convbench.interface import registry
 from convbench.workloads.layers import layer
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 
 SPEC = convbench.ConvSpec(N=2, C=4, H=9, W=8, K=6, R=3, S=3, padding=(1, 2), stride=(2, 1), dilation=(1, 2))
 

@@ -6,7 +6,7 @@ import pytest
 
 import convbench
 from convbench.algorithms.fft import wisdom
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from error_budget import assert_matches_oracle, budget, forward_references, rounding_units
 
 SPEC = convbench.ConvSpec(N=2, C=3, H=12, W=10, K=2, R=5, S=5, padding=2)

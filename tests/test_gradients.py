@@ -9,7 +9,7 @@ import convbench
 import convbench.nn
 from convbench.interface import registry
 from convbench.core.oracle import Float64Oracle, reference_backward_data, relative_error
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from helpers import CPU_ALGORITHMS, supports
 from error_budget import assert_within_budget, data_references, filter_references
 from specs import specs_for

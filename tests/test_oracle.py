@@ -5,7 +5,7 @@ import torch
 
 from convbench import ConvSpec
 from convbench.core.oracle import reference_conv2d, relative_error
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 
 
 def naive_conv2d(x, w, padding, stride):

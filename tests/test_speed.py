@@ -13,7 +13,7 @@ import pytest
 import convbench
 from convbench.interface import registry
 from convbench.workloads.layers import layer
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from helpers import CPU_ALGORITHMS, supports
 from error_budget import budget, forward_references, rounding_units
 

@@ -30,5 +30,5 @@ def test_a_conv_error_on_a_supported_combination_fails_loudly(monkeypatch):
 
 
 def _problem(spec):
-    from convbench.workloads.signals import random_problem
+    from convbench.workloads.random_inputs import random_problem
     return random_problem(spec)

@@ -6,7 +6,7 @@ import convbench
 from convbench import cli
 from convbench.measure.targets import Target, gradient_of_output, measured_speedup
 from convbench.workloads.training import PASSES, TrainingStep, pass_call
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from error_budget import assert_matches_oracle, assert_within_budget, data_references, filter_references, forward_references
 
 SPEC = convbench.ConvSpec(N=2, C=3, H=10, W=9, K=4, R=3, S=3, padding=1)

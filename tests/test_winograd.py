@@ -10,7 +10,7 @@ from convbench.algorithms.winograd import codegen, transforms
 from convbench.algorithms.winograd.cook_toom import TILES, winograd_matrices
 from convbench.algorithms.winograd.f2x2 import AT, BT, G
 from convbench.core.oracle import reference_conv2d, relative_error
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from error_budget import assert_matches_oracle
 from convbench.interface import registry
 

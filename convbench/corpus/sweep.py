@@ -33,7 +33,7 @@ from convbench.interface.api import plan
 from convbench.measure.measurement_lock import measuring
 from convbench.measure.roofline import calibration
 from convbench.measure.timing import alternating_medians
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 
 STORE = Path("results") / "corpus"
 # A variant whose filter spectra alone (a bound from the shapes: K·C/groups complex64 values per

@@ -19,7 +19,7 @@ import traceback
 from convbench.interface.api import plan as make_plan
 from convbench.algorithms.gpu import as_tensor
 from convbench.measure.timing import on_backend
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 from convbench.measure.targets import RESNET18, SPEC_7, SPEC_11
 
 import torch  # noqa: E402  (after convbench: its thread-pool settings come first)

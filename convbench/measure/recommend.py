@@ -13,7 +13,7 @@ from convbench.interface import registry
 from convbench.interface.api import plan
 from convbench.interface.auto import store_key, store_path, stored
 from convbench.measure.timing import alternating_medians, on_backend
-from convbench.workloads.signals import random_problem
+from convbench.workloads.random_inputs import random_problem
 
 __all__ = ["measure_all", "recommend", "store_path", "stored"]
 

@@ -16,7 +16,7 @@ from convbench.workloads.layers import LAYER_SETS
 from convbench.workloads.models import forward_costs
 from convbench.measure.timing import alternating_medians, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
 from convbench.core.oracle import reference_for, relative_error
-from convbench.workloads.signals import random_problem, uniform
+from convbench.workloads.random_inputs import random_problem, uniform
 from convbench.core.spec import ConvSpec
 
 TOLERANCE = 1e-5  # relative L2 error against the float64 oracle that `check` accepts

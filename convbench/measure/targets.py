@@ -11,7 +11,7 @@ import numpy as np
 from convbench.workloads import layers
 from convbench.interface.api import plan
 from convbench.measure.timing import on_backend, speedup, workspace_bytes
-from convbench.workloads.signals import random_problem, uniform
+from convbench.workloads.random_inputs import random_problem, uniform
 from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
 from convbench.workloads.signal_peers import PEERS as SIGNAL_PEERS
