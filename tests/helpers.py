@@ -1,6 +1,5 @@
 """Shared test helpers: the CPU algorithms and what each supports (random problems: convbench.workloads.random_inputs),
 and torch's float64 truth with the size of its sums."""
-import numpy as np
 import torch
 
 import convbench
@@ -14,7 +13,7 @@ def supports(algorithm: str, spec: convbench.ConvSpec) -> bool:
     return registry.supports(algorithm, "cpu", spec)
 
 
-EPS32 = float(np.finfo(np.float32).eps)
+from error_budget import EPS32  # noqa: E402  (float32's eps: one definition, beside the budgets)
 
 
 def truth_and_sizes(convolve, x, w, b, dy, **arguments):
