@@ -62,7 +62,7 @@ def test_achieved_compression_is_reported_and_close_to_requested(grid):
 @pytest.mark.parametrize("grid", [(16, 16), (15, 21), (63, 63), (57, 64), (2, 7), (1, 1)])
 @pytest.mark.parametrize("compression", RATES)
 def test_mask_is_the_readme_formula(grid, compression):
-    """README: keep (u, v) iff 2|u| <= s*Lh and 2v <= s*Lw, s = sqrt(1 - c), u the signed row
+    """The band-limit mask (docs/content/design/band-limit.md): keep (u, v) iff 2|u| <= s*Lh and 2v <= s*Lw, s = sqrt(1 - c), u the signed row
     frequency (|u| = min(r, Lh - r) for row r), v the one-sided column; computed here afresh."""
     np.testing.assert_array_equal(Band(grid, compression).mask, readme_mask(grid, compression))
 

@@ -189,7 +189,7 @@ GROUPED = convbench.ConvSpec(N=2, C=6, H=10, W=10, K=9, R=3, S=3, padding=1, gro
 
 @pytest.mark.parametrize("label", [label for label in CPU_ALGORITHMS if label != "torch"])
 def test_no_product_is_formed_between_groups(label):
-    """The README's claim, in all three passes: NaN in one group's operand reaches only that group's
+    """The docs' claim (guide/your-model.md), in all three passes: NaN in one group's operand reaches only that group's
     results. A dense product over the zero off-diagonal blocks would spread it (0 x NaN is NaN)."""
     rng = np.random.default_rng(8)
     x, w = random_problem(GROUPED, rng)

@@ -2,7 +2,7 @@
 
 Each layer imports only from the layers below it, and the modules of one
 layer import each other without a cycle. tests/test_package_layers.py holds
-the package to this list, and checks that the README's Layout section names
+the package to this list, and checks that the Layout sections (README, docs/content/design/layout.md) name
 the same folders in the same order.
 """
 from __future__ import annotations

@@ -110,12 +110,12 @@ class RayRunner:
         if not self.ray.is_initialized():
             if address not in (None, "auto", "local") and not answers(address):
                 raise ConvError(f"no Ray cluster at {address!r} (nothing answers there): start one with `ray start "
-                                f"--head --resources='{{\"{SLOT}\": 1}}'` (see the README)")
+                                f"--head --resources='{{\"{SLOT}\": 1}}'` (see the docs: guide/corpus.md, the Ray section)")
             try:
                 self.ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             except ConnectionError as err:
                 raise ConvError(f"no Ray cluster at {address!r} ({err}): start one with `ray start --head "
-                                f"--resources='{{\"{SLOT}\": 1}}'` (see the README)") from None
+                                f"--resources='{{\"{SLOT}\": 1}}'` (see the docs: guide/corpus.md, the Ray section)") from None
         slots = self.ray.cluster_resources().get(SLOT, 0)
         if not slots:
             raise ConvError(f"the Ray cluster at {address!r} has no node offering a {SLOT!r} slot: start each "
