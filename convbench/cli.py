@@ -453,7 +453,7 @@ def cmd_accuracy(args) -> int:
         f"scikit-learn's 8x8 digits, {args.epochs} epochs, the same seed and initial weights for every "
         f"compression; torch's Conv2d as the baseline.",
         ["conv layers", "compression", "achieved", "test accuracy", "seconds per epoch", "x torch's time"],
-        grid, "docs/content/guide/training.md")))
+        grid, "docs/content/guide/training.md", args.records)))
     return 0
 
 
@@ -491,7 +491,7 @@ def cmd_robustness(args) -> int:
         "robustness-under-attack", "The digits CNN under white-box attacks, at each compression",
         f"Test accuracy (fraction) under foolbox's FGSM and L-inf PGD ({args.pgd_steps} steps) through the "
         f"model's own gradients, {args.epochs} epochs of training.", ["model", "attack", "epsilon", "accuracy"],
-        grid, "docs/content/guide/robustness.md")))
+        grid, "docs/content/guide/robustness.md", args.records)))
     grid = [[row.model, row.attack, round(row.epsilon, 4), round(row.accuracy, 4),
              *proposal.get(row.model, ("", ""))] for row in defences]
     console.print("wrote " + str(write_record(
@@ -500,7 +500,7 @@ def cmd_robustness(args) -> int:
         "not see it); epsilon is the attack's median least fooling one. The last two columns are the proposal's "
         "(ResNet-50 on ImageNet, FGSM / PGD), quoted, not measured here.",
         ["defence", "attack", "median epsilon", "accuracy", "proposal FGSM", "proposal PGD"], grid,
-        "docs/content/guide/robustness.md")))
+        "docs/content/guide/robustness.md", args.records)))
     return 0
 
 
@@ -683,6 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9])
     acc.add_argument("--epochs", type=_at_least(1), default=5)
     acc.add_argument("--out", default="results/figures")
+    acc.add_argument("--records", default="results/records", help="where the table is kept as a record")
     acc.set_defaults(run=cmd_accuracy)
     rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
                                                  "and the proposal's lossy input channels as defences (about a minute)")
@@ -692,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     rob.add_argument("--pgd-steps", type=_at_least(1), default=20)
     rob.add_argument("--test-images", type=_at_least(1), default=None, help="attack only the first N test digits")
     rob.add_argument("--out", default="results/figures")
+    rob.add_argument("--records", default="results/records", help="where the two tables are kept as records")
     rob.set_defaults(run=cmd_robustness)
     corpus = commands.add_parser("corpus", help="the layer corpus of timm and torchvision: build, show, report")
     corpus.add_argument("action", choices=("build", "show", "report"),

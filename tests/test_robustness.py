@@ -13,11 +13,14 @@ def test_convbench_robustness_runs_end_to_end(tmp_path, capsys):
     from convbench.cli import main
 
     assert main(["robustness", "--epochs", "1", "--compressions", "0.5", "--epsilons", "0", "0.3",
-                 "--pgd-steps", "5", "--test-images", "60", "--out", str(tmp_path)]) == 0
+                 "--pgd-steps", "5", "--test-images", "60", "--out", str(tmp_path),
+                 "--records", str(tmp_path / "records")]) == 0
     out = capsys.readouterr().out
     for row in ("fft c=0.5", "feature squeezing", "Gaussian noise", "FFT compression", "proposal FGSM"):
         assert row in out
     assert (tmp_path / "robustness_vs_compression.png").stat().st_size > 0
+    assert {p.name for p in (tmp_path / "records").iterdir()} == {"robustness-under-attack.json",
+                                                                 "robustness-lossy-channels.json"}
 
 
 def test_attacks_hurt_and_minimal_attacks_fool_every_digit():

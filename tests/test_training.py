@@ -1,4 +1,6 @@
 """The training step and its measurements, and `convbench accuracy` (the digits in miniature)."""
+import json
+
 import numpy as np
 import pytest
 
@@ -51,10 +53,14 @@ def test_a_training_pass_ratio_times_the_same_pass_on_both_sides(monkeypatch):
 
 def test_accuracy_trains_the_digits_and_draws_the_chart(tmp_path, capsys):
     pytest.importorskip("sklearn")
-    assert cli.main(["accuracy", "--epochs", "1", "--compressions", "0", "0.9", "--out", str(tmp_path)]) == 0
+    charts, records = tmp_path / "charts", tmp_path / "records"
+    assert cli.main(["accuracy", "--epochs", "1", "--compressions", "0", "0.9", "--out", str(charts),
+                     "--records", str(records)]) == 0
     out = capsys.readouterr().out
     assert "torch.nn.Conv2d" in out and "convbench.nn.Conv2d(fft)" in out and "0.90" in out
-    assert {p.name for p in tmp_path.iterdir()} == {"accuracy_vs_compression.png", "accuracy_vs_compression.svg"}
+    assert {p.name for p in charts.iterdir()} == {"accuracy_vs_compression.png", "accuracy_vs_compression.svg"}
+    record = json.loads((records / "digits-accuracy.json").read_text())
+    assert "1 epochs" in record["what"] and [row[1] for row in record["rows"]] == [None, 0.0, 0.9]
 
 
 def test_at_c0_the_fft_network_learns_what_torchs_learns():
