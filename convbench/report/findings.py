@@ -102,19 +102,26 @@ def suites_page(results: Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _readable(folder: Path, needs: tuple[str, ...], parts: list[str]):
+    """(path, data) for each JSON file in folder that reads and has the keys `needs`; one that does not is
+    a section of `parts` saying so, and the page goes on with the rest."""
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            _ = [data[key] for key in needs]  # KeyError, or TypeError where it is not a JSON object
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            parts.append(f"## {path.stem}\n\nunreadable ({type(err).__name__})")
+            continue
+        yield path, data
+
+
 def targets_page(results: Path) -> str:
     parts = ["# Speed targets, as each machine stored them",
              "`convbench targets --save` stores the ratios it measured (ours against a peer, alternating calls in one "
              "process) under `results/targets/<machine>.json`. They are a record; the regression guard "
              "(`convbench targets --compare main`) measures both trees anew instead."]
-    for path in sorted((results / "targets").glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-            ratios = data["ratios"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            parts.append(f"## {path.stem}\n\nunreadable ({type(err).__name__})")
-            continue
-        rows = [[name, figure(value, None)] for name, value in ratios.items()]
+    for path, data in _readable(results / "targets", ("ratios",), parts):
+        rows = [[name, figure(value, None)] for name, value in data["ratios"].items()]
         measured = f"measured {data.get('measured', '?')} at commit {data.get('commit', '?')}"
         calibration = data.get("calibration")
         if calibration:
@@ -156,13 +163,8 @@ def records_page(results: Path) -> str:
     parts = ["# Records",
              "Measurements made by a command once, kept as data: each file under `results/records/` says what "
              "it measured, on which machine, when, with which command, and the code that reads it."]
-    for path in sorted((results / "records").glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-            header, rows = data["columns"], data["rows"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            parts.append(f"## {path.stem}\n\nunreadable ({type(err).__name__})")
-            continue
+    for path, data in _readable(results / "records", ("columns", "rows"), parts):
+        header, rows = data["columns"], data["rows"]
         about = "\n".join(f"- {key}: {data[key]}" for key in ("machine", "measured", "command", "used_by")
                           if data.get(key))
         parts.append(f"## {data.get('title', path.stem)}\n\n`results/records/{path.name}`\n\n"
