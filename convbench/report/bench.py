@@ -25,10 +25,15 @@ def asv_machine_name() -> str:
     return machine_id() + (f"-{gpu}" if gpu else "")
 
 
+def _has_gpu() -> bool:
+    """Whether the cuda backend runs here (torch sees a GPU)."""
+    return registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3))
+
+
 def _gpu_slug() -> str:
     import re
 
-    if not registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3)):
+    if not _has_gpu():
         return ""
     from convbench.core.machine import gpu_name
 
@@ -98,9 +103,10 @@ def register_asv_machine(machine: str, results: str = "results") -> None:
 def listing_after_a_partial_run(before: dict, after: dict) -> dict:
     """asv's list of benchmarks (results/benchmarks.json) as a quick run, or one of this machine's
     backends only, should leave it: asv rewrites it with the run's parameters, which would drop the full
-    sweep's from the committed list (and from the charts of its history). Each benchmark is the run's entry (its code, its setup_cache key),
-    with the full list's parameters where it had the same parameter names and the quick values are
-    among them; a new benchmark, or one whose parameters changed, is the run's as it is."""
+    sweep's from the committed list (and from the charts of its history). Each benchmark is the run's
+    entry (its code, its setup_cache key), with the full list's parameters where it had the same
+    parameter names and the run's values are among them; a new benchmark, or one whose parameters
+    changed, is the run's as it is."""
     def full_params(name, entry):
         old = before.get(name)
         if not (isinstance(old, dict) and isinstance(entry, dict) and "params" in entry
@@ -114,8 +120,8 @@ def listing_after_a_partial_run(before: dict, after: dict) -> dict:
 
 
 def _keep_full_listing(results: str, before: bytes | None) -> None:
-    """After a quick or one-backend run: restore the full sweep's parameters to results/benchmarks.json (the file stays
-    byte for byte what it was when no benchmark changed)."""
+    """After a quick or one-backend run: restore the full sweep's parameters to results/benchmarks.json
+    (the file stays byte for byte what it was when no benchmark changed)."""
     import json
 
     path = Path(results) / "benchmarks.json"
@@ -154,7 +160,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     from convbench.report.docs_site import build_site
 
     asv = [sys.executable, "-m", "asv"]
-    on_gpu = registry.supports("torch", "cuda", ConvSpec(N=1, C=1, H=4, W=4, K=1, R=3, S=3))
+    on_gpu = _has_gpu()
     # asv forks a process for every parameter combination, an n/a one too: without a GPU the cuda rows
     # cost about 40% of a suite's time for nothing (the published page lines up each run's own backends)
     env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0",
