@@ -346,6 +346,61 @@ def cmd_recommend(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from convbench.measure import calibrate
+
+    if args.check:
+        return _check_calibration(args)
+    progress, task = _progress(None, "calibrating")
+    with progress:
+        record = calibrate.calibrate(args.repeats, report=lambda line: progress.update(task, description=line))
+    path = calibrate.write(record, folder=args.out)
+    table = _table(f"the auto rule's thresholds on {record['machine']}", ("threshold", "shipped", "here", "measured on"),
+                   right=("shipped", "here"))
+    for name, value in record["thresholds"].items():
+        table.add_row(name, _threshold(record["shipped"][name]), _threshold(value),
+                      record["ladders"].get(name) or record["fitted"].get(name, ""))
+    console.print(table)
+    _print_check(record["check"], "the layers it was derived from")
+    console.print(f"written: {path} (algorithm='auto' reads it on this machine; `convbench calibrate --check` "
+                  f"measures the layers again)")
+    return 0
+
+
+def _check_calibration(args) -> int:
+    from convbench.interface.machine_thresholds import calibration_file
+    from convbench.measure import calibrate
+
+    path = Path(args.out or calibration_file().parent) / f"{calibrate.machine_id()}.json"
+    if not path.exists():
+        raise ConvError(f"--check needs this machine's calibration, {path}; run `convbench calibrate` first")
+    record = json.loads(path.read_text())
+    progress, task = _progress(len(record["rungs"]), "measuring the calibration's layers again")
+    with progress:
+        found = calibrate.check_again(record, args.repeats, report=lambda line: progress.update(
+            task, advance=1, description=line))
+    return 0 if _print_check(found, f"a new measurement of {path}'s layers") else 1
+
+
+def _print_check(found: dict, what: str) -> bool:
+    """Print the check's verdict; True when the calibrated rule was within the target on every layer."""
+    rows, target = found["rows"], found["target"]
+    missed = [row for row in rows if row[6] is None or row[6] > target]
+    worst = max((row[6] for row in rows if row[6] is not None), default=1.0)
+    console.print(f"auto, calibrated: within {target}x of the fastest exact variant on {len(rows) - len(missed)} of "
+                  f"{len(rows)} layers ({what}; worst {worst:.2f}x); with the shipped thresholds: "
+                  f"{sum(1 for row in rows if row[8] is not None and row[8] <= target)} of {len(rows)}")
+    for row in missed:
+        console.print(f"[red]beyond {target}x[/] {row[2]}: {row[5]} {row[6]}x, fastest {row[3]}")
+    return not missed
+
+
+def _threshold(value) -> str:
+    if value is None:
+        return "never"
+    return ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else f"{value:g}"
+
+
 def cmd_targets(args) -> int:
     if args.compare:
         return cmd_targets_compare(args)
@@ -666,6 +721,16 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--remeasure", action="store_true", help="measure again even if a result is stored")
     _measures(rec)
     rec.set_defaults(run=cmd_recommend)
+    cal = commands.add_parser("calibrate", help="measure the auto rule's thresholds on this machine and store them "
+                                                "(a minute or two)")
+    cal.add_argument("--repeats", type=_at_least(1), default=5, help="timed calls per variant and layer (median)")
+    cal.add_argument("--out", type=Path, help="the folder of calibration files (default: $CONVBENCH_CALIBRATION "
+                                              "or results/calibration; algorithm='auto' reads it from there)")
+    cal.add_argument("--check", action="store_true",
+                     help="measure the stored calibration's layers again and check its thresholds on them "
+                          "(exit 1 when auto is beyond 1.3x of the fastest there); writes nothing")
+    _measures(cal)
+    cal.set_defaults(run=cmd_calibrate)
     bench = commands.add_parser("bench", help="the main job: asv sweep -> HTML -> charts")
     bench.add_argument("--quick", action="store_true", help="the quick subset, each benchmark run once (a few minutes)")
     bench.add_argument("--machine", help="asv machine name (default: names the hardware, e.g. amd-epyc-f25-m1-s1-avx2-2-cores; "

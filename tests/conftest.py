@@ -10,6 +10,9 @@ import tempfile  # noqa: E402
 
 os.environ.setdefault("CONVBENCH_MEASUREMENT_LOCK", os.path.join(tempfile.mkdtemp(prefix="convbench-tests-"),
                                                                  "measurement.lock"))
+# The rule's thresholds are the shipped ones in the tests, whatever `convbench calibrate` stored for this
+# machine under results/calibration (tests that read a calibration plant their own).
+os.environ.setdefault("CONVBENCH_CALIBRATION", tempfile.mkdtemp(prefix="convbench-tests-calibration-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

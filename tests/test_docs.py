@@ -78,6 +78,12 @@ def _planted_results(folder: Path) -> Path:
     (folder / "records" / "planted.json").write_text(json.dumps(
         {"title": "A planted record", "what": "rows", "columns": ["case", "ratio"], "rows": [["a", 0.98765]]}))
     (folder / "records" / "cut-short.json").write_text('{"title": "cut')
+    (folder / "calibration").mkdir()
+    (folder / "calibration" / "planted-machine.json").write_text(json.dumps(
+        {"machine": "planted-machine", "measured": "2026-12-05", "thresholds": {"winograd_channels_from": None,
+                                                                              "fft_tile_step_up": {"8": 5.25}},
+         "shipped": {"winograd_channels_from": 128, "fft_tile_step_up": {"8": 4}},
+         "check": {"target": 1.3, "rows": [["x", 1, "layer A", "torch", 1.0, "torch", 1.0, "fft", 1.456]]}}))
     return folder
 
 
@@ -89,6 +95,10 @@ def test_the_findings_pages_render_the_results_files(tmp_path):
     assert "| a | 0.98765 |" in rendered["findings/records.md"]
     assert "## cut-short\n\nunreadable" in rendered["findings/records.md"]  # reported, the rest still shown
     assert "No asv results" in rendered["findings/suites.md"]
+    calibration = rendered["findings/calibration.md"]
+    assert "| winograd_channels_from | 128 | never |" in calibration and "| 8: 4 | 8: 5.25 |" in calibration
+    assert "on 1 of 1 layers calibrated, 0 with the shipped thresholds" in calibration
+    assert "| layer A | torch | torch | 1 | fft | 1.46 |" in calibration
 
 
 def test_the_site_builds_strict_with_the_findings_of_the_results_it_is_given(tmp_path):

@@ -9,7 +9,7 @@ tests/test_selection_record.py fails for a threshold without a row or with anoth
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 # -- direct on the CPU --------------------------------------------------------
 # R·S·C/K above which the Numba loop beats the GEMMs (the stacked block outgrows the caches) (its measurement: the record)
@@ -98,12 +98,13 @@ def tile_mostly_padding(tile: int, P: int, Q: int) -> bool:
 WHOLE_IMAGE_WORK_WEIGHT = 3
 
 
-def spectral_work(N: int, P: int, Q: int, R: int, S: int, tile: int | None, grid: tuple[int, int]) -> int:
+def spectral_work(N: int, P: int, Q: int, R: int, S: int, tile: int | None, grid: tuple[int, int],
+                  whole_image_weight: float = WHOLE_IMAGE_WORK_WEIGHT) -> float:
     """Complex products per (input, output) channel pair, the contraction's and the filter spectrum's
     cost: tiles x T x (T/2 + 1) for T x T tiles, N x Lh x (Lw/2 + 1) for the whole-image grid
     (weighted by what one of its products measured to cost)."""
     if tile is None:
-        return WHOLE_IMAGE_WORK_WEIGHT * N * grid[0] * (grid[1] // 2 + 1)
+        return whole_image_weight * N * grid[0] * (grid[1] // 2 + 1)
     return fft_tiles(N, P, Q, R, S, tile) * tile * (tile // 2 + 1)
 
 
@@ -111,19 +112,22 @@ def fft_tiles(N: int, P: int, Q: int, R: int, S: int, tile: int) -> int:
     return N * -(-P // (tile - R + 1)) * -(-Q // (tile - S + 1))
 
 
-def fft_variant(N: int, P: int, Q: int, R: int, S: int, grid: tuple[int, int]) -> str:
+def fft_variant(N: int, P: int, Q: int, R: int, S: int, grid: tuple[int, int],
+                thresholds: "Thresholds | None" = None) -> str:
     """The fft variant for this shape. The tile as NNPACK picks it, by counting tiles: the
     smallest tile the filter fits, unless it needs more than FFT_TILE_STEP_UP times the tiles of
     the next size up (one step, as NNPACK's 8x8 -> 16x16) and that size is under twice the output;
     then that tile against the whole image by spectral work."""
+    t = thresholds or SHIPPED
     fitting = [tile for tile in FFT_TILES if max(R, S) < tile]
     if not fitting:
         return "fft"
     tile = fitting[0]
     if (len(fitting) > 1 and fitting[1] < 2 * max(P, Q)
-            and fft_tiles(N, P, Q, R, S, tile) > FFT_TILE_STEP_UP[tile] * fft_tiles(N, P, Q, R, S, fitting[1])):
+            and fft_tiles(N, P, Q, R, S, tile) > t.fft_tile_step_up[tile] * fft_tiles(N, P, Q, R, S, fitting[1])):
         tile = fitting[1]
-    if spectral_work(N, P, Q, R, S, None, grid) < spectral_work(N, P, Q, R, S, tile, grid):
+    weight = t.whole_image_work_weight
+    if spectral_work(N, P, Q, R, S, None, grid, weight) < spectral_work(N, P, Q, R, S, tile, grid, weight):
         return "fft"
     return f"fft tile {tile}"
 
@@ -135,9 +139,11 @@ class Choice:
     why: str
 
 
-def select(spec, backend: str, *, grid: tuple[int, int]) -> Choice:
+def select(spec, backend: str, *, grid: tuple[int, int], thresholds: Thresholds | None = None) -> Choice:
     """algorithm="auto"'s rule for spec (a ConvSpec) on backend, when nothing is stored; grid is the
-    whole-image FFT grid the fft plan would use (its class's spectral_grid), needed to weigh its work."""
+    whole-image FFT grid the fft plan would use (its class's spectral_grid), needed to weigh its work;
+    thresholds: this machine's (`convbench calibrate`), else the shipped ones."""
+    t = thresholds or SHIPPED
     if backend != "cpu":
         return Choice("torch", "cuDNN was the fastest exact choice on every GPU layer measured")
     if not spec.plain:  # the rule's measurements were all plain convolutions
@@ -147,10 +153,11 @@ def select(spec, backend: str, *, grid: tuple[int, int]) -> Choice:
     unit_stride, taps = spec.stride == (1, 1), R * S
     if unit_stride and (R, S) == (3, 3):
         tiles = N * -(-P // 4) * -(-Q // 4)
-        if min(C, K) >= WINOGRAD_CHANNELS_FROM and tiles >= WINOGRAD_TILES_FROM:
-            return Choice("winograd F(4x4,3x3)", f"3x3 with C, K >= {WINOGRAD_CHANNELS_FROM} and {tiles} F(4x4) tiles")
-    if unit_stride and (taps >= FFT_TAPS_ALWAYS_FROM or (taps >= FFT_TAPS_FROM and N * C * K >= FFT_WORK_FROM)):
-        variant = fft_variant(N, P, Q, R, S, grid)
+        if min(C, K) >= t.winograd_channels_from and tiles >= t.winograd_tiles_from:
+            return Choice("winograd F(4x4,3x3)",
+                          f"3x3 with C, K >= {t.winograd_channels_from:g} and {tiles} F(4x4) tiles")
+    if unit_stride and (taps >= t.fft_taps_always_from or (taps >= t.fft_taps_from and N * C * K >= t.fft_work_from)):
+        variant = fft_variant(N, P, Q, R, S, grid, t)
         return Choice(variant, f"{R}x{S} filters at N·C·K = {N * C * K}: the FFT's cost does not grow with the "
                                f"filter; {variant} by tile count and spectral work")
     return Choice("torch", "oneDNN's direct kernels were the fastest exact choice here")
@@ -183,11 +190,35 @@ SIGNAL_FFT_TAPS_FROM = 40
 SIGNAL_FFT_TAPS_FROM_ONE_CHANNEL = 8  # one input and one output channel per group
 
 
-def select_signal(spec) -> Choice:
+def select_signal(spec, thresholds: Thresholds | None = None) -> Choice:
     """algorithm="auto"'s rule for a SignalSpec on the CPU."""
+    t = thresholds or SHIPPED
     one_channel = spec.C_per_group == spec.K_per_group == 1
-    taps_from = SIGNAL_FFT_TAPS_FROM_ONE_CHANNEL if one_channel else SIGNAL_FFT_TAPS_FROM
+    taps_from = t.signal_fft_taps_from_one_channel if one_channel else t.signal_fft_taps_from
     if spec.stride == 1 and spec.extent >= taps_from:
         return Choice("fft overlap-save", f"a {spec.extent}-tap filter: FFT's cost grows with log(taps), "
-                                          f"conv1d's with the taps (from {taps_from} taps on here)")
+                                          f"conv1d's with the taps (from {taps_from:g} taps on here)")
     return Choice("torch", f"{spec.extent} taps{' at a stride' if spec.stride > 1 else ''}: oneDNN's conv1d")
+
+
+# -- a machine's own thresholds ------------------------------------------------------
+@dataclass(frozen=True)
+class Thresholds:
+    """The auto rule's thresholds: the shipped defaults above, or a machine's own, measured by
+    `convbench calibrate` (convbench.measure.calibrate). math.inf: never (the choice above never won there)."""
+    winograd_channels_from: float = WINOGRAD_CHANNELS_FROM
+    winograd_tiles_from: float = WINOGRAD_TILES_FROM
+    fft_taps_from: float = FFT_TAPS_FROM
+    fft_work_from: float = FFT_WORK_FROM
+    fft_taps_always_from: float = FFT_TAPS_ALWAYS_FROM
+    fft_tile_step_up: dict = field(default_factory=lambda: dict(FFT_TILE_STEP_UP))
+    whole_image_work_weight: float = WHOLE_IMAGE_WORK_WEIGHT
+    signal_fft_taps_from: float = SIGNAL_FFT_TAPS_FROM
+    signal_fft_taps_from_one_channel: float = SIGNAL_FFT_TAPS_FROM_ONE_CHANNEL
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+SHIPPED = Thresholds()

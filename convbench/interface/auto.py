@@ -21,6 +21,7 @@ from convbench.core.records import merged, read_records
 from convbench.core.selection import select
 from convbench.core.spec import ConvSpec
 from convbench.interface import registry
+from convbench.interface.machine_thresholds import thresholds_here
 
 
 def store_path() -> Path:
@@ -85,8 +86,9 @@ def choose(spec: ConvSpec, backend: str = "cpu") -> tuple[str, str]:
             return best, (f"fastest exact algorithm measured here ({1e3 * runnable[best]:.3g} ms a call, "
                           f"convbench recommend or the corpus sweep)")
     fft, _, _ = registry.resolved_implementation("fft", "cpu")
-    choice = select(spec, backend, grid=fft.spectral_grid(spec))
-    return choice.label, f"rule (convbench.core.selection): {choice.why}"
+    thresholds, source = thresholds_here()
+    choice = select(spec, backend, grid=fft.spectral_grid(spec), thresholds=thresholds)
+    return choice.label, f"rule (convbench.core.selection, {source}): {choice.why}"
 
 
 def _valid(times) -> bool:

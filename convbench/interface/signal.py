@@ -11,6 +11,7 @@ from convbench.core.arrays import as_conv_array, check_compression, pop_check_fi
 from convbench.core.errors import ConvError
 from convbench.core.selection import select_signal
 from convbench.core.signal import SignalSpec
+from convbench.interface.machine_thresholds import thresholds_here
 from convbench.interface.plan_cache import PLANS
 from convbench.interface.registry import COMPRESSIBLE, SIGNAL_VARIANTS, label, option_problem, signal_implementation
 
@@ -96,8 +97,9 @@ def plan_signal(spec: SignalSpec, algorithm: str = "direct", backend: str = "cpu
         if compression != 0.0 or options:
             raise ConvError(f"algorithm='auto' is exact and takes no options: compression must be 0 and no "
                             f"options given; got compression={compression!r}, options {sorted(options)}")
-        picked = select_signal(spec)  # the backend is checked with the pick (signal_implementation)
-        algorithm, choice = picked.label, picked.why
+        thresholds, source = thresholds_here()
+        picked = select_signal(spec, thresholds)  # the backend is checked with the pick (signal_implementation)
+        algorithm, choice = picked.label, f"{picked.why} ({source})"
     cls, name, options = signal_implementation(algorithm, backend, options)
     problem = option_problem(cls, name, backend, options) or cls.parameter_problem(spec.grid)
     if problem:

@@ -172,8 +172,45 @@ def records_page(results: Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def calibration_page(results: Path) -> str:
+    """results/calibration/<machine>.json (`convbench calibrate`): each machine's thresholds against the shipped
+    ones, and how the auto rule then did on the layers it was derived from."""
+    parts = ["# The auto rule's thresholds, per machine",
+             "`convbench calibrate` measures the ladders of layers behind each threshold of the auto rule on the "
+             "machine that uses them and stores them under `results/calibration/<machine>.json`, where "
+             "`algorithm=\"auto\"` reads them on that machine (null: never). The check: what auto picks on each "
+             "layer measured, as a multiple of the fastest exact variant's time there."]
+    for path, data in _readable(results / "calibration", ("thresholds", "shipped", "check"), parts):
+        how = {**data.get("ladders", {}), **data.get("fitted", {})}
+        rows = [[name, _threshold_text(data["shipped"].get(name)), _threshold_text(value), how.get(name, "")]
+                for name, value in data["thresholds"].items()]
+        check = data["check"]
+        target = check["target"]
+        within = [sum(1 for row in check["rows"] if row[column] is not None and row[column] <= target)
+                  for column in (6, 8)]  # the calibrated pick's x fastest, the shipped pick's
+        checked = [[str(row[2]), row[3], row[5], figure(row[6], None), row[7], figure(row[8], None)]
+                   for row in check["rows"]]
+        parts.append(f"## {data.get('machine', path.stem)}\n\nmeasured {data.get('measured', '?')} at commit "
+                     f"{data.get('commit', '?')}, {data.get('repeats', '?')} timed calls per variant and layer\n\n"
+                     + markdown_table(["threshold", "shipped", "this machine", "measured on"], rows)
+                     + f"\n\nauto within {target}x of the fastest exact variant on {within[0]} of "
+                       f"{len(check['rows'])} layers calibrated, {within[1]} with the shipped thresholds\n\n"
+                     + markdown_table(["layer", "fastest", "calibrated pick", "x fastest", "shipped pick",
+                                       "x fastest"], checked))
+    return "\n\n".join(parts) + "\n"
+
+
+def _threshold_text(value) -> str:
+    if value is None:
+        return "never"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {figure(v, None)}" for key, v in value.items())
+    return figure(value, None)
+
+
 def pages(results: str | Path = "results") -> dict[str, str]:
     """Every findings page: {path under the docs: markdown}."""
     results = Path(results)
     return {"findings/suites.md": suites_page(results), "findings/targets.md": targets_page(results),
-            "findings/corpus.md": corpus_page(results), "findings/records.md": records_page(results)}
+            "findings/corpus.md": corpus_page(results), "findings/records.md": records_page(results),
+            "findings/calibration.md": calibration_page(results)}
