@@ -46,15 +46,18 @@ def cmd_list(args) -> int:
 
 def cmd_check(args) -> int:
     rows, unchecked = runs.check()
-    table = _table(f"relative L2 error against the float64 oracle (pass: <= {runs.TOLERANCE:g}, or a peer's "
-                   f"measured budget)", ("shape", "algorithm", "backend", "pass", "rel. L2 error", "max abs error",
-                                         "result"))
+    table = _table("against the float64 oracle, each within what convbench.core.error_budget allows it: rounding "
+                   "units for ours on the CPU (the tests' budget), the relative L2 error on real layers otherwise",
+                   ("shape", "algorithm", "backend", "pass", "rel. L2 error", "rounding units", "allowed", "result"))
     for row in rows:
         if row.error is None:
-            table.add_row(str(row.spec), row.algorithm, row.backend, row.direction, "-", "-", f"n/a ({row.why_not})")
+            table.add_row(str(row.spec), row.algorithm, row.backend, row.direction, "-", "-", "-",
+                          f"n/a ({row.why_not})")
         else:
+            allowed = f"{row.allowed:.3g} units" if row.units is not None else f"{row.allowed:.2g} rel."
             table.add_row(str(row.spec), row.algorithm, row.backend, row.direction, f"{row.error:.2e}",
-                          f"{row.max_abs_error:.2e}", "[green]ok[/]" if row.ok else "[red]FAIL[/]")
+                          "-" if row.units is None else f"{row.units:.2f}", allowed,
+                          "[green]ok[/]" if row.ok else "[red]FAIL[/]")
     console.print(table)
     if unchecked:
         console.print("not checked: " + "; ".join(unchecked))

@@ -13,7 +13,7 @@ def supports(algorithm: str, spec: convbench.ConvSpec) -> bool:
     return registry.supports(algorithm, "cpu", spec)
 
 
-from error_budget import EPS32  # noqa: E402  (float32's eps: one definition, beside the budgets)
+from convbench.core.error_budget import EPS32  # noqa: E402  (float32's eps: one definition, beside the budgets)
 
 
 def truth_and_sizes(convolve, x, w, b, dy, **arguments):

@@ -118,3 +118,17 @@ def test_the_loops_are_library_functions():
                                                   "output transform", "call", "sum of stages"]
     assert stages[6].achieved > 0.4 and all(row.seconds > 0 for row in stages)
     assert stages[5].seconds == pytest.approx(sum(row.seconds for row in stages[:4]))
+
+
+def test_check_judges_by_the_budgets_the_tests_use(monkeypatch):
+    """One definition of correct: shrinking a variant's budget in core.error_budget fails `check` for it alone."""
+    from convbench.core import error_budget
+
+    spec = runs.CHECK_SPECS[0]
+    rows, _ = runs.check(specs=(spec,))
+    fft = [row for row in rows if row.algorithm == "fft" and row.backend == "cpu"]
+    assert fft and all(row.ok and row.units is not None and row.allowed == error_budget.budget("fft") for row in fft)
+    monkeypatch.setitem(error_budget.MEASURED_WORST, ("fft", "forward"), 0.0)
+    rows, _ = runs.check(specs=(spec,))
+    failed = {row.algorithm for row in rows if row.ok is False}
+    assert failed == {"fft"}

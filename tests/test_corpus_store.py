@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from convbench.core import records
+from convbench.core import error_budget, records
 from convbench.core.errors import ConvError
 from convbench.corpus import build, sweep
 
@@ -78,7 +78,7 @@ def test_sweep_checks_each_variant_and_resumes(corpus, tmp_path):
 def test_check_fails_a_variant_outside_its_tolerance(corpus, tmp_path, monkeypatch):
     from convbench.interface import registry
 
-    monkeypatch.setitem(registry.TOLERANCE, "direct", 0.0)  # every rounding error is now a failure
+    monkeypatch.setitem(error_budget.TOLERANCE, "direct", 0.0)  # every rounding error is now a failure
     found = sweep.sweep_corpus("all", labels=LABELS, check=True, store=tmp_path / "s", data=corpus, repeats=1)
     assert {label for _, label, _, _ in found.failures} == {"direct"} and len(found.failures) == 5
 
@@ -163,8 +163,8 @@ def test_a_store_line_carries_the_machine_and_versions(corpus, tmp_path):
 def test_every_variant_has_a_tolerance():
     from convbench.interface import registry
 
-    assert set(registry.TOLERANCE) == set(registry.SWEPT_LABELS)  # ours and every CPU peer
-    assert all(0 < t < 1e-4 for t in registry.TOLERANCE.values())
+    assert set(error_budget.TOLERANCE) == set(registry.SWEPT_LABELS)  # ours and every CPU peer
+    assert all(0 < t < 1e-4 for t in error_budget.TOLERANCE.values())
 
 
 def test_a_tier_after_its_sample_measures_only_the_rest(corpus, tmp_path):

@@ -16,15 +16,13 @@ import pytest
 import convbench
 from convbench.algorithms import gpu
 from convbench.algorithms.cuda_gemm import batched_gemm
+from convbench.core import error_budget
 from convbench.workloads.layers import layer
 from convbench.core.oracle import reference_conv2d, relative_error
 from convbench.workloads.random_inputs import random_problem
 
-# Relative L2 error against the float64 oracle, each 5x the worst measured: the tiny shapes under Numba's
-# simulator 1.43e-7 (winograd; direct 8.4e-8, fft 1.3e-7; this machine, 2026-12-01), the real layer sizes on
-# the H100 at most 1.5e-6 (2026-11-26, results/records/h100-cross-check.json).
-TOLERANCE = 7.5e-7
-REAL_SIZE_TOLERANCE = 7.5e-6
+# What each cuda variant may lose, and its measurement: convbench.core.error_budget.
+TOLERANCE, REAL_SIZE_TOLERANCE = error_budget.GPU_TINY_TOLERANCE, error_budget.GPU_TOLERANCE
 SIMULATED = gpu.simulated()
 available = {(a.name, a.backend): a for a in convbench.implementations()}
 needs_cuda = pytest.mark.skipif(not available["direct", "cuda"].available,
@@ -106,13 +104,11 @@ def test_real_sizes_match_the_oracle(algorithm, spec):
         with pytest.raises(convbench.ConvError, match="3x3|groups=|dilation=|tile="):
             convbench.plan(spec, algorithm, "cuda")
         return
-    tolerance = max(REAL_SIZE_TOLERANCE, convbench.interface.registry.TOLERANCE.get(algorithm, 0.0))
+    tolerance = max(REAL_SIZE_TOLERANCE, error_budget.TOLERANCE.get(algorithm, 0.0))
     check(algorithm, spec, tolerance=tolerance)
 
 
-# Not yet measured on a GPU: from the length of the float32 sums (a dw entry of 64@56 at N=8 adds 25,088
-# products; sqrt(n)·eps ≈ 2e-5), to be replaced by 5x the worst the first GPU run measures.
-GRADIENT_REAL_SIZE_TOLERANCE = 5e-5
+GRADIENT_REAL_SIZE_TOLERANCE = error_budget.GPU_GRADIENT_TOLERANCE
 _GRADIENT_ORACLE = {}
 
 
@@ -338,7 +334,7 @@ def tiny(label):
 @needs_cuda
 @pytest.mark.parametrize("label,spec", FAMILY_SPECS, ids=[label for label, _ in FAMILY_SPECS])
 def test_the_families_match_the_oracle_forward_and_in_both_passes(label, spec):
-    tolerance = convbench.interface.registry.TOLERANCE[label]
+    tolerance = error_budget.TOLERANCE[label]
     x, w, reference = problem_and_oracle(spec)
     dy = np.random.default_rng(13).standard_normal(spec.output_shape).astype(np.float32)
     plan = convbench.plan(spec, label, "cuda", **tiny(label))  # one plan: each call costs seconds in the simulator
@@ -387,7 +383,7 @@ def test_nn_conv2d_takes_a_training_step_on_cuda_tensors(label):
     (y * dy.cuda()).sum().backward()
     expected = truth(x_cpu)
     (expected * dy.double()).sum().backward()
-    tolerance = 10 * convbench.interface.registry.TOLERANCE[label]
+    tolerance = 10 * error_budget.TOLERANCE[label]
     for name, ours, exact in [("y", y, expected), ("dx", x_gpu.grad, x_cpu.grad),
                               ("dw", layer.weight.grad, truth.weight.grad), ("db", layer.bias.grad, truth.bias.grad)]:
         assert ours.is_cuda, name

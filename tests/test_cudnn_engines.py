@@ -13,6 +13,7 @@ import pytest
 
 import convbench
 from convbench.algorithms.peers import cudnn_engines
+from convbench.core import error_budget
 from convbench.core.errors import ConvError
 from convbench.core.oracle import reference_conv2d, relative_error
 from convbench.interface import registry
@@ -205,9 +206,9 @@ needs_cudnn_frontend = pytest.mark.skipif(not AVAILABLE["cudnn fft", "cuda"].ava
                                           reason=AVAILABLE["cudnn fft", "cuda"].reason or "available")
 REAL_SPECS = [layer("resnet18-conv2").spec, layer("resnet18-conv5").spec,
               convbench.ConvSpec(N=8, C=64, H=56, W=56, K=64, R=11, S=11, padding=5)]
-# Relative L2 error against the float64 oracle: the cuda backend's real-size budget (tests/test_cuda.py)
+# Relative L2 error against the float64 oracle: the cuda backend's real-size budget (core.error_budget)
 # until the first GPU run measures cuDNN's own engines.
-TOLERANCE = 7.5e-6
+TOLERANCE = error_budget.GPU_TOLERANCE
 
 
 @needs_cudnn_frontend

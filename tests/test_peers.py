@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import convbench
+from convbench.core import error_budget
 from convbench.core.errors import ConvError
 from convbench.core.oracle import Float64Oracle, relative_error
 from convbench.interface import registry
@@ -62,7 +63,7 @@ def test_each_peer_matches_the_oracle_or_says_why_not(label, rng):
         x, w, dy = _problem(spec, rng)
         oracle = Float64Oracle(spec)
         p = convbench.plan(spec, label)
-        budget = registry.TOLERANCE[label]
+        budget = error_budget.TOLERANCE[label]
         assert relative_error(p(x, w), oracle(x, w)) <= budget
         assert p.ran["forward"] and p.threads >= 1  # what ran, and on how many threads
         if p.training_passes:
@@ -197,7 +198,7 @@ def test_nnpack_reports_its_phases(rng):
 
 def test_every_peer_has_a_family_and_a_measured_budget():
     for label in registry.SWEPT_LABELS:
-        assert label in registry.FAMILY and label in registry.TOLERANCE
+        assert label in registry.FAMILY and label in error_budget.TOLERANCE
     families = {registry.FAMILY[label] for label in registry.CPU_PEER_VARIANTS}
     assert families <= {registry.FAMILY[label] for label in registry.LABELS} | {"fft overlap-add"}
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 import convbench
 import convbench.nn
 from convbench import SignalSpec
+from convbench.core.error_budget import SIGNAL_MEASURED_WORST, SIGNAL_TOLERANCE
 from convbench.core.oracle import Float64Oracle, relative_error
 from convbench.interface.registry import SIGNAL_LABELS
 
@@ -17,18 +18,9 @@ from error_budget import (ALLOWANCE, data_references, filter_references, forward
                           rounding_units)
 from helpers import EPS32, truth_and_sizes
 
-# Relative L2 error against float64 on the fixed, well-scaled problems below (no cancellation):
-# five times the worst seen there (4.1e-7, the fft at c=0.5; AMD EPYC, 2026-12-02).
-TOLERANCE = 2e-6
-# The random draws are judged as the 2-D tests judge theirs (tests/error_budget.py): in float32
-# rounding units of Young's bound, ALLOWANCE times each variant's and pass's worst over 400 draws of
-# signal_specs (`cd tests && python test_signal.py 400`; AMD EPYC, 2026-12-02).
-MEASURED_WORST = {
-    "direct": (0.322, 0.356, 0.434),   # forward, backward_data, backward_filter
-    "fft": (1.452, 1.435, 0.461),
-    "fft overlap-save": (0.971, 1.051, 0.575),
-    "torch": (0.41, 0.485, 0.463),
-}
+# What each 1-D variant may lose (rounding units on the random draws, a relative error on the fixed problems)
+# and its measurement: convbench.core.error_budget.
+MEASURED_WORST, TOLERANCE = SIGNAL_MEASURED_WORST, SIGNAL_TOLERANCE
 
 
 @st.composite

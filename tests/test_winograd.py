@@ -146,7 +146,7 @@ def test_odd_outputs_are_fully_written(rng, H, W, padding, tile):
 # families issue's targets (F(4x4) <= 1e-5, F(6x6) <= 5e-5, tiled <= 1e-5) lie above them.
 # The 16x16 and 32x32 tiles are over twice this 7x7 output, mostly padding, and took 22 s and 54 s of
 # the test run (their 0.3 and 1.1 GB filter spectra); the corpus check holds them to their tolerance
-# on 178 and 136 real layers instead (registry.TOLERANCE, results/corpus/).
+# on 178 and 136 real layers instead (error_budget.TOLERANCE, results/corpus/).
 LAYER_512_BOUNDS = {"winograd": 2.1e-6, "winograd F(4x4,3x3)": 8.6e-6, "winograd F(6x6,3x3)": 2.6e-5,
                     "fft tile 8": 1.2e-6}
 

@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from convbench.core import error_budget
 from convbench.core.errors import ConvError
 from convbench.core.machine import commit, identity, machine_id
 from convbench.core.oracle import reference_for, relative_error
@@ -172,7 +173,7 @@ def _checked(spec, labels, found: dict) -> None:
         if "seconds" not in found[label]:
             continue
         error = relative_error(plan(one, label)(x, w), reference)
-        found[label].update(error=error, tolerance=registry.TOLERANCE[label], ok=bool(error <= registry.TOLERANCE[label]))
+        found[label].update(error=error, tolerance=error_budget.TOLERANCE[label], ok=bool(error <= error_budget.TOLERANCE[label]))
 
 
 def conv_spec_at_batch(spec, batch: int):

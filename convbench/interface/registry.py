@@ -73,40 +73,8 @@ FAMILY = {
 OURS = tuple(label for label in LABELS if label != "torch")  # convbench's own implementations
 ALL_VARIANTS = {**VARIANTS, **PEER_VARIANTS}  # what plan() resolves: ours and the peers'
 
-# Each variant's tolerance: the relative L2 error against the float64 oracle that the corpus
-# sweep's --check (convbench.corpus.sweep) accepts on a real layer at batch 1, float32 data
-# uniform in [-1, 1]. Each is five times the worst measured on the smoke tier and the dense
-# sample (`convbench sweep --corpus smoke --check` and `--corpus dense --sample 500 --check`:
-# 2,713 checked outputs, AMD EPYC, 2026-12-02; fft tile 64: the smoke and whole dense tiers,
-# `--algorithms "fft tile 64" --check`), so a variant that starts computing something else fails, and
-# rounding on a layer not yet seen does not.
-# The peers' budgets, set the same way on the smoke tier (`convbench sweep --corpus smoke --check
-# --algorithms <the CPU peers>`: 259 checked outputs, AMD EPYC Zen 3, 2026-12-05).
-PEER_TOLERANCE = {                  # the worst measured, and where
-    "onednn2 direct": 5.8e-6,       # 1.16e-6 (01ffda84e9d3), where torch's error is the same
-    "nnpack wt8x8": 2.1e-5,         # 4.27e-6 (01a17c3334f3)
-    "nnpack ft8x8": 1.3e-6,         # 2.57e-7 (027be0adc17b)
-    "nnpack ft16x16": 1.4e-6,       # 2.84e-7 (027be0adc17b)
-    "nnpack implicit-gemm": 1.6e-6,  # 3.12e-7 (01c692bfbf9b)
-    "scipy fftconvolve": 2.6e-6,    # 5.27e-7 (004807b5f598)
-    "scipy oaconvolve": 2.6e-6,     # 5.27e-7 (004807b5f598)
-    "fft-conv-pytorch": 4.2e-6,     # 8.38e-7 (0038b36b07d0)
-    # not yet measured (no AVX-512 on the machine that set the rest): our F(4x4,3x3)'s budget, the same tile
-    "onednn2 winograd": 1e-5,
-}
-TOLERANCE = {                      # the worst measured, and where
-    "direct": 2.1e-6,              # 4.16e-7, a 1x1 layer 2048 -> 512 on 1x1 inputs (0038b36b07d0)
-    "winograd": 2.3e-6,            # 4.53e-7 (0e9a82c6be29)
-    "winograd F(4x4,3x3)": 1e-5,   # 2.0e-6 (0e15423828ab)
-    "winograd F(6x6,3x3)": 2.9e-5,  # 5.8e-6 (2e6368b0b5f8)
-    "fft": 4.2e-6,                 # 8.38e-7, the 2048 -> 512 1x1 layer again
-    "fft tile 8": 2.1e-6,          # 4.11e-7 (004807b5f598)
-    "fft tile 16": 3.3e-6,         # 6.64e-7 (17afc0a31b35)
-    "fft tile 32": 2.1e-6,         # 4.04e-7 (2b1e5b0ea382)
-    "fft tile 64": 1.8e-6,         # 3.62e-7 (cce821f0bd8b), on the 304 layers it runs (added 2026-12-02)
-    "torch": 5e-6,                 # 9.95e-7, a 32x32 kernel on 224x224 (01c692bfbf9b)
-    **PEER_TOLERANCE,
-}
+# What "correct" means for each variant lives in convbench.core.error_budget (TOLERANCE: the
+# relative L2 error on real layers, ours and the peers').
 
 # An option that selects another implementation of the same algorithm.
 OPTION_IMPLEMENTATIONS = {

@@ -15,11 +15,10 @@ from convbench.interface.api import plan
 from convbench.workloads.layers import LAYER_SETS
 from convbench.workloads.models import forward_costs
 from convbench.measure.timing import alternating_medians, peak_rss_bytes, peak_traced_bytes, rss_peak_supported
+from convbench.core import error_budget
 from convbench.core.oracle import reference_for, relative_error
 from convbench.workloads.random_inputs import random_problem, uniform
 from convbench.core.spec import ConvSpec
-
-TOLERANCE = 1e-5  # relative L2 error against the float64 oracle that `check` accepts
 
 CHECK_SPECS = (
     ConvSpec(N=2, C=3, H=9, W=11, K=4, R=3, S=3, padding=1),
@@ -41,16 +40,26 @@ class CheckRow:
     max_abs_error: float | None
     why_not: str = ""
     direction: str = "forward"     # or a training pass, checked for the peers that have them
-    tolerance: float = TOLERANCE   # a peer's own budget where it is looser (registry.TOLERANCE)
+    units: float | None = None     # rounding units (core.error_budget), where the variant has a budget in them
+    allowed: float = 0.0           # the budget: rounding units where units is set, else the relative error
 
     @property
     def ok(self) -> bool | None:
-        return None if self.error is None else self.error <= self.tolerance
+        if self.error is None:
+            return None
+        return (self.units if self.units is not None else self.error) <= self.allowed
 
 
-def _budget(name: str) -> float:
-    """The relative error `check` accepts of a variant: TOLERANCE, or a peer's looser measured budget."""
-    return max(TOLERANCE, registry.TOLERANCE.get(name, 0.0))
+def _judged(spec, name, backend, direction, result, references) -> CheckRow:
+    """One output against the oracle, by what core.error_budget says is correct for the variant: rounding
+    units for ours on the CPU (the tests' budget), the relative error on real layers otherwise."""
+    reference, scale = references
+    error, worst = relative_error(result, reference), float(np.abs(result - reference).max())
+    if backend == "cpu" and error_budget.has_budget(name, direction):
+        return CheckRow(spec, name, backend, error, worst, direction=direction,
+                        units=error_budget.rounding_units(result, reference, scale),
+                        allowed=error_budget.budget(name, direction))
+    return CheckRow(spec, name, backend, error, worst, direction=direction, allowed=error_budget.tolerance(name, backend))
 
 
 def _checked_labels(available) -> list[tuple[str, str]]:
@@ -66,17 +75,13 @@ def _checked_labels(available) -> list[tuple[str, str]]:
 
 def _check_passes(p, spec, x, w, name, backend) -> list[CheckRow]:
     """A peer's training passes, where it has them, against the oracle's exact adjoints."""
-    from convbench.core.oracle import Float64Oracle
-
     if name not in registry.PEER_VARIANTS or not p.training_passes:
         return []
-    oracle, dy = Float64Oracle(spec), uniform(np.random.default_rng(7), spec.output_shape)
-    rows = []
-    for direction, got, reference in (("backward_data", p.backward_data(dy, w), oracle.backward_data(dy, w)),
-                                      ("backward_filter", p.backward_filter(x, dy), oracle.backward_filter(x, dy))):
-        rows.append(CheckRow(spec, name, backend, relative_error(got, reference), float(np.abs(got - reference).max()),
-                             direction=direction, tolerance=_budget(name)))
-    return rows
+    dy = uniform(np.random.default_rng(7), spec.output_shape)
+    return [_judged(spec, name, backend, "backward_data", p.backward_data(dy, w),
+                    error_budget.data_references(spec, dy, w)),
+            _judged(spec, name, backend, "backward_filter", p.backward_filter(x, dy),
+                    error_budget.filter_references(spec, x, dy))]
 
 
 def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list[CheckRow], list[str]]:
@@ -93,17 +98,14 @@ def check(specs=CHECK_SPECS, include_simulated_cuda: bool = False) -> tuple[list
     rows = []
     for spec in specs:
         x, w = random_problem(spec)
-        reference = reference_for(spec, x, w)
+        references = error_budget.forward_references(spec, x, w)
         for name, backend in _checked_labels(available):
             why_not = registry.why_not(name, backend, spec)
             if why_not:
                 rows.append(CheckRow(spec, name, backend, None, None, why_not))
                 continue
             p = plan(spec, name, backend)
-            result = p(x, w)
-            rows.append(CheckRow(spec, name, backend, relative_error(result, reference),
-                                 float(np.abs(result - reference).max()),
-                                 tolerance=_budget(name)))
+            rows.append(_judged(spec, name, backend, "forward", p(x, w), references))
             rows.extend(_check_passes(p, spec, x, w, name, backend))
     unchecked = [f"{a.name}/{a.backend}: {a.reason}" for a in listed if not a.available]
     if skip_cuda:
