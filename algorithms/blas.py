@@ -4,10 +4,9 @@ A process here holds two pools on the same cores, numpy's OpenBLAS and
 torch's OpenMP (the peer's). Each spins after its work, OpenBLAS for about
 2^28 cycles unless OPENBLAS_THREAD_TIMEOUT was set before numpy loaded, so
 what was measured depended on import order: with numpy imported before
-convbench, torch ran ResNet-18's 64@56 layer in 13.6 ms instead of 6.8 ms
-right after a Winograd call, and Winograd itself in 16.0 ms instead of 11.0.
-With every GEMM on torch's pool no OpenBLAS worker ever wakes, whatever was
-imported first. The arrays stay numpy's: torch.from_numpy shares their memory.
+convbench, torch and Winograd ran slower right after each other's calls
+(results/records/implementation-choices.json, row every-gemm-on-torch). With every GEMM on torch's pool no OpenBLAS
+worker ever wakes, whatever was imported first. The arrays stay numpy's: torch.from_numpy shares their memory.
 """
 from __future__ import annotations
 

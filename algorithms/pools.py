@@ -16,14 +16,13 @@ exactly what torch ships (no setting of its changes). This module does the two
 things that takes:
 
 - torch is imported before anything imports pyfftw (convbench.algorithms imports
-  this module first). Measured, FFT on 16x16 tiles on the 7x7 layer (N=8
-  C=K=64 56², valid): 16.4 ms a call with torch first, 31.3-35.7 with pyfftw
-  first (a 7th thread in the process: FFTW's own team), the stages' sum 16;
+  this module first): with pyfftw first, FFTW's own team is one more thread in
+  the process, and a tiled FFT call took about twice as long;
 - Numba's threading layer is `omp` unless NUMBA_THREADING_LAYER says otherwise
-  (it was `workqueue`, a pool of its own). Measured in one process against torch,
-  alternately (torch time / ours; workqueue -> omp): Winograd F(4x4) ResNet-18
-  64@56 0.76 -> 0.94, fft 7x7 1.01 -> 1.25, fft tile 16 2.02 -> 2.15, and the
-  process held 5 threads instead of 7. torch's thread count is left as set.
+  (it was `workqueue`, a pool of its own, slower against torch on every layer
+  measured). torch's thread count is left as set.
+
+Their measurements: results/records/implementation-choices.json, rows torch-before-pyfftw and numba-omp-layer.
 
 What it costs: a process that ran a Numba parallel kernel under `omp` may not
 fork and run one again (GNU OpenMP is not fork-safe; Numba ends such a child

@@ -17,11 +17,9 @@ On small images the padding's share is large (7x7 outputs on a 9x9 grid:
 (Hp·Wp)/(P·Q) = 1.65), so there the chunks can run over the valid positions
 only, gathered (torch.index_select) instead of sliced. A gather costs more per
 element than a slice, and the GEMM it saves costs K multiply-adds per
-element, so it pays when (waste - 1)·K is large. Measured, gather vs slice
-(same process, alternately): ResNet-18 512@7 (0.65·512 = 333) 1.35x;
-256@14 (0.31·256 = 79) 1.05x; 64 channels at 13² (0.33·64 = 21) 0.67x;
-128@28 (19) 0.82x; 64@56 (4.5) 0.64x (numpy's take and slices; with torch's
-copies, 2026-12-02: 512@7 1.37x, 256@14 0.92x, 128@28 0.53x, 64@56 0.88x).
+element, so it pays when (waste - 1)·K is large (GATHER_ABOVE in
+convbench.core.selection, measured in results/records/auto-rule-thresholds.json;
+with torch's copies: results/records/implementation-choices.json, row direct-gather-vs-slice-torch).
 
 With groups the stacked block is group-major (its channels are), so the product is one batched GEMM of each group's (K/g, R·S·C/g)
 filters with its own rows: the block-diagonal product, zero blocks never formed.
@@ -58,9 +56,8 @@ class ShiftedGemm:
     matrix is w itself, reshaped (with groups, its rows are already group-major). A chunk's block is
     one torch copy: of a strided view of the flat images (slices: the R·S shifted runs are an affine
     pattern), or of an index_select (gathered positions), both on torch's pool. Stacked by numpy, one
-    slice at a time, the copies ran on one core and took most of the call: ResNet-18 N=8, x torch,
-    alternately, 64@56 0.36 -> 0.49, 128@28 0.47 -> 0.53, 256@14 0.43 -> 0.52, 512@7 (gather)
-    0.37 -> 0.44.
+    slice at a time, the copies ran on one core and took most of the call (results/records/implementation-choices.json,
+    row direct-stack-by-torch-copy).
     """
 
     def __init__(self, spec, gather: bool):

@@ -5,28 +5,21 @@ as torch's batched cgemm (see convbench.core.selection.contract_with_blas); belo
 and with groups, the Numba streams here.
 
 numpy's batched complex matmul calls a BLAS cgemm per frequency. That is
-right when each product is a real matrix product (N of 8 images: 43 GFLOP/s
-on the 7x7 layer), but with one image each product is a vector times a matrix:
-BLAS runs at 1.4 GFLOP/s there, far below the memory-bound rate of streaming
-the filter spectrum once. The Numba loops below stream each W[f] once, with
-real arithmetic on interleaved (re, im) floats that LLVM vectorises.
+right when each product is a real matrix product, but with one image each
+product is a vector times a matrix, and BLAS runs far below the memory-bound
+rate of streaming the filter spectrum once. The Numba loops below stream each
+W[f] once, with real arithmetic on interleaved (re, im) floats that LLVM
+vectorises.
 
 The arrays are viewed 4-D, (F, N, groups, 2·C/groups) and so on, so that every
 innermost index runs from 0 over one group's block: an index like
-g·K/groups + k, as the first grouped kernel had, kept LLVM from proving it
-non-negative, and Numba's wraparound check then stopped the vectorisation
-(7x7 layer: 39.9 ms against 12.2 before groups; commit 2cf755b).
+g·K/groups + k kept LLVM from proving it non-negative, and Numba's wraparound
+check then stopped the vectorisation. With groups the filter row is applied to
+every image while it is in L1 (the filter-outer order); without groups the
+image-outer order was faster.
 
-Measured here (AMD EPYC, 2 cores, median of 15; F frequencies, N, C, K, groups),
-against the kernel of 2cf755b and torch.bmm on complex64:
-1624, 8, 64, 64, 1 (7x7 layer): 5.8 ms, 2cf755b 44.5, torch.bmm 5.2 (its roofline bound 2.8 ms);
-12960, 1, 64, 64, 1 (31x31): 12.5 ms, 2cf755b 29.8, torch.bmm 36.7;
-500, 8, 256, 256, 1: 24.9 ms, 2cf755b 142.5, torch.bmm 22.6.
-With groups the filter row is applied to every image while it is in L1 (the
-filter-outer order): groups 4 2.7 ms against 5.7 image-outer, depthwise
-(64 groups) 0.94 against 4.0 (and 2.5 in 2cf755b), where the inner trip
-count is one. Without groups the image-outer order was faster at C=K=256
-(24.9 against 32.0 ms) and even at C=K=64.
+Each choice's measurement: results/records/implementation-choices.json, rows fft-contract-numba-stream,
+fft-contract-4d-views and fft-contract-loop-order.
 """
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class FFTCPU(BandLimited, StagedPlan):
             wisdom.load()
         # One FFTW thread by default: these batched transforms are small, and FFTW
         # starting and joining its threads on every execute cost more than they
-        # gave (7x7 layer, N=8 C=K=64 56x56, 2 cores: 90 ms a call with 2 threads, 58 ms with 1).
+        # gave (results/records/implementation-choices.json, row fft-one-fftw-thread).
         fftw = ((planner_effort,), threads or 1)
         self._scratch = Scratch()  # the DFT stages take turns with two shared temporaries
         self._input = InputStage(self.input_transform, spec, self.band, self._scratch, fftw)

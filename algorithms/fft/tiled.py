@@ -23,12 +23,11 @@ FFTW reads the overlapping tiles straight out of the padded input (a strided
 view: its r2c transforms leave their input alone) and writes the spectra
 frequency-major, so each frequency's GEMM operand is contiguous.
 
-Measured here (7x7, N=8 C=K=64 56x56 valid, T=16, 200 tiles): processing the
-tiles in blocks of 16 or 64 (gather, FFT, GEMMs, inverse, scatter per block, so
-that a block's spectra stay in L2, as NNPACK blocks tiles) ran 1.08x and 0.73x
-of torch against 0.80x unblocked, within the noise of each other, and gathering
-the tiles first cost 2.4 ms more than FFTW reading them in place (6.0 ms against
-2.6 ms with 2 FFTW threads); so the plan is unblocked and gathers nothing.
+Processing the tiles in blocks (gather, FFT, GEMMs, inverse, scatter per block,
+so that a block's spectra stay in L2, as NNPACK blocks tiles) was within the
+noise of unblocked, and gathering the tiles first cost more than FFTW reading
+them in place; so the plan is unblocked and gathers nothing (results/records/implementation-choices.json,
+row tiled-fft-unblocked).
 
 The complex products are one complex GEMM (cgemm) per frequency. The Gauss
 trick (3 real GEMMs on split real and imaginary planes instead of 4 real
@@ -190,7 +189,7 @@ class TiledFFTCPU(StagedPlan):
         X is the forward's input transform; dy's blocks go through FFTW (planned once, written
         frequency-major like X), and the inverse is evaluated on the R x S taps alone (a pruned
         inverse DFT, as the whole-image plan does), not on K·C whole T x T grids.
-        Measured (7x7 layer, T=16): numpy's rfft2 of the blocks took 22 ms of the pass's 47.
+        numpy's rfft2 of the blocks took about half the pass (results/records/implementation-choices.json, row tiled-fft-backward-filter-fftw).
         (Backward-data is this plan's forward pass on the data-gradient problem, Plan._backward_data.)"""
         spec, T = self.spec, self.tile
         F, Cg = T * (T // 2 + 1), spec.C_per_group

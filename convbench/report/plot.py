@@ -23,7 +23,7 @@ ORDER = list(SWEPT_LABELS)  # the registry's order: every variant, then the peer
 MIB = 2**20
 # Where a point has several values (machines, or runs), the band is their whole range: seaborn's default,
 # a bootstrapped 95% interval of the mean, claimed a statistic that two or three machines cannot
-# support, and its 694 bootstraps took 30 of the 137 s of `convbench plot` (2026-12-02).
+# support, and its bootstraps took a fifth of `convbench plot` (results/records/implementation-choices.json, row plot-spread-not-bootstrap).
 SPREAD = ("pi", 100)
 
 
@@ -293,7 +293,7 @@ def chart_models(frame, out):
             starts = np.concatenate([[0.0], np.cumsum(widths)[:-1]])
             faces = colors.copy()
             faces[:, 3] = np.where(own[name], 1.0, 0.3)
-            # one collection per bar, not a patch per layer: ~2,500 patches took 28 s to draw (2026-12-02)
+            # one collection per bar, not a patch per layer (results/records/implementation-choices.json, row plot-one-collection-per-bar)
             ax.broken_barh(list(zip(starts, widths)), (y - 0.4, 0.8), facecolors=faces, edgecolor="white",
                            linewidth=0.3)
             left = float(widths.sum())
