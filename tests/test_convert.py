@@ -8,6 +8,7 @@ import torch
 
 import convbench
 import convbench.nn
+from convbench.core.error_budget import SAME_GRID_UNITS
 from convbench.interface.registry import LABELS
 from convbench.workloads.models import torchvision_models
 from helpers import EPS32, truth_and_sizes
@@ -95,7 +96,7 @@ def test_padding_mode_and_padding_are_checked_by_name():
 # dilation 1-2, bias, input 7-8.
 SAME_GRID = [case for case in itertools.product((2, 3), (2, 3), (1, 2, 3), (2, 3), (1, 2), (True, False), (7, 8))
              if case[0] % case[2] == 0 and case[1] % case[2] == 0]
-GRID_UNITS = 60  # rounding units of the sums' size; the worst here was 11.1 (winograd F(6x6,3x3), dx; AMD EPYC, 2026-12-02)
+GRID_UNITS = SAME_GRID_UNITS  # rounding units of the sums' size, and its measurement: core.error_budget
 
 
 @pytest.mark.parametrize("label", LABELS)

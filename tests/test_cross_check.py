@@ -171,7 +171,7 @@ def test_what_a_variant_does_not_support_is_a_conv_error_naming_it(algorithm, sp
 
 
 @pytest.mark.parametrize("algorithm", CPU_ALGORITHMS)
-def test_groups_and_dilation_are_taken_where_the_issue_says(algorithm):
+def test_groups_and_dilation_are_taken_by_every_algorithm_but_winograds_dilation(algorithm):
     """No algorithm gets away with refusing: direct, torch and fft (every tile) take both,
     Winograd takes groups and refuses dilation by name."""
     base, _ = registry.resolve(algorithm)

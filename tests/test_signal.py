@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import convbench
 import convbench.nn
 from convbench import SignalSpec
-from convbench.core.error_budget import SIGNAL_MEASURED_WORST, SIGNAL_TOLERANCE
+from convbench.core.error_budget import SIGNAL_GRID_UNITS, SIGNAL_MEASURED_WORST, SIGNAL_TOLERANCE
 from convbench.core.oracle import Float64Oracle, relative_error
 from convbench.interface.registry import SIGNAL_LABELS
 
@@ -126,7 +126,7 @@ GRID = [case for case in itertools.product((2, 3), (2, 3), (1, 2, 3), (2, 3), (0
         if case[0] % case[2] == 0 and case[1] % case[2] == 0]
 
 
-GRID_UNITS = 8  # the worst on the grid below was 1.9 (fft, dw; AMD EPYC, 2026-12-02)
+GRID_UNITS = SIGNAL_GRID_UNITS  # what the grid may lose, and its measurement: core.error_budget
 
 
 @pytest.mark.parametrize("label", SIGNAL_LABELS)
