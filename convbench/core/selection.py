@@ -188,6 +188,8 @@ def signal_tile(outputs: int, extent: int) -> int:
 # 1-D auto: FFT (overlap-save) from this many taps, else conv1d (its measurement: the record)
 SIGNAL_FFT_TAPS_FROM = 40
 SIGNAL_FFT_TAPS_FROM_ONE_CHANNEL = 8  # one input and one output channel per group
+# 1-D auto, one channel: taps from which overlap-save beats the whole-signal FFT (its measurement: the record)
+SIGNAL_OVERLAP_SAVE_TAPS_FROM_ONE_CHANNEL = 1
 
 
 def select_signal(spec, thresholds: Thresholds | None = None) -> Choice:
@@ -196,8 +198,12 @@ def select_signal(spec, thresholds: Thresholds | None = None) -> Choice:
     one_channel = spec.C_per_group == spec.K_per_group == 1
     taps_from = t.signal_fft_taps_from_one_channel if one_channel else t.signal_fft_taps_from
     if spec.stride == 1 and spec.extent >= taps_from:
-        return Choice("fft overlap-save", f"a {spec.extent}-tap filter: FFT's cost grows with log(taps), "
-                                          f"conv1d's with the taps (from {taps_from:g} taps on here)")
+        whole = one_channel and spec.extent < t.signal_overlap_save_taps_from_one_channel
+        return Choice("fft" if whole else "fft overlap-save",
+                      f"a {spec.extent}-tap filter: FFT's cost grows with log(taps), conv1d's with the taps (from "
+                      f"{taps_from:g} taps on here)" + ("; one channel, the whole signal's FFT under "
+                                                         f"{t.signal_overlap_save_taps_from_one_channel:g} taps"
+                                                         if whole else ""))
     return Choice("torch", f"{spec.extent} taps{' at a stride' if spec.stride > 1 else ''}: oneDNN's conv1d")
 
 
@@ -215,6 +221,7 @@ class Thresholds:
     whole_image_work_weight: float = WHOLE_IMAGE_WORK_WEIGHT
     signal_fft_taps_from: float = SIGNAL_FFT_TAPS_FROM
     signal_fft_taps_from_one_channel: float = SIGNAL_FFT_TAPS_FROM_ONE_CHANNEL
+    signal_overlap_save_taps_from_one_channel: float = SIGNAL_OVERLAP_SAVE_TAPS_FROM_ONE_CHANNEL
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

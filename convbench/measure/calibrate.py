@@ -48,11 +48,13 @@ LADDERS = {  # threshold: what its rungs walk, in words
     "fft_taps_always_from": "N=1, C=K=16, 28x28 'same': taps R·S",
     "signal_fft_taps_from": "1-D, N=4, C=K=16, L=4096: taps",
     "signal_fft_taps_from_one_channel": "1-D, N=16, C=K=1, L=4096: taps",
+    "signal_overlap_save_taps_from_one_channel": "the same ladder: overlap-save against the whole signal's FFT",
 }
 FIT = {  # weights fitted from one layer's times, not a ladder
     "fft_tile_step_up": "time per tile of the tile twice as large over this tile's (N=2, C=K=32, 64x64, 5x5)",
     "whole_image_work_weight": "time per spectral product of the whole image over a tile's, median over the tiles",
 }
+TAPS_1D = (4, 8, 16, 32, 64, 128)
 COST_LAYER = ConvSpec(N=2, C=32, H=64, W=64, K=32, R=5, S=5, padding=2)
 CHECKED_ONLY = "resnet18 (check only)"  # ResNet-18's 3x3 layers at N=8: checked, no threshold read from them
 
@@ -180,9 +182,15 @@ def calibrate(repeats: int = 5, report: Callable[[str], None] = lambda line: Non
     t = replace(t, fft_taps_always_from=max(best_threshold(always, fft_choice), t.fft_taps_from))
 
     report("1-D: taps")
-    for ladder, (N, C) in (("signal_fft_taps_from", (4, 16)), ("signal_fft_taps_from_one_channel", (16, 1))):
-        climbed = climb(ladder, [(R, SignalSpec(N=N, C=C, L=4096, K=C, R=R)) for R in (4, 8, 16, 32, 64, 128)])
-        t = replace(t, **{ladder: best_threshold(climbed, lambda _rung: "fft overlap-save")})
+    climbed = climb("signal_fft_taps_from", [(R, SignalSpec(N=4, C=16, L=4096, K=16, R=R)) for R in TAPS_1D])
+    t = replace(t, signal_fft_taps_from=best_threshold(climbed, lambda _rung: "fft overlap-save"))
+    # one channel: overlap-save against the whole signal's FFT first, then the rule's FFT against torch
+    climbed = climb("signal_fft_taps_from_one_channel", [(R, SignalSpec(N=16, C=1, L=4096, K=1, R=R))
+                                                         for R in TAPS_1D])
+    t = replace(t, signal_overlap_save_taps_from_one_channel=best_threshold(
+        climbed, lambda _rung: "fft overlap-save", below="fft"))
+    t = replace(t, signal_fft_taps_from_one_channel=best_threshold(
+        climbed, lambda rung: "fft" if rung.value < t.signal_overlap_save_taps_from_one_channel else "fft overlap-save"))
     report("ResNet-18's 3x3 layers, for the check")
     climb(CHECKED_ONLY, [(layer.spec.C, layer.spec) for layer in layers.RESNET18])
 
