@@ -163,3 +163,16 @@ def test_check_measures_the_stored_layers_again_and_fails_when_auto_is_beyond_th
 def test_check_without_a_calibration_says_what_to_run(planted_machine, capsys):
     assert cli.main(["calibrate", "--check"]) == 2
     assert "run `convbench calibrate` first" in capsys.readouterr().out
+
+
+def test_the_winograd_thresholds_are_fitted_together():
+    """Read at 64 channels alone the tiles threshold would be 100, and lose the wider layers' wins at 25 tiles;
+    fitted over both ladders it is 25, at the cost of one near tie at 64 channels."""
+    def rung(C, N, size, torch_seconds):
+        spec = ConvSpec(N=N, C=C, H=size, W=size, K=C, R=3, S=3, padding=1)
+        return Rung("w", 0, spec, {"winograd F(4x4,3x3)": 1.0, "torch": torch_seconds})
+
+    rungs = [rung(16, 4, 20, 0.5), rung(64, 4, 20, 2.0), rung(128, 4, 20, 2.0), rung(256, 4, 20, 2.0),  # 100 tiles
+             rung(64, 1, 20, 0.9), rung(128, 1, 20, 2.0), rung(256, 1, 20, 2.0), rung(256, 1, 8, 0.5)]  # 25, 4
+    assert calibrate.best_winograd_thresholds(rungs) == (64, 25)
+    assert calibrate.best_winograd_thresholds([rung(64, 1, 20, 0.5)])[0] == math.inf

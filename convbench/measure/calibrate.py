@@ -6,8 +6,8 @@ ladder of layers walks that axis; on every rung every exact variant is timed in 
 (measure.timing.alternating_medians), and the threshold is the first rung from which the rule's
 choice above it beat the choice below it on that rung and on every rung after it, so one noisy
 rung cannot pull it down (math.inf, stored as null: it never won to the end of the ladder). A
-ladder that depends on another threshold runs after it: the tiles at the calibrated channels, the
-work at the calibrated taps. The fft variant's two cost weights are fitted from one layer's times.
+ladder that depends on another threshold runs after it (the work at the calibrated taps); the
+two Winograd thresholds are fitted together over both their ladders (best_winograd_thresholds). The fft variant's two cost weights are fitted from one layer's times.
 
 Then the check, on the same measurements: on every rung, what the calibrated rule picks against
 the fastest exact variant measured there (the target: within AUTO_TARGET of it), and what the
@@ -42,7 +42,7 @@ AUTO_TARGET = 1.3  # auto's goal: within this factor of the fastest exact varian
 
 LADDERS = {  # threshold: what its rungs walk, in words
     "winograd_channels_from": "3x3, N=4, 28x28 (196 F(4x4) tiles): C = K",
-    "winograd_tiles_from": "3x3 at the calibrated channels: F(4x4) output tiles N·ceil(P/4)·ceil(Q/4)",
+    "winograd_tiles_from": "3x3, C=K=128: F(4x4) output tiles N·ceil(P/4)·ceil(Q/4); fitted with the channels",
     "fft_taps_from": "N=4, C=K=64, 28x28 'same': taps R·S",
     "fft_work_from": "at the calibrated taps, 28x28 'same': N·C·K",
     "fft_taps_always_from": "N=1, C=K=16, 28x28 'same': taps R·S",
@@ -109,6 +109,26 @@ def best_threshold(rungs: list[Rung], above: Callable[[Rung], str], below: str =
     return min(candidates, key=loss)  # min keeps the first of equals: the higher threshold
 
 
+def best_winograd_thresholds(rungs: list[Rung]) -> tuple[float, float]:
+    """(channels, tiles) from which picking F(4x4,3x3) over torch loses the least time over both Winograd
+    ladders. The rule needs both at once, so each is read against the other: the tiles read at the channels'
+    threshold alone are wrong on wider layers, and the other way round. Ties go to the higher thresholds."""
+    def tiles(spec):
+        return spec.N * -(-spec.P // 4) * -(-spec.Q // 4)
+
+    def loss(channels_from, tiles_from):
+        total = 0.0
+        for rung in rungs:
+            ours, torch = (rung.seconds.get(label, math.inf) for label in ("winograd F(4x4,3x3)", "torch"))
+            picked = ours if min(rung.spec.C, rung.spec.K) >= channels_from and tiles(rung.spec) >= tiles_from else torch
+            total += math.log(picked / min(ours, torch)) if picked < math.inf else math.inf
+        return total
+
+    channels = [math.inf, *sorted({min(r.spec.C, r.spec.K) for r in rungs}, reverse=True)]
+    counts = sorted({tiles(r.spec) for r in rungs}, reverse=True)
+    return min(((c, t) for c in channels for t in counts), key=lambda pair: loss(*pair))
+
+
 def fitted_fft_weights(seconds: dict, spec: ConvSpec = COST_LAYER) -> dict:
     """fft_tile_step_up and whole_image_work_weight from every fft variant's time on spec. The rule steps
     up from tile T to 2T when tiles(T) > step·tiles(2T): equal cost where step is the time of one 2T tile
@@ -148,23 +168,17 @@ def calibrate(repeats: int = 5, report: Callable[[str], None] = lambda line: Non
     def tiles(spec):
         return spec.N * -(-spec.P // 4) * -(-spec.Q // 4)
 
-    def winograd(_rung):
-        return "winograd F(4x4,3x3)"
-
     def fft_choice(rung):
         return _fft_label(rung.spec, t)
 
     report("Winograd: channels")
     channels = climb("winograd_channels_from", [(C, _square(4, C, 28, 3)) for C in (16, 32, 64, 128, 256)])
-    t = replace(t, winograd_channels_from=best_threshold(channels, winograd))
-    if t.winograd_channels_from < math.inf:
-        report("Winograd: output tiles")
-        C = int(t.winograd_channels_from)
-        ladder = [_square(1, C, size, 3) for size in (4, 8, 12, 16, 20, 28)] + [_square(2, C, 28, 3), _square(4, C, 28, 3)]
-        t = replace(t, winograd_tiles_from=best_threshold(climb("winograd_tiles_from", [
-            (tiles(spec), spec) for spec in ladder]), winograd))
-    else:
-        t = replace(t, winograd_tiles_from=math.inf)
+    report("Winograd: output tiles")
+    ladder = [_square(1, 128, size, 3) for size in (4, 8, 12, 16, 20, 28)] + [_square(2, 128, 28, 3)]
+    tiled = climb("winograd_tiles_from", [(tiles(spec), spec) for spec in ladder])
+    channels_from, tiles_from = best_winograd_thresholds(channels + tiled)
+    t = replace(t, winograd_channels_from=channels_from,
+                winograd_tiles_from=tiles_from if channels_from < math.inf else math.inf)
 
     report("FFT: taps")
     taps = climb("fft_taps_from", [(k * k, _square(4, 64, 28, k)) for k in (3, 5, 7, 9, 11, 13)])
