@@ -358,10 +358,12 @@ def cmd_calibrate(args) -> int:
     with progress:
         record = calibrate.calibrate(args.repeats, report=lambda line: progress.update(task, description=line))
     path = calibrate.write(record, folder=args.out)
+    from convbench.interface.machine_thresholds import threshold_text
+
     table = _table(f"the auto rule's thresholds on {record['machine']}", ("threshold", "shipped", "here", "measured on"),
                    right=("shipped", "here"))
     for name, value in record["thresholds"].items():
-        table.add_row(name, _threshold(record["shipped"][name]), _threshold(value),
+        table.add_row(name, threshold_text(record["shipped"][name]), threshold_text(value),
                       record["ladders"].get(name) or record["fitted"].get(name, ""))
     console.print(table)
     _print_check(record["check"], "the layers it was derived from")
@@ -374,7 +376,7 @@ def _check_calibration(args) -> int:
     from convbench.interface.machine_thresholds import calibration_file
     from convbench.measure import calibrate
 
-    path = Path(args.out or calibration_file().parent) / f"{calibrate.machine_id()}.json"
+    path = calibration_file(folder=args.out)
     if not path.exists():
         raise ConvError(f"--check needs this machine's calibration, {path}; run `convbench calibrate` first")
     record = json.loads(path.read_text())
@@ -387,21 +389,15 @@ def _check_calibration(args) -> int:
 
 def _print_check(found: dict, what: str) -> bool:
     """Print the check's verdict; True when the calibrated rule was within the target on every layer."""
-    rows, target = found["rows"], found["target"]
-    missed = [row for row in rows if row[6] is None or row[6] > target]
-    worst = max((row[6] for row in rows if row[6] is not None), default=1.0)
-    console.print(f"auto, calibrated: within {target}x of the fastest exact variant on {len(rows) - len(missed)} of "
-                  f"{len(rows)} layers ({what}; worst {worst:.2f}x); with the shipped thresholds: "
-                  f"{sum(1 for row in rows if row[8] is not None and row[8] <= target)} of {len(rows)}")
-    for row in missed:
+    from convbench.interface.machine_thresholds import check_summary
+
+    summary, target = check_summary(found), found["target"]
+    console.print(f"auto, calibrated: within {target}x of the fastest exact variant on {summary.within} of "
+                  f"{summary.layers} layers ({what}; worst {summary.worst:.2f}x); with the shipped thresholds: "
+                  f"{summary.shipped_within} of {summary.layers}")
+    for row in summary.missed:
         console.print(f"[red]beyond {target}x[/] {row[2]}: {row[5]} {row[6]}x, fastest {row[3]}")
-    return not missed
-
-
-def _threshold(value) -> str:
-    if value is None:
-        return "never"
-    return ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else f"{value:g}"
+    return not summary.missed
 
 
 def cmd_targets(args) -> int:

@@ -132,6 +132,11 @@ def fft_variant(N: int, P: int, Q: int, R: int, S: int, grid: tuple[int, int],
     return f"fft tile {tile}"
 
 
+def winograd_tiles(N: int, P: int, Q: int) -> int:
+    """F(4x4,3x3)'s output tiles: N·ceil(P/4)·ceil(Q/4)."""
+    return N * -(-P // 4) * -(-Q // 4)
+
+
 @dataclass(frozen=True)
 class Choice:
     """What algorithm="auto" runs without a stored measurement, and why."""
@@ -152,7 +157,7 @@ def select(spec, backend: str, *, grid: tuple[int, int], thresholds: Thresholds 
     N, C, K, R, S, P, Q = spec.N, spec.C, spec.K, spec.R, spec.S, spec.P, spec.Q
     unit_stride, taps = spec.stride == (1, 1), R * S
     if unit_stride and (R, S) == (3, 3):
-        tiles = N * -(-P // 4) * -(-Q // 4)
+        tiles = winograd_tiles(N, P, Q)
         if min(C, K) >= t.winograd_channels_from and tiles >= t.winograd_tiles_from:
             return Choice("winograd F(4x4,3x3)",
                           f"3x3 with C, K >= {t.winograd_channels_from:g} and {tiles} F(4x4) tiles")

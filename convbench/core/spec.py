@@ -70,6 +70,11 @@ class ConvSpec:
                     f"{size} + 2*{pad} = {size + 2 * pad}; expected a filter no larger than the padded input")
 
     @classmethod
+    def from_json(cls, fields: dict) -> "ConvSpec":
+        """The spec whose fields a JSON record holds (its pairs come back as lists)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+    @classmethod
     def from_shapes(cls, input_shape, filter_shape, padding=0, stride=1, dilation=1, groups=1) -> "ConvSpec":
         N, C, H, W = input_shape
         K, Cw, R, S = filter_shape

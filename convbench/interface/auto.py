@@ -58,7 +58,7 @@ def corpus_times() -> dict[str, dict[str, float]]:
     if state not in _corpus_index:
         def spec_key(record):
             try:
-                return repr(ConvSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in record["spec"].items()}))
+                return repr(ConvSpec.from_json(record["spec"]))
             except (KeyError, TypeError, AttributeError, ValueError):
                 return None  # a layer convbench cannot express (spec None), or another version's format
 

@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from convbench.core.machine import machine_id
+
+# A calibration file's check: one row per layer measured (convbench.measure.calibrate.check)
+CHECK_COLUMNS = ("ladder", "value", "layer", "fastest", "fastest ms", "calibrated pick", "x fastest",
+                 "shipped pick", "x fastest (shipped)")
+_CALIBRATED, _SHIPPED = CHECK_COLUMNS.index("x fastest"), CHECK_COLUMNS.index("x fastest (shipped)")
 from convbench.core.selection import SHIPPED, Thresholds
 
 _read: dict = {}  # {(path, mtime, size): (Thresholds, source)}: read again only when the file changed
@@ -23,8 +28,9 @@ def calibration_store() -> Path:
     return Path(os.environ.get("CONVBENCH_CALIBRATION") or Path("results") / "calibration")
 
 
-def calibration_file(machine: str | None = None) -> Path:
-    return calibration_store() / f"{machine or machine_id()}.json"
+def calibration_file(machine: str | None = None, folder=None) -> Path:
+    """<folder, default calibration_store()>/<machine id, default this machine's>.json."""
+    return Path(folder or calibration_store()) / f"{machine or machine_id()}.json"
 
 
 def thresholds_here() -> tuple[Thresholds, str]:
@@ -83,3 +89,33 @@ def to_json(thresholds: Thresholds) -> dict:
         return None if value == math.inf else value
     return {name: ({str(k): plain(v) for k, v in value.items()} if isinstance(value, dict) else plain(value))
             for name, value in ((n, getattr(thresholds, n)) for n in Thresholds.names())}
+
+
+def threshold_text(value) -> str:
+    """A stored threshold for people: 'never' for null, 'T: step, ...' for the tile step-ups."""
+    if value is None:
+        return "never"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {step:g}" for key, step in value.items())
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    within: int          # layers where the calibrated pick was within the target of the fastest
+    shipped_within: int  # the same for the shipped thresholds' pick
+    layers: int
+    worst: float         # the calibrated pick's worst multiple of the fastest
+    missed: list         # the rows where the calibrated pick was beyond the target (or not timed)
+
+
+def check_summary(check: dict) -> CheckSummary:
+    rows, target = check["rows"], check["target"]
+
+    def within(row, column):
+        return row[column] is not None and row[column] <= target
+
+    return CheckSummary(within=sum(within(row, _CALIBRATED) for row in rows),
+                        shipped_within=sum(within(row, _SHIPPED) for row in rows), layers=len(rows),
+                        worst=max((row[_CALIBRATED] for row in rows if row[_CALIBRATED] is not None), default=1.0),
+                        missed=[row for row in rows if not within(row, _CALIBRATED)])

@@ -21,18 +21,17 @@ import json
 import math
 import statistics
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 from convbench.core.cache import write_atomically
 from convbench.core.machine import chip, commit, machine_id
 from convbench.core.selection import (FFT_TILES, SHIPPED, Thresholds, fft_tiles, fft_variant, select,
-                                      select_signal, spectral_work)
+                                      select_signal, spectral_work, winograd_tiles)
 from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
 from convbench.interface import registry
 from convbench.interface.api import plan
-from convbench.interface.machine_thresholds import calibration_file, thresholds_from, to_json
+from convbench.interface.machine_thresholds import CHECK_COLUMNS, calibration_file, thresholds_from, to_json
 from convbench.measure.roofline import calibration
 from convbench.measure.timing import alternating_medians
 from convbench.workloads import layers
@@ -92,18 +91,21 @@ def measure(spec, repeats: int) -> dict:
     return alternating_medians({name: (lambda p=p: p(x, w)) for name, p in plans.items()}, repeats)
 
 
+def _lost(rung: Rung, above: str, below: str, picks_above: bool) -> float:
+    """log(the picked one's time / the faster of the two's) on the rung: 0 when the pick was the faster,
+    math.inf when the pick did not run there."""
+    ours, theirs = (rung.seconds.get(label, math.inf) for label in (above, below))
+    picked = ours if picks_above else theirs
+    return math.log(picked / min(ours, theirs)) if picked < math.inf else math.inf
+
+
 def best_threshold(rungs: list[Rung], above: Callable[[Rung], str], below: str = "torch") -> float:
     """The rung value from which picking above(rung) (and `below` under it) loses the least time over the
     whole ladder: the sum over rungs of log(picked time / the faster of the two). A rung where the two
     are within noise costs little either way, so one noisy rung cannot move the threshold far; math.inf
     (never) when `below` everywhere loses least. Ties go to the higher threshold."""
     def loss(threshold):
-        total = 0.0
-        for rung in rungs:
-            pair = {label: rung.seconds.get(label, math.inf) for label in (above(rung), below)}
-            picked = pair[above(rung)] if rung.value >= threshold else pair[below]
-            total += math.log(picked / min(pair.values())) if picked < math.inf else math.inf
-        return total
+        return sum(_lost(rung, above(rung), below, rung.value >= threshold) for rung in rungs)
 
     candidates = [math.inf, *sorted((rung.value for rung in rungs), reverse=True)]
     return min(candidates, key=loss)  # min keeps the first of equals: the higher threshold
@@ -114,15 +116,12 @@ def best_winograd_thresholds(rungs: list[Rung]) -> tuple[float, float]:
     ladders. The rule needs both at once, so each is read against the other: the tiles read at the channels'
     threshold alone are wrong on wider layers, and the other way round. Ties go to the higher thresholds."""
     def tiles(spec):
-        return spec.N * -(-spec.P // 4) * -(-spec.Q // 4)
+        return winograd_tiles(spec.N, spec.P, spec.Q)
 
     def loss(channels_from, tiles_from):
-        total = 0.0
-        for rung in rungs:
-            ours, torch = (rung.seconds.get(label, math.inf) for label in ("winograd F(4x4,3x3)", "torch"))
-            picked = ours if min(rung.spec.C, rung.spec.K) >= channels_from and tiles(rung.spec) >= tiles_from else torch
-            total += math.log(picked / min(ours, torch)) if picked < math.inf else math.inf
-        return total
+        return sum(_lost(rung, "winograd F(4x4,3x3)", "torch",
+                         min(rung.spec.C, rung.spec.K) >= channels_from and tiles(rung.spec) >= tiles_from)
+                   for rung in rungs)
 
     channels = [math.inf, *sorted({min(r.spec.C, r.spec.K) for r in rungs}, reverse=True)]
     counts = sorted({tiles(r.spec) for r in rungs}, reverse=True)
@@ -165,9 +164,6 @@ def calibrate(repeats: int = 5, report: Callable[[str], None] = lambda line: Non
     rungs.append(cost)
     t = replace(SHIPPED, **fitted_fft_weights(cost.seconds))
 
-    def tiles(spec):
-        return spec.N * -(-spec.P // 4) * -(-spec.Q // 4)
-
     def fft_choice(rung):
         return _fft_label(rung.spec, t)
 
@@ -175,7 +171,7 @@ def calibrate(repeats: int = 5, report: Callable[[str], None] = lambda line: Non
     channels = climb("winograd_channels_from", [(C, _square(4, C, 28, 3)) for C in (16, 32, 64, 128, 256)])
     report("Winograd: output tiles")
     ladder = [_square(1, 128, size, 3) for size in (4, 8, 12, 16, 20, 28)] + [_square(2, 128, 28, 3)]
-    tiled = climb("winograd_tiles_from", [(tiles(spec), spec) for spec in ladder])
+    tiled = climb("winograd_tiles_from", [(winograd_tiles(spec.N, spec.P, spec.Q), spec) for spec in ladder])
     channels_from, tiles_from = best_winograd_thresholds(channels + tiled)
     t = replace(t, winograd_channels_from=channels_from,
                 winograd_tiles_from=tiles_from if channels_from < math.inf else math.inf)
@@ -223,8 +219,8 @@ def _shape(spec) -> dict:
 
 
 def _spec(shape: dict):
-    kind = {"ConvSpec": ConvSpec, "SignalSpec": SignalSpec}[shape["kind"]]
-    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in shape.items() if k != "kind"})
+    fields = {k: v for k, v in shape.items() if k != "kind"}
+    return SignalSpec(**fields) if shape["kind"] == "SignalSpec" else ConvSpec.from_json(fields)
 
 
 def check_again(record: dict, repeats: int = 5, report: Callable[[str], None] = lambda line: None) -> dict:
@@ -257,14 +253,11 @@ def check(rungs: list[Rung], thresholds: Thresholds) -> dict:
             chosen = pick(rung.spec, rule)
             row += [chosen, round(rung.seconds[chosen] / rung.seconds[fastest], 3) if chosen in rung.seconds else None]
         rows.append(row)
-    return {"target": AUTO_TARGET,
-            "columns": ["ladder", "value", "layer", "fastest", "fastest ms", "calibrated pick", "x fastest",
-                        "shipped pick", "x fastest (shipped)"],
-            "rows": rows}
+    return {"target": AUTO_TARGET, "columns": list(CHECK_COLUMNS), "rows": rows}
 
 
 def write(record: dict, folder=None):
     """The record into folder (default: where algorithm="auto" reads it), as <machine id>.json."""
-    path = (Path(folder) / f"{record['machine']}.json") if folder else calibration_file(record["machine"])
+    path = calibration_file(record["machine"], folder)
     write_atomically(path, (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode())
     return path

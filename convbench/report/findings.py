@@ -180,32 +180,24 @@ def calibration_page(results: Path) -> str:
              "machine that uses them and stores them under `results/calibration/<machine>.json`, where "
              "`algorithm=\"auto\"` reads them on that machine (null: never). The check: what auto picks on each "
              "layer measured, as a multiple of the fastest exact variant's time there."]
+    from convbench.interface.machine_thresholds import check_summary, threshold_text
+
     for path, data in _readable(results / "calibration", ("thresholds", "shipped", "check"), parts):
         how = {**data.get("ladders", {}), **data.get("fitted", {})}
-        rows = [[name, _threshold_text(data["shipped"].get(name)), _threshold_text(value), how.get(name, "")]
+        rows = [[name, threshold_text(data["shipped"].get(name)), threshold_text(value), how.get(name, "")]
                 for name, value in data["thresholds"].items()]
         check = data["check"]
-        target = check["target"]
-        within = [sum(1 for row in check["rows"] if row[column] is not None and row[column] <= target)
-                  for column in (6, 8)]  # the calibrated pick's x fastest, the shipped pick's
+        summary = check_summary(check)
         checked = [[str(row[2]), row[3], row[5], figure(row[6], None), row[7], figure(row[8], None)]
                    for row in check["rows"]]
         parts.append(f"## {data.get('machine', path.stem)}\n\nmeasured {data.get('measured', '?')} at commit "
                      f"{data.get('commit', '?')}, {data.get('repeats', '?')} timed calls per variant and layer\n\n"
                      + markdown_table(["threshold", "shipped", "this machine", "measured on"], rows)
-                     + f"\n\nauto within {target}x of the fastest exact variant on {within[0]} of "
-                       f"{len(check['rows'])} layers calibrated, {within[1]} with the shipped thresholds\n\n"
+                     + f"\n\nauto within {check['target']}x of the fastest exact variant on {summary.within} of "
+                       f"{summary.layers} layers calibrated, {summary.shipped_within} with the shipped thresholds\n\n"
                      + markdown_table(["layer", "fastest", "calibrated pick", "x fastest", "shipped pick",
                                        "x fastest"], checked))
     return "\n\n".join(parts) + "\n"
-
-
-def _threshold_text(value) -> str:
-    if value is None:
-        return "never"
-    if isinstance(value, dict):
-        return ", ".join(f"{key}: {figure(v, None)}" for key, v in value.items())
-    return figure(value, None)
 
 
 def pages(results: str | Path = "results") -> dict[str, str]:

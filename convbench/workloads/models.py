@@ -98,8 +98,8 @@ def _from_record(record: dict) -> ModelLayer:
         raise ValueError(f"count={count!r}; expected an int >= 1")
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ValueError(f"names={names!r}; expected a list of module names")
-    shape = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k not in ("names", "count")}
-    return ModelLayer(ConvSpec(**shape), tuple(names), count)
+    shape = {k: v for k, v in record.items() if k not in ("names", "count")}
+    return ModelLayer(ConvSpec.from_json(shape), tuple(names), count)
 
 
 def model_layers(name: str, input_shape) -> list[ModelLayer]:
