@@ -23,7 +23,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 def copy(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     """dst[...] = src for strided views (a transpose, a real or imaginary part), on torch's pool:
     a layout change between two GEMMs then runs on the threads that ran them, not on numpy's
-    one (the pruned filter DFT's re-layout, 7x7 layer: 1.1 ms against 2.0)."""
+    one (results/records/implementation-choices.json, row blas-copy-on-torch-pool)."""
     torch.from_numpy(dst).copy_(torch.from_numpy(src))
     return dst
 

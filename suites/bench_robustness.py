@@ -20,7 +20,8 @@ def _skip_quick():
 class Robustness:
     version = VERSION
     timeout = 1200
-    # the quick subset keeps one (n/a) case: asv spent 19 s forking for the 62 n/a cases of both classes
+    # the quick subset keeps one (n/a) case: forking for every n/a case cost asv
+    # (results/records/implementation-choices.json, row suite-robustness-quick-case)
     params = [pick(MODELS, MODELS[:1]), pick(list(robustness.ATTACKS), ["FGSM"]), pick(list(robustness.EPSILONS), [0.0])]
     param_names = ["model", "attack", "epsilon"]
 

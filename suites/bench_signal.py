@@ -16,7 +16,9 @@ from convbench.workloads.signal_peers import PEERS
 
 from .common import _Timed, pick
 
-VARIANTS = pick([*SIGNAL_LABELS, *PEERS], ["fft overlap-save", "torch"])  # quick: 33 s with four variants
+# the quick subset runs two variants, for its time (results/records/implementation-choices.json,
+# row suite-signal-quick-variants)
+VARIANTS = pick([*SIGNAL_LABELS, *PEERS], ["fft overlap-save", "torch"])
 LENGTHS = pick([4096, 16384, 65536, 262144, 1048576], [16384])
 FILTERS = pick([3, 16, 64, 256, 1024, 4096, 8192], [64, 1024])
 CHANNELS = pick([1, 8], [8])

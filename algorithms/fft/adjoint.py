@@ -90,8 +90,8 @@ def data_product_conjugate(G, Wt, groups) -> np.ndarray:
     """sum over k in group(c) of G[f, n, k] conj(Wt[f, c', k]), from the forward's filter spectrum
     Wt (F, C/g, K) as it stands: computed as conj(conj(G) @ Wt^T), so BLAS reads Wt transposed in
     place and only G and the product (N-sized) are conjugated. Materialising conj(Wt)^T first
-    copied the whole filter spectrum twice (7x7 layer, N=8 C=K=64: 101 MiB of peak memory and
-    44 ms, against 12.5 MiB and 11.7 ms; torch's lazy conjugate view still copied it, 57 MiB)."""
+    copied the whole filter spectrum twice, and so did torch's lazy conjugate view
+    (results/records/implementation-choices.json, row fft-adjoint-conjugate-in-place)."""
     return times_block_diagonal(np.conjugate(G), Wt.transpose(0, 2, 1), groups, conjugate=True)
 
 

@@ -5,9 +5,9 @@ The 2-D contraction (contract.py) wants frequency-major (F, N, C) matrices; a lo
 row stays frequency-contiguous and each product takes a block of frequencies
 through all channel pairs while the block is in cache: no transposes, and the
 band (f < F) is simply where the loops stop. Within a block the rows are first
-split into real and imaginary planes: the complex products on FFTW's interleaved
-(re, im) floats ran at 7 GFLOP/s, on planes LLVM vectorises them plainly
-(N=4, C=K=8, 8,193 frequencies, 2 cores: 3.0 ms interleaved, 0.78 ms planar).
+split into real and imaginary planes: LLVM vectorises the complex products on planes
+plainly, and on FFTW's interleaved (re, im) floats it did not
+(results/records/implementation-choices.json, row signal-contract-planar-blocks).
 
     forward          Y[n, k]  = sum over c of k's group  X[n, c] conj(W[k, c]) / T   (W = F_w)
     backward data    DX[n, c] = sum over k of c's group  DY[n, k] W[k, c] / T
@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 CACHE_FLOATS = 1 << 16  # the planes a block holds: 256 KiB, in L2
-LARGEST_BLOCK = 512     # frequencies; 128 ran 1.15 ms, 256 0.86, 512 0.78 on the case above
+LARGEST_BLOCK = 512     # frequencies: the fastest of 128, 256 and 512 (row signal-contract-planar-blocks)
 
 
 def block_for(rows: int) -> int:

@@ -125,7 +125,8 @@ class FilterStage:
         K, C, R, S = spec.K, spec.C_per_group, spec.R, spec.S
         if self.kind == "dft":
             # planes ordered (c, k) so the spectrum comes out (F, C, K), contiguous for the GEMMs:
-            # a transposed view made numpy's batched matmul 1.6x slower
+            # a transposed view made numpy's batched matmul slower
+            # (results/records/implementation-choices.json, row fft-filter-planes-by-channel)
             by_channel = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * K, R, S)
             return self._dft(by_channel).reshape(-1, C, K)
         self._dilated[:, ::spec.dil_h, ::spec.dil_w] = w.reshape(K * C, R, S)

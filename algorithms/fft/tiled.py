@@ -119,7 +119,8 @@ class TiledFFTCPU(StagedPlan):
         self.tiles = N * th * tw
         Fc = T // 2 + 1
         # Two FFTW threads (unlike the whole-image plan): each execute is one large batch of small
-        # transforms (7x7 layer above: 2.6 ms with 2 threads, 7.6 ms with 1).
+        # transforms, which one thread leaves far slower
+        # (results/records/implementation-choices.json, row fft-tiled-two-fftw-threads).
         flags, threads = (planner_effort,), threads or 2
         self._padded = pyfftw.zeros_aligned((N, C, (th - 1) * self.step_h + T, (tw - 1) * self.step_w + T),
                                             dtype=np.float32)
@@ -189,7 +190,8 @@ class TiledFFTCPU(StagedPlan):
         X is the forward's input transform; dy's blocks go through FFTW (planned once, written
         frequency-major like X), and the inverse is evaluated on the R x S taps alone (a pruned
         inverse DFT, as the whole-image plan does), not on K·C whole T x T grids.
-        numpy's rfft2 of the blocks took about half the pass (results/records/implementation-choices.json, row tiled-fft-backward-filter-fftw).
+        numpy's rfft2 of the blocks took about half the pass
+        (results/records/implementation-choices.json, row tiled-fft-backward-filter-fftw).
         (Backward-data is this plan's forward pass on the data-gradient problem, Plan._backward_data.)"""
         spec, T = self.spec, self.tile
         F, Cg = T * (T // 2 + 1), spec.C_per_group

@@ -57,8 +57,8 @@ def _lines(statements, indent) -> str:
 def _input_kernel(m: int, F, constants) -> str:
     n = F.n
     # Two passes per tile through an L1-sized scratch, each loop over the channels touching at most
-    # 2n arrays: with all n^2 loads and stores in one loop LLVM gave up vectorising it (F(4x4) on
-    # ResNet-18's 64@56 layer: 7.6 ms, against 1.6 for F(2x2)'s 16 + 16).
+    # 2n arrays: with all n^2 loads and stores in one loop LLVM gave up vectorising it
+    # (results/records/implementation-choices.json, row winograd-input-kernel-two-passes).
     loops = []
     for a in range(n):  # B^T d, column a: tmp[i, a] = sum_r BT[i, r] d[r, a]
         body = [f"d{r} = xh[b, y0 + {r}, x0 + {a}, c]" for r in range(n)]

@@ -89,10 +89,10 @@ FFT_TILE_STEP_UP = {8: 4, 16: 4, 32: 12}
 
 
 def tile_mostly_padding(tile: int, P: int, Q: int) -> bool:
-    """A T x T tile more than twice the output's side computes mostly padding: FFT on 32x32 tiles of
-    ResNet-18's 7x7 images (512@7, N=8) took 57 s a call and 16x16 22 s (a test run); a 32x32 tile of a
-    1x1 layer on 7x7 images 1.4 s against torch's 0.9 ms (the corpus sweep). The sweeps, the asv suites
-    and the speed tests leave such a tile out (registry.why_not_swept); plan() still builds it."""
+    """A T x T tile more than twice the output's side computes mostly padding, seconds a call where
+    torch takes a millisecond (results/records/implementation-choices.json, row
+    sweep-slow-variant-timed-once). The sweeps, the asv suites and the speed tests leave such a tile
+    out (registry.why_not_swept); plan() still builds it."""
     return tile > 2 * max(P, Q)
 # auto: what one whole-image spectral product costs in tiled ones (its measurement: the record)
 WHOLE_IMAGE_WORK_WEIGHT = 3

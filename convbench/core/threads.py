@@ -11,9 +11,9 @@ cores of whatever runs next, unless OPENBLAS_THREAD_TIMEOUT is set before
 numpy loads. It is a default only: set the variable to choose otherwise.
 
 torch's OpenMP pool is left at its defaults on purpose: the earlier
-OMP_WAIT_POLICY=PASSIVE made torch itself 18% slower on ResNet-18's 64@56
-layer (8.2 ms against 6.9 in the same measurement), handicapping the peer, and
-it took effect only in one import order.
+OMP_WAIT_POLICY=PASSIVE made torch itself slower, handicapping the peer, and it
+took effect only in one import order (results/records/implementation-choices.json,
+row threads-torch-pool-at-defaults).
 """
 import os
 

@@ -120,8 +120,8 @@ def _timed(spec, labels, repeats: int) -> dict:
     """{label: {"seconds": median} or {"why_not": ...}}: the runnable variants timed in turns; one that
     fails to build or to run is recorded with its error, and the others are timed without it. A variant
     whose second call takes over SLOW times torch's is timed by that call alone ("timed_once"): it
-    cannot win the layer, and the turns would spend most of the sweep on it (a 32x32-tile FFT of a
-    1x1 layer on 7x7 images: 1.4 s a call against torch's 0.9 ms)."""
+    cannot win the layer, and the turns would spend most of the sweep on it
+    (results/records/implementation-choices.json, row sweep-slow-variant-timed-once)."""
     x, w = random_problem(spec)
     results, calls, torch_seconds = {}, {}, None
     for label in labels:  # torch first

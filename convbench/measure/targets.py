@@ -81,8 +81,8 @@ INFERENCE = {
 
 
 # The proposal's remaining claims: long 1-D convolutions (N=4, C=K=8, valid), the best 1-D fft variant
-# against torch's conv1d, the plain torch.fft convolution and scipy's best (fftconvolve here:
-# oaconvolve ran 2x slower on both), and band-limiting's time at c = 0.5.
+# against torch's conv1d, the plain torch.fft convolution and scipy's best (fftconvolve here: row
+# signal-target-scipy-fftconvolve), and band-limiting's time at c = 0.5.
 SIGNAL_16K = SignalSpec(N=4, C=8, L=16384, K=8, R=1024)
 SIGNAL_64K = SignalSpec(N=4, C=8, L=65536, K=8, R=4096)
 SIGNAL = {

@@ -87,9 +87,9 @@ def alternating_medians(fns: dict, repeats: int = 5, warmup: int = 1,
     - turns: the calls are taken in rounds, one of each per round, so that each meets the same
       drift of a shared machine and a ratio of two medians is fair;
     - an untimed call before each timed one, of the same function: none is timed on the caches
-      and the spinning thread pools that the previous function left (on ResNet-18 at N=1,
-      torch's total rose from 18.8 to 27.3 ms when timed right after the 32x32-tile FFT, whose
-      filter spectrum is 1.1 GB on the 512@7 layer);
+      and the spinning thread pools that the previous function left (torch timed right after a
+      large-tile FFT ran far slower:
+      results/records/implementation-choices.json, row timing-untimed-call-before-each);
     - the median of the timed calls, robust to the odd descheduled one;
     - sync (the GPU's synchronize) ends every call before the clock is read."""
     _check_repeats(repeats)

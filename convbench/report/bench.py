@@ -12,7 +12,8 @@ from convbench.core.spec import ConvSpec
 
 
 # The quick main job's corpus variants: ours and the peers that run as fast as ours (oneDNN 2.6, NNPACK);
-# scipy's and fft-conv-pytorch's whole-image FFTs run 20-40x slower and sweep in the full job only.
+# scipy's and fft-conv-pytorch's whole-image FFTs run far slower and sweep in the full job only
+# (results/records/implementation-choices.json, rows bench-quick-corpus-peers and bench-cpu-backends-only).
 QUICK_CORPUS_LABELS = registry.LABELS + ("onednn2 winograd", "onednn2 direct", "nnpack wt8x8", "nnpack ft16x16")
 
 
@@ -162,7 +163,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     asv = [sys.executable, "-m", "asv"]
     on_gpu = _has_gpu()
     # asv forks a process for every parameter combination, an n/a one too: without a GPU the cuda rows
-    # cost about 40% of a suite's time for nothing (the published page lines up each run's own backends)
+    # cost a large part of a suite's time for nothing (the published page lines up each run's own backends)
     env = dict(os.environ, CONVBENCH_QUICK="1" if quick else "0",
                CONVBENCH_BACKENDS=os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda" if on_gpu else "cpu"))
     machine = machine or asv_machine_name()
