@@ -2,8 +2,8 @@
 
 NNPACK generates its transforms too. The kernels work on channels-last data
 (the input as N, H, W, C; V and M as (tile point, tile, channel)), so the
-innermost loop runs over contiguous channels and LLVM vectorises it, with the
-whole n x n tile's algebra unrolled inside, constants and zeros folded in.
+innermost loop runs over contiguous channels and LLVM vectorises it, with one
+row of the transform's algebra unrolled inside, constants and zeros folded in.
 Run `python -m convbench.algorithms.winograd.codegen` after changing
 cook_toom.py; tests/test_winograd.py fails while kernels.py is stale.
 """
@@ -24,7 +24,8 @@ input_transform_m(xh, V, tiles_h, tiles_w): V[i*n + j, t, c] = (B^T d B)[i, j] f
 output_transform_m(M, yh, tiles_h, tiles_w): yh[b, m*ty + i, m*tx + j, k] = (A^T M_t A)[i, j] for the
   channels-last output yh (N, P, Q, K), skipping what falls outside it.
 The innermost loops run over contiguous channels, each touching few arrays, so they vectorise; each
-transform goes through an L1-sized scratch in two passes (rows, then columns).
+transform goes through an L1-sized scratch in two passes (columns, then rows), each a loop over the tile's
+columns (rows) around one row of the transform's algebra.
 """
 from numba import njit, prange
 
@@ -58,18 +59,15 @@ def _input_kernel(m: int, F, constants) -> str:
     n = F.n
     # Two passes per tile through an L1-sized scratch, each loop over the channels touching at most
     # 2n arrays: with all n^2 loads and stores in one loop LLVM gave up vectorising it
-    # (results/records/implementation-choices.json, row winograd-input-kernel-two-passes).
-    loops = []
-    for a in range(n):  # B^T d, column a: tmp[i, a] = sum_r BT[i, r] d[r, a]
-        body = [f"d{r} = xh[b, y0 + {r}, x0 + {a}, c]" for r in range(n)]
-        body += [f"tmp[{i}, {a}, c] = {_expression(F.BT[i], [f'd{r}' for r in range(n)], constants)}" for i in range(n)]
-        loops.append(body)
-    for i in range(n):  # (B^T d) B, row i
-        body = [f"e{a} = tmp[{i}, {a}, c]" for a in range(n)]
-        body += [f"V[{i * n + j}, t, c] = {_expression(F.BT[j], [f'e{a}' for a in range(n)], constants)}"
-                 for j in range(n)]
-        loops.append(body)
-    text = "\n".join(f"{' ' * 12}for c in range(C):\n{_lines(body, 16)}" for body in loops)
+    # (results/records/implementation-choices.json, row winograd-input-kernel-two-passes). Each pass
+    # applies the same row of B^T to every column (then row), so the columns are a loop, not n copies
+    # of the code: the copies made the first call compile for a minute (row
+    # winograd-kernels-loop-over-columns).
+    columns = [f"d{r} = xh[b, y0 + {r}, x0 + a, c]" for r in range(n)]
+    columns += [f"tmp[{i}, a, c] = {_expression(F.BT[i], [f'd{r}' for r in range(n)], constants)}" for i in range(n)]
+    rows = [f"e{a} = tmp[i, {a}, c]" for a in range(n)]
+    rows += [f"V[i * {n} + {j}, t, c] = {_expression(F.BT[j], [f'e{a}' for a in range(n)], constants)}"
+             for j in range(n)]
     return f'''
 
 @njit(parallel=True, cache=True)
@@ -82,27 +80,23 @@ def input_transform_{m}(xh, V, tiles_h, tiles_w):
         for tx in range(tiles_w):
             t = row * tiles_w + tx
             x0 = {m} * tx
-{text}
+            for a in range({n}):  # B^T d, column a: tmp[i, a] = sum_r BT[i, r] d[r, a]
+                for c in range(C):
+{_lines(columns, 20)}
+            for i in range({n}):  # (B^T d) B, row i
+                for c in range(C):
+{_lines(rows, 20)}
 '''
 
 
 def _output_kernel(m: int, F, constants) -> str:
     n = F.n
-    first = []
-    for j in range(n):  # A^T M, column j: tmp[i, j] = sum_a AT[i, a] M[a, j]
-        body = [f"g{a} = M[{a * n + j}, t, k]" for a in range(n)]
-        body += [f"tmp[{i}, {j}, k] = {_expression(F.AT[i], [f'g{a}' for a in range(n)], constants)}" for i in range(m)]
-        first.append(f"{' ' * 12}for k in range(K):\n{_lines(body, 16)}")
-    full, edge = [], []
-    for i in range(m):  # (A^T M) A, row i: the m outputs of output row y0 + i
-        loads = [f"f{a} = tmp[{i}, {a}, k]" for a in range(n)]
-        values = [_expression(F.AT[j], [f"f{a}" for a in range(n)], constants) for j in range(m)]
-        stores = [f"yh[b, y0 + {i}, x0 + {j}, k] = {values[j]}" for j in range(m)]
-        full.append(f"{' ' * 16}for k in range(K):\n{_lines(loads + stores, 20)}")
-        guarded = [f"if {j} < cols:\n{' ' * 24}yh[b, y0 + {i}, x0 + {j}, k] = {values[j]}" for j in range(m)]
-        edge.append(f"{' ' * 16}if {i} < rows:\n{' ' * 20}for k in range(K):\n{_lines(loads, 24)}\n"
-                    + _lines(guarded, 24).replace("\n" + " " * 24 + "yh", "\n" + " " * 28 + "yh"))
-    first, full, edge = "\n".join(first), "\n".join(full), "\n".join(edge)
+    first = [f"g{a} = M[{a * n} + j, t, k]" for a in range(n)]  # A^T M, column j
+    first += [f"tmp[{i}, j, k] = {_expression(F.AT[i], [f'g{a}' for a in range(n)], constants)}" for i in range(m)]
+    loads = [f"f{a} = tmp[i, {a}, k]" for a in range(n)]  # (A^T M) A, row i: the m outputs of row y0 + i
+    values = [_expression(F.AT[j], [f"f{a}" for a in range(n)], constants) for j in range(m)]
+    stores = [f"yh[b, y0 + i, x0 + {j}, k] = {values[j]}" for j in range(m)]
+    guarded = [f"if {j} < cols:\n{' ' * 28}yh[b, y0 + i, x0 + {j}, k] = {values[j]}" for j in range(m)]
     return f'''
 
 @njit(parallel=True, cache=True)
@@ -117,11 +111,17 @@ def output_transform_{m}(M, yh, tiles_h, tiles_w):
             t = row * tiles_w + tx
             x0 = {m} * tx
             cols = min({m}, Q - x0)
-{first}
+            for j in range({n}):
+                for k in range(K):
+{_lines(first, 20)}
             if rows == {m} and cols == {m}:
-{full}
+                for i in range({m}):
+                    for k in range(K):
+{_lines(loads + stores, 24)}
             else:
-{edge}
+                for i in range(rows):
+                    for k in range(K):
+{_lines(loads + guarded, 24)}
 '''
 
 

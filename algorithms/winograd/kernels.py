@@ -6,7 +6,8 @@ input_transform_m(xh, V, tiles_h, tiles_w): V[i*n + j, t, c] = (B^T d B)[i, j] f
 output_transform_m(M, yh, tiles_h, tiles_w): yh[b, m*ty + i, m*tx + j, k] = (A^T M_t A)[i, j] for the
   channels-last output yh (N, P, Q, K), skipping what falls outside it.
 The innermost loops run over contiguous channels, each touching few arrays, so they vectorise; each
-transform goes through an L1-sized scratch in two passes (rows, then columns).
+transform goes through an L1-sized scratch in two passes (columns, then rows), each a loop over the tile's
+columns (rows) around one row of the transform's algebra.
 """
 import numpy as np
 from numba import njit, prange
@@ -39,78 +40,26 @@ def input_transform_2(xh, V, tiles_h, tiles_w):
         for tx in range(tiles_w):
             t = row * tiles_w + tx
             x0 = 2 * tx
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 0, c]
-                d1 = xh[b, y0 + 1, x0 + 0, c]
-                d2 = xh[b, y0 + 2, x0 + 0, c]
-                d3 = xh[b, y0 + 3, x0 + 0, c]
-                tmp[0, 0, c] = - d0 + d2
-                tmp[1, 0, c] = d1 + d2
-                tmp[2, 0, c] = - d1 + d2
-                tmp[3, 0, c] = - d1 + d3
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 1, c]
-                d1 = xh[b, y0 + 1, x0 + 1, c]
-                d2 = xh[b, y0 + 2, x0 + 1, c]
-                d3 = xh[b, y0 + 3, x0 + 1, c]
-                tmp[0, 1, c] = - d0 + d2
-                tmp[1, 1, c] = d1 + d2
-                tmp[2, 1, c] = - d1 + d2
-                tmp[3, 1, c] = - d1 + d3
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 2, c]
-                d1 = xh[b, y0 + 1, x0 + 2, c]
-                d2 = xh[b, y0 + 2, x0 + 2, c]
-                d3 = xh[b, y0 + 3, x0 + 2, c]
-                tmp[0, 2, c] = - d0 + d2
-                tmp[1, 2, c] = d1 + d2
-                tmp[2, 2, c] = - d1 + d2
-                tmp[3, 2, c] = - d1 + d3
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 3, c]
-                d1 = xh[b, y0 + 1, x0 + 3, c]
-                d2 = xh[b, y0 + 2, x0 + 3, c]
-                d3 = xh[b, y0 + 3, x0 + 3, c]
-                tmp[0, 3, c] = - d0 + d2
-                tmp[1, 3, c] = d1 + d2
-                tmp[2, 3, c] = - d1 + d2
-                tmp[3, 3, c] = - d1 + d3
-            for c in range(C):
-                e0 = tmp[0, 0, c]
-                e1 = tmp[0, 1, c]
-                e2 = tmp[0, 2, c]
-                e3 = tmp[0, 3, c]
-                V[0, t, c] = - e0 + e2
-                V[1, t, c] = e1 + e2
-                V[2, t, c] = - e1 + e2
-                V[3, t, c] = - e1 + e3
-            for c in range(C):
-                e0 = tmp[1, 0, c]
-                e1 = tmp[1, 1, c]
-                e2 = tmp[1, 2, c]
-                e3 = tmp[1, 3, c]
-                V[4, t, c] = - e0 + e2
-                V[5, t, c] = e1 + e2
-                V[6, t, c] = - e1 + e2
-                V[7, t, c] = - e1 + e3
-            for c in range(C):
-                e0 = tmp[2, 0, c]
-                e1 = tmp[2, 1, c]
-                e2 = tmp[2, 2, c]
-                e3 = tmp[2, 3, c]
-                V[8, t, c] = - e0 + e2
-                V[9, t, c] = e1 + e2
-                V[10, t, c] = - e1 + e2
-                V[11, t, c] = - e1 + e3
-            for c in range(C):
-                e0 = tmp[3, 0, c]
-                e1 = tmp[3, 1, c]
-                e2 = tmp[3, 2, c]
-                e3 = tmp[3, 3, c]
-                V[12, t, c] = - e0 + e2
-                V[13, t, c] = e1 + e2
-                V[14, t, c] = - e1 + e2
-                V[15, t, c] = - e1 + e3
+            for a in range(4):  # B^T d, column a: tmp[i, a] = sum_r BT[i, r] d[r, a]
+                for c in range(C):
+                    d0 = xh[b, y0 + 0, x0 + a, c]
+                    d1 = xh[b, y0 + 1, x0 + a, c]
+                    d2 = xh[b, y0 + 2, x0 + a, c]
+                    d3 = xh[b, y0 + 3, x0 + a, c]
+                    tmp[0, a, c] = - d0 + d2
+                    tmp[1, a, c] = d1 + d2
+                    tmp[2, a, c] = - d1 + d2
+                    tmp[3, a, c] = - d1 + d3
+            for i in range(4):  # (B^T d) B, row i
+                for c in range(C):
+                    e0 = tmp[i, 0, c]
+                    e1 = tmp[i, 1, c]
+                    e2 = tmp[i, 2, c]
+                    e3 = tmp[i, 3, c]
+                    V[i * 4 + 0, t, c] = - e0 + e2
+                    V[i * 4 + 1, t, c] = e1 + e2
+                    V[i * 4 + 2, t, c] = - e1 + e2
+                    V[i * 4 + 3, t, c] = - e1 + e3
 
 
 @njit(parallel=True, cache=True)
@@ -125,70 +74,34 @@ def output_transform_2(M, yh, tiles_h, tiles_w):
             t = row * tiles_w + tx
             x0 = 2 * tx
             cols = min(2, Q - x0)
-            for k in range(K):
-                g0 = M[0, t, k]
-                g1 = M[4, t, k]
-                g2 = M[8, t, k]
-                g3 = M[12, t, k]
-                tmp[0, 0, k] = g0 + g1 + g2
-                tmp[1, 0, k] = g1 - g2 + g3
-            for k in range(K):
-                g0 = M[1, t, k]
-                g1 = M[5, t, k]
-                g2 = M[9, t, k]
-                g3 = M[13, t, k]
-                tmp[0, 1, k] = g0 + g1 + g2
-                tmp[1, 1, k] = g1 - g2 + g3
-            for k in range(K):
-                g0 = M[2, t, k]
-                g1 = M[6, t, k]
-                g2 = M[10, t, k]
-                g3 = M[14, t, k]
-                tmp[0, 2, k] = g0 + g1 + g2
-                tmp[1, 2, k] = g1 - g2 + g3
-            for k in range(K):
-                g0 = M[3, t, k]
-                g1 = M[7, t, k]
-                g2 = M[11, t, k]
-                g3 = M[15, t, k]
-                tmp[0, 3, k] = g0 + g1 + g2
-                tmp[1, 3, k] = g1 - g2 + g3
+            for j in range(4):
+                for k in range(K):
+                    g0 = M[0 + j, t, k]
+                    g1 = M[4 + j, t, k]
+                    g2 = M[8 + j, t, k]
+                    g3 = M[12 + j, t, k]
+                    tmp[0, j, k] = g0 + g1 + g2
+                    tmp[1, j, k] = g1 - g2 + g3
             if rows == 2 and cols == 2:
-                for k in range(K):
-                    f0 = tmp[0, 0, k]
-                    f1 = tmp[0, 1, k]
-                    f2 = tmp[0, 2, k]
-                    f3 = tmp[0, 3, k]
-                    yh[b, y0 + 0, x0 + 0, k] = f0 + f1 + f2
-                    yh[b, y0 + 0, x0 + 1, k] = f1 - f2 + f3
-                for k in range(K):
-                    f0 = tmp[1, 0, k]
-                    f1 = tmp[1, 1, k]
-                    f2 = tmp[1, 2, k]
-                    f3 = tmp[1, 3, k]
-                    yh[b, y0 + 1, x0 + 0, k] = f0 + f1 + f2
-                    yh[b, y0 + 1, x0 + 1, k] = f1 - f2 + f3
+                for i in range(2):
+                    for k in range(K):
+                        f0 = tmp[i, 0, k]
+                        f1 = tmp[i, 1, k]
+                        f2 = tmp[i, 2, k]
+                        f3 = tmp[i, 3, k]
+                        yh[b, y0 + i, x0 + 0, k] = f0 + f1 + f2
+                        yh[b, y0 + i, x0 + 1, k] = f1 - f2 + f3
             else:
-                if 0 < rows:
+                for i in range(rows):
                     for k in range(K):
-                        f0 = tmp[0, 0, k]
-                        f1 = tmp[0, 1, k]
-                        f2 = tmp[0, 2, k]
-                        f3 = tmp[0, 3, k]
+                        f0 = tmp[i, 0, k]
+                        f1 = tmp[i, 1, k]
+                        f2 = tmp[i, 2, k]
+                        f3 = tmp[i, 3, k]
                         if 0 < cols:
-                            yh[b, y0 + 0, x0 + 0, k] = f0 + f1 + f2
+                            yh[b, y0 + i, x0 + 0, k] = f0 + f1 + f2
                         if 1 < cols:
-                            yh[b, y0 + 0, x0 + 1, k] = f1 - f2 + f3
-                if 1 < rows:
-                    for k in range(K):
-                        f0 = tmp[1, 0, k]
-                        f1 = tmp[1, 1, k]
-                        f2 = tmp[1, 2, k]
-                        f3 = tmp[1, 3, k]
-                        if 0 < cols:
-                            yh[b, y0 + 1, x0 + 0, k] = f0 + f1 + f2
-                        if 1 < cols:
-                            yh[b, y0 + 1, x0 + 1, k] = f1 - f2 + f3
+                            yh[b, y0 + i, x0 + 1, k] = f1 - f2 + f3
 
 
 @njit(parallel=True, cache=True)
@@ -201,162 +114,34 @@ def input_transform_4(xh, V, tiles_h, tiles_w):
         for tx in range(tiles_w):
             t = row * tiles_w + tx
             x0 = 4 * tx
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 0, c]
-                d1 = xh[b, y0 + 1, x0 + 0, c]
-                d2 = xh[b, y0 + 2, x0 + 0, c]
-                d3 = xh[b, y0 + 3, x0 + 0, c]
-                d4 = xh[b, y0 + 4, x0 + 0, c]
-                d5 = xh[b, y0 + 5, x0 + 0, c]
-                tmp[0, 0, c] = d0 - _0 * d1 - _1 * d2 + _0 * d3 + d4
-                tmp[1, 0, c] = d1 - _2 * d2 + _3 * d3 + d4
-                tmp[2, 0, c] = - d1 + _3 * d2 + _2 * d3 + d4
-                tmp[3, 0, c] = - _1 * d1 - d2 + _1 * d3 + d4
-                tmp[4, 0, c] = _3 * d1 - d2 - _3 * d3 + d4
-                tmp[5, 0, c] = d1 - _0 * d2 - _1 * d3 + _0 * d4 + d5
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 1, c]
-                d1 = xh[b, y0 + 1, x0 + 1, c]
-                d2 = xh[b, y0 + 2, x0 + 1, c]
-                d3 = xh[b, y0 + 3, x0 + 1, c]
-                d4 = xh[b, y0 + 4, x0 + 1, c]
-                d5 = xh[b, y0 + 5, x0 + 1, c]
-                tmp[0, 1, c] = d0 - _0 * d1 - _1 * d2 + _0 * d3 + d4
-                tmp[1, 1, c] = d1 - _2 * d2 + _3 * d3 + d4
-                tmp[2, 1, c] = - d1 + _3 * d2 + _2 * d3 + d4
-                tmp[3, 1, c] = - _1 * d1 - d2 + _1 * d3 + d4
-                tmp[4, 1, c] = _3 * d1 - d2 - _3 * d3 + d4
-                tmp[5, 1, c] = d1 - _0 * d2 - _1 * d3 + _0 * d4 + d5
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 2, c]
-                d1 = xh[b, y0 + 1, x0 + 2, c]
-                d2 = xh[b, y0 + 2, x0 + 2, c]
-                d3 = xh[b, y0 + 3, x0 + 2, c]
-                d4 = xh[b, y0 + 4, x0 + 2, c]
-                d5 = xh[b, y0 + 5, x0 + 2, c]
-                tmp[0, 2, c] = d0 - _0 * d1 - _1 * d2 + _0 * d3 + d4
-                tmp[1, 2, c] = d1 - _2 * d2 + _3 * d3 + d4
-                tmp[2, 2, c] = - d1 + _3 * d2 + _2 * d3 + d4
-                tmp[3, 2, c] = - _1 * d1 - d2 + _1 * d3 + d4
-                tmp[4, 2, c] = _3 * d1 - d2 - _3 * d3 + d4
-                tmp[5, 2, c] = d1 - _0 * d2 - _1 * d3 + _0 * d4 + d5
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 3, c]
-                d1 = xh[b, y0 + 1, x0 + 3, c]
-                d2 = xh[b, y0 + 2, x0 + 3, c]
-                d3 = xh[b, y0 + 3, x0 + 3, c]
-                d4 = xh[b, y0 + 4, x0 + 3, c]
-                d5 = xh[b, y0 + 5, x0 + 3, c]
-                tmp[0, 3, c] = d0 - _0 * d1 - _1 * d2 + _0 * d3 + d4
-                tmp[1, 3, c] = d1 - _2 * d2 + _3 * d3 + d4
-                tmp[2, 3, c] = - d1 + _3 * d2 + _2 * d3 + d4
-                tmp[3, 3, c] = - _1 * d1 - d2 + _1 * d3 + d4
-                tmp[4, 3, c] = _3 * d1 - d2 - _3 * d3 + d4
-                tmp[5, 3, c] = d1 - _0 * d2 - _1 * d3 + _0 * d4 + d5
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 4, c]
-                d1 = xh[b, y0 + 1, x0 + 4, c]
-                d2 = xh[b, y0 + 2, x0 + 4, c]
-                d3 = xh[b, y0 + 3, x0 + 4, c]
-                d4 = xh[b, y0 + 4, x0 + 4, c]
-                d5 = xh[b, y0 + 5, x0 + 4, c]
-                tmp[0, 4, c] = d0 - _0 * d1 - _1 * d2 + _0 * d3 + d4
-                tmp[1, 4, c] = d1 - _2 * d2 + _3 * d3 + d4
-                tmp[2, 4, c] = - d1 + _3 * d2 + _2 * d3 + d4
-                tmp[3, 4, c] = - _1 * d1 - d2 + _1 * d3 + d4
-                tmp[4, 4, c] = _3 * d1 - d2 - _3 * d3 + d4
-                tmp[5, 4, c] = d1 - _0 * d2 - _1 * d3 + _0 * d4 + d5
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 5, c]
-                d1 = xh[b, y0 + 1, x0 + 5, c]
-                d2 = xh[b, y0 + 2, x0 + 5, c]
-                d3 = xh[b, y0 + 3, x0 + 5, c]
-                d4 = xh[b, y0 + 4, x0 + 5, c]
-                d5 = xh[b, y0 + 5, x0 + 5, c]
-                tmp[0, 5, c] = d0 - _0 * d1 - _1 * d2 + _0 * d3 + d4
-                tmp[1, 5, c] = d1 - _2 * d2 + _3 * d3 + d4
-                tmp[2, 5, c] = - d1 + _3 * d2 + _2 * d3 + d4
-                tmp[3, 5, c] = - _1 * d1 - d2 + _1 * d3 + d4
-                tmp[4, 5, c] = _3 * d1 - d2 - _3 * d3 + d4
-                tmp[5, 5, c] = d1 - _0 * d2 - _1 * d3 + _0 * d4 + d5
-            for c in range(C):
-                e0 = tmp[0, 0, c]
-                e1 = tmp[0, 1, c]
-                e2 = tmp[0, 2, c]
-                e3 = tmp[0, 3, c]
-                e4 = tmp[0, 4, c]
-                e5 = tmp[0, 5, c]
-                V[0, t, c] = e0 - _0 * e1 - _1 * e2 + _0 * e3 + e4
-                V[1, t, c] = e1 - _2 * e2 + _3 * e3 + e4
-                V[2, t, c] = - e1 + _3 * e2 + _2 * e3 + e4
-                V[3, t, c] = - _1 * e1 - e2 + _1 * e3 + e4
-                V[4, t, c] = _3 * e1 - e2 - _3 * e3 + e4
-                V[5, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
-            for c in range(C):
-                e0 = tmp[1, 0, c]
-                e1 = tmp[1, 1, c]
-                e2 = tmp[1, 2, c]
-                e3 = tmp[1, 3, c]
-                e4 = tmp[1, 4, c]
-                e5 = tmp[1, 5, c]
-                V[6, t, c] = e0 - _0 * e1 - _1 * e2 + _0 * e3 + e4
-                V[7, t, c] = e1 - _2 * e2 + _3 * e3 + e4
-                V[8, t, c] = - e1 + _3 * e2 + _2 * e3 + e4
-                V[9, t, c] = - _1 * e1 - e2 + _1 * e3 + e4
-                V[10, t, c] = _3 * e1 - e2 - _3 * e3 + e4
-                V[11, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
-            for c in range(C):
-                e0 = tmp[2, 0, c]
-                e1 = tmp[2, 1, c]
-                e2 = tmp[2, 2, c]
-                e3 = tmp[2, 3, c]
-                e4 = tmp[2, 4, c]
-                e5 = tmp[2, 5, c]
-                V[12, t, c] = e0 - _0 * e1 - _1 * e2 + _0 * e3 + e4
-                V[13, t, c] = e1 - _2 * e2 + _3 * e3 + e4
-                V[14, t, c] = - e1 + _3 * e2 + _2 * e3 + e4
-                V[15, t, c] = - _1 * e1 - e2 + _1 * e3 + e4
-                V[16, t, c] = _3 * e1 - e2 - _3 * e3 + e4
-                V[17, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
-            for c in range(C):
-                e0 = tmp[3, 0, c]
-                e1 = tmp[3, 1, c]
-                e2 = tmp[3, 2, c]
-                e3 = tmp[3, 3, c]
-                e4 = tmp[3, 4, c]
-                e5 = tmp[3, 5, c]
-                V[18, t, c] = e0 - _0 * e1 - _1 * e2 + _0 * e3 + e4
-                V[19, t, c] = e1 - _2 * e2 + _3 * e3 + e4
-                V[20, t, c] = - e1 + _3 * e2 + _2 * e3 + e4
-                V[21, t, c] = - _1 * e1 - e2 + _1 * e3 + e4
-                V[22, t, c] = _3 * e1 - e2 - _3 * e3 + e4
-                V[23, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
-            for c in range(C):
-                e0 = tmp[4, 0, c]
-                e1 = tmp[4, 1, c]
-                e2 = tmp[4, 2, c]
-                e3 = tmp[4, 3, c]
-                e4 = tmp[4, 4, c]
-                e5 = tmp[4, 5, c]
-                V[24, t, c] = e0 - _0 * e1 - _1 * e2 + _0 * e3 + e4
-                V[25, t, c] = e1 - _2 * e2 + _3 * e3 + e4
-                V[26, t, c] = - e1 + _3 * e2 + _2 * e3 + e4
-                V[27, t, c] = - _1 * e1 - e2 + _1 * e3 + e4
-                V[28, t, c] = _3 * e1 - e2 - _3 * e3 + e4
-                V[29, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
-            for c in range(C):
-                e0 = tmp[5, 0, c]
-                e1 = tmp[5, 1, c]
-                e2 = tmp[5, 2, c]
-                e3 = tmp[5, 3, c]
-                e4 = tmp[5, 4, c]
-                e5 = tmp[5, 5, c]
-                V[30, t, c] = e0 - _0 * e1 - _1 * e2 + _0 * e3 + e4
-                V[31, t, c] = e1 - _2 * e2 + _3 * e3 + e4
-                V[32, t, c] = - e1 + _3 * e2 + _2 * e3 + e4
-                V[33, t, c] = - _1 * e1 - e2 + _1 * e3 + e4
-                V[34, t, c] = _3 * e1 - e2 - _3 * e3 + e4
-                V[35, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
+            for a in range(6):  # B^T d, column a: tmp[i, a] = sum_r BT[i, r] d[r, a]
+                for c in range(C):
+                    d0 = xh[b, y0 + 0, x0 + a, c]
+                    d1 = xh[b, y0 + 1, x0 + a, c]
+                    d2 = xh[b, y0 + 2, x0 + a, c]
+                    d3 = xh[b, y0 + 3, x0 + a, c]
+                    d4 = xh[b, y0 + 4, x0 + a, c]
+                    d5 = xh[b, y0 + 5, x0 + a, c]
+                    tmp[0, a, c] = d0 - _0 * d1 - _1 * d2 + _0 * d3 + d4
+                    tmp[1, a, c] = d1 - _2 * d2 + _3 * d3 + d4
+                    tmp[2, a, c] = - d1 + _3 * d2 + _2 * d3 + d4
+                    tmp[3, a, c] = - _1 * d1 - d2 + _1 * d3 + d4
+                    tmp[4, a, c] = _3 * d1 - d2 - _3 * d3 + d4
+                    tmp[5, a, c] = d1 - _0 * d2 - _1 * d3 + _0 * d4 + d5
+            for i in range(6):  # (B^T d) B, row i
+                for c in range(C):
+                    e0 = tmp[i, 0, c]
+                    e1 = tmp[i, 1, c]
+                    e2 = tmp[i, 2, c]
+                    e3 = tmp[i, 3, c]
+                    e4 = tmp[i, 4, c]
+                    e5 = tmp[i, 5, c]
+                    V[i * 6 + 0, t, c] = e0 - _0 * e1 - _1 * e2 + _0 * e3 + e4
+                    V[i * 6 + 1, t, c] = e1 - _2 * e2 + _3 * e3 + e4
+                    V[i * 6 + 2, t, c] = - e1 + _3 * e2 + _2 * e3 + e4
+                    V[i * 6 + 3, t, c] = - _1 * e1 - e2 + _1 * e3 + e4
+                    V[i * 6 + 4, t, c] = _3 * e1 - e2 - _3 * e3 + e4
+                    V[i * 6 + 5, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
 
 
 @njit(parallel=True, cache=True)
@@ -371,182 +156,48 @@ def output_transform_4(M, yh, tiles_h, tiles_w):
             t = row * tiles_w + tx
             x0 = 4 * tx
             cols = min(4, Q - x0)
-            for k in range(K):
-                g0 = M[0, t, k]
-                g1 = M[6, t, k]
-                g2 = M[12, t, k]
-                g3 = M[18, t, k]
-                g4 = M[24, t, k]
-                g5 = M[30, t, k]
-                tmp[0, 0, k] = g0 + g1 + g2 + g3 + g4
-                tmp[1, 0, k] = - g1 + g2 + _3 * g3 - _1 * g4
-                tmp[2, 0, k] = g1 + g2 + _4 * g3 + _5 * g4
-                tmp[3, 0, k] = - g1 + g2 + _6 * g3 - _7 * g4 + g5
-            for k in range(K):
-                g0 = M[1, t, k]
-                g1 = M[7, t, k]
-                g2 = M[13, t, k]
-                g3 = M[19, t, k]
-                g4 = M[25, t, k]
-                g5 = M[31, t, k]
-                tmp[0, 1, k] = g0 + g1 + g2 + g3 + g4
-                tmp[1, 1, k] = - g1 + g2 + _3 * g3 - _1 * g4
-                tmp[2, 1, k] = g1 + g2 + _4 * g3 + _5 * g4
-                tmp[3, 1, k] = - g1 + g2 + _6 * g3 - _7 * g4 + g5
-            for k in range(K):
-                g0 = M[2, t, k]
-                g1 = M[8, t, k]
-                g2 = M[14, t, k]
-                g3 = M[20, t, k]
-                g4 = M[26, t, k]
-                g5 = M[32, t, k]
-                tmp[0, 2, k] = g0 + g1 + g2 + g3 + g4
-                tmp[1, 2, k] = - g1 + g2 + _3 * g3 - _1 * g4
-                tmp[2, 2, k] = g1 + g2 + _4 * g3 + _5 * g4
-                tmp[3, 2, k] = - g1 + g2 + _6 * g3 - _7 * g4 + g5
-            for k in range(K):
-                g0 = M[3, t, k]
-                g1 = M[9, t, k]
-                g2 = M[15, t, k]
-                g3 = M[21, t, k]
-                g4 = M[27, t, k]
-                g5 = M[33, t, k]
-                tmp[0, 3, k] = g0 + g1 + g2 + g3 + g4
-                tmp[1, 3, k] = - g1 + g2 + _3 * g3 - _1 * g4
-                tmp[2, 3, k] = g1 + g2 + _4 * g3 + _5 * g4
-                tmp[3, 3, k] = - g1 + g2 + _6 * g3 - _7 * g4 + g5
-            for k in range(K):
-                g0 = M[4, t, k]
-                g1 = M[10, t, k]
-                g2 = M[16, t, k]
-                g3 = M[22, t, k]
-                g4 = M[28, t, k]
-                g5 = M[34, t, k]
-                tmp[0, 4, k] = g0 + g1 + g2 + g3 + g4
-                tmp[1, 4, k] = - g1 + g2 + _3 * g3 - _1 * g4
-                tmp[2, 4, k] = g1 + g2 + _4 * g3 + _5 * g4
-                tmp[3, 4, k] = - g1 + g2 + _6 * g3 - _7 * g4 + g5
-            for k in range(K):
-                g0 = M[5, t, k]
-                g1 = M[11, t, k]
-                g2 = M[17, t, k]
-                g3 = M[23, t, k]
-                g4 = M[29, t, k]
-                g5 = M[35, t, k]
-                tmp[0, 5, k] = g0 + g1 + g2 + g3 + g4
-                tmp[1, 5, k] = - g1 + g2 + _3 * g3 - _1 * g4
-                tmp[2, 5, k] = g1 + g2 + _4 * g3 + _5 * g4
-                tmp[3, 5, k] = - g1 + g2 + _6 * g3 - _7 * g4 + g5
+            for j in range(6):
+                for k in range(K):
+                    g0 = M[0 + j, t, k]
+                    g1 = M[6 + j, t, k]
+                    g2 = M[12 + j, t, k]
+                    g3 = M[18 + j, t, k]
+                    g4 = M[24 + j, t, k]
+                    g5 = M[30 + j, t, k]
+                    tmp[0, j, k] = g0 + g1 + g2 + g3 + g4
+                    tmp[1, j, k] = - g1 + g2 + _3 * g3 - _1 * g4
+                    tmp[2, j, k] = g1 + g2 + _4 * g3 + _5 * g4
+                    tmp[3, j, k] = - g1 + g2 + _6 * g3 - _7 * g4 + g5
             if rows == 4 and cols == 4:
-                for k in range(K):
-                    f0 = tmp[0, 0, k]
-                    f1 = tmp[0, 1, k]
-                    f2 = tmp[0, 2, k]
-                    f3 = tmp[0, 3, k]
-                    f4 = tmp[0, 4, k]
-                    f5 = tmp[0, 5, k]
-                    yh[b, y0 + 0, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
-                    yh[b, y0 + 0, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
-                    yh[b, y0 + 0, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
-                    yh[b, y0 + 0, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
-                for k in range(K):
-                    f0 = tmp[1, 0, k]
-                    f1 = tmp[1, 1, k]
-                    f2 = tmp[1, 2, k]
-                    f3 = tmp[1, 3, k]
-                    f4 = tmp[1, 4, k]
-                    f5 = tmp[1, 5, k]
-                    yh[b, y0 + 1, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
-                    yh[b, y0 + 1, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
-                    yh[b, y0 + 1, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
-                    yh[b, y0 + 1, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
-                for k in range(K):
-                    f0 = tmp[2, 0, k]
-                    f1 = tmp[2, 1, k]
-                    f2 = tmp[2, 2, k]
-                    f3 = tmp[2, 3, k]
-                    f4 = tmp[2, 4, k]
-                    f5 = tmp[2, 5, k]
-                    yh[b, y0 + 2, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
-                    yh[b, y0 + 2, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
-                    yh[b, y0 + 2, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
-                    yh[b, y0 + 2, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
-                for k in range(K):
-                    f0 = tmp[3, 0, k]
-                    f1 = tmp[3, 1, k]
-                    f2 = tmp[3, 2, k]
-                    f3 = tmp[3, 3, k]
-                    f4 = tmp[3, 4, k]
-                    f5 = tmp[3, 5, k]
-                    yh[b, y0 + 3, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
-                    yh[b, y0 + 3, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
-                    yh[b, y0 + 3, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
-                    yh[b, y0 + 3, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
+                for i in range(4):
+                    for k in range(K):
+                        f0 = tmp[i, 0, k]
+                        f1 = tmp[i, 1, k]
+                        f2 = tmp[i, 2, k]
+                        f3 = tmp[i, 3, k]
+                        f4 = tmp[i, 4, k]
+                        f5 = tmp[i, 5, k]
+                        yh[b, y0 + i, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
+                        yh[b, y0 + i, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
+                        yh[b, y0 + i, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
+                        yh[b, y0 + i, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
             else:
-                if 0 < rows:
+                for i in range(rows):
                     for k in range(K):
-                        f0 = tmp[0, 0, k]
-                        f1 = tmp[0, 1, k]
-                        f2 = tmp[0, 2, k]
-                        f3 = tmp[0, 3, k]
-                        f4 = tmp[0, 4, k]
-                        f5 = tmp[0, 5, k]
+                        f0 = tmp[i, 0, k]
+                        f1 = tmp[i, 1, k]
+                        f2 = tmp[i, 2, k]
+                        f3 = tmp[i, 3, k]
+                        f4 = tmp[i, 4, k]
+                        f5 = tmp[i, 5, k]
                         if 0 < cols:
-                            yh[b, y0 + 0, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
+                            yh[b, y0 + i, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
                         if 1 < cols:
-                            yh[b, y0 + 0, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
+                            yh[b, y0 + i, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
                         if 2 < cols:
-                            yh[b, y0 + 0, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
+                            yh[b, y0 + i, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
                         if 3 < cols:
-                            yh[b, y0 + 0, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
-                if 1 < rows:
-                    for k in range(K):
-                        f0 = tmp[1, 0, k]
-                        f1 = tmp[1, 1, k]
-                        f2 = tmp[1, 2, k]
-                        f3 = tmp[1, 3, k]
-                        f4 = tmp[1, 4, k]
-                        f5 = tmp[1, 5, k]
-                        if 0 < cols:
-                            yh[b, y0 + 1, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
-                        if 1 < cols:
-                            yh[b, y0 + 1, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
-                        if 2 < cols:
-                            yh[b, y0 + 1, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
-                        if 3 < cols:
-                            yh[b, y0 + 1, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
-                if 2 < rows:
-                    for k in range(K):
-                        f0 = tmp[2, 0, k]
-                        f1 = tmp[2, 1, k]
-                        f2 = tmp[2, 2, k]
-                        f3 = tmp[2, 3, k]
-                        f4 = tmp[2, 4, k]
-                        f5 = tmp[2, 5, k]
-                        if 0 < cols:
-                            yh[b, y0 + 2, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
-                        if 1 < cols:
-                            yh[b, y0 + 2, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
-                        if 2 < cols:
-                            yh[b, y0 + 2, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
-                        if 3 < cols:
-                            yh[b, y0 + 2, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
-                if 3 < rows:
-                    for k in range(K):
-                        f0 = tmp[3, 0, k]
-                        f1 = tmp[3, 1, k]
-                        f2 = tmp[3, 2, k]
-                        f3 = tmp[3, 3, k]
-                        f4 = tmp[3, 4, k]
-                        f5 = tmp[3, 5, k]
-                        if 0 < cols:
-                            yh[b, y0 + 3, x0 + 0, k] = f0 + f1 + f2 + f3 + f4
-                        if 1 < cols:
-                            yh[b, y0 + 3, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
-                        if 2 < cols:
-                            yh[b, y0 + 3, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
-                        if 3 < cols:
-                            yh[b, y0 + 3, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
+                            yh[b, y0 + i, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
 
 
 @njit(parallel=True, cache=True)
@@ -559,278 +210,42 @@ def input_transform_6(xh, V, tiles_h, tiles_w):
         for tx in range(tiles_w):
             t = row * tiles_w + tx
             x0 = 6 * tx
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 0, c]
-                d1 = xh[b, y0 + 1, x0 + 0, c]
-                d2 = xh[b, y0 + 2, x0 + 0, c]
-                d3 = xh[b, y0 + 3, x0 + 0, c]
-                d4 = xh[b, y0 + 4, x0 + 0, c]
-                d5 = xh[b, y0 + 5, x0 + 0, c]
-                d6 = xh[b, y0 + 6, x0 + 0, c]
-                d7 = xh[b, y0 + 7, x0 + 0, c]
-                tmp[0, 0, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 0, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 0, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 0, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 0, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 0, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 0, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 0, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 1, c]
-                d1 = xh[b, y0 + 1, x0 + 1, c]
-                d2 = xh[b, y0 + 2, x0 + 1, c]
-                d3 = xh[b, y0 + 3, x0 + 1, c]
-                d4 = xh[b, y0 + 4, x0 + 1, c]
-                d5 = xh[b, y0 + 5, x0 + 1, c]
-                d6 = xh[b, y0 + 6, x0 + 1, c]
-                d7 = xh[b, y0 + 7, x0 + 1, c]
-                tmp[0, 1, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 1, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 1, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 1, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 1, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 1, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 1, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 1, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 2, c]
-                d1 = xh[b, y0 + 1, x0 + 2, c]
-                d2 = xh[b, y0 + 2, x0 + 2, c]
-                d3 = xh[b, y0 + 3, x0 + 2, c]
-                d4 = xh[b, y0 + 4, x0 + 2, c]
-                d5 = xh[b, y0 + 5, x0 + 2, c]
-                d6 = xh[b, y0 + 6, x0 + 2, c]
-                d7 = xh[b, y0 + 7, x0 + 2, c]
-                tmp[0, 2, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 2, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 2, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 2, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 2, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 2, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 2, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 2, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 3, c]
-                d1 = xh[b, y0 + 1, x0 + 3, c]
-                d2 = xh[b, y0 + 2, x0 + 3, c]
-                d3 = xh[b, y0 + 3, x0 + 3, c]
-                d4 = xh[b, y0 + 4, x0 + 3, c]
-                d5 = xh[b, y0 + 5, x0 + 3, c]
-                d6 = xh[b, y0 + 6, x0 + 3, c]
-                d7 = xh[b, y0 + 7, x0 + 3, c]
-                tmp[0, 3, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 3, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 3, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 3, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 3, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 3, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 3, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 3, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 4, c]
-                d1 = xh[b, y0 + 1, x0 + 4, c]
-                d2 = xh[b, y0 + 2, x0 + 4, c]
-                d3 = xh[b, y0 + 3, x0 + 4, c]
-                d4 = xh[b, y0 + 4, x0 + 4, c]
-                d5 = xh[b, y0 + 5, x0 + 4, c]
-                d6 = xh[b, y0 + 6, x0 + 4, c]
-                d7 = xh[b, y0 + 7, x0 + 4, c]
-                tmp[0, 4, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 4, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 4, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 4, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 4, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 4, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 4, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 4, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 5, c]
-                d1 = xh[b, y0 + 1, x0 + 5, c]
-                d2 = xh[b, y0 + 2, x0 + 5, c]
-                d3 = xh[b, y0 + 3, x0 + 5, c]
-                d4 = xh[b, y0 + 4, x0 + 5, c]
-                d5 = xh[b, y0 + 5, x0 + 5, c]
-                d6 = xh[b, y0 + 6, x0 + 5, c]
-                d7 = xh[b, y0 + 7, x0 + 5, c]
-                tmp[0, 5, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 5, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 5, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 5, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 5, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 5, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 5, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 5, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 6, c]
-                d1 = xh[b, y0 + 1, x0 + 6, c]
-                d2 = xh[b, y0 + 2, x0 + 6, c]
-                d3 = xh[b, y0 + 3, x0 + 6, c]
-                d4 = xh[b, y0 + 4, x0 + 6, c]
-                d5 = xh[b, y0 + 5, x0 + 6, c]
-                d6 = xh[b, y0 + 6, x0 + 6, c]
-                d7 = xh[b, y0 + 7, x0 + 6, c]
-                tmp[0, 6, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 6, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 6, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 6, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 6, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 6, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 6, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 6, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                d0 = xh[b, y0 + 0, x0 + 7, c]
-                d1 = xh[b, y0 + 1, x0 + 7, c]
-                d2 = xh[b, y0 + 2, x0 + 7, c]
-                d3 = xh[b, y0 + 3, x0 + 7, c]
-                d4 = xh[b, y0 + 4, x0 + 7, c]
-                d5 = xh[b, y0 + 5, x0 + 7, c]
-                d6 = xh[b, y0 + 6, x0 + 7, c]
-                d7 = xh[b, y0 + 7, x0 + 7, c]
-                tmp[0, 7, c] = - d0 + _8 * d2 - _8 * d4 + d6
-                tmp[1, 7, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
-                tmp[2, 7, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
-                tmp[3, 7, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
-                tmp[4, 7, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
-                tmp[5, 7, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
-                tmp[6, 7, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
-                tmp[7, 7, c] = - d1 + _8 * d3 - _8 * d5 + d7
-            for c in range(C):
-                e0 = tmp[0, 0, c]
-                e1 = tmp[0, 1, c]
-                e2 = tmp[0, 2, c]
-                e3 = tmp[0, 3, c]
-                e4 = tmp[0, 4, c]
-                e5 = tmp[0, 5, c]
-                e6 = tmp[0, 6, c]
-                e7 = tmp[0, 7, c]
-                V[0, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[1, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[2, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[3, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[4, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[5, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[6, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[7, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
-            for c in range(C):
-                e0 = tmp[1, 0, c]
-                e1 = tmp[1, 1, c]
-                e2 = tmp[1, 2, c]
-                e3 = tmp[1, 3, c]
-                e4 = tmp[1, 4, c]
-                e5 = tmp[1, 5, c]
-                e6 = tmp[1, 6, c]
-                e7 = tmp[1, 7, c]
-                V[8, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[9, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[10, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[11, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[12, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[13, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[14, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[15, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
-            for c in range(C):
-                e0 = tmp[2, 0, c]
-                e1 = tmp[2, 1, c]
-                e2 = tmp[2, 2, c]
-                e3 = tmp[2, 3, c]
-                e4 = tmp[2, 4, c]
-                e5 = tmp[2, 5, c]
-                e6 = tmp[2, 6, c]
-                e7 = tmp[2, 7, c]
-                V[16, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[17, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[18, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[19, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[20, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[21, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[22, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[23, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
-            for c in range(C):
-                e0 = tmp[3, 0, c]
-                e1 = tmp[3, 1, c]
-                e2 = tmp[3, 2, c]
-                e3 = tmp[3, 3, c]
-                e4 = tmp[3, 4, c]
-                e5 = tmp[3, 5, c]
-                e6 = tmp[3, 6, c]
-                e7 = tmp[3, 7, c]
-                V[24, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[25, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[26, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[27, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[28, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[29, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[30, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[31, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
-            for c in range(C):
-                e0 = tmp[4, 0, c]
-                e1 = tmp[4, 1, c]
-                e2 = tmp[4, 2, c]
-                e3 = tmp[4, 3, c]
-                e4 = tmp[4, 4, c]
-                e5 = tmp[4, 5, c]
-                e6 = tmp[4, 6, c]
-                e7 = tmp[4, 7, c]
-                V[32, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[33, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[34, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[35, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[36, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[37, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[38, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[39, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
-            for c in range(C):
-                e0 = tmp[5, 0, c]
-                e1 = tmp[5, 1, c]
-                e2 = tmp[5, 2, c]
-                e3 = tmp[5, 3, c]
-                e4 = tmp[5, 4, c]
-                e5 = tmp[5, 5, c]
-                e6 = tmp[5, 6, c]
-                e7 = tmp[5, 7, c]
-                V[40, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[41, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[42, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[43, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[44, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[45, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[46, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[47, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
-            for c in range(C):
-                e0 = tmp[6, 0, c]
-                e1 = tmp[6, 1, c]
-                e2 = tmp[6, 2, c]
-                e3 = tmp[6, 3, c]
-                e4 = tmp[6, 4, c]
-                e5 = tmp[6, 5, c]
-                e6 = tmp[6, 6, c]
-                e7 = tmp[6, 7, c]
-                V[48, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[49, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[50, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[51, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[52, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[53, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[54, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[55, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
-            for c in range(C):
-                e0 = tmp[7, 0, c]
-                e1 = tmp[7, 1, c]
-                e2 = tmp[7, 2, c]
-                e3 = tmp[7, 3, c]
-                e4 = tmp[7, 4, c]
-                e5 = tmp[7, 5, c]
-                e6 = tmp[7, 6, c]
-                e7 = tmp[7, 7, c]
-                V[56, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
-                V[57, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
-                V[58, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
-                V[59, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
-                V[60, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
-                V[61, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
-                V[62, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
-                V[63, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
+            for a in range(8):  # B^T d, column a: tmp[i, a] = sum_r BT[i, r] d[r, a]
+                for c in range(C):
+                    d0 = xh[b, y0 + 0, x0 + a, c]
+                    d1 = xh[b, y0 + 1, x0 + a, c]
+                    d2 = xh[b, y0 + 2, x0 + a, c]
+                    d3 = xh[b, y0 + 3, x0 + a, c]
+                    d4 = xh[b, y0 + 4, x0 + a, c]
+                    d5 = xh[b, y0 + 5, x0 + a, c]
+                    d6 = xh[b, y0 + 6, x0 + a, c]
+                    d7 = xh[b, y0 + 7, x0 + a, c]
+                    tmp[0, a, c] = - d0 + _8 * d2 - _8 * d4 + d6
+                    tmp[1, a, c] = - d1 + d2 + _9 * d3 - _9 * d4 - d5 + d6
+                    tmp[2, a, c] = d1 + d2 - _9 * d3 - _9 * d4 + d5 + d6
+                    tmp[3, a, c] = _1 * d1 + _5 * d2 - _2 * d3 - _10 * d4 + _3 * d5 + d6
+                    tmp[4, a, c] = - _1 * d1 + _5 * d2 + _2 * d3 - _10 * d4 - _3 * d5 + d6
+                    tmp[5, a, c] = _3 * d1 + _4 * d2 - _2 * d3 - _11 * d4 + _1 * d5 + d6
+                    tmp[6, a, c] = - _3 * d1 + _4 * d2 + _2 * d3 - _11 * d4 - _1 * d5 + d6
+                    tmp[7, a, c] = - d1 + _8 * d3 - _8 * d5 + d7
+            for i in range(8):  # (B^T d) B, row i
+                for c in range(C):
+                    e0 = tmp[i, 0, c]
+                    e1 = tmp[i, 1, c]
+                    e2 = tmp[i, 2, c]
+                    e3 = tmp[i, 3, c]
+                    e4 = tmp[i, 4, c]
+                    e5 = tmp[i, 5, c]
+                    e6 = tmp[i, 6, c]
+                    e7 = tmp[i, 7, c]
+                    V[i * 8 + 0, t, c] = - e0 + _8 * e2 - _8 * e4 + e6
+                    V[i * 8 + 1, t, c] = - e1 + e2 + _9 * e3 - _9 * e4 - e5 + e6
+                    V[i * 8 + 2, t, c] = e1 + e2 - _9 * e3 - _9 * e4 + e5 + e6
+                    V[i * 8 + 3, t, c] = _1 * e1 + _5 * e2 - _2 * e3 - _10 * e4 + _3 * e5 + e6
+                    V[i * 8 + 4, t, c] = - _1 * e1 + _5 * e2 + _2 * e3 - _10 * e4 - _3 * e5 + e6
+                    V[i * 8 + 5, t, c] = _3 * e1 + _4 * e2 - _2 * e3 - _11 * e4 + _1 * e5 + e6
+                    V[i * 8 + 6, t, c] = - _3 * e1 + _4 * e2 + _2 * e3 - _11 * e4 - _1 * e5 + e6
+                    V[i * 8 + 7, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
 
 
 @njit(parallel=True, cache=True)
@@ -845,350 +260,62 @@ def output_transform_6(M, yh, tiles_h, tiles_w):
             t = row * tiles_w + tx
             x0 = 6 * tx
             cols = min(6, Q - x0)
-            for k in range(K):
-                g0 = M[0, t, k]
-                g1 = M[8, t, k]
-                g2 = M[16, t, k]
-                g3 = M[24, t, k]
-                g4 = M[32, t, k]
-                g5 = M[40, t, k]
-                g6 = M[48, t, k]
-                g7 = M[56, t, k]
-                tmp[0, 0, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 0, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 0, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 0, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 0, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 0, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
-            for k in range(K):
-                g0 = M[1, t, k]
-                g1 = M[9, t, k]
-                g2 = M[17, t, k]
-                g3 = M[25, t, k]
-                g4 = M[33, t, k]
-                g5 = M[41, t, k]
-                g6 = M[49, t, k]
-                g7 = M[57, t, k]
-                tmp[0, 1, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 1, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 1, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 1, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 1, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 1, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
-            for k in range(K):
-                g0 = M[2, t, k]
-                g1 = M[10, t, k]
-                g2 = M[18, t, k]
-                g3 = M[26, t, k]
-                g4 = M[34, t, k]
-                g5 = M[42, t, k]
-                g6 = M[50, t, k]
-                g7 = M[58, t, k]
-                tmp[0, 2, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 2, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 2, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 2, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 2, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 2, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
-            for k in range(K):
-                g0 = M[3, t, k]
-                g1 = M[11, t, k]
-                g2 = M[19, t, k]
-                g3 = M[27, t, k]
-                g4 = M[35, t, k]
-                g5 = M[43, t, k]
-                g6 = M[51, t, k]
-                g7 = M[59, t, k]
-                tmp[0, 3, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 3, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 3, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 3, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 3, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 3, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
-            for k in range(K):
-                g0 = M[4, t, k]
-                g1 = M[12, t, k]
-                g2 = M[20, t, k]
-                g3 = M[28, t, k]
-                g4 = M[36, t, k]
-                g5 = M[44, t, k]
-                g6 = M[52, t, k]
-                g7 = M[60, t, k]
-                tmp[0, 4, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 4, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 4, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 4, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 4, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 4, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
-            for k in range(K):
-                g0 = M[5, t, k]
-                g1 = M[13, t, k]
-                g2 = M[21, t, k]
-                g3 = M[29, t, k]
-                g4 = M[37, t, k]
-                g5 = M[45, t, k]
-                g6 = M[53, t, k]
-                g7 = M[61, t, k]
-                tmp[0, 5, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 5, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 5, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 5, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 5, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 5, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
-            for k in range(K):
-                g0 = M[6, t, k]
-                g1 = M[14, t, k]
-                g2 = M[22, t, k]
-                g3 = M[30, t, k]
-                g4 = M[38, t, k]
-                g5 = M[46, t, k]
-                g6 = M[54, t, k]
-                g7 = M[62, t, k]
-                tmp[0, 6, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 6, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 6, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 6, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 6, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 6, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
-            for k in range(K):
-                g0 = M[7, t, k]
-                g1 = M[15, t, k]
-                g2 = M[23, t, k]
-                g3 = M[31, t, k]
-                g4 = M[39, t, k]
-                g5 = M[47, t, k]
-                g6 = M[55, t, k]
-                g7 = M[63, t, k]
-                tmp[0, 7, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
-                tmp[1, 7, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
-                tmp[2, 7, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
-                tmp[3, 7, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
-                tmp[4, 7, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
-                tmp[5, 7, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
+            for j in range(8):
+                for k in range(K):
+                    g0 = M[0 + j, t, k]
+                    g1 = M[8 + j, t, k]
+                    g2 = M[16 + j, t, k]
+                    g3 = M[24 + j, t, k]
+                    g4 = M[32 + j, t, k]
+                    g5 = M[40 + j, t, k]
+                    g6 = M[48 + j, t, k]
+                    g7 = M[56 + j, t, k]
+                    tmp[0, j, k] = g0 + g1 + g2 + g3 + g4 + g5 + g6
+                    tmp[1, j, k] = - g1 + g2 + _3 * g3 - _3 * g4 + _1 * g5 - _1 * g6
+                    tmp[2, j, k] = g1 + g2 + _4 * g3 + _4 * g4 + _5 * g5 + _5 * g6
+                    tmp[3, j, k] = - g1 + g2 + _6 * g3 - _6 * g4 + _7 * g5 - _7 * g6
+                    tmp[4, j, k] = g1 + g2 + _12 * g3 + _12 * g4 + _13 * g5 + _13 * g6
+                    tmp[5, j, k] = - g1 + g2 + _14 * g3 - _14 * g4 + _15 * g5 - _15 * g6 + g7
             if rows == 6 and cols == 6:
-                for k in range(K):
-                    f0 = tmp[0, 0, k]
-                    f1 = tmp[0, 1, k]
-                    f2 = tmp[0, 2, k]
-                    f3 = tmp[0, 3, k]
-                    f4 = tmp[0, 4, k]
-                    f5 = tmp[0, 5, k]
-                    f6 = tmp[0, 6, k]
-                    f7 = tmp[0, 7, k]
-                    yh[b, y0 + 0, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                    yh[b, y0 + 0, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                    yh[b, y0 + 0, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                    yh[b, y0 + 0, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                    yh[b, y0 + 0, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                    yh[b, y0 + 0, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                for k in range(K):
-                    f0 = tmp[1, 0, k]
-                    f1 = tmp[1, 1, k]
-                    f2 = tmp[1, 2, k]
-                    f3 = tmp[1, 3, k]
-                    f4 = tmp[1, 4, k]
-                    f5 = tmp[1, 5, k]
-                    f6 = tmp[1, 6, k]
-                    f7 = tmp[1, 7, k]
-                    yh[b, y0 + 1, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                    yh[b, y0 + 1, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                    yh[b, y0 + 1, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                    yh[b, y0 + 1, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                    yh[b, y0 + 1, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                    yh[b, y0 + 1, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                for k in range(K):
-                    f0 = tmp[2, 0, k]
-                    f1 = tmp[2, 1, k]
-                    f2 = tmp[2, 2, k]
-                    f3 = tmp[2, 3, k]
-                    f4 = tmp[2, 4, k]
-                    f5 = tmp[2, 5, k]
-                    f6 = tmp[2, 6, k]
-                    f7 = tmp[2, 7, k]
-                    yh[b, y0 + 2, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                    yh[b, y0 + 2, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                    yh[b, y0 + 2, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                    yh[b, y0 + 2, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                    yh[b, y0 + 2, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                    yh[b, y0 + 2, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                for k in range(K):
-                    f0 = tmp[3, 0, k]
-                    f1 = tmp[3, 1, k]
-                    f2 = tmp[3, 2, k]
-                    f3 = tmp[3, 3, k]
-                    f4 = tmp[3, 4, k]
-                    f5 = tmp[3, 5, k]
-                    f6 = tmp[3, 6, k]
-                    f7 = tmp[3, 7, k]
-                    yh[b, y0 + 3, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                    yh[b, y0 + 3, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                    yh[b, y0 + 3, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                    yh[b, y0 + 3, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                    yh[b, y0 + 3, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                    yh[b, y0 + 3, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                for k in range(K):
-                    f0 = tmp[4, 0, k]
-                    f1 = tmp[4, 1, k]
-                    f2 = tmp[4, 2, k]
-                    f3 = tmp[4, 3, k]
-                    f4 = tmp[4, 4, k]
-                    f5 = tmp[4, 5, k]
-                    f6 = tmp[4, 6, k]
-                    f7 = tmp[4, 7, k]
-                    yh[b, y0 + 4, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                    yh[b, y0 + 4, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                    yh[b, y0 + 4, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                    yh[b, y0 + 4, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                    yh[b, y0 + 4, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                    yh[b, y0 + 4, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                for k in range(K):
-                    f0 = tmp[5, 0, k]
-                    f1 = tmp[5, 1, k]
-                    f2 = tmp[5, 2, k]
-                    f3 = tmp[5, 3, k]
-                    f4 = tmp[5, 4, k]
-                    f5 = tmp[5, 5, k]
-                    f6 = tmp[5, 6, k]
-                    f7 = tmp[5, 7, k]
-                    yh[b, y0 + 5, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                    yh[b, y0 + 5, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                    yh[b, y0 + 5, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                    yh[b, y0 + 5, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                    yh[b, y0 + 5, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                    yh[b, y0 + 5, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
+                for i in range(6):
+                    for k in range(K):
+                        f0 = tmp[i, 0, k]
+                        f1 = tmp[i, 1, k]
+                        f2 = tmp[i, 2, k]
+                        f3 = tmp[i, 3, k]
+                        f4 = tmp[i, 4, k]
+                        f5 = tmp[i, 5, k]
+                        f6 = tmp[i, 6, k]
+                        f7 = tmp[i, 7, k]
+                        yh[b, y0 + i, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
+                        yh[b, y0 + i, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
+                        yh[b, y0 + i, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
+                        yh[b, y0 + i, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
+                        yh[b, y0 + i, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
+                        yh[b, y0 + i, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
             else:
-                if 0 < rows:
+                for i in range(rows):
                     for k in range(K):
-                        f0 = tmp[0, 0, k]
-                        f1 = tmp[0, 1, k]
-                        f2 = tmp[0, 2, k]
-                        f3 = tmp[0, 3, k]
-                        f4 = tmp[0, 4, k]
-                        f5 = tmp[0, 5, k]
-                        f6 = tmp[0, 6, k]
-                        f7 = tmp[0, 7, k]
+                        f0 = tmp[i, 0, k]
+                        f1 = tmp[i, 1, k]
+                        f2 = tmp[i, 2, k]
+                        f3 = tmp[i, 3, k]
+                        f4 = tmp[i, 4, k]
+                        f5 = tmp[i, 5, k]
+                        f6 = tmp[i, 6, k]
+                        f7 = tmp[i, 7, k]
                         if 0 < cols:
-                            yh[b, y0 + 0, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
+                            yh[b, y0 + i, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
                         if 1 < cols:
-                            yh[b, y0 + 0, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
+                            yh[b, y0 + i, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
                         if 2 < cols:
-                            yh[b, y0 + 0, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
+                            yh[b, y0 + i, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
                         if 3 < cols:
-                            yh[b, y0 + 0, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
+                            yh[b, y0 + i, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
                         if 4 < cols:
-                            yh[b, y0 + 0, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
+                            yh[b, y0 + i, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
                         if 5 < cols:
-                            yh[b, y0 + 0, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                if 1 < rows:
-                    for k in range(K):
-                        f0 = tmp[1, 0, k]
-                        f1 = tmp[1, 1, k]
-                        f2 = tmp[1, 2, k]
-                        f3 = tmp[1, 3, k]
-                        f4 = tmp[1, 4, k]
-                        f5 = tmp[1, 5, k]
-                        f6 = tmp[1, 6, k]
-                        f7 = tmp[1, 7, k]
-                        if 0 < cols:
-                            yh[b, y0 + 1, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                        if 1 < cols:
-                            yh[b, y0 + 1, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                        if 2 < cols:
-                            yh[b, y0 + 1, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                        if 3 < cols:
-                            yh[b, y0 + 1, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                        if 4 < cols:
-                            yh[b, y0 + 1, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                        if 5 < cols:
-                            yh[b, y0 + 1, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                if 2 < rows:
-                    for k in range(K):
-                        f0 = tmp[2, 0, k]
-                        f1 = tmp[2, 1, k]
-                        f2 = tmp[2, 2, k]
-                        f3 = tmp[2, 3, k]
-                        f4 = tmp[2, 4, k]
-                        f5 = tmp[2, 5, k]
-                        f6 = tmp[2, 6, k]
-                        f7 = tmp[2, 7, k]
-                        if 0 < cols:
-                            yh[b, y0 + 2, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                        if 1 < cols:
-                            yh[b, y0 + 2, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                        if 2 < cols:
-                            yh[b, y0 + 2, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                        if 3 < cols:
-                            yh[b, y0 + 2, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                        if 4 < cols:
-                            yh[b, y0 + 2, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                        if 5 < cols:
-                            yh[b, y0 + 2, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                if 3 < rows:
-                    for k in range(K):
-                        f0 = tmp[3, 0, k]
-                        f1 = tmp[3, 1, k]
-                        f2 = tmp[3, 2, k]
-                        f3 = tmp[3, 3, k]
-                        f4 = tmp[3, 4, k]
-                        f5 = tmp[3, 5, k]
-                        f6 = tmp[3, 6, k]
-                        f7 = tmp[3, 7, k]
-                        if 0 < cols:
-                            yh[b, y0 + 3, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                        if 1 < cols:
-                            yh[b, y0 + 3, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                        if 2 < cols:
-                            yh[b, y0 + 3, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                        if 3 < cols:
-                            yh[b, y0 + 3, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                        if 4 < cols:
-                            yh[b, y0 + 3, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                        if 5 < cols:
-                            yh[b, y0 + 3, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                if 4 < rows:
-                    for k in range(K):
-                        f0 = tmp[4, 0, k]
-                        f1 = tmp[4, 1, k]
-                        f2 = tmp[4, 2, k]
-                        f3 = tmp[4, 3, k]
-                        f4 = tmp[4, 4, k]
-                        f5 = tmp[4, 5, k]
-                        f6 = tmp[4, 6, k]
-                        f7 = tmp[4, 7, k]
-                        if 0 < cols:
-                            yh[b, y0 + 4, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                        if 1 < cols:
-                            yh[b, y0 + 4, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                        if 2 < cols:
-                            yh[b, y0 + 4, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                        if 3 < cols:
-                            yh[b, y0 + 4, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                        if 4 < cols:
-                            yh[b, y0 + 4, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                        if 5 < cols:
-                            yh[b, y0 + 4, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
-                if 5 < rows:
-                    for k in range(K):
-                        f0 = tmp[5, 0, k]
-                        f1 = tmp[5, 1, k]
-                        f2 = tmp[5, 2, k]
-                        f3 = tmp[5, 3, k]
-                        f4 = tmp[5, 4, k]
-                        f5 = tmp[5, 5, k]
-                        f6 = tmp[5, 6, k]
-                        f7 = tmp[5, 7, k]
-                        if 0 < cols:
-                            yh[b, y0 + 5, x0 + 0, k] = f0 + f1 + f2 + f3 + f4 + f5 + f6
-                        if 1 < cols:
-                            yh[b, y0 + 5, x0 + 1, k] = - f1 + f2 + _3 * f3 - _3 * f4 + _1 * f5 - _1 * f6
-                        if 2 < cols:
-                            yh[b, y0 + 5, x0 + 2, k] = f1 + f2 + _4 * f3 + _4 * f4 + _5 * f5 + _5 * f6
-                        if 3 < cols:
-                            yh[b, y0 + 5, x0 + 3, k] = - f1 + f2 + _6 * f3 - _6 * f4 + _7 * f5 - _7 * f6
-                        if 4 < cols:
-                            yh[b, y0 + 5, x0 + 4, k] = f1 + f2 + _12 * f3 + _12 * f4 + _13 * f5 + _13 * f6
-                        if 5 < cols:
-                            yh[b, y0 + 5, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
+                            yh[b, y0 + i, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
 
 INPUT_TRANSFORMS = {2: input_transform_2, 4: input_transform_4, 6: input_transform_6}
 OUTPUT_TRANSFORMS = {2: output_transform_2, 4: output_transform_4, 6: output_transform_6}
