@@ -1,5 +1,5 @@
-"""The machine's own yardstick, measured in every run beside the convolutions: sgemm throughput (the
-GFLOP/s charts' peak line) and copy bandwidth. Two runs filed under one machine whose yardsticks
+"""The machine's own yardstick, measured in every run beside the convolutions: the fp32 FMA peak (the
+GFLOP/s chart's peak line), sgemm throughput and copy bandwidth. Two runs filed under one machine whose yardsticks
 disagree were not on the same hardware, or not on a quiet one."""
 import numpy as np
 import torch
@@ -31,6 +31,14 @@ class Sgemm:
         return 2 * SIZE**3 / median_seconds(lambda: torch.mm(a, b), repeats=5) / 1e9
 
     track_torch_sgemm_gflops.unit = "GFLOP/s"
+
+    def track_fma_peak_gflops(self):
+        """The cores' fp32 FMA throughput (convbench.measure.fma_peak): the roofline's compute ceiling."""
+        from convbench.measure.fma_peak import fma_peak_flops
+
+        return max(fma_peak_flops().values()) / 1e9
+
+    track_fma_peak_gflops.unit = "GFLOP/s"
 
 
 class Copy:

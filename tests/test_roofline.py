@@ -1,11 +1,13 @@
 """The stage counts behind `convbench stages`' roofline, against counts worked out here from the shapes."""
 import math
 
+import numpy as np
 import pytest
 
 import convbench
 from convbench.measure import runs
 from convbench.algorithms.work import Work
+from convbench.measure import fma_peak
 from convbench.measure.roofline import Ceilings
 
 COMPLEX, FLOAT = 8, 4
@@ -73,3 +75,37 @@ def test_stages_rows_carry_the_roofline_and_the_sum():
     assert total.work_bytes == sum(row.work_bytes for row in staged)
     assert by_stage["call"].bound_seconds is None
     assert set(runs.call_over_stages(rows)) == {0.0}
+
+
+@pytest.mark.parametrize("lanes", sorted(fma_peak.KERNELS))
+def test_the_fma_loop_does_every_multiply_add_it_is_counted_for(lanes):
+    """Every block float runs x = fl(a·x + b) `reps` times from 0, each a float32 FMA (one rounding):
+    emulated here step by step. A loop that skipped, merged or reassociated iterations (its flop count
+    would then be a fiction) rounds its way to another value."""
+    a, b = float(fma_peak._A), float(fma_peak._B)
+    reps, x = 20000, np.float32(0)
+    for _ in range(reps):
+        x = np.float32(a * float(x) + b)  # exact in float64 (24-bit operands), then rounded once
+    out = np.zeros(2, dtype=np.float32)
+    fma_peak.KERNELS[lanes](reps, out)
+    assert out / lanes == pytest.approx(float(x), rel=1e-5)
+
+
+def test_the_peak_counts_two_flops_per_multiply_add_on_every_thread(monkeypatch):
+    monkeypatch.setattr(fma_peak, "alternating_medians", lambda fns, repeats: {lanes: 0.5 for lanes in fns})
+    found = fma_peak.fma_peak_flops(threads=3)
+    assert found == {lanes: 3 * 2 * lanes * (fma_peak.FLOPS_PER_CALL // (2 * lanes)) / 0.5 for lanes in fma_peak.KERNELS}
+
+
+def test_the_ceilings_take_the_fma_peak_and_keep_the_sgemm(monkeypatch):
+    from convbench.measure import roofline
+
+    monkeypatch.setattr(fma_peak, "fma_peak_flops", lambda repeats: {64: 150e9, 96: 190e9})
+    roofline.measured_ceilings.cache_clear()
+    try:
+        ceilings = roofline.measured_ceilings(repeats=1)
+        stored = roofline.calibration()
+    finally:
+        roofline.measured_ceilings.cache_clear()
+    assert ceilings.flops_per_second == 190e9 and ceilings.sgemm_flops_per_second > 0
+    assert stored["fma_peak_gflops"] == 190.0 and stored["sgemm_gflops"] > 0

@@ -236,7 +236,7 @@ class StageRow:
     call_rss_bytes: float    # peak RSS rise of one call (nan where unsupported)
     work_bytes: float | None = None   # compulsory bytes moved, counted from the shapes (algorithms/work.py)
     work_flops: float | None = None   # flops of the stage's method, counted likewise
-    bound_seconds: float | None = None  # roofline bound: max(bytes / copy bandwidth, flops / sgemm peak)
+    bound_seconds: float | None = None  # roofline bound: max(bytes / copy bandwidth, flops / fp32 FMA peak)
 
     @property
     def of_bound(self) -> float | None:
@@ -276,7 +276,7 @@ def stages(spec: ConvSpec, algorithm: str = "fft", compressions=None, repeats: i
     run after an untimed one of itself, so the call's overhead over the sum of its stages is
     what the call does besides them (its checks, handing the cores between pools), not drift.
     Staged plans add each stage's counted bytes and flops and its roofline bound
-    (convbench.measure.roofline: this machine's measured copy bandwidth and sgemm peak)."""
+    (convbench.measure.roofline: this machine's measured copy bandwidth and fp32 FMA peak)."""
     from convbench.measure.roofline import measured_ceilings
 
     if compressions is None:

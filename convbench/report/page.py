@@ -19,7 +19,7 @@ CAPTIONS = {
     "tile_error_time": "The price of bigger tiles: relative error against the float64 oracle and time per call of "
                        "Winograd F(2), F(4), F(6) and the FFT tiles on ResNet-18's 3x3 layers.",
     "gflops_per_layer": "Effective GFLOP/s (the direct algorithm's count over the time) per real layer and variant, "
-                        "against the machine's measured sgemm peak.",
+                        "against the machine's measured fp32 FMA peak (its best sgemm in runs before that was measured).",
     "compression_time_workspace": "What band-limiting buys: fft time per call and measured workspace against the "
                                   "compression rate, per layer.",
     "compression_error_energy": "What band-limiting costs: the output's error and the input energy kept, on white "
