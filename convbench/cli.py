@@ -512,6 +512,34 @@ def cmd_accuracy(args) -> int:
     return 0
 
 
+def cmd_spectrum(args) -> int:
+    from convbench.workloads.photographs import INPUTS, low_frequency_verdict, what_band_limiting_keeps
+    from convbench.report.record_file import write_record
+
+    spec = layer(args.layer).spec
+    rows = what_band_limiting_keeps(spec, args.compressions, args.inputs)
+    table = _table(f"what band-limiting keeps on {spec}: fft at each compression, per input",
+                   ("input", "compression", "achieved", "energy kept", "relative error"),
+                   right=("compression", "achieved", "energy kept", "relative error"))
+    for row in rows:
+        table.add_row(row.input, f"{row.compression:g}", f"{row.achieved:.3f}", f"{row.retained_energy:.4f}",
+                      f"{row.relative_error:.2e}")
+    console.print(table)
+    verdict = low_frequency_verdict(rows)
+    console.print(f"natural images keep more in the low frequencies: {verdict}")
+    grid = [[row.input, row.compression, round(row.achieved, 4), round(row.retained_energy, 4),
+             float(f"{row.relative_error:.3e}")] for row in rows]
+    console.print("wrote " + str(write_record(
+        "low-frequency-energy", "What band-limiting keeps of photographs, a 1/f^2 spectrum and white noise",
+        f"The fft plan of {spec} at each compression rate: the fraction of the input's spectral energy kept "
+        f"and the output's relative error against the exact float64 convolution, per input ("
+        + "; ".join(f"{name}: {what}" for name, what in INPUTS.items() if name in args.inputs)
+        + f"). Verdict: {verdict}.",
+        ["input", "compression", "achieved", "energy kept", "relative error"], grid,
+        "README.md; docs/content/guide/suites.md", args.records)))
+    return 0
+
+
 def cmd_robustness(args) -> int:
     from convbench.workloads.robustness import robustness
     from convbench.report.plot import chart_robustness  # seaborn and matplotlib load only for this
@@ -750,6 +778,16 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--out", default="results/figures")
     acc.add_argument("--records", default="results/records", help="where the table is kept as a record")
     acc.set_defaults(run=cmd_accuracy)
+    spectrum = commands.add_parser("spectrum", help="what band-limiting keeps of real photographs, a 1/f^2 "
+                                                    "spectrum and white noise: energy and error per compression "
+                                                    "(seconds)")
+    spectrum.add_argument("--layer", choices=sorted(ALL_LAYERS), default="resnet18-conv2",
+                          help="the layer whose fft plan band-limits the inputs (its input size is the crops')")
+    spectrum.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9])
+    spectrum.add_argument("--inputs", nargs="+", choices=["white noise", "1/f^2 spectrum", "photographs"],
+                          default=["white noise", "1/f^2 spectrum", "photographs"])
+    spectrum.add_argument("--records", default="results/records", help="where the table is kept as a record")
+    spectrum.set_defaults(run=cmd_spectrum)
     rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
                                                  "and the proposal's lossy input channels as defences (about a minute)")
     rob.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5, 0.75, 0.9])

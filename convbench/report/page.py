@@ -23,7 +23,8 @@ CAPTIONS = {
     "compression_time_workspace": "What band-limiting buys: fft time per call and measured workspace against the "
                                   "compression rate, per layer.",
     "compression_error_energy": "What band-limiting costs: the output's error and the input energy kept, on white "
-                                "noise and on natural-image spectra.",
+                                "noise, on a 1/f² spectrum and on real photographs (the proposal's claim that "
+                                "natural images put more information in the low frequencies).",
     "training_step_compression": "A training step (forward and both backward passes) of the band-limited fft: "
                                  "time and measured memory against the compression rate, relative to c = 0.",
     "training_passes": "A training step pass by pass (forward, backward-data, backward-filter) for every variant "

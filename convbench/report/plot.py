@@ -98,7 +98,7 @@ def chart_compression_cost(frame, out):
 
 
 def chart_compression_accuracy(frame, out):
-    inputs = {"": "white noise", "_natural": "1/f² (natural-image) spectrum"}
+    inputs = {"": "white noise", "_natural": "1/f² (natural-image) spectrum", "_photographs": "photographs"}
     error = pd.concat([_measure(frame, "Compression", f"track_relative_error{key}").assign(input=label)
                        for key, label in inputs.items()])
     energy = pd.concat([_measure(frame, "Compression", f"track_retained_energy{key}").assign(input=label)
@@ -112,7 +112,8 @@ def chart_compression_accuracy(frame, out):
     sns.lineplot(errorbar=SPREAD, data=energy, x="compression", y="value", hue="layer", style="input", marker="o", ax=right)
     right.set(xlabel="compression rate c", ylabel="fraction of input spectral energy kept",
               title="Retained input energy (Parseval)", ylim=(0, 1.02))
-    fig.suptitle("What band-limiting costs: white noise is the worst case, natural-image spectra keep more")
+    fig.suptitle("What band-limiting costs: white noise is the worst case; a 1/f² spectrum and real photographs "
+                 "keep more")
     return _save(fig, out, "compression_error_energy")
 
 
