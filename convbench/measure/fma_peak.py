@@ -25,6 +25,8 @@ FLOPS_PER_CALL = 2**30  # per thread: about 10 ms a call at 100 GFLOP/s a core
 _A, _B = np.float32(0.99999), np.float32(1e-5)  # acc stays bounded: no denormals, no overflow
 
 
+# One kernel per block size: LLVM keeps the block in registers only when its length is a constant of
+# the compiled code, so the three differ in that literal alone.
 @njit(fastmath={"contract"}, parallel=True, cache=True)
 def _fma_64(reps, out):
     for thread in prange(out.shape[0]):

@@ -53,7 +53,7 @@ def photographs(rng: np.random.Generator, shape) -> np.ndarray:
 def band_limit_input(name: str, rng: np.random.Generator, shape) -> np.ndarray:
     """The input called `name` in INPUTS, of `shape`."""
     if name == "white noise":
-        return rng.uniform(-1, 1, shape).astype(np.float32)
+        return random_inputs.uniform(rng, shape)
     if name == "1/f^2 spectrum":
         return random_inputs.natural(rng, shape)
     if name == "photographs":
@@ -76,13 +76,13 @@ def what_band_limiting_keeps(spec, rates, inputs=tuple(INPUTS), seed: int = 0) -
     from convbench.core.oracle import reference_for, relative_error
     from convbench.interface.api import plan as make_plan
 
-    w = np.random.default_rng(seed + 1).uniform(-1, 1, spec.filter_shape).astype(np.float32)
+    w = random_inputs.uniform(np.random.default_rng(seed + 1), spec.filter_shape)
+    plans = {rate: make_plan(spec, "fft", compression=rate) for rate in rates}  # one per rate, for every input
     rows = []
     for name in inputs:
         x = band_limit_input(name, np.random.default_rng(seed), spec.input_shape)
         exact = reference_for(spec, x, w)
-        for rate in rates:
-            plan = make_plan(spec, "fft", compression=rate)
+        for rate, plan in plans.items():
             rows.append(KeptRow(name, rate, plan.compression, plan.retained_energy(x),
                                 relative_error(plan(x, w), exact)))
     return rows
