@@ -166,3 +166,48 @@ def test_an_unoffered_tile_is_a_conv_error_naming_it(tile):
     spec = convbench.ConvSpec(N=1, C=1, H=6, W=6, K=1, R=3, S=3)
     with pytest.raises(convbench.ConvError, match="tile must be one of 2, 4, 6"):
         convbench.plan(spec, "winograd", tile=tile)
+
+
+def test_filter_blocks_start_where_the_transformed_filters_outgrow_the_caches():
+    from convbench.core.selection import WINOGRAD_FILTER_BLOCKS_ABOVE, winograd_filter_block
+    assert winograd_filter_block(36, 64, 64) == 64  # ResNet-18's 64@56, F(4x4): 0.6 MiB, the stages
+    assert winograd_filter_block(36, 512, 512, groups=2) == 512  # grouped layers keep the stages
+    block = winograd_filter_block(36, 512, 512)
+    assert 16 <= block < 512 and block % 16 == 0
+    fits = WINOGRAD_FILTER_BLOCKS_ABOVE // (36 * 512 * 4)
+    assert winograd_filter_block(36, fits, 512) == fits and winograd_filter_block(36, fits + 1, 512) < fits + 1
+
+
+def _blocked_plan(tile, K=200, C=512):
+    """A plan whose transformed filters take the blocks, K not a multiple of the block (a short last one)."""
+    spec = convbench.ConvSpec(N=2, C=C, H=5, W=6, K=K, R=3, S=3, padding=1)
+    plan = convbench.plan(spec, "winograd", tile=tile)
+    assert plan.filter_block < K and K % plan.filter_block, "the shape must take the blocks, a short one last"
+    return spec, plan
+
+
+@pytest.mark.parametrize("tile", TILES)
+def test_filter_blocks_compute_what_the_separate_stages_compute(rng, tile):
+    spec, blocked = _blocked_plan(tile)
+    x, w = random_problem(spec, rng)
+    staged = convbench.plan(spec, "winograd", tile=tile)
+    staged.filter_block = spec.K  # the separate stages: the whole filter transform, then the contraction
+    out = np.full(spec.output_shape, np.nan, dtype=np.float32)
+    blocked(x, w, out=out)
+    assert not np.isnan(out).any()
+    label = registry.label("winograd", {"tile": tile}) if tile != 2 else "winograd"
+    assert_matches_oracle(label, spec, x, w, out)
+    np.testing.assert_allclose(out, staged(x, w), rtol=0, atol=1e-5 * np.abs(out).max())
+    # a blocked forward leaves the input transform that backward_filter's reuse_forward takes
+    dy = rng.standard_normal(spec.output_shape).astype(np.float32)
+    np.testing.assert_allclose(blocked.backward_filter(x, dy, reuse_forward=True), staged.backward_filter(x, dy),
+                               rtol=0, atol=1e-5 * np.abs(staged.backward_filter(x, dy)).max())
+
+
+def test_a_blocked_plan_plans_for_one_block_of_transformed_filters_not_all():
+    spec, plan = _blocked_plan(4, K=512)
+    all_filters = 36 * spec.K * spec.C * 4
+    assert plan._U is None  # never made by a call
+    assert type(plan).planned_bytes(spec, tile=4) < all_filters
+    plan(*random_problem(spec, 0))
+    assert plan._U is None

@@ -5,12 +5,13 @@ import numpy as np
 import torch
 
 from convbench.core.errors import ConvError
+from convbench.core.selection import winograd_filter_block
 
 from ..base import StagedPlan
-from ..blas import diagonal_blocks, matmul
+from ..blas import copy, diagonal_blocks, matmul
 from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
-from .transforms import filter_transform, input_transform, output_transform
+from .transforms import filter_transform, filter_transform_block, input_transform, output_transform
 
 
 def winograd_supports(spec) -> bool:
@@ -38,6 +39,11 @@ class WinogradCPU(StagedPlan):
     tile=2 (the default, the mission's F(2x2,3x3)) spends 16 multiplies per 4
     outputs, tile=4 36 per 16, tile=6 64 per 36; the error against float64
     grows with the tile (the matrices' entries grow with the points).
+
+    Where the transformed filters outgrow the caches (many channels, big tiles: selection.
+    winograd_filter_block), a call runs the filter transform and the contraction by blocks of
+    filters, each block multiplied while its transform is still in cache; stages() times the
+    separate stages all the same.
     """
 
     algorithm = "winograd"
@@ -53,7 +59,9 @@ class WinogradCPU(StagedPlan):
         if not isinstance(tile, int) or tile < 1:
             return 0  # refused by check_tile, by name
         n, tiles = tile + 2, spec.N * -(-spec.P // tile) * -(-spec.Q // tile)
-        return n * n * (tiles * (spec.C + spec.K) + spec.K * spec.C_per_group) * 4
+        block = winograd_filter_block(n * n, spec.K, spec.C_per_group, spec.groups)
+        filters = spec.K * spec.C_per_group if block == spec.K else block * (spec.C_per_group + tiles)
+        return n * n * (tiles * (spec.C + spec.K) + filters) * 4
 
     def __init__(self, spec, tile: int = 2):
         self.tile = check_tile(tile)
@@ -71,7 +79,11 @@ class WinogradCPU(StagedPlan):
         self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
         self._V = np.empty((n * n, tiles, spec.C), dtype=np.float32)
         self._M = np.empty((n * n, tiles, spec.K), dtype=np.float32)
-        self._U = np.empty((n * n, spec.K, spec.C_per_group), dtype=np.float32)
+        self._U = None  # all the transformed filters: made by transform_filter, which a blocked call skips
+        self.filter_block = winograd_filter_block(n * n, spec.K, spec.C_per_group, spec.groups)
+        if self.filter_block < spec.K:  # one block of transformed filters, and its product
+            self._U_block = np.empty(n * n * self.filter_block * spec.C, dtype=np.float32)
+            self._M_block = np.empty(n * n * tiles * self.filter_block, dtype=np.float32)
 
     def stage_work(self) -> dict:
         """The transforms counted as the dense products they are written as (G g G^T by the
@@ -79,7 +91,8 @@ class WinogradCPU(StagedPlan):
         spec, m = self.spec, self.tile
         n = m + 2
         tiles, Cg = self._V.shape[1], spec.C_per_group
-        V, M, U = (FLOAT * a.size for a in (self._V, self._M, self._U))
+        V, M = (FLOAT * a.size for a in (self._V, self._M))
+        U = FLOAT * n * n * spec.K * Cg
         return {"filter transform": Work(FLOAT * spec.K * Cg * 9 + U, gemm_flops(n * n, spec.K * Cg, 9)),
                 "input transform": Work(FLOAT * spec.N * spec.C * spec.H * spec.W + V,
                                         tiles * spec.C * (gemm_flops(n, n, n) * 2)),
@@ -88,7 +101,31 @@ class WinogradCPU(StagedPlan):
                                          tiles * spec.K * (gemm_flops(m, n, n) + gemm_flops(m, m, n)))}
 
     def transform_filter(self, w):
+        if self._U is None:
+            n = self.tile + 2
+            self._U = np.empty((n * n, self.spec.K, self.spec.C_per_group), dtype=np.float32)
         return filter_transform(w, self._GG, self._U)
+
+    def run(self, x, w, out):
+        if self.filter_block == self.spec.K:
+            super().run(x, w, out)
+            return
+        self.transform_input(x)
+        self.contract_by_filter_blocks(w)
+        self.transform_output(out)
+
+    def contract_by_filter_blocks(self, w) -> None:
+        """M[:, :, block] = V @ U[:, block]^T for each block of filters, U[:, block] transformed just before
+        (the same products as transform_filter then contract, with the transformed filters never all in
+        memory at once: results/records/implementation-choices.json, row winograd-filter-blocks)."""
+        points, tiles, C = self._V.shape
+        for k0 in range(0, self.spec.K, self.filter_block):
+            block = min(self.filter_block, self.spec.K - k0)
+            U = self._U_block[:points * block * C].reshape(points, block, C)
+            M = self._M_block[:points * tiles * block].reshape(points, tiles, block)
+            filter_transform_block(w, k0, self._GG, U)
+            matmul(self._V, U.transpose(0, 2, 1), out=M)
+            copy(self._M[:, :, k0:k0 + block], M)
 
     def transform_input(self, x):
         input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, (self.spec.pad_h, self.spec.pad_w))
@@ -115,7 +152,7 @@ class WinogradCPU(StagedPlan):
         spec, m = self.spec, self.tile
         n = m + 2
         AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
-        if not (reuse_forward and self._forward_filter is not None):
+        if not reuse_forward:  # (Plan._check_reuse saw that the last forward was on this x, its buffers intact)
             self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
         padded = np.zeros((spec.N, spec.K, m * self.tiles_h, m * self.tiles_w), dtype=np.float32)
         padded[:, :, :spec.P, :spec.Q] = dy

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numba import njit, prange
 
 from ..blas import matmul
 from ..padding import embed_channels_last
@@ -27,6 +28,30 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
     K, C = w.shape[:2]
     matmul(GG, w.reshape(K * C, 9).T, out=out.reshape(GG.shape[0], K * C))
     return out
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def filter_transform_block(w, k0, GG, out):
+    """out[i, kk, c] = sum_j GG[i, j] w[k0 + kk, c, j], for the filters k0 .. k0 + out.shape[1] - 1: one block
+    of the transform, written where the next GEMM reads it while it is in cache. Each filter's nine taps are
+    first laid out tap-major (9, C), so the sum runs over contiguous channels; GG's zeros are skipped."""
+    block, C, points = out.shape[1], w.shape[1], GG.shape[0]
+    for kk in prange(block):
+        k = k0 + kk
+        taps = np.empty((9, C), dtype=np.float32)
+        for c in range(C):
+            for j in range(9):
+                taps[j, c] = w[k, c, j // 3, j % 3]
+        row = np.empty(C, dtype=np.float32)
+        for i in range(points):
+            row[:] = 0
+            for j in range(9):
+                g = GG[i, j]
+                if g != 0:
+                    tap = taps[j]
+                    for c in range(C):
+                        row[c] += g * tap[c]
+            out[i, kk, :] = row
 
 
 def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int, int]) -> None:

@@ -55,6 +55,24 @@ def direct_method(spec) -> str:
     return "gather" if direct_gathers(rows * cols / (spec.P * spec.Q), spec.K) else "slice"
 
 
+# -- Winograd on the CPU ------------------------------------------------------
+# bytes of the transformed filters (n²·K·C·4) above which the filter transform and the contraction
+# run by blocks of filters, each block's transform still in cache when it is multiplied (its measurement: the record)
+WINOGRAD_FILTER_BLOCKS_ABOVE = 4 << 20
+# bytes of one block of transformed filters (its measurement: the record)
+WINOGRAD_FILTER_BLOCK_BYTES = 4 << 20
+
+
+def winograd_filter_block(points: int, K: int, C_per_group: int, groups: int = 1) -> int:
+    """Filters per block of Winograd's fused filter transform and contraction: K (one block, the
+    separate stages) unless the whole transform outgrows WINOGRAD_FILTER_BLOCKS_ABOVE; then as many
+    as fill WINOGRAD_FILTER_BLOCK_BYTES, a multiple of 16, at least 16. Grouped layers keep the stages."""
+    row = points * C_per_group * 4  # one filter's transform
+    if groups > 1 or K * row <= WINOGRAD_FILTER_BLOCKS_ABOVE:
+        return K
+    return min(K, max(16, WINOGRAD_FILTER_BLOCK_BYTES // row // 16 * 16))
+
+
 # -- fft on the CPU -----------------------------------------------------------
 # FFT grid side up to which the pruned matrix DFT beats FFTW for the input and output transforms (its measurement: the record)
 DFT_GRID_UP_TO = 128
