@@ -28,6 +28,7 @@ QUICK = (
     "fft tile 16 7x7 valid vs torch",
     "winograd resnet18 256@14 vs torch",
     "winograd F(4x4,3x3) resnet18 128@28 vs torch",
+    "winograd F(4x4,3x3) resnet18 512@7 vs torch",  # its filters transformed and multiplied by blocks
     "direct resnet18 512@7 vs torch",
     "direct backward_data resnet18 128@28 vs torch",
     "fft step 7x7 valid vs torch",
