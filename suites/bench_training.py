@@ -6,7 +6,7 @@ three, as a training step runs them), plus the measured workspace and peak
 RSS of a step. Every variant on ResNet-18's 3x3 layers and the 7x7/11x11
 N=8 C=K=64 layers; fft over the compression rates. CPU only: the cuda passes
 are timed against cuDNN's in bench_speed_targets.GpuRatios. `Digits` tracks `convbench accuracy`'s test
-accuracies (the full sweep only).
+accuracies, times per epoch and memory (the full sweep only).
 """
 from convbench.workloads.layers import layer
 from convbench.measure.timing import workspace_bytes
@@ -79,24 +79,41 @@ class TrainingCompression(_Training):
 
 
 class Digits:
-    """convbench accuracy's experiment: test accuracy of the 2-conv CNN on the digits, by compression."""
+    """convbench accuracy's experiment: the 2-conv CNN on the digits at each compression, and torch's; its
+    test accuracy, measured time per epoch and the memory its training allocates (the proposal's "accuracy
+    vs performance": the report page draws the front). Trained once per run (setup_cache, about a minute)."""
 
     version = VERSION
-    rounds = 1
-    number = 1
-    repeat = 1
-    timeout = 600
+    timeout = 1200
     params = [["torch", "fft c=0", "fft c=0.25", "fft c=0.5", "fft c=0.75", "fft c=0.9"]]
     param_names = ["model"]
 
-    def setup(self, model):
+    def setup_cache(self):
         if pick(False, True):
+            return None
+        from convbench.workloads.accuracy import accuracy_table
+
+        rows = accuracy_table((0.0, 0.25, 0.5, 0.75, 0.9))
+        return {"torch" if row.model == "torch" else f"fft c={row.compression:g}": row for row in rows}
+
+    def setup(self, cache, model):
+        if cache is None:
             raise NotImplementedError("the digits training runs in the full sweep only")
 
-    def track_test_accuracy(self, model):
-        from convbench.workloads.accuracy import train_and_test
-
-        compression = None if model == "torch" else float(model.split("=")[1])
-        return train_and_test(compression).test_accuracy
+    def track_test_accuracy(self, cache, model):
+        return cache[model].test_accuracy
 
     track_test_accuracy.unit = "fraction correct"
+
+    def track_seconds_per_epoch(self, cache, model):
+        return cache[model].seconds_per_epoch
+
+    track_seconds_per_epoch.unit = "seconds"
+
+    def track_peak_memory_rise(self, cache, model):
+        memory = cache[model].peak_memory_bytes
+        if memory is None:
+            raise NotImplementedError("no peak resident memory counters on this system")
+        return memory
+
+    track_peak_memory_rise.unit = "bytes"

@@ -61,6 +61,38 @@ def test_accuracy_trains_the_digits_and_draws_the_chart(tmp_path, capsys):
     assert {p.name for p in charts.iterdir()} == {"accuracy_vs_compression.png", "accuracy_vs_compression.svg"}
     record = json.loads((records / "digits-accuracy.json").read_text())
     assert "1 epochs" in record["what"] and [row[1] for row in record["rows"]] == [None, 0.0, 0.9]
+    assert "accuracy vs performance" in out.replace("\n", " ")
+    memory, on_front = record["columns"].index("peak memory rise [MiB]"), record["columns"].index("on the rates' time-accuracy front")
+    assert all(row[memory] is None or row[memory] >= 0 for row in record["rows"])
+    assert any(row[on_front] for row in record["rows"][1:]) and not record["rows"][0][on_front]  # torch: a reference, not a rate
+
+
+def _row(model, compression, accuracy, seconds, memory=None):
+    from convbench.workloads.accuracy import AccuracyRow
+
+    return AccuracyRow(model, compression, compression, accuracy, seconds, 1, memory)
+
+
+def test_the_pareto_front_keeps_the_rows_no_other_beats_on_both():
+    from convbench.workloads.accuracy import pareto_front
+
+    exact, half, slow_and_worse, fastest = (_row("fft", 0.0, 0.95, 2.0, 30), _row("fft", 0.5, 0.90, 1.0, 20),
+                                            _row("fft", 0.25, 0.89, 1.5, 10), _row("fft", 0.9, 0.50, 0.5, None))
+    rows = [exact, half, slow_and_worse, fastest]
+    assert pareto_front(rows) == [fastest, half, exact]  # 0.25 is slower and less accurate than 0.5
+    # by memory the 0.25 row is the leanest, and the row without a measurement is left out
+    assert pareto_front(rows, "peak_memory_bytes") == [slow_and_worse, half, exact]
+
+
+def test_the_tuning_verdict_is_read_from_the_front_not_assumed():
+    from convbench.workloads.accuracy import tuning_verdict
+
+    torch_row = _row("torch", 0.0, 0.95, 1.0)
+    trade_off = [torch_row, _row("fft", 0.0, 0.95, 2.0), _row("fft", 0.5, 0.90, 1.0), _row("fft", 0.9, 0.6, 0.6)]
+    assert tuning_verdict(trade_off).startswith("holds") and "0, 0.5, 0.9" in tuning_verdict(trade_off)
+    # planted: compression made training slower, so c = 0 beats every compressed point
+    no_gain = [torch_row, _row("fft", 0.0, 0.95, 1.0), _row("fft", 0.5, 0.90, 1.2), _row("fft", 0.9, 0.6, 1.5)]
+    assert tuning_verdict(no_gain).startswith("does not hold")
 
 
 def test_at_c0_the_fft_network_learns_what_torchs_learns():

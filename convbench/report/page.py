@@ -30,7 +30,10 @@ CAPTIONS = {
     "training_passes": "A training step pass by pass (forward, backward-data, backward-filter) for every variant "
                        "on real layers.",
     "accuracy_vs_compression": "The proposal's accuracy vs performance, in miniature: a small CNN trained on 8x8 digits "
-                               "with band-limited convolutions, against torch's Conv2d (convbench accuracy).",
+                               "with band-limited convolutions, against torch's Conv2d (convbench accuracy): test "
+                               "accuracy against the measured time per epoch and the memory training allocates, "
+                               "the compression rates' Pareto front dashed (the rates no other beats on both), and "
+                               "against the rate.",
     "robustness_vs_compression": "The proposal's robustness claim, in miniature: the digits CNN trained with "
                                  "band-limited convolutions at each compression, its test accuracy under FGSM and PGD "
                                  "(foolbox, white-box) against epsilon (convbench robustness).",

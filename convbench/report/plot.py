@@ -321,17 +321,31 @@ def chart_models(frame, out):
 
 def chart_accuracy(rows, out):
     """The proposal's "Tuning: accuracy vs performance", in miniature: test accuracy against time per
-    epoch and against the compression rate (convbench accuracy's rows)."""
+    epoch and against the memory training allocates, each with the Pareto front of the compression
+    rates (the points no other rate beats on both), and against the rate (convbench accuracy's rows)."""
+    from convbench.workloads.accuracy import COSTS, pareto_front
+
     frame = pd.DataFrame([row.__dict__ for row in rows])
+    frame["memory"] = frame.peak_memory_bytes.astype(float) / 2**20
     fft, peer = frame[frame.model == "fft"], frame[frame.model == "torch"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    left.plot(fft.seconds_per_epoch, 100 * fft.test_accuracy, "o-", label="convbench fft")
-    for _, row in fft.iterrows():
-        left.annotate(f"c={row.compression:g}", (row.seconds_per_epoch, 100 * row.test_accuracy), xytext=(4, 4),
-                      textcoords="offset points", fontsize=8)
-    left.plot(peer.seconds_per_epoch, 100 * peer.test_accuracy, "s", color="tab:red", label="torch.nn.Conv2d")
-    left.set(xlabel="time per epoch [s] (CPU)", ylabel="test accuracy [%]", title="Accuracy vs performance")
-    left.legend()
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(17, 4.5))
+    for ax, cost, column, label in ((left, "seconds_per_epoch", "seconds_per_epoch", "time per epoch [s] (CPU)"),
+                                    (middle, "peak_memory_bytes", "memory", "memory training allocates [MiB] "
+                                                                            "(peak resident rise, measured)")):
+        ax.plot(fft[column], 100 * fft.test_accuracy, "o", color="tab:blue", label="convbench fft")
+        for _, row in fft.iterrows():
+            ax.annotate(f"c={row.compression:g}", (row[column], 100 * row.test_accuracy), xytext=(4, 4),
+                        textcoords="offset points", fontsize=8)
+        ax.plot(peer[column], 100 * peer.test_accuracy, "s", color="tab:red", label="torch.nn.Conv2d")
+        front = pareto_front([row for row in rows if row.model == "fft"], cost)  # the rates to choose from
+        if front:
+            xs = [getattr(row, cost) / (2**20 if cost == "peak_memory_bytes" else 1) for row in front]
+            ax.step(xs, [100 * row.test_accuracy for row in front], where="post", color="0.3", linestyle="--",
+                    linewidth=1, label="the rates' Pareto front")
+            ax.plot(xs, [100 * row.test_accuracy for row in front], "o", markersize=12, markerfacecolor="none",
+                    markeredgecolor="0.3")
+        ax.set(xlabel=label, ylabel="test accuracy [%]", title=f"Accuracy vs {COSTS[cost]}")
+        ax.legend(fontsize=8)
     right.plot(fft.compression, 100 * fft.test_accuracy, "o-", label="convbench fft")
     right.axhline(100 * peer.test_accuracy.iloc[0], color="tab:red", linestyle=":", label="torch.nn.Conv2d")
     right.set(xlabel="compression rate c", ylabel="test accuracy [%]", title="Accuracy vs compression")

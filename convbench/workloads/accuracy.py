@@ -22,6 +22,7 @@ import torch
 
 from convbench import nn as cnn
 from convbench.core.errors import ConvError
+from convbench.measure.timing import fresh_large_allocations, peak_rss_bytes, rss_peak_supported
 
 COMPRESSIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
 
@@ -34,6 +35,10 @@ class AccuracyRow:
     test_accuracy: float
     seconds_per_epoch: float
     epochs: int
+    # the rise of the process's peak resident memory during the timed epochs (what training allocates
+    # beyond the model and its plans, which the untimed first batches built); None where Linux's
+    # counters are missing
+    peak_memory_bytes: int | None = None
 
 
 def digits(seed: int = 0):
@@ -78,14 +83,24 @@ def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: i
     for size in {batch, len(x_train) % batch or batch}:
         torch.nn.functional.cross_entropy(model(x_train[:size]), y_train[:size]).backward()
     optimiser.zero_grad()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        for index in torch.randperm(len(x_train), generator=shuffle).split(batch):
-            optimiser.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index])
-            loss.backward()
-            optimiser.step()
-    seconds = (time.perf_counter() - start) / epochs
+    timed = []
+
+    def train():
+        start = time.perf_counter()
+        for _ in range(epochs):
+            for index in torch.randperm(len(x_train), generator=shuffle).split(batch):
+                optimiser.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index])
+                loss.backward()
+                optimiser.step()
+        timed.append((time.perf_counter() - start) / epochs)
+
+    memory = None
+    if rss_peak_supported() and fresh_large_allocations():  # freed blocks leave the resident set: a peak shows
+        memory = peak_rss_bytes(train)
+    else:
+        train()
+    seconds = timed[0]
     with torch.no_grad():
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
     achieved = 0.0
@@ -95,9 +110,39 @@ def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: i
 
         achieved = plan(ConvSpec(N=1, C=1, H=8, W=8, K=16, R=3, S=3, padding=1), "fft", compression=compression).compression
     return model, AccuracyRow("torch" if compression is None else "fft", compression or 0.0, achieved, accuracy,
-                              seconds, epochs)
+                              seconds, epochs, memory)
 
 
 def accuracy_table(compressions=COMPRESSIONS, epochs: int = 5, seed: int = 0) -> list[AccuracyRow]:
     """torch's Conv2d, then the band-limited fft at each compression: test accuracy and time per epoch."""
     return [train_and_test(None, epochs, seed=seed)] + [train_and_test(c, epochs, seed=seed) for c in compressions]
+
+
+COSTS = {"seconds_per_epoch": "time per epoch", "peak_memory_bytes": "memory"}
+
+
+def pareto_front(rows: list[AccuracyRow], cost: str = "seconds_per_epoch") -> list[AccuracyRow]:
+    """The rows no other row beats: none has at most its cost (time per epoch, or memory) and at least its test
+    accuracy, and is better in one of them. Ordered by cost; rows without the cost measured are left out."""
+    measured = [row for row in rows if getattr(row, cost) is not None]
+
+    def beaten(row):
+        return any(getattr(other, cost) <= getattr(row, cost) and other.test_accuracy >= row.test_accuracy
+                   and (getattr(other, cost) < getattr(row, cost) or other.test_accuracy > row.test_accuracy)
+                   for other in measured)
+    return sorted((row for row in measured if not beaten(row)), key=lambda row: getattr(row, cost))
+
+
+def tuning_verdict(rows: list[AccuracyRow]) -> str:
+    """Does the compression rate tune accuracy against time, as the proposal's "accuracy vs performance"
+    slide shows? It does when the time front holds the fft at c = 0 (or torch) and, beside it, a higher
+    compression that is faster at some accuracy: a choice to make. It does not when one point beats all
+    the compressed ones (compression then buys no time here)."""
+    front = pareto_front([row for row in rows if row.model == "fft"])
+    compressed = [row for row in front if row.compression > 0]
+    if not compressed:
+        return ("does not hold here: no compression rate above 0 is faster at any accuracy than c = 0 "
+                "(its time per epoch did not fall with the compression on this problem)")
+    return (f"holds here: among the fft's rates, the front of time per epoch against accuracy runs through c = "
+            f"{', '.join(f'{c:g}' for c in sorted(row.compression for row in front))}: a compression rate to choose, each point on "
+            f"it faster or more accurate than the others")
