@@ -487,7 +487,9 @@ def cmd_accuracy(args) -> int:
     from convbench.report.plot import chart_accuracy  # seaborn and matplotlib load only for this
     from convbench.report.record_file import write_record
 
-    rows = accuracy_table(args.compressions, args.epochs)
+    from convbench.measure.timing import peak_rss_or_none
+
+    rows = accuracy_table(args.compressions, args.epochs, peak_memory=peak_rss_or_none)
     front = pareto_front([row for row in rows if row.model == "fft"])  # the compression rates to choose from
     table = _table(f"digits (8x8, scikit-learn), {args.epochs} epochs: test accuracy against compression",
                    ("conv layers", "compression", "achieved", "test accuracy", "time per epoch [s]", "x torch",

@@ -91,9 +91,10 @@ class Digits:
     def setup_cache(self):
         if pick(False, True):
             return None
+        from convbench.measure.timing import peak_rss_or_none
         from convbench.workloads.accuracy import accuracy_table
 
-        rows = accuracy_table((0.0, 0.25, 0.5, 0.75, 0.9))
+        rows = accuracy_table((0.0, 0.25, 0.5, 0.75, 0.9), peak_memory=peak_rss_or_none)
         return {"torch" if row.model == "torch" else f"fft c={row.compression:g}": row for row in rows}
 
     def setup(self, cache, model):

@@ -237,6 +237,15 @@ def peak_rss_bytes(fn: Callable[[], object]) -> int:
     return max(0, peak - before, held_at_end) * 1024
 
 
+def peak_rss_or_none(fn: Callable[[], object]) -> int | None:
+    """peak_rss_bytes(fn), with freed large blocks leaving the resident set so that the peak shows; where
+    Linux's counters or glibc's mallopt are missing, fn runs all the same and the answer is None."""
+    if rss_peak_supported() and fresh_large_allocations():
+        return peak_rss_bytes(fn)
+    fn()
+    return None
+
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 _fresh = False
 

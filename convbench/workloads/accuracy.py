@@ -15,6 +15,7 @@ compression step drops whole rows of a small spectrum.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,6 @@ import torch
 
 from convbench import nn as cnn
 from convbench.core.errors import ConvError
-from convbench.measure.timing import fresh_large_allocations, peak_rss_bytes, rss_peak_supported
 
 COMPRESSIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
 
@@ -68,12 +68,20 @@ def network(compression: float | None) -> torch.nn.Module:
                                torch.nn.Flatten(), torch.nn.Linear(32 * 4 * 4, 10))
 
 
-def train_and_test(compression: float | None, epochs: int = 5, batch: int = 64, seed: int = 0) -> AccuracyRow:
-    return trained(compression, epochs, batch, seed)[1]
+# measures the memory a function allocates while it runs it, or returns None (convbench.measure.timing's
+# peak_rss_or_none; passed in, as measuring sits above the workloads)
+PeakMemory = Callable[[Callable[[], None]], "int | None"]
 
 
-def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: int = 0):
-    """(the trained network, its AccuracyRow): the experiment, with the model kept (convbench robustness)."""
+def train_and_test(compression: float | None, epochs: int = 5, batch: int = 64, seed: int = 0,
+                   peak_memory: PeakMemory | None = None) -> AccuracyRow:
+    return trained(compression, epochs, batch, seed, peak_memory)[1]
+
+
+def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: int = 0,
+            peak_memory: PeakMemory | None = None):
+    """(the trained network, its AccuracyRow): the experiment, with the model kept (convbench robustness).
+    peak_memory, if given, runs the timed epochs and measures what they allocate."""
     x_train, y_train, x_test, y_test = digits(seed)
     torch.manual_seed(seed)  # the same initial weights for every run (both layer kinds draw alike)
     model = network(compression)
@@ -95,11 +103,7 @@ def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: i
                 optimiser.step()
         timed.append((time.perf_counter() - start) / epochs)
 
-    memory = None
-    if rss_peak_supported() and fresh_large_allocations():  # freed blocks leave the resident set: a peak shows
-        memory = peak_rss_bytes(train)
-    else:
-        train()
+    memory = peak_memory(train) if peak_memory else train()
     seconds = timed[0]
     with torch.no_grad():
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
@@ -113,9 +117,11 @@ def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: i
                               seconds, epochs, memory)
 
 
-def accuracy_table(compressions=COMPRESSIONS, epochs: int = 5, seed: int = 0) -> list[AccuracyRow]:
-    """torch's Conv2d, then the band-limited fft at each compression: test accuracy and time per epoch."""
-    return [train_and_test(None, epochs, seed=seed)] + [train_and_test(c, epochs, seed=seed) for c in compressions]
+def accuracy_table(compressions=COMPRESSIONS, epochs: int = 5, seed: int = 0,
+                   peak_memory: PeakMemory | None = None) -> list[AccuracyRow]:
+    """torch's Conv2d, then the band-limited fft at each compression: test accuracy, time per epoch (and the
+    memory training allocates, with peak_memory)."""
+    return [train_and_test(c, epochs, seed=seed, peak_memory=peak_memory) for c in (None, *compressions)]
 
 
 COSTS = {"seconds_per_epoch": "time per epoch", "peak_memory_bytes": "memory"}
