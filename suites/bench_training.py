@@ -8,6 +8,7 @@ N=8 C=K=64 layers; fft over the compression rates. CPU only: the cuda passes
 are timed against cuDNN's in bench_speed_targets.GpuRatios. `Digits` tracks `convbench accuracy`'s test
 accuracies, times per epoch and memory (the full sweep only).
 """
+from convbench.workloads import accuracy
 from convbench.workloads.layers import layer
 from convbench.measure.timing import workspace_bytes
 from convbench.workloads.random_inputs import random_problem
@@ -78,6 +79,9 @@ class TrainingCompression(_Training):
         return SHAPES[name], "fft", compression
 
 
+DIGITS_MODELS = ["torch", *(f"fft c={c:g}" for c in accuracy.COMPRESSIONS)]  # accuracy_table's rows, in order
+
+
 class Digits:
     """convbench accuracy's experiment: the 2-conv CNN on the digits at each compression, and torch's; its
     test accuracy, measured time per epoch and the memory its training allocates (the proposal's "accuracy
@@ -87,17 +91,16 @@ class Digits:
     timeout = 1200
     # the quick subset keeps one (n/a) case: forking for every n/a case cost asv
     # (results/records/implementation-choices.json, row suite-robustness-quick-case)
-    params = [pick(["torch", "fft c=0", "fft c=0.25", "fft c=0.5", "fft c=0.75", "fft c=0.9"], ["torch"])]
+    params = [pick(DIGITS_MODELS, DIGITS_MODELS[:1])]
     param_names = ["model"]
 
     def setup_cache(self):
         if pick(False, True):
             return None  # asv then passes no cache: setup and the tracks see the model alone
         from convbench.measure.timing import peak_rss_or_none
-        from convbench.workloads.accuracy import accuracy_table
 
-        rows = accuracy_table((0.0, 0.25, 0.5, 0.75, 0.9), peak_memory=peak_rss_or_none)
-        return {"torch" if row.model == "torch" else f"fft c={row.compression:g}": row for row in rows}
+        rows = accuracy.accuracy_table(peak_memory=peak_rss_or_none)  # torch's, then each of COMPRESSIONS
+        return dict(zip(DIGITS_MODELS, rows))
 
     def setup(self, *cache_and_model):
         if pick(False, True):

@@ -326,20 +326,20 @@ def chart_accuracy(rows, out):
     from convbench.workloads.accuracy import COSTS, pareto_front
 
     frame = pd.DataFrame([row.__dict__ for row in rows])
-    frame["memory"] = frame.peak_memory_bytes.astype(float) / 2**20
     fft, peer = frame[frame.model == "fft"], frame[frame.model == "torch"]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(17, 4.5))
-    for ax, cost, column, label in ((left, "seconds_per_epoch", "seconds_per_epoch", "time per epoch [s] (CPU)"),
-                                    (middle, "peak_memory_bytes", "memory", "memory training allocates [MiB] "
-                                                                            "(peak resident rise, measured)")):
-        ax.plot(fft[column], 100 * fft.test_accuracy, "o", color="tab:blue", label="convbench fft")
+    for ax, cost, unit, label in ((left, "seconds_per_epoch", 1, "time per epoch [s] (CPU)"),
+                                  (middle, "peak_memory_bytes", MIB, "memory training allocates [MiB] "
+                                                                     "(peak resident rise, measured)")):
+        ax.plot(fft[cost].astype(float) / unit, 100 * fft.test_accuracy, "o", color="tab:blue", label="convbench fft")
         for _, row in fft.iterrows():
-            ax.annotate(f"c={row.compression:g}", (row[column], 100 * row.test_accuracy), xytext=(4, 4),
+            ax.annotate(f"c={row.compression:g}", (float(row[cost]) / unit, 100 * row.test_accuracy), xytext=(4, 4),
                         textcoords="offset points", fontsize=8)
-        ax.plot(peer[column], 100 * peer.test_accuracy, "s", color="tab:red", label="torch.nn.Conv2d")
+        ax.plot(peer[cost].astype(float) / unit, 100 * peer.test_accuracy, "s", color="tab:red",
+                label="torch.nn.Conv2d")
         front = pareto_front([row for row in rows if row.model == "fft"], cost)  # the rates to choose from
         if front:
-            xs = [getattr(row, cost) / (2**20 if cost == "peak_memory_bytes" else 1) for row in front]
+            xs = [getattr(row, cost) / unit for row in front]
             ax.step(xs, [100 * row.test_accuracy for row in front], where="post", color="0.3", linestyle="--",
                     linewidth=1, label="the rates' Pareto front")
             ax.plot(xs, [100 * row.test_accuracy for row in front], "o", markersize=12, markerfacecolor="none",

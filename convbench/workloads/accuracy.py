@@ -141,9 +141,9 @@ def pareto_front(rows: list[AccuracyRow], cost: str = "seconds_per_epoch") -> li
 
 def tuning_verdict(rows: list[AccuracyRow]) -> str:
     """Does the compression rate tune accuracy against time, as the proposal's "accuracy vs performance"
-    slide shows? It does when the time front holds the fft at c = 0 (or torch) and, beside it, a higher
-    compression that is faster at some accuracy: a choice to make. It does not when one point beats all
-    the compressed ones (compression then buys no time here)."""
+    slide shows? Read from the front of the fft's rates alone (torch is a reference, not a rate): it does
+    when a rate above 0 is on that front, faster than the rates more accurate than it: a choice to make. It
+    does not when c = 0 beats every compressed rate (compression then buys no time here)."""
     front = pareto_front([row for row in rows if row.model == "fft"])
     compressed = [row for row in front if row.compression > 0]
     if not compressed:
