@@ -527,6 +527,55 @@ def cmd_accuracy(args) -> int:
     return 0
 
 
+def cmd_noise(args) -> int:
+    import math
+    import statistics
+
+    from convbench.workloads.accuracy import COMPRESSIONS
+    from convbench.workloads.noise import SIGMAS, at_chance_from, mean_curve, noise_accuracy, noise_verdict, sigmas_half
+    from convbench.report.plot import chart_noise  # seaborn and matplotlib load only for this
+    from convbench.report.record_file import write_record
+
+    rows, chance = noise_accuracy(args.compressions or COMPRESSIONS, args.sigmas or SIGMAS, args.epochs,
+                                  args.test_images, args.draws, args.seeds)
+    half = sigmas_half(rows, chance.accuracy)
+    sigmas = sorted({row.sigma for row in rows})
+    table = _table(f"digits CNN, {args.epochs} epochs: test accuracy with Gaussian noise of standard deviation "
+                   f"sigma (clipped to [0, 1]), the mean of {args.seeds} training seeds x {args.draws} noise draws; "
+                   f"chance {100 * chance.accuracy:.1f}%",
+                   ("model", *(f"{s:g}" for s in sigmas), "sigma half (seeds' range)", "at chance from"),
+                   right=(*(f"{s:g}" for s in sigmas), "sigma half (seeds' range)", "at chance from"))
+    chance_from = {}
+    for model, seeds in half.items():
+        curve = mean_curve([row for row in rows if row.model == model])
+        chance_from[model] = at_chance_from(curve, chance)
+        spread = sorted(seeds.values())
+        table.add_row(model, *(f"{100 * curve[s]:.1f}%" for s in sigmas),
+                      f"{statistics.mean(spread):.2f} ({spread[0]:.2f}-{spread[-1]:.2f})",
+                      "not reached" if math.isnan(chance_from[model]) else f"{chance_from[model]:g}")
+    console.print(table)
+    missing = [model for model, sigma in chance_from.items() if math.isnan(sigma)]
+    if missing:
+        console.print(f"not at chance by sigma {max(sigmas):g}: {', '.join(missing)} (pass larger --sigmas)")
+    verdict = noise_verdict(rows, chance.accuracy)
+    console.print(f"a more band-limited model is more robust to noise: {verdict}")
+    for path in chart_noise(rows, chance.accuracy, Path(args.out)):
+        console.print(f"wrote {path}")
+    grid = [[row.model, row.compression, row.seed, row.sigma, round(row.accuracy, 4)] for row in rows]
+    console.print("wrote " + str(write_record(
+        "noise-accuracy", "The digits CNN's test accuracy under Gaussian input noise, at each compression",
+        f"scikit-learn's 8x8 digits, {args.epochs} epochs; each seed draws the split and the initial weights, "
+        f"the same for every model; each test digit plus Gaussian noise of standard deviation sigma, clipped to "
+        f"[0, 1], the mean over {args.draws} draws shared by every model. Chance (the most frequent class): "
+        f"{chance.accuracy:.4f}. Sigma half (the noise that takes a model half the way from its clean accuracy "
+        f"to chance), the mean of the seeds: "
+        + ", ".join(f"{model} {statistics.mean(seeds.values()):.3f}" for model, seeds in half.items())
+        + f". Verdict: {verdict}.",
+        ["model", "compression", "seed", "sigma", "accuracy"], grid, "README.md; docs/content/guide/robustness.md",
+        args.records)))
+    return 0
+
+
 def cmd_spectrum(args) -> int:
     from convbench.workloads.photographs import INPUTS, low_frequency_verdict, what_band_limiting_keeps
     from convbench.report.record_file import write_record
@@ -803,6 +852,21 @@ def build_parser() -> argparse.ArgumentParser:
                           default=["white noise", "1/f^2 spectrum", "photographs"])
     spectrum.add_argument("--records", default="results/records", help="where the table is kept as a record")
     spectrum.set_defaults(run=cmd_spectrum)
+    noise = commands.add_parser("noise", help="the digits CNN at each compression, and torch's, under Gaussian input "
+                                              "noise from sigma 0 to chance (about a minute)")
+    noise.add_argument("--compressions", type=_fraction, nargs="+", default=None,
+                       help="the fft models' rates (default: convbench accuracy's)")
+    noise.add_argument("--sigmas", type=_at_least(0.0, float), nargs="+", default=None,
+                       help="the noise's standard deviations, images in [0, 1] (default: 0 to 8)")
+    noise.add_argument("--epochs", type=_at_least(1), default=5)
+    noise.add_argument("--seeds", type=_at_least(1), default=3,
+                       help="training seeds per model (each draws the split and the initial weights)")
+    noise.add_argument("--draws", type=_at_least(1), default=3,
+                       help="noise draws per sigma, the same for every model")
+    noise.add_argument("--test-images", type=_at_least(1), default=None, help="only the first N test digits")
+    noise.add_argument("--out", default="results/figures")
+    noise.add_argument("--records", default="results/records", help="where the table is kept as a record")
+    noise.set_defaults(run=cmd_noise)
     rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
                                                  "and the proposal's lossy input channels as defences (about a minute)")
     rob.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5, 0.75, 0.9])

@@ -5,7 +5,7 @@ convolutions at each compression (and torch's Conv2d), its test accuracy under f
 PGD at each epsilon; and the proposal's lossy input channels on each digit's minimal adversarial.
 Trained and attacked once per run (setup_cache, about a minute); the quick subset leaves it out.
 """
-from convbench.workloads import robustness
+from convbench.workloads import accuracy, noise, robustness
 
 from .common import QUICK, VERSION, pick
 
@@ -59,3 +59,47 @@ class Defences:
         return cache[(defence, attack)]
 
     track_accuracy.unit = "accuracy"
+
+
+NOISE_MODELS = ["torch", *(f"fft c={c:g}" for c in accuracy.COMPRESSIONS)]  # noise_accuracy's models, in order
+
+
+class Noise:
+    """convbench noise's experiment: the digits CNN at each compression, and torch's, with Gaussian noise on
+    its test digits; the accuracy at each sigma and the sigma that takes it half way to chance, each the mean
+    of the training seeds (trained once per run, setup_cache, about half a minute)."""
+
+    version = VERSION
+    timeout = 1200
+    params = [pick(NOISE_MODELS, NOISE_MODELS[:1]), pick(list(noise.SIGMAS), [0.0])]
+    param_names = ["model", "sigma"]
+
+    def setup_cache(self):
+        if QUICK:
+            return None
+        rows, chance = noise.noise_accuracy()
+        curves = {model: noise.mean_curve([row for row in rows if row.model == model]) for model in NOISE_MODELS}
+        halves = {model: sum(seeds.values()) / len(seeds) for model, seeds in noise.sigmas_half(rows, chance.accuracy).items()}
+        return {"curves": curves, "sigma_half": halves}
+
+    def setup(self, *cache_and_params):
+        _skip_quick()
+
+    def track_accuracy_under_noise(self, cache, model, sigma):
+        return cache["curves"][model][sigma]
+
+    track_accuracy_under_noise.unit = "accuracy"
+
+
+class NoiseSigmaHalf:
+    version = VERSION
+    timeout = 1200
+    params = [pick(NOISE_MODELS, NOISE_MODELS[:1])]
+    param_names = ["model"]
+    setup_cache = Noise.setup_cache
+    setup = Noise.setup
+
+    def track_sigma_half(self, cache, model):
+        return cache["sigma_half"][model]
+
+    track_sigma_half.unit = "sigma"

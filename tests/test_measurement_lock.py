@@ -116,3 +116,28 @@ def test_ctrl_c_ends_a_sweep_in_one_line_that_says_how_to_resume(tmp_path):
     assert sweep.returncode == 130, (out, err)
     assert err.strip().count("\n") == 0 and "interrupted" in err and "resumes it" in err
     assert "Traceback" not in out + err
+
+
+def test_a_bare_asv_runs_setup_cache_under_its_forkservers_hold(tmp_path):
+    # a bare `asv run`: its forkserver holds the lock for the whole run, and asv starts each setup_cache beside
+    # it (one parent) one at a time; the setup_cache measures under the forkserver's hold, where it once
+    # waited for ever. A process of another parent still waits.
+    hold = ("import sys, time\nfrom convbench.measure.measurement_lock import hold_for_this_process\n"
+            "hold_for_this_process(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))\n")
+    parent = ("import subprocess, sys\n"
+              f"server = subprocess.Popen([sys.executable, '-c', {hold!r}, 'forkserver', '30'], stdout=subprocess.PIPE, text=True)\n"
+              "assert server.stdout.readline().strip() == 'held'\n"
+              f"print(subprocess.run([sys.executable, '-c', {hold!r}, 'setup_cache', '0'], capture_output=True, "
+              "text=True, timeout=20).stdout.strip(), flush=True)\n"
+              "sys.stdin.readline()\nserver.kill()\n")
+    run = subprocess.Popen([sys.executable, "-c", parent], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                           env=_clean_env(CONVBENCH_MEASUREMENT_LOCK=str(tmp_path / "lock")))
+    try:
+        assert run.stdout.readline().strip() == "held"  # the setup_cache did not wait for its sibling
+        os.environ["CONVBENCH_MEASUREMENT_LOCK"] = str(tmp_path / "lock")
+        with pytest.raises(MeasurementBusy, match=r"forkserver"):
+            with measuring("not asv's", wait=False):
+                pass
+    finally:
+        os.environ.pop("CONVBENCH_MEASUREMENT_LOCK", None)
+        run.communicate("\n", timeout=30)

@@ -12,7 +12,9 @@ default <tmp>/convbench-measurement.lock): the kernel releases it when the
 holder exits, however it ends, so a killed run never leaves it taken. The
 holder writes what it is into the file, so one that waits can say what for.
 Processes the holder starts (asv's benchmark processes under `convbench
-bench`) inherit CONVBENCH_MEASUREMENT_HOLDER and measure under its lock.
+bench`) inherit CONVBENCH_MEASUREMENT_HOLDER and measure under its lock; under a
+bare `asv run`, its setup_cache processes measure under the hold of the
+forkserver beside them (asv runs them one at a time).
 """
 from __future__ import annotations
 
@@ -104,9 +106,23 @@ def measuring(what: str, wait: bool = True, say=None):
             handle.close()
 
 
+def _held_by_a_sibling() -> bool:
+    """Whether the lock's holder is a live process with this process's parent: under a bare `asv run`, its
+    forkserver holds the lock for the whole run while asv starts each setup_cache beside it, one at a time
+    (a setup_cache that waited for the forkserver would wait for ever)."""
+    try:
+        pid = int(lock_path().read_text().split()[1])
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        parent = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state; the name may hold spaces
+    except (OSError, ValueError, IndexError):
+        return False
+    return pid != os.getpid() and parent == os.getppid()
+
+
 def hold_for_this_process(what: str) -> None:
-    """Take the lock until this process exits (an asv benchmark process: from its setup to its end)."""
-    if _held["depth"] == 0 and not _inherited():
+    """Take the lock until this process exits (an asv benchmark process: from its setup to its end); measure
+    under the hold of its parent, or of a sibling asv started (its forkserver)."""
+    if _held["depth"] == 0 and not _inherited() and not _held_by_a_sibling():
         _acquire(what, True, _on_stderr)
         _held["depth"] = 1  # never released here: the kernel releases it at exit
     elif _held["depth"] == 0:

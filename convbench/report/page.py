@@ -37,6 +37,10 @@ CAPTIONS = {
     "robustness_vs_compression": "The proposal's robustness claim, in miniature: the digits CNN trained with "
                                  "band-limited convolutions at each compression, its test accuracy under FGSM and PGD "
                                  "(foolbox, white-box) against epsilon (convbench robustness).",
+    "accuracy_vs_noise": "The proposal's robustness to noise, in miniature: the digits CNN trained with band-limited "
+                         "convolutions at each compression, and torch's, its test accuracy with Gaussian noise added "
+                         "to the inputs, from none to chance; and the noise each model bears before it has lost half "
+                         "the way from its clean accuracy to chance (convbench noise).",
     "model_convolutions": "Your model's convolutions: per torchvision model, one forward pass's convolutions timed "
                           "with each variant (count x time per layer, stacked by layer) and the cherry-pick, the "
                           "fastest variant on each layer.",

@@ -368,6 +368,35 @@ def chart_robustness(rows, out):
     return _save(fig, out, "robustness_vs_compression")
 
 
+def chart_noise(rows, chance: float, out):
+    """Accuracy against the Gaussian input noise's sigma, one line per model (torch, and the band-limited fft
+    at each compression; the band: the training seeds' range), chance dotted; and each model's sigma_half
+    against its compression (convbench noise's rows)."""
+    from convbench.workloads.noise import sigmas_half
+
+    frame = pd.DataFrame([row.__dict__ for row in rows])
+    frame["accuracy [%]"] = 100 * frame.accuracy
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    sns.lineplot(errorbar=SPREAD, data=frame, x="sigma", y="accuracy [%]", hue="model", marker="o", ax=left)
+    left.axhline(100 * chance, color="0.4", linestyle=":", label="chance")
+    left.legend()
+    left.set_xscale("symlog", linthresh=0.1)  # the small sigmas where accuracy starts to fall, and the long tail to chance
+    left.set_xlim(left=0)
+    left.set(xlabel="Gaussian noise sigma (images in [0, 1], clipped)", title="Test accuracy under input noise")
+    half = pd.DataFrame([{"model": model, "seed": seed, "sigma half": value,
+                          "compression rate c": next(r.compression for r in rows if r.model == model)}
+                         for model, seeds in sigmas_half(rows, chance).items() for seed, value in seeds.items()])
+    sns.lineplot(errorbar=SPREAD, data=half[half.model != "torch"], x="compression rate c", y="sigma half",
+                 marker="o", label="convbench fft", ax=right)
+    if (half.model == "torch").any():
+        right.axhline(half[half.model == "torch"]["sigma half"].mean(), color="tab:red", linestyle=":",
+                      label="torch.nn.Conv2d")
+    right.legend()
+    right.set(title="The noise that takes a model half way to chance")
+    fig.suptitle("Is a more band-limited model more robust to noise? The digits CNN at each compression")
+    return _save(fig, out, "accuracy_vs_noise")
+
+
 def chart_signal(frame, out):
     """Time against filter length for long 1-D convolutions: a row of panels per channel count, one panel
     per signal length, and where the better of the two fft variants first beats torch's conv1d and
