@@ -576,6 +576,41 @@ def cmd_noise(args) -> int:
     return 0
 
 
+def cmd_learning_order(args) -> int:
+    from convbench.workloads.learning_order import band_order, learning_order_verdict, order_verdict, record_training
+    from convbench.report.plot import chart_learning_order  # seaborn and matplotlib load only for this
+    from convbench.report.record_file import write_record
+
+    histories = [record_training(c, args.epochs, args.every, bands=args.bands, seed=args.seed)
+                 for c in (None, *args.compressions)]
+    bands = [f"band {b}" for b in range(args.bands)]
+    table = _table(f"digits CNN, {args.epochs} epochs: the training step at which each frequency band settled "
+                   f"(its change within a tenth of its final one from then on; band 0 the lowest)",
+                   ("model", "layer", *bands, "low first?"), right=tuple(bands))
+    grid, verdicts = [], []
+    for history in histories:
+        for layer in history.changes:
+            settled = band_order(history, layer, bands=args.bands)
+            verdicts.append(order_verdict(settled))
+            table.add_row(history.model, layer, *(str(step) for step in settled), verdicts[-1])
+            grid.append([history.model, layer, *(int(step) for step in settled), verdicts[-1]])
+    console.print(table)
+    verdict = learning_order_verdict(verdicts)
+    console.print(f"low frequency coefficients are learned first: {verdict}")
+    for path in chart_learning_order(histories, Path(args.out), grid=10, bands=args.bands):
+        console.print(f"wrote {path}")
+    console.print("wrote " + str(write_record(
+        "learning-order", "Which frequency bands of the digits CNN's filters settle first in training",
+        f"scikit-learn's 8x8 digits, {args.epochs} epochs, seed {args.seed}, recorded every {args.every} steps: "
+        f"each conv layer's weight change since initialisation on its 10x10 FFT grid, in {args.bands} rings of "
+        f"frequency radius; a band has settled from the first record after which its progress (the projection "
+        f"of its change on the final change, over the final change's energy) stays within 0.1 of 1. "
+        f"Verdict: {verdict}.",
+        ["model", "layer", *(f"{b} settled at step" for b in bands), "low first?"], grid,
+        "README.md; docs/content/guide/training.md", args.records)))
+    return 0
+
+
 def cmd_spectrum(args) -> int:
     from convbench.workloads.photographs import INPUTS, low_frequency_verdict, what_band_limiting_keeps
     from convbench.report.record_file import write_record
@@ -867,6 +902,17 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--out", default="results/figures")
     noise.add_argument("--records", default="results/records", help="where the table is kept as a record")
     noise.set_defaults(run=cmd_noise)
+    order = commands.add_parser("learning-order", help="which frequency bands of the digits CNN's filters settle "
+                                                       "first while it trains, per compression (seconds)")
+    order.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5],
+                       help="the fft models' rates (torch's Conv2d is always trained too)")
+    order.add_argument("--epochs", type=_at_least(1), default=5)
+    order.add_argument("--every", type=_at_least(1), default=5, help="record every N training steps")
+    order.add_argument("--bands", type=_at_least(2), default=4, help="rings of frequency radius")
+    order.add_argument("--seed", type=_at_least(0), default=0)
+    order.add_argument("--out", default="results/figures")
+    order.add_argument("--records", default="results/records", help="where the table is kept as a record")
+    order.set_defaults(run=cmd_learning_order)
     rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
                                                  "and the proposal's lossy input channels as defences (about a minute)")
     rob.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5, 0.75, 0.9])

@@ -6,9 +6,10 @@ three, as a training step runs them), plus the measured workspace and peak
 RSS of a step. Every variant on ResNet-18's 3x3 layers and the 7x7/11x11
 N=8 C=K=64 layers; fft over the compression rates. CPU only: the cuda passes
 are timed against cuDNN's in bench_speed_targets.GpuRatios. `Digits` tracks `convbench accuracy`'s test
-accuracies, times per epoch and memory (the full sweep only).
+accuracies, times per epoch and memory, and `LearningOrder` the training step at which each frequency band of
+its filters settled (`convbench learning-order`; the full sweep only).
 """
-from convbench.workloads import accuracy
+from convbench.workloads import accuracy, learning_order
 from convbench.workloads.layers import layer
 from convbench.measure.timing import workspace_bytes
 from convbench.workloads.random_inputs import random_problem
@@ -123,3 +124,34 @@ class Digits:
         return memory
 
     track_peak_memory_rise.unit = "bytes"
+
+
+ORDER_MODELS = {"torch": None, "fft c=0": 0.0, "fft c=0.5": 0.5}  # convbench learning-order's default models
+
+
+class LearningOrder:
+    """convbench learning-order's experiment: the digits CNN trained with torch's Conv2d and the fft at c = 0
+    and 0.5, recorded every 5 steps; the step at which each conv layer's frequency band settled (band 0 the
+    lowest: the proposal's claim is that it settles first). Trained once per run (setup_cache, seconds)."""
+
+    version = VERSION
+    timeout = 600
+    params = [pick(list(ORDER_MODELS), ["torch"]), pick(["conv1", "conv2"], ["conv1"]),
+              pick(list(range(learning_order.BANDS)), [0])]
+    param_names = ["model", "layer", "band"]
+
+    def setup_cache(self):
+        if pick(False, True):
+            return None  # asv then passes no cache
+        histories = {name: learning_order.record_training(compression) for name, compression in ORDER_MODELS.items()}
+        return {(name, layer): learning_order.band_order(history, layer)
+                for name, history in histories.items() for layer in history.changes}
+
+    def setup(self, *cache_and_params):
+        if pick(False, True):
+            raise NotImplementedError("the digits training runs in the full sweep only")
+
+    def track_settled_step(self, cache, model, layer, band):
+        return int(cache[(model, layer)][band])
+
+    track_settled_step.unit = "training step"

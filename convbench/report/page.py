@@ -41,6 +41,11 @@ CAPTIONS = {
                          "convolutions at each compression, and torch's, its test accuracy with Gaussian noise added "
                          "to the inputs, from none to chance; and the noise each model bears before it has lost half "
                          "the way from its clean accuracy to chance (convbench noise).",
+    "learning_order": "The proposal's claim that low frequencies are learned first: while the digits CNN trains "
+                      "(torch's Conv2d, convbench's fft at c = 0 and a rate above), each conv layer's weight "
+                      "change on its FFT grid, split into rings of frequency, as the share of its final change "
+                      "each band has made, the step it settled dotted; and each band's share of the gradient's "
+                      "energy (convbench learning-order).",
     "model_convolutions": "Your model's convolutions: per torchvision model, one forward pass's convolutions timed "
                           "with each variant (count x time per layer, stacked by layer) and the cherry-pick, the "
                           "fastest variant on each layer.",

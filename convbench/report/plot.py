@@ -397,6 +397,37 @@ def chart_noise(rows, chance: float, out):
     return _save(fig, out, "accuracy_vs_noise")
 
 
+def chart_learning_order(histories, out, grid: int, bands: int):
+    """Per conv layer (a row) and model (a column): the share of its final change each frequency band has
+    made against the training step, one line per band, its settling step marked; the last row, each band's
+    share of the gradient's energy (convbench learning-order's histories)."""
+    from convbench.workloads.learning_order import band_of_each_frequency, gradient_shares, progress, settled_at
+
+    index = band_of_each_frequency(grid, bands)
+    layers = list(histories[0].changes)
+    colours = sns.color_palette("viridis", bands)
+    fig, axes = plt.subplots(len(layers) + 1, len(histories), figsize=(4.6 * len(histories), 3.2 * (len(layers) + 1)),
+                             squeeze=False, sharex=True)
+    for column, history in enumerate(histories):
+        for row, layer in enumerate(layers):
+            ax, shares = axes[row][column], progress(history.changes[layer], index)
+            settled = settled_at(history.steps, shares)
+            for band in range(bands):
+                ax.plot(history.steps, shares[:, band], color=colours[band], label=f"band {band}")
+                ax.axvline(settled[band], color=colours[band], linestyle=":", linewidth=1)
+            ax.axhline(1, color="0.5", linewidth=0.8)
+            ax.set(title=f"{history.model}, {layer}", ylabel="share of the final change" if column == 0 else None)
+        ax = axes[-1][column]
+        shares = np.nanmean([gradient_shares(history, layer) for layer in layers], axis=0)
+        for band in range(bands):
+            ax.plot(history.steps, shares[:, band], color=colours[band], label=f"band {band}")
+        ax.set(xlabel="training step", ylabel="gradient energy share" if column == 0 else None,
+               title=f"{history.model}, the gradient by band")
+    axes[0][-1].legend(title="0 = lowest frequencies", fontsize="small")
+    fig.suptitle("Are the low frequencies learned first? Each band's progress to its final change (dotted: settled)")
+    return _save(fig, out, "learning_order")
+
+
 def chart_signal(frame, out):
     """Time against filter length for long 1-D convolutions: a row of panels per channel count, one panel
     per signal length, and where the better of the two fft variants first beats torch's conv1d and

@@ -14,6 +14,7 @@ compression step drops whole rows of a small spectrum.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,9 +80,11 @@ def train_and_test(compression: float | None, epochs: int = 5, batch: int = 64, 
 
 
 def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: int = 0,
-            peak_memory: PeakMemory | None = None):
+            peak_memory: PeakMemory | None = None, on_step: Callable[[torch.nn.Module, int], None] | None = None):
     """(the trained network, its AccuracyRow): the experiment, with the model kept (convbench robustness).
-    peak_memory, if given, runs the timed epochs and measures what they allocate."""
+    peak_memory, if given, runs the timed epochs and measures what they allocate. on_step, if given, sees
+    the model before the first step (step 0) and after each optimiser step (1, 2, ...), its gradients
+    still in place (convbench learning-order; its time is in the epochs' then)."""
     x_train, y_train, x_test, y_test = digits(seed)
     torch.manual_seed(seed)  # the same initial weights for every run (both layer kinds draw alike)
     model = network(compression)
@@ -92,6 +95,9 @@ def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: i
         torch.nn.functional.cross_entropy(model(x_train[:size]), y_train[:size]).backward()
     optimiser.zero_grad()
     timed = []
+    steps = itertools.count()
+    if on_step:
+        on_step(model, next(steps))
 
     def train():
         start = time.perf_counter()
@@ -101,6 +107,8 @@ def trained(compression: float | None, epochs: int = 5, batch: int = 64, seed: i
                 loss = torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index])
                 loss.backward()
                 optimiser.step()
+                if on_step:
+                    on_step(model, next(steps))
         timed.append((time.perf_counter() - start) / epochs)
 
     memory = peak_memory(train) if peak_memory else train()
