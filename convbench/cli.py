@@ -577,34 +577,36 @@ def cmd_noise(args) -> int:
 
 
 def cmd_learning_order(args) -> int:
-    from convbench.workloads.learning_order import band_order, learning_order_verdict, order_verdict, record_training
+    from convbench.workloads.learning_order import (COMPRESSIONS, DIGITS_GRID, SETTLED, band_order,
+                                                    learning_order_verdict, order_verdict, record_training)
     from convbench.report.plot import chart_learning_order  # seaborn and matplotlib load only for this
     from convbench.report.record_file import write_record
 
     histories = [record_training(c, args.epochs, args.every, bands=args.bands, seed=args.seed)
-                 for c in (None, *args.compressions)]
+                 for c in (None, *(args.compressions or COMPRESSIONS))]
     bands = [f"band {b}" for b in range(args.bands)]
     table = _table(f"digits CNN, {args.epochs} epochs: the training step at which each frequency band settled "
-                   f"(its change within a tenth of its final one from then on; band 0 the lowest)",
+                   f"(its progress within {SETTLED:g} of its final change from then on; band 0 the lowest)",
                    ("model", "layer", *bands, "low first?"), right=tuple(bands))
     grid, verdicts = [], []
     for history in histories:
         for layer in history.changes:
-            settled = band_order(history, layer, bands=args.bands)
+            settled = band_order(history, layer)
             verdicts.append(order_verdict(settled))
             table.add_row(history.model, layer, *(str(step) for step in settled), verdicts[-1])
             grid.append([history.model, layer, *(int(step) for step in settled), verdicts[-1]])
     console.print(table)
     verdict = learning_order_verdict(verdicts)
     console.print(f"low frequency coefficients are learned first: {verdict}")
-    for path in chart_learning_order(histories, Path(args.out), grid=10, bands=args.bands):
+    for path in chart_learning_order(histories, Path(args.out)):
         console.print(f"wrote {path}")
     console.print("wrote " + str(write_record(
         "learning-order", "Which frequency bands of the digits CNN's filters settle first in training",
         f"scikit-learn's 8x8 digits, {args.epochs} epochs, seed {args.seed}, recorded every {args.every} steps: "
-        f"each conv layer's weight change since initialisation on its 10x10 FFT grid, in {args.bands} rings of "
-        f"frequency radius; a band has settled from the first record after which its progress (the projection "
-        f"of its change on the final change, over the final change's energy) stays within 0.1 of 1. "
+        f"each conv layer's weight change since initialisation on its {DIGITS_GRID}x{DIGITS_GRID} FFT grid, in "
+        f"{args.bands} rings of frequency radius; a band has settled from the first record after which its progress "
+        f"(the projection of its change on the final change, over the final change's energy) stays within "
+        f"{SETTLED:g} of 1. "
         f"Verdict: {verdict}.",
         ["model", "layer", *(f"{b} settled at step" for b in bands), "low first?"], grid,
         "README.md; docs/content/guide/training.md", args.records)))
@@ -904,8 +906,8 @@ def build_parser() -> argparse.ArgumentParser:
     noise.set_defaults(run=cmd_noise)
     order = commands.add_parser("learning-order", help="which frequency bands of the digits CNN's filters settle "
                                                        "first while it trains, per compression (seconds)")
-    order.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5],
-                       help="the fft models' rates (torch's Conv2d is always trained too)")
+    order.add_argument("--compressions", type=_fraction, nargs="+", default=None,
+                       help="the fft models' rates (default 0 and 0.5; torch's Conv2d is always trained too)")
     order.add_argument("--epochs", type=_at_least(1), default=5)
     order.add_argument("--every", type=_at_least(1), default=5, help="record every N training steps")
     order.add_argument("--bands", type=_at_least(2), default=4, help="rings of frequency radius")

@@ -126,12 +126,13 @@ class Digits:
     track_peak_memory_rise.unit = "bytes"
 
 
-ORDER_MODELS = {"torch": None, "fft c=0": 0.0, "fft c=0.5": 0.5}  # convbench learning-order's default models
+# convbench learning-order's default models
+ORDER_MODELS = {"torch": None, **{f"fft c={c:g}": c for c in learning_order.COMPRESSIONS}}
 
 
 class LearningOrder:
-    """convbench learning-order's experiment: the digits CNN trained with torch's Conv2d and the fft at c = 0
-    and 0.5, recorded every 5 steps; the step at which each conv layer's frequency band settled (band 0 the
+    """convbench learning-order's experiment: the digits CNN trained with torch's Conv2d and the fft at each of
+    learning_order.COMPRESSIONS, recorded every 5 steps; the step at which each conv layer's frequency band settled (band 0 the
     lowest: the proposal's claim is that it settles first). Trained once per run (setup_cache, seconds)."""
 
     version = VERSION

@@ -25,7 +25,7 @@ def _planted(arrivals: list[int], steps: list[int], seed: int = 0) -> lo.History
     rng = np.random.default_rng(seed)
     bands = lo.band_of_each_frequency(GRID, BANDS)
     final = rng.standard_normal((4, 3, GRID, GRID)) + 1j * rng.standard_normal((4, 3, GRID, GRID))
-    history = lo.History("planted", 0.0, steps=list(steps))
+    history = lo.History("planted", 0.0, GRID, BANDS, steps=list(steps))
     history.changes["conv1"] = [final * np.minimum(step / np.array(arrivals), 1.0)[bands] for step in steps]
     history.gradients["conv1"] = [np.ones(BANDS) for _ in steps]
     return history
@@ -34,10 +34,10 @@ def _planted(arrivals: list[int], steps: list[int], seed: int = 0) -> lo.History
 def test_a_planted_history_whose_high_band_settles_first_is_reported_as_such():
     steps = list(range(5, 105, 5))
     high_first = _planted([98, 78, 42, 22], steps)
-    settled = lo.band_order(high_first, "conv1", GRID, BANDS)
+    settled = lo.band_order(high_first, "conv1")
     assert list(settled) == [90, 75, 40, 20]  # the first record at 90% of the way (within a tenth), and on
     assert lo.order_verdict(settled) == "does not hold"
-    low_first = lo.band_order(_planted([22, 42, 78, 98], steps), "conv1", GRID, BANDS)
+    low_first = lo.band_order(_planted([22, 42, 78, 98], steps), "conv1")
     assert list(low_first) == [20, 40, 75, 90] and lo.order_verdict(low_first) == "holds"
     assert lo.order_verdict(np.array([20, 60, 40, 95])) == "holds partly"
     assert lo.order_verdict(np.array([50, 20, 30, 50])) == "cannot be told"

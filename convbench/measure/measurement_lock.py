@@ -52,16 +52,19 @@ def _holder_text(handle) -> str:
     return handle.read().strip() or "another process"
 
 
+def _holder_pid() -> int | None:
+    """The pid the lock file names: its holder's, or its last holder's (the file outlives a hold)."""
+    try:
+        first = lock_path().read_text().split()[:2]
+    except OSError:
+        return None
+    return int(first[1]) if len(first) == 2 and first[0] == "pid" and first[1].isdigit() else None
+
+
 def _inherited() -> bool:
     """Whether a parent that holds the lock started this process (it measures under the parent's lock)."""
     pid = os.environ.get(HOLDER, "")
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        text = lock_path().read_text()
-    except OSError:
-        return False
-    return text.startswith(f"pid {pid} ")
+    return pid.isdigit() and int(pid) != os.getpid() and _holder_pid() == int(pid)
 
 
 def _acquire(what: str, wait: bool, say) -> None:
@@ -110,13 +113,15 @@ def _held_by_a_sibling() -> bool:
     """Whether the lock's holder is a live process with this process's parent: under a bare `asv run`, its
     forkserver holds the lock for the whole run while asv starts each setup_cache beside it, one at a time
     (a setup_cache that waited for the forkserver would wait for ever)."""
+    pid = _holder_pid()
+    if pid is None or pid == os.getpid():
+        return False
     try:
-        pid = int(lock_path().read_text().split()[1])
         stat = Path(f"/proc/{pid}/stat").read_text()
         parent = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state; the name may hold spaces
     except (OSError, ValueError, IndexError):
         return False
-    return pid != os.getpid() and parent == os.getppid()
+    return parent == os.getppid()
 
 
 def hold_for_this_process(what: str) -> None:

@@ -397,20 +397,19 @@ def chart_noise(rows, chance: float, out):
     return _save(fig, out, "accuracy_vs_noise")
 
 
-def chart_learning_order(histories, out, grid: int, bands: int):
+def chart_learning_order(histories, out):
     """Per conv layer (a row) and model (a column): the share of its final change each frequency band has
     made against the training step, one line per band, its settling step marked; the last row, each band's
     share of the gradient's energy (convbench learning-order's histories)."""
-    from convbench.workloads.learning_order import band_of_each_frequency, gradient_shares, progress, settled_at
+    from convbench.workloads.learning_order import gradient_shares, layer_progress, settled_at
 
-    index = band_of_each_frequency(grid, bands)
-    layers = list(histories[0].changes)
+    layers, bands = list(histories[0].changes), histories[0].bands
     colours = sns.color_palette("viridis", bands)
     fig, axes = plt.subplots(len(layers) + 1, len(histories), figsize=(4.6 * len(histories), 3.2 * (len(layers) + 1)),
                              squeeze=False, sharex=True)
     for column, history in enumerate(histories):
         for row, layer in enumerate(layers):
-            ax, shares = axes[row][column], progress(history.changes[layer], index)
+            ax, shares = axes[row][column], layer_progress(history, layer)
             settled = settled_at(history.steps, shares)
             for band in range(bands):
                 ax.plot(history.steps, shares[:, band], color=colours[band], label=f"band {band}")

@@ -20,6 +20,7 @@ import torch
 from convbench import nn as cnn
 from convbench.workloads.accuracy import trained
 
+COMPRESSIONS = (0.0, 0.5)  # the fft models trained beside torch's: exact, and a rate that drops frequencies
 BANDS = 4          # rings of the DFT, by radius, from the zero frequency to the corner
 SETTLED = 0.1      # a band has settled once its progress stays within this of 1 (its final change)
 DIGITS_GRID = 10   # the digits' 8x8 planes padded by 1: the FFT grid of both conv layers
@@ -31,6 +32,8 @@ class History:
     final change and the gradient's energy, each per band."""
     model: str                      # "torch" or "fft c=..."
     compression: float
+    grid: int                       # the FFT grid the changes are taken to
+    bands: int                      # rings of frequency radius
     steps: list[int] = field(default_factory=list)
     changes: dict[str, list[np.ndarray]] = field(default_factory=dict)    # layer -> per record, the change's spectrum
     gradients: dict[str, list[np.ndarray]] = field(default_factory=dict)  # layer -> per record, energy per band
@@ -49,23 +52,23 @@ def spectrum(weights: torch.Tensor, grid: int) -> np.ndarray:
     return np.fft.fft2(weights.detach().double().numpy(), s=(grid, grid))
 
 
+def by_band(values: np.ndarray, bands: np.ndarray) -> np.ndarray:
+    """Real values per frequency (..., grid, grid), summed over the leading axes and within each band."""
+    return np.bincount(bands.ravel(), weights=values.reshape(-1, bands.size).sum(0), minlength=bands.max() + 1)
+
+
 def band_energy(transformed: np.ndarray, bands: np.ndarray) -> np.ndarray:
     """The energy (sum of squared magnitudes) of a spectrum in each band."""
-    energy = (np.abs(transformed) ** 2).reshape(-1, bands.size).sum(0)
-    return np.bincount(bands.ravel(), weights=energy, minlength=bands.max() + 1)
+    return by_band(np.abs(transformed) ** 2, bands)
 
 
 def progress(changes: list[np.ndarray], bands: np.ndarray) -> np.ndarray:
     """(records, bands): the share of its final change each band has made at each record: Re<change, final>
     over |final|^2, within the band."""
     final = changes[-1]
-    index = bands.ravel()
-    last = np.bincount(index, weights=(np.abs(final) ** 2).reshape(-1, bands.size).sum(0), minlength=index.max() + 1)
-    shares = []
-    for change in changes:
-        inner = (change * np.conj(final)).real.reshape(-1, bands.size).sum(0)
-        shares.append(np.bincount(index, weights=inner, minlength=index.max() + 1) / np.where(last > 0, last, np.nan))
-    return np.array(shares)
+    last = band_energy(final, bands)
+    last = np.where(last > 0, last, np.nan)
+    return np.array([by_band((change * np.conj(final)).real, bands) / last for change in changes])
 
 
 def settled_at(steps: list[int], shares: np.ndarray, within: float = SETTLED) -> np.ndarray:
@@ -78,9 +81,14 @@ def settled_at(steps: list[int], shares: np.ndarray, within: float = SETTLED) ->
     return np.array(settled)
 
 
-def band_order(history: History, layer: str, grid: int = DIGITS_GRID, bands: int = BANDS) -> np.ndarray:
+def layer_progress(history: History, layer: str) -> np.ndarray:
+    """(records, bands): one layer's progress, on the grid and bands it was recorded with."""
+    return progress(history.changes[layer], band_of_each_frequency(history.grid, history.bands))
+
+
+def band_order(history: History, layer: str) -> np.ndarray:
     """The step at which each band of one layer settled."""
-    return settled_at(history.steps, progress(history.changes[layer], band_of_each_frequency(grid, bands)))
+    return settled_at(history.steps, layer_progress(history, layer))
 
 
 def order_verdict(settled: np.ndarray) -> str:
@@ -119,7 +127,7 @@ def record_training(compression: float | None, epochs: int = 5, every: int = 5, 
                     bands: int = BANDS, seed: int = 0) -> History:
     """Train the digits CNN (torch's Conv2d for compression None, else the band-limited fft) and record its
     conv layers every `every` steps, and after the last."""
-    history = History("torch" if compression is None else f"fft c={compression:g}", compression or 0.0)
+    history = History("torch" if compression is None else f"fft c={compression:g}", compression or 0.0, grid, bands)
     band_index = band_of_each_frequency(grid, bands)
     start: dict[str, torch.Tensor] = {}
 
@@ -134,16 +142,17 @@ def record_training(compression: float | None, epochs: int = 5, every: int = 5, 
             gradient = layer.weight.grad if layer.weight.grad is not None else torch.zeros_like(layer.weight)
             history.gradients.setdefault(name, []).append(band_energy(spectrum(gradient, grid), band_index))
 
-    last = [0]
+    last = 0
 
     def on_step(model, step):
+        nonlocal last
         if step == 0:  # before the first step: the initial weights
             start.update({name: layer.weight.detach().clone() for name, layer in convs(model).items()})
         elif step % every == 0:
             record(model, step)
-        last[0] = step
+        last = step
 
     model, _ = trained(compression, epochs, seed=seed, on_step=on_step)
-    if history.steps[-1:] != last:  # the final weights: the reference every band's progress is measured against
-        record(model, last[0])
+    if history.steps[-1:] != [last]:  # the final weights: the reference every band's progress is measured against
+        record(model, last)
     return history
