@@ -334,3 +334,32 @@ def test_the_main_job_sweeps_only_the_backends_this_machine_runs(asked, tmp_path
     (command, env), = [(command, env) for command, env in runs if "run" in command]
     assert env["CONVBENCH_BACKENDS"] == (asked or "cpu") and env["CONVBENCH_QUICK"] == "1"
     assert "--launch-method" not in command
+
+
+@pytest.mark.parametrize("bench_regex", [None, "Layers"])
+def test_the_full_main_job_sweeps_in_parts_that_each_save(bench_regex, tmp_path, monkeypatch):
+    """The full sweep is one asv run per part after a discovery (a killed sweep keeps the parts it ran);
+    `--bench` runs the part of the sweep it names as one asv run."""
+    from convbench.corpus import sweep
+    from convbench.report import bench, sweep_parts
+
+    listing = {"version": 2, "s.A.a": {"params": [], "version": "1"}, "s.B.b": {"params": [], "version": "1"}}
+    runs = []
+
+    def run(title, command, announce, env=None):
+        runs.append(command[command.index("run") + 1:])
+        if sweep_parts.DISCOVER_ONLY in command:
+            (tmp_path / "benchmarks.json").write_text(json.dumps(listing))
+
+    monkeypatch.setattr(bench, "_run", run)
+    monkeypatch.setattr(bench, "register_asv_machine", lambda machine, results: None)
+    monkeypatch.setattr(sweep, "sweep_corpus", lambda tier, **options: (_ for _ in ()).throw(RuntimeError("stop")))
+    with pytest.raises(RuntimeError, match="stop"):
+        bench.main_job(False, machine="m", bench=bench_regex, results=str(tmp_path))
+    selections = [[command[i + 1] for i, word in enumerate(command) if word == "--bench"] for command in runs]
+    if bench_regex:
+        assert selections == [[bench_regex]]
+    else:
+        assert selections == [[sweep_parts.DISCOVER_ONLY], [sweep_parts.selecting("s.A.a")],
+                              [sweep_parts.selecting("s.B.b")]]
+    assert all("--quick" not in command and "--set-commit-hash" in command for command in runs)

@@ -159,6 +159,7 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
     from convbench.report.plot import plot_all  # seaborn and matplotlib load only for this
     from convbench.report.page import write_report
     from convbench.report.docs_site import build_site
+    from convbench.report.sweep_parts import run_in_parts
 
     asv = [sys.executable, "-m", "asv"]
     on_gpu = _has_gpu()
@@ -179,7 +180,13 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
         run += ["--bench", bench]
     listing = Path(results) / "benchmarks.json"
     before = listing.read_bytes() if listing.exists() else None
-    _run(f"2/7 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)", run, announce, env)
+    title = f"2/7 run the {'quick' if quick else 'full'} sweep on the working tree ({results}/{machine}/)"
+    if quick or bench:
+        _run(title, run, announce, env)
+    else:  # hours here: in parts that each save, so that a killed sweep resumes
+        announce(title, run)
+        run_in_parts(run, results, machine, head_commit(),
+                     runner=lambda part, command: _run(f"2/7 {part}", command, announce, env), announce=announce)
     _keep_full_listing(results, before)
     commit = head_commit()[:8]
     announce(f"3/7 sweep and check the corpus's smoke tier ({STORE}/, a file for commit {commit})",
