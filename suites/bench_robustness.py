@@ -2,10 +2,11 @@
 
 convbench robustness's figures kept in asv's history: the digits CNN trained with band-limited fft
 convolutions at each compression (and torch's Conv2d), its test accuracy under foolbox's FGSM and
-PGD at each epsilon; and the proposal's lossy input channels on each digit's minimal adversarial.
-Trained and attacked once per run (setup_cache, about a minute); the quick subset leaves it out.
+PGD at each epsilon; the proposal's lossy input channels on each digit's minimal adversarial (FGSM, PGD,
+C&W); the noise it bears; and each channel's recovery window as the adversarial distortion grows.
+Trained and attacked once per class and run (setup_cache, about a minute); the quick subset leaves it out.
 """
-from convbench.workloads import accuracy, noise, robustness
+from convbench.workloads import accuracy, noise, recovery_window, robustness
 
 from .common import QUICK, VERSION, pick
 
@@ -43,7 +44,7 @@ class Robustness:
 class Defences:
     version = VERSION
     timeout = 1200
-    params = [pick(list(robustness.DEFENCES), ["none"]), pick(["clean", *robustness.ATTACKS], ["clean"])]
+    params = [pick(list(robustness.DEFENCES), ["none"]), pick(["clean", *robustness.MINIMAL_ATTACKS], ["clean"])]
     param_names = ["defence", "attack"]
 
     def setup_cache(self):
@@ -103,3 +104,36 @@ class NoiseSigmaHalf:
         return cache["sigma_half"][model]
 
     track_sigma_half.unit = "sigma"
+
+
+class RecoveryWindow:
+    """convbench recovery-window's experiment: the plain digits CNN's test digits at their minimal adversarial
+    scaled up, behind each lossy channel; per channel and distortion, how many of its strengths are in the
+    window and the most fooled digits it gives back while keeping clean ones (trained and attacked once per
+    run, setup_cache, about half a minute)."""
+
+    version = VERSION
+    timeout = 1200
+    params = [pick(list(recovery_window.CHANNELS), ["Gaussian noise"]), pick(list(recovery_window.DISTORTIONS), [1.0])]
+    param_names = ["channel", "distortion"]
+
+    def setup_cache(self):
+        if QUICK:
+            return None
+        rows = recovery_window.recovery()
+        return {(channel, distortion): (len(recovery_window.window(rows, channel, distortion)),
+                                        recovery_window.best_recovery(rows, channel, distortion))
+                for channel in recovery_window.CHANNELS for distortion in recovery_window.DISTORTIONS}
+
+    def setup(self, *cache_and_params):
+        _skip_quick()
+
+    def track_window_size(self, cache, channel, distortion):
+        return cache[(channel, distortion)][0]
+
+    track_window_size.unit = "strengths"
+
+    def track_best_recovery(self, cache, channel, distortion):
+        return cache[(channel, distortion)][1]
+
+    track_best_recovery.unit = "fraction"

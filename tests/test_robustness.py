@@ -16,7 +16,8 @@ def test_convbench_robustness_runs_end_to_end(tmp_path, capsys):
                  "--pgd-steps", "5", "--test-images", "60", "--out", str(tmp_path),
                  "--records", str(tmp_path / "records")]) == 0
     out = capsys.readouterr().out
-    for row in ("fft c=0.5", "feature squeezing", "Gaussian noise", "FFT compression", "proposal FGSM"):
+    for row in ("fft c=0.5", "feature squeezing", "Gaussian noise", "FFT compression", "proposal FGSM", "proposal C&W",
+                "C&W (median L2"):
         assert row in out
     assert (tmp_path / "robustness_vs_compression.png").stat().st_size > 0
     assert {p.name for p in (tmp_path / "records").iterdir()} == {"robustness-under-attack.json",
@@ -31,8 +32,10 @@ def test_attacks_hurt_and_minimal_attacks_fool_every_digit():
             clean, attacked = (next(r.accuracy for r in models if (r.model, r.attack, r.epsilon) == (model, attack, e))
                                for e in (0.0, 0.3))
             assert clean > 0.3 and attacked < clean / 2  # an epsilon of 0.3 on [0, 1] digits breaks the CNN
-    for attack in robustness.ATTACKS:  # the minimal adversarial of each digit fools the undefended model
+    for attack in robustness.MINIMAL_ATTACKS:  # the minimal adversarial of each digit fools the undefended model
         assert next(r.accuracy for r in defences if (r.model, r.attack) == ("none", attack)) == 0.0
+    sizes = {r.attack: r.epsilon for r in defences if r.model == "none" and r.attack != "clean"}
+    assert set(sizes) == set(robustness.MINIMAL_ATTACKS) and all(0 < size < 8 for size in sizes.values())
 
 
 def test_the_lossy_channels():

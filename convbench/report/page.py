@@ -41,6 +41,11 @@ CAPTIONS = {
                          "convolutions at each compression, and torch's, its test accuracy with Gaussian noise added "
                          "to the inputs, from none to chance; and the noise each model bears before it has lost half "
                          "the way from its clean accuracy to chance (convbench noise).",
+    "recovery_window": "The proposal's recovery window, in miniature: the plain digits CNN's test digits at their "
+                       "minimal adversarial (PGD) and that perturbation scaled up, then passed through FFT "
+                       "compression, Gaussian noise or feature squeezing at each strength: the fraction of the "
+                       "fooled digits each channel gives back and of the clean digits it keeps, the window (most "
+                       "given back, clean ones kept) shaded (convbench recovery-window).",
     "learning_order": "The proposal's claim that low frequencies are learned first: while the digits CNN trains "
                       "(torch's Conv2d, convbench's fft at c = 0 and a rate above), each conv layer's weight "
                       "change on its FFT grid, split into rings of frequency, as the share of its final change "

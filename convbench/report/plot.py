@@ -427,6 +427,43 @@ def chart_learning_order(histories, out):
     return _save(fig, out, "learning_order")
 
 
+def chart_recovery_window(rows, out):
+    """Per lossy channel (a row) and distortion of the minimal adversarial (a column): the fraction of the
+    fooled digits the channel gives back, and of the clean digits it keeps right, against its strength, the
+    window shaded (convbench recovery-window's rows)."""
+    from convbench.workloads.recovery_window import CHANNELS, KEEPS_CLEAN, RECOVERS, window
+
+    channels = list(dict.fromkeys(row.channel for row in rows))
+    distortions = sorted({row.distortion for row in rows if row.distortion > 0})
+    fig, axes = plt.subplots(len(channels), len(distortions), figsize=(3.6 * len(distortions), 3.0 * len(channels)),
+                             squeeze=False, sharey=True, layout="constrained")
+    for top, channel in enumerate(channels):
+        clean = sorted((row.strength, row.fraction) for row in rows if row.channel == channel and row.distortion == 0)
+        strengths = [strength for strength, _ in clean]
+        half_step = min(np.diff(strengths), default=1.0) / 2  # a window of one strength still shows
+        for column, distortion in enumerate(distortions):
+            ax = axes[top][column]
+            given_back = sorted((row.strength, row.fraction) for row in rows
+                                if row.channel == channel and row.distortion == distortion)
+            ax.plot(*zip(*clean), color="0.45", marker=".", label="clean digits kept")
+            ax.plot(*zip(*given_back), color="tab:blue", marker="o", label="fooled digits given back")
+            inside = window(rows, channel, distortion)
+            if inside:
+                ax.axvspan(min(inside) - half_step, max(inside) + half_step, color="tab:green", alpha=0.15,
+                           label="the window")
+            ax.axhline(RECOVERS, color="tab:blue", linestyle=":", linewidth=0.8)
+            ax.axhline(KEEPS_CLEAN, color="0.45", linestyle=":", linewidth=0.8)
+            if channel in CHANNELS and CHANNELS[channel].stronger_is_lower:
+                ax.invert_xaxis()  # stronger to the right, as on the other rows
+            ax.set(ylim=(0, 1.02), xlabel=CHANNELS[channel].strength if channel in CHANNELS else "strength",
+                   ylabel=f"{channel}\nfraction of digits" if column == 0 else None,
+                   title=f"{distortion:g}x the minimal perturbation" if top == 0 else None)
+    axes[-1][0].legend(fontsize="small")
+    fig.suptitle("Does the recovery window shrink as the adversarial distortion grows? The plain digits CNN "
+                 "behind each lossy channel")
+    return _save(fig, out, "recovery_window")
+
+
 def chart_signal(frame, out):
     """Time against filter length for long 1-D convolutions: a row of panels per channel count, one panel
     per signal length, and where the better of the two fft variants first beats torch's conv1d and
