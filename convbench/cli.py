@@ -734,6 +734,53 @@ def cmd_recovery_window(args) -> int:
     return 0
 
 
+def cmd_curvature(args) -> int:
+    import statistics
+
+    from convbench.workloads.curvature import KINDS, RECOVERING_RATE, curvature, curvature_verdict
+    from convbench.report.plot import chart_curvature  # seaborn and matplotlib load only for this
+    from convbench.report.record_file import write_record
+
+    rows = curvature(args.compressions, args.epochs, args.pgd_steps, args.test_images, args.iterations)
+    table = _table(f"digits CNN, {args.epochs} epochs: the loss's input gradient norm and top Hessian eigenvalue, "
+                   f"median (quartiles) over the digits; recovered: FFT compression at c = {RECOVERING_RATE:g} gave "
+                   f"the adversarial digit its class back",
+                   ("model", "input", "digits", "gradient norm", "top eigenvalue"),
+                   right=("digits", "gradient norm", "top eigenvalue"))
+    grid = []
+    for model in dict.fromkeys(row.model for row in rows):
+        for kind in KINDS:
+            chosen = [row for row in rows if row.model == model and row.kind == kind]
+            if not chosen:
+                table.add_row(model, kind, "0", "-", "-")
+                continue
+            cells = []
+            for values in ([r.gradient_norm for r in chosen], [r.top_eigenvalue for r in chosen]):
+                low, middle, high = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+                cells.append((low, middle, high))
+            table.add_row(model, kind, str(len(chosen)),
+                          *(f"{m:.3g} ({lo:.3g}-{hi:.3g})" for lo, m, hi in cells))
+            grid.append([model, chosen[0].compression, kind, len(chosen),
+                         *(round(value, 6) for cell in cells for value in cell)])
+    console.print(table)
+    verdict = curvature_verdict(rows)
+    console.print(f"adversarial digits sit where the loss is steeper and more curved, and recovery flattens it: {verdict}")
+    for path in chart_curvature(rows, Path(args.out)):
+        console.print(f"wrote {path}")
+    console.print("wrote " + str(write_record(
+        "input-curvature", "How steep and how curved the loss is around natural, adversarial and recovered digits",
+        f"The digits CNN ({args.epochs} epochs) at each compression and torch's; the first test digits it "
+        f"classifies right (natural), each at its minimal adversarial (the least PGD epsilon, {args.pgd_steps} "
+        f"steps, that fools it), and the adversarial digits FFT compression of the input at c = {RECOVERING_RATE:g} "
+        f"gives back (recovered). The loss: cross-entropy against the true class. Gradient norm: the L2 norm of "
+        f"its input gradient; top eigenvalue: of its Hessian with respect to the input, {args.iterations} power "
+        f"iterations on autograd Hessian-vector products. Quartiles over the digits. Verdict: {verdict}.",
+        ["model", "compression", "input", "digits", "gradient norm q1", "gradient norm median", "gradient norm q3",
+         "top eigenvalue q1", "top eigenvalue median", "top eigenvalue q3"], grid,
+        "README.md; docs/content/guide/robustness.md", args.records)))
+    return 0
+
+
 def cmd_layers(args) -> int:
     found, shape = _model_layers(args)
     table = _table(f"{args.model}: {len(found)} unique convolutions for input {shape}",
@@ -974,6 +1021,17 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_argument("--out", default="results/figures")
     window.add_argument("--records", default="results/records", help="where the table is kept as a record")
     window.set_defaults(run=cmd_recovery_window)
+    curve = commands.add_parser("curvature", help="the loss's input gradient norm and top Hessian eigenvalue at "
+                                                  "natural, adversarial and recovered digits, per compression "
+                                                  "(about a minute)")
+    curve.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5, 0.75, 0.9])
+    curve.add_argument("--epochs", type=_at_least(1), default=5)
+    curve.add_argument("--pgd-steps", type=_at_least(1), default=20)
+    curve.add_argument("--test-images", type=_at_least(1), default=120, help="the first N test digits")
+    curve.add_argument("--iterations", type=_at_least(1), default=20, help="power iterations per eigenvalue")
+    curve.add_argument("--out", default="results/figures")
+    curve.add_argument("--records", default="results/records", help="where the table is kept as a record")
+    curve.set_defaults(run=cmd_curvature)
     rob = commands.add_parser("robustness", help="the digits CNN at each compression under FGSM and PGD (foolbox), "
                                                  "and the proposal's lossy input channels as defences (about a minute)")
     rob.add_argument("--compressions", type=_fraction, nargs="+", default=[0.0, 0.5, 0.75, 0.9])

@@ -3,10 +3,11 @@
 convbench robustness's figures kept in asv's history: the digits CNN trained with band-limited fft
 convolutions at each compression (and torch's Conv2d), its test accuracy under foolbox's FGSM and
 PGD at each epsilon; the proposal's lossy input channels on each digit's minimal adversarial (FGSM, PGD,
-C&W); the noise it bears; and each channel's recovery window as the adversarial distortion grows.
+C&W); the noise it bears; each channel's recovery window as the adversarial distortion grows; and how
+steep and curved the loss is at natural, adversarial and recovered digits.
 Trained and attacked once per class and run (setup_cache, about a minute); the quick subset leaves it out.
 """
-from convbench.workloads import accuracy, noise, recovery_window, robustness
+from convbench.workloads import accuracy, curvature, noise, recovery_window, robustness
 
 from .common import QUICK, VERSION, pick
 
@@ -137,3 +138,34 @@ class RecoveryWindow:
         return cache[(channel, distortion)][1]
 
     track_best_recovery.unit = "fraction"
+
+
+class Curvature:
+    """convbench curvature's experiment: the digits CNN at each compression and torch's; the median input
+    gradient norm and top Hessian eigenvalue of the loss over natural, adversarial and recovered test digits
+    (trained, attacked and power-iterated once per run, setup_cache, about a minute)."""
+
+    version = VERSION
+    timeout = 1200
+    params = [pick(MODELS, MODELS[:1]), pick(list(curvature.KINDS), ["natural"])]
+    param_names = ["model", "input"]
+
+    def setup_cache(self):
+        if QUICK:
+            return None
+        return curvature.medians(curvature.curvature())
+
+    def setup(self, cache, *params):
+        _skip_quick()
+        if (params[0], params[1]) not in cache:
+            raise NotImplementedError(f"{params[0]}: no {params[1]} digits in this run")
+
+    def track_median_gradient_norm(self, cache, model, kind):
+        return cache[(model, kind)][0]
+
+    track_median_gradient_norm.unit = "L2 norm"
+
+    def track_median_top_eigenvalue(self, cache, model, kind):
+        return cache[(model, kind)][1]
+
+    track_median_top_eigenvalue.unit = "eigenvalue"

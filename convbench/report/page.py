@@ -46,6 +46,11 @@ CAPTIONS = {
                        "compression, Gaussian noise or feature squeezing at each strength: the fraction of the "
                        "fooled digits each channel gives back and of the clean digits it keeps, the window (most "
                        "given back, clean ones kept) shaded (convbench recovery-window).",
+    "curvature": "The proposal's first- and second-order analysis, in miniature: the digits CNN at each "
+                 "compression (and torch's), its input gradient's norm and the largest eigenvalue of the loss's "
+                 "Hessian with respect to the input (power iteration on Hessian-vector products), over the test "
+                 "digits it gets right, their minimal adversarial, and the adversarial digits FFT compression "
+                 "gives back (convbench curvature).",
     "learning_order": "The proposal's claim that low frequencies are learned first: while the digits CNN trains "
                       "(torch's Conv2d, convbench's fft at c = 0 and a rate above), each conv layer's weight "
                       "change on its FFT grid, split into rings of frequency, as the share of its final change "

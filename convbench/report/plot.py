@@ -464,6 +464,22 @@ def chart_recovery_window(rows, out):
     return _save(fig, out, "recovery_window")
 
 
+def chart_curvature(rows, out):
+    """Per model (x) and kind of input (hue): the distribution of the input gradient's norm and of the loss
+    Hessian's top eigenvalue over the digits, log scale (convbench curvature's rows)."""
+    frame = pd.DataFrame([row.__dict__ for row in rows])
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), layout="constrained")
+    for ax, (column, label) in zip(axes, (("gradient_norm", "input gradient norm"),
+                                          ("top_eigenvalue", "top Hessian eigenvalue (input)"))):
+        shown = frame[frame[column] > 0]  # log scale: a digit whose loss is flat to float precision is left out
+        sns.boxplot(data=shown, x="model", y=column, hue="kind", ax=ax, fliersize=2)
+        ax.set_yscale("log")
+        ax.set(xlabel="model (fft c=...: convbench's band-limited convolutions)", ylabel=label, title=label)
+    fig.suptitle("How steep and how curved is the loss around natural, adversarial and recovered digits? "
+                 "The digits CNN at each compression")
+    return _save(fig, out, "curvature")
+
+
 def chart_signal(frame, out):
     """Time against filter length for long 1-D convolutions: a row of panels per channel count, one panel
     per signal length, and where the better of the two fft variants first beats torch's conv1d and
