@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import torch
 
 from convbench.workloads.accuracy import digits, trained
-from convbench.workloads.robustness import COMPRESSIONS, fft_compression, foolbox, minimal_adversarial
+from convbench.workloads.robustness import (COMPRESSIONS, classified_right, fft_compression, foolbox,
+                                           minimal_adversarial)
 
 KINDS = ("natural", "adversarial", "recovered")
 RECOVERING_RATE = 0.5          # the channel's compression rate (the defence table's)
@@ -45,16 +46,10 @@ def _loss(model, x, y):
     return torch.nn.functional.cross_entropy(model(x), y, reduction="sum")  # a sum: each digit's own Hessian
 
 
-def gradient_norms(model, x, y) -> torch.Tensor:
-    x = x.clone().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(_loss(model, x, y), x)
-    return gradient.flatten(1).norm(dim=1)
-
-
-def top_eigenvalues(model, x, y, iterations: int = POWER_ITERATIONS, seed: int = 0) -> torch.Tensor:
-    """Each digit's largest Hessian eigenvalue, all digits at once: the summed loss's Hessian is block
-    diagonal (a digit's loss depends on its own input only), so one Hessian-vector product of the batch
-    is every digit's own."""
+def steepness(model, x, y, iterations: int = POWER_ITERATIONS, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(each digit's input gradient norm, its largest Hessian eigenvalue), all digits at once: the summed
+    loss's Hessian is block diagonal (a digit's loss depends on its own input only), so one Hessian-vector
+    product of the batch is every digit's own; the gradient that power iteration differentiates gives the norms."""
     x = x.clone().requires_grad_(True)
     (gradient,) = torch.autograd.grad(_loss(model, x, y), x, create_graph=True)
     v = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
@@ -64,24 +59,19 @@ def top_eigenvalues(model, x, y, iterations: int = POWER_ITERATIONS, seed: int =
         (product,) = torch.autograd.grad(gradient, x, grad_outputs=v, retain_graph=True)
         eigenvalue = (product * v).flatten(1).sum(1)
         v = product.detach()
-    return eigenvalue.detach()
-
-
-def _right(model, x, y) -> torch.Tensor:
-    with torch.no_grad():
-        return model(x).argmax(1) == y
+    return gradient.detach().flatten(1).norm(dim=1), eigenvalue.detach()
 
 
 def inputs(model, x, y, pgd_steps: int = 20) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{kind: (digits, true classes)}: the natural digits the model gets right, their minimal adversarial
     (those some epsilon fools), and the adversarial ones the channel gives back."""
-    right = _right(model, x, y)
+    right = classified_right(model, x, y)
     x, y = x[right], y[right]
     attacked, epsilon = minimal_adversarial(model, x, y, "PGD", pgd_steps)
     fooled = ~torch.isnan(epsilon)
     attacked, y_attacked = attacked[fooled], y[fooled]
     through = fft_compression(attacked, RECOVERING_RATE)
-    back = _right(model, through, y_attacked)
+    back = classified_right(model, through, y_attacked)
     return {"natural": (x, y), "adversarial": (attacked, y_attacked), "recovered": (through[back], y_attacked[back])}
 
 
@@ -98,7 +88,7 @@ def curvature(compressions=COMPRESSIONS, epochs: int = 5, pgd_steps: int = 20, t
         for kind, (x, y) in inputs(model, x_test, y_test, pgd_steps).items():
             if not len(x):
                 continue
-            norms, eigenvalues = gradient_norms(model, x, y), top_eigenvalues(model, x, y, iterations, seed)
+            norms, eigenvalues = steepness(model, x, y, iterations, seed)
             rows += [CurvatureRow(name, compression or 0.0, kind, float(n), float(e))
                      for n, e in zip(norms, eigenvalues)]
     return rows

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from convbench.workloads.accuracy import digits, trained
-from convbench.workloads.robustness import fft_compression, feature_squeezing, foolbox, gaussian_noise, minimal_adversarial
+from convbench.workloads.robustness import (accuracy, classified_right, fft_compression, feature_squeezing, foolbox,
+                                           gaussian_noise, minimal_adversarial)
 
 DISTORTIONS = (1.0, 1.5, 2.0, 3.0)  # multiples of each digit's minimal adversarial perturbation
 # The window's two edges, definitions rather than measurements: "recovers most examples" is more than half
@@ -60,11 +61,6 @@ class RecoveryRow:
     digits: int        # how many digits the fraction is of
 
 
-def _right(model, x, y) -> torch.Tensor:
-    with torch.no_grad():
-        return model(x).argmax(1) == y
-
-
 def recovery(distortions=DISTORTIONS, channels: dict | None = None, epochs: int = 5, pgd_steps: int = 20,
              test_images: int | None = None, seed: int = 0) -> list[RecoveryRow]:
     """Each channel at each strength on the clean digits the plain model classifies right (distortion 0),
@@ -75,33 +71,39 @@ def recovery(distortions=DISTORTIONS, channels: dict | None = None, epochs: int 
     if test_images:
         x_test, y_test = x_test[:test_images], y_test[:test_images]
     model = trained(None, epochs, seed=seed)[0].eval()
-    right = _right(model, x_test, y_test)
+    right = classified_right(model, x_test, y_test)
     x, y = x_test[right], y_test[right]
     minimal, epsilon = minimal_adversarial(model, x, y, "PGD", pgd_steps)
     found = ~torch.isnan(epsilon)  # a digit no epsilon of the grid fools has no minimal adversarial
     x, y, perturbation = x[found], y[found], (minimal - x)[found]
-    attacked = [(x + scale * perturbation).clamp(0, 1) for scale in distortions]
+    fooled = {}  # distortion -> (the digits it fools, their classes): the same for every channel
+    for scale in distortions:
+        images = (x + scale * perturbation).clamp(0, 1)
+        wrong = ~classified_right(model, images, y)
+        fooled[scale] = (images[wrong], y[wrong])
     rows = []
     for name, channel in channels.items():
         for strength in channel.strengths:
-            rows.append(RecoveryRow(name, strength, 0.0, _right(model, channel.apply(x, strength), y).float().mean().item(),
-                                    len(y)))
-            for distortion, images in zip(distortions, attacked):
-                fooled = ~_right(model, images, y)
-                count = int(fooled.sum())
-                fraction = (_right(model, channel.apply(images[fooled], strength), y[fooled]).float().mean().item()
-                            if count else float("nan"))
-                rows.append(RecoveryRow(name, strength, distortion, fraction, count))
+            rows.append(RecoveryRow(name, strength, 0.0, accuracy(model, channel.apply(x, strength), y), len(y)))
+            for distortion, (images, classes) in fooled.items():
+                fraction = accuracy(model, channel.apply(images, strength), classes) if len(classes) else float("nan")
+                rows.append(RecoveryRow(name, strength, distortion, fraction, len(classes)))
     return rows
+
+
+def _keeps_clean(rows: list[RecoveryRow], channel: str) -> set[float]:
+    """The channel's strengths that keep at least KEEPS_CLEAN of the clean digits right."""
+    return {row.strength for row in rows
+            if row.channel == channel and row.distortion == 0.0 and row.fraction >= KEEPS_CLEAN}
 
 
 def window(rows: list[RecoveryRow], channel: str, distortion: float) -> list[float]:
     """The channel's strengths that recover more than RECOVERS of the digits fooled at `distortion` and keep
     at least KEEPS_CLEAN of the clean ones."""
-    clean = {row.strength: row.fraction for row in rows if row.channel == channel and row.distortion == 0.0}
+    keeping = _keeps_clean(rows, channel)
     return [row.strength for row in rows
             if row.channel == channel and row.distortion == distortion and row.fraction > RECOVERS
-            and clean.get(row.strength, 0.0) >= KEEPS_CLEAN]
+            and row.strength in keeping]
 
 
 def window_sizes(rows: list[RecoveryRow]) -> dict[str, dict[float, int]]:
@@ -120,9 +122,9 @@ def shrinks(sizes: dict[float, int]) -> bool:
 def best_recovery(rows: list[RecoveryRow], channel: str, distortion: float) -> float:
     """The most fooled digits the channel gives back at `distortion` at a strength that keeps KEEPS_CLEAN of
     the clean ones (the window's height; nan where no strength keeps them)."""
-    clean = {row.strength: row.fraction for row in rows if row.channel == channel and row.distortion == 0.0}
+    keeping = _keeps_clean(rows, channel)
     kept = [row.fraction for row in rows if row.channel == channel and row.distortion == distortion
-            and clean.get(row.strength, 0.0) >= KEEPS_CLEAN and not np.isnan(row.fraction)]
+            and row.strength in keeping and not np.isnan(row.fraction)]
     return max(kept, default=float("nan"))
 
 

@@ -85,9 +85,14 @@ def minimal_adversarial(model, x, y, attack: str, pgd_steps: int = 20) -> tuple[
     return chosen, epsilon
 
 
-def accuracy(model, x, y) -> float:
+def classified_right(model, x, y) -> torch.Tensor:
+    """Which digits the model gives their class (a bool per digit)."""
     with torch.no_grad():
-        return (model(x).argmax(1) == y).float().mean().item()
+        return model(x).argmax(1) == y
+
+
+def accuracy(model, x, y) -> float:
+    return classified_right(model, x, y).float().mean().item()
 
 
 # -- the lossy input channels ------------------------------------------------------------------
