@@ -27,6 +27,8 @@ def plans_of(label, spec) -> list:
     plans = [convbench.plan(spec, label)]
     if label == "direct":
         methods = ["loop", "gather"] + (["slice"] if spec.stride == (1, 1) else [])
+        if spec.groups == 1:
+            methods += ["channels-last gather"] + (["channels-last slice"] if spec.stride == (1, 1) else [])
         methods += ["depthwise"] if spec.C_per_group == spec.K_per_group == 1 else []
         plans += [convbench.plan(spec, "direct", method=method) for method in methods]
     return plans

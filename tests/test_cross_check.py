@@ -42,24 +42,26 @@ def test_general_algorithms_match_oracle(algorithm, spec, seed):
     check_against_oracle(algorithm, spec, seed)
 
 
-@pytest.mark.parametrize("method", ["loop", "gather", "slice"])
+@pytest.mark.parametrize("method", ["loop", "gather", "slice", "channels-last gather", "channels-last slice"])
 @given(spec=conv_specs(stride_one=True), seed=st.integers(0, 2**32 - 1))
 def test_every_direct_method_at_unit_stride_matches_oracle(method, spec, seed):
     # auto picks one per shape; each must be right on every shape
     check_against_oracle("direct", spec, seed, method=method)
 
 
-@pytest.mark.parametrize("method", ["loop", "gather"])
+@pytest.mark.parametrize("method", ["loop", "gather", "channels-last gather"])
 @given(spec=conv_specs(), seed=st.integers(0, 2**32 - 1))
-def test_both_strided_direct_methods_match_oracle(method, spec, seed):
+def test_every_strided_direct_method_matches_oracle(method, spec, seed):
     check_against_oracle("direct", spec, seed, method=method)
 
 
-@pytest.mark.parametrize("method", ["loop", "gather", "slice"])
+@pytest.mark.parametrize("method", ["loop", "gather", "slice", "channels-last gather", "channels-last slice"])
 @given(spec=grouped_dilated_specs(), seed=st.integers(0, 2**32 - 1))
 def test_every_direct_method_with_groups_dilation_and_strides_matches_oracle(method, spec, seed):
-    if method == "slice" and spec.stride != (1, 1):
+    if method.endswith("slice") and spec.stride != (1, 1):
         spec = dataclasses.replace(spec, stride=1)
+    if method.startswith("channels-last"):  # no groups: the dilations and strides alone
+        spec = dataclasses.replace(spec, groups=1)
     check_against_oracle("direct", spec, seed, method=method)
 
 
@@ -79,20 +81,41 @@ def test_direct_picks_channels_last_for_depthwise_with_enough_channels():
 def test_direct_picks_its_method_by_stride_and_waste():
     unit = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3)
     strided = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, stride=(1, 2))
-    small_wide = convbench.ConvSpec(N=1, C=8, H=7, W=7, K=512, R=3, S=3, padding=1)  # (81/49 - 1)·512 > 80
+    small_wide = convbench.ConvSpec(N=1, C=8, H=7, W=7, K=8, R=3, S=3, padding=1, groups=2)  # (81/49 - 1)·8 < 80
     assert convbench.plan(unit, "direct").method == "slice"
-    assert convbench.plan(small_wide, "direct").method == "gather"
+    assert convbench.plan(small_wide, "direct").method == "slice"
+    assert convbench.plan(dataclasses.replace(small_wide, C=256, K=256), "direct").method == "gather"  # 166 > 80
     assert convbench.plan(strided, "direct").method == "gather"  # only the strided positions
-    big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=17, S=17, padding=8)  # R·S·C/K = 289
-    assert convbench.plan(big_filters, "direct").method == "loop"
-    assert convbench.plan(dataclasses.replace(big_filters, R=15, S=15, padding=7), "direct").method == "slice"  # 225
-    assert convbench.plan(big_filters, "direct", method="slice").method == "slice"
+    few_big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=4, R=7, S=7, padding=3)  # R·S·C/K = 392
+    assert convbench.plan(few_big_filters, "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(few_big_filters, R=5, S=5, padding=2), "direct").method == "slice"  # 200
+    assert convbench.plan(few_big_filters, "direct", method="slice").method == "slice"
     assert convbench.plan(unit, "direct", method="loop").method == "loop"
     small_groups = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, groups=2)  # C/g = 2
     assert convbench.plan(small_groups, "direct").method == "loop"
     assert convbench.plan(dataclasses.replace(small_groups, C=16, K=16), "direct").method == "slice"  # C/g = 8
     with pytest.raises(convbench.ConvError, match="needs stride 1"):
         convbench.plan(strided, "direct", method="slice")
+
+
+def test_direct_without_groups_and_with_16_filters_runs_channels_last():
+    resnet = convbench.ConvSpec(N=1, C=64, H=56, W=56, K=64, R=3, S=3, padding=1)  # (58²/56² - 1)·64 = 4.7
+    assert convbench.plan(resnet, "direct").method == "channels-last slice"
+    # the padding is a large share of a small image: (9²/7² - 1)·512 = 334 > 20
+    assert convbench.plan(dataclasses.replace(resnet, C=512, K=512, H=7, W=7), "direct").method == "channels-last gather"
+    stem = convbench.ConvSpec(N=1, C=3, H=224, W=224, K=64, R=7, S=7, padding=3, stride=2)
+    assert convbench.plan(stem, "direct").method == "channels-last gather"  # strided
+    assert convbench.plan(dataclasses.replace(stem, stride=1), "direct").method == "channels-last gather"  # C = 3
+    # with big filters the GEMMs now beat the loop: R·S·C/K = 289 with 32 filters
+    big = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=17, S=17, padding=8)
+    assert convbench.plan(big, "direct").method.startswith("channels-last")
+    assert convbench.plan(dataclasses.replace(resnet, K=8), "direct").method == "slice"  # few filters: channel-major
+    assert convbench.plan(dataclasses.replace(resnet, R=1, S=1, padding=0), "direct").method == "slice"  # 1x1
+    assert convbench.plan(dataclasses.replace(resnet, groups=2), "direct").method == "slice"  # per group
+    with pytest.raises(convbench.ConvError, match="method='channels-last slice'.*needs stride 1"):
+        convbench.plan(stem, "direct", method="channels-last slice")
+    with pytest.raises(convbench.ConvError, match="needs groups = 1; got groups=2"):
+        convbench.plan(dataclasses.replace(resnet, groups=2), "direct", method="channels-last gather")
 
 
 @pytest.mark.parametrize("label", ["winograd", "winograd F(4x4,3x3)", "winograd F(6x6,3x3)"])

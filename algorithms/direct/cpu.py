@@ -1,6 +1,7 @@
 """Direct convolution on the CPU: the proposal's conv-layer sum, compiled with Numba
 (any stride, dilation and groups), as BLAS GEMMs over shifted or gathered
-positions (gemm.py; per group), or channels-last when depthwise (depthwise.py).
+positions (channels_last.py without groups; gemm.py channel-major, per group), or channels-last
+when depthwise (depthwise.py).
 
 O[n,k,p,q] = sum_c sum_r sum_s I[n, g(k)·C/G + c, p*sh + r*dh, q*sw + s*dw] * F[k, c, r, s]
 
@@ -15,6 +16,7 @@ from convbench.core.errors import ConvError
 from convbench.core.selection import DIRECT_METHODS, direct_method
 
 from ..base import Plan
+from .channels_last import ChannelsLastGemm
 from .depthwise import DepthwiseNHWC
 from .gemm import ShiftedGemm
 from ..padding import embed, padded_buffer
@@ -70,11 +72,12 @@ def direct_kernel(xp, w, out, stride_h, stride_w, dil_h, dil_w, groups):
 
 class DirectCPU(Plan):
     """The sum as GEMMs over shifted slices, or over gathered valid positions on small
-    images and at strides > 1 (gemm.py; per group with groups of 4 channels or more);
-    depthwise, channels-last across the channels (depthwise.py); small groups, and big
-    filters with few of them: the Numba loop above.
+    images and at strides > 1: position-major on channels-last rows without groups and with 16
+    filters or more (channels_last.py), else channel-major (gemm.py; per group with groups of 4
+    channels or more); depthwise, channels-last across the channels (depthwise.py); small groups,
+    and big filters with few of them: the Numba loop above.
 
-    method: "auto", or "slice", "gather", "loop" or "depthwise" to force one (to compare them).
+    method: "auto", or one of DIRECT_METHODS to force one (to compare them).
     """
     algorithm = "direct"
     backend = "cpu"
@@ -88,15 +91,21 @@ class DirectCPU(Plan):
         if method == "depthwise" and not spec.C_per_group == spec.K_per_group == 1:
             raise ConvError(f"method='depthwise' needs groups = C = K; got groups={spec.groups} with C = {spec.C}, "
                             f"K = {spec.K}")
-        if method == "slice" and spec.stride != (1, 1):
-            raise ConvError(f"method='slice' (every position of the grid as GEMMs) needs stride 1; got stride "
-                            f"{spec.stride} (method='gather' computes the strided positions only)")
+        if method in ("slice", "channels-last slice") and spec.stride != (1, 1):
+            gather = method.replace("slice", "gather")
+            raise ConvError(f"method={method!r} (every position of the grid as GEMMs) needs stride 1; got stride "
+                            f"{spec.stride} (method={gather!r} computes the strided positions only)")
+        if method.startswith("channels-last") and spec.groups != 1:
+            raise ConvError(f"method={method!r} needs groups = 1; got groups={spec.groups} (method='slice' or "
+                            f"'gather' runs the GEMMs per group)")
         # convbench.core.selection.direct_method decides, with the measurements behind each threshold
         self.method = direct_method(spec) if method == "auto" else method
         if self.method == "depthwise":
             self._depthwise = DepthwiseNHWC(spec)
         elif self.method in ("slice", "gather"):
             self._gemm = ShiftedGemm(spec, gather=self.method == "gather")
+        elif self.method.startswith("channels-last"):
+            self._gemm = ChannelsLastGemm(spec, gather=self.method == "channels-last gather")
         else:
             self._padded = padded_buffer((spec.N, spec.C), *spec.span)  # only what some output reads
 

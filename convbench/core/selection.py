@@ -40,19 +40,38 @@ def direct_gathers(waste: float, K: int) -> bool:
     return (waste - 1) * K > GATHER_ABOVE
 
 
-DIRECT_METHODS = ("depthwise", "loop", "gather", "slice")  # how direct computes the sum (algorithms/direct)
+# filters from which direct without groups runs its GEMMs position-major on channels-last rows (K is the
+# GEMM's narrow side: below it the channel-major GEMMs or the loop win) (its measurement: the record)
+CHANNELS_LAST_FILTERS_FROM = 16
+# channels from which channels-last slices beat the gathered block (C is each tap's GEMM's inner side) (its measurement: the record)
+CHANNELS_LAST_SLICE_CHANNELS_FROM = 16
+# (waste - 1)·K above which channels-last gathers the valid positions instead of slicing (its measurement: the record)
+CHANNELS_LAST_GATHER_ABOVE = 20
+
+DIRECT_METHODS = ("depthwise", "loop", "gather", "slice", "channels-last gather", "channels-last slice")  # algorithms/direct
+
+
+def direct_channels_last(spec) -> bool:
+    """Whether direct runs spec's GEMMs on channels-last rows (direct/channels_last.py): no groups, a filter
+    with more than one tap (a 1x1 filter's product needs no stacking either way) and enough filters."""
+    return spec.groups == 1 and spec.R * spec.S > 1 and spec.K >= CHANNELS_LAST_FILTERS_FROM
 
 
 def direct_method(spec) -> str:
     """The method direct uses for spec (a ConvSpec) when none is forced: the one place it is decided."""
     if spec.C_per_group == spec.K_per_group == 1 and direct_depthwise_channels_last(spec.C):
         return "depthwise"
+    rows, cols = spec.span
+    waste = rows * cols / (spec.P * spec.Q)
+    if direct_channels_last(spec):
+        slices = (spec.stride == (1, 1) and spec.C >= CHANNELS_LAST_SLICE_CHANNELS_FROM
+                  and (waste - 1) * spec.K <= CHANNELS_LAST_GATHER_ABOVE)
+        return "channels-last slice" if slices else "channels-last gather"
     if direct_uses_loop(spec.R, spec.S, spec.C_per_group, spec.K_per_group, spec.groups):
         return "loop"
     if spec.stride != (1, 1):
         return "gather"  # the GEMMs compute only the strided positions
-    rows, cols = spec.span
-    return "gather" if direct_gathers(rows * cols / (spec.P * spec.Q), spec.K) else "slice"
+    return "gather" if direct_gathers(waste, spec.K) else "slice"
 
 
 # -- Winograd on the CPU ------------------------------------------------------

@@ -1,0 +1,96 @@
+"""Direct convolution without groups as GEMMs over channels-last positions.
+
+The same sum as the sliding window, O[n,k,p,q] = sum_{c,r,s} F[k,c,r,s] I[n,c,p+r,q+s],
+with the same C·R·S multiplies per output: only the order changes. The padded images are stored
+channels-last and flat, one row of C channels per position, all images end to end. In that
+layout what tap (r, s) reads for output position j is row j + r·Wp + s, so for a run of positions
+it is a plain (n, C) slice of rows, a matrix BLAS reads in place. Each output row holds the K
+filters' outputs at one position: the GEMMs are position-major, (positions x C)(C x K), the shape
+the sgemm kernels run best when K is small (ResNet-18's 64 filters), where the channel-major
+(K x C·R·S)(C·R·S x positions) product of gemm.py runs slowest.
+
+Two ways through the positions, as in gemm.py:
+- slice: every position of the padded grid, R·S GEMMs per run of positions, each tap's slice of
+  rows times its (C x K) filter matrix, summed into the run's outputs (beta = 1). Nothing is
+  stacked; the padding's rows and columns are computed and dropped ((Hp·Wp)/(P·Q) of the work).
+- gather: only the valid (or strided) positions: each run's R·S rows per position gathered into a
+  (n, R·S·C) block (torch.index_select of whole rows, C floats each), then one GEMM with the
+  (R·S·C x K) filter matrix. The block costs a copy; the GEMM's inner dimension is R·S·C.
+
+convbench.core.selection.direct_method chooses between them (its measurements: the record).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..padding import embed_channels_last
+
+# positions per run of slice's R·S GEMMs, and per gathered block: both past where the time
+# stops falling (results/records/implementation-choices.json, row direct-channels-last-runs)
+SLICE_RUN = 16384
+GATHER_RUN = 1024
+
+
+class ChannelsLastGemm:
+    """Buffers and row offsets for one spec without groups; __call__(x, w, out) convolves.
+
+    gather: compute only the valid positions (True), or every padded position (False; stride 1 only).
+    """
+
+    def __init__(self, spec, gather: bool):
+        self.spec = spec
+        N, C, K = spec.N, spec.C, spec.K
+        self.rows, self.cols = spec.span
+        self.positions = N * self.rows * self.cols
+        # the tail lets the last run's shifted slices stay in bounds
+        tail = (spec.extent_h - 1) * self.cols + spec.extent_w
+        self.padded = torch.zeros(self.positions + tail, C)  # the zero border is written once
+        # tap (r, s) reads dilation·(r, s) further on, in the filters' (r, s) order
+        self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
+        self.taps = len(self.offsets)
+        self.filters = torch.empty(self.taps * C, K)  # rows (r, s, c): w transposed
+        self.gather = gather or spec.stride != (1, 1)
+        if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
+            sh, sw = spec.stride
+            p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
+            image = (p * sh * self.cols + q * sw).ravel()
+            self.valid = torch.from_numpy((np.arange(N)[:, None] * (self.rows * self.cols) + image).ravel())
+            self.tap_rows = torch.tensor(self.offsets, dtype=torch.int64)
+            self.run = GATHER_RUN
+            self.stacked = torch.empty(self.run * self.taps * C)
+            self.computed = self.valid.numel()
+        else:
+            self.run = SLICE_RUN
+            self.computed = self.positions
+        self.result = torch.empty(self.computed, K)
+
+    def _gathered(self, start: int, n: int) -> torch.Tensor:
+        """The run's (n, R·S·C) block: row i holds what each tap reads for valid position start + i."""
+        where = (self.valid[start:start + n, None] + self.tap_rows[None, :]).reshape(-1)
+        block = self.stacked[:n * self.taps * self.spec.C].view(n * self.taps, self.spec.C)
+        torch.index_select(self.padded, 0, where, out=block)
+        return block.view(n, -1)
+
+    def __call__(self, x, w, out):
+        spec, C = self.spec, self.spec.C
+        images = self.padded[:self.positions].view(spec.N, self.rows, self.cols, C)
+        embed_channels_last(x, images.numpy(), spec.pad_h, spec.pad_w)
+        self.filters.view(spec.R, spec.S, C, spec.K).copy_(torch.from_numpy(w).permute(2, 3, 1, 0))
+        for start in range(0, self.computed, self.run):
+            n = min(self.run, self.computed - start)
+            result = self.result[start:start + n]
+            if self.gather:
+                torch.mm(self._gathered(start, n), self.filters, out=result)
+                continue
+            for tap, offset in enumerate(self.offsets):
+                rows, filters = self.padded[start + offset:start + offset + n], self.filters[tap * C:(tap + 1) * C]
+                if tap == 0:
+                    torch.mm(rows, filters, out=result)
+                else:
+                    result.addmm_(rows, filters)
+        if self.gather:
+            result = self.result.view(spec.N, spec.P, spec.Q, spec.K)
+        else:
+            result = self.result.view(spec.N, self.rows, self.cols, spec.K)[:, :spec.P, :spec.Q]
+        torch.from_numpy(out).copy_(result.permute(0, 3, 1, 2))
