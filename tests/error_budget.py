@@ -23,12 +23,14 @@ def assert_within_budget(label, which, result, reference, scale, what=""):
 def plans_of(label, spec) -> list:
     """The variant's plan; for direct, each of its methods that takes spec as well (the tests force them)."""
     import convbench
+    from convbench.core.selection import direct_per_image
 
     plans = [convbench.plan(spec, label)]
     if label == "direct":
         methods = ["loop", "gather"] + (["slice"] if spec.stride == (1, 1) else [])
         if spec.groups == 1:
             methods += ["channels-last gather"] + (["channels-last slice"] if spec.stride == (1, 1) else [])
+        methods += ["per image"] if direct_per_image(spec) else []
         methods += ["depthwise"] if spec.C_per_group == spec.K_per_group == 1 else []
         plans += [convbench.plan(spec, "direct", method=method) for method in methods]
     return plans

@@ -65,6 +65,12 @@ def test_every_direct_method_with_groups_dilation_and_strides_matches_oracle(met
     check_against_oracle("direct", spec, seed, method=method)
 
 
+@given(spec=conv_specs(stride_one=True), seed=st.integers(0, 2**32 - 1))
+def test_direct_per_image_matches_oracle_on_1x1_filters(spec, seed):
+    spec = dataclasses.replace(spec, R=1, S=1, padding=0)
+    check_against_oracle("direct", spec, seed, method="per image")
+
+
 @given(spec=grouped_dilated_specs(depthwise=True), seed=st.integers(0, 2**32 - 1))
 def test_direct_channels_last_depthwise_matches_oracle(spec, seed):
     check_against_oracle("direct", spec, seed, method="depthwise")
@@ -98,7 +104,7 @@ def test_direct_picks_its_method_by_stride_and_waste():
         convbench.plan(strided, "direct", method="slice")
 
 
-def test_direct_without_groups_and_with_16_filters_runs_channels_last():
+def test_direct_without_groups_runs_channels_last_or_per_image():
     resnet = convbench.ConvSpec(N=1, C=64, H=56, W=56, K=64, R=3, S=3, padding=1)  # (58²/56² - 1)·64 = 4.7
     assert convbench.plan(resnet, "direct").method == "channels-last slice"
     # the padding is a large share of a small image: (9²/7² - 1)·512 = 334 > 20
@@ -110,7 +116,12 @@ def test_direct_without_groups_and_with_16_filters_runs_channels_last():
     big = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=17, S=17, padding=8)
     assert convbench.plan(big, "direct").method.startswith("channels-last")
     assert convbench.plan(dataclasses.replace(resnet, K=8), "direct").method == "slice"  # few filters: channel-major
-    assert convbench.plan(dataclasses.replace(resnet, R=1, S=1, padding=0), "direct").method == "slice"  # 1x1
+    pointwise = dataclasses.replace(resnet, R=1, S=1, padding=0)
+    assert convbench.plan(pointwise, "direct").method == "per image"  # 1x1: w times each image
+    assert convbench.plan(dataclasses.replace(pointwise, H=7, W=7), "direct").method == "slice"  # 49 positions
+    assert convbench.plan(dataclasses.replace(pointwise, padding=1), "direct").method == "slice"
+    with pytest.raises(convbench.ConvError, match="method='per image' needs a 1x1 filter"):
+        convbench.plan(resnet, "direct", method="per image")
     assert convbench.plan(dataclasses.replace(resnet, groups=2), "direct").method == "slice"  # per group
     with pytest.raises(convbench.ConvError, match="method='channels-last slice'.*needs stride 1"):
         convbench.plan(stem, "direct", method="channels-last slice")

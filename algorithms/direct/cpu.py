@@ -13,12 +13,13 @@ import numpy as np
 from numba import njit, prange
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import DIRECT_METHODS, direct_method
+from convbench.core.selection import DIRECT_METHODS, direct_method, direct_per_image
 
 from ..base import Plan
 from .channels_last import ChannelsLastGemm
 from .depthwise import DepthwiseNHWC
 from .gemm import ShiftedGemm
+from .pointwise import PerImageGemm
 from ..padding import embed, padded_buffer
 
 
@@ -75,7 +76,8 @@ class DirectCPU(Plan):
     images and at strides > 1: position-major on channels-last rows without groups and with 16
     filters or more (channels_last.py), else channel-major (gemm.py; per group with groups of 4
     channels or more); depthwise, channels-last across the channels (depthwise.py); small groups,
-    and big filters with few of them: the Numba loop above.
+    and big filters with few of them: the Numba loop above; a 1x1 filter's plain product on images of
+    PER_IMAGE_POSITIONS_FROM positions or more, one GEMM per image (pointwise.py).
 
     method: "auto", or one of DIRECT_METHODS to force one (to compare them).
     """
@@ -95,6 +97,9 @@ class DirectCPU(Plan):
             gather = method.replace("slice", "gather")
             raise ConvError(f"method={method!r} (every position of the grid as GEMMs) needs stride 1; got stride "
                             f"{spec.stride} (method={gather!r} computes the strided positions only)")
+        if method == "per image" and not direct_per_image(spec):
+            raise ConvError(f"method='per image' needs a 1x1 filter at stride 1 without padding or groups; got "
+                            f"{spec.R}x{spec.S}, stride {spec.stride}, padding {spec.padding}, groups={spec.groups}")
         if method.startswith("channels-last") and spec.groups != 1:
             raise ConvError(f"method={method!r} needs groups = 1; got groups={spec.groups} (method='slice' or "
                             f"'gather' runs the GEMMs per group)")
@@ -104,6 +109,8 @@ class DirectCPU(Plan):
             self._depthwise = DepthwiseNHWC(spec)
         elif self.method in ("slice", "gather"):
             self._gemm = ShiftedGemm(spec, gather=self.method == "gather")
+        elif self.method == "per image":
+            self._gemm = PerImageGemm(spec)
         elif self.method.startswith("channels-last"):
             self._gemm = ChannelsLastGemm(spec, gather=self.method == "channels-last gather")
         else:

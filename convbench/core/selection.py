@@ -48,7 +48,17 @@ CHANNELS_LAST_SLICE_CHANNELS_FROM = 16
 # (waste - 1)·K above which channels-last gathers the valid positions instead of slicing (its measurement: the record)
 CHANNELS_LAST_GATHER_ABOVE = 20
 
-DIRECT_METHODS = ("depthwise", "loop", "gather", "slice", "channels-last gather", "channels-last slice")  # algorithms/direct
+# output positions per image from which a 1x1 filter (stride 1, no padding or groups) runs one GEMM per
+# image in NCHW (below it each product is thin) (its measurement: the record)
+PER_IMAGE_POSITIONS_FROM = 100
+
+DIRECT_METHODS = ("depthwise", "loop", "gather", "slice", "channels-last gather", "channels-last slice",
+                  "per image")  # how direct computes the sum (algorithms/direct)
+
+
+def direct_per_image(spec) -> bool:
+    """Whether spec is a 1x1 filter's plain product, w times each image (direct/pointwise.py)."""
+    return spec.R == spec.S == 1 and spec.stride == (1, 1) and spec.padding == (0, 0) and spec.groups == 1
 
 
 def direct_channels_last(spec) -> bool:
@@ -69,6 +79,8 @@ def direct_method(spec) -> str:
         return "channels-last slice" if slices else "channels-last gather"
     if direct_uses_loop(spec.R, spec.S, spec.C_per_group, spec.K_per_group, spec.groups):
         return "loop"
+    if direct_per_image(spec) and spec.P * spec.Q >= PER_IMAGE_POSITIONS_FROM:
+        return "per image"
     if spec.stride != (1, 1):
         return "gather"  # the GEMMs compute only the strided positions
     return "gather" if direct_gathers(waste, spec.K) else "slice"
