@@ -49,8 +49,13 @@ class ChannelsLastGemm:
         # tap (r, s) reads dilation·(r, s) further on, in the filters' (r, s) order
         self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
         self.taps = len(self.offsets)
-        self.filters = torch.empty(self.taps * C, K)  # rows (r, s, c): w transposed
         self.gather = gather or spec.stride != (1, 1)
+        # slices: one (C x K) matrix per tap, rows (r, s, c), w transposed. gathered: w with each filter's
+        # taps outermost, (K, R·S·C), read transposed in place by the GEMM and copied from (K, C, R, S)
+        # one filter at a time, where the (R·S·C, K) transpose reads w K-strided (on ResNet-18 512@7 it
+        # took a fifth of the GEMM's time: results/records/implementation-choices.json, row
+        # direct-channels-last-filters-by-row)
+        self.filters = torch.empty(K, self.taps * C) if self.gather else torch.empty(self.taps * C, K)
         if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
             sh, sw = spec.stride
             p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
@@ -65,6 +70,13 @@ class ChannelsLastGemm:
             self.computed = self.positions
         self.result = torch.empty(self.computed, K)
 
+    def _load_filters(self, w):
+        spec, filters = self.spec, torch.from_numpy(w)
+        if self.gather:
+            self.filters.view(spec.K, spec.R, spec.S, spec.C).copy_(filters.permute(0, 2, 3, 1))
+        else:
+            self.filters.view(spec.R, spec.S, spec.C, spec.K).copy_(filters.permute(2, 3, 1, 0))
+
     def _gathered(self, start: int, n: int) -> torch.Tensor:
         """The run's (n, R·S·C) block: row i holds what each tap reads for valid position start + i."""
         where = (self.valid[start:start + n, None] + self.tap_rows[None, :]).reshape(-1)
@@ -76,12 +88,12 @@ class ChannelsLastGemm:
         spec, C = self.spec, self.spec.C
         images = self.padded[:self.positions].view(spec.N, self.rows, self.cols, C)
         embed_channels_last(x, images.numpy(), spec.pad_h, spec.pad_w)
-        self.filters.view(spec.R, spec.S, C, spec.K).copy_(torch.from_numpy(w).permute(2, 3, 1, 0))
+        self._load_filters(w)
         for start in range(0, self.computed, self.run):
             n = min(self.run, self.computed - start)
             result = self.result[start:start + n]
             if self.gather:
-                torch.mm(self._gathered(start, n), self.filters, out=result)
+                torch.mm(self._gathered(start, n), self.filters.t(), out=result)
                 continue
             for tap, offset in enumerate(self.offsets):
                 rows, filters = self.padded[start + offset:start + offset + n], self.filters[tap * C:(tap + 1) * C]
