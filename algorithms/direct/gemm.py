@@ -1,4 +1,6 @@
-"""Direct convolution at unit stride as GEMMs over the padded image's positions.
+"""Direct convolution at unit stride as channel-major GEMMs over the padded image's positions: with
+groups, with fewer filters than CHANNELS_LAST_FILTERS_FROM, and for 1x1 filters on small images
+(otherwise channels_last.py's position-major GEMMs run; convbench.core.selection decides).
 
 The same sum as the sliding window, O[n,k,p,q] = sum_{c,r,s} F[k,c,r,s] I[n,c,p+r,q+s],
 with the same C·R·S multiplies per output: only the order changes. Every
