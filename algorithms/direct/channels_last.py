@@ -21,10 +21,10 @@ convbench.core.selection.direct_method chooses between them (its measurements: t
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..padding import embed_channels_last
+from .flat_grid import FlatGrid
 
 # positions per run of slice's R·S GEMMs, and per gathered block: both past where the time
 # stops falling (results/records/implementation-choices.json, row direct-channels-last-runs)
@@ -40,14 +40,10 @@ class ChannelsLastGemm:
 
     def __init__(self, spec, gather: bool):
         self.spec = spec
-        N, C, K = spec.N, spec.C, spec.K
-        self.rows, self.cols = spec.span
-        self.positions = N * self.rows * self.cols
-        # the tail lets the last run's shifted slices stay in bounds
-        tail = (spec.extent_h - 1) * self.cols + spec.extent_w
-        self.padded = torch.zeros(self.positions + tail, C)  # the zero border is written once
-        # tap (r, s) reads dilation·(r, s) further on, in the filters' (r, s) order
-        self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
+        C, K = spec.C, spec.K
+        grid = FlatGrid(spec)
+        self.rows, self.cols, self.positions, self.offsets = grid.rows, grid.cols, grid.positions, grid.offsets
+        self.padded = torch.zeros(grid.length, C)  # the zero border is written once
         self.taps = len(self.offsets)
         self.gather = gather or spec.stride != (1, 1)
         # slices: one (C x K) matrix per tap, rows (r, s, c), w transposed. gathered: w with each filter's
@@ -56,11 +52,8 @@ class ChannelsLastGemm:
         # took a fifth of the GEMM's time: results/records/implementation-choices.json, row
         # direct-channels-last-filters-by-row)
         self.filters = torch.empty(K, self.taps * C) if self.gather else torch.empty(self.taps * C, K)
-        if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
-            sh, sw = spec.stride
-            p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
-            image = (p * sh * self.cols + q * sw).ravel()
-            self.valid = torch.from_numpy((np.arange(N)[:, None] * (self.rows * self.cols) + image).ravel())
+        if self.gather:
+            self.valid = grid.valid_positions()
             self.tap_rows = torch.tensor(self.offsets, dtype=torch.int64)
             self.run = GATHER_RUN
             self.stacked = torch.empty(self.run * self.taps * C)

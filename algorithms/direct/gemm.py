@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from ..padding import embed
+from .flat_grid import FlatGrid
 
 CHUNK_BYTES = 4 << 20  # the stacked block of one chunk
 MAX_CHUNK = 1024       # positions per GEMM; beyond it the block spills L2 for no gain
@@ -64,24 +65,17 @@ class ShiftedGemm:
 
     def __init__(self, spec, gather: bool):
         self.spec = spec
-        N, C, K = spec.N, spec.C, spec.K
-        sh, sw = spec.stride
-        self.rows, self.cols = spec.span
-        self.positions = N * self.rows * self.cols
-        # the tail lets the last chunk's shifted slices stay in bounds
-        tail = (spec.extent_h - 1) * self.cols + spec.extent_w
-        self.padded = np.zeros((C, self.positions + tail), dtype=np.float32)
+        C, K = spec.C, spec.K
+        grid = FlatGrid(spec)
+        self.rows, self.cols, self.positions = grid.rows, grid.cols, grid.positions
+        self.padded = np.zeros((C, grid.length), dtype=np.float32)
         self.taps = spec.R * spec.S
-        # tap (r, s) reads dilation·(r, s) further on
-        self.offsets = torch.tensor([r * spec.dil_h * self.cols + s * spec.dil_w
-                                     for r in range(spec.R) for s in range(spec.S)], dtype=torch.int64)
+        self.offsets = torch.tensor(grid.offsets, dtype=torch.int64)
         self.chunk = chunk_positions(self.taps * C)
         self.stacked = torch.empty(self.taps * C * self.chunk)  # a chunk's block is its first taps·C·n
-        self.gather = gather or (sh, sw) != (1, 1)
-        if self.gather:  # flat positions of the valid outputs, in (n, p, q) order
-            p, q = np.meshgrid(np.arange(spec.P), np.arange(spec.Q), indexing="ij")
-            image = (p * sh * self.cols + q * sw).ravel()
-            self.valid = torch.from_numpy((np.arange(N)[:, None] * (self.rows * self.cols) + image).ravel())
+        self.gather = gather or spec.stride != (1, 1)
+        if self.gather:
+            self.valid = grid.valid_positions()
             self.computed = self.valid.numel()
         else:
             self.computed = self.positions

@@ -36,8 +36,10 @@ def direct_uses_loop(R: int, S: int, C_per_group: int, K_per_group: int, groups:
 GATHER_ABOVE = 80
 
 
-def direct_gathers(waste: float, K: int) -> bool:
-    return (waste - 1) * K > GATHER_ABOVE
+def direct_gathers(waste: float, K: int, above: float = GATHER_ABOVE) -> bool:
+    """Whether only the valid positions are computed: the wasted positions' work, (waste - 1)·K, is
+    above the threshold (GATHER_ABOVE for the channel-major GEMMs, CHANNELS_LAST_GATHER_ABOVE)."""
+    return (waste - 1) * K > above
 
 
 # filters from which direct without groups runs its GEMMs position-major on channels-last rows (K is the
@@ -75,7 +77,7 @@ def direct_method(spec) -> str:
     waste = rows * cols / (spec.P * spec.Q)
     if direct_channels_last(spec):
         slices = (spec.stride == (1, 1) and spec.C >= CHANNELS_LAST_SLICE_CHANNELS_FROM
-                  and (waste - 1) * spec.K <= CHANNELS_LAST_GATHER_ABOVE)
+                  and not direct_gathers(waste, spec.K, CHANNELS_LAST_GATHER_ABOVE))
         return "channels-last slice" if slices else "channels-last gather"
     if direct_uses_loop(spec.R, spec.S, spec.C_per_group, spec.K_per_group, spec.groups):
         return "loop"
