@@ -9,8 +9,10 @@ from convbench.core.selection import winograd_filter_block
 
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, matmul
+from ..padding import embed_channels_last
 from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
+from .filter_gradient import filter_gradient_transform, gradient_transform
 from .transforms import filter_transform, filter_transform_block, input_transform, output_transform
 
 
@@ -146,24 +148,36 @@ class WinogradCPU(StagedPlan):
         matrices from the same points: its B^T is the forward's (it depends on the points only),
         so x_t's transform is the forward's input transform; dy_t is the m x m block of dy that
         tile t's outputs received, and the sum over tiles is one (K x T)(T x C) GEMM per point
-        (with groups, its diagonal blocks only).
+        (with groups, its diagonal blocks only): filter_gradient.py. Without groups the GEMMs and
+        A' run by the forward's blocks of filters, each block's products transformed while in cache.
         (Backward-data needs nothing of its own: it is this plan's forward pass with the filter
         flipped and channel-swapped, Plan._backward_data.)"""
         spec, m = self.spec, self.tile
-        n = m + 2
-        AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
         if not reuse_forward:  # (Plan._check_reuse saw that the last forward was on this x, its buffers intact)
             self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
-        padded = np.zeros((spec.N, spec.K, m * self.tiles_h, m * self.tiles_w), dtype=np.float32)
-        padded[:, :, :spec.P, :spec.Q] = dy
-        tiles = padded.reshape(spec.N, spec.K, self.tiles_h, m, self.tiles_w, m).transpose(3, 5, 0, 2, 4, 1)
-        dy_tiles = np.ascontiguousarray(tiles).reshape(m * m, -1)  # (m^2, T*K), T in the forward's order
-        transformed = matmul(np.kron(G, G), dy_tiles, out=np.empty((n * n, dy_tiles.shape[1]), dtype=np.float32))
-        transformed = transformed.reshape(n * n, -1, spec.K)  # (n^2, T, K)
-        Cg = spec.C_per_group
-        Z = diagonal_blocks(transformed.transpose(0, 2, 1), self._V, spec.groups)  # (n^2, K, C/g): per group's block
-        dw = matmul(np.kron(AT, AT), Z.reshape(n * n, -1), out=np.empty((9, spec.K * Cg), dtype=np.float32))
-        return np.ascontiguousarray(dw.reshape(3, 3, spec.K, Cg).transpose(2, 3, 0, 1))
+        if self._dyh is None:  # dy channels-last, zero beyond it to whole tiles; its transform
+            n = m + 2
+            self._dyh = np.zeros((spec.N, m * self.tiles_h, m * self.tiles_w, spec.K), dtype=np.float32)
+            self._D = np.empty((n * n, self._V.shape[1], spec.K), dtype=np.float32)
+            AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
+            self._gradient_matrices = np.ascontiguousarray(AT), np.ascontiguousarray(G)
+        AT, G = self._gradient_matrices
+        embed_channels_last(dy, self._dyh, 0, 0)
+        gradient_transform(self._dyh, G, self._D, self.tiles_h, self.tiles_w)
+        by_filter = self._D.transpose(0, 2, 1)  # (n^2, K, T)
+        dw = np.empty((spec.K, spec.C_per_group, 3, 3), dtype=np.float32)
+        taps = dw.reshape(spec.K, spec.C_per_group, 9)
+        if spec.groups > 1:
+            filter_gradient_transform(diagonal_blocks(by_filter, self._V, spec.groups), AT, taps, 0)
+            return dw
+        Z = np.empty((by_filter.shape[0], self.filter_block, spec.C), dtype=np.float32)
+        for k0 in range(0, spec.K, self.filter_block):
+            block = Z[:, :min(self.filter_block, spec.K - k0)]
+            matmul(by_filter[:, k0:k0 + block.shape[1]], self._V, out=block)
+            filter_gradient_transform(block, AT, taps, k0)
+        return dw
+
+    _dyh = None  # made by the first backward-filter call
 
 
 def grouped_product(V, U, groups, out) -> None:

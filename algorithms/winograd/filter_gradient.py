@@ -1,0 +1,84 @@
+"""Winograd F(3x3, m x m) for the filter gradient on the CPU (Lavin & Gray, section 5): its two Numba transforms.
+
+dw[k, c] = sum over tiles t of A'^T [ (G' dy_t G'^T) . (B^T x_t B) ] A', where dy_t is the m x m block of dy
+that tile t's outputs received; G' (n x m) and A'^T (3 x n) are F(3, m)'s matrices from the forward's points.
+gradient_transform writes G' dy_t G'^T point-major, (n^2, tiles, K), as the forward's input transform writes
+V; the sum over tiles is then one (K x tiles)(tiles x C) GEMM per point, Z; filter_gradient_transform applies
+A' to Z straight into dw's (K, C, 3, 3) layout. Both run over contiguous channels, so they vectorise, and
+skip the matrices' zeros. (One GEMM with kron(A', A') in their place read Z, (n^2, K, C), through memory and
+ran narrow: results/records/implementation-choices.json, row winograd-filter-gradient-kernels.)
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def gradient_transform(dyh, G, D, tiles_h, tiles_w):
+    """D[i*n + j, t, k] = (G d G^T)[i, j] for the m x m block d at (m*ty, m*tx) of the channels-last dyh
+    (N, m*tiles_h, m*tiles_w, K), zero beyond dy; t = (b, ty, tx) in the forward's tile order."""
+    N, K = dyh.shape[0], dyh.shape[3]
+    n, m = G.shape
+    for row in prange(N * tiles_h):
+        b = row // tiles_h
+        y0 = m * (row % tiles_h)
+        columns = np.empty((n, m, K), dtype=np.float32)  # G d: row i, column a
+        for tx in range(tiles_w):
+            t = row * tiles_w + tx
+            x0 = m * tx
+            for i in range(n):
+                for a in range(m):
+                    acc = columns[i, a]
+                    acc[:] = 0
+                    for r in range(m):
+                        g = G[i, r]
+                        if g != 0:
+                            src = dyh[b, y0 + r, x0 + a]
+                            for k in range(K):
+                                acc[k] += g * src[k]
+            for i in range(n):
+                for j in range(n):
+                    acc = D[i * n + j, t]
+                    acc[:] = 0
+                    for a in range(m):
+                        g = G[j, a]
+                        if g != 0:
+                            src = columns[i, a]
+                            for k in range(K):
+                                acc[k] += g * src[k]
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def filter_gradient_transform(Z, AT, dw, k0):
+    """dw[k0 + kk, c] = (A'^T Z_kk,c A') (r x r, r = AT's rows) for the n x n points Z[i*n + j, kk, c] of the
+    block of filters k0 .. k0 + Z.shape[1] - 1; dw is (K, C, r*r), each filter's taps innermost."""
+    block, C = Z.shape[1], Z.shape[2]
+    r, n = AT.shape
+    for kk in prange(block):
+        rows = np.empty((r, n, C), dtype=np.float32)  # A'^T Z: row a, column j
+        taps = np.empty((r * r, C), dtype=np.float32)
+        for a in range(r):
+            for j in range(n):
+                acc = rows[a, j]
+                acc[:] = 0
+                for i in range(n):
+                    g = AT[a, i]
+                    if g != 0:
+                        src = Z[i * n + j, kk]
+                        for c in range(C):
+                            acc[c] += g * src[c]
+        for a in range(r):
+            for b in range(r):
+                acc = taps[a * r + b]
+                acc[:] = 0
+                for j in range(n):
+                    g = AT[b, j]
+                    if g != 0:
+                        src = rows[a, j]
+                        for c in range(C):
+                            acc[c] += g * src[c]
+        out = dw[k0 + kk]
+        for c in range(C):
+            for q in range(r * r):
+                out[c, q] = taps[q, c]
