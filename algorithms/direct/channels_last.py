@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 
+from ..layout import to_channels_first
 from ..padding import embed_channels_last
 from .flat_grid import FlatGrid
 
@@ -98,4 +99,4 @@ class ChannelsLastGemm:
             result = self.result.view(spec.N, spec.P, spec.Q, spec.K)
         else:
             result = self.result.view(spec.N, self.rows, self.cols, spec.K)[:, :spec.P, :spec.Q]
-        torch.from_numpy(out).copy_(result.permute(0, 3, 1, 2))
+        to_channels_first(result.numpy(), out)

@@ -13,9 +13,9 @@ NCHW by torch (parallel strided copies), as Winograd's transforms do.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from numba import njit, prange
 
+from ..layout import to_channels_first
 from ..padding import embed_channels_last
 
 
@@ -53,4 +53,4 @@ class DepthwiseNHWC:
         embed_channels_last(x, self._xh, *spec.padding)
         self._taps[...] = w[:, 0].transpose(1, 2, 0)
         depthwise_kernel(self._xh, self._taps, self._yh, spec.stride_h, spec.stride_w, spec.dil_h, spec.dil_w)
-        torch.from_numpy(out).copy_(torch.from_numpy(self._yh).permute(0, 3, 1, 2))
+        to_channels_first(self._yh, out)

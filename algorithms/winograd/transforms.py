@@ -10,10 +10,10 @@ on channels-last data so that they vectorise over the channels: V and M are
 from __future__ import annotations
 
 import numpy as np
-import torch
 from numba import njit, prange
 
 from ..blas import matmul
+from ..layout import to_channels_first
 from ..padding import embed_channels_last
 from .kernels import INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
 
@@ -64,6 +64,6 @@ def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int
 
 def output_transform(m: int, M, yh, out, tiles_h: int, tiles_w: int) -> None:
     """out[b, k, m*ty + i, m*tx + j] = (A^T M[:, t, k] A)[i, j], cropped to out; through the
-    channels-last yh (N, P, Q, K), copied back to out's (N, K, P, Q) by torch."""
+    channels-last yh (N, P, Q, K), copied back to out's (N, K, P, Q)."""
     OUTPUT_TRANSFORMS[m](M, yh, tiles_h, tiles_w)
-    torch.from_numpy(out).copy_(torch.from_numpy(yh).permute(0, 3, 1, 2))
+    to_channels_first(yh, out)
