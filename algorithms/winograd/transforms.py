@@ -31,27 +31,40 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
-def filter_transform_block(w, k0, GG, out):
-    """out[i, kk, c] = sum_j GG[i, j] w[k0 + kk, c, j], for the filters k0 .. k0 + out.shape[1] - 1: one block
+def filter_transform_block(w, k0, G, out):
+    """out[i*n + j, kk, c] = (G w[k0 + kk, c] G^T)[i, j], for the filters k0 .. k0 + out.shape[1] - 1: one block
     of the transform, written where the next GEMM reads it while it is in cache. Each filter's nine taps are
-    first laid out tap-major (9, C), so the sum runs over contiguous channels; GG's zeros are skipped."""
-    block, C, points = out.shape[1], w.shape[1], GG.shape[0]
+    first laid out tap-major (9, C), so the sums run over contiguous channels; G is applied to the columns,
+    then the rows (half the multiplies of kron(G, G): row winograd-filter-transform-separable of
+    results/records/implementation-choices.json), its zeros skipped."""
+    block, C, n = out.shape[1], w.shape[1], G.shape[0]
     for kk in prange(block):
         k = k0 + kk
         taps = np.empty((9, C), dtype=np.float32)
         for c in range(C):
             for j in range(9):
                 taps[j, c] = w[k, c, j // 3, j % 3]
-        row = np.empty(C, dtype=np.float32)
-        for i in range(points):
-            row[:] = 0
-            for j in range(9):
-                g = GG[i, j]
-                if g != 0:
-                    tap = taps[j]
-                    for c in range(C):
-                        row[c] += g * tap[c]
-            out[i, kk, :] = row
+        columns = np.empty((n, 3, C), dtype=np.float32)  # G g: row i, column s
+        for i in range(n):
+            for s in range(3):
+                acc = columns[i, s]
+                acc[:] = 0
+                for r in range(3):
+                    g = G[i, r]
+                    if g != 0:
+                        tap = taps[r * 3 + s]
+                        for c in range(C):
+                            acc[c] += g * tap[c]
+        for i in range(n):
+            for j in range(n):
+                acc = out[i * n + j, kk]
+                acc[:] = 0
+                for s in range(3):
+                    g = G[j, s]
+                    if g != 0:
+                        src = columns[i, s]
+                        for c in range(C):
+                            acc[c] += g * src[c]
 
 
 def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int, int]) -> None:
