@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .transforms import scaled_add
+
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def gradient_transform(dyh, G, D, tiles_h, tiles_w):
@@ -32,21 +34,13 @@ def gradient_transform(dyh, G, D, tiles_h, tiles_w):
                     acc = columns[i, a]
                     acc[:] = 0
                     for r in range(m):
-                        g = G[i, r]
-                        if g != 0:
-                            src = dyh[b, y0 + r, x0 + a]
-                            for k in range(K):
-                                acc[k] += g * src[k]
+                        scaled_add(acc, G[i, r], dyh[b, y0 + r, x0 + a])
             for i in range(n):
                 for j in range(n):
                     acc = D[i * n + j, t]
                     acc[:] = 0
                     for a in range(m):
-                        g = G[j, a]
-                        if g != 0:
-                            src = columns[i, a]
-                            for k in range(K):
-                                acc[k] += g * src[k]
+                        scaled_add(acc, G[j, a], columns[i, a])
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -63,21 +57,13 @@ def filter_gradient_transform(Z, AT, dw, k0):
                 acc = rows[a, j]
                 acc[:] = 0
                 for i in range(n):
-                    g = AT[a, i]
-                    if g != 0:
-                        src = Z[i * n + j, kk]
-                        for c in range(C):
-                            acc[c] += g * src[c]
+                    scaled_add(acc, AT[a, i], Z[i * n + j, kk])
         for a in range(r):
             for b in range(r):
                 acc = taps[a * r + b]
                 acc[:] = 0
                 for j in range(n):
-                    g = AT[b, j]
-                    if g != 0:
-                        src = rows[a, j]
-                        for c in range(C):
-                            acc[c] += g * src[c]
+                    scaled_add(acc, AT[b, j], rows[a, j])
         out = dw[k0 + kk]
         for c in range(C):
             for q in range(r * r):

@@ -30,6 +30,15 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
     return out
 
 
+@njit(inline="always", fastmath={"contract"})
+def scaled_add(acc, g, row):
+    """acc += g * row over contiguous channels: one term of a transform's row, skipped where g is one of the
+    matrices' zeros. Every transform not unrolled by codegen.py sums its terms through this."""
+    if g != 0:
+        for c in range(acc.shape[0]):
+            acc[c] += g * row[c]
+
+
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def filter_transform_block(w, k0, G, out):
     """out[i*n + j, kk, c] = (G w[k0 + kk, c] G^T)[i, j], for the filters k0 .. k0 + out.shape[1] - 1: one block
@@ -50,21 +59,13 @@ def filter_transform_block(w, k0, G, out):
                 acc = columns[i, s]
                 acc[:] = 0
                 for r in range(3):
-                    g = G[i, r]
-                    if g != 0:
-                        tap = taps[r * 3 + s]
-                        for c in range(C):
-                            acc[c] += g * tap[c]
+                    scaled_add(acc, G[i, r], taps[r * 3 + s])
         for i in range(n):
             for j in range(n):
                 acc = out[i * n + j, kk]
                 acc[:] = 0
                 for s in range(3):
-                    g = G[j, s]
-                    if g != 0:
-                        src = columns[i, s]
-                        for c in range(C):
-                            acc[c] += g * src[c]
+                    scaled_add(acc, G[j, s], columns[i, s])
 
 
 def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int, int]) -> None:
