@@ -6,6 +6,7 @@ import pytest
 
 import convbench
 from convbench.algorithms.fft import wisdom
+from convbench.core import selection
 from convbench.workloads.random_inputs import random_problem
 from error_budget import assert_matches_oracle, budget, forward_references, rounding_units
 
@@ -94,3 +95,27 @@ def test_fft_plan_shares_its_transform_temporaries():
     slots = sum(buffer.nbytes for buffer in plan._scratch._buffers)
     assert slots > 0
     assert held < spectra + 2.5 * slots  # 5 separate temporaries of about a slot's size would exceed it
+
+
+@pytest.mark.parametrize("compression", [0.0, 0.5])
+def test_filter_spectrum_by_row_blocks_gives_the_separate_stages_results(rng, monkeypatch, compression):
+    """Per call, where the contraction is BLAS's (N >= 4), the forward and the data gradient take the filter
+    spectrum a block of rows at a time: one row a block here. Both passes, and a training step reusing
+    the forward's spectrum, give what the separate stages give, and the forward is within its budget."""
+    monkeypatch.setattr(selection, "FILTER_SPECTRUM_BLOCK_BYTES", 1)  # every block one row
+    spec = convbench.ConvSpec(N=4, C=3, H=12, W=10, K=5, R=5, S=4, padding=2)
+    x, w = random_problem(spec, rng)
+    dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
+    blocked, separate = (convbench.plan(spec, "fft", compression=compression) for _ in range(2))
+    separate.blocks_filter_spectrum = False
+    assert blocked.blocks_filter_spectrum and blocked._filter.rows_per_block == 1 < blocked.band.n_rows
+    y = blocked(x, w)
+    if compression == 0:
+        assert_matches_oracle("fft", spec, x, w, y)
+    results = {}
+    for name, p in (("blocked", blocked), ("separate", separate)):
+        p(x, w)
+        step = p.backward_data(dy, w, reuse_forward=True), p.backward_filter(x, dy, reuse_forward=True)
+        results[name] = (p(x, w), p.backward_data(dy, w), *step)
+    for got, want in zip(results["blocked"], results["separate"]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())

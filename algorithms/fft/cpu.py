@@ -9,6 +9,8 @@ Padding, then transform, then contraction, then inverse, then crop:
    complex FFT down the retained columns, and a gather of the retained rows;
 2. conjugate the filter spectrum (cross-correlation, not convolution) and
    contract over channels at each retained frequency: Y[f] = X[f] @ conj(W[f]);
+   per call, the filter spectrum's rows come a block at a time, each contracted
+   while in cache (FFTCPU.run);
 3. the inverse, evaluated only at the rows and columns the stride keeps:
    a pruned inverse DFT on grids up to 128, else FFTW down the retained
    columns and along the kept rows.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from convbench.core.arrays import check_compression
-from convbench.core.selection import FILTER_TRANSFORM, fft_transform
+from convbench.core.selection import FILTER_TRANSFORM, blocks_filter_spectrum, fft_transform
 
 from ..base import StagedPlan
 from ..blas import diagonal_blocks
@@ -81,6 +83,9 @@ class FFTCPU(BandLimited, StagedPlan):
         self._filter = FilterStage(self.filter_transform, spec, self.band, self._scratch, fftw)
         self._output = OutputStage(self.output_transform, spec, self.band, self._scratch, fftw)
         self._Y = np.empty((self.band.retained, spec.N, spec.K), dtype=np.complex64)
+        # per call, the filter spectrum by blocks of rows, each contracted while in cache, where the
+        # contraction is BLAS's (convbench.core.selection.blocks_filter_spectrum)
+        self.blocks_filter_spectrum = blocks_filter_spectrum(self.filter_transform, spec.N, spec.groups)
         self._scratch.allocate()  # now, so that the plan's memory is all there (and measured) once it is built
         if uses_fftw and planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
@@ -99,9 +104,15 @@ class FFTCPU(BandLimited, StagedPlan):
         P x Q support (dy_band), the product on the band, the pruned inverse evaluated only at the
         input's positions; so the pass's work and memory shrink with the band, as the forward's do."""
         spec = self.spec
-        Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
+        G = self._dy_band(dy)
         # Wt = conj(M . F_w) / (Lh*Lw): the product wants M . F_w, scaled for the unnormalised inverse
-        product = adjoint.data_product_conjugate(self._dy_band(dy), Wt, spec.groups)  # (F, N, C)
+        if not self.blocks_filter_spectrum or (reuse_forward and self._forward_filter is not None):
+            Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
+            product = adjoint.data_product_conjugate(G, Wt, spec.groups)  # (F, N, C)
+        else:  # the filter spectrum by blocks of rows, as the forward computes it
+            product = np.empty((self.band.retained, spec.N, spec.C), dtype=np.complex64)
+            for start, stop, Wt in self._filter.by_row_blocks(w):
+                product[start:stop] = adjoint.data_product_conjugate(G[start:stop], Wt, spec.groups)
         rows, cols = (inside(size, length, pad) for size, length, pad in
                       zip((spec.H, spec.W), self.fft_shape, (spec.pad_h, spec.pad_w)))
         if getattr(self, "_data_inverse", None) is None:
@@ -127,7 +138,7 @@ class FFTCPU(BandLimited, StagedPlan):
         a dilated filter's support is every dilation-th position, and with groups only each
         group's (K/g, C/g) block is formed. dy's spectrum comes from its pruned DFT (_dy_band)."""
         spec, (Lh, Lw) = self.spec, self.fft_shape
-        if not (reuse_forward and self._forward_filter is not None):
+        if not reuse_forward:
             self.transform_input(x)  # (F, N, C): M . F_x, else the forward's, still in its buffer
         G = self._dy_band(dy)  # (F, N, K)
         DW = diagonal_blocks(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X, spec.groups)
@@ -156,6 +167,20 @@ class FFTCPU(BandLimited, StagedPlan):
 
     def contract(self, Wt) -> None:
         stream_contract(self._input.X, Wt, self._Y, self.spec.groups)
+
+    def run(self, x, w, out) -> None:
+        """A per-call forward: the filter spectrum a block of rows at a time, each block contracted
+        while it is still in cache instead of read back from memory (FilterStage.by_row_blocks), where
+        the contraction is BLAS's (results/records/implementation-choices.json, row
+        fft-filter-spectrum-by-row-blocks); set_weights' inference and convbench stages keep the
+        separate stages."""
+        if not self.blocks_filter_spectrum:
+            return super().run(x, w, out)
+        self.transform_input(x)
+        for start, stop, Wt in self._filter.by_row_blocks(w):
+            stream_contract(self._input.X[start:stop], Wt, self._Y[start:stop], self.spec.groups)
+        self._forward_filter = self._filter.spectrum  # whole now, for reuse_forward
+        self.transform_output(out)
 
     def transform_output(self, out) -> None:
         self._output(self._Y, out)

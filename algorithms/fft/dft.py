@@ -69,10 +69,20 @@ class SupportDFT:
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         """planes: float32 (B, H, W) with H >= rows used, W >= cols used. Returns (n_rows * n_cols, B)."""
-        h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
-        if h == 0 or w == 0:  # padding so large that no data reaches the grid
+        mixed = self.columns(planes)
+        if mixed is None:
             self.spectrum[...] = 0
-            return self.spectrum.reshape(-1, B)
+        else:
+            self.rows(mixed, 0, self.n_rows, self.spectrum)
+        return self.spectrum.reshape(-1, self.batch)
+
+    def columns(self, planes: np.ndarray) -> np.ndarray | None:
+        """The first product, each data row's DFT on the retained columns, laid out (h, n_cols·B) for
+        rows(): in the scratch's MIXED slot, valid until its next user. None when no data reaches the
+        grid (padding so large), whose spectrum is zero."""
+        h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
+        if h == 0 or w == 0:
+            return None
         data = planes[:, :h, :w].reshape(B * h, w) if planes.shape[1:] != (h, w) else planes.reshape(B * h, w)
         half = self._scratch.view(HALF, self._half_shape, np.float32)
         matmul(data, self._columns, out=half)
@@ -81,8 +91,12 @@ class SupportDFT:
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
         copy(mixed.real, half[:, :, :nc].transpose(1, 2, 0))
         copy(mixed.imag, half[:, :, nc:].transpose(1, 2, 0))
-        matmul(self._rows, mixed.reshape(h, nc * B), out=self.spectrum)
-        return self.spectrum.reshape(-1, B)
+        return mixed.reshape(h, nc * B)
+
+    def rows(self, mixed: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Retained rows start..stop of the spectrum from columns()' product, into out
+        (stop - start, n_cols·B): frequencies start·n_cols .. stop·n_cols of __call__'s (F, B)."""
+        return matmul(self._rows[start:stop], mixed, out=out)
 
 
 class InverseSupportDFT:

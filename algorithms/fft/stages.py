@@ -12,6 +12,7 @@ import numpy as np
 import pyfftw
 
 from convbench.core.errors import ConvError
+from convbench.core.selection import filter_spectrum_block_rows
 
 from ..padding import embed, inside
 from ..work import COMPLEX, FLOAT, Work, fft_flops
@@ -109,6 +110,7 @@ class FilterStage:
         if kind == "dft":
             self._dft = SupportDFT(band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch,
                                    step=spec.dilation)
+            self.rows_per_block = filter_spectrum_block_rows(band.n_cols * C * K * COMPLEX, band.n_rows)
         else:
             self._dilated = np.zeros((K * C, spec.extent_h, spec.extent_w), dtype=np.float32)
             self._fft = ForwardFFTW(K * C, self._dilated.shape[1:], (0, 0), band, fftw)
@@ -124,14 +126,45 @@ class FilterStage:
         spec = self.spec
         K, C, R, S = spec.K, spec.C_per_group, spec.R, spec.S
         if self.kind == "dft":
-            # planes ordered (c, k) so the spectrum comes out (F, C, K), contiguous for the GEMMs:
-            # a transposed view made numpy's batched matmul slower
-            # (results/records/implementation-choices.json, row fft-filter-planes-by-channel)
-            by_channel = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * K, R, S)
-            return self._dft(by_channel).reshape(-1, C, K)
+            return self._dft(self._by_channel(w)).reshape(-1, C, K)
         self._dilated[:, ::spec.dil_h, ::spec.dil_w] = w.reshape(K * C, R, S)
         gather_filter_band(self._fft(self._dilated), self.band, self.scale, self._W)
         return self._W
+
+    @property
+    def spectrum(self) -> np.ndarray:
+        """The whole spectrum that the last call, or by_row_blocks run to its end, wrote: (F, C/groups, K)."""
+        spec = self.spec
+        whole = self._dft.spectrum if self.kind == "dft" else self._W
+        return whole.reshape(-1, spec.C_per_group, spec.K)
+
+    def by_row_blocks(self, w):
+        """The same spectrum a block of its rows at a time: yields (start, stop, W[start:stop]) over the
+        frequencies, each block (stop - start, C/groups, K) a view of the whole spectrum. The DFT's
+        second product runs a block at a time, so a caller reads each block while it is still in
+        cache, not the whole spectrum back from memory (the FFTW path yields its whole spectrum as
+        one block)."""
+        spec, F = self.spec, self.band.retained
+        if self.kind != "dft":
+            yield 0, F, self(w)
+            return
+        C, K, nc = spec.C_per_group, spec.K, self.band.n_cols
+        mixed = self._dft.columns(self._by_channel(w))
+        for start in range(0, self.band.n_rows, self.rows_per_block):
+            stop = min(start + self.rows_per_block, self.band.n_rows)
+            block = self._dft.spectrum[start:stop]
+            if mixed is None:  # no tap reaches the grid
+                block[...] = 0
+            else:
+                self._dft.rows(mixed, start, stop, block)
+            yield start * nc, stop * nc, block.reshape(-1, C, K)
+
+    def _by_channel(self, w) -> np.ndarray:
+        """w's planes ordered (c, k), so the spectrum comes out (F, C, K), contiguous for the GEMMs: a
+        transposed view made numpy's batched matmul slower
+        (results/records/implementation-choices.json, row fft-filter-planes-by-channel)."""
+        spec = self.spec
+        return np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(spec.C_per_group * spec.K, spec.R, spec.S)
 
 
 class OutputStage:

@@ -32,7 +32,9 @@ row tiled-fft-unblocked).
 The complex products are one complex GEMM (cgemm) per frequency. The Gauss
 trick (3 real GEMMs on split real and imaginary planes instead of 4 real
 multiplies per product) was slower here: 144 frequencies of (64 x 64)(64 x 200),
-cgemm 3.9 ms, Gauss 5.6-5.7 ms before even splitting the planes.
+cgemm 3.9 ms, Gauss 5.6-5.7 ms before even splitting the planes. Every frequency is multiplied, though
+the rows below T/2 of columns 0 and T/2 are conjugates of those above: skipping them took more GEMM
+calls than it saved (results/records/implementation-choices.json, row tiled-fft-all-frequencies-multiplied).
 """
 from __future__ import annotations
 

@@ -118,14 +118,29 @@ def fft_transform(grid: tuple[int, int]) -> str:
 
 # the filter transform is the pruned DFT of the R x S support (it beat FFTW-then-gather everywhere) (its measurement: the record)
 FILTER_TRANSFORM = "dft"
-
-
 # images from which the spectral contraction runs as torch's batched cgemm, not the Numba stream (its measurement: the record)
 CONTRACT_BLAS_FROM_IMAGES = 4
 
 
 def contract_with_blas(N: int, groups: int) -> bool:
     return groups == 1 and N >= CONTRACT_BLAS_FROM_IMAGES
+
+
+# bytes of filter spectrum per block of its rows, each contracted while in cache, in a per-call forward and
+# data-gradient pass (its measurement: the record)
+FILTER_SPECTRUM_BLOCK_BYTES = 16 << 20
+
+
+def blocks_filter_spectrum(filter_transform: str, N: int, groups: int) -> bool:
+    """Whether a per-call pass computes the filter spectrum by blocks of rows: with the pruned DFT, and
+    where the contraction is BLAS's (the Numba stream, called once a block, ran slower)."""
+    return filter_transform == "dft" and contract_with_blas(N, groups)
+
+
+def filter_spectrum_block_rows(row_bytes: int, rows: int) -> int:
+    """Rows of the filter spectrum per block: about FILTER_SPECTRUM_BLOCK_BYTES, at least one, at most all."""
+    return max(1, min(rows, FILTER_SPECTRUM_BLOCK_BYTES // max(row_bytes, 1)))
+
 
 # -- algorithm="auto", when no measured choice is stored ------------------------
 # auto: Winograd F(4x4,3x3) needs C and K at least this (its measurement: the record)
