@@ -106,8 +106,9 @@ class FFTCPU(BandLimited, StagedPlan):
         spec = self.spec
         G = self._dy_band(dy)
         # Wt = conj(M . F_w) / (Lh*Lw): the product wants M . F_w, scaled for the unnormalised inverse
-        if not self.blocks_filter_spectrum or (reuse_forward and self._forward_filter is not None):
-            Wt = self._forward_filter if reuse_forward and self._forward_filter is not None else self.transform_filter(w)
+        held = self._forward_filter if reuse_forward else None
+        if held is not None or not self.blocks_filter_spectrum:
+            Wt = held if held is not None else self.transform_filter(w)
             product = adjoint.data_product_conjugate(G, Wt, spec.groups)  # (F, N, C)
         else:  # the filter spectrum by blocks of rows, as the forward computes it
             product = np.empty((self.band.retained, spec.N, spec.C), dtype=np.complex64)
@@ -176,6 +177,7 @@ class FFTCPU(BandLimited, StagedPlan):
         separate stages."""
         if not self.blocks_filter_spectrum:
             return super().run(x, w, out)
+        self._forward_filter = None  # until every block is written
         self.transform_input(x)
         for start, stop, Wt in self._filter.by_row_blocks(w):
             stream_contract(self._input.X[start:stop], Wt, self._Y[start:stop], self.spec.groups)

@@ -118,6 +118,8 @@ def fft_transform(grid: tuple[int, int]) -> str:
 
 # the filter transform is the pruned DFT of the R x S support (it beat FFTW-then-gather everywhere) (its measurement: the record)
 FILTER_TRANSFORM = "dft"
+
+
 # images from which the spectral contraction runs as torch's batched cgemm, not the Numba stream (its measurement: the record)
 CONTRACT_BLAS_FROM_IMAGES = 4
 
