@@ -8,7 +8,7 @@ per tap. Channels-last, the same sum vectorises across the channels instead:
 
 one contiguous C-long multiply-add per tap and output position. The input is
 copied into a zero-padded (N, rows, cols, C) buffer and the output back to
-NCHW by torch (parallel strided copies), as Winograd's transforms do.
+NCHW by layout.to_channels_first, as Winograd's transforms do.
 """
 from __future__ import annotations
 

@@ -133,21 +133,16 @@ class FilterStage:
 
     @property
     def spectrum(self) -> np.ndarray:
-        """The whole spectrum that the last call, or by_row_blocks run to its end, wrote: (F, C/groups, K)."""
-        spec = self.spec
-        whole = self._dft.spectrum if self.kind == "dft" else self._W
-        return whole.reshape(-1, spec.C_per_group, spec.K)
+        """The pruned DFT's whole spectrum, as the last call or by_row_blocks run to its end wrote it:
+        (F, C/groups, K)."""
+        return self._dft.spectrum.reshape(-1, self.spec.C_per_group, self.spec.K)
 
     def by_row_blocks(self, w):
-        """The same spectrum a block of its rows at a time: yields (start, stop, W[start:stop]) over the
-        frequencies, each block (stop - start, C/groups, K) a view of the whole spectrum. The DFT's
-        second product runs a block at a time, so a caller reads each block while it is still in
-        cache, not the whole spectrum back from memory (the FFTW path yields its whole spectrum as
-        one block)."""
-        spec, F = self.spec, self.band.retained
-        if self.kind != "dft":
-            yield 0, F, self(w)
-            return
+        """The pruned DFT's spectrum a block of its rows at a time: yields (start, stop, W[start:stop])
+        over the frequencies, each block (stop - start, C/groups, K) a view of the whole spectrum. The
+        DFT's second product runs a block at a time, so a caller reads each block while it is still in
+        cache, not the whole spectrum back from memory."""
+        spec = self.spec
         C, K, nc = spec.C_per_group, spec.K, self.band.n_cols
         mixed = self._dft.columns(self._by_channel(w))
         for start in range(0, self.band.n_rows, self.rows_per_block):
