@@ -69,11 +69,7 @@ class SupportDFT:
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         """planes: float32 (B, H, W) with H >= rows used, W >= cols used. Returns (n_rows * n_cols, B)."""
-        mixed = self.columns(planes)
-        if mixed is None:
-            self.spectrum[...] = 0
-        else:
-            self.rows(mixed, 0, self.n_rows, self.spectrum)
+        self.rows(self.columns(planes), 0, self.n_rows, self.spectrum)
         return self.spectrum.reshape(-1, self.batch)
 
     def columns(self, planes: np.ndarray) -> np.ndarray | None:
@@ -95,7 +91,11 @@ class SupportDFT:
 
     def rows(self, mixed: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:
         """Retained rows start..stop of the spectrum from columns()' product, into out
-        (stop - start, n_cols·B): frequencies start·n_cols .. stop·n_cols of __call__'s (F, B)."""
+        (stop - start, n_cols·B): frequencies start·n_cols .. stop·n_cols of __call__'s (F, B). Zeros
+        where columns() gave None (no data reaches the grid)."""
+        if mixed is None:
+            out[...] = 0
+            return out
         return matmul(self._rows[start:stop], mixed, out=out)
 
 

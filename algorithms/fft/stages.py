@@ -147,11 +147,7 @@ class FilterStage:
         mixed = self._dft.columns(self._by_channel(w))
         for start in range(0, self.band.n_rows, self.rows_per_block):
             stop = min(start + self.rows_per_block, self.band.n_rows)
-            block = self._dft.spectrum[start:stop]
-            if mixed is None:  # no tap reaches the grid
-                block[...] = 0
-            else:
-                self._dft.rows(mixed, start, stop, block)
+            block = self._dft.rows(mixed, start, stop, self._dft.spectrum[start:stop])
             yield start * nc, stop * nc, block.reshape(-1, C, K)
 
     def _by_channel(self, w) -> np.ndarray:
