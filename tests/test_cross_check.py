@@ -108,7 +108,9 @@ def test_direct_without_groups_runs_channels_last_or_per_image():
     resnet = convbench.ConvSpec(N=1, C=64, H=56, W=56, K=64, R=3, S=3, padding=1)  # (58²/56² - 1)·64 = 4.7
     assert convbench.plan(resnet, "direct").method == "channels-last slice"
     # the padding is a large share of a small image: (9²/7² - 1)·512 = 334 > 20
-    assert convbench.plan(dataclasses.replace(resnet, C=512, K=512, H=7, W=7), "direct").method == "channels-last gather"
+    assert convbench.plan(dataclasses.replace(resnet, N=8, C=512, K=512, H=7, W=7), "direct").method == "channels-last gather"
+    # one image of 49 positions: the filters' relayout would cost more than the channel-major GEMMs gain
+    assert convbench.plan(dataclasses.replace(resnet, C=512, K=512, H=7, W=7), "direct").method == "gather"
     stem = convbench.ConvSpec(N=1, C=3, H=224, W=224, K=64, R=7, S=7, padding=3, stride=2)
     assert convbench.plan(stem, "direct").method == "channels-last gather"  # strided
     assert convbench.plan(dataclasses.replace(stem, stride=1), "direct").method == "channels-last gather"  # C = 3

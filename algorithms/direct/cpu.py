@@ -74,7 +74,8 @@ def direct_kernel(xp, w, out, stride_h, stride_w, dil_h, dil_w, groups):
 class DirectCPU(Plan):
     """The sum as GEMMs over shifted slices, or over gathered valid positions on small images and
     at strides > 1:
-    - position-major on channels-last rows, without groups and with 16 filters or more (channels_last.py);
+    - position-major on channels-last rows, without groups, with 16 filters or more and enough output
+      positions to pay for the filters' relayout (channels_last.py);
     - else channel-major (gemm.py; per group with groups of 4 channels or more);
     - a 1x1 filter at stride 1 without padding, on images big enough: one GEMM per image (pointwise.py);
     - depthwise: channels-last across the channels (depthwise.py);

@@ -45,6 +45,9 @@ def direct_gathers(waste: float, K: int, above: float = GATHER_ABOVE) -> bool:
 # filters from which direct without groups runs its GEMMs position-major on channels-last rows (K is the
 # GEMM's narrow side: below it the channel-major GEMMs or the loop win) (its measurement: the record)
 CHANNELS_LAST_FILTERS_FROM = 16
+# output positions (N·P·Q) from which channels-last runs: below them its copy of the filters into (K, R·S·C)
+# rows costs more than the channel-major GEMMs' thin block, which read the filters in place (its measurement: the record)
+CHANNELS_LAST_POSITIONS_FROM = 80
 # channels from which channels-last slices beat the gathered block (C is each tap's GEMM's inner side) (its measurement: the record)
 CHANNELS_LAST_SLICE_CHANNELS_FROM = 16
 # (waste - 1)·K above which channels-last gathers the valid positions instead of slicing (its measurement: the record)
@@ -65,8 +68,10 @@ def direct_per_image(spec) -> bool:
 
 def direct_channels_last(spec) -> bool:
     """Whether direct runs spec's GEMMs on channels-last rows (direct/channels_last.py): no groups, a filter
-    with more than one tap (a 1x1 filter's product needs no stacking either way) and enough filters."""
-    return spec.groups == 1 and spec.R * spec.S > 1 and spec.K >= CHANNELS_LAST_FILTERS_FROM
+    with more than one tap (a 1x1 filter's product needs no stacking either way), enough filters and
+    enough output positions to pay for the filters' relayout."""
+    return (spec.groups == 1 and spec.R * spec.S > 1 and spec.K >= CHANNELS_LAST_FILTERS_FROM
+            and spec.N * spec.P * spec.Q >= CHANNELS_LAST_POSITIONS_FROM)
 
 
 def direct_method(spec) -> str:
