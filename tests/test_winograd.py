@@ -213,3 +213,41 @@ def test_a_blocked_plan_plans_for_one_block_of_transformed_filters_not_all():
     assert type(plan).planned_bytes(spec, tile=4) < all_filters
     plan(*random_problem(spec, 0))
     assert plan._U is None
+
+
+def test_tile_blocks_start_where_the_transformed_inputs_outgrow_the_caches():
+    from convbench.core.selection import WINOGRAD_TILE_BLOCK_BYTES, WINOGRAD_TILE_BLOCKS_ABOVE, winograd_tile_rows
+    assert winograd_tile_rows(36, 14, 14, 64, False) == 14  # ResNet-18's 64@56 at N=1, F(4x4): 1.7 MiB, the stages
+    rows = winograd_tile_rows(36, 14, 112, 64, False)  # at N=8: 13.8 MiB, blocks of rows
+    assert rows < 112 and rows * 36 * 14 * 64 * 4 <= WINOGRAD_TILE_BLOCK_BYTES < (rows + 1) * 36 * 14 * 64 * 4
+    assert winograd_tile_rows(36, 14, 112, 64, True) == 112  # filters by blocks: each tile block would read them all
+    assert winograd_tile_rows(36, 14, 112, 64, False, groups=2) == 112
+    fits = WINOGRAD_TILE_BLOCKS_ABOVE // (36 * 14 * 64 * 4)
+    assert winograd_tile_rows(36, 14, fits, 64, False) == fits and winograd_tile_rows(36, 14, fits + 1, 64, False) < fits
+
+
+@pytest.mark.parametrize("tile", TILES)
+def test_tile_blocks_compute_what_the_separate_stages_compute(rng, tile, monkeypatch):
+    from convbench.core import selection
+    # small blocks on a small layer: 6 rows of tiles in blocks of 4, a short block last, partial tiles at the edges
+    spec = convbench.ConvSpec(N=2, C=8, H=2 * tile + 1, W=3 * tile + 1, K=5, R=3, S=3, padding=1)
+    row = (tile + 2) ** 2 * -(-spec.Q // tile) * spec.C * 4
+    monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCKS_ABOVE", 0)
+    monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCK_BYTES", 4 * row)
+    blocked = convbench.plan(spec, "winograd", tile=tile)
+    rows = spec.N * blocked.tiles_h
+    assert blocked.tile_rows == 4 and rows == 6, "the shape must take the blocks, a short one last"
+    staged = convbench.plan(spec, "winograd", tile=tile)
+    staged.tile_rows = rows  # one block: the separate stages
+    x, w = random_problem(spec, rng)
+    out = np.full(spec.output_shape, np.nan, dtype=np.float32)
+    blocked(x, w, out=out)
+    assert not np.isnan(out).any()
+    label = registry.label("winograd", {"tile": tile}) if tile != 2 else "winograd"
+    assert_matches_oracle(label, spec, x, w, out)
+    np.testing.assert_allclose(out, staged(x, w), rtol=0, atol=1e-5 * np.abs(out).max())
+    # the blocked forward left only its last block's transform: reuse_forward transforms x again
+    dy = rng.standard_normal(spec.output_shape).astype(np.float32)
+    dw = blocked.backward_filter(x, dy, reuse_forward=True)
+    assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by tile blocks on {spec}")
+    np.testing.assert_allclose(dw, staged.backward_filter(x, dy), rtol=0, atol=1e-5 * np.abs(dw).max())

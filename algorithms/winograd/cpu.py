@@ -5,15 +5,17 @@ import numpy as np
 import torch
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import winograd_filter_block
+from convbench.core.selection import winograd_filter_block, winograd_tile_rows
 
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, matmul
+from ..layout import to_channels_first
 from ..padding import embed_channels_last
 from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
-from .transforms import filter_transform, filter_transform_block, input_transform, output_transform
+from .transforms import (filter_transform, filter_transform_block, input_transform, inverse_tile_rows,
+                         output_transform, transform_tile_rows)
 
 
 def winograd_supports(spec) -> bool:
@@ -44,8 +46,10 @@ class WinogradCPU(StagedPlan):
 
     Where the transformed filters outgrow the caches (many channels, big tiles: selection.
     winograd_filter_block), a call runs the filter transform and the contraction by blocks of
-    filters, each block multiplied while its transform is still in cache; stages() times the
-    separate stages all the same.
+    filters, each block multiplied while its transform is still in cache. Where the transformed
+    inputs do (big images, few channels: selection.winograd_tile_rows), it runs the input
+    transform, the contraction and the output transform by blocks of tile rows, each block's
+    transforms multiplied and inverted while in cache. stages() times the separate stages all the same.
     """
 
     algorithm = "winograd"
@@ -86,6 +90,8 @@ class WinogradCPU(StagedPlan):
         if self.filter_block < spec.K:  # one block of transformed filters, and its product
             self._U_block = np.empty(n * n * self.filter_block * spec.C, dtype=np.float32)
             self._M_block = np.empty(n * n * tiles * self.filter_block, dtype=np.float32)
+        self.tile_rows = winograd_tile_rows(n * n, self.tiles_w, spec.N * self.tiles_h, spec.C,
+                                            self.filter_block < spec.K, spec.groups)
 
     def stage_work(self) -> dict:
         """The transforms counted as the dense products they are written as (G g G^T by the
@@ -116,6 +122,33 @@ class WinogradCPU(StagedPlan):
         self.contract_by_filter_blocks(w)
         self.transform_output(out)
 
+    def _run_transformed(self, x, transformed_filter, out):
+        if self.tile_rows == self.spec.N * self.tiles_h:
+            super()._run_transformed(x, transformed_filter, out)
+            return
+        self._forward_filter = transformed_filter
+        self.run_by_tile_blocks(x, transformed_filter, out)
+
+    def run_by_tile_blocks(self, x, U, out) -> None:
+        """The input transform, the contraction and the output transform of a block of tile rows at a time,
+        the block's transforms (in the first bytes of V and M) still in cache from one stage to the next: the
+        same products as the stages (results/records/implementation-choices.json, row winograd-tile-blocks).
+        V then holds the last block only, so a backward-filter pass transforms x again."""
+        spec, m = self.spec, self.tile
+        points, rows = self._V.shape[0], spec.N * self.tiles_h
+        embed_channels_last(x, self._xh, spec.pad_h, spec.pad_w)
+        filters = U.transpose(0, 2, 1)
+        for first in range(0, rows, self.tile_rows):
+            last = min(rows, first + self.tile_rows)
+            tiles = (last - first) * self.tiles_w
+            V = self._V.reshape(-1)[:points * tiles * spec.C].reshape(points, tiles, spec.C)
+            M = self._M.reshape(-1)[:points * tiles * spec.K].reshape(points, tiles, spec.K)
+            transform_tile_rows(m, self._xh, V, self.tiles_h, self.tiles_w, first, last)
+            matmul(V, filters, out=M)
+            inverse_tile_rows(m, M, self._yh, self.tiles_h, self.tiles_w, first, last)
+        to_channels_first(self._yh, out)
+        self._V_holds_input = False
+
     def contract_by_filter_blocks(self, w) -> None:
         """M[:, :, block] = V @ U[:, block]^T for each block of filters, U[:, block] transformed just before
         (the same products as transform_filter then contract, with the transformed filters never all in
@@ -131,6 +164,7 @@ class WinogradCPU(StagedPlan):
 
     def transform_input(self, x):
         input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, (self.spec.pad_h, self.spec.pad_w))
+        self._V_holds_input = True
 
     def contract(self, U):
         if self.spec.groups > 1:
@@ -153,7 +187,9 @@ class WinogradCPU(StagedPlan):
         (Backward-data needs nothing of its own: it is this plan's forward pass with the filter
         flipped and channel-swapped, Plan._backward_data.)"""
         spec, m = self.spec, self.tile
-        if not reuse_forward:  # (Plan._check_reuse saw that the last forward was on this x, its buffers intact)
+        # (Plan._check_reuse saw that the last forward was on this x, its buffers intact; one run by
+        # blocks of tile rows left only its last block's transform)
+        if not reuse_forward or not self._V_holds_input:
             self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
         if self._dyh is None:  # dy channels-last, zero beyond it to whole tiles; its transform
             n = m + 2
@@ -178,6 +214,7 @@ class WinogradCPU(StagedPlan):
         return dw
 
     _dyh = None  # made by the first backward-filter call
+    _V_holds_input = False  # whether V holds the transform of every tile of the last x transformed
 
 
 def grouped_product(V, U, groups, out) -> None:

@@ -73,11 +73,23 @@ def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int
     of the zero-padded input. x (N, C, H, W) is first copied channels-last into the padded xh
     (N, rows, cols, C) by torch, whose strided copies are parallel; xh's border stays zero."""
     embed_channels_last(x, xh, *pad)
-    INPUT_TRANSFORMS[m](xh, V, tiles_h, tiles_w)
+    transform_tile_rows(m, xh, V, tiles_h, tiles_w, 0, xh.shape[0] * tiles_h)
+
+
+def transform_tile_rows(m: int, xh, V, tiles_h: int, tiles_w: int, first: int, last: int) -> None:
+    """V[i*n + j, t, c] as input_transform writes it, for the rows of tiles first .. last - 1 of the padded
+    xh (a row is one image's tiles at one height), t counted from the first row's first tile."""
+    INPUT_TRANSFORMS[m](xh, V, tiles_h, tiles_w, first, last)
 
 
 def output_transform(m: int, M, yh, out, tiles_h: int, tiles_w: int) -> None:
     """out[b, k, m*ty + i, m*tx + j] = (A^T M[:, t, k] A)[i, j], cropped to out; through the
     channels-last yh (N, P, Q, K), copied back to out's (N, K, P, Q)."""
-    OUTPUT_TRANSFORMS[m](M, yh, tiles_h, tiles_w)
+    inverse_tile_rows(m, M, yh, tiles_h, tiles_w, 0, yh.shape[0] * tiles_h)
     to_channels_first(yh, out)
+
+
+def inverse_tile_rows(m: int, M, yh, tiles_h: int, tiles_w: int, first: int, last: int) -> None:
+    """yh's outputs of the rows of tiles first .. last - 1, from M holding their products (t counted from the
+    first row's first tile), as output_transform writes them."""
+    OUTPUT_TRANSFORMS[m](M, yh, tiles_h, tiles_w, first, last)

@@ -111,6 +111,25 @@ def winograd_filter_block(points: int, K: int, C_per_group: int, groups: int = 1
     return min(K, max(16, WINOGRAD_FILTER_BLOCK_BYTES // row // 16 * 16))
 
 
+# bytes of the transformed inputs (n²·tiles·C·4) above which a call runs the input transform, the contraction
+# and the output transform by blocks of tile rows, each block's transforms still in cache when multiplied
+# (its measurement: the record)
+WINOGRAD_TILE_BLOCKS_ABOVE = 8 << 20
+# bytes of one block of transformed inputs (its measurement: the record)
+WINOGRAD_TILE_BLOCK_BYTES = 2 << 20
+
+
+def winograd_tile_rows(points: int, tiles_w: int, rows: int, C: int, filters_blocked: bool, groups: int = 1) -> int:
+    """Rows of tiles per block of Winograd's fused input transform, contraction and output transform: rows
+    (one block, the separate stages) unless the transformed inputs outgrow WINOGRAD_TILE_BLOCKS_ABOVE; then
+    as many as fill WINOGRAD_TILE_BLOCK_BYTES, at least one. Grouped layers, and layers whose filters run by
+    blocks (winograd_filter_block: every block of tiles would read them all again), keep the stages."""
+    row = points * tiles_w * C * 4  # one row of tiles' transform
+    if groups > 1 or filters_blocked or rows * row <= WINOGRAD_TILE_BLOCKS_ABOVE:
+        return rows
+    return min(rows, max(1, WINOGRAD_TILE_BLOCK_BYTES // row))
+
+
 # -- fft on the CPU -----------------------------------------------------------
 # FFT grid side up to which the pruned matrix DFT beats FFTW for the input and output transforms (its measurement: the record)
 DFT_GRID_UP_TO = 128
