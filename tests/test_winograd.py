@@ -189,20 +189,26 @@ def _blocked_plan(tile, K=200, C=512):
 @pytest.mark.parametrize("tile", TILES)
 def test_filter_blocks_compute_what_the_separate_stages_compute(rng, tile):
     spec, blocked = _blocked_plan(tile)
-    x, w = random_problem(spec, rng)
     staged = convbench.plan(spec, "winograd", tile=tile)
     staged.filter_block = spec.K  # the separate stages: the whole filter transform, then the contraction
+    # a blocked forward leaves the input transform that backward_filter's reuse_forward takes
+    # and its filter gradient, by the same blocks of filters, matches the oracle and the unblocked one
+    assert_blocked_matches_staged(tile, spec, blocked, staged, rng, "filter blocks")
+
+
+def assert_blocked_matches_staged(tile, spec, blocked, staged, rng, blocks):
+    """blocked's forward, and its filter gradient right after it with reuse_forward, match the oracle
+    and staged's (the separate stages) on seeded random operands."""
+    x, w = random_problem(spec, rng)
     out = np.full(spec.output_shape, np.nan, dtype=np.float32)
     blocked(x, w, out=out)
     assert not np.isnan(out).any()
     label = registry.label("winograd", {"tile": tile}) if tile != 2 else "winograd"
     assert_matches_oracle(label, spec, x, w, out)
     np.testing.assert_allclose(out, staged(x, w), rtol=0, atol=1e-5 * np.abs(out).max())
-    # a blocked forward leaves the input transform that backward_filter's reuse_forward takes
-    # and its filter gradient, by the same blocks of filters, matches the oracle and the unblocked one
     dy = rng.standard_normal(spec.output_shape).astype(np.float32)
     dw = blocked.backward_filter(x, dy, reuse_forward=True)
-    assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by blocks on {spec}")
+    assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by {blocks} on {spec}")
     np.testing.assert_allclose(dw, staged.backward_filter(x, dy), rtol=0, atol=1e-5 * np.abs(dw).max())
 
 
@@ -239,15 +245,5 @@ def test_tile_blocks_compute_what_the_separate_stages_compute(rng, tile, monkeyp
     assert blocked.tile_rows == 4 and rows == 6, "the shape must take the blocks, a short one last"
     staged = convbench.plan(spec, "winograd", tile=tile)
     staged.tile_rows = rows  # one block: the separate stages
-    x, w = random_problem(spec, rng)
-    out = np.full(spec.output_shape, np.nan, dtype=np.float32)
-    blocked(x, w, out=out)
-    assert not np.isnan(out).any()
-    label = registry.label("winograd", {"tile": tile}) if tile != 2 else "winograd"
-    assert_matches_oracle(label, spec, x, w, out)
-    np.testing.assert_allclose(out, staged(x, w), rtol=0, atol=1e-5 * np.abs(out).max())
     # the blocked forward left only its last block's transform: reuse_forward transforms x again
-    dy = rng.standard_normal(spec.output_shape).astype(np.float32)
-    dw = blocked.backward_filter(x, dy, reuse_forward=True)
-    assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by tile blocks on {spec}")
-    np.testing.assert_allclose(dw, staged.backward_filter(x, dy), rtol=0, atol=1e-5 * np.abs(dw).max())
+    assert_blocked_matches_staged(tile, spec, blocked, staged, rng, "tile blocks")
