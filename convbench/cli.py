@@ -18,6 +18,7 @@ from convbench.core.errors import ConvError
 from convbench.core.interrupt import exit_on_interrupt
 from convbench.measure.measurement_lock import measuring
 from convbench.workloads.layers import ALL_LAYERS, LAYER_SETS, layer
+from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
 
 # piped or captured output gets wide tables rather than rich's 80-column default
@@ -256,7 +257,9 @@ def _layer_spec(args) -> ConvSpec:
 def cmd_stages(args) -> int:
     from convbench.measure.roofline import measured_ceilings
 
-    spec = _layer_spec(args)
+    if args.signal and args.peer:
+        raise ConvError("--peer nnpack: NNPACK's phases are of 2-D convolutions; expected no --peer with --signal")
+    spec = SignalSpec(*args.signal) if args.signal else _layer_spec(args)
     columns = ("compression", "achieved", "stage", "time [ms]", "moved [MB]", "GFLOP", "bound [ms]", "of bound",
                "plan traced [MiB]", "call traced [MiB]", "call RSS rise [MiB]")
     table = _table(f"{args.algorithm} stages on {spec} (median of {args.repeats}, timed in turns)", columns,
@@ -590,11 +593,11 @@ def cmd_learning_order(args) -> int:
                    ("model", "layer", *bands, "low first?"), right=tuple(bands))
     grid, verdicts = [], []
     for history in histories:
-        for layer in history.changes:
-            settled = band_order(history, layer)
+        for layer_name in history.changes:
+            settled = band_order(history, layer_name)
             verdicts.append(order_verdict(settled))
-            table.add_row(history.model, layer, *(str(step) for step in settled), verdicts[-1])
-            grid.append([history.model, layer, *(int(step) for step in settled), verdicts[-1]])
+            table.add_row(history.model, layer_name, *(str(step) for step in settled), verdicts[-1])
+            grid.append([history.model, layer_name, *(int(step) for step in settled), verdicts[-1]])
     console.print(table)
     verdict = learning_order_verdict(verdicts)
     console.print(f"low frequency coefficients are learned first: {verdict}")
@@ -897,6 +900,8 @@ def build_parser() -> argparse.ArgumentParser:
     stages.add_argument("--layer", choices=sorted(ALL_LAYERS), help="a named layer (see convbench.workloads.layers)")
     stages.add_argument("--shape", type=_at_least(0), nargs=9, metavar=("N", "C", "H", "W", "K", "R", "S", "PAD", "STRIDE"),
                         default=[8, 64, 56, 56, 64, 7, 7, 3, 1])
+    stages.add_argument("--signal", type=_at_least(1), nargs=5, metavar=("N", "C", "L", "K", "R"),
+                        help="a 1-D convolution instead (valid, stride 1), e.g. 4 8 65536 8 4096")
     stages.add_argument("--compression", type=_fraction, nargs="+", default=None,
                         help="default: 0 and 0.5 for fft, 0 for the other variants")
     stages.add_argument("--repeats", type=_at_least(1), default=5)
@@ -1072,7 +1077,7 @@ def main(argv=None) -> int:
     command = "convbench " + " ".join(sys.argv[1:] if argv is None else argv)
     if argv is None and threading.current_thread() is threading.main_thread():  # the program, not a test's call
         resumes = args.command == "sweep" and getattr(args, "corpus", None)
-        exit_on_interrupt(f"convbench: interrupted. " + (f"What was measured is stored: `{command}` resumes it."
+        exit_on_interrupt("convbench: interrupted. " + (f"What was measured is stored: `{command}` resumes it."
                                                          if resumes else f"`{command}` starts it again."))
     try:
         if getattr(args, "measures", False) and not getattr(args, "ray", None):  # on Ray each node locks its own

@@ -45,6 +45,18 @@ def test_stages_reports_each_fft_stage(capsys):
         assert stage in out
 
 
+def test_stages_reports_each_stage_of_a_1d_fft_with_its_bound(capsys):
+    assert cli.main(["stages", "--signal", "1", "2", "2048", "2", "64", "--compression", "0", "0.5",
+                     "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "L=2048" in out or "2048" in out
+    for stage in ("filter transform", "input transform", "contraction", "output transform", "sum of stages"):
+        assert stage in out
+    assert "bound = max(" in out
+    assert cli.main(["stages", "--signal", "1", "2", "2048", "2", "64", "--peer", "nnpack"]) == 2
+    assert "--peer" in capsys.readouterr().out
+
+
 def test_bad_arguments_exit_with_a_message(capsys):
     with pytest.raises(SystemExit) as ended:  # refused by the command line itself, in one line
         cli.main(["stages", "--shape", "1", "4", "16", "16", "4", "5", "5", "2", "1", "--compression", "1.5"])

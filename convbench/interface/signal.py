@@ -67,6 +67,10 @@ class SignalPlan:
         return self.inner.stages(_grid(as_signal_array(x, "x", self.spec.input_shape)),
                                  _grid(as_signal_array(w, "w", self.spec.filter_shape)))
 
+    def stage_work(self) -> dict:
+        """Each stage's counted bytes and flops (the roofline's inputs), as the 2-D plans count them."""
+        return self.inner.stage_work()
+
     def __repr__(self) -> str:
         extra = f", compression={self.compression:.3f}" if self.compression else ""
         return f"<SignalPlan {self.label}/{self.backend} {self.spec}{extra}>"
