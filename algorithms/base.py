@@ -304,6 +304,11 @@ class StagedPlan(Plan):
 
     def _run_transformed(self, x, transformed_filter, out):
         self._forward_filter = transformed_filter
+        self.run_stages(x, transformed_filter, out)
+
+    def run_stages(self, x, transformed_filter, out) -> None:
+        """The forward's input transform, contraction and output transform, one after the other; a plan
+        that runs them by blocks overrides this."""
         self.transform_input(x)
         self.contract(transformed_filter)
         self.transform_output(out)

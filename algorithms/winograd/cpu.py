@@ -122,11 +122,10 @@ class WinogradCPU(StagedPlan):
         self.contract_by_filter_blocks(w)
         self.transform_output(out)
 
-    def _run_transformed(self, x, transformed_filter, out):
+    def run_stages(self, x, transformed_filter, out) -> None:
         if self.tile_rows == self.spec.N * self.tiles_h:
-            super()._run_transformed(x, transformed_filter, out)
+            super().run_stages(x, transformed_filter, out)
             return
-        self._forward_filter = transformed_filter
         self.run_by_tile_blocks(x, transformed_filter, out)
 
     def run_by_tile_blocks(self, x, U, out) -> None:
