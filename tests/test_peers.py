@@ -196,6 +196,23 @@ def test_nnpack_reports_its_phases(rng):
     assert "ft16x16" in p.ran["forward"] and "algorithm 2" in p.ran["forward"]
 
 
+def test_nnpack_profile_reads_the_fields_in_the_headers_order():
+    """ctypes reads nnp_profile by position: a field out of the header's order mislabels a phase
+    (the output transform's time was once reported as the block multiplication's)."""
+    import re
+    from pathlib import Path
+
+    import torch
+
+    from convbench.algorithms.peers import nnpack
+
+    header = Path(torch.__file__).parent / "include" / "nnpack.h"
+    if not header.exists():
+        pytest.skip(f"torch's wheel ships no {header.name} here")
+    body = re.search(r"struct nnp_profile \{(.*?)\};", header.read_text(), re.S).group(1)
+    assert [name for name, _ in nnpack.Profile._fields_] == re.findall(r"double (\w+);", body)
+
+
 def test_every_peer_has_a_family_and_a_measured_budget():
     for label in registry.SWEPT_LABELS:
         assert label in registry.FAMILY and label in error_budget.TOLERANCE

@@ -36,7 +36,8 @@ STATUS = {2: "invalid batch size", 3: "invalid channels", 4: "invalid input chan
           28: "unsupported activation", 50: "uninitialized", 51: "unsupported hardware", 52: "out of memory"}
 TRANSFORM_COMPUTE = 1  # nnp_convolution_transform_strategy_compute
 ALIGNMENT = 64         # NNPACK's workspace must be 64-byte aligned
-PHASES = ("input_transform", "kernel_transform", "block_multiplication", "output_transform")
+# in nnp_profile's order (nnpack.h): Profile reads the struct by position
+PHASES = ("input_transform", "kernel_transform", "output_transform", "block_multiplication")
 
 
 class Size(ctypes.Structure):
