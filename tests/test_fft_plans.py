@@ -71,6 +71,25 @@ def test_filter_transform_choice(rng):
     assert (large.input_transform, large.output_transform) == ("fft", "fft")
 
 
+@pytest.mark.parametrize("tile, R, dilation, groups, transform", [(8, 3, 1, 1, "fft"), (16, 3, 2, 2, "dft"),
+                                                                  (32, 5, 1, 1, "dft"), (64, 31, 1, 1, "fft")])
+def test_tiled_filter_spectrum_is_the_padded_flipped_filters_fft(rng, tile, R, dilation, groups, transform):
+    """Both ways the tiled plan transforms its filters (the pruned DFT of the taps, FFTW over the T x T
+    grid: selection.tiled_filter_by_dft) against numpy's rfft2 of the flipped filter, its taps dilation
+    apart on the zero grid, over T^2, frequency-major."""
+    spec = convbench.ConvSpec(N=1, C=2 * groups, H=40, W=40, K=2 * groups, R=R, S=R, dilation=dilation, groups=groups)
+    x, w = random_problem(spec, rng)
+    p = convbench.plan(spec, "fft", tile=tile)
+    assert p.filter_transform == transform
+    E = spec.extent_h
+    grid = np.zeros((spec.K, spec.C_per_group, tile, tile))
+    grid[:, :, :E:dilation, :E:dilation] = w[:, :, ::-1, ::-1]
+    expected = (np.fft.rfft2(grid) / tile**2).transpose(2, 3, 0, 1).reshape(-1, spec.K, spec.C_per_group)
+    got = p.transform_filter(w)
+    np.testing.assert_allclose(got, expected, atol=1e-6 * np.abs(expected).max())
+    assert_matches_oracle("fft", spec, x, w, p(x, w))
+
+
 def test_scratch_slots_are_shared_and_sized_for_the_largest_user():
     from convbench.algorithms.scratch import Scratch
     scratch = Scratch()

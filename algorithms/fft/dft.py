@@ -30,6 +30,12 @@ def dft_matrix(length: int, frequencies, positions, sign: float = -1.0) -> np.nd
     return np.exp(sign * 2j * np.pi * phase / length)
 
 
+def support_dft_flops(batch: int, rows: int, cols: int, n_rows: int, n_cols: int) -> float:
+    """SupportDFT's two products on `batch` planes of rows x cols: (B·h x w)(w x 2 n_cols) real, then
+    (n_rows x h)(h x n_cols·B) complex."""
+    return gemm_flops(batch * rows, 2 * n_cols, cols) + gemm_flops(n_rows, n_cols * batch, rows, complex_=True)
+
+
 class SupportDFT:
     """Real planes (B, h, w) at (top, left) of the Lh x Lw grid -> (F, B) complex64 on the retained block.
 
@@ -63,9 +69,8 @@ class SupportDFT:
 
     @property
     def flops(self) -> float:
-        """The two products: (B·h x w)(w x 2 n_cols) real, then (n_rows x h)(h x n_cols·B) complex."""
-        h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
-        return gemm_flops(B * h, 2 * nc, w) + gemm_flops(self.n_rows, nc * B, h, complex_=True)
+        """The two products (support_dft_flops)."""
+        return support_dft_flops(self.batch, self.rows_used, self.cols_used, self.n_rows, self.n_cols)
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         """planes: float32 (B, H, W) with H >= rows used, W >= cols used. Returns (n_rows * n_cols, B)."""

@@ -45,7 +45,7 @@ from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import FFT_TILES
+from convbench.core.selection import FFT_TILES, tiled_filter_by_dft
 
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, grouped_matmul
@@ -53,7 +53,7 @@ from ..padding import embed
 from ..work import COMPLEX, FLOAT, Work, fft_flops, gemm_flops
 from . import wisdom
 from .bandlimit import Band
-from .dft import InverseSupportDFT
+from .dft import InverseSupportDFT, SupportDFT, support_dft_flops
 
 TILES = FFT_TILES  # the tile sizes offered (one list, in convbench.core.selection)
 
@@ -133,14 +133,22 @@ class TiledFFTCPU(StagedPlan):
         self._X = pyfftw.empty_aligned((T, Fc, C, N, th, tw), dtype=np.complex64)
         self._Y = pyfftw.empty_aligned((T, Fc, K, N, th, tw), dtype=np.complex64)
         self._out_tiles = pyfftw.empty_aligned((N, K, th, tw, T, T), dtype=np.float32)
-        self._filters = pyfftw.zeros_aligned((K, Cg, T, T), dtype=np.float32)
-        self._W = pyfftw.empty_aligned((T, Fc, K, Cg), dtype=np.complex64)
         by_tile = (3, 2, 4, 5, 0, 1)  # (n, channel, ty, tx, T, Fc) view of a frequency-major spectrum
         self._forward = pyfftw.FFTW(tiles, self._X.transpose(by_tile), axes=(4, 5), flags=flags, threads=threads)
         self._inverse = pyfftw.FFTW(self._Y.transpose(by_tile), self._out_tiles, axes=(4, 5),
                                     direction="FFTW_BACKWARD", flags=flags, threads=threads)
-        self._filter_fft = pyfftw.FFTW(self._filters, self._W.transpose(2, 3, 0, 1), axes=(2, 3),
-                                       flags=flags, threads=threads)
+        self._filter_dft = None
+        self.filter_transform = "fft"  # or "dft", as the whole-image plan names its filter transform
+        if tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True)):
+            self.filter_transform = "dft"
+            self._taps = np.empty((K, Cg, spec.R, spec.S), dtype=np.float32)
+            self._filter_dft = SupportDFT(Band((T, T), 0.0), K * Cg, (spec.R, spec.S), step=spec.dilation,
+                                          scale=1.0 / T**2)
+        else:
+            self._filters = pyfftw.zeros_aligned((K, Cg, T, T), dtype=np.float32)
+            self._W = pyfftw.empty_aligned((T, Fc, K, Cg), dtype=np.complex64)
+            self._filter_fft = pyfftw.FFTW(self._filters, self._W.transpose(2, 3, 0, 1), axes=(2, 3),
+                                           flags=flags, threads=threads)
         self._fftw_flags, self._fftw_threads = flags, threads
         if planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
@@ -150,7 +158,8 @@ class TiledFFTCPU(StagedPlan):
         F, Cg, t = T * (T // 2 + 1), spec.C_per_group, self.tiles
         rfft2 = fft_flops(T * T, real=True)  # one T x T real 2-D transform
         X, Y, W = COMPLEX * F * spec.C * t, COMPLEX * F * spec.K * t, COMPLEX * F * spec.K * Cg
-        return {"filter transform": Work(FLOAT * spec.K * Cg * spec.R * spec.S + W, spec.K * Cg * rfft2),
+        filter_flops = self._filter_dft.flops if self._filter_dft is not None else spec.K * Cg * rfft2
+        return {"filter transform": Work(FLOAT * spec.K * Cg * spec.R * spec.S + W, filter_flops),
                 "input transform": Work(FLOAT * spec.N * spec.C * spec.H * spec.W + X, spec.C * t * rfft2),
                 "contraction": Work(W + X + Y, F * gemm_flops(spec.K, t, Cg, complex_=True)),
                 "output transform": Work(Y + FLOAT * spec.N * spec.K * spec.P * spec.Q, spec.K * t * rfft2)}
@@ -163,8 +172,16 @@ class TiledFFTCPU(StagedPlan):
         outputs E - 1 rows and columns into the tile (E the filter's extent; transform_output reads
         them there). The FFT's output is then the spectrum wanted, with no pass of conjugation (as
         conj(rfft2(w)) took) and none of scaling over the K·C/g·T·(T/2+1) coefficients: the 1/T^2
-        is applied to the R·S taps."""
+        is applied to the R·S taps.
+
+        From 16 x 16 tiles the transform is the pruned DFT of the taps alone (dft.SupportDFT), whose
+        products write the spectrum frequency-major as BLAS streams it, where FFTW's T x T transforms
+        write each filter's coefficients a cache line apart; it stays FFTW where the DFT's flops would
+        outgrow the FFT's (convbench.core.selection.tiled_filter_by_dft)."""
         spec = self.spec
+        if self._filter_dft is not None:
+            np.copyto(self._taps, w[:, :, ::-1, ::-1])
+            return self._filter_dft(self._taps.reshape(-1, spec.R, spec.S)).reshape(-1, spec.K, spec.C_per_group)
         np.multiply(w[:, :, ::-1, ::-1], np.float32(1.0 / self.tile ** 2),
                     out=self._filters[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w])
         self._filter_fft.execute()

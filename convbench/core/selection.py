@@ -144,6 +144,18 @@ def fft_transform(grid: tuple[int, int]) -> str:
 FILTER_TRANSFORM = "dft"
 
 
+# tile side from which the tiled FFT's filter spectrum is the pruned DFT of the R x S taps, not FFTW over the
+# zero-padded T x T grids, which writes each filter's spectrum frequency-major, a cache line a coefficient ...
+TILED_FILTER_DFT_FROM_TILE = 16
+# ... while the DFT's flops are at most this many times the FFT's (its measurement: the record)
+TILED_FILTER_DFT_FLOPS_UP_TO = 1
+
+
+def tiled_filter_by_dft(tile: int, dft_flops: float, fft_flops: float) -> bool:
+    """Whether the tiled FFT's filter transform is the pruned DFT (else FFTW), from the flops of each."""
+    return tile >= TILED_FILTER_DFT_FROM_TILE and dft_flops <= TILED_FILTER_DFT_FLOPS_UP_TO * fft_flops
+
+
 # images from which the spectral contraction runs as torch's batched cgemm, not the Numba stream (its measurement: the record)
 CONTRACT_BLAS_FROM_IMAGES = 4
 
