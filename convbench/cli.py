@@ -435,8 +435,15 @@ def cmd_targets_compare(args) -> int:
     def said(done, rounds):
         console.print(f"round {done} of {rounds} done (REF and this tree, each in a fresh process)", style="dim")
 
-    sha, rows, missing = against_ref.compare_with_ref(args.compare, rounds=args.rounds, repeats=args.repeats or 3,
-                                                      on_round=said)
+    cases = None  # the guard's quick subset
+    if args.only:
+        from convbench.measure.runs import speedup_targets
+
+        cases = [name for name in speedup_targets() if args.only in name]
+        if not cases:
+            raise ConvError(f"--only must be part of a ratio target's name (see convbench targets); got {args.only!r}")
+    sha, rows, missing = against_ref.compare_with_ref(args.compare, cases, rounds=args.rounds,
+                                                      repeats=args.repeats or 3, on_round=said)
     table = _table(f"regression guard on {machine_id()}: this tree against {args.compare} ({sha[:8]}), "
                    f"measured now in turns (ratio = peer time / ours, higher is better)",
                    ("case", f"{args.compare} (rounds)", "this tree (rounds)", "change", "noise", "verdict"),
@@ -920,7 +927,8 @@ def build_parser() -> argparse.ArgumentParser:
     _measures(interference)
     interference.set_defaults(run=cmd_interference)
     targets = commands.add_parser("targets", help="the speed targets: ours against a peer, as ratios measured now")
-    targets.add_argument("--only", help="cases whose name contains this text")
+    targets.add_argument("--only", help="cases whose name contains this text (with --compare: the guard measures "
+                                        "those instead of its quick subset)")
     targets.add_argument("--repeats", type=_at_least(1), default=None,
                          help="timed calls a side for each ratio (default: 5; 3 with --compare, whose rounds "
                               "repeat it)")

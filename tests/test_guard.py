@@ -150,7 +150,7 @@ def test_each_side_runs_its_own_checkout_against_a_worktree_of_ref(tmp_path, mon
 def test_cli_compare_exit_codes(monkeypatch, capsys):
     def found(*tree):
         ref = rounds(*QUIET)
-        return lambda name, rounds, repeats, on_round: ("0" * 40, against_ref.changes(ref, tree), [])
+        return lambda name, cases, rounds, repeats, on_round: ("0" * 40, against_ref.changes(ref, tree), [])
 
     monkeypatch.setattr(against_ref, "compare_with_ref", found(*rounds(*QUIET)))
     assert cli.main(["targets", "--compare"]) == 0
@@ -159,6 +159,22 @@ def test_cli_compare_exit_codes(monkeypatch, capsys):
                         found(*rounds(("a", 0.5, 0.52, 0.48), *QUIET[1:])))
     assert cli.main(["targets", "--compare", "main"]) == 1
     assert "1 ratio(s) fell" in capsys.readouterr().out
+
+
+def test_cli_compare_only_guards_the_cases_it_names(monkeypatch, capsys):
+    asked, unchanged = [], against_ref.changes(rounds(*QUIET), rounds(*QUIET))
+
+    def found(name, cases, rounds, repeats, on_round):
+        asked.append(cases)
+        return "0" * 40, unchanged, []
+
+    monkeypatch.setattr(against_ref, "compare_with_ref", found)
+    assert cli.main(["targets", "--compare", "--only", "F(4x4,3x3) resnet18 64@56"]) == 0
+    assert asked[-1] and all("F(4x4,3x3) resnet18 64@56" in case for case in asked[-1])
+    assert "winograd F(4x4,3x3) resnet18 64@56 vs torch" in asked[-1]
+    assert cli.main(["targets", "--compare"]) == 0 and asked[-1] is None  # the quick subset
+    assert cli.main(["targets", "--compare", "--only", "no such case"]) != 0
+    assert "--only must be part of a ratio target's name" in capsys.readouterr().out
 
 
 def test_a_fall_is_measured_again_and_judged_on_both_sets(monkeypatch):
