@@ -138,9 +138,7 @@ class TiledFFTCPU(StagedPlan):
         self._inverse = pyfftw.FFTW(self._Y.transpose(by_tile), self._out_tiles, axes=(4, 5),
                                     direction="FFTW_BACKWARD", flags=flags, threads=threads)
         self._filter_dft = None
-        self.filter_transform = "fft"  # or "dft", as the whole-image plan names its filter transform
         if tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True)):
-            self.filter_transform = "dft"
             self._taps = np.empty((K, Cg, spec.R, spec.S), dtype=np.float32)
             self._filter_dft = SupportDFT(Band((T, T), 0.0), K * Cg, (spec.R, spec.S), step=spec.dilation,
                                           scale=1.0 / T**2)
@@ -152,6 +150,11 @@ class TiledFFTCPU(StagedPlan):
         self._fftw_flags, self._fftw_threads = flags, threads
         if planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
+
+    @property
+    def filter_transform(self) -> str:
+        """'dft' or 'fft', the filter transform this plan took, as the whole-image plan names its own."""
+        return "fft" if self._filter_dft is None else "dft"
 
     def stage_work(self) -> dict:
         spec, T = self.spec, self.tile
