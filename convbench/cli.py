@@ -435,6 +435,9 @@ def cmd_targets_compare(args) -> int:
     def said(done, rounds):
         console.print(f"round {done} of {rounds} done (REF and this tree, each in a fresh process)", style="dim")
 
+    if args.save:  # the guard's ratios are this tree's against REF's, not the figures of record
+        raise ConvError("--save stores the ratios of `convbench targets` as this machine's figures; with --compare "
+                        "nothing is stored: run the two commands apart")
     cases = None  # the guard's quick subset
     if args.only:
         from convbench.measure.runs import speedup_targets

@@ -52,6 +52,13 @@ def test_support_dft_equals_the_fft_of_the_padded_grid(rng):
     np.testing.assert_allclose(got, expected, atol=2e-5)
     conj = SupportDFT(band, 3, (4, 5), offset=(2, 1), conjugate=True, scale=0.5)(planes)
     np.testing.assert_allclose(conj, 0.5 * np.conj(expected), atol=2e-5)
+    # planes on two leading axes of a transposed view (the filters, read (c, k) from (k, c)): the same
+    pairs = rng.uniform(-1, 1, (2, 3, 4, 5)).astype(np.float32)
+    in_order = np.ascontiguousarray(pairs.transpose(1, 0, 2, 3)).reshape(6, 4, 5)
+    grid = np.zeros((6, 15, 12))
+    grid[:, 2:6, 1:6] = in_order
+    got = SupportDFT(band, 6, (4, 5), offset=(2, 1))(pairs.transpose(1, 0, 2, 3))
+    np.testing.assert_allclose(got, np.fft.rfft2(grid)[:, band.mask].T, atol=2e-5)
 
 
 def test_filter_transform_choice(rng):

@@ -175,6 +175,9 @@ def test_cli_compare_only_guards_the_cases_it_names(monkeypatch, capsys):
     assert cli.main(["targets", "--compare"]) == 0 and asked[-1] is None  # the quick subset
     assert cli.main(["targets", "--compare", "--only", "no such case"]) != 0
     assert "--only must be part of a ratio target's name" in capsys.readouterr().out
+    asked.clear()
+    assert cli.main(["targets", "--compare", "--save"]) != 0 and not asked  # refused before measuring
+    assert "with --compare nothing is stored" in capsys.readouterr().out
 
 
 def test_a_fall_is_measured_again_and_judged_on_both_sets(monkeypatch):

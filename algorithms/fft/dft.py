@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blas import copy, matmul
+from ..blas import copy, interleave, matmul
 from ..work import gemm_flops
 from ..padding import inside
 from ..scratch import Scratch
@@ -53,16 +53,18 @@ class SupportDFT:
         self.cols_used = inside(plane_shape[1], Lw, left, step[1])
         sign = 1.0 if conjugate else -1.0
         n_cols = band.n_cols
-        columns = dft_matrix(Lw, np.arange(n_cols), left + step[1] * np.arange(self.cols_used), sign).T  # (w, n_cols)
-        # real input: one real GEMM against [Re | Im] of the column DFT gives both parts at once
-        self._columns = np.ascontiguousarray(np.hstack([columns.real, columns.imag]), dtype=np.float32)
+        columns = dft_matrix(Lw, np.arange(n_cols), left + step[1] * np.arange(self.cols_used), sign)  # (n_cols, w)
+        # real input: one real GEMM against [Re; Im] of the column DFT gives both parts at once
+        self._columns = np.ascontiguousarray(np.vstack([columns.real, columns.imag]), dtype=np.float32)
         self._rows = np.ascontiguousarray(dft_matrix(Lh, band.rows, top + step[0] * np.arange(self.rows_used), sign) * scale,
                                           dtype=np.complex64)  # (n_rows, h)
         self.batch, self.n_cols, self.n_rows = batch, n_cols, band.n_rows
         # temporaries from scratch shared with the plan's other stages
         self._scratch = scratch or Scratch()
-        self._half_shape = (batch * self.rows_used, 2 * n_cols)
+        self._by_row_shape = (self.rows_used, self.cols_used, batch)
+        self._half_shape = (self.rows_used, 2 * n_cols, batch)
         self._mixed_shape = (self.rows_used, n_cols, batch)
+        self._scratch.reserve(MIXED, self._by_row_shape, np.float32)  # free again once the first product has read it
         self._scratch.reserve(HALF, self._half_shape, np.float32)
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
         self.spectrum = np.empty((self.n_rows, n_cols * batch), dtype=np.complex64)
@@ -73,25 +75,35 @@ class SupportDFT:
         return support_dft_flops(self.batch, self.rows_used, self.cols_used, self.n_rows, self.n_cols)
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
-        """planes: float32 (B, H, W) with H >= rows used, W >= cols used. Returns (n_rows * n_cols, B)."""
+        """planes: float32 (B, H, W) with H >= rows used, W >= cols used, or a view with the B planes on
+        its leading axes (columns()). Returns (n_rows * n_cols, B)."""
         self.rows(self.columns(planes), 0, self.n_rows, self.spectrum)
         return self.spectrum.reshape(-1, self.batch)
 
     def columns(self, planes: np.ndarray) -> np.ndarray | None:
         """The first product, each data row's DFT on the retained columns, laid out (h, n_cols·B) for
         rows(): in the scratch's MIXED slot, valid until its next user. None when no data reaches the
-        grid (padding so large), whose spectrum is zero."""
+        grid (padding so large), whose spectrum is zero.
+
+        planes: (B, H, W), or any array whose last two axes are (H, W) and whose leading axes, in
+        order, are the B planes (a transposed view of the filters is read as it is, not copied first).
+
+        The planes are first laid out (h, w, B), so that the product, one (2 n_cols x w)(w x B) GEMM
+        per data row, writes each frequency's B values contiguous, and its real and imaginary parts
+        are interleaved by a streaming pass; the planes' (B·h x w)(w x 2 n_cols) product took two
+        transposing copies of its output, which is n_cols/w times the planes' size and more
+        (results/records/implementation-choices.json, row support-dft-planes-last)."""
         h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
         if h == 0 or w == 0:
             return None
-        data = planes[:, :h, :w].reshape(B * h, w) if planes.shape[1:] != (h, w) else planes.reshape(B * h, w)
+        lead = planes.ndim - 2
+        by_row = self._scratch.view(MIXED, self._by_row_shape, np.float32)
+        copy(by_row.reshape(h, w, *planes.shape[:lead]),
+             planes[..., :h, :w].transpose(lead, lead + 1, *range(lead)))
         half = self._scratch.view(HALF, self._half_shape, np.float32)
-        matmul(data, self._columns, out=half)
-        half = half.reshape(B, h, 2 * nc)
-        # (B, h, nc) complex -> (h, nc, B): the row DFT then contracts over h for all (v, b) at once
+        matmul(self._columns, by_row, out=half)
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
-        copy(mixed.real, half[:, :, :nc].transpose(1, 2, 0))
-        copy(mixed.imag, half[:, :, nc:].transpose(1, 2, 0))
+        interleave(half[:, :nc], half[:, nc:], out=mixed)
         return mixed.reshape(h, nc * B)
 
     def rows(self, mixed: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:

@@ -150,12 +150,13 @@ class FilterStage:
             block = self._dft.rows(mixed, start, stop, self._dft.spectrum[start:stop])
             yield start * nc, stop * nc, block.reshape(-1, C, K)
 
-    def _by_channel(self, w) -> np.ndarray:
+    @staticmethod
+    def _by_channel(w) -> np.ndarray:
         """w's planes ordered (c, k), so the spectrum comes out (F, C, K), contiguous for the GEMMs: a
-        transposed view made numpy's batched matmul slower
-        (results/records/implementation-choices.json, row fft-filter-planes-by-channel)."""
-        spec = self.spec
-        return np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(spec.C_per_group * spec.K, spec.R, spec.S)
+        transposed spectrum made numpy's batched matmul slower
+        (results/records/implementation-choices.json, row fft-filter-planes-by-channel). A view: the
+        pruned DFT lays the planes out as it reads them (SupportDFT.columns)."""
+        return w.transpose(1, 0, 2, 3)
 
 
 class OutputStage:
