@@ -84,8 +84,9 @@ class FFTCPU(BandLimited, StagedPlan):
         self._output = OutputStage(self.output_transform, spec, self.band, self._scratch, fftw)
         self._Y = np.empty((self.band.retained, spec.N, spec.K), dtype=np.complex64)
         # per call, the filter spectrum by blocks of rows, each contracted while in cache, where the
-        # contraction is BLAS's (convbench.core.selection.blocks_filter_spectrum)
-        self.blocks_filter_spectrum = blocks_filter_spectrum(self.filter_transform, spec.N, spec.groups)
+        # contraction is BLAS's and the DFT's first product small (convbench.core.selection.blocks_filter_spectrum)
+        self.blocks_filter_spectrum = blocks_filter_spectrum(self.filter_transform, spec.N, spec.groups,
+                                                             self._filter.first_product_bytes)
         self._scratch.allocate()  # now, so that the plan's memory is all there (and measured) once it is built
         if uses_fftw and planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
@@ -172,9 +173,9 @@ class FFTCPU(BandLimited, StagedPlan):
     def run(self, x, w, out) -> None:
         """A per-call forward: the filter spectrum a block of rows at a time, each block contracted
         while it is still in cache instead of read back from memory (FilterStage.by_row_blocks), where
-        the contraction is BLAS's (results/records/implementation-choices.json, row
-        fft-filter-spectrum-by-row-blocks); set_weights' inference and convbench stages keep the
-        separate stages."""
+        the contraction is BLAS's and the DFT's first product small (results/records/
+        implementation-choices.json, row fft-filter-spectrum-by-row-blocks); set_weights' inference
+        and convbench stages keep the separate stages."""
         if not self.blocks_filter_spectrum:
             return super().run(x, w, out)
         self._forward_filter = None  # until every block is written

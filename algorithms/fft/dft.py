@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..blas import copy, interleave, matmul
-from ..work import gemm_flops
+from ..work import COMPLEX, gemm_flops
 from ..padding import inside
 from ..scratch import Scratch
 from .bandlimit import Band, hermitian_weights
@@ -73,6 +73,11 @@ class SupportDFT:
     def flops(self) -> float:
         """The two products (support_dft_flops)."""
         return support_dft_flops(self.batch, self.rows_used, self.cols_used, self.n_rows, self.n_cols)
+
+    @property
+    def first_product_bytes(self) -> int:
+        """columns()' output, (h, n_cols·B) complex64: what rows() reads, whichever block of rows it makes."""
+        return self.rows_used * self.n_cols * self.batch * COMPLEX
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         """planes: float32 (B, H, W) with H >= rows used, W >= cols used, or a view with the B planes on

@@ -132,6 +132,12 @@ class FilterStage:
         return self._W
 
     @property
+    def first_product_bytes(self) -> int:
+        """The pruned DFT's first product (SupportDFT.columns), which by_row_blocks reads once a block;
+        0 with FFTW."""
+        return self._dft.first_product_bytes if self.kind == "dft" else 0
+
+    @property
     def spectrum(self) -> np.ndarray:
         """The pruned DFT's whole spectrum, as the last call or by_row_blocks run to its end wrote it:
         (F, C/groups, K)."""

@@ -169,10 +169,17 @@ def contract_with_blas(N: int, groups: int) -> bool:
 FILTER_SPECTRUM_BLOCK_BYTES = 16 << 20
 
 
-def blocks_filter_spectrum(filter_transform: str, N: int, groups: int) -> bool:
-    """Whether a per-call pass computes the filter spectrum by blocks of rows: with the pruned DFT, and
-    where the contraction is BLAS's (the Numba stream, called once a block, ran slower)."""
-    return filter_transform == "dft" and contract_with_blas(N, groups)
+# ... where the DFT's first product, which every block's rows are computed from, is at most these bytes:
+# a larger one is read back from memory once a block, which cost more than the blocks saved (the record)
+FILTER_SPECTRUM_BLOCKS_FIRST_PRODUCT_UP_TO = 16 << 20
+
+
+def blocks_filter_spectrum(filter_transform: str, N: int, groups: int, first_product_bytes: int) -> bool:
+    """Whether a per-call pass computes the filter spectrum by blocks of rows: with the pruned DFT, where
+    the contraction is BLAS's (the Numba stream, called once a block, ran slower), and where the DFT's
+    first product is small enough to be read once a block."""
+    return (filter_transform == "dft" and contract_with_blas(N, groups)
+            and first_product_bytes <= FILTER_SPECTRUM_BLOCKS_FIRST_PRODUCT_UP_TO)
 
 
 def filter_spectrum_block_rows(row_bytes: int, rows: int) -> int:
