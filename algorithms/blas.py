@@ -50,16 +50,26 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray) -
     return out
 
 
-def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
+def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
     """The g diagonal blocks of a @ b, batched: a (B, M, L) and b (B, L, J) to (B, M, J/g), block i =
     a[:, rows i·M/g..] @ b[:, :, columns i·J/g..]; the off-diagonal blocks are never formed
-    (a grouped convolution's filter gradient: each group's outputs against its own inputs)."""
+    (a grouped convolution's filter gradient: each group's outputs against its own inputs).
+    out: a C-contiguous (B, M, J/g) array to write into. A plan's own buffer spares each call the
+    first touch of a fresh allocation's pages, which took longer than the product on the fft's
+    (results/records/implementation-choices.json, row gradient-products-into-plan-buffers)."""
     at, bt = torch.from_numpy(a), torch.from_numpy(b)
-    if groups == 1:
-        return torch.matmul(at, bt).numpy()
     B, M, L = a.shape
-    blocks = torch.matmul(at.reshape(B, groups, M // groups, L), bt.reshape(B, L, groups, -1).transpose(1, 2))
-    return blocks.reshape(B, M, -1).numpy()
+    if groups == 1:
+        if out is None:
+            return torch.matmul(at, bt).numpy()
+        torch.matmul(at, bt, out=torch.from_numpy(out))
+        return out
+    bt = bt.reshape(B, L, groups, -1).transpose(1, 2)
+    at = at.reshape(B, groups, M // groups, L)
+    if out is None:
+        return torch.matmul(at, bt).reshape(B, M, -1).numpy()
+    torch.matmul(at, bt, out=torch.from_numpy(out).view(B, groups, M // groups, -1))
+    return out
 
 
 def times_block_diagonal(a: np.ndarray, b: np.ndarray, groups: int, conjugate: bool = False) -> np.ndarray:

@@ -157,3 +157,21 @@ def test_filter_spectrum_blocks_only_from_a_first_product_read_once_a_block(monk
     assert convbench.plan(spec, "fft").blocks_filter_spectrum
     monkeypatch.setattr(selection, "FILTER_SPECTRUM_BLOCKS_FIRST_PRODUCT_UP_TO", first - 1)
     assert not convbench.plan(spec, "fft").blocks_filter_spectrum
+
+
+@pytest.mark.parametrize("options", [{}, {"tile": 8}, {"groups": 2}])
+def test_filter_gradient_buffers_hold_no_stale_values(rng, options):
+    """The filter-gradient product is written into the plan's own buffer: a second pass with another
+    dy gives what a new plan gives, and leaves the first pass's gradient as it was."""
+    groups = options.pop("groups", 1)
+    spec = convbench.ConvSpec(N=2, C=4, H=11, W=9, K=6, R=3, S=3, padding=1, groups=groups)
+    x, w = random_problem(spec, rng)
+    dy1, dy2 = (rng.uniform(-1, 1, spec.output_shape).astype(np.float32) for _ in range(2))
+    plan = convbench.plan(spec, "fft", **options)
+    first = plan.backward_filter(x, dy1)
+    kept = first.copy()
+    second = plan.backward_filter(x, dy2)
+    np.testing.assert_array_equal(first, kept)
+    np.testing.assert_allclose(second, convbench.plan(spec, "fft", **options).backward_filter(x, dy2), rtol=1e-6,
+                               atol=1e-6 * np.abs(second).max())
+    assert not np.allclose(first, second)

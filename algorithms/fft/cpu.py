@@ -143,11 +143,15 @@ class FFTCPU(BandLimited, StagedPlan):
         if not reuse_forward:
             self.transform_input(x)  # (F, N, C): M . F_x, else the forward's, still in its buffer
         G = self._dy_band(dy)  # (F, N, K)
-        DW = diagonal_blocks(np.ascontiguousarray(np.conjugate(G).transpose(0, 2, 1)), self._input.X, spec.groups)
-        DW *= np.float32(1.0 / (Lh * Lw))  # the pruned inverse is unnormalised, as FFTW's
         count = spec.K * spec.C_per_group
-        if getattr(self, "_support_inverse", None) is None:
-            self._support_inverse = InverseSupportDFT(self.band, count, spec.R, spec.S, stride=spec.dilation)
+        if getattr(self, "_support_inverse", None) is None:  # unnormalised, as FFTW's: 1/(Lh*Lw) in it
+            self._support_inverse = InverseSupportDFT(self.band, count, spec.R, spec.S, stride=spec.dilation,
+                                                      scale=1.0 / (Lh * Lw))
+        if getattr(self, "_DW", None) is None:  # the pass's buffers, made on its first call
+            self._conj_dy = np.empty((G.shape[0], spec.K, spec.N), dtype=np.complex64)
+            self._DW = np.empty((G.shape[0], spec.K, spec.C_per_group), dtype=np.complex64)
+        np.conjugate(G.transpose(0, 2, 1), out=self._conj_dy)
+        DW = diagonal_blocks(self._conj_dy, self._input.X, spec.groups, out=self._DW)
         dw = np.empty((count, spec.R, spec.S), dtype=np.float32)
         self._support_inverse(DW.reshape(DW.shape[0], -1), dw)
         return dw.reshape(spec.filter_shape)

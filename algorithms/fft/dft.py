@@ -133,15 +133,17 @@ class InverseSupportDFT:
     """
 
     def __init__(self, band: Band, batch: int, out_rows: int, out_cols: int, stride=(1, 1),
-                 scratch: Scratch | None = None, offset=(0, 0)):
+                 scratch: Scratch | None = None, offset=(0, 0), scale=1.0):
         """offset: the first row and column evaluated (the data-gradient reads the input's
-        positions, at the padding); the caller keeps out_rows and out_cols on the grid."""
+        positions, at the padding); the caller keeps out_rows and out_cols on the grid. scale
+        multiplies the outputs, folded into the matrices (no pass over the spectrum)."""
         Lh, Lw = band.grid
         n_cols = band.n_cols
         top, left = offset
         self.batch, self.n_rows, self.n_cols, self.P, self.Q = batch, band.n_rows, n_cols, out_rows, out_cols
         self._rows = np.ascontiguousarray(
-            dft_matrix(Lh, top + stride[0] * np.arange(out_rows), band.rows, sign=1.0), dtype=np.complex64)  # (P, n_rows)
+            dft_matrix(Lh, top + stride[0] * np.arange(out_rows), band.rows, sign=1.0) * scale,
+            dtype=np.complex64)  # (P, n_rows)
         v = np.arange(n_cols)
         weight = hermitian_weights(Lw)[:n_cols, None]
         columns = dft_matrix(Lw, v, left + stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)

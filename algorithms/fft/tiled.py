@@ -227,8 +227,8 @@ class TiledFFTCPU(StagedPlan):
         self._dy_fft.execute()
         DY = self._DY.reshape(F, spec.K, self.tiles)
         torch.conj_physical_(torch.from_numpy(DY))
-        DW = diagonal_blocks(DY, self._X.reshape(F, spec.C, self.tiles).transpose(0, 2, 1), spec.groups)
-        DW *= np.float32(1.0 / T**2)  # the pruned inverse is unnormalised
+        DW = diagonal_blocks(DY, self._X.reshape(F, spec.C, self.tiles).transpose(0, 2, 1), spec.groups,
+                             out=self._DW)
         dw = np.empty((spec.K * Cg, spec.R, spec.S), dtype=np.float32)
         self._taps_inverse(DW.reshape(F, -1), dw)
         return dw.reshape(spec.filter_shape)
@@ -245,5 +245,7 @@ class TiledFFTCPU(StagedPlan):
                                    flags=self._fftw_flags, threads=self._fftw_threads)
         if self._fftw_flags != ("FFTW_ESTIMATE",):
             wisdom.save()
+        self._DW = np.empty((T * (T // 2 + 1), spec.K, spec.C_per_group), dtype=np.complex64)
+        # unnormalised, as FFTW's: 1/T^2 in it
         self._taps_inverse = InverseSupportDFT(Band((T, T), 0.0), spec.K * spec.C_per_group, spec.R, spec.S,
-                                               stride=spec.dilation)
+                                               stride=spec.dilation, scale=1.0 / T**2)
