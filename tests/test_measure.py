@@ -39,6 +39,19 @@ def test_rss_rise_counts_every_page_the_result_still_holds():
     assert measure.peak_rss_bytes(lambda: np.ones(500_000)) >= 4_000_000 - slack
 
 
+def test_workspace_counts_buffers_a_plan_makes_on_its_first_call():
+    """A plan that makes a buffer on its first call and keeps it: the buffer is workspace, though no
+    steady-state call allocates it again."""
+    class Lazy:
+        def __call__(self, x, w):
+            if not hasattr(self, "buffer"):
+                self.buffer = np.ones(2_000_000, dtype=np.float32)  # 8 MB, written: resident
+            return x
+
+    x = w = np.zeros(1, dtype=np.float32)
+    assert measure.workspace_bytes(Lazy, x, w) >= 8_000_000
+
+
 def test_workspace_grows_with_the_problem():
     small = convbench.ConvSpec(N=1, C=8, H=32, W=32, K=8, R=5, S=5, padding=2)
     large = convbench.ConvSpec(N=4, C=8, H=64, W=64, K=8, R=5, S=5, padding=2)

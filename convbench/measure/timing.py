@@ -304,7 +304,11 @@ def peak_device_bytes(fn: Callable[[], object]) -> int:
 
 def workspace_bytes(build_plan: Callable[[], Callable], x, w, device: bool = False) -> int:
     """Measured memory one convolution needs beyond its inputs: what the plan
-    holds once built, plus the peak rise of one steady-state call.
+    holds once built and called once, plus the peak rise of one steady-state call.
+
+    A plan may make a pass's buffers on its first call (the gradients' own, in a
+    training step): they are held from then on, so they count as held, not as a
+    call's rise, which after the first call they no longer are.
 
     Host memory (traced bytes held, RSS rise of the call), or with device=True
     device memory from torch's allocator (x, w already on the device)."""
@@ -316,8 +320,13 @@ def workspace_bytes(build_plan: Callable[[], Callable], x, w, device: bool = Fal
     warm = build_plan()  # imports, compiled kernels and FFTW wisdom are not this plan's workspace
     warm(x, w)
     del warm
-    plan, held = held_by(build_plan)
-    plan(x, w)  # the first call may allocate lazily; the workspace is the steady state
+
+    def built_and_called():
+        built = build_plan()
+        built(x, w)  # its result is dropped: the caller's memory, not the plan's
+        return built
+
+    plan, held = held_by(built_and_called)
     return held + peak_of(lambda: plan(x, w))
 
 
