@@ -28,13 +28,13 @@ def copy(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     return dst
 
 
-
 def interleave(real: np.ndarray, imag: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = real + 1j * imag into complex64 out's memory, one streaming pass on torch's pool; real and
     imag are float32 arrays of out's shape (views of one buffer's halves, say)."""
     torch.stack((torch.from_numpy(real), torch.from_numpy(imag)), dim=-1,
                 out=torch.view_as_real(torch.from_numpy(out)))
     return out
+
 
 def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray) -> np.ndarray:
     """out = blockdiag(a) @ b, batched: a (B, M, J/g) holds the g stacked (M/g, J/g) blocks,
