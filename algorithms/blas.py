@@ -57,18 +57,15 @@ def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray |
     out: a C-contiguous (B, M, J/g) array to write into. A plan's own buffer spares each call the
     first touch of a fresh allocation's pages, which took longer than the product on the fft's
     (results/records/implementation-choices.json, row gradient-products-into-plan-buffers)."""
-    at, bt = torch.from_numpy(a), torch.from_numpy(b)
     B, M, L = a.shape
-    if groups == 1:
-        if out is None:
-            return torch.matmul(at, bt).numpy()
-        torch.matmul(at, bt, out=torch.from_numpy(out))
-        return out
-    bt = bt.reshape(B, L, groups, -1).transpose(1, 2)
-    at = at.reshape(B, groups, M // groups, L)
     if out is None:
-        return torch.matmul(at, bt).reshape(B, M, -1).numpy()
-    torch.matmul(at, bt, out=torch.from_numpy(out).view(B, groups, M // groups, -1))
+        out = np.empty((B, M, b.shape[2] // groups), dtype=np.result_type(a, b))
+    at, bt, result = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+    if groups == 1:
+        torch.matmul(at, bt, out=result)
+    else:
+        torch.matmul(at.reshape(B, groups, M // groups, L), bt.reshape(B, L, groups, -1).transpose(1, 2),
+                     out=result.view(B, groups, M // groups, -1))
     return out
 
 

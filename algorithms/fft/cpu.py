@@ -144,10 +144,10 @@ class FFTCPU(BandLimited, StagedPlan):
             self.transform_input(x)  # (F, N, C): M . F_x, else the forward's, still in its buffer
         G = self._dy_band(dy)  # (F, N, K)
         count = spec.K * spec.C_per_group
-        if getattr(self, "_support_inverse", None) is None:  # unnormalised, as FFTW's: 1/(Lh*Lw) in it
+        if getattr(self, "_DW", None) is None:  # the pass's inverse and buffers, made on its first call
+            # unnormalised, as FFTW's: 1/(Lh*Lw) in it
             self._support_inverse = InverseSupportDFT(self.band, count, spec.R, spec.S, stride=spec.dilation,
                                                       scale=1.0 / (Lh * Lw))
-        if getattr(self, "_DW", None) is None:  # the pass's buffers, made on its first call
             self._conj_dy = np.empty((G.shape[0], spec.K, spec.N), dtype=np.complex64)
             self._DW = np.empty((G.shape[0], spec.K, spec.C_per_group), dtype=np.complex64)
         np.conjugate(G.transpose(0, 2, 1), out=self._conj_dy)
