@@ -86,16 +86,20 @@ def test_the_generated_transform_kernels_are_up_to_date():
     assert codegen.KERNELS.read_text() == codegen.generate()
 
 
+@pytest.mark.parametrize("pad", [(1, 1), (2, 0)])
 @pytest.mark.parametrize("m", TILES)
-def test_numba_input_transform_is_BT_d_B(rng, m):
+def test_numba_input_transform_is_BT_d_B(rng, m, pad):
+    """2 x 3 tiles of 2 channels, with the padding's zeros and the rows past the input's end (read from x
+    or from its channels-last copy, as the tile's kernel does)."""
     n = m + 2
     BTm = winograd_matrices(m).as_arrays()[2]
-    x = rng.standard_normal((1, 2, 2 * m + 1, 3 * m)).astype(np.float32)  # with padding 1: 2 x 3 tiles
-    xh = np.zeros((1, 2 * m + 2, 3 * m + 2, 2), dtype=np.float32)
+    x = rng.standard_normal((1, 2, 2 * m + 1, 3 * m)).astype(np.float32)
+    xh = np.zeros((1, 2 * m + 2, 3 * m + 2, 2), dtype=np.float32)  # read by the tiles that copy x channels-last
     V = np.empty((n * n, 6, 2), dtype=np.float32)
-    transforms.input_transform(m, x, xh, V, 2, 3, (1, 1))
+    transforms.input_transform(m, x, xh, V, 2, 3, pad)
     padded = np.zeros((2, 2 * m + 2, 3 * m + 2))
-    padded[:, 1:2 * m + 2, 1:3 * m + 1] = x[0]
+    rows, cols = min(x.shape[2], 2 * m + 2 - pad[0]), min(x.shape[3], 3 * m + 2 - pad[1])
+    padded[:, pad[0]:pad[0] + rows, pad[1]:pad[1] + cols] = x[0, :, :rows, :cols]
     for c in range(2):
         for ty in range(2):
             for tx in range(3):
@@ -109,7 +113,8 @@ def test_numba_output_transform_is_AT_m_A_and_crops_odd_edges(rng, m):
     ATm = winograd_matrices(m).as_arrays()[0]
     M = rng.standard_normal((n * n, 4, 3)).astype(np.float32)  # 2 x 2 tiles, 3 output channels
     out = np.full((1, 3, 2 * m - 1, 2 * m - 1), np.nan, dtype=np.float32)  # the last tile row and column cut
-    transforms.output_transform(m, M, np.empty((1, 2 * m - 1, 2 * m - 1, 3), dtype=np.float32), out, 2, 2)
+    yh = np.empty((1, 2 * m - 1, 2 * m - 1, 3), dtype=np.float32)  # written by the tiles that copy out from it
+    transforms.output_transform(m, M, yh, out, 2, 2)
     for k in range(3):
         full = np.zeros((2 * m, 2 * m))
         for t in range(4):

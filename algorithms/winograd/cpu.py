@@ -9,13 +9,13 @@ from convbench.core.selection import winograd_filter_block, winograd_tile_rows
 
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, matmul
-from ..layout import to_channels_first
 from ..padding import embed_channels_last
 from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
-from .transforms import (filter_transform, filter_transform_block, input_transform, inverse_tile_rows,
-                         output_transform, transform_tile_rows)
+from .kernels import INPUT_FROM_NCHW, OUTPUT_TO_NCHW
+from .transforms import (filter_transform, filter_transform_block, finish_output, input_source, input_transform,
+                         inverse_tile_rows, output_sink, output_transform, transform_tile_rows)
 
 
 def winograd_supports(spec) -> bool:
@@ -80,9 +80,11 @@ class WinogradCPU(StagedPlan):
         self.tiles_h = -(-spec.P // tile)
         self.tiles_w = -(-spec.Q // tile)
         tiles = spec.N * self.tiles_h * self.tiles_w
-        # channels-last, padded so that the last tile is whole where the tile does not divide the output
-        self._xh = np.zeros((spec.N, tile * self.tiles_h + 2, tile * self.tiles_w + 2, spec.C), dtype=np.float32)
-        self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
+        # channels-last copies, for the tiles whose kernels do not read (write) NCHW (transforms.input_source):
+        # padded so that the last tile is whole where the tile does not divide the output
+        self._xh = (None if tile in INPUT_FROM_NCHW else
+                    np.zeros((spec.N, tile * self.tiles_h + 2, tile * self.tiles_w + 2, spec.C), dtype=np.float32))
+        self._yh = None if tile in OUTPUT_TO_NCHW else np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
         self._V = np.empty((n * n, tiles, spec.C), dtype=np.float32)
         self._M = np.empty((n * n, tiles, spec.K), dtype=np.float32)
         self._U = None  # all the transformed filters: made by transform_filter, which a blocked call skips
@@ -135,17 +137,17 @@ class WinogradCPU(StagedPlan):
         V then holds the last block only, so a backward-filter pass transforms x again."""
         spec, m = self.spec, self.tile
         points, rows = self._V.shape[0], spec.N * self.tiles_h
-        embed_channels_last(x, self._xh, spec.pad_h, spec.pad_w)
+        src, dst = input_source(m, x, self._xh, spec.padding), output_sink(m, out, self._yh)
         filters = U.transpose(0, 2, 1)
         for first in range(0, rows, self.tile_rows):
             last = min(rows, first + self.tile_rows)
             tiles = (last - first) * self.tiles_w
             V = self._V.reshape(-1)[:points * tiles * spec.C].reshape(points, tiles, spec.C)
             M = self._M.reshape(-1)[:points * tiles * spec.K].reshape(points, tiles, spec.K)
-            transform_tile_rows(m, self._xh, V, self.tiles_h, self.tiles_w, first, last)
+            transform_tile_rows(m, src, V, self.tiles_h, self.tiles_w, first, last, spec.padding)
             matmul(V, filters, out=M)
-            inverse_tile_rows(m, M, self._yh, self.tiles_h, self.tiles_w, first, last)
-        to_channels_first(self._yh, out)
+            inverse_tile_rows(m, M, dst, self.tiles_h, self.tiles_w, first, last)
+        finish_output(m, self._yh, out)
         self._V_holds_input = False
 
     def contract_by_filter_blocks(self, w) -> None:
@@ -162,7 +164,7 @@ class WinogradCPU(StagedPlan):
             copy(self._M[:, :, k0:k0 + block], M)
 
     def transform_input(self, x):
-        input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, (self.spec.pad_h, self.spec.pad_w))
+        input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, self.spec.padding)
         self._V_holds_input = True
 
     def contract(self, U):

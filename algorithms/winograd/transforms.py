@@ -4,8 +4,9 @@ Y = A^T [ (G g G^T) . (B^T d B) ] A  for a 3x3 filter g and an n x n input
 tile d (n = m + 2), tiles overlapping by 2. The filter transform is one GEMM
 with kron(G, G); the input and output transforms are Numba kernels unrolled
 from the exact matrices, one per tile (kernels.py, written by codegen.py),
-on channels-last data so that they vectorise over the channels: V and M are
-(n^2, tiles, channels).
+on channels-last data (a band of each row of tiles in cache, or a copy of the
+whole input or output: codegen.py says which for which tile) so that they
+vectorise over the channels: V and M are (n^2, tiles, channels).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from numba import njit, prange
 from ..blas import matmul
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
-from .kernels import INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
+from .kernels import INPUT_FROM_NCHW, INPUT_TRANSFORMS, OUTPUT_TO_NCHW, OUTPUT_TRANSFORMS
 
 
 def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -68,28 +69,48 @@ def filter_transform_block(w, k0, G, out):
                     scaled_add(acc, G[j, s], columns[i, s])
 
 
+def input_source(m: int, x, xh, pad: tuple[int, int]):
+    """What the tile-m input kernel reads: x itself (m in INPUT_FROM_NCHW), or xh, x copied channels-last
+    into the padded (N, rows, cols, C) by torch, whose strided copies are parallel (xh's border stays zero;
+    None for the tiles that read x)."""
+    if m in INPUT_FROM_NCHW:
+        return x
+    embed_channels_last(x, xh, *pad)
+    return xh
+
+
 def input_transform(m: int, x, xh, V, tiles_h: int, tiles_w: int, pad: tuple[int, int]) -> None:
     """V[i*n + j, t, c] = (B^T d B)[i, j] for tile t = (b, ty, tx), d the n x n tile at (m*ty, m*tx)
-    of the zero-padded input. x (N, C, H, W) is first copied channels-last into the padded xh
-    (N, rows, cols, C) by torch, whose strided copies are parallel; xh's border stays zero."""
-    embed_channels_last(x, xh, *pad)
-    transform_tile_rows(m, xh, V, tiles_h, tiles_w, 0, xh.shape[0] * tiles_h)
+    of x (N, C, H, W) zero-padded by pad, tiles_h x tiles_w tiles an image."""
+    transform_tile_rows(m, input_source(m, x, xh, pad), V, tiles_h, tiles_w, 0, x.shape[0] * tiles_h, pad)
 
 
-def transform_tile_rows(m: int, xh, V, tiles_h: int, tiles_w: int, first: int, last: int) -> None:
-    """V[i*n + j, t, c] as input_transform writes it, for the rows of tiles first .. last - 1 of the padded
-    xh (a row is one image's tiles at one height), t counted from the first row's first tile."""
-    INPUT_TRANSFORMS[m](xh, V, tiles_h, tiles_w, first, last)
+def transform_tile_rows(m: int, src, V, tiles_h: int, tiles_w: int, first: int, last: int,
+                        pad: tuple[int, int]) -> None:
+    """V[i*n + j, t, c] as input_transform writes it, for the rows of tiles first .. last - 1 (a row is
+    one image's tiles at one height) of src (input_source's), t counted from the first row's first tile."""
+    INPUT_TRANSFORMS[m](src, V, tiles_h, tiles_w, first, last, *pad)
+
+
+def output_sink(m: int, out, yh):
+    """What the tile-m output kernel writes: out itself (m in OUTPUT_TO_NCHW), or its channels-last yh
+    (N, P, Q, K), which finish_output copies to out."""
+    return out if m in OUTPUT_TO_NCHW else yh
+
+
+def finish_output(m: int, yh, out) -> None:
+    if m not in OUTPUT_TO_NCHW:
+        to_channels_first(yh, out)
 
 
 def output_transform(m: int, M, yh, out, tiles_h: int, tiles_w: int) -> None:
-    """out[b, k, m*ty + i, m*tx + j] = (A^T M[:, t, k] A)[i, j], cropped to out; through the
-    channels-last yh (N, P, Q, K), copied back to out's (N, K, P, Q)."""
-    inverse_tile_rows(m, M, yh, tiles_h, tiles_w, 0, yh.shape[0] * tiles_h)
-    to_channels_first(yh, out)
+    """out[b, k, m*ty + i, m*tx + j] = (A^T M[:, t, k] A)[i, j], cropped to out (N, K, P, Q); through the
+    channels-last yh where output_sink says so."""
+    inverse_tile_rows(m, M, output_sink(m, out, yh), tiles_h, tiles_w, 0, out.shape[0] * tiles_h)
+    finish_output(m, yh, out)
 
 
-def inverse_tile_rows(m: int, M, yh, tiles_h: int, tiles_w: int, first: int, last: int) -> None:
-    """yh's outputs of the rows of tiles first .. last - 1, from M holding their products (t counted from the
-    first row's first tile), as output_transform writes them."""
-    OUTPUT_TRANSFORMS[m](M, yh, tiles_h, tiles_w, first, last)
+def inverse_tile_rows(m: int, M, dst, tiles_h: int, tiles_w: int, first: int, last: int) -> None:
+    """The outputs of the rows of tiles first .. last - 1 into dst (output_sink's), from M holding their
+    products (t counted from the first row's first tile), as output_transform writes them."""
+    OUTPUT_TRANSFORMS[m](M, dst, tiles_h, tiles_w, first, last)
