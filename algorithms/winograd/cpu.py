@@ -9,7 +9,6 @@ from convbench.core.selection import winograd_filter_block, winograd_tile_rows
 
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, matmul
-from ..padding import embed_channels_last
 from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
@@ -192,15 +191,13 @@ class WinogradCPU(StagedPlan):
         # blocks of tile rows left only its last block's transform)
         if not reuse_forward or not self._V_holds_input:
             self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
-        if self._dyh is None:  # dy channels-last, zero beyond it to whole tiles; its transform
+        if self._D is None:  # dy's transform
             n = m + 2
-            self._dyh = np.zeros((spec.N, m * self.tiles_h, m * self.tiles_w, spec.K), dtype=np.float32)
             self._D = np.empty((n * n, self._V.shape[1], spec.K), dtype=np.float32)
             AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
             self._gradient_matrices = np.ascontiguousarray(AT), np.ascontiguousarray(G)
         AT, G = self._gradient_matrices
-        embed_channels_last(dy, self._dyh, 0, 0)
-        gradient_transform(self._dyh, G, self._D, self.tiles_h, self.tiles_w)
+        gradient_transform(dy, G, self._D, self.tiles_h, self.tiles_w)
         by_filter = self._D.transpose(0, 2, 1)  # (n^2, K, T)
         dw = np.empty((spec.K, spec.C_per_group, 3, 3), dtype=np.float32)
         taps = dw.reshape(spec.K, spec.C_per_group, 9)
@@ -214,7 +211,7 @@ class WinogradCPU(StagedPlan):
             filter_gradient_transform(block, AT, taps, k0)
         return dw
 
-    _dyh = None  # made by the first backward-filter call
+    _D = None  # made by the first backward-filter call
     _V_holds_input = False  # whether V holds the transform of every tile of the last x transformed
 
 

@@ -17,14 +17,22 @@ from .transforms import scaled_add
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
-def gradient_transform(dyh, G, D, tiles_h, tiles_w):
-    """D[i*n + j, t, k] = (G d G^T)[i, j] for the m x m block d at (m*ty, m*tx) of the channels-last dyh
-    (N, m*tiles_h, m*tiles_w, K), zero beyond dy; t = (b, ty, tx) in the forward's tile order."""
-    N, K = dyh.shape[0], dyh.shape[3]
+def gradient_transform(dy, G, D, tiles_h, tiles_w):
+    """D[i*n + j, t, k] = (G d G^T)[i, j] for the m x m block d at (m*ty, m*tx) of dy (N, K, P, Q), zero
+    beyond it; t = (b, ty, tx) in the forward's tile order. Each row of blocks is gathered channels-last into
+    a band in cache first, so the sums run over contiguous channels (and no channels-last copy of the whole
+    of dy passes through memory: results/records/implementation-choices.json, row
+    winograd-transforms-through-row-bands)."""
+    N, K, P, Q = dy.shape
     n, m = G.shape
     for row in prange(N * tiles_h):
         b = row // tiles_h
         y0 = m * (row % tiles_h)
+        band = np.zeros((m, m * tiles_w, K), dtype=np.float32)
+        for r in range(min(m, P - y0)):
+            for col in range(Q):
+                for k in range(K):
+                    band[r, col, k] = dy[b, k, y0 + r, col]
         columns = np.empty((n, m, K), dtype=np.float32)  # G d: row i, column a
         for tx in range(tiles_w):
             t = row * tiles_w + tx
@@ -34,7 +42,7 @@ def gradient_transform(dyh, G, D, tiles_h, tiles_w):
                     acc = columns[i, a]
                     acc[:] = 0
                     for r in range(m):
-                        scaled_add(acc, G[i, r], dyh[b, y0 + r, x0 + a])
+                        scaled_add(acc, G[i, r], band[r, x0 + a])
             for i in range(n):
                 for j in range(n):
                     acc = D[i * n + j, t]
