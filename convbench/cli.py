@@ -456,8 +456,8 @@ def cmd_targets_compare(args) -> int:
         table.add_row(row.case, " ".join(f"{r:.2f}" for r in row.ref), " ".join(f"{t:.2f}" for t in row.tree),
                       f"{row.change:.2f}", f"±{row.threshold:.0%}", verdict)
     console.print(table)
-    for case in missing:
-        console.print(f"n/a {case}: {args.compare} does not measure it")
+    for case, why in missing.items():
+        console.print(f"n/a {case}: {why}")
     console.print("change: the geometric mean over rounds of this tree's ratio over REF's in the same round; noise: the "
                   "fall this run can tell from its own spread (at least "
                   f"{against_ref.FLOOR:.0%}); FELL: beyond it, and slower in every round")

@@ -110,15 +110,20 @@ def test_a_case_ref_cannot_measure_is_left_out():
 
 
 def _fake_tree(root, ratio: float):
-    """A checkout whose convbench answers every case with `ratio` (what the guard's child imports)."""
-    (root / "convbench" / "measure").mkdir(parents=True, exist_ok=True)
+    """A checkout whose convbench answers cases a and b with `ratio` and refuses c as this CPU's peers can
+    (what the guard's child imports)."""
+    for package in ("convbench/measure", "convbench/core"):
+        (root / package).mkdir(parents=True, exist_ok=True)
     (root / "algorithms").mkdir(exist_ok=True)
-    (root / "convbench" / "__init__.py").write_text("")
-    (root / "convbench" / "measure" / "__init__.py").write_text("")
-    (root / "algorithms" / "__init__.py").write_text("")
-    (root / "convbench" / "measure" / "runs.py").write_text("def speedup_targets():\n    return {'a': 'a', 'b': 'b'}\n")
+    for init in ("convbench", "convbench/measure", "convbench/core", "algorithms"):
+        (root / init / "__init__.py").write_text("")
+    (root / "convbench" / "core" / "errors.py").write_text("class ConvError(ValueError):\n    pass\n")
+    (root / "convbench" / "measure" / "runs.py").write_text(
+        "def speedup_targets():\n    return {'a': 'a', 'b': 'b', 'c': 'c'}\n")
     (root / "convbench" / "measure" / "targets.py").write_text(
-        f"def measured_speedup(target, repeats):\n    return {ratio}\n")
+        "from convbench.core.errors import ConvError\n\n"
+        f"def measured_speedup(target, repeats):\n    if target == 'c':\n        raise ConvError('no AVX-512')\n"
+        f"    return {ratio}\n")
 
 
 def test_each_side_runs_its_own_checkout_against_a_worktree_of_ref(tmp_path, monkeypatch):
@@ -135,12 +140,13 @@ def test_each_side_runs_its_own_checkout_against_a_worktree_of_ref(tmp_path, mon
     _fake_tree(root, 1.4)  # this tree: uncommitted and slower
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(against_ref, "tree_root", lambda: root)
-    assert against_ref.measure_side(root, ["a", "unknown"], 1) == {"a": 1.4, "unknown": None}
-    sha, rows, missing = against_ref.compare_with_ref("main", ["a", "b", "unknown"], rounds=2, repeats=1)
+    assert against_ref.measure_side(root, ["a", "unknown", "c"], 1) == {"a": 1.4, "unknown": None,
+                                                                        "c": "n/a: no AVX-512"}
+    sha, rows, missing = against_ref.compare_with_ref("main", ["a", "b", "unknown", "c"], rounds=2, repeats=1)
     # each fell in two rounds, and again in two more
     assert [(row.case, row.ref, row.tree, row.fell) for row in rows] == [("a", (2.0,) * 4, (1.4,) * 4, True),
                                                                            ("b", (2.0,) * 4, (1.4,) * 4, True)]
-    assert missing == ["unknown"]
+    assert missing == {"unknown": "main does not measure it", "c": "no AVX-512"}  # c refused, not compared
     path, again = against_ref.worktree("main", root)
     assert again == sha and path.is_relative_to(tmp_path / "cache")
     with pytest.raises(against_ref.ConvError, match="ref must name a commit"):
@@ -150,7 +156,7 @@ def test_each_side_runs_its_own_checkout_against_a_worktree_of_ref(tmp_path, mon
 def test_cli_compare_exit_codes(monkeypatch, capsys):
     def found(*tree):
         ref = rounds(*QUIET)
-        return lambda name, cases, rounds, repeats, on_round: ("0" * 40, against_ref.changes(ref, tree), [])
+        return lambda name, cases, rounds, repeats, on_round: ("0" * 40, against_ref.changes(ref, tree), {})
 
     monkeypatch.setattr(against_ref, "compare_with_ref", found(*rounds(*QUIET)))
     assert cli.main(["targets", "--compare"]) == 0
@@ -166,7 +172,7 @@ def test_cli_compare_only_guards_the_cases_it_names(monkeypatch, capsys):
 
     def found(name, cases, rounds, repeats, on_round):
         asked.append(cases)
-        return "0" * 40, unchanged, []
+        return "0" * 40, unchanged, {}
 
     monkeypatch.setattr(against_ref, "compare_with_ref", found)
     assert cli.main(["targets", "--compare", "--only", "F(4x4,3x3) resnet18 64@56"]) == 0

@@ -34,7 +34,8 @@ SPREADS = 3.0  # a fall is beyond three standard errors of the mean change: abou
 
 # What each side's process runs: import that side's convbench from its root (argv[1]), then time each
 # case (argv[2], JSON) with that side's own targets (`speedup_targets`, `measured_speedup`), and print
-# {case: ratio or null} as the last line. Both exist in every commit since the guard was written.
+# {case: ratio, null (a case that side does not know) or "n/a: why" (one it refuses here, as a peer this
+# CPU cannot run)} as the last line. All three exist in every commit since the guard was written.
 CHILD = r"""
 import importlib.util, json, sys
 root, cases, repeats = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
@@ -53,8 +54,18 @@ import convbench
 assert convbench.__file__.startswith(root), convbench.__file__
 from convbench.measure.runs import speedup_targets
 from convbench.measure.targets import measured_speedup
+from convbench.core.errors import ConvError
 known = speedup_targets()
-print(json.dumps({case: measured_speedup(known[case], repeats) if case in known else None for case in cases}))
+
+def ratio(case):
+    if case not in known:
+        return None
+    try:
+        return measured_speedup(known[case], repeats)
+    except ConvError as err:
+        return f"n/a: {err}"
+
+print(json.dumps({case: ratio(case) for case in cases}))
 """
 
 
@@ -134,11 +145,16 @@ class Change:
         return self.change < 1 - self.threshold and max(self.paired) < 1
 
 
+def _is_ratio(value) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
 def changes(ref_rounds: list[dict], tree_rounds: list[dict]) -> list[Change]:
     """Each case measured on both sides in every round, as a Change whose spread is this run's: the
     standard deviation of a round's log(tree / REF) about its case's mean, pooled over the cases (a
     case's own few rounds say little of its noise; the run's noise is one machine's, now)."""
-    cases = [case for case in ref_rounds[0] if all(r.get(case) and t.get(case) for r, t in zip(ref_rounds, tree_rounds))]
+    cases = [case for case in ref_rounds[0]
+             if all(_is_ratio(r.get(case)) and _is_ratio(t.get(case)) for r, t in zip(ref_rounds, tree_rounds))]
     squares, freedom = 0.0, 0
     for case in cases:
         logs = [math.log(t[case] / r[case]) for r, t in zip(ref_rounds, tree_rounds)]
@@ -164,8 +180,9 @@ def _measured_in_turns(ref_root: Path, root: Path, cases: list[str], rounds: int
 
 
 def compare_with_ref(ref: str = "main", cases=None, rounds: int = 4, repeats: int = 3,
-                     on_round=None) -> tuple[str, list[Change], list[str]]:
-    """(REF's commit, the changes, the cases REF cannot measure): this tree against REF, `rounds`
+                     on_round=None) -> tuple[str, list[Change], dict[str, str]]:
+    """(REF's commit, the changes, {case: why} for the cases not compared: REF does not know the case,
+    or a side refused it here, as a peer this CPU cannot run): this tree against REF, `rounds`
     fresh processes a side, in turns. A case that seems to have fallen is measured again, as many
     rounds more, and judged on all of them: a fresh process carries its own luck (where its pages
     and threads landed), which can make four in a row slow on a shared machine; a real fall shows
@@ -188,5 +205,12 @@ def compare_with_ref(ref: str = "main", cases=None, rounds: int = 4, repeats: in
             first = [replace(row, ref=row.ref + again[row.case].ref, tree=row.tree + again[row.case].tree,
                              spread=max(row.spread, again[row.case].spread)) if row.case in again else row
                      for row in first]
-    missing = [case for case in cases if any(r.get(case) is None for r in ref_rounds)]
+    missing = {}
+    for case in cases:
+        answers = [side.get(case) for side in ref_rounds + tree_rounds]
+        refused = next((answer for answer in answers if isinstance(answer, str)), None)
+        if refused:
+            missing[case] = refused.removeprefix("n/a: ")
+        elif any(r.get(case) is None for r in ref_rounds):
+            missing[case] = f"{ref} does not measure it"
     return sha, first, missing
