@@ -99,6 +99,7 @@ def output_sink(m: int, out, yh):
 
 
 def finish_output(m: int, yh, out) -> None:
+    """yh copied to out's NCHW where the tile-m output kernel wrote yh (output_sink); nothing otherwise."""
     if m not in OUTPUT_TO_NCHW:
         to_channels_first(yh, out)
 
