@@ -50,6 +50,24 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray) -
     return out
 
 
+def grouped_product(V: np.ndarray, U: np.ndarray, groups: int, out: np.ndarray) -> None:
+    """out[i, t, k] = sum over c in group(k) of V[i, t, c] U[i, k, c]: per point (frequency) i the
+    block-diagonal (tiles x C)(C x K) product, its zero blocks never formed. Depthwise
+    (one channel per group) is an elementwise product. (grouped_matmul on the transposed
+    views computes the same, but its strided output made this stage slower:
+    results/records/implementation-choices.json, row winograd-grouped-product-own-loop.)"""
+    points, tiles, C = V.shape
+    if groups == 1:  # BLAS reads U transposed in place
+        matmul(V, U.transpose(0, 2, 1), out=out)
+        return
+    if U.shape[1] == groups and U.shape[2] == 1:  # depthwise
+        np.multiply(V, U[:, None, :, 0], out=out)
+        return
+    by_group = torch.from_numpy(V).reshape(points, tiles, groups, -1).permute(0, 2, 1, 3)  # (i, g, t, c)
+    filters = torch.from_numpy(U).reshape(points, groups, -1, U.shape[2]).transpose(2, 3)  # (i, g, c, k)
+    torch.from_numpy(out).reshape(points, tiles, groups, -1).copy_(torch.matmul(by_group, filters).permute(0, 2, 1, 3))
+
+
 def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
     """The g diagonal blocks of a @ b, batched: a (B, M, L) and b (B, L, J) to (B, M, J/g), block i =
     a[:, rows i·M/g..] @ b[:, :, columns i·J/g..]; the off-diagonal blocks are never formed

@@ -22,7 +22,6 @@ from functools import cached_property
 import numpy as np
 
 from convbench.core.arrays import check_compression
-from convbench.core.errors import ConvError
 
 from ..padding import on_grid
 

@@ -7,7 +7,7 @@ the output tile. Per tile and channel:
 
     X = rfft2(tile)              (T x (T/2 + 1) complex)
     W = conj(rfft2(filter)) / T^2
-    Y[k] = sum_c W[k, c] X[c]    one (K x C)(C x tiles) complex GEMM per frequency
+    Y[k] = sum_c W[k, c] X[c]    one (tiles x C)(C x K) complex GEMM per frequency
     out tile = irfft2(Y)[:T - R + 1, :T - S + 1]
 
 The filter spectrum is K·C·T·(T/2 + 1) complex numbers, not the whole image's,
@@ -16,18 +16,22 @@ band-limiting (compression) belongs to the whole-image FFT.
 
 A dilated filter is zero-padded to T x T with its taps dilation apart, so the
 tiles overlap by its extent (dilation·(R - 1)). With groups, each frequency's
-product is block-diagonal: one (K/g x C/g)(C/g x tiles) GEMM per group, or an
+product is block-diagonal: one (tiles x C/g)(C/g x K/g) GEMM per group, or an
 elementwise product when depthwise; the zero blocks are never formed.
 
-FFTW reads the overlapping tiles straight out of the padded input (a strided
-view: its r2c transforms leave their input alone) and writes the spectra
-frequency-major, so each frequency's GEMM operand is contiguous.
+The spectra are (frequency, tile, channel), so each frequency's GEMM operand is
+contiguous. Tiles 8, 16 and 32 transform with generated kernels (tile_codegen.py)
+that read x and write out NCHW themselves, a row of tiles at a time through a
+channels-last band in cache; tile 64 keeps FFTW, which reads the overlapping
+tiles straight out of a padded copy (a strided view: its r2c transforms leave
+their input alone) and inverse-transforms whole tiles that a second pass cuts
+into the output (results/records/implementation-choices.json, row
+tiled-fft-generated-transforms).
 
-Processing the tiles in blocks (gather, FFT, GEMMs, inverse, scatter per block,
-so that a block's spectra stay in L2, as NNPACK blocks tiles) was within the
-noise of unblocked, and gathering the tiles first cost more than FFTW reading
-them in place; so the plan is unblocked and gathers nothing (results/records/implementation-choices.json,
-row tiled-fft-unblocked).
+Running the stages a block of tiles at a time (so that a block's spectra stay
+in L2, as NNPACK blocks tiles) was within the noise of running each stage over
+every tile, measured with FFTW's transforms; so each stage runs over every tile
+(results/records/implementation-choices.json, row tiled-fft-unblocked).
 
 The complex products are one complex GEMM (cgemm) per frequency. The Gauss
 trick (3 real GEMMs on split real and imaginary planes instead of 4 real
@@ -48,12 +52,14 @@ from convbench.core.errors import ConvError
 from convbench.core.selection import FFT_TILES, tiled_filter_by_dft
 
 from ..base import StagedPlan
-from ..blas import copy, diagonal_blocks, grouped_matmul
+from ..blas import copy, diagonal_blocks, grouped_product
 from ..padding import embed
 from ..work import COMPLEX, FLOAT, Work, fft_flops, gemm_flops
 from . import wisdom
 from .bandlimit import Band
 from .dft import InverseSupportDFT, SupportDFT, support_dft_flops
+from .tile_codegen import GENERATED_TILES
+from .tile_kernels import INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
 
 TILES = FFT_TILES  # the tile sizes offered (one list, in convbench.core.selection)
 
@@ -124,19 +130,21 @@ class TiledFFTCPU(StagedPlan):
         # transforms, which one thread leaves far slower
         # (results/records/implementation-choices.json, row fft-tiled-two-fftw-threads).
         flags, threads = (planner_effort,), threads or 2
-        self._padded = pyfftw.zeros_aligned((N, C, (th - 1) * self.step_h + T, (tw - 1) * self.step_w + T),
-                                            dtype=np.float32)
-        s = self._padded.strides
-        tiles = as_strided(self._padded, (N, C, th, tw, T, T), (s[0], s[1], self.step_h * s[2], self.step_w * s[3],
-                                                                 s[2], s[3]), writeable=False)
-        # spectra frequency-major: (T, Fc, channels, N, th, tw), written and read through transposed views
-        self._X = pyfftw.empty_aligned((T, Fc, C, N, th, tw), dtype=np.complex64)
-        self._Y = pyfftw.empty_aligned((T, Fc, K, N, th, tw), dtype=np.complex64)
-        self._out_tiles = pyfftw.empty_aligned((N, K, th, tw, T, T), dtype=np.float32)
-        by_tile = (3, 2, 4, 5, 0, 1)  # (n, channel, ty, tx, T, Fc) view of a frequency-major spectrum
-        self._forward = pyfftw.FFTW(tiles, self._X.transpose(by_tile), axes=(4, 5), flags=flags, threads=threads)
-        self._inverse = pyfftw.FFTW(self._Y.transpose(by_tile), self._out_tiles, axes=(4, 5),
-                                    direction="FFTW_BACKWARD", flags=flags, threads=threads)
+        # spectra (T, Fc, N, th, tw, channels): (frequency, tile, channel)
+        self._X = pyfftw.empty_aligned((T, Fc, N, th, tw, C), dtype=np.complex64)
+        self._Y = pyfftw.empty_aligned((T, Fc, N, th, tw, K), dtype=np.complex64)
+        if T not in GENERATED_TILES:
+            self._padded = pyfftw.zeros_aligned((N, C, (th - 1) * self.step_h + T, (tw - 1) * self.step_w + T),
+                                                dtype=np.float32)
+            s = self._padded.strides
+            tiles = as_strided(self._padded, (N, C, th, tw, T, T), (s[0], s[1], self.step_h * s[2],
+                                                                     self.step_w * s[3], s[2], s[3]), writeable=False)
+            self._out_tiles = pyfftw.empty_aligned((N, K, th, tw, T, T), dtype=np.float32)
+            by_tile = (2, 5, 3, 4, 0, 1)  # (n, channel, ty, tx, T, Fc) view of a spectrum
+            self._forward = pyfftw.FFTW(tiles, self._X.transpose(by_tile), axes=(4, 5), flags=flags,
+                                        threads=threads)
+            self._inverse = pyfftw.FFTW(self._Y.transpose(by_tile), self._out_tiles, axes=(4, 5),
+                                        direction="FFTW_BACKWARD", flags=flags, threads=threads)
         self._filter_dft = None
         if tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True)):
             self._taps = np.empty((K, Cg, spec.R, spec.S), dtype=np.float32)
@@ -190,16 +198,30 @@ class TiledFFTCPU(StagedPlan):
         self._filter_fft.execute()
         return self._W.reshape(-1, spec.K, spec.C_per_group)
 
+    def _spectra(self, buffer) -> np.ndarray:
+        """A (T, Fc, N, th, tw, channels) spectrum as (frequency, tile, channel)."""
+        return buffer.reshape(self.tile * (self.tile // 2 + 1), self.tiles, -1)
+
     def transform_input(self, x):
-        embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
+        spec, T = self.spec, self.tile
+        if T in GENERATED_TILES:
+            X = self._spectra(self._X)
+            INPUT_TRANSFORMS[T](x, X.view(np.float32), self.tiles_h, self.tiles_w,
+                                self.step_h, self.step_w, spec.pad_h, spec.pad_w)
+            return
+        embed(x, self._padded, spec.pad_h, spec.pad_w)
         self._forward.execute()
 
     def contract(self, W):
-        F = self.tile * (self.tile // 2 + 1)
-        grouped_matmul(W, self._X.reshape(F, self.spec.C, self.tiles), self.spec.groups,
-                       out=self._Y.reshape(F, self.spec.K, self.tiles))
+        grouped_product(self._spectra(self._X), W, self.spec.groups, out=self._spectra(self._Y))
 
     def transform_output(self, out):
+        T = self.tile
+        if T in GENERATED_TILES:
+            Y = self._spectra(self._Y)
+            OUTPUT_TRANSFORMS[T](Y.view(np.float32), out, self.tiles_h, self.tiles_w,
+                                 self.step_h, self.step_w)
+            return
         self._inverse.execute()
         # the valid outputs of a tile's convolution with the flipped filter start E - 1 in
         scatter_tiles(self._out_tiles[..., self.spec.extent_h - 1:, self.spec.extent_w - 1:], out,
@@ -227,8 +249,7 @@ class TiledFFTCPU(StagedPlan):
         self._dy_fft.execute()
         DY = self._DY.reshape(F, spec.K, self.tiles)
         torch.conj_physical_(torch.from_numpy(DY))
-        DW = diagonal_blocks(DY, self._X.reshape(F, spec.C, self.tiles).transpose(0, 2, 1), spec.groups,
-                             out=self._DW)
+        DW = diagonal_blocks(DY, self._spectra(self._X), spec.groups, out=self._DW)
         dw = np.empty((spec.K * Cg, spec.R, spec.S), dtype=np.float32)
         self._taps_inverse(DW.reshape(F, -1), dw)
         return dw.reshape(spec.filter_shape)

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from convbench.core.errors import ConvError
 from convbench.core.selection import winograd_filter_block, winograd_tile_rows
 
 from ..base import StagedPlan
-from ..blas import copy, diagonal_blocks, matmul
+from ..blas import copy, diagonal_blocks, grouped_product, matmul
 from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
@@ -213,18 +212,3 @@ class WinogradCPU(StagedPlan):
 
     _D = None  # made by the first backward-filter call
     _V_holds_input = False  # whether V holds the transform of every tile of the last x transformed
-
-
-def grouped_product(V, U, groups, out) -> None:
-    """out[i, t, k] = sum over c in group(k) of V[i, t, c] U[i, k, c]: per point i the
-    block-diagonal (tiles x C)(C x K) product, its zero blocks never formed. Depthwise
-    (one channel per group) is an elementwise product. (blas.grouped_matmul on the transposed
-    views computes the same, but its strided output made this stage slower:
-    results/records/implementation-choices.json, row winograd-grouped-product-own-loop.)"""
-    points, tiles, C = V.shape
-    if U.shape[1] == groups and U.shape[2] == 1:  # depthwise
-        np.multiply(V, U[:, None, :, 0], out=out)
-        return
-    by_group = torch.from_numpy(V).reshape(points, tiles, groups, -1).permute(0, 2, 1, 3)  # (i, g, t, c)
-    filters = torch.from_numpy(U).reshape(points, groups, -1, U.shape[2]).transpose(2, 3)  # (i, g, c, k)
-    torch.from_numpy(out).reshape(points, tiles, groups, -1).copy_(torch.matmul(by_group, filters).permute(0, 2, 1, 3))

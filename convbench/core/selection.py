@@ -195,6 +195,9 @@ FFT_TAPS_FROM = 49            # R·S: 7x7 and larger ...
 FFT_WORK_FROM = 8 * 64 * 64   # ... with N·C·K at least that of the 7x7 layer measured,
 FFT_TAPS_ALWAYS_FROM = 225    # or 15x15 and larger whatever the batch
 FFT_TILES = (8, 16, 32, 64)  # the tile sizes of FFT on T x T tiles: the plan, its variants and this rule read them here
+# channels per parallel job of the tiled FFT's generated transforms: the job's band of input rows and
+# its scratch spectra hold that many channels (its measurement: the record)
+FFT_TILE_CHANNEL_BLOCK = {8: 32, 16: 16, 32: 32}
 # auto: step to the next tile size when the smaller needs more than this many times its tiles (its measurement: the record)
 FFT_TILE_STEP_UP = {8: 4, 16: 4, 32: 12}
 
