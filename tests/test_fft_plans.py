@@ -78,12 +78,13 @@ def test_filter_transform_choice(rng):
     assert (large.input_transform, large.output_transform) == ("fft", "fft")
 
 
-@pytest.mark.parametrize("tile, R, dilation, groups, transform", [(8, 3, 1, 1, "fft"), (16, 3, 2, 2, "dft"),
-                                                                  (32, 5, 1, 1, "dft"), (64, 31, 1, 1, "fft")])
+@pytest.mark.parametrize("tile, R, dilation, groups, transform", [(8, 3, 1, 1, "kernel"), (16, 3, 2, 2, "kernel"),
+                                                                  (32, 5, 1, 1, "kernel"), (64, 3, 2, 1, "dft"),
+                                                                  (64, 31, 1, 1, "fft")])
 def test_tiled_filter_spectrum_is_the_padded_flipped_filters_fft(rng, tile, R, dilation, groups, transform):
-    """Both ways the tiled plan transforms its filters (the pruned DFT of the taps, FFTW over the T x T
-    grid: selection.tiled_filter_by_dft) against numpy's rfft2 of the flipped filter, its taps dilation
-    apart on the zero grid, over T^2, frequency-major."""
+    """Every way the tiled plan transforms its filters (the generated kernel; on 64 x 64 tiles the pruned
+    DFT of the taps or FFTW over the T x T grid: selection.tiled_filter_by_dft) against numpy's rfft2 of
+    the flipped filter, its taps dilation apart on the zero grid, over T^2, frequency-major."""
     spec = convbench.ConvSpec(N=1, C=2 * groups, H=40, W=40, K=2 * groups, R=R, S=R, dilation=dilation, groups=groups)
     x, w = random_problem(spec, rng)
     p = convbench.plan(spec, "fft", tile=tile)

@@ -79,7 +79,8 @@ def test_tile_kernels_are_rfft2_of_the_tiles_and_irfft2_into_the_output(rng, T):
 
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     X = np.full((T * Fc, tiles, C, 2), np.nan, dtype=np.float32)
-    tile_kernels.INPUT_TRANSFORMS[T](x, X.reshape(T * Fc, tiles, 2 * C), tiles_h, tiles_w, step_h, step_w, pad_h, pad_w)
+    tile_kernels.INPUT_TRANSFORMS[T](x, X.reshape(T * Fc, tiles, 2 * C), tiles_h, tiles_w, step_h, step_w, pad_h, pad_w,
+                                     T)
     padded = np.zeros((N, C, (tiles_h - 1) * step_h + T, (tiles_w - 1) * step_w + T))
     padded[:, :, pad_h:pad_h + H, pad_w:pad_w + W] = x
     cut = np.stack([padded[n, :, ty * step_h:ty * step_h + T, tx * step_w:tx * step_w + T]

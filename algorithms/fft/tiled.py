@@ -145,8 +145,11 @@ class TiledFFTCPU(StagedPlan):
                                         threads=threads)
             self._inverse = pyfftw.FFTW(self._Y.transpose(by_tile), self._out_tiles, axes=(4, 5),
                                         direction="FFTW_BACKWARD", flags=flags, threads=threads)
-        self._filter_dft = None
-        if tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True)):
+        self._filter_dft = self._filter_grid = None
+        if T in GENERATED_TILES:  # the input's kernel on the flipped taps, each filter one tile of its extent
+            self._filter_grid = np.zeros((K, Cg, spec.extent_h, spec.extent_w), dtype=np.float32)
+            self._W = np.empty((T * Fc, K, Cg), dtype=np.complex64)
+        elif tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True)):
             self._taps = np.empty((K, Cg, spec.R, spec.S), dtype=np.float32)
             self._filter_dft = SupportDFT(Band((T, T), 0.0), K * Cg, (spec.R, spec.S), step=spec.dilation,
                                           scale=1.0 / T**2)
@@ -161,7 +164,10 @@ class TiledFFTCPU(StagedPlan):
 
     @property
     def filter_transform(self) -> str:
-        """'dft' or 'fft', the filter transform this plan took, as the whole-image plan names its own."""
+        """'kernel' (the generated transform), 'dft' or 'fft' (FFTW): the filter transform this plan took,
+        as the whole-image plan names its own."""
+        if self._filter_grid is not None:
+            return "kernel"
         return "fft" if self._filter_dft is None else "dft"
 
     def stage_work(self) -> dict:
@@ -185,11 +191,18 @@ class TiledFFTCPU(StagedPlan):
         conj(rfft2(w)) took) and none of scaling over the K·C/g·T·(T/2+1) coefficients: the 1/T^2
         is applied to the R·S taps.
 
-        From 16 x 16 tiles the transform is the pruned DFT of the taps alone (dft.SupportDFT), whose
-        products write the spectrum frequency-major as BLAS streams it, where FFTW's T x T transforms
-        write each filter's coefficients a cache line apart; it stays FFTW where the DFT's flops would
-        outgrow the FFT's (convbench.core.selection.tiled_filter_by_dft)."""
-        spec = self.spec
+        Tiles 8, 16 and 32 run the input's generated kernel on the flipped taps, each filter one tile
+        whose first E rows hold them, so the kernel skips the rows below (results/records/
+        implementation-choices.json, row tiled-fft-generated-transforms). On 64 x 64 tiles the transform
+        is the pruned DFT of the taps alone (dft.SupportDFT), whose products write the spectrum
+        frequency-major as BLAS streams it, where FFTW's T x T transforms write each filter's coefficients
+        a cache line apart; it stays FFTW where the DFT's flops would outgrow the FFT's
+        (convbench.core.selection.tiled_filter_by_dft)."""
+        spec, T = self.spec, self.tile
+        if self._filter_grid is not None:
+            np.multiply(w[:, :, ::-1, ::-1], np.float32(1.0 / T**2), out=self._filter_grid[:, :, ::spec.dil_h, ::spec.dil_w])
+            INPUT_TRANSFORMS[T](self._filter_grid, self._W.view(np.float32), 1, 1, T, T, 0, 0, spec.extent_h)
+            return self._W
         if self._filter_dft is not None:
             np.copyto(self._taps, w[:, :, ::-1, ::-1])
             return self._filter_dft(self._taps.reshape(-1, spec.R, spec.S)).reshape(-1, spec.K, spec.C_per_group)
@@ -207,7 +220,7 @@ class TiledFFTCPU(StagedPlan):
         if T in GENERATED_TILES:
             X = self._spectra(self._X)
             INPUT_TRANSFORMS[T](x, X.view(np.float32), self.tiles_h, self.tiles_w,
-                                self.step_h, self.step_w, spec.pad_h, spec.pad_w)
+                                self.step_h, self.step_w, spec.pad_h, spec.pad_w, T)
             return
         embed(x, self._padded, spec.pad_h, spec.pad_w)
         self._forward.execute()
