@@ -166,11 +166,8 @@ class WinogradCPU(StagedPlan):
         self._V_holds_input = True
 
     def contract(self, U):
-        if self.spec.groups > 1:
-            grouped_product(self._V, U, self.spec.groups, out=self._M)
-            return
-        # M[i] (tiles x K) = V[i] (tiles x C) @ U[i]^T: BLAS reads U transposed in place
-        matmul(self._V, U.transpose(0, 2, 1), out=self._M)
+        # M[i] (tiles x K) = V[i] (tiles x C) @ U[i]^T, its diagonal blocks only with groups
+        grouped_product(self._V, U, self.spec.groups, out=self._M)
 
     def transform_output(self, out):
         output_transform(self.tile, self._M, self._yh, out, self.tiles_h, self.tiles_w)
