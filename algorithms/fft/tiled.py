@@ -200,16 +200,22 @@ class TiledFFTCPU(StagedPlan):
         (convbench.core.selection.tiled_filter_by_dft)."""
         spec, T = self.spec, self.tile
         if self._filter_grid is not None:
-            np.multiply(w[:, :, ::-1, ::-1], np.float32(1.0 / T**2), out=self._filter_grid[:, :, ::spec.dil_h, ::spec.dil_w])
+            self._place_flipped_taps(w, self._filter_grid)
             INPUT_TRANSFORMS[T](self._filter_grid, self._W.view(np.float32), 1, 1, T, T, 0, 0, spec.extent_h)
             return self._W
         if self._filter_dft is not None:
             np.copyto(self._taps, w[:, :, ::-1, ::-1])
             return self._filter_dft(self._taps.reshape(-1, spec.R, spec.S)).reshape(-1, spec.K, spec.C_per_group)
-        np.multiply(w[:, :, ::-1, ::-1], np.float32(1.0 / self.tile ** 2),
-                    out=self._filters[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w])
+        self._place_flipped_taps(w, self._filters)
         self._filter_fft.execute()
         return self._W.reshape(-1, spec.K, spec.C_per_group)
+
+    def _place_flipped_taps(self, w, grid):
+        """w flipped and over T^2 into grid's first extent rows and columns, its taps dilation apart (the
+        zeros between them written once, when grid was allocated)."""
+        spec = self.spec
+        np.multiply(w[:, :, ::-1, ::-1], np.float32(1.0 / self.tile**2),
+                    out=grid[:, :, :spec.extent_h:spec.dil_h, :spec.extent_w:spec.dil_w])
 
     def _spectra(self, buffer) -> np.ndarray:
         """A (T, Fc, N, th, tw, channels) spectrum as (frequency, tile, channel)."""
