@@ -6,6 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import convbench
+from convbench.algorithms.direct import channels_last, gemm
+from convbench.algorithms.direct.flat_grid import FlatGrid
+from convbench.core import selection
 from convbench.interface import registry
 from convbench.workloads.random_inputs import random_problem
 from error_budget import assert_within_budget, forward_references
@@ -76,6 +79,35 @@ def test_direct_channels_last_depthwise_matches_oracle(spec, seed):
     check_against_oracle("direct", spec, seed, method="depthwise")
 
 
+@given(N=st.integers(1, 4), P=st.integers(1, 9), Q=st.integers(1, 9), outputs=st.integers(1, 200))
+def test_direct_gathered_runs_are_windows_covering_each_output_once(N, P, Q, outputs):
+    runs = FlatGrid(convbench.ConvSpec(N=N, C=1, H=P, W=Q, K=1, R=1, S=1)).output_runs(outputs)
+    assert [run.start + i for run in runs for i in range(run.outputs)] == list(range(N * P * Q))
+    for run in runs:
+        assert run.start == (run.image * P + run.row) * Q + run.column and 1 <= run.outputs <= outputs
+        assert run.images == 1 or (run.row, run.rows) == (0, P)  # several images: whole ones
+        assert run.rows == 1 or (run.column, run.columns) == (0, Q)  # several rows: whole ones
+
+
+@pytest.mark.parametrize("method", ["channels-last gather", "gather"])
+@given(spec=st.one_of(conv_specs(), grouped_dilated_specs()), run=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_direct_gathers_by_windows_of_a_few_output_rows_match_oracle(method, spec, run, seed):
+    # runs far shorter than the real ones: pieces of a row, bands of rows, and whole images together
+    if method.startswith("channels-last"):
+        spec = dataclasses.replace(spec, groups=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(channels_last, "GATHER_RUN", run)
+        patch.setattr(channels_last, "GATHER_BLOCK_BYTES", 0)
+        patch.setattr(gemm, "MIN_CHUNK", run)
+        patch.setattr(gemm, "MAX_CHUNK", run)
+        patch.setattr(selection, "GATHER_WINDOW_ROW_FROM", 1)  # windows for every row length at unit column stride
+        planned = convbench.plan(spec, "direct", method=method)  # not conv2d's: its plans are kept
+    assert method.startswith("channels-last") or planned._gemm.windows == (spec.stride_w == 1)
+    x, w = random_problem(spec, np.random.default_rng(seed))
+    assert_within_budget("direct", "forward", planned(x, w), *forward_references(spec, x, w),
+                         what=f"{method} in runs of {run} outputs on {spec}")
+
+
 def test_direct_picks_channels_last_for_depthwise_with_enough_channels():
     many = convbench.ConvSpec(N=1, C=32, H=8, W=8, K=32, R=3, S=3, padding=1, groups=32)
     assert convbench.plan(many, "direct").method == "depthwise"
@@ -94,7 +126,9 @@ def test_direct_picks_its_method_by_stride_and_waste():
     assert convbench.plan(strided, "direct").method == "gather"  # only the strided positions
     few_big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=4, R=7, S=7, padding=3)  # R·S·C/K = 392
     assert convbench.plan(few_big_filters, "direct").method == "loop"
-    assert convbench.plan(dataclasses.replace(few_big_filters, R=5, S=5, padding=2), "direct").method == "slice"  # 200
+    # R·S·C/K = 200: the GEMMs; rows of 32 outputs are windows, copied no slower than slices: gathered
+    assert convbench.plan(dataclasses.replace(few_big_filters, R=5, S=5, padding=2), "direct").method == "gather"
+    assert convbench.plan(dataclasses.replace(few_big_filters, R=5, S=5, padding=2, W=11), "direct").method == "slice"
     assert convbench.plan(few_big_filters, "direct", method="slice").method == "slice"
     assert convbench.plan(unit, "direct", method="loop").method == "loop"
     small_groups = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, groups=2)  # C/g = 2
@@ -117,14 +151,14 @@ def test_direct_without_groups_runs_channels_last_or_per_image():
     # with big filters the GEMMs now beat the loop: R·S·C/K = 289 with 32 filters
     big = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=32, R=17, S=17, padding=8)
     assert convbench.plan(big, "direct").method.startswith("channels-last")
-    assert convbench.plan(dataclasses.replace(resnet, K=8), "direct").method == "slice"  # few filters: channel-major
+    assert convbench.plan(dataclasses.replace(resnet, K=8), "direct").method == "gather"  # few filters: channel-major
     pointwise = dataclasses.replace(resnet, R=1, S=1, padding=0)
     assert convbench.plan(pointwise, "direct").method == "per image"  # 1x1: w times each image
     assert convbench.plan(dataclasses.replace(pointwise, H=7, W=7), "direct").method == "slice"  # 49 positions
-    assert convbench.plan(dataclasses.replace(pointwise, padding=1), "direct").method == "slice"
+    assert convbench.plan(dataclasses.replace(pointwise, padding=1), "direct").method == "gather"  # windows
     with pytest.raises(convbench.ConvError, match="method='per image' needs a 1x1 filter"):
         convbench.plan(resnet, "direct", method="per image")
-    assert convbench.plan(dataclasses.replace(resnet, groups=2), "direct").method == "slice"  # per group
+    assert convbench.plan(dataclasses.replace(resnet, groups=2), "direct").method == "gather"  # per group
     with pytest.raises(convbench.ConvError, match="method='channels-last slice'.*needs stride 1"):
         convbench.plan(stem, "direct", method="channels-last slice")
     with pytest.raises(convbench.ConvError, match="needs groups = 1; got groups=2"):

@@ -13,9 +13,12 @@ Two ways through the positions, as in gemm.py:
 - slice: every position of the padded grid, R·S GEMMs per run of positions, each tap's slice of
   rows times its (C x K) filter matrix, summed into the run's outputs (beta = 1). Nothing is
   stacked; the padding's rows and columns are computed and dropped ((Hp·Wp)/(P·Q) of the work).
-- gather: only the valid (or strided) positions: each run's R·S rows per position gathered into a
-  (n, R·S·C) block (torch.index_select of whole rows, C floats each), then one GEMM with the
-  (R·S·C x K) filter matrix. The block costs a copy; the GEMM's inner dimension is R·S·C.
+- gather: only the valid (or strided) positions: each run of output rows' R·S·C inputs per position
+  copied into a (n, R·S·C) block, then one GEMM with the (R·S·C x K) filter matrix. The block costs a
+  copy; the GEMM's inner dimension is R·S·C. What a run reads is a window of the padded images, one
+  strided view (images, output rows, columns, r, s, c), so the copy is one torch copy whose inner run is
+  a filter row's S·C floats: an index_select of whole C-float rows copied one float per row when C = 1
+  (results/records/implementation-choices.json, row direct-channels-last-window).
 
 convbench.core.selection.direct_method chooses between them (its measurements: the record).
 """
@@ -31,6 +34,15 @@ from .flat_grid import FlatGrid
 # stops falling (results/records/implementation-choices.json, row direct-channels-last-runs)
 SLICE_RUN = 16384
 GATHER_RUN = 1024
+# bytes of a gathered block, up to which a run takes more than GATHER_RUN positions: with few channels a
+# run's block is small, and longer runs are faster (results/records/implementation-choices.json, row
+# direct-channels-last-window)
+GATHER_BLOCK_BYTES = 2 << 20
+
+
+def gather_run_positions(taps_times_channels: int) -> int:
+    """Outputs per gathered run: GATHER_RUN, or as many as fill GATHER_BLOCK_BYTES where that is more."""
+    return max(GATHER_RUN, GATHER_BLOCK_BYTES // (4 * taps_times_channels))
 
 
 class ChannelsLastGemm:
@@ -42,7 +54,7 @@ class ChannelsLastGemm:
     def __init__(self, spec, gather: bool):
         self.spec = spec
         C, K = spec.C, spec.K
-        grid = FlatGrid(spec)
+        grid = self.grid = FlatGrid(spec)
         self.rows, self.cols, self.positions, self.offsets = grid.rows, grid.cols, grid.positions, grid.offsets
         self.padded = torch.zeros(grid.length, C)  # the zero border is written once
         self.taps = len(self.offsets)
@@ -54,11 +66,9 @@ class ChannelsLastGemm:
         # direct-channels-last-filters-by-row)
         self.filters = torch.empty(K, self.taps * C) if self.gather else torch.empty(self.taps * C, K)
         if self.gather:
-            self.valid = grid.valid_positions()
-            self.tap_rows = torch.tensor(self.offsets, dtype=torch.int64)
-            self.run = GATHER_RUN
-            self.stacked = torch.empty(self.run * self.taps * C)
-            self.computed = self.valid.numel()
+            self.runs = grid.output_runs(gather_run_positions(self.taps * C))
+            self.stacked = torch.empty(max(run.outputs for run in self.runs) * self.taps * C)
+            self.computed = spec.N * spec.P * spec.Q
         else:
             self.run = SLICE_RUN
             self.computed = self.positions
@@ -71,32 +81,40 @@ class ChannelsLastGemm:
         else:
             self.filters.view(spec.R, spec.S, spec.C, spec.K).copy_(filters.permute(2, 3, 1, 0))
 
-    def _gathered(self, start: int, n: int) -> torch.Tensor:
-        """The run's (n, R·S·C) block: row i holds what each tap reads for valid position start + i."""
-        where = (self.valid[start:start + n, None] + self.tap_rows[None, :]).reshape(-1)
-        block = self.stacked[:n * self.taps * self.spec.C].view(n * self.taps, self.spec.C)
-        torch.index_select(self.padded, 0, where, out=block)
-        return block.view(n, -1)
+    def _gathered(self, run) -> torch.Tensor:
+        """The run's (outputs, R·S·C) block: its row i holds what each tap reads for the run's output i."""
+        C = self.spec.C
+        shape, strides, first = self.grid.window(run, C)
+        window = self.padded.as_strided((*shape, C), (*strides, 1), first)
+        block = self.stacked[:run.outputs * self.taps * C]
+        block.view(window.shape).copy_(window)
+        return block.view(run.outputs, -1)
 
-    def __call__(self, x, w, out):
-        spec, C = self.spec, self.spec.C
-        images = self.padded[:self.positions].view(spec.N, self.rows, self.cols, C)
-        embed_channels_last(x, images.numpy(), spec.pad_h, spec.pad_w)
-        self._load_filters(w)
+    def _gathered_products(self):
+        for run in self.runs:
+            torch.mm(self._gathered(run), self.filters.t(), out=self.result[run.start:run.start + run.outputs])
+
+    def _sliced_products(self):
+        C = self.spec.C
         for start in range(0, self.computed, self.run):
             n = min(self.run, self.computed - start)
             result = self.result[start:start + n]
-            if self.gather:
-                torch.mm(self._gathered(start, n), self.filters.t(), out=result)
-                continue
             for tap, offset in enumerate(self.offsets):
                 rows, filters = self.padded[start + offset:start + offset + n], self.filters[tap * C:(tap + 1) * C]
                 if tap == 0:
                     torch.mm(rows, filters, out=result)
                 else:
                     result.addmm_(rows, filters)
+
+    def __call__(self, x, w, out):
+        spec = self.spec
+        images = self.padded[:self.positions].view(spec.N, self.rows, self.cols, spec.C)
+        embed_channels_last(x, images.numpy(), spec.pad_h, spec.pad_w)
+        self._load_filters(w)
         if self.gather:
+            self._gathered_products()
             result = self.result.view(spec.N, spec.P, spec.Q, spec.K)
         else:
+            self._sliced_products()
             result = self.result.view(spec.N, self.rows, self.cols, spec.K)[:, :spec.P, :spec.Q]
         to_channels_first(result.numpy(), out)

@@ -1,11 +1,32 @@
 """The flat padded grid both of direct's GEMM paths compute on (gemm.py channel-major,
 channels_last.py channels-last): every image's padded rows end to end, so the input tap (r, s)
 reads for position j lies r·dil_h·cols + s·dil_w positions further on, and a run of positions is
-a plain slice."""
+a plain slice. The valid (at a stride, the strided) outputs of a run of whole images, whole output rows
+or part of one row read a window of the grid: one strided view, (images, output rows, columns, r, s),
+copied in one go."""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
+
+
+class OutputRun(NamedTuple):
+    """Outputs in (n, p, q) order: columns column .. column + columns - 1 of rows row .. row + rows - 1 of
+    images image .. image + images - 1 (all P rows when images > 1, all Q columns when rows > 1); start is
+    the first one's index among the N·P·Q outputs."""
+    start: int
+    image: int
+    images: int
+    row: int
+    rows: int
+    column: int
+    columns: int
+
+    @property
+    def outputs(self) -> int:
+        return self.images * self.rows * self.columns
 
 
 class FlatGrid:
@@ -19,6 +40,32 @@ class FlatGrid:
         self.positions = spec.N * self.rows * self.cols
         self.length = self.positions + (spec.extent_h - 1) * self.cols + spec.extent_w
         self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
+
+    def output_runs(self, outputs: int) -> list[OutputRun]:
+        """The valid outputs in runs of at most `outputs` (and at least one), each a window: whole images
+        where one image has fewer outputs, else bands of whole rows of one image, else pieces of one row."""
+        N, P, Q = self.spec.N, self.spec.P, self.spec.Q
+        if outputs >= P * Q:
+            per_run = outputs // (P * Q)
+            return [OutputRun(image * P * Q, image, min(per_run, N - image), 0, P, 0, Q)
+                    for image in range(0, N, per_run)]
+        if outputs >= Q:
+            rows = outputs // Q
+            return [OutputRun((image * P + row) * Q, image, 1, row, min(rows, P - row), 0, Q)
+                    for image in range(N) for row in range(0, P, rows)]
+        columns = max(1, outputs)
+        return [OutputRun((image * P + row) * Q + column, image, 1, row, 1, column, min(columns, Q - column))
+                for image in range(N) for row in range(P) for column in range(0, Q, columns)]
+
+    def window(self, run: OutputRun, unit: int) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+        """The run's window of a grid whose positions lie `unit` elements apart (channels-last: C; one
+        channel's plane: 1): the shape and strides of its axes (images, output rows, columns, r, s) and
+        its first element."""
+        spec = self.spec
+        line, plane = self.cols * unit, self.rows * self.cols * unit
+        shape = (run.images, run.rows, run.columns, spec.R, spec.S)
+        strides = (plane, spec.stride_h * line, spec.stride_w * unit, spec.dil_h * line, spec.dil_w * unit)
+        return shape, strides, run.image * plane + run.row * spec.stride_h * line + run.column * spec.stride_w * unit
 
     def valid_positions(self) -> torch.Tensor:
         """Flat positions of the valid (at a stride, the strided) outputs, in (n, p, q) order."""

@@ -17,11 +17,14 @@ be R·S times its size).
 
 On small images the padding's share is large (7x7 outputs on a 9x9 grid:
 (Hp·Wp)/(P·Q) = 1.65), so there the chunks can run over the valid positions
-only, gathered (torch.index_select) instead of sliced. A gather costs more per
-element than a slice, and the GEMM it saves costs K multiply-adds per
-element, so it pays when (waste - 1)·K is large (GATHER_ABOVE in
-convbench.core.selection, measured in results/records/auto-rule-thresholds.json;
-with torch's copies: results/records/implementation-choices.json, row direct-gather-vs-slice-torch).
+only, gathered instead of sliced. Output rows of GATHER_WINDOW_ROW_FROM or more
+are gathered as windows of whole rows (flat_grid.py), one strided copy that
+moves no more than the slices': they always gather. Shorter rows are gathered
+element by element, which costs more per element than a slice, and the GEMM it
+saves costs K multiply-adds per element, so it pays when (waste - 1)·K is
+large (GATHER_ABOVE; both in convbench.core.selection, measured in
+results/records/auto-rule-thresholds.json; with torch's copies:
+results/records/implementation-choices.json, row direct-gather-vs-slice-torch).
 
 With groups the stacked block is group-major (its channels are), so the product is one batched GEMM of each group's (K/g, R·S·C/g)
 filters with its own rows: the block-diagonal product, zero blocks never formed.
@@ -34,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from convbench.core.selection import direct_gathers_by_windows
 
 from ..padding import embed
 from .flat_grid import FlatGrid
@@ -58,47 +63,77 @@ class ShiftedGemm:
     The stacked block's rows are ordered (channel, r, s), the filters' own order, so the filter
     matrix is w itself, reshaped (with groups, its rows are already group-major). A chunk's block is
     one torch copy: of a strided view of the flat images (slices: the R·S shifted runs are an affine
-    pattern), or of an index_select (gathered positions), both on torch's pool. Stacked by numpy, one
-    slice at a time, the copies ran on one core and took most of the call (results/records/implementation-choices.json,
-    row direct-stack-by-torch-copy).
+    pattern), or of a window of output rows or an index_select (gathered positions), all on torch's pool.
+    Stacked by numpy, one slice at a time, the copies ran on one core and took most of the call
+    (results/records/implementation-choices.json, row direct-stack-by-torch-copy).
     """
 
     def __init__(self, spec, gather: bool):
         self.spec = spec
         C, K = spec.C, spec.K
-        grid = FlatGrid(spec)
+        grid = self.grid = FlatGrid(spec)
         self.rows, self.cols, self.positions = grid.rows, grid.cols, grid.positions
         self.padded = np.zeros((C, grid.length), dtype=np.float32)
         self.taps = spec.R * spec.S
-        self.offsets = torch.tensor(grid.offsets, dtype=torch.int64)
         self.chunk = chunk_positions(self.taps * C)
-        self.stacked = torch.empty(self.taps * C * self.chunk)  # a chunk's block is its first taps·C·n
         self.gather = gather or spec.stride != (1, 1)
-        if self.gather:
+        # windows of output rows where a row is a long enough contiguous run, else an index of each element
+        # (results/records/implementation-choices.json, row direct-gather-window-or-index)
+        self.windows = self.gather and direct_gathers_by_windows(spec)
+        if self.windows:
+            self.runs = grid.output_runs(self.chunk)
+        elif self.gather:
             self.valid = grid.valid_positions()
-            self.computed = self.valid.numel()
-        else:
-            self.computed = self.positions
+            self.offsets = torch.tensor(grid.offsets, dtype=torch.int64)
+        self.computed = spec.N * spec.P * spec.Q if self.gather else self.positions
+        self.stacked = torch.empty(self.taps * C * self.chunk)  # a chunk's block is its first taps·C·n
         self.result = torch.empty(K, self.computed)
         self.filters = torch.empty(K, C // spec.groups * self.taps)  # w, copied: w may be read-only
 
     def _images(self, flat):
         return flat[:, :self.positions].reshape(-1, self.spec.N, self.rows, self.cols)
 
-    def _block(self, start: int, n: int) -> torch.Tensor:
+    def _sliced(self, start: int, n: int) -> torch.Tensor:
         """The chunk's stacked input, (C·R·S, n): row (c, r, s) holds what tap (r, s) of channel c
         reads for positions start .. start + n - 1."""
         spec, C = self.spec, self.spec.C
-        block = self.stacked[:C * self.taps * n]
         images = torch.from_numpy(self.padded)
-        if self.gather:
-            where = (self.valid[start:start + n][None, :] + self.offsets[:, None]).reshape(-1)
-            torch.index_select(images, 1, where, out=block.view(C, self.taps * n))
-        else:
-            shifted = images.as_strided((C, spec.R, spec.S, n), (images.stride(0), spec.dil_h * self.cols,
-                                                                  spec.dil_w, 1), start)
-            block.view(C, spec.R, spec.S, n).copy_(shifted)
+        shifted = images.as_strided((C, spec.R, spec.S, n), (images.stride(0), spec.dil_h * self.cols, spec.dil_w, 1),
+                                    start)
+        block = self.stacked[:C * self.taps * n]
+        block.view(C, spec.R, spec.S, n).copy_(shifted)
         return block.view(C * self.taps, n)
+
+    def _indexed(self, start: int, n: int) -> torch.Tensor:
+        """The chunk's stacked input, (C·R·S, n): row (c, r, s) holds what tap (r, s) of channel c reads for
+        the valid positions start .. start + n - 1, element by element."""
+        C = self.spec.C
+        where = (self.valid[start:start + n][None, :] + self.offsets[:, None]).reshape(-1)
+        block = self.stacked[:C * self.taps * n]
+        torch.index_select(torch.from_numpy(self.padded), 1, where, out=block.view(C, self.taps * n))
+        return block.view(C * self.taps, n)
+
+    def _windowed(self, run) -> torch.Tensor:
+        """The run's stacked input, (C·R·S, outputs): row (c, r, s) holds what tap (r, s) of channel c reads
+        for each of the run's outputs."""
+        C = self.spec.C
+        images = torch.from_numpy(self.padded)
+        shape, strides, first = self.grid.window(run, 1)
+        window = images.as_strided((C, *shape[3:], *shape[:3]), (images.stride(0), *strides[3:], *strides[:3]), first)
+        block = self.stacked[:C * self.taps * run.outputs]
+        block.view(window.shape).copy_(window)
+        return block.view(C * self.taps, run.outputs)
+
+    def _blocks(self):
+        """Each chunk's first output (of those computed), its outputs, and its stacked input."""
+        if self.windows:
+            for run in self.runs:
+                yield run.start, run.outputs, self._windowed(run)
+            return
+        stack = self._indexed if self.gather else self._sliced
+        for start in range(0, self.computed, self.chunk):
+            n = min(self.chunk, self.computed - start)
+            yield start, n, stack(start, n)
 
     def __call__(self, x, w, out):
         spec, g = self.spec, self.spec.groups
@@ -107,9 +142,8 @@ class ShiftedGemm:
         embed(x.transpose(1, 0, 2, 3), self._images(self.padded), spec.pad_h, spec.pad_w)
         self.filters.numpy()[...] = w.reshape(spec.K, -1)  # rows (group, K/g), columns (c, r, s)
         filters = self.filters.view(g, spec.K // g, -1)
-        for start in range(0, self.computed, self.chunk):
-            n = min(self.chunk, self.computed - start)
-            block, result = self._block(start, n), self.result[:, start:start + n]
+        for start, n, block in self._blocks():
+            result = self.result[:, start:start + n]
             if g == 1:
                 torch.mm(self.filters, block, out=result)
             else:

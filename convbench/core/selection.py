@@ -34,6 +34,16 @@ def direct_uses_loop(R: int, S: int, C_per_group: int, K_per_group: int, groups:
 
 # (waste - 1)·K above which only the valid positions are gathered and computed (its measurement: the record)
 GATHER_ABOVE = 80
+# output row length from which the channel-major GEMMs gather by windows of output rows (at unit column stride
+# each row is a contiguous run), which copy no more than the slices do: from it they always gather (its
+# measurement: the record)
+GATHER_WINDOW_ROW_FROM = 12
+
+
+def direct_gathers_by_windows(spec) -> bool:
+    """Whether the channel-major GEMMs (direct/gemm.py) copy their gathered chunks as windows of output rows
+    (else element by element, through an index)."""
+    return spec.stride_w == 1 and spec.Q >= GATHER_WINDOW_ROW_FROM
 
 
 def direct_gathers(waste: float, K: int, above: float = GATHER_ABOVE) -> bool:
@@ -88,8 +98,8 @@ def direct_method(spec) -> str:
         return "loop"
     if direct_per_image(spec) and spec.P * spec.Q >= PER_IMAGE_POSITIONS_FROM:
         return "per image"
-    if spec.stride != (1, 1):
-        return "gather"  # the GEMMs compute only the strided positions
+    if spec.stride != (1, 1) or direct_gathers_by_windows(spec):
+        return "gather"  # the GEMMs compute only the strided, or the valid, positions
     return "gather" if direct_gathers(waste, spec.K) else "slice"
 
 
