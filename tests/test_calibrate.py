@@ -1,4 +1,5 @@
 """`convbench calibrate`: thresholds derived from measured ladders, stored per machine, read by algorithm='auto'."""
+import dataclasses
 import json
 import math
 
@@ -11,7 +12,7 @@ from convbench.core.signal import SignalSpec
 from convbench.core.spec import ConvSpec
 from convbench.interface import auto, machine_thresholds
 from convbench.measure import calibrate
-from convbench.measure.calibrate import Rung, best_threshold, fitted_fft_weights
+from convbench.measure.calibrate import Rung, best_threshold, fitted_fft_weights, raised_fft_thresholds
 
 SPEC = ConvSpec(N=1, C=8, H=8, W=8, K=8, R=3, S=3, padding=1)
 WIDE_3X3 = ConvSpec(N=8, C=256, H=14, W=14, K=256, R=3, S=3, padding=1)  # the shipped rule's Winograd layer
@@ -50,6 +51,21 @@ def test_the_fft_weights_are_fitted_from_the_time_per_tile():
     ratios = sorted(2.5 * tile_product / (seconds[f"fft tile {T}"] / calibrate.spectral_work(
         spec.N, spec.P, spec.Q, spec.R, spec.S, T, grid)) for T in per_tile)
     assert found["whole_image_work_weight"] == pytest.approx((ratios[1] + ratios[2]) / 2, rel=0.05)
+
+
+@pytest.mark.parametrize("small_image_fft_seconds, raised", [(7.0, 25), (0.5, 9)])
+def test_an_fft_threshold_its_ladder_read_is_raised_where_the_whole_rule_loses_on_other_layers(
+        small_image_fft_seconds, raised):
+    t = dataclasses.replace(SHIPPED, fft_taps_from=9, fft_work_from=16384, fft_taps_always_from=81)
+    three, five = (ConvSpec(N=4, C=64, H=28, W=28, K=64, R=k, S=k, padding=k // 2) for k in (3, 5))
+    small = ConvSpec(N=1, C=128, H=4, W=4, K=128, R=3, S=3, padding=1)  # 16384 = N·C·K: the FFT's, at 9 taps
+    fft = {spec: calibrate._fft_label(spec, t) for spec in (three, five, small)}
+    measured = [Rung("fft_taps_from", 9, three, {"torch": 2.0, fft[three]: 1.0}),
+                Rung("fft_taps_from", 25, five, {"torch": 2.0, fft[five]: 1.0}),
+                Rung("winograd_tiles_from", 1, small, {"torch": 1.0, fft[small]: small_image_fft_seconds})]
+    # 3x3 on a 4x4 image: its ladder never walked small images; there the FFT is 7x torch's time
+    assert raised_fft_thresholds(measured, t).fft_taps_from == raised
+    assert raised_fft_thresholds(measured, t).fft_taps_always_from == 81
 
 
 def planted_times(spec, repeats):

@@ -8,6 +8,9 @@ choice above it beat the choice below it on that rung and on every rung after it
 rung cannot pull it down (math.inf, stored as null: it never won to the end of the ladder). A
 ladder that depends on another threshold runs after it (the work at the calibrated taps); the
 two Winograd thresholds are fitted together over both their ladders (best_winograd_thresholds). The fft variant's two cost weights are fitted from one layer's times.
+Each FFT ladder walks 28x28 layers only, so the FFT thresholds are then raised where the whole rule loses
+less time over every layer measured (raised_fft_thresholds): a 3x3 layer on a 4x4 image sent to the FFT
+by a threshold read on 28x28 ran 7x torch's time.
 
 Then the check, on the same measurements: on every rung, what the calibrated rule picks against
 the fastest exact variant measured there (the target: within AUTO_TARGET of it), and what the
@@ -128,6 +131,30 @@ def best_winograd_thresholds(rungs: list[Rung]) -> tuple[float, float]:
     return min(((c, t) for c in channels for t in counts), key=lambda pair: loss(*pair))
 
 
+def _rule_lost(rung: Rung, thresholds: Thresholds) -> float:
+    """log(the rule's pick's time / the fastest's) on the rung; math.inf when the pick did not run there."""
+    picked = rung.seconds.get(pick(rung.spec, thresholds), math.inf)
+    return math.log(picked / min(rung.seconds.values())) if picked < math.inf else math.inf
+
+
+def raised_fft_thresholds(rungs: list[Rung], thresholds: Thresholds) -> Thresholds:
+    """The FFT thresholds, each raised to a higher value of its own ladder (or never) where the whole rule
+    then loses less time over every 2-D layer measured: each ladder reads its threshold on its own layers, all
+    28x28, and a threshold read there can send a layer no ladder of its walked to the FFT at a loss (a 3x3
+    layer on a 4x4 image, where Winograd's tiles are too few). Only a strict gain raises one."""
+    planar = [rung for rung in rungs if isinstance(rung.spec, ConvSpec)]
+    for name in ("fft_taps_from", "fft_work_from", "fft_taps_always_from"):
+        current = getattr(thresholds, name)
+        higher = sorted({rung.value for rung in planar if rung.ladder == name and rung.value > current})
+        best, least = current, sum(_rule_lost(rung, thresholds) for rung in planar)
+        for value in (*higher, math.inf):
+            loss = sum(_rule_lost(rung, replace(thresholds, **{name: value})) for rung in planar)
+            if loss < least:
+                best, least = value, loss
+        thresholds = replace(thresholds, **{name: best})
+    return replace(thresholds, fft_taps_always_from=max(thresholds.fft_taps_always_from, thresholds.fft_taps_from))
+
+
 def fitted_fft_weights(seconds: dict, spec: ConvSpec = COST_LAYER) -> dict:
     """fft_tile_step_up and whole_image_work_weight from every fft variant's time on spec. The rule steps
     up from tile T to 2T when tiles(T) > step·tiles(2T): equal cost where step is the time of one 2T tile
@@ -190,6 +217,7 @@ def calibrate(repeats: int = 5, report: Callable[[str], None] = lambda line: Non
     report("FFT: taps at the smallest work")
     always = climb("fft_taps_always_from", [(k * k, _square(1, 16, 28, k)) for k in (5, 7, 9, 11, 15, 19, 23)])
     t = replace(t, fft_taps_always_from=max(best_threshold(always, fft_choice), t.fft_taps_from))
+    t = raised_fft_thresholds(rungs, t)
 
     report("1-D: taps")
     climbed = climb("signal_fft_taps_from", [(R, SignalSpec(N=4, C=16, L=4096, K=16, R=R)) for R in TAPS_1D])
