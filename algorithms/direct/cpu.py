@@ -27,22 +27,34 @@ K_BLOCK = 4  # filters computed together: each loaded input row feeds K_BLOCK ac
 
 
 @njit(parallel=True, cache=True)
-def direct_kernel(xp, w, out, stride_h, stride_w, dil_h, dil_w, groups):
-    """out[n, k] = sum over c, r, s of w[k, c, r, s] * shifted xp[n, group(k)'s channel c]; xp is
-    already padded.
+def direct_kernel(phases, w, out, stride_h, stride_w, dil_h, dil_w, groups):
+    """out[n, k] = sum over c, r, s of w[k, c, r, s] * the shifted input of group(k)'s channel c.
+
+    phases is the padded input with each channel's plane split by the stride (split_by_stride): block
+    (a, b) of rows x cols holds the positions (i·stride_h + a, j·stride_w + b); at stride 1 it is the
+    padded input. What tap (r, s) reads for output row p, columns q = 0 .. Q - 1, is then one
+    contiguous run of one block, at any stride; read in place, every q one stride_w apart, it was
+    4-8x slower (results/records/implementation-choices.json, row direct-loop-stride-phases).
 
     One output row of K_BLOCK filters accumulates in a small buffer that stays
-    in L1; at unit stride the innermost loop is a plain axpy over the row,
+    in L1; the innermost loop is a plain axpy over the row,
     which LLVM vectorises (several times faster than a strided index: results/records/implementation-choices.json,
     row direct-loop-axpy). A block's filters are all
     of one group, so each input row read feeds all of them; depthwise, a block
     is one filter.
     """
-    N = xp.shape[0]
+    N = phases.shape[0]
     K, Cg, R, S = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
     Kg = K // groups
     P, Q = out.shape[2], out.shape[3]
+    rows, cols = phases.shape[2] // stride_h, phases.shape[3] // stride_w  # one block's
     blocks = (Kg + K_BLOCK - 1) // K_BLOCK  # per group
+    # where each tap's run starts, worked out once (a division in the loops costs as much as a short row)
+    tap_row, tap_col = np.empty(R, dtype=np.int64), np.empty(S, dtype=np.int64)
+    for r in range(R):
+        tap_row[r] = (r * dil_h) % stride_h * rows + (r * dil_h) // stride_h
+    for s in range(S):
+        tap_col[s] = (s * dil_w) % stride_w * cols + (s * dil_w) // stride_w
     for task in prange(N * groups * blocks):
         n = task // (groups * blocks)
         g = (task // blocks) % groups
@@ -52,23 +64,29 @@ def direct_kernel(xp, w, out, stride_h, stride_w, dil_h, dil_w, groups):
         for p in range(P):
             acc[:, :] = 0.0
             for c in range(Cg):
-                image = xp[n, g * Cg + c]
+                image = phases[n, g * Cg + c]
                 for r in range(R):
-                    row = image[p * stride_h + r * dil_h]
+                    row = image[tap_row[r] + p]
                     for s in range(S):
-                        x0 = s * dil_w
+                        shifted = row[tap_col[s]:tap_col[s] + Q]
                         for kk in range(kn):
                             weight = w[k0 + kk, c, r, s]
                             a = acc[kk]
-                            if stride_w == 1:
-                                shifted = row[x0:x0 + Q]
-                                for q in range(Q):
-                                    a[q] += weight * shifted[q]
-                            else:
-                                for q in range(Q):
-                                    a[q] += weight * row[q * stride_w + x0]
+                            for q in range(Q):
+                                a[q] += weight * shifted[q]
             for kk in range(kn):
                 out[n, k0 + kk, p, :] = acc[kk]
+
+
+def split_by_stride(padded: np.ndarray, phases: np.ndarray, stride: tuple[int, int]) -> None:
+    """phases[n, c, a·rows + i, b·cols + j] = padded[n, c, i·sh + a, j·sw + b]: each plane split into
+    sh x sw blocks of rows x cols, (sh, sw) = stride."""
+    (sh, sw), N, C = stride, phases.shape[0], phases.shape[1]
+    blocks = phases.reshape(N, C, sh, phases.shape[2] // sh, sw, phases.shape[3] // sw)
+    for a in range(sh):
+        for b in range(sw):
+            part = padded[:, :, a::sh, b::sw]
+            blocks[:, :, a, :part.shape[2], b, :part.shape[3]] = part
 
 
 class DirectCPU(Plan):
@@ -117,7 +135,13 @@ class DirectCPU(Plan):
         elif self.method.startswith("channels-last"):
             self._gemm = ChannelsLastGemm(spec, gather=self.method == "channels-last gather")
         else:
-            self._padded = padded_buffer((spec.N, spec.C), *spec.span)  # only what some output reads
+            rows, cols = spec.span
+            self._padded = padded_buffer((spec.N, spec.C), rows, cols)  # only what some output reads
+            sh, sw = spec.stride
+            if (sh, sw) == (1, 1):  # one block: the padded input itself
+                self._phases = self._padded
+            else:
+                self._phases = np.zeros((spec.N, spec.C, sh * -(-rows // sh), sw * -(-cols // sw)), dtype=np.float32)
 
     def run(self, x, w, out):
         if self.method == "depthwise":
@@ -128,4 +152,6 @@ class DirectCPU(Plan):
             return
         embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
         spec = self.spec
-        direct_kernel(self._padded, w, out, spec.stride_h, spec.stride_w, spec.dil_h, spec.dil_w, spec.groups)
+        if spec.stride != (1, 1):
+            split_by_stride(self._padded, self._phases, spec.stride)
+        direct_kernel(self._phases, w, out, spec.stride_h, spec.stride_w, spec.dil_h, spec.dil_w, spec.groups)
