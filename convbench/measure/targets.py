@@ -106,6 +106,10 @@ for _name, _spec in RESNET18.items():
     PEER_RATIOS[f"winograd F(6x6,3x3) resnet18 {_name} vs nnpack wt8x8"] = Target(
         _spec, "winograd F(6x6,3x3)", "nnpack wt8x8", 1.0)
     PEER_RATIOS[f"direct resnet18 {_name} vs onednn2 direct"] = Target(_spec, "direct", "onednn2 direct", 1.0)
+# first layers, where direct has one or three input channels: the field's direct kernels block over the filters
+# instead; a GEMM's inner side is only R·S·C (speech-5x20: C = 1, 5x20, stride 2; VGG-224: C = 3, 3x3)
+for _layer in ("speech-5x20", "vgg-224"):
+    PEER_RATIOS[f"direct {_layer} vs onednn2 direct"] = Target(layers.layer(_layer).spec, "direct", "onednn2 direct", 1.0)
 for _name in ("64@56", "256@14"):
     for _pass in ("backward_data", "backward_filter"):
         PEER_RATIOS[f"winograd F(4x4,3x3) {_pass} resnet18 {_name} vs onednn2 winograd"] = Target(
