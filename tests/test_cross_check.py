@@ -117,8 +117,12 @@ def test_direct_picks_channels_last_for_depthwise_with_enough_channels():
 
 
 def test_direct_picks_its_method_by_stride_and_waste():
-    unit = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3)
-    strided = convbench.ConvSpec(N=1, C=2, H=8, W=8, K=2, R=3, S=3, stride=(1, 2))
+    unit = convbench.ConvSpec(N=1, C=8, H=8, W=8, K=8, R=3, S=3)  # R·S·C·K = 576: the loop's work
+    assert convbench.plan(unit, "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(unit, K=9), "direct").method == "slice"  # 648: the GEMMs'
+    assert convbench.plan(dataclasses.replace(unit, K=9, R=1, S=1), "direct").method != "loop"  # no taps to loop over
+    unit = dataclasses.replace(unit, K=16)
+    strided = dataclasses.replace(unit, stride=(1, 2))
     small_wide = convbench.ConvSpec(N=1, C=8, H=7, W=7, K=8, R=3, S=3, padding=1, groups=2)  # (81/49 - 1)·8 < 80
     assert convbench.plan(unit, "direct").method == "slice"
     assert convbench.plan(small_wide, "direct").method == "slice"

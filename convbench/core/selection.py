@@ -20,6 +20,15 @@ GEMM_GROUP_CHANNELS_FROM = 4
 
 # channels from which depthwise runs channels-last (vectorised across channels) (its measurement: the record)
 DEPTHWISE_CHANNELS_LAST_FROM = 16
+# multiply-adds per output position, R·S·C·K, up to which the Numba loop beats the GEMMs on a plain layer with
+# a filter of several taps: with so few channels and filters every GEMM is thin, and the copies around it cost
+# more than the sums (its measurement: the record)
+LOOP_WORK_UP_TO = 576
+
+
+def direct_loop_is_cheaper(spec) -> bool:
+    """Whether a plain layer's work per output is small enough that the loop beats every GEMM method."""
+    return spec.groups == 1 and spec.R * spec.S > 1 and spec.R * spec.S * spec.C * spec.K <= LOOP_WORK_UP_TO
 
 
 def direct_depthwise_channels_last(C: int) -> bool:
@@ -88,6 +97,8 @@ def direct_method(spec) -> str:
     """The method direct uses for spec (a ConvSpec) when none is forced: the one place it is decided."""
     if spec.C_per_group == spec.K_per_group == 1 and direct_depthwise_channels_last(spec.C):
         return "depthwise"
+    if direct_loop_is_cheaper(spec):
+        return "loop"
     rows, cols = spec.span
     waste = rows * cols / (spec.P * spec.Q)
     if direct_channels_last(spec):
