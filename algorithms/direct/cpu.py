@@ -97,7 +97,8 @@ class DirectCPU(Plan):
     - else channel-major (gemm.py; per group with groups of 4 channels or more);
     - a 1x1 filter at stride 1 without padding, on images big enough: one GEMM per image (pointwise.py);
     - depthwise: channels-last across the channels (depthwise.py);
-    - small groups, and big filters with few of them: the Numba loop above.
+    - small groups, big filters with few of them, and plain layers with little work per output (a few
+      channels into a few filters): the Numba loop above.
     convbench.core.selection.direct_method picks one.
 
     method: "auto", or one of DIRECT_METHODS to force one (to compare them).
