@@ -83,10 +83,8 @@ class ChannelsLastGemm:
 
     def _gathered(self, run) -> torch.Tensor:
         """The run's (outputs, R·S·C) block: its row i holds what each tap reads for the run's output i."""
-        C = self.spec.C
-        shape, strides, first = self.grid.window(run, C)
-        window = self.padded.as_strided((*shape, C), (*strides, 1), first)
-        block = self.stacked[:run.outputs * self.taps * C]
+        window = self.grid.window(self.padded, run, channels_last=True)
+        block = self.stacked[:window.numel()]
         block.view(window.shape).copy_(window)
         return block.view(run.outputs, -1)
 

@@ -57,15 +57,20 @@ class FlatGrid:
         return [OutputRun((image * P + row) * Q + column, image, 1, row, 1, column, min(columns, Q - column))
                 for image in range(N) for row in range(P) for column in range(0, Q, columns)]
 
-    def window(self, run: OutputRun, unit: int) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-        """The run's window of a grid whose positions lie `unit` elements apart (channels-last: C; one
-        channel's plane: 1): the shape and strides of its axes (images, output rows, columns, r, s) and
-        its first element."""
+    def window(self, flat: torch.Tensor, run: OutputRun, channels_last: bool) -> torch.Tensor:
+        """What the run's outputs read, as one strided view of flat, the padded images stored flat:
+        channels-last, flat (length, C), the view (images, output rows, columns, r, s, c); channel by
+        channel, flat (C, length), the view (c, r, s, images, output rows, columns): each in the order
+        of the block its caller stacks."""
         spec = self.spec
+        unit = spec.C if channels_last else 1  # elements between two positions of one channel
         line, plane = self.cols * unit, self.rows * self.cols * unit
-        shape = (run.images, run.rows, run.columns, spec.R, spec.S)
-        strides = (plane, spec.stride_h * line, spec.stride_w * unit, spec.dil_h * line, spec.dil_w * unit)
-        return shape, strides, run.image * plane + run.row * spec.stride_h * line + run.column * spec.stride_w * unit
+        outputs, output_steps = (run.images, run.rows, run.columns), (plane, spec.stride_h * line, spec.stride_w * unit)
+        taps, tap_steps = (spec.R, spec.S), (spec.dil_h * line, spec.dil_w * unit)
+        first = run.image * plane + run.row * spec.stride_h * line + run.column * spec.stride_w * unit
+        if channels_last:
+            return flat.as_strided((*outputs, *taps, spec.C), (*output_steps, *tap_steps, 1), first)
+        return flat.as_strided((spec.C, *taps, *outputs), (flat.stride(0), *tap_steps, *output_steps), first)
 
     def valid_positions(self) -> torch.Tensor:
         """Flat positions of the valid (at a stride, the strided) outputs, in (n, p, q) order."""

@@ -116,13 +116,10 @@ class ShiftedGemm:
     def _windowed(self, run) -> torch.Tensor:
         """The run's stacked input, (C·R·S, outputs): row (c, r, s) holds what tap (r, s) of channel c reads
         for each of the run's outputs."""
-        C = self.spec.C
-        images = torch.from_numpy(self.padded)
-        shape, strides, first = self.grid.window(run, 1)
-        window = images.as_strided((C, *shape[3:], *shape[:3]), (images.stride(0), *strides[3:], *strides[:3]), first)
-        block = self.stacked[:C * self.taps * run.outputs]
+        window = self.grid.window(torch.from_numpy(self.padded), run, channels_last=False)
+        block = self.stacked[:window.numel()]
         block.view(window.shape).copy_(window)
-        return block.view(C * self.taps, run.outputs)
+        return block.view(self.spec.C * self.taps, run.outputs)
 
     def _blocks(self):
         """Each chunk's first output (of those computed), its outputs, and its stacked input."""
