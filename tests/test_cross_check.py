@@ -121,6 +121,13 @@ def test_direct_picks_its_method_by_stride_and_waste():
     assert convbench.plan(unit, "direct").method == "loop"
     assert convbench.plan(dataclasses.replace(unit, K=9), "direct").method == "slice"  # 648: the GEMMs'
     assert convbench.plan(dataclasses.replace(unit, K=9, R=1, S=1), "direct").method != "loop"  # no taps to loop over
+    # more work per output on longer output rows: R·S·C·K = 1728 from rows of 56, 3456 from rows of 224
+    first_layer = convbench.ConvSpec(N=1, C=3, H=8, W=56, K=64, R=3, S=3, padding=1)
+    assert convbench.plan(first_layer, "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(first_layer, W=55), "direct").method == "channels-last gather"
+    assert convbench.plan(dataclasses.replace(first_layer, C=6), "direct").method != "loop"
+    assert convbench.plan(dataclasses.replace(first_layer, C=6, W=224), "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(first_layer, C=6, W=223), "direct").method != "loop"
     unit = dataclasses.replace(unit, K=16)
     strided = dataclasses.replace(unit, stride=(1, 2))
     small_wide = convbench.ConvSpec(N=1, C=8, H=7, W=7, K=8, R=3, S=3, padding=1, groups=2)  # (81/49 - 1)·8 < 80
@@ -129,7 +136,8 @@ def test_direct_picks_its_method_by_stride_and_waste():
     assert convbench.plan(dataclasses.replace(small_wide, C=256, K=256), "direct").method == "gather"  # 166 > 80
     assert convbench.plan(strided, "direct").method == "gather"  # only the strided positions
     few_big_filters = convbench.ConvSpec(N=1, C=32, H=32, W=32, K=4, R=7, S=7, padding=3)  # R·S·C/K = 392
-    assert convbench.plan(few_big_filters, "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(few_big_filters, H=56, W=56), "direct").method == "loop"
+    assert convbench.plan(few_big_filters, "direct").method == "gather"  # rows of 32 outputs: the GEMMs
     # R·S·C/K = 200: the GEMMs; rows of 32 outputs are windows, copied no slower than slices: gathered
     assert convbench.plan(dataclasses.replace(few_big_filters, R=5, S=5, padding=2), "direct").method == "gather"
     assert convbench.plan(dataclasses.replace(few_big_filters, R=5, S=5, padding=2, W=11), "direct").method == "slice"
@@ -138,6 +146,9 @@ def test_direct_picks_its_method_by_stride_and_waste():
     small_groups = convbench.ConvSpec(N=1, C=4, H=8, W=8, K=4, R=3, S=3, groups=2)  # C/g = 2
     assert convbench.plan(small_groups, "direct").method == "loop"
     assert convbench.plan(dataclasses.replace(small_groups, C=16, K=16), "direct").method == "slice"  # C/g = 8
+    groups_of_four = dataclasses.replace(small_groups, C=32, K=32, groups=8, padding=1)  # C/g = 4
+    assert convbench.plan(groups_of_four, "direct").method == "slice"  # rows of 8 outputs
+    assert convbench.plan(dataclasses.replace(groups_of_four, W=28), "direct").method == "loop"  # rows of 28
     with pytest.raises(convbench.ConvError, match="needs stride 1"):
         convbench.plan(strided, "direct", method="slice")
 

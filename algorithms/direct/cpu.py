@@ -10,10 +10,10 @@ with c over the C/G input channels of output k's group g(k) = k // (K/G).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import DIRECT_METHODS, direct_method, direct_per_image
+from convbench.core.selection import DIRECT_METHODS, LOOP_TASKS_PER_THREAD, direct_method, direct_per_image
 
 from ..base import Plan
 from .channels_last import ChannelsLastGemm
@@ -23,11 +23,12 @@ from .pointwise import PerImageGemm
 from ..padding import embed, padded_buffer
 
 
-K_BLOCK = 4  # filters computed together: each loaded input row feeds K_BLOCK accumulators
+FILTERS_PER_PASS = 4  # filters accumulated together: each loaded input run feeds all of them
+TAPS_PER_PASS = 3  # taps added per pass over an output row: one load and store of each accumulator for three
 
 
 @njit(parallel=True, cache=True)
-def direct_kernel(phases, w, out, stride_h, stride_w, dil_h, dil_w, groups):
+def direct_kernel(phases, packed, taps, out, groups, row_chunks):
     """out[n, k] = sum over c, r, s of w[k, c, r, s] * the shifted input of group(k)'s channel c.
 
     phases is the padded input with each channel's plane split by the stride (split_by_stride): block
@@ -35,47 +36,96 @@ def direct_kernel(phases, w, out, stride_h, stride_w, dil_h, dil_w, groups):
     padded input. What tap (r, s) reads for output row p, columns q = 0 .. Q - 1, is then one
     contiguous run of one block, at any stride; read in place, every q one stride_w apart, it was
     4-8x slower (results/records/implementation-choices.json, row direct-loop-stride-phases).
+    taps (loop_taps) lists each tap of a group's channels as (channel, first row, first column) of its
+    run for output row 0, padded to whole passes with taps of weight zero; packed (pack_filters) holds
+    the weights as (group's block of FILTERS_PER_PASS filters, tap, filter).
 
-    One output row of K_BLOCK filters accumulates in a small buffer that stays
-    in L1; the innermost loop is a plain axpy over the row,
-    which LLVM vectorises (several times faster than a strided index: results/records/implementation-choices.json,
-    row direct-loop-axpy). A block's filters are all
-    of one group, so each input row read feeds all of them; depthwise, a block
-    is one filter.
+    FILTERS_PER_PASS output rows accumulate in small buffers that stay in L1. The innermost loop runs
+    along the row, which LLVM vectorises (several times faster than a strided index:
+    results/records/implementation-choices.json, row direct-loop-axpy), and adds TAPS_PER_PASS taps'
+    products for every filter of the block at once, the weights held in registers: per multiply-add,
+    about one load or store of L1 instead of three (row direct-loop-taps-by-three). A block of one
+    filter (depthwise, or the last of K = 1, 5, ...) keeps one accumulator, a block of two two.
+    row_chunks cuts each image's output rows into parallel tasks where there are few images and
+    blocks of filters (LOOP_TASKS_PER_THREAD).
     """
     N = phases.shape[0]
-    K, Cg, R, S = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
-    Kg = K // groups
-    P, Q = out.shape[2], out.shape[3]
-    rows, cols = phases.shape[2] // stride_h, phases.shape[3] // stride_w  # one block's
-    blocks = (Kg + K_BLOCK - 1) // K_BLOCK  # per group
-    # where each tap's run starts, worked out once (a division in the loops costs as much as a short row)
-    tap_row, tap_col = np.empty(R, dtype=np.int64), np.empty(S, dtype=np.int64)
-    for r in range(R):
-        tap_row[r] = (r * dil_h) % stride_h * rows + (r * dil_h) // stride_h
-    for s in range(S):
-        tap_col[s] = (s * dil_w) % stride_w * cols + (s * dil_w) // stride_w
-    for task in prange(N * groups * blocks):
-        n = task // (groups * blocks)
-        g = (task // blocks) % groups
-        k0 = g * Kg + (task % blocks) * K_BLOCK
-        kn = min(K_BLOCK, (g + 1) * Kg - k0)
-        acc = np.empty((K_BLOCK, Q), dtype=out.dtype)  # once per (n, filter block), not per row
-        for p in range(P):
-            acc[:, :] = 0.0
-            for c in range(Cg):
-                image = phases[n, g * Cg + c]
-                for r in range(R):
-                    row = image[tap_row[r] + p]
-                    for s in range(S):
-                        shifted = row[tap_col[s]:tap_col[s] + Q]
-                        for kk in range(kn):
-                            weight = w[k0 + kk, c, r, s]
-                            a = acc[kk]
-                            for q in range(Q):
-                                a[q] += weight * shifted[q]
-            for kk in range(kn):
-                out[n, k0 + kk, p, :] = acc[kk]
+    K, P, Q = out.shape[1], out.shape[2], out.shape[3]
+    Kg, Cg, blocks = K // groups, phases.shape[1] // groups, packed.shape[0] // groups
+    rows = -(-P // row_chunks)
+    for task in prange(N * groups * blocks * row_chunks):
+        p0 = (task % row_chunks) * rows
+        block = (task // row_chunks) % (groups * blocks)
+        n = task // (row_chunks * groups * blocks)
+        g = block // blocks
+        k0 = g * Kg + (block % blocks) * FILTERS_PER_PASS
+        kn = min(FILTERS_PER_PASS, (g + 1) * Kg - k0)
+        weights = packed[block]
+        a0, a1 = np.empty(Q, dtype=out.dtype), np.empty(Q, dtype=out.dtype)
+        a2, a3 = np.empty(Q, dtype=out.dtype), np.empty(Q, dtype=out.dtype)
+        for p in range(p0, min(P, p0 + rows)):
+            a0[:] = 0.0
+            if kn > 1:
+                a1[:] = 0.0
+                a2[:] = 0.0
+                a3[:] = 0.0
+            for t in range(0, taps.shape[0], TAPS_PER_PASS):
+                x0 = phases[n, g * Cg + taps[t, 0], taps[t, 1] + p, taps[t, 2]:taps[t, 2] + Q]
+                x1 = phases[n, g * Cg + taps[t + 1, 0], taps[t + 1, 1] + p, taps[t + 1, 2]:taps[t + 1, 2] + Q]
+                x2 = phases[n, g * Cg + taps[t + 2, 0], taps[t + 2, 1] + p, taps[t + 2, 2]:taps[t + 2, 2] + Q]
+                u0, v0, z0 = weights[t, 0], weights[t + 1, 0], weights[t + 2, 0]
+                if kn == 1:
+                    for q in range(Q):
+                        a0[q] += u0 * x0[q] + v0 * x1[q] + z0 * x2[q]
+                    continue
+                u1, v1, z1 = weights[t, 1], weights[t + 1, 1], weights[t + 2, 1]
+                if kn == 2:
+                    for q in range(Q):
+                        i0, i1, i2 = x0[q], x1[q], x2[q]
+                        a0[q] += u0 * i0 + v0 * i1 + z0 * i2
+                        a1[q] += u1 * i0 + v1 * i1 + z1 * i2
+                    continue
+                u2, v2, z2 = weights[t, 2], weights[t + 1, 2], weights[t + 2, 2]
+                u3, v3, z3 = weights[t, 3], weights[t + 1, 3], weights[t + 2, 3]
+                for q in range(Q):
+                    i0, i1, i2 = x0[q], x1[q], x2[q]
+                    a0[q] += u0 * i0 + v0 * i1 + z0 * i2
+                    a1[q] += u1 * i0 + v1 * i1 + z1 * i2
+                    a2[q] += u2 * i0 + v2 * i1 + z2 * i2
+                    a3[q] += u3 * i0 + v3 * i1 + z3 * i2
+            out[n, k0, p, :] = a0
+            if kn > 1:
+                out[n, k0 + 1, p, :] = a1
+            if kn > 2:
+                out[n, k0 + 2, p, :] = a2
+            if kn > 3:
+                out[n, k0 + 3, p, :] = a3
+
+
+def loop_taps(spec, block_rows: int, block_cols: int) -> np.ndarray:
+    """(taps, 3) int64: for each tap (c, r, s) of a group's channels, in that order, the channel and the
+    first row and column of its run in the stride's blocks of block_rows x block_cols (split_by_stride),
+    then taps of weight zero (copies of the first) up to whole passes of TAPS_PER_PASS."""
+    (sh, sw), (dh, dw) = spec.stride, spec.dilation
+    rows = [(r * dh) % sh * block_rows + (r * dh) // sh for r in range(spec.R)]
+    cols = [(s * dw) % sw * block_cols + (s * dw) // sw for s in range(spec.S)]
+    taps = [(c, row, col) for c in range(spec.C_per_group) for row in rows for col in cols]
+    taps += taps[:1] * (-len(taps) % TAPS_PER_PASS)
+    return np.array(taps, dtype=np.int64)
+
+
+def pack_filters(w: np.ndarray, groups: int, packed: np.ndarray) -> np.ndarray:
+    """packed[g·blocks + b, t, i] = w[filter b·FILTERS_PER_PASS + i of group g, tap t], its taps (c, r, s)
+    flattened as loop_taps lists them; the padding (filters past the group's, taps past its last) stays 0."""
+    K, taps = w.shape[0], w[0].size
+    Kg, whole = K // groups, K // groups // FILTERS_PER_PASS
+    by_block = packed.reshape(groups, -1, packed.shape[1], FILTERS_PER_PASS)
+    by_filter = w.reshape(groups, Kg, taps)
+    by_block[:, :whole, :taps] = by_filter[:, :whole * FILTERS_PER_PASS].reshape(
+        groups, whole, FILTERS_PER_PASS, taps).transpose(0, 1, 3, 2)
+    if Kg % FILTERS_PER_PASS:
+        by_block[:, whole, :taps, :Kg % FILTERS_PER_PASS] = by_filter[:, whole * FILTERS_PER_PASS:].transpose(0, 2, 1)
+    return packed
 
 
 def split_by_stride(padded: np.ndarray, phases: np.ndarray, stride: tuple[int, int]) -> None:
@@ -143,6 +193,11 @@ class DirectCPU(Plan):
                 self._phases = self._padded
             else:
                 self._phases = np.zeros((spec.N, spec.C, sh * -(-rows // sh), sw * -(-cols // sw)), dtype=np.float32)
+            self._taps = loop_taps(spec, self._phases.shape[2] // sh, self._phases.shape[3] // sw)
+            blocks = -(-spec.K_per_group // FILTERS_PER_PASS)
+            self._packed = np.zeros((spec.groups * blocks, len(self._taps), FILTERS_PER_PASS), dtype=np.float32)
+            tasks = spec.N * spec.groups * blocks
+            self._row_chunks = min(spec.P, -(-LOOP_TASKS_PER_THREAD * get_num_threads() // tasks))
 
     def run(self, x, w, out):
         if self.method == "depthwise":
@@ -155,4 +210,5 @@ class DirectCPU(Plan):
         spec = self.spec
         if spec.stride != (1, 1):
             split_by_stride(self._padded, self._phases, spec.stride)
-        direct_kernel(self._phases, w, out, spec.stride_h, spec.stride_w, spec.dil_h, spec.dil_w, spec.groups)
+        pack_filters(w, spec.groups, self._packed)
+        direct_kernel(self._phases, self._packed, self._taps, out, spec.groups, self._row_chunks)

@@ -12,33 +12,49 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 # -- direct on the CPU --------------------------------------------------------
-# R·S·C/K above which the Numba loop beats the GEMMs (the stacked block outgrows the caches) (its measurement: the record)
+# The Numba loop's innermost loop runs along an output row, so how much work it takes from the GEMMs grows
+# with the row's length: each rule below names the rows it holds on (their measurements: the record).
+# R·S·C/K above which the Numba loop beats the GEMMs (the stacked block outgrows the caches), on output rows
+# of LOOP_ABOVE_ROWS_FROM or more; on shorter rows the GEMMs won
 LOOP_ABOVE = 250
-# C/g from which the per-group GEMMs beat the loop (its measurement: the record)
+LOOP_ABOVE_ROWS_FROM = 56
+# C/g from which the per-group GEMMs beat the loop; on output rows of LOOP_GROUP_ROWS_FROM or more, from
+# GEMM_GROUP_CHANNELS_FROM_ON_LONG_ROWS
 GEMM_GROUP_CHANNELS_FROM = 4
+LOOP_GROUP_ROWS_FROM = 28
+GEMM_GROUP_CHANNELS_FROM_ON_LONG_ROWS = 5
 
 
 # channels from which depthwise runs channels-last (vectorised across channels) (its measurement: the record)
 DEPTHWISE_CHANNELS_LAST_FROM = 16
 # multiply-adds per output position, R·S·C·K, up to which the Numba loop beats the GEMMs on a plain layer with
 # a filter of several taps: with so few channels and filters every GEMM is thin, and the copies around it cost
-# more than the sums (its measurement: the record)
+# more than the sums; on output rows of at least the key, up to its value (its measurement: the record)
 LOOP_WORK_UP_TO = 576
+LOOP_WORK_ON_ROWS_FROM = {56: 1728, 224: 3456}
+# the loop's parallel tasks per thread, at least: an image's output rows are cut into chunks where its images
+# and blocks of filters are fewer (its measurement: the record)
+LOOP_TASKS_PER_THREAD = 2
 
 
 def direct_loop_is_cheaper(spec) -> bool:
-    """Whether a plain layer's work per output is small enough that the loop beats every GEMM method."""
-    return spec.groups == 1 and spec.R * spec.S > 1 and spec.R * spec.S * spec.C * spec.K <= LOOP_WORK_UP_TO
+    """Whether a plain layer's work per output is small enough, for its output rows, that the loop beats every
+    GEMM method."""
+    work_up_to = max([LOOP_WORK_UP_TO] + [work for rows, work in LOOP_WORK_ON_ROWS_FROM.items() if spec.Q >= rows])
+    return spec.groups == 1 and spec.R * spec.S > 1 and spec.R * spec.S * spec.C * spec.K <= work_up_to
 
 
 def direct_depthwise_channels_last(C: int) -> bool:
     return C >= DEPTHWISE_CHANNELS_LAST_FROM
 
 
-def direct_uses_loop(R: int, S: int, C_per_group: int, K_per_group: int, groups: int = 1) -> bool:
-    if groups > 1 and C_per_group < GEMM_GROUP_CHANNELS_FROM:
+def direct_uses_loop(spec) -> bool:
+    """Whether the loop beats the channel-major GEMMs (groups, or fewer filters than channels-last takes)."""
+    C, K = spec.C_per_group, spec.K_per_group
+    if spec.groups > 1 and C < (GEMM_GROUP_CHANNELS_FROM_ON_LONG_ROWS if spec.Q >= LOOP_GROUP_ROWS_FROM
+                                else GEMM_GROUP_CHANNELS_FROM):
         return True
-    return R * S * C_per_group / K_per_group > LOOP_ABOVE
+    return spec.Q >= LOOP_ABOVE_ROWS_FROM and spec.R * spec.S * C / K > LOOP_ABOVE
 
 
 # (waste - 1)·K above which only the valid positions are gathered and computed (its measurement: the record)
@@ -105,7 +121,7 @@ def direct_method(spec) -> str:
         slices = (spec.stride == (1, 1) and spec.C >= CHANNELS_LAST_SLICE_CHANNELS_FROM
                   and not direct_gathers(waste, spec.K, CHANNELS_LAST_GATHER_ABOVE))
         return "channels-last slice" if slices else "channels-last gather"
-    if direct_uses_loop(spec.R, spec.S, spec.C_per_group, spec.K_per_group, spec.groups):
+    if direct_uses_loop(spec):
         return "loop"
     if direct_per_image(spec) and spec.P * spec.Q >= PER_IMAGE_POSITIONS_FROM:
         return "per image"
