@@ -108,10 +108,15 @@ def test_direct_gathers_by_windows_of_a_few_output_rows_match_oracle(method, spe
                          what=f"{method} in runs of {run} outputs on {spec}")
 
 
-def test_direct_picks_channels_last_for_depthwise_with_enough_channels():
+def test_direct_picks_channels_last_for_depthwise_with_enough_channels_and_short_rows():
     many = convbench.ConvSpec(N=1, C=32, H=8, W=8, K=32, R=3, S=3, padding=1, groups=32)
     assert convbench.plan(many, "direct").method == "depthwise"
     assert convbench.plan(dataclasses.replace(many, C=8, K=8, groups=8), "direct").method == "loop"
+    # at stride 1 on output rows of 56 or more the loop along the rows
+    assert convbench.plan(dataclasses.replace(many, W=56), "direct").method == "loop"
+    assert convbench.plan(dataclasses.replace(many, W=55), "direct").method == "depthwise"
+    assert convbench.plan(dataclasses.replace(many, W=112, stride=2), "direct").method == "depthwise"
+    assert convbench.plan(dataclasses.replace(many, W=56, R=7, S=7, padding=3), "direct").method == "depthwise"
     with pytest.raises(convbench.ConvError, match="method='depthwise' needs groups = C = K"):
         convbench.plan(dataclasses.replace(many, groups=16), "direct", method="depthwise")
 

@@ -25,8 +25,12 @@ LOOP_GROUP_ROWS_FROM = 28
 GEMM_GROUP_CHANNELS_FROM_ON_LONG_ROWS = 5
 
 
-# channels from which depthwise runs channels-last (vectorised across channels) (its measurement: the record)
+# channels from which depthwise runs channels-last (vectorised across channels), but at stride 1 on output rows
+# of DEPTHWISE_LOOP_ROWS_FROM or more with up to DEPTHWISE_LOOP_TAPS_UP_TO taps, where the loop along the rows
+# beat it (their measurements: the record)
 DEPTHWISE_CHANNELS_LAST_FROM = 16
+DEPTHWISE_LOOP_ROWS_FROM = 56
+DEPTHWISE_LOOP_TAPS_UP_TO = 25
 # multiply-adds per output position, R·S·C·K, up to which the Numba loop beats the GEMMs on a plain layer with
 # a filter of several taps: with so few channels and filters every GEMM is thin, and the copies around it cost
 # more than the sums; on output rows of at least the key, up to its value (its measurement: the record)
@@ -44,8 +48,10 @@ def direct_loop_is_cheaper(spec) -> bool:
     return spec.groups == 1 and spec.R * spec.S > 1 and spec.R * spec.S * spec.C * spec.K <= work_up_to
 
 
-def direct_depthwise_channels_last(C: int) -> bool:
-    return C >= DEPTHWISE_CHANNELS_LAST_FROM
+def direct_depthwise_channels_last(spec) -> bool:
+    loop = (spec.stride == (1, 1) and spec.Q >= DEPTHWISE_LOOP_ROWS_FROM
+            and spec.R * spec.S <= DEPTHWISE_LOOP_TAPS_UP_TO)
+    return spec.C >= DEPTHWISE_CHANNELS_LAST_FROM and not loop
 
 
 def direct_uses_loop(spec) -> bool:
@@ -111,7 +117,7 @@ def direct_channels_last(spec) -> bool:
 
 def direct_method(spec) -> str:
     """The method direct uses for spec (a ConvSpec) when none is forced: the one place it is decided."""
-    if spec.C_per_group == spec.K_per_group == 1 and direct_depthwise_channels_last(spec.C):
+    if spec.C_per_group == spec.K_per_group == 1 and direct_depthwise_channels_last(spec):
         return "depthwise"
     if direct_loop_is_cheaper(spec):
         return "loop"
