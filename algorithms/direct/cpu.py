@@ -31,7 +31,7 @@ TAPS_PER_PASS = 3  # taps added per pass over an output row: one load and store 
 def direct_kernel(phases, packed, taps, out, groups, row_chunks):
     """out[n, k] = sum over c, r, s of w[k, c, r, s] * the shifted input of group(k)'s channel c.
 
-    phases is the padded input with each channel's plane split by the stride (split_by_stride): block
+    phases is the padded input with each channel's plane split by the stride (embed_by_stride): block
     (a, b) of rows x cols holds the positions (i·stride_h + a, j·stride_w + b); at stride 1 it is the
     padded input. What tap (r, s) reads for output row p, columns q = 0 .. Q - 1, is then one
     contiguous run of one block, at any stride; read in place, every q one stride_w apart, it was
@@ -104,7 +104,7 @@ def direct_kernel(phases, packed, taps, out, groups, row_chunks):
 
 def loop_taps(spec, block_rows: int, block_cols: int) -> np.ndarray:
     """(taps, 3) int64: for each tap (c, r, s) of a group's channels, in that order, the channel and the
-    first row and column of its run in the stride's blocks of block_rows x block_cols (split_by_stride),
+    first row and column of its run in the stride's blocks of block_rows x block_cols (embed_by_stride),
     then taps of weight zero (copies of the first) up to whole passes of TAPS_PER_PASS."""
     (sh, sw), (dh, dw) = spec.stride, spec.dilation
     rows = [(r * dh) % sh * block_rows + (r * dh) // sh for r in range(spec.R)]
@@ -128,15 +128,38 @@ def pack_filters(w: np.ndarray, groups: int, packed: np.ndarray) -> np.ndarray:
     return packed
 
 
-def split_by_stride(padded: np.ndarray, phases: np.ndarray, stride: tuple[int, int]) -> None:
-    """phases[n, c, a·rows + i, b·cols + j] = padded[n, c, i·sh + a, j·sw + b]: each plane split into
-    sh x sw blocks of rows x cols, (sh, sw) = stride."""
+def stride_blocks(spec) -> list[tuple[tuple, tuple]]:
+    """Where embed_by_stride copies each stride block from: (block's index in the phases viewed as (N, C, sh,
+    rows, sw, cols), x's strided index) per block (a, b). A block holds the padded input's positions
+    (i·sh + a, j·sw + b), of which only those below the span (what some output reads) that hold an input are
+    copied: the rest stay the zeros the plan allocated."""
+    def runs(phase, step, pad, size, extent):  # block positions [first, stop), the input index of the first
+        first = max(0, -(-(pad - phase) // step))
+        stop = max(first, min(-(-(extent - phase) // step), -(-(size + pad - phase) // step)))
+        return slice(first, stop), slice(first * step + phase - pad, None, step), stop - first
+
+    (sh, sw), (top, left), (rows, cols) = spec.stride, spec.padding, spec.span
+    copies = []
+    for a in range(sh):
+        block_rows, x_rows, n_rows = runs(a, sh, top, spec.H, rows)
+        for b in range(sw):
+            block_cols, x_cols, n_cols = runs(b, sw, left, spec.W, cols)
+            if n_rows and n_cols:
+                copies.append(((slice(None), slice(None), a, block_rows, b, block_cols),
+                               (slice(None), slice(None), x_rows, x_cols)))
+    return copies
+
+
+def embed_by_stride(x: np.ndarray, phases: np.ndarray, stride: tuple[int, int], copies) -> None:
+    """phases[n, c, a·rows + i, b·cols + j] = the padded input's (i·sh + a, j·sw + b), (sh, sw) = stride: each
+    plane split into sh x sw blocks of rows x cols, copied straight from x (stride_blocks says where from; a
+    padded copy first, then split, moved the input twice: results/records/implementation-choices.json, row
+    direct-loop-stride-phases)."""
     (sh, sw), N, C = stride, phases.shape[0], phases.shape[1]
     blocks = phases.reshape(N, C, sh, phases.shape[2] // sh, sw, phases.shape[3] // sw)
-    for a in range(sh):
-        for b in range(sw):
-            part = padded[:, :, a::sh, b::sw]
-            blocks[:, :, a, :part.shape[2], b, :part.shape[3]] = part
+    for block, source in copies:
+        target = blocks[block]
+        target[...] = x[source][:, :, :target.shape[2], :target.shape[3]]
 
 
 class DirectCPU(Plan):
@@ -186,13 +209,10 @@ class DirectCPU(Plan):
         elif self.method.startswith("channels-last"):
             self._gemm = ChannelsLastGemm(spec, gather=self.method == "channels-last gather")
         else:
-            rows, cols = spec.span
-            self._padded = padded_buffer((spec.N, spec.C), rows, cols)  # only what some output reads
-            sh, sw = spec.stride
-            if (sh, sw) == (1, 1):  # one block: the padded input itself
-                self._phases = self._padded
-            else:
-                self._phases = np.zeros((spec.N, spec.C, sh * -(-rows // sh), sw * -(-cols // sw)), dtype=np.float32)
+            rows, cols = spec.span  # only what some output reads
+            sh, sw = spec.stride  # at stride 1 one block: the padded input itself
+            self._phases = padded_buffer((spec.N, spec.C), sh * -(-rows // sh), sw * -(-cols // sw))
+            self._stride_blocks = stride_blocks(spec)
             self._taps = loop_taps(spec, self._phases.shape[2] // sh, self._phases.shape[3] // sw)
             blocks = -(-spec.K_per_group // FILTERS_PER_PASS)
             self._packed = np.zeros((spec.groups * blocks, len(self._taps), FILTERS_PER_PASS), dtype=np.float32)
@@ -206,9 +226,10 @@ class DirectCPU(Plan):
         if self.method != "loop":
             self._gemm(x, w, out)
             return
-        embed(x, self._padded, self.spec.pad_h, self.spec.pad_w)
         spec = self.spec
-        if spec.stride != (1, 1):
-            split_by_stride(self._padded, self._phases, spec.stride)
+        if spec.stride == (1, 1):
+            embed(x, self._phases, spec.pad_h, spec.pad_w)
+        else:
+            embed_by_stride(x, self._phases, spec.stride, self._stride_blocks)
         pack_filters(w, spec.groups, self._packed)
         direct_kernel(self._phases, self._packed, self._taps, out, spec.groups, self._row_chunks)
