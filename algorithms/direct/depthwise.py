@@ -6,37 +6,74 @@ per tap. Channels-last, the same sum vectorises across the channels instead:
 
     y[n, p, q, c] = sum_{r, s} w[r, s, c] · x[n, p·sh + r·dh, q·sw + s·dw, c]
 
-one contiguous C-long multiply-add per tap and output position. The input is
-copied into a zero-padded (N, rows, cols, C) buffer and the output back to
-NCHW by layout.to_channels_first, as Winograd's transforms do.
+one contiguous C-long multiply-add per tap and output position (three taps
+a pass from 5x5 filters). The input is copied into a zero-padded (N, rows,
+cols, C) buffer and the output back to NCHW by layout.to_channels_first, as
+Winograd's transforms do.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
+from convbench.core.selection import depthwise_taps_by_three
+
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
 
 
+TAPS_PER_PASS = 3  # taps added per pass over an output's channels: one load and store of its accumulator for three
+POSITIONS_PER_BLOCK = 4  # output positions that share each pass's tap rows and weights
+
+
 @njit(parallel=True, cache=True)
-def depthwise_kernel(xh, taps, yh, stride_h, stride_w, dil_h, dil_w):
-    """yh (N, P, Q, C) from the padded channels-last xh (N, rows, cols, C) and taps (R, S, C)."""
+def depthwise_kernel(xh, taps, tap_rows, tap_cols, yh, stride_h, stride_w):
+    """yh (N, P, Q, C) from the padded channels-last xh (N, rows, cols, C): tap t (of the R·S, flattened) weighs
+    channel c by taps[t, c] and reads xh at (p·stride_h + tap_rows[t], q·stride_w + tap_cols[t]) for output
+    (p, q); one tap a pass over an output's channels."""
     N, P, Q, C = yh.shape
-    R, S = taps.shape[0], taps.shape[1]
     for row_task in prange(N * P):
         n = row_task // P
         p = row_task % P
         acc = np.empty(C, dtype=yh.dtype)  # indices, not views, inside the loops: views cost more than the sums
         for q in range(Q):
             acc[:] = 0.0
-            for r in range(R):
-                y = p * stride_h + r * dil_h
-                for s in range(S):
-                    x = q * stride_w + s * dil_w
-                    for c in range(C):
-                        acc[c] += taps[r, s, c] * xh[n, y, x, c]
+            for t in range(tap_rows.shape[0]):
+                y = p * stride_h + tap_rows[t]
+                x = q * stride_w + tap_cols[t]
+                for c in range(C):
+                    acc[c] += taps[t, c] * xh[n, y, x, c]
             yh[n, p, q, :] = acc
+
+
+@njit(parallel=True, cache=True)
+def depthwise_kernel_by_three(xh, taps, tap_rows, tap_cols, yh, stride_h, stride_w):
+    """depthwise_kernel's sum, its taps padded with zero weights to whole passes: each pass over an output's C
+    channels adds TAPS_PER_PASS taps' products, for POSITIONS_PER_BLOCK neighbouring outputs in turn, which
+    share the pass's weight rows and tap offsets. Faster than one tap a pass from 5x5 filters, mixed on 3x3
+    (results/records/implementation-choices.json, row direct-depthwise-taps-by-three; the choice:
+    convbench.core.selection.depthwise_taps_by_three)."""
+    N, P, Q, C = yh.shape
+    T = taps.shape[0]
+    for row_task in prange(N * P):
+        n = row_task // P
+        p = row_task % P
+        acc = np.empty((POSITIONS_PER_BLOCK, C), dtype=yh.dtype)
+        for q0 in range(0, Q, POSITIONS_PER_BLOCK):
+            block = min(POSITIONS_PER_BLOCK, Q - q0)
+            acc[:, :] = 0.0
+            for t in range(0, T, TAPS_PER_PASS):
+                w0, w1, w2 = taps[t], taps[t + 1], taps[t + 2]
+                y0, y1, y2 = p * stride_h + tap_rows[t], p * stride_h + tap_rows[t + 1], p * stride_h + tap_rows[t + 2]
+                for j in range(block):
+                    x0 = xh[n, y0, (q0 + j) * stride_w + tap_cols[t]]
+                    x1 = xh[n, y1, (q0 + j) * stride_w + tap_cols[t + 1]]
+                    x2 = xh[n, y2, (q0 + j) * stride_w + tap_cols[t + 2]]
+                    a = acc[j]
+                    for c in range(C):
+                        a[c] += w0[c] * x0[c] + w1[c] * x1[c] + w2[c] * x2[c]
+            for j in range(block):
+                yh[n, p, q0 + j, :] = acc[j]
 
 
 class DepthwiseNHWC:
@@ -46,11 +83,20 @@ class DepthwiseNHWC:
         self.spec = spec
         self._xh = np.zeros((spec.N, *spec.span, spec.C), dtype=np.float32)  # the border stays zero
         self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
-        self._taps = np.empty((spec.R, spec.S, spec.K), dtype=np.float32)
+        taps = spec.R * spec.S
+        self._by_three = depthwise_taps_by_three(taps)
+        # by three: the padding's weights stay zero, its offsets the first tap's
+        padded = taps + -taps % TAPS_PER_PASS if self._by_three else taps
+        self._taps = np.zeros((padded, spec.K), dtype=np.float32)
+        self._tap_rows = np.zeros(padded, dtype=np.int64)
+        self._tap_cols = np.zeros(padded, dtype=np.int64)
+        self._tap_rows[:taps] = np.repeat(np.arange(spec.R) * spec.dil_h, spec.S)
+        self._tap_cols[:taps] = np.tile(np.arange(spec.S) * spec.dil_w, spec.R)
 
     def __call__(self, x, w, out):
         spec = self.spec
         embed_channels_last(x, self._xh, *spec.padding)
-        self._taps[...] = w[:, 0].transpose(1, 2, 0)
-        depthwise_kernel(self._xh, self._taps, self._yh, spec.stride_h, spec.stride_w, spec.dil_h, spec.dil_w)
+        self._taps[:spec.R * spec.S] = w.reshape(spec.K, -1).T
+        kernel = depthwise_kernel_by_three if self._by_three else depthwise_kernel
+        kernel(self._xh, self._taps, self._tap_rows, self._tap_cols, self._yh, spec.stride_h, spec.stride_w)
         to_channels_first(self._yh, out)

@@ -31,6 +31,9 @@ GEMM_GROUP_CHANNELS_FROM_ON_LONG_ROWS = 5
 DEPTHWISE_CHANNELS_LAST_FROM = 16
 DEPTHWISE_LOOP_ROWS_FROM = 56
 DEPTHWISE_LOOP_TAPS_UP_TO = 25
+# taps (R·S) from which the channels-last depthwise kernel adds three taps a pass, for four outputs in turn, not
+# one (its measurement: the record)
+DEPTHWISE_TAPS_BY_THREE_FROM = 10
 # multiply-adds per output position, R·S·C·K, up to which the Numba loop beats the GEMMs on a plain layer with
 # a filter of several taps: with so few channels and filters every GEMM is thin, and the copies around it cost
 # more than the sums; on output rows of at least the key, up to its value (its measurement: the record)
@@ -52,6 +55,10 @@ def direct_depthwise_channels_last(spec) -> bool:
     loop = (spec.stride == (1, 1) and spec.Q >= DEPTHWISE_LOOP_ROWS_FROM
             and spec.R * spec.S <= DEPTHWISE_LOOP_TAPS_UP_TO)
     return spec.C >= DEPTHWISE_CHANNELS_LAST_FROM and not loop
+
+
+def depthwise_taps_by_three(taps: int) -> bool:
+    return taps >= DEPTHWISE_TAPS_BY_THREE_FROM
 
 
 def direct_uses_loop(spec) -> bool:
