@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import convbench
-from convbench.algorithms.direct import channels_last, gemm
+from convbench.algorithms.direct import channels_last, depthwise_codegen, gemm
 from convbench.algorithms.direct.flat_grid import FlatGrid
 from convbench.core import selection
 from convbench.interface import registry
@@ -79,6 +79,18 @@ def test_direct_channels_last_depthwise_matches_oracle(spec, seed):
     check_against_oracle("direct", spec, seed, method="depthwise")
 
 
+@pytest.mark.parametrize("size", depthwise_codegen.FILTERS, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("W", [1, 2, 9, 10, 11, 12])  # rows shorter than four outputs, and every remainder of four
+def test_direct_generated_depthwise_kernels_match_oracle(size, W):
+    spec = convbench.ConvSpec(N=2, C=24, H=7, W=W, K=24, R=size[0], S=size[1], padding=size[0] // 2, groups=24)
+    assert convbench.plan(spec, "direct", method="depthwise")._depthwise._generated is not None
+    check_against_oracle("direct", spec, seed=W, method="depthwise")
+
+
+def test_direct_depthwise_kernels_are_generated_from_their_codegen():
+    assert depthwise_codegen.KERNELS.read_text() == depthwise_codegen.generate()
+
+
 @given(N=st.integers(1, 4), P=st.integers(1, 9), Q=st.integers(1, 9), outputs=st.integers(1, 200))
 def test_direct_gathered_runs_are_windows_covering_each_output_once(N, P, Q, outputs):
     runs = FlatGrid(convbench.ConvSpec(N=N, C=1, H=P, W=Q, K=1, R=1, S=1)).output_runs(outputs)
@@ -116,7 +128,7 @@ def test_direct_picks_channels_last_for_depthwise_with_enough_channels_and_short
     assert convbench.plan(dataclasses.replace(many, W=56), "direct").method == "loop"
     assert convbench.plan(dataclasses.replace(many, W=55), "direct").method == "depthwise"
     assert convbench.plan(dataclasses.replace(many, W=112, stride=2), "direct").method == "depthwise"
-    assert convbench.plan(dataclasses.replace(many, W=56, R=7, S=7, padding=3), "direct").method == "depthwise"
+    assert convbench.plan(dataclasses.replace(many, W=56, R=5, S=5, padding=2), "direct").method == "depthwise"
     with pytest.raises(convbench.ConvError, match="method='depthwise' needs groups = C = K"):
         convbench.plan(dataclasses.replace(many, groups=16), "direct", method="depthwise")
 

@@ -6,10 +6,12 @@ per tap. Channels-last, the same sum vectorises across the channels instead:
 
     y[n, p, q, c] = sum_{r, s} w[r, s, c] · x[n, p·sh + r·dh, q·sw + s·dw, c]
 
-one contiguous C-long multiply-add per tap and output position (three taps
-a pass from 5x5 filters). The input is copied into a zero-padded (N, rows,
-cols, C) buffer and the output back to NCHW by layout.to_channels_first, as
-Winograd's transforms do.
+one contiguous C-long multiply-add per tap and output position. At stride 1
+without dilation, 3x3, 5x5 and 7x7 filters run a generated kernel
+(depthwise_kernels.py, from depthwise_codegen.py: a filter row for four
+outputs a pass); other filters add one tap a pass below, or three from 5x5.
+The input is copied into a zero-padded (N, rows, cols, C) buffer and the
+output back to NCHW by layout.to_channels_first, as Winograd's transforms do.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from numba import njit, prange
 from convbench.core.selection import depthwise_taps_by_three
 
 from ..layout import to_channels_first
+from .depthwise_kernels import KERNELS
 from ..padding import embed_channels_last
 
 
@@ -84,6 +87,9 @@ class DepthwiseNHWC:
         self._xh = np.zeros((spec.N, *spec.span, spec.C), dtype=np.float32)  # the border stays zero
         self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
         taps = spec.R * spec.S
+        # at stride 1 without dilation the generated kernel of its filter size, if there is one
+        unit = spec.stride == (1, 1) and spec.dilation == (1, 1)
+        self._generated = KERNELS.get((spec.R, spec.S)) if unit else None
         self._by_three = depthwise_taps_by_three(taps)
         # by three: the padding's weights stay zero, its offsets the first tap's
         padded = taps + -taps % TAPS_PER_PASS if self._by_three else taps
@@ -97,6 +103,9 @@ class DepthwiseNHWC:
         spec = self.spec
         embed_channels_last(x, self._xh, *spec.padding)
         self._taps[:spec.R * spec.S] = w.reshape(spec.K, -1).T
-        kernel = depthwise_kernel_by_three if self._by_three else depthwise_kernel
-        kernel(self._xh, self._taps, self._tap_rows, self._tap_cols, self._yh, spec.stride_h, spec.stride_w)
+        if self._generated is not None:
+            self._generated(self._xh, self._taps, self._yh)
+        else:
+            kernel = depthwise_kernel_by_three if self._by_three else depthwise_kernel
+            kernel(self._xh, self._taps, self._tap_rows, self._tap_cols, self._yh, spec.stride_h, spec.stride_w)
         to_channels_first(self._yh, out)

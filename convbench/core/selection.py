@@ -30,7 +30,7 @@ GEMM_GROUP_CHANNELS_FROM_ON_LONG_ROWS = 5
 # beat it (their measurements: the record)
 DEPTHWISE_CHANNELS_LAST_FROM = 16
 DEPTHWISE_LOOP_ROWS_FROM = 56
-DEPTHWISE_LOOP_TAPS_UP_TO = 25
+DEPTHWISE_LOOP_TAPS_UP_TO = 9
 # taps (R·S) from which the channels-last depthwise kernel adds three taps a pass, for four outputs in turn, not
 # one (its measurement: the record)
 DEPTHWISE_TAPS_BY_THREE_FROM = 10
