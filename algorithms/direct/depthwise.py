@@ -21,8 +21,8 @@ from numba import njit, prange
 from convbench.core.selection import depthwise_taps_by_three
 
 from ..layout import to_channels_first
-from .depthwise_kernels import KERNELS
 from ..padding import embed_channels_last
+from .depthwise_kernels import KERNELS
 
 
 TAPS_PER_PASS = 3  # taps added per pass over an output's channels: one load and store of its accumulator for three

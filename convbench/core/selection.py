@@ -52,6 +52,7 @@ def direct_loop_is_cheaper(spec) -> bool:
 
 
 def direct_depthwise_channels_last(spec) -> bool:
+    """Whether a depthwise layer runs channels-last (depthwise.py), not the loop along its output rows."""
     loop = (spec.stride == (1, 1) and spec.Q >= DEPTHWISE_LOOP_ROWS_FROM
             and spec.R * spec.S <= DEPTHWISE_LOOP_TAPS_UP_TO)
     return spec.C >= DEPTHWISE_CHANNELS_LAST_FROM and not loop
