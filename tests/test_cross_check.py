@@ -79,10 +79,12 @@ def test_direct_channels_last_depthwise_matches_oracle(spec, seed):
     check_against_oracle("direct", spec, seed, method="depthwise")
 
 
-@pytest.mark.parametrize("size", depthwise_codegen.FILTERS, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("case", depthwise_codegen.CASES, ids=lambda case: "{}x{} stride {}".format(*case))
 @pytest.mark.parametrize("W", [1, 2, 9, 10, 11, 12])  # rows shorter than four outputs, and every remainder of four
-def test_direct_generated_depthwise_kernels_match_oracle(size, W):
-    spec = convbench.ConvSpec(N=2, C=24, H=7, W=W, K=24, R=size[0], S=size[1], padding=size[0] // 2, groups=24)
+def test_direct_generated_depthwise_kernels_match_oracle(case, W):
+    R, S, stride = case
+    W = stride * (W - 1) + 1  # the same output rows at each stride
+    spec = convbench.ConvSpec(N=2, C=24, H=7 * stride, W=W, K=24, R=R, S=S, padding=R // 2, groups=24, stride=stride)
     assert convbench.plan(spec, "direct", method="depthwise")._depthwise._generated is not None
     check_against_oracle("direct", spec, seed=W, method="depthwise")
 

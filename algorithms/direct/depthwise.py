@@ -6,10 +6,11 @@ per tap. Channels-last, the same sum vectorises across the channels instead:
 
     y[n, p, q, c] = sum_{r, s} w[r, s, c] · x[n, p·sh + r·dh, q·sw + s·dw, c]
 
-one contiguous C-long multiply-add per tap and output position. At stride 1
-without dilation, 3x3, 5x5 and 7x7 filters run a generated kernel
-(depthwise_kernels.py, from depthwise_codegen.py: a filter row for four
-outputs a pass); other filters add one tap a pass below, or three from 5x5.
+one contiguous C-long multiply-add per tap and output position. Without
+dilation, 3x3, 5x5 and 7x7 filters at stride 1, and 5x5 and 7x7 at stride 2,
+run a generated kernel (depthwise_kernels.py, from depthwise_codegen.py: a
+filter row for four outputs a pass); other filters add one tap a pass below,
+or three from 5x5.
 The input is copied into a zero-padded (N, rows, cols, C) buffer and the
 output back to NCHW by layout.to_channels_first, as Winograd's transforms do.
 """
@@ -87,9 +88,9 @@ class DepthwiseNHWC:
         self._xh = np.zeros((spec.N, *spec.span, spec.C), dtype=np.float32)  # the border stays zero
         self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
         taps = spec.R * spec.S
-        # at stride 1 without dilation the generated kernel of its filter size, if there is one
-        unit = spec.stride == (1, 1) and spec.dilation == (1, 1)
-        self._generated = KERNELS.get((spec.R, spec.S)) if unit else None
+        # without dilation the generated kernel of its filter size and stride, if there is one
+        plain = spec.stride_h == spec.stride_w and spec.dilation == (1, 1)
+        self._generated = KERNELS.get((spec.R, spec.S, spec.stride_h)) if plain else None
         self._by_three = depthwise_taps_by_three(taps)
         # by three: the padding's weights stay zero, its offsets the first tap's
         padded = taps + -taps % TAPS_PER_PASS if self._by_three else taps
