@@ -6,8 +6,9 @@ of them (an output's accumulator in a register across the pass's taps), and the 
 whose loads read one input row (three for 3x3), the weights and the four outputs, vectorises. More rows a
 pass on 5x5 and 7x7, or more outputs, left it scalar or no faster (results/records/implementation-choices.json,
 row direct-depthwise-generated-kernels). Without dilation, at stride 1 (and 2 from 5x5): the taps of
-neighbouring outputs then share their input columns. Run `python -m convbench.algorithms.direct.depthwise_codegen` after changing
-this file; tests/test_cross_check.py fails while depthwise_kernels.py is stale.
+neighbouring outputs then share their input columns. Run
+`python -m convbench.algorithms.direct.depthwise_codegen` after changing this file; tests/test_cross_check.py
+fails while depthwise_kernels.py is stale.
 """
 from __future__ import annotations
 
