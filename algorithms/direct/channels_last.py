@@ -83,10 +83,7 @@ class ChannelsLastGemm:
 
     def _gathered(self, run) -> torch.Tensor:
         """The run's (outputs, R·S·C) block: its row i holds what each tap reads for the run's output i."""
-        window = self.grid.window(self.padded, run, channels_last=True)
-        block = self.stacked[:window.numel()]
-        block.view(window.shape).copy_(window)
-        return block.view(run.outputs, -1)
+        return self.grid.stack_window(self.padded, run, True, self.stacked).view(run.outputs, -1)
 
     def _gathered_products(self):
         for run in self.runs:

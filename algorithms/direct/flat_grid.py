@@ -72,6 +72,14 @@ class FlatGrid:
             return flat.as_strided((*outputs, *taps, spec.C), (*output_steps, *tap_steps, 1), first)
         return flat.as_strided((spec.C, *taps, *outputs), (flat.stride(0), *tap_steps, *output_steps), first)
 
+    def stack_window(self, flat: torch.Tensor, run: OutputRun, channels_last: bool, into: torch.Tensor) -> torch.Tensor:
+        """The run's window (window()) copied, in one torch copy, into the start of into (flat, large enough):
+        the contiguous block both gathers multiply, in the window's order and shape."""
+        window = self.window(flat, run, channels_last)
+        block = into[:window.numel()].view(window.shape)
+        block.copy_(window)
+        return block
+
     def valid_positions(self) -> torch.Tensor:
         """Flat positions of the valid (at a stride, the strided) outputs, in (n, p, q) order."""
         spec = self.spec

@@ -116,9 +116,7 @@ class ShiftedGemm:
     def _windowed(self, run) -> torch.Tensor:
         """The run's stacked input, (C·R·S, outputs): row (c, r, s) holds what tap (r, s) of channel c reads
         for each of the run's outputs."""
-        window = self.grid.window(torch.from_numpy(self.padded), run, channels_last=False)
-        block = self.stacked[:window.numel()]
-        block.view(window.shape).copy_(window)
+        block = self.grid.stack_window(torch.from_numpy(self.padded), run, False, self.stacked)
         return block.view(self.spec.C * self.taps, run.outputs)
 
     def _blocks(self):
