@@ -88,17 +88,19 @@ class DepthwiseNHWC:
         self._xh = np.zeros((spec.N, *spec.span, spec.C), dtype=np.float32)  # the border stays zero
         self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
         taps = spec.R * spec.S
-        # without dilation the generated kernel of its filter size and stride, if there is one
+        # without dilation the generated kernel of its filter size and stride, if there is one; it reads the
+        # taps (R·S, K) alone. The other kernels read each tap's offsets too, and the by-three kernel whole
+        # passes of taps: the padding's weights stay zero, its offsets the first tap's.
         plain = spec.stride_h == spec.stride_w and spec.dilation == (1, 1)
         self._generated = KERNELS.get((spec.R, spec.S, spec.stride_h)) if plain else None
-        self._by_three = depthwise_taps_by_three(taps)
-        # by three: the padding's weights stay zero, its offsets the first tap's
+        self._by_three = self._generated is None and depthwise_taps_by_three(taps)
         padded = taps + -taps % TAPS_PER_PASS if self._by_three else taps
         self._taps = np.zeros((padded, spec.K), dtype=np.float32)
-        self._tap_rows = np.zeros(padded, dtype=np.int64)
-        self._tap_cols = np.zeros(padded, dtype=np.int64)
-        self._tap_rows[:taps] = np.repeat(np.arange(spec.R) * spec.dil_h, spec.S)
-        self._tap_cols[:taps] = np.tile(np.arange(spec.S) * spec.dil_w, spec.R)
+        if self._generated is None:
+            self._tap_rows = np.zeros(padded, dtype=np.int64)
+            self._tap_cols = np.zeros(padded, dtype=np.int64)
+            self._tap_rows[:taps] = np.repeat(np.arange(spec.R) * spec.dil_h, spec.S)
+            self._tap_cols[:taps] = np.tile(np.arange(spec.S) * spec.dil_w, spec.R)
 
     def __call__(self, x, w, out):
         spec = self.spec
