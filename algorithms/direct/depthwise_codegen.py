@@ -56,9 +56,10 @@ def _kernel(R: int, S: int, stride: int, J: int = OUTPUTS_PER_PASS) -> str:
              f"            q0 = min(block * {J}, Q - {J})"]
     lines += [f"            out{j} = yh[n, p, q0 + {j}]" for j in range(J)]
     x0 = "q0" if t == 1 else f"{t} * q0"
+    p0 = "p" if t == 1 else f"{t} * p"  # the first input row of output row p
     for r0 in range(0, R, rows_per_pass):
         rows = range(r0, min(R, r0 + rows_per_pass))
-        lines += [f"            row{r} = xh[n, {'p' if t == 1 else f'{t} * p'} + {r}]" for r in rows]
+        lines += [f"            row{r} = xh[n, {p0} + {r}]" for r in rows]
         lines.append("            for c in range(C):")
         lines += [f"                a{j} = " + ("np.float32(0.0)" if r0 == 0 else f"out{j}[c]") for j in range(J)]
         for r in rows:
@@ -72,7 +73,7 @@ def _kernel(R: int, S: int, stride: int, J: int = OUTPUTS_PER_PASS) -> str:
               "            out = yh[n, p, q]",
               "            out[:] = 0.0"]
     for r in range(R):
-        lines += [f"            row = xh[n, {'p' if t == 1 else f'{t} * p'} + {r}]", "            for c in range(C):",
+        lines += [f"            row = xh[n, {p0} + {r}]", "            for c in range(C):",
                   "                out[c] += " + " + ".join(f"taps[{r * S + s}, c] * row[{q} + {s}, c]" for s in range(S))]
     return "\n".join(lines) + "\n"
 
