@@ -1,4 +1,4 @@
-"""Every GEMM of the CPU implementations runs on torch's BLAS: one thread pool in the process.
+"""Every GEMM of the CPU implementations runs on one thread pool in the process: torch's OpenMP pool.
 
 A process here holds two pools on the same cores, numpy's OpenBLAS and
 torch's OpenMP (the peer's). Each spins after its work, OpenBLAS for about
@@ -7,16 +7,58 @@ what was measured depended on import order: with numpy imported before
 convbench, torch and Winograd ran slower right after each other's calls
 (results/records/implementation-choices.json, row every-gemm-on-torch). With every GEMM on torch's pool no OpenBLAS
 worker ever wakes, whatever was imported first. The arrays stay numpy's: torch.from_numpy shares their memory.
+
+The engine on that pool is torch's MKL, or oneDNN 2's matmul (onednn_matmul.py, bound to torch's libgomp)
+where convbench.core.selection.gemm_engine says it is faster on this CPU; $CONVBENCH_GEMM ('torch' or
+'onednn2') sets it for a comparison. A product oneDNN 2 cannot run goes to torch.
 """
 from __future__ import annotations
+
+import os
+from functools import lru_cache
 
 import numpy as np
 import torch
 
+from convbench.core import selection
+from convbench.core.errors import ConvError
+from convbench.core.machine import chip
+
+from . import onednn_matmul
+
+ENGINES = ("torch", "onednn2")
+
+
+@lru_cache(maxsize=1)
+def engine() -> str:
+    """The GEMM engine of this process: $CONVBENCH_GEMM, else the rule's choice for this CPU."""
+    forced = os.environ.get("CONVBENCH_GEMM", "")
+    if forced:
+        if forced not in ENGINES:
+            raise ConvError(f"CONVBENCH_GEMM={forced!r}: expected one of {', '.join(ENGINES)}")
+        if forced == "onednn2" and onednn_matmul.problem():
+            raise ConvError(f"CONVBENCH_GEMM=onednn2: {onednn_matmul.problem()}")
+        return forced
+    if onednn_matmul.problem():
+        return "torch"
+    return selection.gemm_engine(chip().vendor, onednn_matmul.instruction_set())
+
+
+def product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool = False) -> torch.Tensor:
+    """out = a @ b, or out += a @ b with accumulate (torch.matmul's broadcasting), on this process's engine."""
+    if (engine() == "onednn2" and a.dtype == b.dtype == out.dtype == torch.float32
+            and a.shape[-2] * a.shape[-1] * b.shape[-1] * (out.numel() // max(1, out.shape[-2] * out.shape[-1]))
+            >= selection.GEMM_ONEDNN2_MULTIPLY_ADDS_FROM
+            and onednn_matmul.matmul(a, b, out, accumulate)):
+        return out
+    if accumulate:
+        return out.add_(torch.matmul(a, b)) if out.dim() > 2 else out.addmm_(a, b)
+    return torch.matmul(a, b, out=out)
+
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a @ b (numpy's matmul broadcasting), computed by torch into out's memory."""
-    torch.matmul(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+    """out = a @ b (numpy's matmul broadcasting), computed on the GEMMs' pool into out's memory."""
+    product(torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out))
     return out
 
 
@@ -80,10 +122,10 @@ def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray |
         out = np.empty((B, M, b.shape[2] // groups), dtype=np.result_type(a, b))
     at, bt, result = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
     if groups == 1:
-        torch.matmul(at, bt, out=result)
+        product(at, bt, result)
     else:
-        torch.matmul(at.reshape(B, groups, M // groups, L), bt.reshape(B, L, groups, -1).transpose(1, 2),
-                     out=result.view(B, groups, M // groups, -1))
+        product(at.reshape(B, groups, M // groups, L), bt.reshape(B, L, groups, -1).transpose(1, 2),
+                result.view(B, groups, M // groups, -1))
     return out
 
 
@@ -94,12 +136,12 @@ def times_block_diagonal(a: np.ndarray, b: np.ndarray, groups: int, conjugate: b
     (the band-limited fft's data product, conj(conj(G) @ Wt^T), without a copy of the filter spectrum)."""
     at, bt = torch.from_numpy(a), torch.from_numpy(b)
     if groups == 1:
-        product = torch.matmul(at, bt)
+        result = product(at, bt, torch.empty((*a.shape[:-1], b.shape[-1]), dtype=torch.result_type(at, bt)))
     else:
         B, N, K = a.shape
         blocks = torch.matmul(at.reshape(B, N, groups, -1).transpose(1, 2),  # (B, g, N, K/g)
                               bt.reshape(B, groups, K // groups, -1))  # (B, g, K/g, C/g)
-        product = blocks.transpose(1, 2).reshape(B, N, -1)  # (B, g, N, C/g) -> (B, N, C)
+        result = blocks.transpose(1, 2).reshape(B, N, -1)  # (B, g, N, C/g) -> (B, N, C)
     if conjugate:
-        torch.conj_physical_(product)
-    return product.numpy()
+        torch.conj_physical_(result)
+    return result.numpy()

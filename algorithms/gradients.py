@@ -20,6 +20,8 @@ import torch
 
 from convbench.core.spec import ConvSpec
 
+from .blas import product
+
 
 class DataGradient:
     """dx for `spec` as a stride-1 forward convolution of shape `self.spec`:
@@ -86,7 +88,7 @@ def filter_gradient_shifted(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np
     for r in range(spec.R):
         for s in range(spec.S):
             offset = r * spec.dil_h * cols + s * spec.dil_w
-            torch.matmul(grid[:, :, :length], images[:, :, offset:offset + length].transpose(1, 2), out=dw[r, s])
+            product(grid[:, :, :length], images[:, :, offset:offset + length].transpose(1, 2), dw[r, s])
     return dw.reshape(spec.R, spec.S, K, C // g).permute(2, 3, 0, 1).contiguous().numpy()
 
 

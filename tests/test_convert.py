@@ -36,7 +36,11 @@ def training_step(model, x, target, dtype):
 def test_a_converted_model_takes_the_same_training_step(name, training, algorithm):
     torch.manual_seed(0)
     model = models.get_model(name, weights=None, num_classes=10).double().train(training)
-    rng = np.random.default_rng(11)
+    # seed 12, not 11: from seed 11 one of resnet18's pre-activations lies within float32 rounding of a ReLU's
+    # kink, and which side a float32 step puts it on is a lottery that moves the gradients 50-fold (noise of
+    # twice torch's rounding added to every GEMM's result flipped it in 1 of 6 tries, oneDNN 2's matmul
+    # did); from seeds 12-15 none of 6 tries came within 0.6 of the bound below
+    rng = np.random.default_rng(12)
     x, target = torch.tensor(rng.uniform(-1, 1, (2, 3, 64, 64))), torch.tensor([3, 8])
     truth_loss, truth = training_step(model, x, target, torch.float64)  # float64 truth: some gradients are 0 in exact arithmetic
     # FFTW_ESTIMATE: each of resnet18's shapes planned in microseconds (options reach every layer)

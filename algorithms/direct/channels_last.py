@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import torch
 
+from ..blas import product
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
 from .flat_grid import FlatGrid
@@ -87,7 +88,7 @@ class ChannelsLastGemm:
 
     def _gathered_products(self):
         for run in self.runs:
-            torch.mm(self._gathered(run), self.filters.t(), out=self.result[run.start:run.start + run.outputs])
+            product(self._gathered(run), self.filters.t(), self.result[run.start:run.start + run.outputs])
 
     def _sliced_products(self):
         C = self.spec.C
@@ -96,10 +97,7 @@ class ChannelsLastGemm:
             result = self.result[start:start + n]
             for tap, offset in enumerate(self.offsets):
                 rows, filters = self.padded[start + offset:start + offset + n], self.filters[tap * C:(tap + 1) * C]
-                if tap == 0:
-                    torch.mm(rows, filters, out=result)
-                else:
-                    result.addmm_(rows, filters)
+                product(rows, filters, result, accumulate=tap > 0)
 
     def __call__(self, x, w, out):
         spec = self.spec

@@ -40,6 +40,7 @@ import torch
 
 from convbench.core.selection import direct_gathers_by_windows
 
+from ..blas import product
 from ..padding import embed
 from .flat_grid import FlatGrid
 
@@ -140,9 +141,9 @@ class ShiftedGemm:
         for start, n, block in self._blocks():
             result = self.result[:, start:start + n]
             if g == 1:
-                torch.mm(self.filters, block, out=result)
+                product(self.filters, block, result)
             else:
-                result.view(g, spec.K // g, n).copy_(torch.matmul(filters, block.view(g, -1, n)))
+                product(filters, block.view(g, -1, n), result.view(g, spec.K // g, n))
         if self.gather:
             result = self.result.view(spec.K, spec.N, spec.P, spec.Q)
         else:

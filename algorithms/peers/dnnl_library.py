@@ -53,8 +53,17 @@ def _declare(lib) -> None:
         "dnnl_engine_create": ([ctypes.POINTER(P), ctypes.c_int, ctypes.c_size_t], ctypes.c_int),
         "dnnl_stream_create": ([ctypes.POINTER(P), P, ctypes.c_uint], ctypes.c_int),
         "dnnl_stream_wait": ([P], ctypes.c_int),
+        "dnnl_stream_destroy": ([P], ctypes.c_int),
         "dnnl_memory_desc_init_by_tag": ([P, ctypes.c_int, Dims, ctypes.c_int, ctypes.c_int], ctypes.c_int),
         "dnnl_memory_desc_equal": ([P, P], ctypes.c_int),
+        "dnnl_memory_desc_init_by_strides": ([P, ctypes.c_int, Dims, ctypes.c_int, Dims], ctypes.c_int),
+        "dnnl_matmul_desc_init": ([P, P, P, P, P], ctypes.c_int),
+        "dnnl_primitive_attr_create": ([ctypes.POINTER(P)], ctypes.c_int),
+        "dnnl_primitive_attr_set_post_ops": ([P, P], ctypes.c_int),
+        "dnnl_primitive_attr_destroy": ([P], ctypes.c_int),
+        "dnnl_post_ops_create": ([ctypes.POINTER(P)], ctypes.c_int),
+        "dnnl_post_ops_append_sum": ([P, ctypes.c_float], ctypes.c_int),
+        "dnnl_post_ops_destroy": ([P], ctypes.c_int),
         "dnnl_dilated_convolution_forward_desc_init": (
             [P, ctypes.c_int, ctypes.c_int, P, P, P, P, Dims, Dims, Dims, Dims], ctypes.c_int),
         "dnnl_dilated_convolution_backward_data_desc_init": (

@@ -11,6 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+# -- the GEMM engine on the CPU ---------------------------------------------------
+# Every CPU GEMM (algorithms/blas.py) runs on torch's MKL, or on oneDNN 2's matmul where that was faster on
+# every shape measured: on an AMD CPU whose oneDNN kernels are AVX-512, MKL takes its AVX2 path there
+# (their measurements: the record)
+GEMM_ONEDNN2_VENDOR = "AuthenticAMD"
+GEMM_ONEDNN2_ISA_PREFIX = "avx512"
+# multiply-adds from which a product goes to oneDNN 2: below it the ctypes call costs more than it saves
+GEMM_ONEDNN2_MULTIPLY_ADDS_FROM = 1 << 19
+
+
+def gemm_engine(vendor: str, onednn2_isa: str) -> str:
+    """'onednn2' or 'torch': the engine of every CPU GEMM, by the CPU's vendor and the instruction set of
+    oneDNN 2's kernels on it."""
+    if vendor == GEMM_ONEDNN2_VENDOR and onednn2_isa.startswith(GEMM_ONEDNN2_ISA_PREFIX):
+        return "onednn2"
+    return "torch"
+
+
 # -- direct on the CPU --------------------------------------------------------
 # The Numba loop's innermost loop runs along an output row, so how much work it takes from the GEMMs grows
 # with the row's length: each rule below names the rows it holds on (their measurements: the record).
