@@ -256,6 +256,7 @@ def _layer_spec(args) -> ConvSpec:
 
 def cmd_stages(args) -> int:
     from convbench.measure.roofline import measured_ceilings
+    from convbench.algorithms import blas
 
     if args.signal and args.peer:
         raise ConvError("--peer nnpack: NNPACK's phases are of 2-D convolutions; expected no --peer with --signal")
@@ -295,7 +296,8 @@ def cmd_stages(args) -> int:
         ceilings = measured_ceilings()
         console.print(f"bound = max(bytes / {ceilings.bytes_per_second / 1e9:.1f} GB/s copy, "
                       f"flops / {ceilings.flops_per_second / 1e9:.0f} GFLOP/s fp32 FMA peak), both measured "
-                      f"here now (torch's sgemm reaches {ceilings.sgemm_flops_per_second / 1e9:.0f}); bytes and "
+                      f"here now (torch's sgemm reaches {ceilings.sgemm_flops_per_second / 1e9:.0f}, our GEMMs' "
+                      f"engine, {blas.engine()}, {ceilings.engine_sgemm_flops_per_second / 1e9:.0f}); bytes and "
                       "flops are counted from the shapes (a bound, not a measurement)")
     return 0
 

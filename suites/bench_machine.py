@@ -32,6 +32,16 @@ class Sgemm:
 
     track_torch_sgemm_gflops.unit = "GFLOP/s"
 
+    def track_algorithms_sgemm_gflops(self):
+        """The same product on the engine our algorithms' GEMMs run on (algorithms/blas.py)."""
+        from convbench.algorithms import blas
+
+        a, b = torch.from_numpy(self.a), torch.from_numpy(self.b)
+        out = torch.empty(SIZE, SIZE)
+        return 2 * SIZE**3 / median_seconds(lambda: blas.product(a, b, out), repeats=5) / 1e9
+
+    track_algorithms_sgemm_gflops.unit = "GFLOP/s"
+
     def track_fma_peak_gflops(self):
         """The cores' fp32 FMA throughput (convbench.measure.fma_peak): the roofline's compute ceiling."""
         from convbench.measure.fma_peak import fma_peak_flops

@@ -9,7 +9,8 @@ per process, with the timing protocol every comparison uses:
 - peak: the cores' fp32 FMA throughput (convbench.measure.fma_peak), not a GEMM
   library's: a stage at the bound is as fast as the cores allow, where MKL's
   sgemm on an AMD chip leaves part of them idle. torch's sgemm on 2048 x 2048
-  matrices is measured beside it, for the record (bench_machine.Sgemm charts both).
+  matrices is measured beside it, for the record, and the same product on the engine our
+  algorithms' GEMMs run on (algorithms/blas.py; bench_machine.Sgemm charts all three).
 A bound is a bound: computed, never a measurement of the stage.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Ceilings:
     bytes_per_second: float
     flops_per_second: float                        # the fp32 FMA peak
     sgemm_flops_per_second: float | None = None    # torch's sgemm, what its BLAS reaches
+    engine_sgemm_flops_per_second: float | None = None  # the same on our GEMMs' engine (blas.engine())
 
     def bound_seconds(self, work) -> float:
         """The roofline's lower bound for a stage's algorithms.work.Work."""
@@ -44,11 +46,14 @@ def measured_ceilings(repeats: int = 5) -> Ceilings:
 
     source = np.ones(COPY_BYTES // 4, dtype=np.float32)
     target = np.empty_like(source)
+    from convbench.algorithms import blas
+
     a, b = torch.ones(SGEMM_SIZE, SGEMM_SIZE), torch.ones(SGEMM_SIZE, SGEMM_SIZE)
-    times = alternating_medians({"copy": lambda: np.copyto(target, source), "sgemm": lambda: torch.mm(a, b)},
-                                repeats)
+    out = torch.empty(SGEMM_SIZE, SGEMM_SIZE)
+    times = alternating_medians({"copy": lambda: np.copyto(target, source), "sgemm": lambda: torch.mm(a, b),
+                                 "engine": lambda: blas.product(a, b, out)}, repeats)
     return Ceilings(2 * COPY_BYTES / times["copy"], max(fma_peak_flops(repeats=repeats).values()),
-                    2 * SGEMM_SIZE**3 / times["sgemm"])
+                    2 * SGEMM_SIZE**3 / times["sgemm"], 2 * SGEMM_SIZE**3 / times["engine"])
 
 
 def calibration() -> dict:

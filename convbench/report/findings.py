@@ -28,6 +28,7 @@ SUITE_TABLES = [
     ("bench_speed_targets.SpeedTargets.track_speedup", "Speed targets (x faster than the peer)", None),
     ("bench_machine.Sgemm.track_fma_peak_gflops", "fp32 FMA peak (what the cores do: the roofline's ceiling)", None),
     ("bench_machine.Sgemm.track_torch_sgemm_gflops", "torch sgemm at 2048 (what this machine's GEMM reaches)", None),
+    ("bench_machine.Sgemm.track_algorithms_sgemm_gflops", "sgemm at 2048 on our algorithms' GEMM engine", None),
     ("bench_machine.Copy.track_copy_gbps", "Copy of 64 MiB", None),
 ]
 
