@@ -95,16 +95,24 @@ class _Primitive:
         lib.dnnl_stream_wait(self._stream)
 
 
-def _stream():
-    """This thread's oneDNN stream, made on its first product and kept while the thread lives."""
-    stream = getattr(_per_thread, "stream", None)
-    if stream is None:
-        lib, engine = library._loaded()[:2]
-        stream = library.P()
-        library._check(lib.dnnl_stream_create(ctypes.byref(stream), engine, 1), "stream")
-        _per_thread.stream = stream
-        weakref.finalize(threading.current_thread(), lib.dnnl_stream_destroy, stream)
-    return stream
+class _ThreadState:
+    """One thread's stream and primitives, for one loaded library: a reload (a test clears the loader's cache)
+    brings a new engine, on which the old stream and primitives cannot run, so the thread starts afresh."""
+
+    def __init__(self, lib, engine):
+        self.engine = engine.value
+        self.stream = library.P()
+        library._check(lib.dnnl_stream_create(ctypes.byref(self.stream), engine, 1), "stream")
+        weakref.finalize(self, lib.dnnl_stream_destroy, self.stream)
+        self.primitives: dict = {}
+
+
+def _thread_state() -> _ThreadState:
+    lib, engine = library._loaded()[:2]
+    state = getattr(_per_thread, "state", None)
+    if state is None or state.engine != engine.value:
+        state = _per_thread.state = _ThreadState(lib, engine)
+    return state
 
 
 def _same_rank(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor):
@@ -122,16 +130,14 @@ def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool
     a, b = _same_rank(a, b, out)
     key = (tuple(a.shape), a.stride(), tuple(b.shape), b.stride(), tuple(out.shape), out.stride(), accumulate,
            torch.get_num_threads())
-    primitives = getattr(_per_thread, "primitives", None)
-    if primitives is None:
-        primitives = _per_thread.primitives = {}
-    primitive = primitives.get(key, ())
+    state = _thread_state()
+    primitive = state.primitives.get(key, ())
     if primitive == ():
         try:
-            primitive = _Primitive(a, b, out, accumulate, _stream())
+            primitive = _Primitive(a, b, out, accumulate, state.stream)
         except library.ConvError:
             primitive = None
-        primitives[key] = primitive
+        state.primitives[key] = primitive
     if primitive is None:
         return False
     primitive(a, b, out)

@@ -122,7 +122,7 @@ def test_a_new_thread_count_gets_its_own_primitive():
             assert onednn_matmul.matmul(a, b, out) and close(out, oracle(a, b))
     finally:
         torch.set_num_threads(before)
-    counts = {key[-1] for key in onednn_matmul._per_thread.primitives if key[0] == (128, 96)}
+    counts = {key[-1] for key in onednn_matmul._thread_state().primitives if key[0] == (128, 96)}
     assert counts == {1, before}
 
 
@@ -142,3 +142,18 @@ def test_an_unknown_engine_in_the_environment_is_refused(monkeypatch):
         monkeypatch.delenv("CONVBENCH_GEMM")
         blas.engine.cache_clear()
     assert blas.engine() in blas.ENGINES
+
+
+def test_a_reloaded_library_gets_new_primitives_on_its_own_engine():
+    """The loader's cache cleared (as a test of a missing library does) brings a new engine: products made
+    before on the old one are made again, not run on a stream of the old engine."""
+    need_onednn2()
+    from convbench.algorithms.peers import dnnl_library
+
+    rng = np.random.default_rng(12)
+    a, b = operands(rng, (128, 96), (96, 64))
+    assert onednn_matmul.matmul(a, b, torch.empty(128, 64))
+    dnnl_library._loaded.cache_clear()
+    for a, b in ((a, b), operands(rng, (130, 96), (96, 64))):  # one made before, one new
+        out = torch.empty(a.shape[0], 64)
+        assert onednn_matmul.matmul(a, b, out) and close(out, oracle(a, b))
