@@ -47,8 +47,7 @@ def engine() -> str:
 def product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool = False) -> torch.Tensor:
     """out = a @ b, or out += a @ b with accumulate (torch.matmul's broadcasting), on this process's engine."""
     if (engine() == "onednn2" and a.dtype == b.dtype == out.dtype == torch.float32
-            and a.shape[-2] * a.shape[-1] * b.shape[-1] * (out.numel() // max(1, out.shape[-2] * out.shape[-1]))
-            >= selection.GEMM_ONEDNN2_MULTIPLY_ADDS_FROM
+            and out.numel() * a.shape[-1] >= selection.GEMM_ONEDNN2_MULTIPLY_ADDS_FROM  # each output: K of them
             and onednn_matmul.matmul(a, b, out, accumulate)):
         return out
     if accumulate:

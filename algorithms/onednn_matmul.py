@@ -48,11 +48,9 @@ def _desc(tensor: torch.Tensor):
 class _Primitive:
     """One matmul geometry's primitive and the three memory objects its calls point at their arrays."""
 
-    def __init__(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool, stream):
-        lib, engine, _, why = library._loaded()
-        if why:
-            raise library.ConvError(why)
-        self._lib, self._stream, self._owned = lib, stream, []
+    def __init__(self, state: "_ThreadState", a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool):
+        lib, engine = state.lib, state.engine
+        self._lib, self._stream, self._owned = lib, state.stream, []
         weakref.finalize(self, library._release, lib, self._owned)
         descs = [_desc(t) for t in (a, b, out)]
         op = ctypes.create_string_buffer(MATMUL_DESC_BYTES)
@@ -69,21 +67,11 @@ class _Primitive:
         pd = library.P()
         library._check(lib.dnnl_primitive_desc_create(ctypes.byref(pd), op, attr, engine, None), "matmul")
         self._owned.append(("dnnl_primitive_desc_destroy", pd))
-        name = ctypes.c_char_p()
-        library._check(lib.dnnl_primitive_desc_query(pd, library.QUERY_IMPLEMENTATION, 0, ctypes.byref(name)),
-                       "implementation query")
-        self.implementation = name.value.decode()
+        self.implementation = library.implementation(pd)
         if library.is_reference(self.implementation):
             raise library.ConvError(f"oneDNN runs this matmul on its reference kernel {self.implementation!r}")
-        self._primitive = library.P()
-        library._check(lib.dnnl_primitive_create(ctypes.byref(self._primitive), pd), "primitive creation")
-        self._owned.append(("dnnl_primitive_destroy", self._primitive))
-        self._memories = []
-        for desc in descs:
-            memory = library.P()
-            library._check(lib.dnnl_memory_create(ctypes.byref(memory), desc, engine, None), "memory creation")
-            self._owned.append(("dnnl_memory_destroy", memory))
-            self._memories.append(memory)
+        self._primitive = library.create_primitive(pd, self._owned)
+        self._memories = [library.create_memory(desc, None, self._owned) for desc in descs]
         self._arguments = (library._Argument * 3)(*[library._Argument(which, memory) for which, memory
                                                     in zip((SOURCE, WEIGHTS, DESTINATION), self._memories)])
 
@@ -100,7 +88,7 @@ class _ThreadState:
     brings a new engine, on which the old stream and primitives cannot run, so the thread starts afresh."""
 
     def __init__(self, lib, engine):
-        self.engine = engine.value
+        self.lib, self.engine = lib, engine
         self.stream = library.P()
         library._check(lib.dnnl_stream_create(ctypes.byref(self.stream), engine, 1), "stream")
         weakref.finalize(self, lib.dnnl_stream_destroy, self.stream)
@@ -110,7 +98,7 @@ class _ThreadState:
 def _thread_state() -> _ThreadState:
     lib, engine = library._loaded()[:2]
     state = getattr(_per_thread, "state", None)
-    if state is None or state.engine != engine.value:
+    if state is None or state.engine.value != engine.value:
         state = _per_thread.state = _ThreadState(lib, engine)
     return state
 
@@ -124,8 +112,8 @@ def _same_rank(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor):
 def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool = False) -> bool:
     """out = a @ b (out += a @ b with accumulate) on oneDNN 2 for float32 CPU tensors of 2 or more
     dimensions, batch dimensions equal or 1 in a and b; True when it ran, False when oneDNN 2 cannot run
-    this geometry (the caller runs it elsewhere)."""
-    if out.dim() < 2 or a.dim() > out.dim() or b.dim() > out.dim():
+    this geometry, or the library is missing (the caller runs it elsewhere)."""
+    if problem() or out.dim() < 2 or a.dim() > out.dim() or b.dim() > out.dim():
         return False
     a, b = _same_rank(a, b, out)
     key = (tuple(a.shape), a.stride(), tuple(b.shape), b.stride(), tuple(out.shape), out.stride(), accumulate,
@@ -134,7 +122,7 @@ def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool
     primitive = state.primitives.get(key, ())
     if primitive == ():
         try:
-            primitive = _Primitive(a, b, out, accumulate, state.stream)
+            primitive = _Primitive(state, a, b, out, accumulate)
         except library.ConvError:
             primitive = None
         state.primitives[key] = primitive

@@ -1,5 +1,8 @@
 """Shared test helpers: the CPU algorithms and what each supports (random problems: convbench.workloads.random_inputs),
 and torch's float64 truth with the size of its sums."""
+import os
+
+import pytest
 import torch
 
 import convbench
@@ -32,6 +35,15 @@ def truth_and_sizes(convolve, x, w, b, dy, **arguments):
 # Two chips that both say 'AMD EPYC' (a Zen 4 and a Zen 5), as /proc/cpuinfo lists them
 ZEN4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\n"
 ZEN5 = "vendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\nstepping\t: 0\n"
+
+
+def need_library(what: str, missing: str) -> None:
+    """Skip with the reason when a peer's library is missing ('' when it loads), unless CONVBENCH_REQUIRE_PEERS=1
+    (.ci/run, where .ci/setup installed every one): there a missing library fails."""
+    if missing:
+        if os.environ.get("CONVBENCH_REQUIRE_PEERS") == "1":
+            pytest.fail(f"{what} is required (CONVBENCH_REQUIRE_PEERS=1) but missing: {missing}")
+        pytest.skip(f"{what}: {missing}")
 
 
 def plant_cpuinfo(monkeypatch, tmp_path, text: str, flags: str = "fpu sse2 avx avx2 avx512f"):

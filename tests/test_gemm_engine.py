@@ -1,6 +1,5 @@
 """The CPU GEMMs' engine (algorithms/blas.py): oneDNN 2's matmul where the rule picks it, torch's MKL
 elsewhere; each product against a float64 oracle, on every geometry the algorithms hand it."""
-import os
 import threading
 
 import numpy as np
@@ -10,15 +9,13 @@ import torch
 from convbench.core import selection
 from convbench.core.errors import ConvError
 from convbench.algorithms import blas, onednn_matmul
+from helpers import need_library
 
 MISSING = onednn_matmul.problem()
 
 
 def need_onednn2():
-    if MISSING:
-        if os.environ.get("CONVBENCH_REQUIRE_PEERS") == "1":
-            pytest.fail(f"oneDNN 2 is required (CONVBENCH_REQUIRE_PEERS=1) but missing: {MISSING}")
-        pytest.skip(MISSING)
+    need_library("oneDNN 2", MISSING)
 
 
 def operands(rng, a_shape, b_shape, transposed_b=False):

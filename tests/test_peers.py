@@ -4,8 +4,6 @@ recorded; each refusal by name.
 
 A peer whose library is missing is skipped with the reason, unless CONVBENCH_REQUIRE_PEERS=1 (.ci/run,
 after .ci/setup installed them all): then it fails."""
-import os
-
 import numpy as np
 import pytest
 
@@ -15,6 +13,7 @@ from convbench.core.errors import ConvError
 from convbench.core.oracle import Float64Oracle, relative_error
 from convbench.interface import registry
 from convbench.measure import runs
+from helpers import need_library
 
 CPU_PEERS = tuple(registry.CPU_PEER_VARIANTS)
 CASES = (
@@ -36,11 +35,7 @@ def _library_missing(label) -> str:
 
 
 def needs(label):
-    missing = _library_missing(label)
-    if missing:
-        if os.environ.get("CONVBENCH_REQUIRE_PEERS") == "1":
-            pytest.fail(f"{label} is required (CONVBENCH_REQUIRE_PEERS=1) but missing: {missing}")
-        pytest.skip(f"{label}: {missing}")
+    need_library(label, _library_missing(label))
 
 
 def _problem(spec, rng):

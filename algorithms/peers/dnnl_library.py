@@ -193,7 +193,7 @@ class Pass:
                             f"this CPU ({instruction_set()}): {STATUS.get(status, status)}")
         self.pd, self._owned = pd, [("dnnl_primitive_desc_destroy", pd)]
         weakref.finalize(self, _release, lib, self._owned)
-        self.implementation = self._query_implementation()
+        self.implementation = implementation(pd)
         if is_reference(self.implementation):
             raise ConvError(f"oneDNN {version()} runs the {direction} pass of {spec} on its reference kernel "
                             f"{self.implementation!r} only: not measured as {kind} convolution")
@@ -217,23 +217,11 @@ class Pass:
         self._arguments = (_Argument * len(arguments))(*[_Argument(a, m) for a, m in arguments])
         self._reads, self._writes = reads, writes
 
-    def _query_implementation(self) -> str:
-        name = ctypes.c_char_p()
-        _check(self._lib.dnnl_primitive_desc_query(self.pd, QUERY_IMPLEMENTATION, 0, ctypes.byref(name)),
-               "implementation query")
-        return name.value.decode()
-
     def _create(self, pd):
-        primitive = P()
-        _check(self._lib.dnnl_primitive_create(ctypes.byref(primitive), pd), "primitive creation")
-        self._owned.append(("dnnl_primitive_destroy", primitive))
-        return primitive
+        return create_primitive(pd, self._owned)
 
     def _memory(self, desc, handle):
-        memory = P()
-        _check(self._lib.dnnl_memory_create(ctypes.byref(memory), desc, _loaded()[1], handle), "memory creation")
-        self._owned.append(("dnnl_memory_destroy", memory))
-        return memory
+        return create_memory(desc, handle, self._owned)
 
     def _reorder(self, user, user_desc, inner, inner_desc, outgoing: bool):
         """(primitive, its two arguments): a layout change between the plain array and the kernel's."""
@@ -258,6 +246,31 @@ class Pass:
         for primitive, arguments in self._after:
             _check(lib.dnnl_primitive_execute(primitive, self._stream, 2, arguments), "reorder")
         lib.dnnl_stream_wait(self._stream)
+
+
+def implementation(pd) -> str:
+    """The name of the kernel a primitive descriptor chose (dnnl_query_impl_info_str)."""
+    name = ctypes.c_char_p()
+    _check(_loaded()[0].dnnl_primitive_desc_query(pd, QUERY_IMPLEMENTATION, 0, ctypes.byref(name)),
+           "implementation query")
+    return name.value.decode()
+
+
+def create_primitive(pd, owned: list):
+    """The primitive of pd; owned (released in reverse by _release) gets it."""
+    primitive = P()
+    _check(_loaded()[0].dnnl_primitive_create(ctypes.byref(primitive), pd), "primitive creation")
+    owned.append(("dnnl_primitive_destroy", primitive))
+    return primitive
+
+
+def create_memory(desc, handle, owned: list):
+    """A memory object of desc on the CPU engine, over handle (None: pointed at an array before each
+    call; ALLOCATE: oneDNN's own); owned gets it."""
+    memory = P()
+    _check(_loaded()[0].dnnl_memory_create(ctypes.byref(memory), desc, _loaded()[1], handle), "memory creation")
+    owned.append(("dnnl_memory_destroy", memory))
+    return memory
 
 
 def _release(lib, owned) -> None:
