@@ -10,11 +10,25 @@ for the retained rows u and columns v alone, so its work and memory shrink with
 the compression and with the support, and the padding offset is a phase.
 The products run on BLAS, and the result comes out already laid out as one
 (B,) vector per retained frequency, as the contraction wants it.
+
+The second product, (retained rows x h) complex times (h x n_cols·B) complex, has a thin inner side
+and a wide output. Where the GEMMs run on oneDNN 2 (which has no complex matmul) it is one real GEMM
+instead: [Re A | Im A] (rows x 2h) times the h data rows as interleaved (re, im) floats stacked over
+the same rows times i, (2h x 2 n_cols·B), whose output is the interleaved complex result. The first
+product writes the rows times i at no extra pass, from a third block of its matrix (-Im); what it
+costs is that first product's output, half as large again, and twice the scratch for its layout
+(convbench.core.selection.dft_rows_as_real_gemm; results/records/implementation-choices.json, row
+dft-rows-as-one-real-gemm). The inverse's first product, (P x n_rows)(n_rows x n_cols·B), is the same
+way [Re A; Im A] times the spectrum's floats, then Re(A)Y + i Im(A)Y in one pass.
 """
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from convbench.core.selection import dft_rows_as_real_gemm
+
+from .. import blas
 from ..blas import copy, interleave, matmul
 from ..work import COMPLEX, gemm_flops
 from ..padding import inside
@@ -53,17 +67,22 @@ class SupportDFT:
         self.cols_used = inside(plane_shape[1], Lw, left, step[1])
         sign = 1.0 if conjugate else -1.0
         n_cols = band.n_cols
+        self.rows_as_real = dft_rows_as_real_gemm(blas.engine())
         columns = dft_matrix(Lw, np.arange(n_cols), left + step[1] * np.arange(self.cols_used), sign)  # (n_cols, w)
-        # real input: one real GEMM against [Re; Im] of the column DFT gives both parts at once
-        self._columns = np.ascontiguousarray(np.vstack([columns.real, columns.imag]), dtype=np.float32)
-        self._rows = np.ascontiguousarray(dft_matrix(Lh, band.rows, top + step[0] * np.arange(self.rows_used), sign) * scale,
-                                          dtype=np.complex64)  # (n_rows, h)
+        # real input: one real GEMM against [Re; Im] of the column DFT gives both parts at once (and -Im,
+        # the imaginary part's share of the rows times i, where the second product is real)
+        parts = [columns.real, columns.imag] + ([-columns.imag] if self.rows_as_real else [])
+        self._columns = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+        rows = dft_matrix(Lh, band.rows, top + step[0] * np.arange(self.rows_used), sign) * scale  # (n_rows, h)
+        self._rows = np.ascontiguousarray(np.hstack([rows.real, rows.imag]) if self.rows_as_real else rows,
+                                          dtype=np.float32 if self.rows_as_real else np.complex64)
         self.batch, self.n_cols, self.n_rows = batch, n_cols, band.n_rows
         # temporaries from scratch shared with the plan's other stages
         self._scratch = scratch or Scratch()
+        stacked = 2 if self.rows_as_real else 1  # the data rows, and those times i
         self._by_row_shape = (self.rows_used, self.cols_used, batch)
-        self._half_shape = (self.rows_used, 2 * n_cols, batch)
-        self._mixed_shape = (self.rows_used, n_cols, batch)
+        self._half_shape = (self.rows_used, len(parts) * n_cols, batch)
+        self._mixed_shape = (stacked * self.rows_used, n_cols, batch)
         self._scratch.reserve(MIXED, self._by_row_shape, np.float32)  # free again once the first product has read it
         self._scratch.reserve(HALF, self._half_shape, np.float32)
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
@@ -76,8 +95,9 @@ class SupportDFT:
 
     @property
     def first_product_bytes(self) -> int:
-        """columns()' output, (h, n_cols·B) complex64: what rows() reads, whichever block of rows it makes."""
-        return self.rows_used * self.n_cols * self.batch * COMPLEX
+        """columns()' output, (h, n_cols·B) complex64, twice that with rows_as_real: what rows() reads,
+        whichever block of rows it makes."""
+        return int(np.prod(self._mixed_shape)) * COMPLEX
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         """planes: float32 (B, H, W) with H >= rows used, W >= cols used, or a view with the B planes on
@@ -87,8 +107,9 @@ class SupportDFT:
 
     def columns(self, planes: np.ndarray) -> np.ndarray | None:
         """The first product, each data row's DFT on the retained columns, laid out (h, n_cols·B) for
-        rows(): in the scratch's MIXED slot, valid until its next user. None when no data reaches the
-        grid (padding so large), whose spectrum is zero.
+        rows() (with rows_as_real, (2h, n_cols·B): the same rows times i below them): in the scratch's
+        MIXED slot, valid until its next user. None when no data reaches the grid (padding so large),
+        whose spectrum is zero.
 
         planes: (B, H, W), or any array whose last two axes are (H, W) and whose leading axes, in
         order, are the B planes (a transposed view of the filters is read as it is, not copied first).
@@ -108,8 +129,10 @@ class SupportDFT:
         half = self._scratch.view(HALF, self._half_shape, np.float32)
         matmul(self._columns, by_row, out=half)
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
-        interleave(half[:, :nc], half[:, nc:], out=mixed)
-        return mixed.reshape(h, nc * B)
+        interleave(half[:, :nc], half[:, nc:2 * nc], out=mixed[:h])
+        if self.rows_as_real:  # i·(re + i im) = -im + i re
+            interleave(half[:, 2 * nc:], half[:, :nc], out=mixed[h:])
+        return mixed.reshape(-1, nc * B)
 
     def rows(self, mixed: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:
         """Retained rows start..stop of the spectrum from columns()' product, into out
@@ -117,6 +140,9 @@ class SupportDFT:
         where columns() gave None (no data reaches the grid)."""
         if mixed is None:
             out[...] = 0
+            return out
+        if self.rows_as_real:
+            matmul(self._rows[start:stop], mixed.view(np.float32), out=out.view(np.float32))
             return out
         return matmul(self._rows[start:stop], mixed, out=out)
 
@@ -141,9 +167,12 @@ class InverseSupportDFT:
         n_cols = band.n_cols
         top, left = offset
         self.batch, self.n_rows, self.n_cols, self.P, self.Q = batch, band.n_rows, n_cols, out_rows, out_cols
-        self._rows = np.ascontiguousarray(
-            dft_matrix(Lh, top + stride[0] * np.arange(out_rows), band.rows, sign=1.0) * scale,
-            dtype=np.complex64)  # (P, n_rows)
+        rows = dft_matrix(Lh, top + stride[0] * np.arange(out_rows), band.rows, sign=1.0) * scale  # (P, n_rows)
+        # where the first product is real (dft_rows_as_real_gemm): [Re; Im] of the rows' DFT, stacked, times
+        # the spectrum's interleaved floats gives Re(A)Y over Im(A)Y, and mixed = Re(A)Y + i Im(A)Y
+        self.rows_as_real = dft_rows_as_real_gemm(blas.engine())
+        self._rows = np.ascontiguousarray(np.vstack([rows.real, rows.imag]) if self.rows_as_real else rows,
+                                          dtype=np.float32 if self.rows_as_real else np.complex64)
         v = np.arange(n_cols)
         weight = hermitian_weights(Lw)[:n_cols, None]
         columns = dft_matrix(Lw, v, left + stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)
@@ -153,9 +182,12 @@ class InverseSupportDFT:
         self._mixed_shape = (out_rows, n_cols * batch)
         self._split_shape = (out_rows, batch, 2 * n_cols)
         self._planes_shape = (out_rows, batch, out_cols)
+        self._parts_shape = (2, out_rows, n_cols * batch)  # Re(A)Y and Im(A)Y, before split is written
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
         self._scratch.reserve(MIXED, self._planes_shape, np.float32)
         self._scratch.reserve(HALF, self._split_shape, np.float32)
+        if self.rows_as_real:
+            self._scratch.reserve(HALF, self._parts_shape, np.complex64)
 
     @property
     def flops(self) -> float:
@@ -167,7 +199,13 @@ class InverseSupportDFT:
         """spectrum: (F, B) complex64 with F = n_rows * n_cols; out: float32 (B, P, Q), written in place."""
         B, nc = self.batch, self.n_cols
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
-        matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=mixed)
+        if self.rows_as_real:
+            parts = self._scratch.view(HALF, self._parts_shape, np.complex64)
+            matmul(self._rows, spectrum.reshape(self.n_rows, nc * B).view(np.float32),
+                   out=parts.view(np.float32).reshape(2 * self.P, -1))
+            torch.add(torch.from_numpy(parts[0]), torch.from_numpy(parts[1]), alpha=1j, out=torch.from_numpy(mixed))
+        else:
+            matmul(self._rows, spectrum.reshape(self.n_rows, nc * B), out=mixed)
         mixed = mixed.reshape(self.P, nc, B)
         split = self._scratch.view(HALF, self._split_shape, np.float32)
         copy(split[:, :, :nc], mixed.real.transpose(0, 2, 1))

@@ -33,7 +33,8 @@ in L2, as NNPACK blocks tiles) was within the noise of running each stage over
 every tile, measured with FFTW's transforms; so each stage runs over every tile
 (results/records/implementation-choices.json, row tiled-fft-unblocked).
 
-The complex products are one complex GEMM (cgemm) per frequency. The Gauss
+The complex products are one complex GEMM (cgemm) per frequency, or, where the GEMMs run on oneDNN 2
+and there are many tiles, one real GEMM on the filters' real embedding (complex_product.py). The Gauss
 trick (3 real GEMMs on split real and imaginary planes instead of 4 real
 multiplies per product) was slower here: 144 frequencies of (64 x 64)(64 x 200),
 cgemm 3.9 ms, Gauss 5.6-5.7 ms before even splitting the planes. Every frequency is multiplied, though
@@ -49,10 +50,12 @@ from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import FFT_TILES, tiled_filter_by_dft
+from convbench.core.selection import FFT_TILES, complex_product_embedded, tiled_filter_by_dft
 
 from ..base import StagedPlan
+from .. import blas
 from ..blas import copy, diagonal_blocks, grouped_product
+from ..complex_product import embedding_shape, times_transposed
 from ..padding import embed
 from ..work import COMPLEX, FLOAT, Work, fft_flops, gemm_flops
 from . import wisdom
@@ -108,11 +111,13 @@ class TiledFFTCPU(StagedPlan):
 
     @classmethod
     def planned_bytes(cls, spec, compression=0.0, tile: int = 16, **options) -> int:
-        """The tiles' spectra (inputs, outputs: complex64) and the filters' (T x T/2+1 each), as __init__ makes them."""
+        """The tiles' spectra (inputs, outputs: complex64) and the filters' (T x T/2+1 each, and their real
+        embedding, twice that, where the products take it), as __init__ makes them."""
         if not isinstance(tile, int) or tile < max(spec.extent_h, spec.extent_w):
             return 0  # refused by check_tiled, by name
         tiles = spec.N * -(-spec.P // (tile - spec.extent_h + 1)) * -(-spec.Q // (tile - spec.extent_w + 1))
-        return tile * (tile // 2 + 1) * (tiles * (spec.C + spec.K) + spec.K * spec.C_per_group) * 8
+        filters = (3 if complex_product_embedded(blas.engine(), tiles, spec.groups) else 1) * spec.K * spec.C_per_group
+        return tile * (tile // 2 + 1) * (tiles * (spec.C + spec.K) + filters) * 8
 
     def __init__(self, spec, compression=0.0, tile: int = 16, planner_effort=None, threads=None):
         check_tiled(spec, compression, tile)
@@ -158,6 +163,9 @@ class TiledFFTCPU(StagedPlan):
             self._W = pyfftw.empty_aligned((T, Fc, K, Cg), dtype=np.complex64)
             self._filter_fft = pyfftw.FFTW(self._filters, self._W.transpose(2, 3, 0, 1), axes=(2, 3),
                                            flags=flags, threads=threads)
+        self._embedding = None  # the filters' real embedding, where the products run as real GEMMs
+        if complex_product_embedded(blas.engine(), self.tiles, spec.groups):
+            self._embedding = np.empty(embedding_shape(T * Fc, K, Cg), dtype=np.float32)
         self._fftw_flags, self._fftw_threads = flags, threads
         if planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
@@ -232,6 +240,9 @@ class TiledFFTCPU(StagedPlan):
         self._forward.execute()
 
     def contract(self, W):
+        if self._embedding is not None:
+            times_transposed(self._spectra(self._X), W, self._embedding, out=self._spectra(self._Y))
+            return
         grouped_product(self._spectra(self._X), W, self.spec.groups, out=self._spectra(self._Y))
 
     def transform_output(self, out):

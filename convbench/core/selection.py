@@ -29,6 +29,23 @@ def gemm_engine(vendor: str, onednn2_isa: str) -> str:
     return "torch"
 
 
+# rows (tiles) from which a complex product runs as one real GEMM on its filters' embedding where the GEMMs'
+# engine is oneDNN 2 (torch's cgemm elsewhere, and with groups): on fewer, writing the embedding costs more
+# than the faster GEMM saves (algorithms/complex_product.py; its measurement: the record)
+COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM = 128
+
+
+def complex_product_embedded(engine: str, rows: int, groups: int) -> bool:
+    return engine == "onednn2" and groups == 1 and rows >= COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM
+
+
+def dft_rows_as_real_gemm(engine: str) -> bool:
+    """The pruned DFT's complex second product as one real GEMM (algorithms/fft/dft.py), where the GEMMs'
+    engine is oneDNN 2, which has no complex matmul; torch's cgemm elsewhere (the record: row
+    dft-rows-as-one-real-gemm)."""
+    return engine == "onednn2"
+
+
 # -- direct on the CPU --------------------------------------------------------
 # The Numba loop's innermost loop runs along an output row, so how much work it takes from the GEMMs grows
 # with the row's length: each rule below names the rows it holds on (their measurements: the record).

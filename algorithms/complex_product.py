@@ -1,0 +1,48 @@
+"""Complex products X W^T as one real GEMM each, on the GEMMs' engine (blas.product).
+
+oneDNN 2 has no complex matmul, and torch's complex products are MKL's cgemm, which takes its AVX2 path
+on AMD. Viewed as floats, a complex row x of C interleaved (re, im) pairs times the real embedding of
+W^T, the 2C x 2K matrix whose 2 x 2 blocks are [[re, im], [-im, re]] of W[k, c], is the interleaved
+complex row x W^T: the same 4·C·K real multiply-adds per row as cgemm, in one real GEMM that reads the
+data and writes the result where they are. Only the filters are rewritten, into twice their floats,
+once a call; that pass pays where the data has many rows (tiles) per filter row
+(convbench.core.selection.complex_product_embedded; the measurements: results/records/
+implementation-choices.json, row tiled-fft-products-on-real-embedding).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from .blas import product
+
+
+@njit(parallel=True, cache=True)
+def _embed_transposed(W, E):
+    """E[f] = the real embedding of W[f]^T, transposed: rows 2k and 2k + 1 of E[f] are conj(W[f, k]) and
+    i·conj(W[f, k]) as interleaved (re, im) floats, so E[f]^T, read in place, is the (2C, 2K) embedding."""
+    F, K, C = W.shape
+    for fk in prange(F * K):
+        f, k = fk // K, fk % K
+        w, conjugate, rotated = W[f, k], E[f, 2 * k], E[f, 2 * k + 1]
+        for c in range(C):
+            re, im = w[c].real, w[c].imag
+            conjugate[2 * c] = re
+            conjugate[2 * c + 1] = -im
+            rotated[2 * c] = im
+            rotated[2 * c + 1] = re
+
+
+def embedding_shape(frequencies: int, K: int, C: int) -> tuple:
+    """The float32 buffer times_transposed writes the filters' embedding into."""
+    return (frequencies, 2 * K, 2 * C)
+
+
+def times_transposed(X: np.ndarray, W: np.ndarray, embedding: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[f] = X[f] @ W[f]^T for complex64 X (F, M, C) and out (F, M, K), C-contiguous, and W (F, K, C),
+    as one real GEMM per f; embedding: a C-contiguous float32 buffer of embedding_shape(F, K, C)."""
+    _embed_transposed(W, embedding)
+    product(torch.from_numpy(X.view(np.float32)), torch.from_numpy(embedding).transpose(1, 2),
+            torch.from_numpy(out.view(np.float32)))
+    return out

@@ -1,0 +1,88 @@
+"""The fft's complex products as real GEMMs (where the GEMMs' engine is oneDNN 2, which has no complex
+matmul): the filters' real embedding for the tiled contraction (algorithms/complex_product.py), and the
+pruned DFTs' complex products (algorithms/fft/dft.py). Each is forced on here by the engine the rules
+read, so it runs on every machine (a product oneDNN 2 cannot take runs on torch, in the same formulation),
+and checked against a float64 oracle and against the complex formulation."""
+import numpy as np
+import pytest
+import torch
+
+import convbench
+from convbench.algorithms import blas, complex_product
+from convbench.core import selection
+from convbench.workloads.random_inputs import random_problem
+
+
+def complex_array(rng, shape):
+    return (rng.uniform(-1, 1, shape) + 1j * rng.uniform(-1, 1, shape)).astype(np.complex64)
+
+
+@pytest.mark.parametrize("engine", blas.ENGINES)
+@pytest.mark.parametrize("shape", [(3, 130, 16, 24), (5, 7, 33, 9)])  # frequencies, rows, C, K
+def test_the_embedded_product_matches_the_oracle(rng, monkeypatch, engine, shape):
+    monkeypatch.setattr(blas, "engine", lambda: engine)
+    F, M, C, K = shape
+    X, W = complex_array(rng, (F, M, C)), complex_array(rng, (F, K, C))
+    out = complex_array(rng, (F, M, K))  # what it held before must not matter
+    embedding = np.full(complex_product.embedding_shape(F, K, C), np.nan, dtype=np.float32)
+    complex_product.times_transposed(X, W, embedding, out)
+    exact = X.astype(np.complex128) @ W.astype(np.complex128).transpose(0, 2, 1)
+    assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
+
+
+def dense_oracle(spec, x, w, dy):
+    """torch's float64 forward and both gradients."""
+    xt, wt = (torch.from_numpy(a).double().requires_grad_() for a in (x, w))
+    y = torch.nn.functional.conv2d(xt, wt, stride=spec.stride, padding=spec.padding, dilation=spec.dilation,
+                                   groups=spec.groups)
+    y.backward(torch.from_numpy(dy).double())
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+
+def passes(plan, x, w, dy):
+    return plan(x, w), plan.backward_data(dy, w), plan.backward_filter(x, dy)
+
+
+def assert_close(results, oracle):
+    for got, exact, name in zip(results, oracle, ("forward", "backward_data", "backward_filter")):
+        assert np.abs(got - exact).max() <= 2e-5 * np.abs(exact).max(), name
+
+
+def planned_on(monkeypatch, engine, spec, algorithm):
+    monkeypatch.setattr(blas, "engine", lambda: engine)
+    return convbench.plan(spec, algorithm)
+
+
+def test_tiled_fft_takes_the_embedding_from_the_rule_s_rows_and_matches_the_oracle(rng, monkeypatch):
+    spec = convbench.ConvSpec(N=3, C=5, H=18, W=18, K=6, R=3, S=3, padding=1)  # 3 x 3 x 3 tiles of 8
+    x, w = random_problem(spec, rng)
+    dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
+    oracle = dense_oracle(spec, x, w, dy)
+    monkeypatch.setattr(selection, "COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM", 27)
+    embedded = planned_on(monkeypatch, "onednn2", spec, "fft tile 8")
+    assert embedded.tiles == 27 and embedded._embedding is not None
+    assert_close(passes(embedded, x, w, dy), oracle)
+    assert planned_on(monkeypatch, "torch", spec, "fft tile 8")._embedding is None
+    monkeypatch.setattr(selection, "COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM", 28)
+    assert planned_on(monkeypatch, "onednn2", spec, "fft tile 8")._embedding is None
+    grouped = convbench.ConvSpec(N=3, C=6, H=18, W=18, K=6, R=3, S=3, padding=1, groups=2)
+    monkeypatch.setattr(selection, "COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM", 1)
+    assert planned_on(monkeypatch, "onednn2", grouped, "fft tile 8")._embedding is None  # torch's grouped cgemm
+
+
+@pytest.mark.parametrize("spec", [
+    convbench.ConvSpec(N=2, C=3, H=14, W=11, K=4, R=5, S=3, padding=(2, 1)),
+    convbench.ConvSpec(N=2, C=4, H=15, W=15, K=6, R=3, S=3, padding=1, stride=2, dilation=2),
+], ids=["padded", "strided, dilated"])
+def test_the_pruned_dft_s_real_products_match_the_oracle_and_the_complex_ones(rng, monkeypatch, spec):
+    x, w = random_problem(spec, rng)
+    dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
+    oracle = dense_oracle(spec, x, w, dy)
+    real = planned_on(monkeypatch, "onednn2", spec, "fft")
+    assert real._filter._dft.rows_as_real and real._output._dft.rows_as_real
+    complex_ = planned_on(monkeypatch, "torch", spec, "fft")
+    assert not complex_._filter._dft.rows_as_real
+    by_real, by_complex = passes(real, x, w, dy), passes(complex_, x, w, dy)
+    assert_close(by_real, oracle)
+    for a, b in zip(by_real, by_complex):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * np.abs(b).max())
