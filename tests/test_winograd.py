@@ -227,7 +227,8 @@ def test_a_blocked_plan_plans_for_one_block_of_transformed_filters_not_all():
 
 
 def test_tile_blocks_start_where_the_transformed_inputs_outgrow_the_caches():
-    from convbench.core.selection import WINOGRAD_TILE_BLOCK_BYTES, WINOGRAD_TILE_BLOCKS_ABOVE, winograd_tile_rows
+    from convbench.core.selection import (WINOGRAD_TILE_BLOCK_BYTES, WINOGRAD_TILE_BLOCKS_ABOVE,
+                                          WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2, winograd_tile_rows)
     assert winograd_tile_rows(36, 14, 14, 64, False) == 14  # ResNet-18's 64@56 at N=1, F(4x4): 1.7 MiB, the stages
     rows = winograd_tile_rows(36, 14, 112, 64, False)  # at N=8: 13.8 MiB, blocks of rows
     assert rows < 112 and rows * 36 * 14 * 64 * 4 <= WINOGRAD_TILE_BLOCK_BYTES < (rows + 1) * 36 * 14 * 64 * 4
@@ -235,6 +236,10 @@ def test_tile_blocks_start_where_the_transformed_inputs_outgrow_the_caches():
     assert winograd_tile_rows(36, 14, 112, 64, False, groups=2) == 112
     fits = WINOGRAD_TILE_BLOCKS_ABOVE // (36 * 14 * 64 * 4)
     assert winograd_tile_rows(36, 14, fits, 64, False) == fits and winograd_tile_rows(36, 14, fits + 1, 64, False) < fits
+    fits = WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2 // (36 * 14 * 64 * 4)  # with the GEMMs on oneDNN 2: from less
+    assert WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2 < WINOGRAD_TILE_BLOCKS_ABOVE
+    assert winograd_tile_rows(36, 14, fits, 64, False, engine="onednn2") == fits
+    assert winograd_tile_rows(36, 14, fits + 1, 64, False, engine="onednn2") < fits
 
 
 @pytest.mark.parametrize("tile", TILES)
@@ -244,6 +249,7 @@ def test_tile_blocks_compute_what_the_separate_stages_compute(rng, tile, monkeyp
     spec = convbench.ConvSpec(N=2, C=8, H=2 * tile + 1, W=3 * tile + 1, K=5, R=3, S=3, padding=1)
     row = (tile + 2) ** 2 * -(-spec.Q // tile) * spec.C * 4
     monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCKS_ABOVE", 0)
+    monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2", 0)
     monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCK_BYTES", 4 * row)
     blocked = convbench.plan(spec, "winograd", tile=tile)
     rows = spec.N * blocked.tiles_h

@@ -6,6 +6,7 @@ import numpy as np
 from convbench.core.errors import ConvError
 from convbench.core.selection import winograd_filter_block, winograd_tile_rows
 
+from .. import blas
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, grouped_product, matmul
 from ..work import FLOAT, Work, gemm_flops
@@ -91,7 +92,7 @@ class WinogradCPU(StagedPlan):
             self._U_block = np.empty(n * n * self.filter_block * spec.C, dtype=np.float32)
             self._M_block = np.empty(n * n * tiles * self.filter_block, dtype=np.float32)
         self.tile_rows = winograd_tile_rows(n * n, self.tiles_w, spec.N * self.tiles_h, spec.C,
-                                            self.filter_block < spec.K, spec.groups)
+                                            self.filter_block < spec.K, spec.groups, blas.engine())
 
     def stage_work(self) -> dict:
         """The transforms counted as the dense products they are written as (G g G^T by the

@@ -201,17 +201,22 @@ def winograd_filter_block(points: int, K: int, C_per_group: int, groups: int = 1
 # and the output transform by blocks of tile rows, each block's transforms still in cache when multiplied
 # (its measurement: the record)
 WINOGRAD_TILE_BLOCKS_ABOVE = 8 << 20
+# ... where the GEMMs run on oneDNN 2, whose kernels lose less on a block's thinner GEMMs (the record)
+WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2 = 6 << 20
 # bytes of one block of transformed inputs (its measurement: the record)
 WINOGRAD_TILE_BLOCK_BYTES = 2 << 20
 
 
-def winograd_tile_rows(points: int, tiles_w: int, rows: int, C: int, filters_blocked: bool, groups: int = 1) -> int:
+def winograd_tile_rows(points: int, tiles_w: int, rows: int, C: int, filters_blocked: bool, groups: int = 1,
+                       engine: str = "torch") -> int:
     """Rows of tiles per block of Winograd's fused input transform, contraction and output transform: rows
-    (one block, the separate stages) unless the transformed inputs outgrow WINOGRAD_TILE_BLOCKS_ABOVE; then
-    as many as fill WINOGRAD_TILE_BLOCK_BYTES, at least one. Grouped layers, and layers whose filters run by
-    blocks (winograd_filter_block: every block of tiles would read them all again), keep the stages."""
+    (one block, the separate stages) unless the transformed inputs outgrow WINOGRAD_TILE_BLOCKS_ABOVE (with
+    the GEMMs on oneDNN 2: WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2); then as many as fill WINOGRAD_TILE_BLOCK_BYTES,
+    at least one. Grouped layers, and layers whose filters run by blocks (winograd_filter_block: every block
+    of tiles would read them all again), keep the stages."""
     row = points * tiles_w * C * 4  # one row of tiles' transform
-    if groups > 1 or filters_blocked or rows * row <= WINOGRAD_TILE_BLOCKS_ABOVE:
+    above = WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2 if engine == "onednn2" else WINOGRAD_TILE_BLOCKS_ABOVE
+    if groups > 1 or filters_blocked or rows * row <= above:
         return rows
     return min(rows, max(1, WINOGRAD_TILE_BLOCK_BYTES // row))
 
