@@ -239,9 +239,13 @@ class Plan:
         return self._data_gradient
 
     def _backward_filter(self, x, dy, reuse_forward=False):
-        from .gradients import filter_gradient_gemm
+        from .gradients import ShiftedFilterGradient, filter_gradient_gemm
 
-        return filter_gradient_gemm(x, dy, self.spec)
+        if self.spec.stride != (1, 1):
+            return filter_gradient_gemm(x, dy, self.spec)
+        if getattr(self, "_filter_gradient", None) is None:  # its padded grids, kept for the next call
+            self._filter_gradient = ShiftedFilterGradient(self.spec)
+        return self._filter_gradient(x, dy)
 
     def float64(self):
         """What this plan computes, in float64, with its exact adjoints (__call__, backward_data,

@@ -10,8 +10,8 @@ shape and the two re-laid-out operands.
 backward-filter as GEMMs: dw[:, :, r, s] = sum over (n, p, q) of dy times
 the window of the padded input that tap (r, s) read, one
 (K x N·P·Q)(N·P·Q x C) product per tap (per group: (K/g x N·P·Q)(N·P·Q x C/g)),
-on torch's BLAS (blas.py's pool); at stride 1 the windows are shifted slices
-of the flat padded images, read in place.
+on the GEMMs' engine (blas.py's pool); at stride 1 the windows are blocks of
+consecutive rows of the flat, channels-last padded images, read in place.
 """
 from __future__ import annotations
 
@@ -64,32 +64,42 @@ class DataGradient:
 def filter_gradient_gemm(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
     """dw (K, C/groups, R, S), one GEMM per tap (r, s) (and group) over the input window it read."""
     if spec.stride == (1, 1):
-        return filter_gradient_shifted(x, dy, spec)
+        return ShiftedFilterGradient(spec)(x, dy)
     return filter_gradient_windows(x, dy, spec)
 
 
-def filter_gradient_shifted(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """Stride 1, as the forward's GEMM path lays it out (direct/gemm.py): the padded images stored
-    flat, channel by channel, so the window tap (r, s) read is a plain shifted slice of them, and
-    dy on the same padded grid (zeros where no output sits); each tap is then one
-    (K x L)(L x C) GEMM of two slices that BLAS reads in place, where a copy of every strided
-    window took the time (ResNet-18 64@56, N=8: 0.32x torch's backward-filter with the copies)."""
-    N, C, K, g = spec.N, spec.C, spec.K, spec.groups
-    rows, cols = spec.H + 2 * spec.pad_h, spec.W + 2 * spec.pad_w
-    images = torch.zeros(C, N, rows, cols)
-    images[:, :, spec.pad_h:spec.pad_h + spec.H, spec.pad_w:spec.pad_w + spec.W].copy_(
-        torch.from_numpy(x).permute(1, 0, 2, 3))
-    grid = torch.zeros(K, N, rows, cols)
-    grid[:, :, :spec.P, :spec.Q].copy_(torch.from_numpy(dy).permute(1, 0, 2, 3))
-    images, grid = images.reshape(g, C // g, -1), grid.reshape(g, K // g, -1)
-    # the last output's window ends at the grid's last position: every output lies in the first L
-    length = images.shape[-1] - (spec.extent_h - 1) * cols - (spec.extent_w - 1)
-    dw = torch.empty(spec.R, spec.S, g, K // g, C // g)
-    for r in range(spec.R):
-        for s in range(spec.S):
-            offset = r * spec.dil_h * cols + s * spec.dil_w
-            product(grid[:, :, :length], images[:, :, offset:offset + length].transpose(1, 2), dw[r, s])
-    return dw.reshape(spec.R, spec.S, K, C // g).permute(2, 3, 0, 1).contiguous().numpy()
+class ShiftedFilterGradient:
+    """Stride 1, one (K x L)(L x C) GEMM per tap of two slices that BLAS reads in place: the padded images
+    stored flat and channels-last, (N·rows·cols, C), so that the window tap (r, s) read is a block of
+    consecutive rows of them, and dy on the same padded grid, channel by channel (zeros where no output
+    sits). A copy of every strided window took the time (ResNet-18 64@56, N=8: 0.32x torch's
+    backward-filter with the copies), and the images channel by channel, read transposed, made the GEMMs
+    slower (results/records/implementation-choices.json, row filter-gradient-images-channels-last).
+    The padded grids are kept (a plan keeps this object): their zeros are written once, and a call
+    writes only the images and dy into them, not the first touch of fresh pages."""
+
+    def __init__(self, spec: ConvSpec):
+        self.spec = spec
+        rows, cols = spec.H + 2 * spec.pad_h, spec.W + 2 * spec.pad_w
+        self._images = torch.zeros(spec.N, rows, cols, spec.C)
+        self._grid = torch.zeros(spec.K, spec.N, rows, cols)
+        self._dw = torch.empty(spec.R, spec.S, spec.groups, spec.K // spec.groups, spec.C_per_group)
+
+    def __call__(self, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        spec, g = self.spec, self.spec.groups
+        N, rows, cols, C = self._images.shape
+        self._images[:, spec.pad_h:spec.pad_h + spec.H, spec.pad_w:spec.pad_w + spec.W].copy_(
+            torch.from_numpy(x).permute(0, 2, 3, 1))
+        self._grid[:, :, :spec.P, :spec.Q].copy_(torch.from_numpy(dy).permute(1, 0, 2, 3))
+        images = self._images.reshape(-1, g, C // g).transpose(0, 1)  # (g, N·rows·cols, C/g)
+        grid = self._grid.reshape(g, spec.K // g, -1)
+        # the last output's window ends at the grid's last position: every output lies in the first L
+        length = images.shape[1] - (spec.extent_h - 1) * cols - (spec.extent_w - 1)
+        for r in range(spec.R):
+            for s in range(spec.S):
+                offset = r * spec.dil_h * cols + s * spec.dil_w
+                product(grid[:, :, :length], images[:, offset:offset + length], self._dw[r, s])
+        return self._dw.reshape(spec.R, spec.S, spec.K, -1).permute(2, 3, 0, 1).contiguous().numpy()
 
 
 def filter_gradient_windows(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:

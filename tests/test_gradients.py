@@ -41,6 +41,21 @@ def test_both_passes_with_groups_and_dilation_match_the_oracle(label, depthwise,
     check_gradients(label, data.draw(specs_for(label, grouped=True, depthwise=depthwise)), seed)
 
 
+@pytest.mark.parametrize("spec", [convbench.ConvSpec(N=2, C=3, H=9, W=11, K=4, R=3, S=3, padding=1),
+                                  convbench.ConvSpec(N=3, C=4, H=10, W=7, K=6, R=3, S=2, padding=(2, 1), dilation=2,
+                                                     groups=2)], ids=str)
+def test_the_direct_filter_gradient_s_kept_grids_serve_call_after_call(spec):
+    """The stride-1 filter gradient keeps its padded grids between calls: each call's images and dy replace
+    the last ones, and the padding around them stays zero (a large earlier x must not leak into the border)."""
+    plan = convbench.plan(spec, "direct")
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1, 1, spec.input_shape).astype(np.float32) * (100.0 if seed == 1 else 1.0)
+        dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
+        assert_within_budget("direct", "backward_filter", plan.backward_filter(x, dy), *filter_references(spec, x, dy),
+                             what=f"call {seed} on {spec}")
+
+
 @pytest.mark.parametrize("compression", [0.0, 0.25, 0.5, 0.9])
 @pytest.mark.parametrize("spec", [convbench.ConvSpec(N=2, C=3, H=11, W=9, K=4, R=3, S=4, padding=(1, 2)),
                                   convbench.ConvSpec(N=2, C=2, H=13, W=10, K=3, R=5, S=3, padding=2, stride=(2, 3)),
