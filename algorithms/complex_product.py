@@ -1,4 +1,4 @@
-"""Complex products X W^T as one real GEMM each, on the GEMMs' engine (blas.product).
+"""Complex products as one real GEMM each, on the GEMMs' engine (blas.product).
 
 oneDNN 2 has no complex matmul, and torch's complex products are MKL's cgemm, which takes its AVX2 path
 on AMD. Viewed as floats, a complex row x of C interleaved (re, im) pairs times the real embedding of
@@ -8,6 +8,12 @@ data and writes the result where they are. Only the filters are rewritten, into 
 once a call; that pass pays where the data has many rows (tiles) per filter row
 (convbench.core.selection.complex_product_embedded; the measurements: results/records/
 implementation-choices.json, row tiled-fft-products-on-real-embedding).
+
+conj(A) B, the tiled fft's filter gradient (A the output gradient's spectra, K x tiles), needs no
+embedding: with conj(A) = Ar - i Ai, the real GEMM [Ar; -Ai] (2K x tiles) times B's interleaved floats
+(tiles x 2C) gives Ar B over -Ai B, and the product is their sum with the second times i, one pass over
+the small (K x C) result. Splitting A into [Ar; -Ai] is the pass that conjugated it in place before
+(the record's row tiled-fft-filter-gradient-split-planes).
 """
 from __future__ import annotations
 
@@ -45,4 +51,17 @@ def times_transposed(X: np.ndarray, W: np.ndarray, embedding: np.ndarray, out: n
     _embed_transposed(W, embedding)
     product(torch.from_numpy(X.view(np.float32)), torch.from_numpy(embedding).transpose(1, 2),
             torch.from_numpy(out.view(np.float32)))
+    return out
+
+
+def conjugate_times(A: np.ndarray, B: np.ndarray, split: np.ndarray, parts: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[f] = conj(A[f]) @ B[f] for complex64 A (F, K, M) and B (F, M, C), C-contiguous, into complex64 out
+    (F, K, C), as one real GEMM per f; split: a float32 (F, 2K, M) buffer, parts a complex64 (F, 2K, C) one."""
+    K = A.shape[1]
+    a, halves = torch.from_numpy(A), torch.from_numpy(split)
+    halves[:, :K].copy_(a.real)
+    torch.neg(a.imag, out=halves[:, K:])
+    product(halves, torch.from_numpy(B.view(np.float32)), torch.from_numpy(parts.view(np.float32)))
+    result = torch.from_numpy(parts)
+    torch.add(result[:, :K], result[:, K:], alpha=1j, out=torch.from_numpy(out))
     return out

@@ -1,8 +1,9 @@
 """The fft's complex products as real GEMMs (where the GEMMs' engine is oneDNN 2, which has no complex
-matmul): the filters' real embedding for the tiled contraction (algorithms/complex_product.py), and the
-pruned DFTs' complex products (algorithms/fft/dft.py). Each is forced on here by the engine the rules
-read, so it runs on every machine (a product oneDNN 2 cannot take runs on torch, in the same formulation),
-and checked against a float64 oracle and against the complex formulation."""
+matmul): the filters' real embedding for the tiled contraction and the split planes for its filter
+gradient (algorithms/complex_product.py), and the pruned DFTs' complex products (algorithms/fft/dft.py).
+Each is forced on here by the engine the rules read, so it runs on every machine (a product oneDNN 2
+cannot take runs on torch, in the same formulation), and checked against a float64 oracle and against
+the complex formulation."""
 import numpy as np
 import pytest
 import torch
@@ -27,6 +28,19 @@ def test_the_embedded_product_matches_the_oracle(rng, monkeypatch, engine, shape
     embedding = np.full(complex_product.embedding_shape(F, K, C), np.nan, dtype=np.float32)
     complex_product.times_transposed(X, W, embedding, out)
     exact = X.astype(np.complex128) @ W.astype(np.complex128).transpose(0, 2, 1)
+    assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
+
+
+@pytest.mark.parametrize("engine", blas.ENGINES)
+def test_the_conjugate_product_on_split_planes_matches_the_oracle(rng, monkeypatch, engine):
+    monkeypatch.setattr(blas, "engine", lambda: engine)
+    F, K, M, C = 4, 6, 130, 10
+    A, B = complex_array(rng, (F, K, M)), complex_array(rng, (F, M, C))
+    out = complex_array(rng, (F, K, C))
+    split = np.full((F, 2 * K, M), np.nan, dtype=np.float32)
+    parts = np.full((F, 2 * K, C), np.nan, dtype=np.complex64)
+    complex_product.conjugate_times(A, B, split, parts, out)
+    exact = np.conjugate(A.astype(np.complex128)) @ B.astype(np.complex128)
     assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
 
 
@@ -62,7 +76,11 @@ def test_tiled_fft_takes_the_embedding_from_the_rule_s_rows_and_matches_the_orac
     embedded = planned_on(monkeypatch, "onednn2", spec, "fft tile 8")
     assert embedded.tiles == 27 and embedded._embedding is not None
     assert_close(passes(embedded, x, w, dy), oracle)
-    assert planned_on(monkeypatch, "torch", spec, "fft tile 8")._embedding is None
+    assert embedded._gradient_split is not None  # the filter gradient on dY's split planes
+    on_torch = planned_on(monkeypatch, "torch", spec, "fft tile 8")
+    assert on_torch._embedding is None
+    assert_close(passes(on_torch, x, w, dy), oracle)
+    assert on_torch._gradient_split is None
     monkeypatch.setattr(selection, "COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM", 28)
     assert planned_on(monkeypatch, "onednn2", spec, "fft tile 8")._embedding is None
     grouped = convbench.ConvSpec(N=3, C=6, H=18, W=18, K=6, R=3, S=3, padding=1, groups=2)

@@ -15,8 +15,8 @@ The second product, (retained rows x h) complex times (h x n_cols·B) complex, h
 and a wide output. Where the GEMMs run on oneDNN 2 (which has no complex matmul) it is one real GEMM
 instead: [Re A | Im A] (rows x 2h) times the h data rows as interleaved (re, im) floats stacked over
 the same rows times i, (2h x 2 n_cols·B), whose output is the interleaved complex result. The first
-product writes the rows times i at no extra pass, from a third block of its matrix (-Im); what it
-costs is that first product's output, half as large again, and twice the scratch for its layout
+product gives the rows times i from a third block of its matrix (-Im), and a second interleave lays
+them out; what it costs is that product's output, half as large again, and twice the scratch for it
 (convbench.core.selection.dft_rows_as_real_gemm; results/records/implementation-choices.json, row
 dft-rows-as-one-real-gemm). The inverse's first product, (P x n_rows)(n_rows x n_cols·B), is the same
 way [Re A; Im A] times the spectrum's floats, then Re(A)Y + i Im(A)Y in one pass.

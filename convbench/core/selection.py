@@ -39,6 +39,13 @@ def complex_product_embedded(engine: str, rows: int, groups: int) -> bool:
     return engine == "onednn2" and groups == 1 and rows >= COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM
 
 
+def filter_gradient_split(engine: str, groups: int) -> bool:
+    """The tiled fft's filter gradient, conj(dY) X a frequency, as one real GEMM on dY's split planes
+    (algorithms/complex_product.conjugate_times) where the GEMMs' engine is oneDNN 2; torch's cgemm
+    elsewhere and with groups (the record: row tiled-fft-filter-gradient-split-planes)."""
+    return engine == "onednn2" and groups == 1
+
+
 def dft_rows_as_real_gemm(engine: str) -> bool:
     """The pruned DFT's complex second product as one real GEMM (algorithms/fft/dft.py), where the GEMMs'
     engine is oneDNN 2, which has no complex matmul; torch's cgemm elsewhere (the record: row
