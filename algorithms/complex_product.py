@@ -9,11 +9,12 @@ once a call; that pass pays where the data has many rows (tiles) per filter row
 (convbench.core.selection.complex_product_embedded; the measurements: results/records/
 implementation-choices.json, row tiled-fft-products-on-real-embedding).
 
-conj(A) B, the tiled fft's filter gradient (A the output gradient's spectra, K x tiles), needs no
-embedding: with conj(A) = Ar - i Ai, the real GEMM [Ar; -Ai] (2K x tiles) times B's interleaved floats
-(tiles x 2C) gives Ar B over -Ai B, and the product is their sum with the second times i, one pass over
-the small (K x C) result. Splitting A into [Ar; -Ai] is the pass that conjugated it in place before
-(the record's row tiled-fft-filter-gradient-split-planes).
+A B with a B read in place, where A has few rows, needs no embedding: with A = Ar + i Ai, the real GEMM
+[Ar; Ai] (2M x K) times B's interleaved floats (K x 2N) gives Ar B over Ai B, and the product is their
+sum with the second times i, one pass over the (M x N) result; conj(A) B splits A into [Ar; -Ai]. The
+tiled fft's filter gradient, conj(dY) X (the split is the pass that conjugated dY in place before: the
+record's row tiled-fft-filter-gradient-split-planes), and the whole-image fft's contraction, a few
+images' X times each frequency's filters (row fft-contract-split-planes), take it.
 """
 from __future__ import annotations
 
@@ -54,14 +55,19 @@ def times_transposed(X: np.ndarray, W: np.ndarray, embedding: np.ndarray, out: n
     return out
 
 
-def conjugate_times(A: np.ndarray, B: np.ndarray, split: np.ndarray, parts: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out[f] = conj(A[f]) @ B[f] for complex64 A (F, K, M) and B (F, M, C), C-contiguous, into complex64 out
-    (F, K, C), as one real GEMM per f; split: a float32 (F, 2K, M) buffer, parts a complex64 (F, 2K, C) one."""
-    K = A.shape[1]
+def split_product(A: np.ndarray, B: np.ndarray, split: np.ndarray, parts: np.ndarray, out: np.ndarray,
+                  conjugate: bool = False) -> np.ndarray:
+    """out[f] = A[f] @ B[f] (conj(A[f]) @ B[f] with conjugate) for complex64 A (F, M, K) and B (F, K, N),
+    C-contiguous, into complex64 out (F, M, N), as one real GEMM per f; split: a float32 (F, 2M, K) buffer,
+    parts a complex64 (F, 2M, N) one."""
+    M = A.shape[1]
     a, halves = torch.from_numpy(A), torch.from_numpy(split)
-    halves[:, :K].copy_(a.real)
-    torch.neg(a.imag, out=halves[:, K:])
+    halves[:, :M].copy_(a.real)
+    if conjugate:
+        torch.neg(a.imag, out=halves[:, M:])
+    else:
+        halves[:, M:].copy_(a.imag)
     product(halves, torch.from_numpy(B.view(np.float32)), torch.from_numpy(parts.view(np.float32)))
     result = torch.from_numpy(parts)
-    torch.add(result[:, :K], result[:, K:], alpha=1j, out=torch.from_numpy(out))
+    torch.add(result[:, :M], result[:, M:], alpha=1j, out=torch.from_numpy(out))
     return out

@@ -1,6 +1,7 @@
 """The fft's complex products as real GEMMs (where the GEMMs' engine is oneDNN 2, which has no complex
-matmul): the filters' real embedding for the tiled contraction and the split planes for its filter
-gradient (algorithms/complex_product.py), and the pruned DFTs' complex products (algorithms/fft/dft.py).
+matmul): the filters' real embedding for the tiled contraction, the split planes for its filter gradient
+and for the whole-image contraction (algorithms/complex_product.py), and the pruned DFTs' complex
+products (algorithms/fft/dft.py).
 Each is forced on here by the engine the rules read, so it runs on every machine (a product oneDNN 2
 cannot take runs on torch, in the same formulation), and checked against a float64 oracle and against
 the complex formulation."""
@@ -32,15 +33,17 @@ def test_the_embedded_product_matches_the_oracle(rng, monkeypatch, engine, shape
 
 
 @pytest.mark.parametrize("engine", blas.ENGINES)
-def test_the_conjugate_product_on_split_planes_matches_the_oracle(rng, monkeypatch, engine):
+@pytest.mark.parametrize("conjugate", [False, True])
+def test_the_product_on_split_planes_matches_the_oracle(rng, monkeypatch, engine, conjugate):
     monkeypatch.setattr(blas, "engine", lambda: engine)
     F, K, M, C = 4, 6, 130, 10
     A, B = complex_array(rng, (F, K, M)), complex_array(rng, (F, M, C))
     out = complex_array(rng, (F, K, C))
     split = np.full((F, 2 * K, M), np.nan, dtype=np.float32)
     parts = np.full((F, 2 * K, C), np.nan, dtype=np.complex64)
-    complex_product.conjugate_times(A, B, split, parts, out)
-    exact = np.conjugate(A.astype(np.complex128)) @ B.astype(np.complex128)
+    complex_product.split_product(A, B, split, parts, out, conjugate=conjugate)
+    left = np.conjugate(A) if conjugate else A
+    exact = left.astype(np.complex128) @ B.astype(np.complex128)
     assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
 
 
@@ -91,15 +94,17 @@ def test_tiled_fft_takes_the_embedding_from_the_rule_s_rows_and_matches_the_orac
 @pytest.mark.parametrize("spec", [
     convbench.ConvSpec(N=2, C=3, H=14, W=11, K=4, R=5, S=3, padding=(2, 1)),
     convbench.ConvSpec(N=2, C=4, H=15, W=15, K=6, R=3, S=3, padding=1, stride=2, dilation=2),
-], ids=["padded", "strided, dilated"])
-def test_the_pruned_dft_s_real_products_match_the_oracle_and_the_complex_ones(rng, monkeypatch, spec):
+    convbench.ConvSpec(N=5, C=3, H=12, W=13, K=4, R=3, S=3, padding=1),  # a BLAS contraction: split planes
+], ids=["padded", "strided, dilated", "batched"])
+def test_the_whole_image_fft_s_real_products_match_the_oracle_and_the_complex_ones(rng, monkeypatch, spec):
     x, w = random_problem(spec, rng)
     dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
     oracle = dense_oracle(spec, x, w, dy)
     real = planned_on(monkeypatch, "onednn2", spec, "fft")
     assert real._filter._dft.rows_as_real and real._output._dft.rows_as_real
+    assert (real._contract_split is not None) == selection.contract_with_blas(spec.N, spec.groups)
     complex_ = planned_on(monkeypatch, "torch", spec, "fft")
-    assert not complex_._filter._dft.rows_as_real
+    assert not complex_._filter._dft.rows_as_real and complex_._contract_split is None
     by_real, by_complex = passes(real, x, w, dy), passes(complex_, x, w, dy)
     assert_close(by_real, oracle)
     for a, b in zip(by_real, by_complex):

@@ -25,8 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from convbench.core.arrays import check_compression
-from convbench.core.selection import FILTER_TRANSFORM, blocks_filter_spectrum, fft_transform
+from convbench.core.selection import (FILTER_TRANSFORM, blocks_filter_spectrum, contract_with_blas, fft_transform,
+                                      products_on_split_planes)
 
+from .. import blas
 from ..base import StagedPlan
 from ..blas import diagonal_blocks
 from ..padding import inside
@@ -56,7 +58,14 @@ class FFTCPU(BandLimited, StagedPlan):
     def planned_bytes(cls, spec, compression=0.0, **options) -> int:
         """The retained spectra of the inputs, the filters and the outputs (complex64), as __init__ makes them."""
         band = Band(fft_grid(spec), check_compression(compression))
-        return band.retained * (spec.N * spec.C + spec.K * spec.C_per_group + spec.N * spec.K) * 8
+        spectra = spec.N * spec.C + spec.K * spec.C_per_group + spec.N * spec.K
+        if cls._contracts_on_split_planes(spec):  # the split X (float32) and the product's halves
+            spectra += spec.N * spec.C + 2 * spec.N * spec.K
+        return band.retained * spectra * 8
+
+    @staticmethod
+    def _contracts_on_split_planes(spec) -> bool:
+        return contract_with_blas(spec.N, spec.groups) and products_on_split_planes(blas.engine(), spec.groups)
 
     def __init__(self, spec, compression=0.0, planner_effort=None, threads=None, filter_transform=None,
                  input_transform=None, output_transform=None):
@@ -83,6 +92,11 @@ class FFTCPU(BandLimited, StagedPlan):
         self._filter = FilterStage(self.filter_transform, spec, self.band, self._scratch, fftw)
         self._output = OutputStage(self.output_transform, spec, self.band, self._scratch, fftw)
         self._Y = np.empty((self.band.retained, spec.N, spec.K), dtype=np.complex64)
+        self._contract_split = None  # X's split planes and the product's halves, where the contraction takes them
+        if self._contracts_on_split_planes(spec):
+            F = self.band.retained
+            self._contract_split = (np.empty((F, 2 * spec.N, spec.C), dtype=np.float32),
+                                    np.empty((F, 2 * spec.N, spec.K), dtype=np.complex64))
         # per call, the filter spectrum by blocks of rows, each contracted while in cache, where the
         # contraction is BLAS's and the DFT's first product small (convbench.core.selection.blocks_filter_spectrum)
         self.blocks_filter_spectrum = blocks_filter_spectrum(self.filter_transform, spec.N, spec.groups,
@@ -172,7 +186,7 @@ class FFTCPU(BandLimited, StagedPlan):
         self._input(x)
 
     def contract(self, Wt) -> None:
-        stream_contract(self._input.X, Wt, self._Y, self.spec.groups)
+        stream_contract(self._input.X, Wt, self._Y, self.spec.groups, self._contract_split)
 
     def run(self, x, w, out) -> None:
         """A per-call forward: the filter spectrum a block of rows at a time, each block contracted
@@ -185,7 +199,7 @@ class FFTCPU(BandLimited, StagedPlan):
         self._forward_filter = None  # until every block is written
         self.transform_input(x)
         for start, stop, Wt in self._filter.by_row_blocks(w):
-            stream_contract(self._input.X[start:stop], Wt, self._Y[start:stop], self.spec.groups)
+            stream_contract(self._input.X[start:stop], Wt, self._Y[start:stop], self.spec.groups, self._contract_split)
         self._forward_filter = self._filter.spectrum  # whole now, for reuse_forward
         self.transform_output(out)
 

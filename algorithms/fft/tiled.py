@@ -50,12 +50,12 @@ from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import FFT_TILES, complex_product_embedded, filter_gradient_split, tiled_filter_by_dft
+from convbench.core.selection import FFT_TILES, complex_product_embedded, products_on_split_planes, tiled_filter_by_dft
 
 from ..base import StagedPlan
 from .. import blas
 from ..blas import copy, diagonal_blocks, grouped_product
-from ..complex_product import conjugate_times, embedding_shape, times_transposed
+from ..complex_product import embedding_shape, split_product, times_transposed
 from ..padding import embed
 from ..work import COMPLEX, FLOAT, Work, fft_flops, gemm_flops
 from . import wisdom
@@ -261,7 +261,7 @@ class TiledFFTCPU(StagedPlan):
         """dw = the sum over tiles of each tile's correlation of x with the dy block its outputs
         received, read on the R x S support: dw_kc = irfft2(sum_t conj(DY_tk) X_tc)[:R, :S], one
         (K x tiles)(tiles x C) complex GEMM per frequency (where the GEMMs run on oneDNN 2, one real GEMM on
-        DY's split planes: complex_product.conjugate_times). No tile wraps around: p + r <= T - 1.
+        DY's split planes: complex_product.split_product). No tile wraps around: p + r <= T - 1.
         X is the forward's input transform; dy's blocks go through FFTW (planned once, written
         frequency-major like X), and the inverse is evaluated on the R x S taps alone (a pruned
         inverse DFT, as the whole-image plan does), not on K·C whole T x T grids.
@@ -279,8 +279,8 @@ class TiledFFTCPU(StagedPlan):
         copy(self._dy_blocks[..., :self.step_h, :self.step_w], blocks.transpose(0, 1, 2, 4, 3, 5))
         self._dy_fft.execute()
         DY = self._DY.reshape(F, spec.K, self.tiles)
-        if self._gradient_split is not None:  # one real GEMM a frequency (complex_product.conjugate_times)
-            DW = conjugate_times(DY, self._spectra(self._X), *self._gradient_split, out=self._DW)
+        if self._gradient_split is not None:  # one real GEMM a frequency (complex_product.split_product)
+            DW = split_product(DY, self._spectra(self._X), *self._gradient_split, out=self._DW, conjugate=True)
         else:
             torch.conj_physical_(torch.from_numpy(DY))
             DW = diagonal_blocks(DY, self._spectra(self._X), spec.groups, out=self._DW)
@@ -303,7 +303,7 @@ class TiledFFTCPU(StagedPlan):
         F = T * (T // 2 + 1)
         self._DW = np.empty((F, spec.K, spec.C_per_group), dtype=np.complex64)
         self._gradient_split = None  # dy's spectra split [Re; -Im], and the product's two halves
-        if filter_gradient_split(blas.engine(), spec.groups):
+        if products_on_split_planes(blas.engine(), spec.groups):
             self._gradient_split = (np.empty((F, 2 * spec.K, self.tiles), dtype=np.float32),
                                     np.empty((F, 2 * spec.K, spec.C_per_group), dtype=np.complex64))
         # unnormalised, as FFTW's: 1/T^2 in it

@@ -39,10 +39,11 @@ def complex_product_embedded(engine: str, rows: int, groups: int) -> bool:
     return engine == "onednn2" and groups == 1 and rows >= COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM
 
 
-def filter_gradient_split(engine: str, groups: int) -> bool:
-    """The tiled fft's filter gradient, conj(dY) X a frequency, as one real GEMM on dY's split planes
-    (algorithms/complex_product.conjugate_times) where the GEMMs' engine is oneDNN 2; torch's cgemm
-    elsewhere and with groups (the record: row tiled-fft-filter-gradient-split-planes)."""
+def products_on_split_planes(engine: str, groups: int) -> bool:
+    """The tiled fft's filter gradient, conj(dY) X a frequency, and the whole-image fft's contraction (where
+    it is BLAS's), as one real GEMM on the left operand's split planes (algorithms/complex_product.
+    split_product) where the GEMMs' engine is oneDNN 2; torch's cgemm elsewhere and with groups (the
+    record: rows tiled-fft-filter-gradient-split-planes and fft-contract-split-planes)."""
     return engine == "onednn2" and groups == 1
 
 
