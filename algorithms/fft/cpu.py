@@ -56,7 +56,8 @@ class FFTCPU(BandLimited, StagedPlan):
 
     @classmethod
     def planned_bytes(cls, spec, compression=0.0, **options) -> int:
-        """The retained spectra of the inputs, the filters and the outputs (complex64), as __init__ makes them."""
+        """The retained spectra of the inputs, the filters and the outputs (complex64), and the contraction's
+        split planes where it takes them, as __init__ makes them."""
         band = Band(fft_grid(spec), check_compression(compression))
         spectra = spec.N * spec.C + spec.K * spec.C_per_group + spec.N * spec.K
         if cls._contracts_on_split_planes(spec):  # the split X (float32) and the product's halves
