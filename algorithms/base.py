@@ -189,7 +189,7 @@ class Plan:
     def backward_filter(self, x, dy, reuse_forward: bool = False) -> np.ndarray:
         """dw (K, C, R, S) float32: the gradient of <dy, plan(x, w)> with respect to w.
 
-        By default one GEMM per filter tap (gradients.filter_gradient_gemm).
+        By default one GEMM per filter tap (gradients.filter_gradient).
         reuse_forward=True asks for the transform of x that the plan's last forward call left
         (checked as in backward_data): plans that transform the input then reuse it."""
         self._check_reuse(reuse_forward, x=x)
@@ -239,12 +239,10 @@ class Plan:
         return self._data_gradient
 
     def _backward_filter(self, x, dy, reuse_forward=False):
-        from .gradients import ShiftedFilterGradient, filter_gradient_gemm
+        from .gradients import filter_gradient
 
-        if self.spec.stride != (1, 1):
-            return filter_gradient_gemm(x, dy, self.spec)
-        if getattr(self, "_filter_gradient", None) is None:  # its padded grids, kept for the next call
-            self._filter_gradient = ShiftedFilterGradient(self.spec)
+        if getattr(self, "_filter_gradient", None) is None:  # kept: its padded grids serve the next call
+            self._filter_gradient = filter_gradient(self.spec)
         return self._filter_gradient(x, dy)
 
     def float64(self):

@@ -15,6 +15,8 @@ consecutive rows of the flat, channels-last padded images, read in place.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 
@@ -61,11 +63,13 @@ class DataGradient:
         return np.ascontiguousarray(blocks).reshape(g * Cg, K // g, R, S)
 
 
-def filter_gradient_gemm(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """dw (K, C/groups, R, S), one GEMM per tap (r, s) (and group) over the input window it read."""
+def filter_gradient(spec: ConvSpec):
+    """dw = filter_gradient(spec)(x, dy), (K, C/groups, R, S): one GEMM per tap (r, s) (and group) over the
+    input window it read. At stride 1 a ShiftedFilterGradient, whose padded grids serve every call of the
+    plan that keeps it; otherwise each tap's strided window."""
     if spec.stride == (1, 1):
-        return ShiftedFilterGradient(spec)(x, dy)
-    return filter_gradient_windows(x, dy, spec)
+        return ShiftedFilterGradient(spec)
+    return partial(filter_gradient_windows, spec=spec)
 
 
 class ShiftedFilterGradient:
@@ -87,7 +91,7 @@ class ShiftedFilterGradient:
 
     def __call__(self, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
         spec, g = self.spec, self.spec.groups
-        N, rows, cols, C = self._images.shape
+        cols, C = self._images.shape[2:]
         self._images[:, spec.pad_h:spec.pad_h + spec.H, spec.pad_w:spec.pad_w + spec.W].copy_(
             torch.from_numpy(x).permute(0, 2, 3, 1))
         self._grid[:, :, :spec.P, :spec.Q].copy_(torch.from_numpy(dy).permute(1, 0, 2, 3))
