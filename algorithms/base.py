@@ -99,12 +99,18 @@ class Plan:
     # plan's buffers still hold that call's transforms; None once anything else overwrote them.
     _forward_operands = None
 
-    def __call__(self, x, w=None, out: np.ndarray | None = None) -> np.ndarray:
+    # True during a forward call made with for_backward=True (run() reads it)
+    for_backward = False
+
+    def __call__(self, x, w=None, out: np.ndarray | None = None, *, for_backward: bool = False) -> np.ndarray:
         """y = x (*) w for this plan's shapes; writes into `out` if given, and returns it.
 
         w may be left out after set_weights(w): inference with fixed filters.
+        for_backward=True: a training step's forward, whose backward passes will ask for reuse_forward=True;
+        a plan that would take a transform by blocks that overwrite one another keeps it whole instead.
         """
         given = x, w
+        self.for_backward = for_backward
         if w is None:
             out = self._run_fixed(as_conv_array(x, "x", self.spec.input_shape), out)
         else:

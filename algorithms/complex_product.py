@@ -60,14 +60,29 @@ def split_product(A: np.ndarray, B: np.ndarray, split: np.ndarray, parts: np.nda
     """out[f] = A[f] @ B[f] (conj(A[f]) @ B[f] with conjugate) for complex64 A (F, M, K) and B (F, K, N),
     C-contiguous, into complex64 out (F, M, N), as one real GEMM per f; split: a float32 (F, 2M, K) buffer,
     parts a complex64 (F, 2M, N) one."""
-    M = A.shape[1]
+    split_planes(A, split, conjugate)
+    return times_split_planes(split, B, parts, out)
+
+
+def split_planes(A: np.ndarray, split: np.ndarray, conjugate: bool = False) -> np.ndarray:
+    """split[..., :M, :] = Re A and split[..., M:, :] = Im A (-Im A with conjugate), for complex64 A
+    (..., M, K) into float32 split (..., 2M, K); any strides."""
+    M = A.shape[-2]
     a, halves = torch.from_numpy(A), torch.from_numpy(split)
-    halves[:, :M].copy_(a.real)
+    halves[..., :M, :].copy_(a.real)
     if conjugate:
-        torch.neg(a.imag, out=halves[:, M:])
+        torch.neg(a.imag, out=halves[..., M:, :])
     else:
-        halves[:, M:].copy_(a.imag)
-    product(halves, torch.from_numpy(B.view(np.float32)), torch.from_numpy(parts.view(np.float32)))
+        halves[..., M:, :].copy_(a.imag)
+    return split
+
+
+def times_split_planes(split: np.ndarray, B: np.ndarray, parts: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = A @ B from A's split planes (split_planes) and complex64 B (..., K, N), whose last axis is
+    contiguous (its interleaved floats are read in place), into complex64 out (..., M, N), which may be a
+    strided view; parts: a complex64 (..., 2M, N) buffer."""
+    M = split.shape[-2] // 2
+    product(torch.from_numpy(split), torch.from_numpy(B.view(np.float32)), torch.from_numpy(parts.view(np.float32)))
     result = torch.from_numpy(parts)
-    torch.add(result[:, :M], result[:, M:], alpha=1j, out=torch.from_numpy(out))
+    torch.add(result[..., :M, :], result[..., M:, :], alpha=1j, out=torch.from_numpy(out))
     return out

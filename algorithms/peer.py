@@ -20,7 +20,7 @@ class TorchCPU(Plan):
     backend = "cpu"
     takes_groups = takes_dilation = True
 
-    def __call__(self, x, w=None, out=None):
+    def __call__(self, x, w=None, out=None, *, for_backward=False):  # it keeps what its backward reads
         given = x, w
         x, w = self.check_inputs(x, self._fixed_weights() if w is None else w)
         with torch.no_grad():
@@ -105,7 +105,7 @@ class TorchSignalCPU(TorchCPU):
         spec = self.spec
         return dict(padding=spec.pad_w, stride=spec.stride_w, dilation=spec.dil_w, groups=spec.groups)
 
-    def __call__(self, x, w=None, out=None):
+    def __call__(self, x, w=None, out=None, *, for_backward=False):  # it keeps what its backward reads
         given = x, w
         x, w = self.check_inputs(x, self._fixed_weights() if w is None else w)
         with torch.no_grad():

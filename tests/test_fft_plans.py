@@ -4,10 +4,14 @@ import pickle
 import numpy as np
 import pytest
 
+import torch
+
 import convbench
+from convbench.algorithms import blas
 from convbench.algorithms.fft import wisdom
 from convbench.core import selection
 from convbench.workloads.random_inputs import random_problem
+from convbench.workloads.training import TrainingStep
 from error_budget import assert_matches_oracle, budget, forward_references, rounding_units
 
 SPEC = convbench.ConvSpec(N=2, C=3, H=12, W=10, K=2, R=5, S=5, padding=2)
@@ -130,10 +134,12 @@ def test_filter_spectrum_by_row_blocks_gives_the_separate_stages_results(rng, mo
     spectrum a block of rows at a time: one row a block here. Both passes, and a training step reusing
     the forward's spectrum, give what the separate stages give, and the forward is within its budget."""
     monkeypatch.setattr(selection, "FILTER_SPECTRUM_BLOCK_BYTES", 1)  # every block one row
+    monkeypatch.setattr(blas, "engine", lambda: "torch")  # where the contraction is cgemm: no column blocks
     spec = convbench.ConvSpec(N=4, C=3, H=12, W=10, K=5, R=5, S=4, padding=2)
     x, w = random_problem(spec, rng)
     dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
     blocked, separate = (convbench.plan(spec, "fft", compression=compression) for _ in range(2))
+    assert blocked.filter_block_columns == 0
     separate.blocks_filter_spectrum = False
     assert blocked.blocks_filter_spectrum and blocked._filter.rows_per_block == 1 < blocked.band.n_rows
     y = blocked(x, w)
@@ -146,6 +152,51 @@ def test_filter_spectrum_by_row_blocks_gives_the_separate_stages_results(rng, mo
         results[name] = (p(x, w), p.backward_data(dy, w), *step)
     for got, want in zip(results["blocked"], results["separate"]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("compression", [0.0, 0.5])
+@pytest.mark.parametrize("spec", [
+    convbench.ConvSpec(N=4, C=3, H=12, W=10, K=5, R=5, S=4, padding=2),
+    convbench.ConvSpec(N=5, C=4, H=15, W=13, K=6, R=3, S=3, padding=1, stride=2, dilation=2),
+], ids=["padded", "strided, dilated"])
+def test_filter_spectrum_by_column_blocks_gives_the_separate_stages_results(rng, monkeypatch, spec, compression):
+    """Where the contraction runs on X's split planes (forced here through the engine the rules read), the
+    forward and a data gradient that reuses nothing take the filter spectrum a block of columns at a time:
+    one column a block here, the last block landing where the first did. Both, and a training step, give
+    what the separate stages give, and the forward and both gradients what torch's float64 autograd gives."""
+    monkeypatch.setattr(blas, "engine", lambda: "onednn2")
+    monkeypatch.setattr(selection, "FILTER_SPECTRUM_COLUMN_BLOCK_BYTES", 1)
+    x, w = random_problem(spec, rng)
+    dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
+    blocked, separate = (convbench.plan(spec, "fft", compression=compression) for _ in range(2))
+    assert blocked.filter_block_columns == 1 < blocked.band.n_cols
+    separate.filter_block_columns, separate.blocks_filter_spectrum = 0, False
+    if compression == 0:
+        xt, wt = (torch.from_numpy(a).double().requires_grad_() for a in (x, w))
+        y = torch.nn.functional.conv2d(xt, wt, stride=spec.stride, padding=spec.padding, dilation=spec.dilation)
+        y.backward(torch.from_numpy(dy).double())
+        for got, exact in zip((blocked(x, w), blocked.backward_data(dy, w), blocked.backward_filter(x, dy)),
+                              (y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())):
+            assert np.abs(got - exact).max() <= 2e-5 * np.abs(exact).max()
+    results = {}
+    for name, p in (("blocked", blocked), ("separate", separate)):
+        results[name] = (*TrainingStep(p, dy)(x, w), p(x, w), p.backward_data(dy, w))
+    assert blocked._forward_filter is None  # the blocks overwrote one another: nothing held for reuse
+    for got, want in zip(results["blocked"], results["separate"]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_only_a_contraction_on_split_planes_takes_column_blocks(monkeypatch):
+    spec = convbench.ConvSpec(N=4, C=3, H=12, W=10, K=5, R=5, S=4, padding=2)
+    monkeypatch.setattr(blas, "engine", lambda: "onednn2")
+    whole = convbench.plan(spec, "fft")
+    assert whole.filter_block_columns == whole.band.n_cols  # all of it in one block of 4 MiB
+    assert convbench.plan(spec, "fft", filter_transform="fft").filter_block_columns == 0
+    for other in (convbench.ConvSpec(N=3, C=3, H=12, W=10, K=5, R=5, S=4, padding=2),  # the Numba stream
+                  convbench.ConvSpec(N=4, C=4, H=12, W=10, K=6, R=5, S=4, padding=2, groups=2)):
+        assert convbench.plan(other, "fft").filter_block_columns == 0
+    monkeypatch.setattr(blas, "engine", lambda: "torch")
+    assert convbench.plan(spec, "fft").filter_block_columns == 0
 
 
 def test_filter_spectrum_blocks_only_from_a_first_product_read_once_a_block(monkeypatch):

@@ -25,12 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from convbench.core.arrays import check_compression
-from convbench.core.selection import (FILTER_TRANSFORM, blocks_filter_spectrum, contract_with_blas, fft_transform,
-                                      products_on_split_planes)
+from convbench.core.selection import (FILTER_TRANSFORM, blocks_filter_spectrum, contract_with_blas,
+                                      fft_transform, filter_spectrum_block_columns, products_on_split_planes)
 
 from .. import blas
 from ..base import StagedPlan
 from ..blas import diagonal_blocks
+from ..complex_product import split_planes, times_split_planes
 from ..padding import inside
 from ..scratch import Scratch
 from ..work import COMPLEX, Work, gemm_flops
@@ -38,7 +39,7 @@ from . import adjoint, wisdom
 from .bandlimit import Band, BandLimited, fft_grid
 from .contract import stream_contract
 from .dft import InverseSupportDFT, SupportDFT
-from .stages import FilterStage, InputStage, OutputStage
+from .stages import FilterStage, InputStage, OutputStage, even_blocks
 
 
 class FFTCPU(BandLimited, StagedPlan):
@@ -102,6 +103,12 @@ class FFTCPU(BandLimited, StagedPlan):
         # contraction is BLAS's and the DFT's first product small (convbench.core.selection.blocks_filter_spectrum)
         self.blocks_filter_spectrum = blocks_filter_spectrum(self.filter_transform, spec.N, spec.groups,
                                                              self._filter.first_product_bytes)
+        # ... and where the contraction runs on X's split planes, by blocks of its columns instead, in the
+        # forward and in a data gradient with no forward's spectrum to reuse
+        # (convbench.core.selection.filter_spectrum_block_columns; 0: none)
+        column_bytes = self.band.n_rows * spec.C_per_group * spec.K * COMPLEX
+        self.filter_block_columns = filter_spectrum_block_columns(
+            self.filter_transform, self._contract_split is not None, column_bytes, self.band.n_cols)
         self._scratch.allocate()  # now, so that the plan's memory is all there (and measured) once it is built
         if uses_fftw and planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
@@ -123,7 +130,9 @@ class FFTCPU(BandLimited, StagedPlan):
         G = self._dy_band(dy)
         # Wt = conj(M . F_w) / (Lh*Lw): the product wants M . F_w, scaled for the unnormalised inverse
         held = self._forward_filter if reuse_forward else None
-        if held is not None or not self.blocks_filter_spectrum:
+        if held is None and self.filter_block_columns:
+            product = self._data_product_by_column_blocks(G, w)
+        elif held is not None or not self.blocks_filter_spectrum:
             Wt = held if held is not None else self.transform_filter(w)
             product = adjoint.data_product_conjugate(G, Wt, spec.groups)  # (F, N, C)
         else:  # the filter spectrum by blocks of rows, as the forward computes it
@@ -140,6 +149,34 @@ class FFTCPU(BandLimited, StagedPlan):
             planes = dx.reshape(spec.N * spec.C, spec.H, spec.W)[:, :rows, :cols]
             self._data_inverse(product.reshape(product.shape[0], -1), planes)
         return dx
+
+    def _data_product_by_column_blocks(self, G, w) -> np.ndarray:
+        """sum_k G[f, n, k] F_w[f, k, c] / (Lh*Lw) as (F, N, C), with F_w a block of retained columns at a
+        time (as the forward's by_column_blocks), each block's products taken while it is in cache, one real
+        GEMM a frequency on G's split planes (split once). F_w is the pruned DFT of w's planes in their own
+        (k, c) order, so each frequency's (K x C) matrix is read in place as the GEMM's right operand; the
+        forward's conj(F_w) (C x K) would have to be conjugated and transposed first
+        (results/records/implementation-choices.json, row fft-filter-spectrum-by-column-blocks)."""
+        spec, n_rows, n_cols, columns = self.spec, self.band.n_rows, self.band.n_cols, self.filter_block_columns
+        N, C, K = spec.N, spec.C, spec.K
+        if getattr(self, "_data_filter", None) is None:  # the pass's DFT and buffers, made on its first call
+            self._data_filter = SupportDFT(self.band, K * C, (spec.R, spec.S), scale=self._filter.scale,
+                                           scratch=Scratch(), step=spec.dilation, whole=False)
+            self._data_blocks = (np.empty(n_rows * columns * K * C, dtype=np.complex64),
+                                 np.empty(n_rows * columns * 2 * N * C, dtype=np.complex64))
+            self._dy_split = np.empty((self.band.retained, 2 * N, K), dtype=np.float32)
+        block, parts = self._data_blocks
+        planes = split_planes(G, self._dy_split).reshape(n_rows, n_cols, 2 * N, K)
+        product = np.empty((self.band.retained, N, C), dtype=np.complex64)
+        by_frequency = product.reshape(n_rows, n_cols, N, C)
+        mixed = self._data_filter.columns(w.reshape(K * C, spec.R, spec.S))
+        for start, stop in even_blocks(n_cols, columns):
+            width = stop - start
+            V = self._data_filter.column_block(mixed, start, stop, block[:n_rows * width * K * C].reshape(n_rows, -1))
+            times_split_planes(planes[:, start:stop], V.reshape(n_rows, width, K, C),
+                               parts[:n_rows * width * 2 * N * C].reshape(n_rows, width, 2 * N, C),
+                               by_frequency[:, start:stop])
+        return product
 
     def _dy_band(self, dy) -> np.ndarray:
         """G = M . F S* dy as (F, N, K): the pruned DFT of dy's P x Q support, its samples stride apart
@@ -190,11 +227,15 @@ class FFTCPU(BandLimited, StagedPlan):
         stream_contract(self._input.X, Wt, self._Y, self.spec.groups, self._contract_split)
 
     def run(self, x, w, out) -> None:
-        """A per-call forward: the filter spectrum a block of rows at a time, each block contracted
-        while it is still in cache instead of read back from memory (FilterStage.by_row_blocks), where
-        the contraction is BLAS's and the DFT's first product small (results/records/
-        implementation-choices.json, row fft-filter-spectrum-by-row-blocks); set_weights' inference
-        and convbench stages keep the separate stages."""
+        """A per-call forward: the filter spectrum a block at a time, each block contracted while it is
+        still in cache instead of read back from memory. Blocks of columns where the contraction runs on
+        X's split planes (_run_by_column_blocks), except in a training step's forward (for_backward),
+        whose backward pass reuses the whole spectrum; else blocks of rows (FilterStage.by_row_blocks),
+        where the contraction is BLAS's and the DFT's first product small (results/records/
+        implementation-choices.json, row fft-filter-spectrum-by-row-blocks). set_weights' inference and
+        convbench stages keep the separate stages."""
+        if self.filter_block_columns and not self.for_backward:  # a step's backward reuses the whole spectrum
+            return self._run_by_column_blocks(x, w, out)
         if not self.blocks_filter_spectrum:
             return super().run(x, w, out)
         self._forward_filter = None  # until every block is written
@@ -202,6 +243,24 @@ class FFTCPU(BandLimited, StagedPlan):
         for start, stop, Wt in self._filter.by_row_blocks(w):
             stream_contract(self._input.X[start:stop], Wt, self._Y[start:stop], self.spec.groups, self._contract_split)
         self._forward_filter = self._filter.spectrum  # whole now, for reuse_forward
+        self.transform_output(out)
+
+    def _run_by_column_blocks(self, x, w, out) -> None:
+        """run() where the contraction runs on X's split planes: X split once, then the filter spectrum a
+        block of retained columns at a time (FilterStage.by_column_blocks), each block's frequencies
+        contracted while it is in cache; no block re-reads the DFT's first product, as rows' blocks do
+        (results/records/implementation-choices.json, row fft-filter-spectrum-by-column-blocks)."""
+        spec, n_rows, n_cols = self.spec, self.band.n_rows, self.band.n_cols
+        self._forward_filter = None  # the blocks overwrite one another: a backward pass transforms w again
+        self.transform_input(x)
+        split, parts = self._contract_split
+        planes = split_planes(self._input.X.reshape(n_rows, n_cols, spec.N, spec.C),
+                              split.reshape(n_rows, n_cols, 2 * spec.N, spec.C))
+        Y = self._Y.reshape(n_rows, n_cols, spec.N, spec.K)
+        for start, stop, W in self._filter.by_column_blocks(w, self.filter_block_columns):
+            halves = parts.reshape(-1)[:n_rows * (stop - start) * 2 * spec.N * spec.K]
+            times_split_planes(planes[:, start:stop], W, halves.reshape(n_rows, stop - start, 2 * spec.N, spec.K),
+                               Y[:, start:stop])
         self.transform_output(out)
 
     def transform_output(self, out) -> None:

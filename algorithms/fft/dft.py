@@ -59,8 +59,10 @@ class SupportDFT:
     """
 
     def __init__(self, band: Band, batch: int, plane_shape, offset=(0, 0), conjugate=False, scale=1.0,
-                 scratch: Scratch | None = None, step=(1, 1)):
-        """step: the planes' rows and columns sit step apart on the grid (a dilated filter's taps)."""
+                 scratch: Scratch | None = None, step=(1, 1), whole=True):
+        """step: the planes' rows and columns sit step apart on the grid (a dilated filter's taps).
+        whole=False: no buffer for the whole spectrum (__call__'s), for a caller that takes it by blocks
+        (columns() then column_block()) into its own."""
         Lh, Lw = band.grid
         top, left = offset
         self.rows_used = inside(plane_shape[0], Lh, top, step[0])
@@ -86,7 +88,7 @@ class SupportDFT:
         self._scratch.reserve(MIXED, self._by_row_shape, np.float32)  # free again once the first product has read it
         self._scratch.reserve(HALF, self._half_shape, np.float32)
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
-        self.spectrum = np.empty((self.n_rows, n_cols * batch), dtype=np.complex64)
+        self.spectrum = np.empty((self.n_rows, n_cols * batch), dtype=np.complex64) if whole else None
 
     @property
     def flops(self) -> float:
@@ -145,6 +147,19 @@ class SupportDFT:
             matmul(self._rows[start:stop], mixed.view(np.float32), out=out.view(np.float32))
             return out
         return matmul(self._rows[start:stop], mixed, out=out)
+
+    def column_block(self, mixed: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Retained columns start..stop of the spectrum, every retained row, from columns()' product, into
+        out (n_rows, (stop - start)·B): the product reads only those columns of mixed. Zeros where
+        columns() gave None."""
+        if mixed is None:
+            out[...] = 0
+            return out
+        B = self.batch
+        if self.rows_as_real:
+            matmul(self._rows, mixed.view(np.float32)[:, 2 * start * B:2 * stop * B], out=out.view(np.float32))
+            return out
+        return matmul(self._rows, mixed[:, start * B:stop * B], out=out)
 
 
 class InverseSupportDFT:

@@ -23,6 +23,15 @@ from .layout import gather_filter_band, gather_input_band, scatter_output
 KINDS = ("dft", "fft")
 
 
+def even_blocks(count: int, most: int):
+    """(start, stop) over range(count) in as few blocks of at most `most` as cover it, their sizes within one
+    of each other: 45 rows at most 22 a block are 15 + 15 + 15, not 22 + 22 + 1, whose one-row GEMM ran
+    at a tenth of the others' rate."""
+    blocks = -(-count // max(most, 1))
+    edges = [count * i // blocks for i in range(blocks + 1)] if count else [0]
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def _fftw(src, dst, axis, direction, fftw):
     flags, threads = fftw
     return pyfftw.FFTW(src, dst, axes=(axis,), direction=direction, flags=flags, threads=threads)
@@ -139,8 +148,8 @@ class FilterStage:
 
     @property
     def spectrum(self) -> np.ndarray:
-        """The pruned DFT's whole spectrum, as the last call or by_row_blocks run to its end wrote it:
-        (F, C/groups, K)."""
+        """The pruned DFT's whole spectrum, as the last call or by_row_blocks run to its end wrote it
+        (not by_column_blocks): (F, C/groups, K)."""
         return self._dft.spectrum.reshape(-1, self.spec.C_per_group, self.spec.K)
 
     def by_row_blocks(self, w):
@@ -151,10 +160,25 @@ class FilterStage:
         spec = self.spec
         C, K, nc = spec.C_per_group, spec.K, self.band.n_cols
         mixed = self._dft.columns(self._by_channel(w))
-        for start in range(0, self.band.n_rows, self.rows_per_block):
-            stop = min(start + self.rows_per_block, self.band.n_rows)
+        for start, stop in even_blocks(self.band.n_rows, self.rows_per_block):
             block = self._dft.rows(mixed, start, stop, self._dft.spectrum[start:stop])
             yield start * nc, stop * nc, block.reshape(-1, C, K)
+
+    def by_column_blocks(self, w, columns: int):
+        """The pruned DFT's spectrum a block of its retained columns at a time, every retained row: yields
+        (start, stop, W), W the (n_rows, stop - start, C/groups, K) spectrum of columns start..stop, so
+        frequency (u, v) of the block is W[u, v - start]. Each block reads only its own columns of the DFT's
+        first product (rows' blocks re-read all of it) and is written over the whole spectrum's first
+        bytes, where the last block was, still in cache: after the last block the whole spectrum is not
+        there (spectrum)."""
+        spec = self.spec
+        C, K, n_rows = spec.C_per_group, spec.K, self.band.n_rows
+        mixed = self._dft.columns(self._by_channel(w))
+        memory = self._dft.spectrum.reshape(-1)
+        for start, stop in even_blocks(self.band.n_cols, columns):
+            block = memory[:n_rows * (stop - start) * C * K].reshape(n_rows, -1)
+            self._dft.column_block(mixed, start, stop, block)
+            yield start, stop, block.reshape(n_rows, stop - start, C, K)
 
     @staticmethod
     def _by_channel(w) -> np.ndarray:

@@ -26,7 +26,7 @@ class CudaPlan(Plan):
     block = 256  # threads a block for kernels over a flat index (_launch); a plan option where taken
     reduction_threads = REDUCTION_THREADS  # a block of the filter gradient's reduction (a plan option where taken)
 
-    def __call__(self, x, w=None, out=None):
+    def __call__(self, x, w=None, out=None, *, for_backward=False):  # it keeps what its backward reads
         x, x_from_host = as_device_input(x, "x", self.spec.input_shape)
         if w is None:
             transformed = self._fixed_weights()

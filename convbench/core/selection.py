@@ -286,6 +286,21 @@ def filter_spectrum_block_rows(row_bytes: int, rows: int) -> int:
     return max(1, min(rows, FILTER_SPECTRUM_BLOCK_BYTES // max(row_bytes, 1)))
 
 
+# bytes of filter spectrum per block of its columns (every retained row), each contracted while in cache,
+# in a per-call forward whose contraction runs on X's split planes (its measurement: the record)
+FILTER_SPECTRUM_COLUMN_BLOCK_BYTES = 8 << 20
+
+
+def filter_spectrum_block_columns(filter_transform: str, split_planes: bool, column_bytes: int, columns: int) -> int:
+    """Columns of the filter spectrum per block in a per-call forward, 0 for none: with the pruned DFT where
+    the contraction runs on X's split planes (products_on_split_planes), about
+    FILTER_SPECTRUM_COLUMN_BLOCK_BYTES, at least one, at most all. Each block reads only its own columns of
+    the DFT's first product, so no size of that product rules the blocks out (rows' blocks re-read it)."""
+    if filter_transform != "dft" or not split_planes:
+        return 0
+    return max(1, min(columns, FILTER_SPECTRUM_COLUMN_BLOCK_BYTES // max(column_bytes, 1)))
+
+
 # -- algorithm="auto", when no measured choice is stored ------------------------
 # auto: Winograd F(4x4,3x3) needs C and K at least this (its measurement: the record)
 WINOGRAD_CHANNELS_FROM = 128

@@ -15,7 +15,7 @@ class TrainingStep:
         self.plan, self.dy = plan, dy
 
     def __call__(self, x, w):
-        y = self.plan(x, w)
+        y = self.plan(x, w, for_backward=True)
         return (y, self.plan.backward_data(self.dy, w, reuse_forward=True),
                 self.plan.backward_filter(x, self.dy, reuse_forward=True))
 
