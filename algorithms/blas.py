@@ -52,6 +52,8 @@ def product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: boo
         return out
     if accumulate:
         return out.add_(torch.matmul(a, b)) if out.dim() > 2 else out.addmm_(a, b)
+    if not out.is_contiguous():  # torch's matmul folds a's batch into rows of a contiguous out only
+        return out.copy_(torch.matmul(a, b))
     return torch.matmul(a, b, out=out)
 
 

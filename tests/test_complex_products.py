@@ -102,10 +102,35 @@ def test_the_whole_image_fft_s_real_products_match_the_oracle_and_the_complex_on
     oracle = dense_oracle(spec, x, w, dy)
     real = planned_on(monkeypatch, "onednn2", spec, "fft")
     assert real._filter._dft.rows_as_real and real._output._dft.rows_as_real
-    assert (real._contract_split is not None) == selection.contract_with_blas(spec.N, spec.groups)
+    assert (real._halves is not None) == selection.contract_with_blas(spec.N, spec.groups)
     complex_ = planned_on(monkeypatch, "torch", spec, "fft")
-    assert not complex_._filter._dft.rows_as_real and complex_._contract_split is None
+    assert not complex_._filter._dft.rows_as_real and complex_._halves is None
     by_real, by_complex = passes(real, x, w, dy), passes(complex_, x, w, dy)
     assert_close(by_real, oracle)
     for a, b in zip(by_real, by_complex):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("input_transform", ["dft", "fft"])
+@pytest.mark.parametrize("compression", [0.0, 0.5])
+def test_the_input_stage_writes_the_split_planes_of_the_complex_spectrum(rng, monkeypatch, input_transform,
+                                                                         compression):
+    """Where the contraction runs on X's split planes, the input stage writes them (the pruned DFT straight
+    from its two real GEMMs, FFTW's spectrum split after it): each frequency's real (N x C) over its
+    imaginary one, the complex spectrum's parts, which spectrum() interleaves back."""
+    spec = convbench.ConvSpec(N=4, C=3, H=13, W=11, K=5, R=5, S=3, padding=(2, 1))
+    x, w = random_problem(spec, rng)
+    plans = {}
+    for engine in ("onednn2", "torch"):
+        monkeypatch.setattr(blas, "engine", lambda engine=engine: engine)
+        plans[engine] = convbench.plan(spec, "fft", compression=compression, input_transform=input_transform)
+    split, complex_ = plans["onednn2"], plans["torch"]
+    assert split._input.planes is not None and complex_._input.planes is None
+    split._input.planes[...] = np.nan  # what it held before must not matter
+    split.transform_input(x)
+    complex_.transform_input(x)
+    X = complex_._input.X
+    scale = np.abs(X).max()
+    np.testing.assert_allclose(split._input.planes[:, :spec.N], X.real, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(split._input.planes[:, spec.N:], X.imag, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(split._input.spectrum(), X, rtol=0, atol=1e-5 * scale)

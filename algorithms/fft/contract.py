@@ -2,9 +2,9 @@
 
 With a few images and no groups each product is a real matrix product and runs
 as torch's batched cgemm (see convbench.core.selection.contract_with_blas), or, where the
-GEMMs run on oneDNN 2, as one real GEMM on X's split planes (results/records/
-implementation-choices.json, row fft-contract-split-planes); below that and with groups,
-the Numba streams here.
+GEMMs run on oneDNN 2, as one real GEMM on X's split planes, which the input stage writes
+(the plan's _contract; results/records/implementation-choices.json, row fft-contract-split-planes);
+below that and with groups, the Numba streams here.
 
 numpy's batched complex matmul calls a BLAS cgemm per frequency. That is
 right when each product is a real matrix product, but with one image each
@@ -31,7 +31,6 @@ from numba import njit, prange
 from convbench.core.selection import contract_with_blas
 
 from ..blas import matmul
-from ..complex_product import split_product
 
 
 @njit(inline="always", cache=True)
@@ -74,19 +73,15 @@ def _filter_outer(X, W, Y):
                     _accumulate(Y[f, n, g], X[f, n, g, 2 * c], X[f, n, g, 2 * c + 1], w)
 
 
-def stream_contract(X: np.ndarray, W: np.ndarray, Y: np.ndarray, groups: int = 1, split=None) -> None:
+def stream_contract(X: np.ndarray, W: np.ndarray, Y: np.ndarray, groups: int = 1) -> None:
     """Y = X @ W per frequency, for C-contiguous complex64 X (F, N, C), W (F, C/groups, K), Y (F, N, K):
     with groups, the block-diagonal product (each group's C/groups channels to its K/groups outputs);
     the off-diagonal blocks are never read or multiplied. Batched BLAS (torch's pool) from a few
     images without groups, the Numba streams otherwise (convbench.core.selection.contract_with_blas).
-    split: the plan's (split, parts) buffers for F frequencies where the BLAS product runs as one real
-    GEMM on X's split planes (complex_product.split_product; selection.products_on_split_planes)."""
+    Where the GEMMs run on oneDNN 2 the plan contracts X's split planes instead (FFTCPU._contract)."""
     F, N = X.shape[0], X.shape[1]
     if contract_with_blas(N, groups):
-        if split is not None:
-            split_product(X, W, split[0][:F], split[1][:F], out=Y)
-        else:
-            matmul(X, W, out=Y)
+        matmul(X, W, out=Y)
         return
     X4 = X.view(np.float32).reshape(F, N, groups, -1)
     W4 = W.view(np.float32).reshape(F, W.shape[1], groups, -1)

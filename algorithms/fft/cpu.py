@@ -61,7 +61,7 @@ class FFTCPU(BandLimited, StagedPlan):
         split planes where it takes them, as __init__ makes them."""
         band = Band(fft_grid(spec), check_compression(compression))
         spectra = spec.N * spec.C + spec.K * spec.C_per_group + spec.N * spec.K
-        if cls._contracts_on_split_planes(spec):  # the split X (float32) and the product's halves
+        if cls._contracts_on_split_planes(spec):  # X's split planes (float32) and the product's halves
             spectra += spec.N * spec.C + 2 * spec.N * spec.K
         return band.retained * spectra * 8
 
@@ -90,15 +90,13 @@ class FFTCPU(BandLimited, StagedPlan):
         # gave (results/records/implementation-choices.json, row fft-one-fftw-thread).
         fftw = ((planner_effort,), threads or 1)
         self._scratch = Scratch()  # the DFT stages take turns with two shared temporaries
-        self._input = InputStage(self.input_transform, spec, self.band, self._scratch, fftw)
+        split = self._contracts_on_split_planes(spec)
+        self._input = InputStage(self.input_transform, spec, self.band, self._scratch, fftw, split=split)
         self._filter = FilterStage(self.filter_transform, spec, self.band, self._scratch, fftw)
         self._output = OutputStage(self.output_transform, spec, self.band, self._scratch, fftw)
         self._Y = np.empty((self.band.retained, spec.N, spec.K), dtype=np.complex64)
-        self._contract_split = None  # X's split planes and the product's halves, where the contraction takes them
-        if self._contracts_on_split_planes(spec):
-            F = self.band.retained
-            self._contract_split = (np.empty((F, 2 * spec.N, spec.C), dtype=np.float32),
-                                    np.empty((F, 2 * spec.N, spec.K), dtype=np.complex64))
+        # the product's halves, where the contraction runs on X's split planes (the input stage's)
+        self._halves = np.empty((self.band.retained, 2 * spec.N, spec.K), dtype=np.complex64) if split else None
         # per call, the filter spectrum by blocks of rows, each contracted while in cache, where the
         # contraction is BLAS's and the DFT's first product small (convbench.core.selection.blocks_filter_spectrum)
         self.blocks_filter_spectrum = blocks_filter_spectrum(self.filter_transform, spec.N, spec.groups,
@@ -108,7 +106,7 @@ class FFTCPU(BandLimited, StagedPlan):
         # (convbench.core.selection.filter_spectrum_block_columns; 0: none)
         column_bytes = self.band.n_rows * spec.C_per_group * spec.K * COMPLEX
         self.filter_block_columns = filter_spectrum_block_columns(
-            self.filter_transform, self._contract_split is not None, column_bytes, self.band.n_cols)
+            self.filter_transform, split, column_bytes, self.band.n_cols)
         self._scratch.allocate()  # now, so that the plan's memory is all there (and measured) once it is built
         if uses_fftw and planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
@@ -203,7 +201,7 @@ class FFTCPU(BandLimited, StagedPlan):
             self._conj_dy = np.empty((G.shape[0], spec.K, spec.N), dtype=np.complex64)
             self._DW = np.empty((G.shape[0], spec.K, spec.C_per_group), dtype=np.complex64)
         np.conjugate(G.transpose(0, 2, 1), out=self._conj_dy)
-        DW = diagonal_blocks(self._conj_dy, self._input.X, spec.groups, out=self._DW)
+        DW = diagonal_blocks(self._conj_dy, self._input.spectrum(), spec.groups, out=self._DW)
         dw = np.empty((count, spec.R, spec.S), dtype=np.float32)
         self._support_inverse(DW.reshape(DW.shape[0], -1), dw)
         return dw.reshape(spec.filter_shape)
@@ -224,7 +222,15 @@ class FFTCPU(BandLimited, StagedPlan):
         self._input(x)
 
     def contract(self, Wt) -> None:
-        stream_contract(self._input.X, Wt, self._Y, self.spec.groups, self._contract_split)
+        self._contract(0, self.band.retained, Wt)
+
+    def _contract(self, start: int, stop: int, Wt) -> None:
+        """Y = X Wt on frequencies start..stop: on X's split planes (complex_product.times_split_planes)
+        where the input stage writes them, else stream_contract."""
+        if self._halves is None:
+            stream_contract(self._input.X[start:stop], Wt, self._Y[start:stop], self.spec.groups)
+            return
+        times_split_planes(self._input.planes[start:stop], Wt, self._halves[start:stop], self._Y[start:stop])
 
     def run(self, x, w, out) -> None:
         """A per-call forward: the filter spectrum a block at a time, each block contracted while it is
@@ -241,24 +247,22 @@ class FFTCPU(BandLimited, StagedPlan):
         self._forward_filter = None  # until every block is written
         self.transform_input(x)
         for start, stop, Wt in self._filter.by_row_blocks(w):
-            stream_contract(self._input.X[start:stop], Wt, self._Y[start:stop], self.spec.groups, self._contract_split)
+            self._contract(start, stop, Wt)
         self._forward_filter = self._filter.spectrum  # whole now, for reuse_forward
         self.transform_output(out)
 
     def _run_by_column_blocks(self, x, w, out) -> None:
-        """run() where the contraction runs on X's split planes: X split once, then the filter spectrum a
-        block of retained columns at a time (FilterStage.by_column_blocks), each block's frequencies
-        contracted while it is in cache; no block re-reads the DFT's first product, as rows' blocks do
+        """run() where the contraction runs on X's split planes: the filter spectrum a block of retained
+        columns at a time (FilterStage.by_column_blocks), each block's frequencies contracted while it is
+        in cache; no block re-reads the DFT's first product, as rows' blocks do
         (results/records/implementation-choices.json, row fft-filter-spectrum-by-column-blocks)."""
         spec, n_rows, n_cols = self.spec, self.band.n_rows, self.band.n_cols
         self._forward_filter = None  # the blocks overwrite one another: a backward pass transforms w again
         self.transform_input(x)
-        split, parts = self._contract_split
-        planes = split_planes(self._input.X.reshape(n_rows, n_cols, spec.N, spec.C),
-                              split.reshape(n_rows, n_cols, 2 * spec.N, spec.C))
+        planes = self._input.planes.reshape(n_rows, n_cols, 2 * spec.N, spec.C)
         Y = self._Y.reshape(n_rows, n_cols, spec.N, spec.K)
         for start, stop, W in self._filter.by_column_blocks(w, self.filter_block_columns):
-            halves = parts.reshape(-1)[:n_rows * (stop - start) * 2 * spec.N * spec.K]
+            halves = self._halves.reshape(-1)[:n_rows * (stop - start) * 2 * spec.N * spec.K]
             times_split_planes(planes[:, start:stop], W, halves.reshape(n_rows, stop - start, 2 * spec.N, spec.K),
                                Y[:, start:stop])
         self.transform_output(out)

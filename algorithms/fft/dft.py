@@ -20,13 +20,20 @@ them out; what it costs is that product's output, half as large again, and twice
 (convbench.core.selection.dft_rows_as_real_gemm; results/records/implementation-choices.json, row
 dft-rows-as-one-real-gemm). The inverse's first product, (P x n_rows)(n_rows x n_cols·B), is the same
 way [Re A; Im A] times the spectrum's floats, then Re(A)Y + i Im(A)Y in one pass.
+
+Where the contraction takes X's split planes (each frequency's real (N x C) over its imaginary one), the
+input's DFT writes them itself (split=True) and no pass interleaves: the first product's matrix has a
+fourth block, ordered so that its output holds each data row's D as (v, [re, im], B) and i·D as
+(v, [-im, re], B), and the second product, the rows' DFT with its columns paired (Re A with D, Im A with
+i·D), then writes (u, v, [re, im], B): split planes, frequency by frequency (results/records/
+implementation-choices.json, row fft-input-dft-to-split-planes).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from convbench.core.selection import dft_rows_as_real_gemm
+from convbench.core.selection import dft_rows_as_real_gemm, gemm_writes_strided_output
 
 from .. import blas
 from ..blas import copy, interleave, matmul
@@ -59,36 +66,53 @@ class SupportDFT:
     """
 
     def __init__(self, band: Band, batch: int, plane_shape, offset=(0, 0), conjugate=False, scale=1.0,
-                 scratch: Scratch | None = None, step=(1, 1), whole=True):
+                 scratch: Scratch | None = None, step=(1, 1), whole=True, split=False):
         """step: the planes' rows and columns sit step apart on the grid (a dilated filter's taps).
         whole=False: no buffer for the whole spectrum (__call__'s), for a caller that takes it by blocks
-        (columns() then column_block()) into its own."""
+        (columns() then column_block()) into its own.
+        split=True: the spectrum as split planes, float32 (n_rows·n_cols, 2, B), each frequency's real B
+        values over its imaginary ones, straight from two real GEMMs with no interleaving pass (below)."""
         Lh, Lw = band.grid
         top, left = offset
         self.rows_used = inside(plane_shape[0], Lh, top, step[0])
         self.cols_used = inside(plane_shape[1], Lw, left, step[1])
         sign = 1.0 if conjugate else -1.0
         n_cols = band.n_cols
-        self.rows_as_real = dft_rows_as_real_gemm(blas.engine())
+        self.split = split
+        self.rows_as_real = split or dft_rows_as_real_gemm(blas.engine())
         columns = dft_matrix(Lw, np.arange(n_cols), left + step[1] * np.arange(self.cols_used), sign)  # (n_cols, w)
-        # real input: one real GEMM against [Re; Im] of the column DFT gives both parts at once (and -Im,
-        # the imaginary part's share of the rows times i, where the second product is real)
-        parts = [columns.real, columns.imag] + ([-columns.imag] if self.rows_as_real else [])
-        self._columns = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
         rows = dft_matrix(Lh, band.rows, top + step[0] * np.arange(self.rows_used), sign) * scale  # (n_rows, h)
-        self._rows = np.ascontiguousarray(np.hstack([rows.real, rows.imag]) if self.rows_as_real else rows,
-                                          dtype=np.float32 if self.rows_as_real else np.complex64)
+        if split:
+            # the first product's rows ordered (j, v, part): each data row's spectrum D as (v, [re, im]) and
+            # i·D as (v, [-im, re]), so its output, read as (2h) rows of (n_cols, 2, B), is the second
+            # product's right operand as it stands; the DFT's columns (r, j) pair Re A with D, Im A with i·D
+            parts = np.stack([np.stack([columns.real, columns.imag], axis=1),
+                              np.stack([-columns.imag, columns.real], axis=1)])  # (2, n_cols, 2, w)
+            self._columns = np.ascontiguousarray(parts.reshape(4 * n_cols, -1), dtype=np.float32)
+            self._rows = np.ascontiguousarray(np.stack([rows.real, rows.imag], axis=-1).reshape(len(rows), -1),
+                                              dtype=np.float32)
+        else:
+            # real input: one real GEMM against [Re; Im] of the column DFT gives both parts at once (and -Im,
+            # the imaginary part's share of the rows times i, where the second product is real)
+            parts = [columns.real, columns.imag] + ([-columns.imag] if self.rows_as_real else [])
+            self._columns = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+            self._rows = np.ascontiguousarray(np.hstack([rows.real, rows.imag]) if self.rows_as_real else rows,
+                                              dtype=np.float32 if self.rows_as_real else np.complex64)
         self.batch, self.n_cols, self.n_rows = batch, n_cols, band.n_rows
         # temporaries from scratch shared with the plan's other stages
         self._scratch = scratch or Scratch()
         stacked = 2 if self.rows_as_real else 1  # the data rows, and those times i
         self._by_row_shape = (self.rows_used, self.cols_used, batch)
-        self._half_shape = (self.rows_used, len(parts) * n_cols, batch)
+        self._half_shape = (self.rows_used, self._columns.shape[0], batch)
         self._mixed_shape = (stacked * self.rows_used, n_cols, batch)
         self._scratch.reserve(MIXED, self._by_row_shape, np.float32)  # free again once the first product has read it
         self._scratch.reserve(HALF, self._half_shape, np.float32)
-        self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
-        self.spectrum = np.empty((self.n_rows, n_cols * batch), dtype=np.complex64) if whole else None
+        if not split:  # split's first product is the second's operand as it stands
+            self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
+        self.spectrum = None
+        if whole:  # (n_rows, n_cols·B) complex64, or its split planes (n_rows, n_cols·2·B) float32
+            self.spectrum = np.empty((self.n_rows, n_cols * batch * (2 if split else 1)),
+                                     dtype=np.float32 if split else np.complex64)
 
     @property
     def flops(self) -> float:
@@ -97,21 +121,22 @@ class SupportDFT:
 
     @property
     def first_product_bytes(self) -> int:
-        """columns()' output, (h, n_cols·B) complex64, twice that with rows_as_real: what rows() reads,
-        whichever block of rows it makes."""
+        """columns()' output, (h, n_cols·B) complex64, twice that with rows_as_real or split: what rows()
+        reads, whichever block of rows it makes."""
         return int(np.prod(self._mixed_shape)) * COMPLEX
 
     def __call__(self, planes: np.ndarray) -> np.ndarray:
         """planes: float32 (B, H, W) with H >= rows used, W >= cols used, or a view with the B planes on
-        its leading axes (columns()). Returns (n_rows * n_cols, B)."""
+        its leading axes (columns()). Returns (n_rows * n_cols, B), or with split (n_rows * n_cols, 2, B)."""
         self.rows(self.columns(planes), 0, self.n_rows, self.spectrum)
-        return self.spectrum.reshape(-1, self.batch)
+        return self.spectrum.reshape(-1, 2, self.batch) if self.split else self.spectrum.reshape(-1, self.batch)
 
     def columns(self, planes: np.ndarray) -> np.ndarray | None:
         """The first product, each data row's DFT on the retained columns, laid out (h, n_cols·B) for
         rows() (with rows_as_real, (2h, n_cols·B): the same rows times i below them): in the scratch's
-        MIXED slot, valid until its next user. None when no data reaches the grid (padding so large),
-        whose spectrum is zero.
+        MIXED slot, valid until its next user (with split, float32 (2h, n_cols·2·B): each data row's
+        split planes, then those times i, in the HALF slot). None when no data reaches the grid
+        (padding so large), whose spectrum is zero.
 
         planes: (B, H, W), or any array whose last two axes are (H, W) and whose leading axes, in
         order, are the B planes (a transposed view of the filters is read as it is, not copied first).
@@ -130,6 +155,8 @@ class SupportDFT:
              planes[..., :h, :w].transpose(lead, lead + 1, *range(lead)))
         half = self._scratch.view(HALF, self._half_shape, np.float32)
         matmul(self._columns, by_row, out=half)
+        if self.split:  # (h, [D; i·D] as (n_cols, 2, B)) is (2h) rows of interleaved-by-part floats
+            return half.reshape(2 * h, -1)
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
         interleave(half[:, :nc], half[:, nc:2 * nc], out=mixed[:h])
         if self.rows_as_real:  # i·(re + i im) = -im + i re
@@ -192,14 +219,17 @@ class InverseSupportDFT:
         weight = hermitian_weights(Lw)[:n_cols, None]
         columns = dft_matrix(Lw, v, left + stride[1] * np.arange(out_cols), sign=1.0) * weight  # (n_cols, Q)
         self._columns = np.ascontiguousarray(np.vstack([columns.real, -columns.imag]), dtype=np.float32)  # (2 n_cols, Q)
-        # mixed, then split, then the planes over mixed's memory, which split's copy has freed
+        # mixed, then split, then the planes over mixed's memory, which split's copy has freed; or the
+        # planes straight into the output, read as (P, B, Q) (selection.gemm_writes_strided_output)
+        self.writes_in_place = gemm_writes_strided_output(blas.engine())
         self._scratch = scratch or Scratch()
         self._mixed_shape = (out_rows, n_cols * batch)
         self._split_shape = (out_rows, batch, 2 * n_cols)
         self._planes_shape = (out_rows, batch, out_cols)
         self._parts_shape = (2, out_rows, n_cols * batch)  # Re(A)Y and Im(A)Y, before split is written
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
-        self._scratch.reserve(MIXED, self._planes_shape, np.float32)
+        if not self.writes_in_place:
+            self._scratch.reserve(MIXED, self._planes_shape, np.float32)
         self._scratch.reserve(HALF, self._split_shape, np.float32)
         if self.rows_as_real:
             self._scratch.reserve(HALF, self._parts_shape, np.complex64)
@@ -225,6 +255,9 @@ class InverseSupportDFT:
         split = self._scratch.view(HALF, self._split_shape, np.float32)
         copy(split[:, :, :nc], mixed.real.transpose(0, 2, 1))
         copy(split[:, :, nc:], mixed.imag.transpose(0, 2, 1))
+        if self.writes_in_place:
+            matmul(split, self._columns, out=out.transpose(1, 0, 2))
+            return
         planes = self._scratch.view(MIXED, self._planes_shape, np.float32)
         matmul(split, self._columns, out=planes)
         copy(out, planes.transpose(1, 0, 2))

@@ -14,6 +14,8 @@ import pyfftw
 from convbench.core.errors import ConvError
 from convbench.core.selection import filter_spectrum_block_rows
 
+from ..blas import interleave
+from ..complex_product import split_planes
 from ..padding import embed, inside
 from ..work import COMPLEX, FLOAT, Work, fft_flops
 from .bandlimit import Band
@@ -82,17 +84,25 @@ class ForwardFFTW:
 
 
 class InputStage:
-    """x (N, C, H, W) -> X (F, N, C), the padded input's spectrum on the band."""
+    """x (N, C, H, W) -> X (F, N, C), the padded input's spectrum on the band; with split, its split planes
+    (F, 2N, C) float32 instead, each frequency's real (N x C) over its imaginary one, as a contraction on
+    split planes reads them (spectrum() interleaves X from them for the filter gradient)."""
 
-    def __init__(self, kind, spec, band: Band, scratch, fftw):
+    def __init__(self, kind, spec, band: Band, scratch, fftw, split=False):
         N, C, F = spec.N, spec.C, band.retained
         self.kind, self.spec, self.band = check_kind("input_transform", kind), spec, band
         if kind == "dft":
-            self._dft = SupportDFT(band, N * C, (spec.H, spec.W), offset=spec.padding, scratch=scratch)
-            self.X = self._dft.spectrum.reshape(F, N, C)  # comes out in the contraction's layout
+            self._dft = SupportDFT(band, N * C, (spec.H, spec.W), offset=spec.padding, scratch=scratch, split=split)
+            if split:  # the DFT writes the split planes itself (no interleaving pass, no splitting one)
+                self.planes = self._dft.spectrum.reshape(F, 2 * N, C)
+                self.X = np.empty((F, N, C), dtype=np.complex64)
+            else:
+                self.planes = None
+                self.X = self._dft.spectrum.reshape(F, N, C)  # comes out in the contraction's layout
         else:
             self._fft = ForwardFFTW(N * C, (spec.H, spec.W), spec.padding, band, fftw)
             self.X = np.empty((F, N, C), dtype=np.complex64)
+            self.planes = np.empty((F, 2 * N, C), dtype=np.float32) if split else None
 
     def work(self) -> Work:
         spec = self.spec
@@ -102,9 +112,19 @@ class InputStage:
     def __call__(self, x) -> None:
         planes = x.reshape(self.spec.N * self.spec.C, self.spec.H, self.spec.W)
         if self.kind == "dft":
-            self._dft(planes)  # writes self.X
+            self._dft(planes)  # writes self.X, or self.planes
             return
         gather_input_band(self._fft(planes), self.band, self.X)
+        if self.planes is not None:
+            split_planes(self.X, self.planes)
+
+    def spectrum(self) -> np.ndarray:
+        """X (F, N, C) complex64 as the last call left it: interleaved here from the split planes where the
+        DFT wrote only those."""
+        if self.kind == "dft" and self.planes is not None:
+            N = self.spec.N
+            interleave(self.planes[:, :N], self.planes[:, N:], out=self.X)
+        return self.X
 
 
 class FilterStage:

@@ -54,6 +54,14 @@ def dft_rows_as_real_gemm(engine: str) -> bool:
     return engine == "onednn2"
 
 
+def gemm_writes_strided_output(engine: str) -> bool:
+    """A GEMM's output written straight into a strided view (the inverse DFT's planes into the output's
+    (B, P, Q), read as (P, B, Q)) where the engine is oneDNN 2, whose matmul takes any strides; torch's
+    writes a contiguous result, then the plan's own copy lays it out (the record: row
+    inverse-dft-writes-the-output-in-place)."""
+    return engine == "onednn2"
+
+
 # -- direct on the CPU --------------------------------------------------------
 # The Numba loop's innermost loop runs along an output row, so how much work it takes from the GEMMs grows
 # with the row's length: each rule below names the rows it holds on (their measurements: the record).
