@@ -39,7 +39,7 @@ from . import adjoint, wisdom
 from .bandlimit import Band, BandLimited, fft_grid
 from .contract import stream_contract
 from .dft import InverseSupportDFT, SupportDFT
-from .stages import FilterStage, InputStage, OutputStage, even_blocks
+from .stages import FilterStage, InputStage, OutputStage
 
 
 class FFTCPU(BandLimited, StagedPlan):
@@ -167,10 +167,8 @@ class FFTCPU(BandLimited, StagedPlan):
         planes = split_planes(G, self._dy_split).reshape(n_rows, n_cols, 2 * N, K)
         product = np.empty((self.band.retained, N, C), dtype=np.complex64)
         by_frequency = product.reshape(n_rows, n_cols, N, C)
-        mixed = self._data_filter.columns(w.reshape(K * C, spec.R, spec.S))
-        for start, stop in even_blocks(n_cols, columns):
+        for start, stop, V in self._data_filter.by_column_blocks(w.reshape(K * C, spec.R, spec.S), columns, block):
             width = stop - start
-            V = self._data_filter.column_block(mixed, start, stop, block[:n_rows * width * K * C].reshape(n_rows, -1))
             times_split_planes(planes[:, start:stop], V.reshape(n_rows, width, K, C),
                                parts[:n_rows * width * 2 * N * C].reshape(n_rows, width, 2 * N, C),
                                by_frequency[:, start:stop])

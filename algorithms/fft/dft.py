@@ -45,6 +45,15 @@ from .bandlimit import Band, hermitian_weights
 HALF, MIXED = 0, 1  # the two scratch slots: a half-transformed block, and its re-laid-out copy
 
 
+def even_blocks(count: int, most: int):
+    """(start, stop) over range(count) in as few blocks of at most `most` as cover it, their sizes within one
+    of each other: 45 rows at most 22 a block are 15 + 15 + 15, not 22 + 22 + 1, whose one-row GEMM ran
+    at a tenth of the others' rate."""
+    blocks = -(-count // max(most, 1))
+    edges = [count * i // blocks for i in range(blocks + 1)] if count else [0]
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def dft_matrix(length: int, frequencies, positions, sign: float = -1.0) -> np.ndarray:
     """exp(sign * 2 pi i * frequency * position / length), float64 accuracy, as complex128."""
     phase = np.outer(np.asarray(frequencies, dtype=np.int64), np.asarray(positions, dtype=np.int64)) % length
@@ -174,6 +183,16 @@ class SupportDFT:
             matmul(self._rows[start:stop], mixed.view(np.float32), out=out.view(np.float32))
             return out
         return matmul(self._rows[start:stop], mixed, out=out)
+
+    def by_column_blocks(self, planes: np.ndarray, columns: int, memory: np.ndarray):
+        """The spectrum of planes (as columns() takes them) a block of at most `columns` retained columns at a
+        time, every retained row: yields (start, stop, block), block the (n_rows, (stop - start)·B) spectrum
+        of columns start..stop, written over the first bytes of memory (a flat complex64 buffer), where the
+        last block was. Every block is computed from one first product, reading only its own columns."""
+        mixed = self.columns(planes)
+        for start, stop in even_blocks(self.n_cols, columns):
+            block = memory[:self.n_rows * (stop - start) * self.batch].reshape(self.n_rows, -1)
+            yield start, stop, self.column_block(mixed, start, stop, block)
 
     def column_block(self, mixed: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:
         """Retained columns start..stop of the spectrum, every retained row, from columns()' product, into

@@ -19,19 +19,10 @@ from ..complex_product import split_planes
 from ..padding import embed, inside
 from ..work import COMPLEX, FLOAT, Work, fft_flops
 from .bandlimit import Band
-from .dft import InverseSupportDFT, SupportDFT
+from .dft import InverseSupportDFT, SupportDFT, even_blocks
 from .layout import gather_filter_band, gather_input_band, scatter_output
 
 KINDS = ("dft", "fft")
-
-
-def even_blocks(count: int, most: int):
-    """(start, stop) over range(count) in as few blocks of at most `most` as cover it, their sizes within one
-    of each other: 45 rows at most 22 a block are 15 + 15 + 15, not 22 + 22 + 1, whose one-row GEMM ran
-    at a tenth of the others' rate."""
-    blocks = -(-count // max(most, 1))
-    edges = [count * i // blocks for i in range(blocks + 1)] if count else [0]
-    return list(zip(edges[:-1], edges[1:]))
 
 
 def _fftw(src, dst, axis, direction, fftw):
@@ -191,13 +182,9 @@ class FilterStage:
         first product (rows' blocks re-read all of it) and is written over the whole spectrum's first
         bytes, where the last block was, still in cache: after the last block the whole spectrum is not
         there (spectrum)."""
-        spec = self.spec
-        C, K, n_rows = spec.C_per_group, spec.K, self.band.n_rows
-        mixed = self._dft.columns(self._by_channel(w))
-        memory = self._dft.spectrum.reshape(-1)
-        for start, stop in even_blocks(self.band.n_cols, columns):
-            block = memory[:n_rows * (stop - start) * C * K].reshape(n_rows, -1)
-            self._dft.column_block(mixed, start, stop, block)
+        C, K, n_rows = self.spec.C_per_group, self.spec.K, self.band.n_rows
+        for start, stop, block in self._dft.by_column_blocks(self._by_channel(w), columns,
+                                                             self._dft.spectrum.reshape(-1)):
             yield start, stop, block.reshape(n_rows, stop - start, C, K)
 
     @staticmethod
