@@ -9,6 +9,7 @@ import sys
 
 import convbench
 from convbench.interface import registry
+from convbench.measure.allocator import keep_freed_memory
 from convbench.measure.measurement_lock import hold_for_this_process
 from convbench.measure.timing import median_seconds, on_backend, workspace_bytes
 from convbench.workloads.random_inputs import random_problem
@@ -17,10 +18,13 @@ QUICK = os.environ.get("CONVBENCH_QUICK", "") not in ("", "0")
 
 # An asv process that times (its forkserver, or a spawned benchmark, or a setup_cache) holds the machine's
 # measurement lock until it exits: no other convbench measurement runs beside asv's. Under `convbench bench`
-# the main job holds it and these processes measure under its hold.
+# the main job holds it and these processes measure under its hold. asv times the calls itself, so its
+# processes put glibc's malloc in timing's state here (forked benchmarks inherit it; the workspace
+# measurement switches it for its own process).
 if sys.argv[0].endswith(os.path.join("asv", "benchmark.py")) and sys.argv[1:2] in (["run_server"], ["run"],
                                                                                     ["setup_cache"]):
     hold_for_this_process(f"asv {sys.argv[1]}")
+    keep_freed_memory()
 
 
 def pick(full, quick):

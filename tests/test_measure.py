@@ -39,6 +39,28 @@ def test_rss_rise_counts_every_page_the_result_still_holds():
     assert measure.peak_rss_bytes(lambda: np.ones(500_000)) >= 4_000_000 - slack
 
 
+@pytest.mark.skipif(not measure.rss_peak_supported(), reason="needs Linux /proc/self/smaps_rollup")
+def test_timing_reuses_freed_memory_where_the_memory_measurement_maps_it_afresh():
+    """A repeated 8 MB request: under the memory measurement's allocator it is faulted in again each time,
+    so its peak shows; once a timing function has run, it comes back from pages still resident, so no
+    timed call pays faults that depend on what ran before it."""
+    block = 8_000_000
+
+    def resident_rise_of_a_repeated_request():
+        np.ones(block // 4, dtype=np.float32)  # allocated, written and freed once before
+        before = measure._exact_rss_kib()
+        again = np.ones(block // 4, dtype=np.float32)
+        rise = (measure._exact_rss_kib() - before) * 1024
+        del again
+        return rise
+
+    if not measure.fresh_large_allocations():
+        pytest.skip("needs glibc's mallopt")
+    assert resident_rise_of_a_repeated_request() >= 0.9 * block
+    measure.median_seconds(lambda: None, repeats=1)
+    assert resident_rise_of_a_repeated_request() < 0.1 * block
+
+
 def test_workspace_counts_buffers_a_plan_makes_on_its_first_call():
     """A plan that makes a buffer on its first call and keeps it: the buffer is workspace, though no
     steady-state call allocates it again."""

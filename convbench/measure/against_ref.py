@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from convbench.core.errors import ConvError
+from convbench.measure.allocator import TIMING_TUNABLES
 
 FLOOR = 0.10  # a change within 10% is not called a fall, however quiet the run
 SPREADS = 3.0  # a fall is beyond three standard errors of the mean change: about 1 in 700 per case by chance
@@ -108,8 +109,10 @@ def worktree(ref: str, root: Path | None = None) -> tuple[Path, str]:
 
 def measure_side(root: Path, cases: list[str], repeats: int) -> dict[str, float | None]:
     """{case: ratio} from a fresh process running the convbench at root (None: a case root lacks)."""
+    # both sides' processes start with glibc's malloc in timing's state: REF's timing code may predate it
+    tunables = ":".join(filter(None, (os.environ.get("GLIBC_TUNABLES"), TIMING_TUNABLES)))
     done = subprocess.run([sys.executable, "-c", CHILD, str(root), json.dumps(cases), str(repeats)],
-                          capture_output=True, text=True, cwd=root)
+                          capture_output=True, text=True, cwd=root, env={**os.environ, "GLIBC_TUNABLES": tunables})
     lines = done.stdout.strip().splitlines()
     if done.returncode or not lines:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]

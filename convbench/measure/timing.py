@@ -14,8 +14,8 @@ Memory, two ways, because no one hook sees every allocator:
   normally serve a repeated large request from memory it kept resident, which
   hides it; `fresh_large_allocations()` fixes malloc's mmap threshold so every
   large block is mapped afresh and returned on free, and every measurement
-  first trims glibc's free chunks (malloc_trim) so reusing one shows. It changes the
-  allocator's behaviour, so call it only in a process that measures memory.
+  first trims glibc's free chunks (malloc_trim) so reusing one shows. The
+  timing functions put the allocator back in timing's state (allocator.py).
   Kernels before 6.16 report VmRSS/VmHWM from per-CPU counters that may lag by
   a batch of pages per CPU (up to MiBs where many CPUs are possible), so the
   rise is also taken from smaps_rollup, an exact page-table walk, at the end of
@@ -25,13 +25,13 @@ The workspace of a plan is what it holds (arrays traced while it was built)
 plus the peak rise during one steady-state call.
 
 Every timing function holds the machine's measurement lock while it times
-(convbench.measure.measurement_lock): one measurement at a time per machine.
+(convbench.measure.measurement_lock): one measurement at a time per machine; and
+keeps glibc's freed memory resident (allocator.keep_freed_memory), so that no
+side of a ratio pays page faults left to the chance of what ran before it.
 """
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import functools
 import gc
 import os
@@ -41,22 +41,24 @@ import time
 import tracemalloc
 from typing import Callable
 
+from convbench.measure.allocator import fresh_large_allocations, keep_freed_memory, release_free_heap
 from convbench.measure.measurement_lock import measuring
 
 _STATUS = "/proc/self/status"
 
 
 def exclusive(timing):
-    """timing(...) under the machine's measurement lock (re-entrant: free inside a command that holds it)."""
+    """timing(...) under the machine's measurement lock (re-entrant: free inside a command that holds it),
+    with glibc's malloc in timing's state."""
     @functools.wraps(timing)
     def locked(*args, **kwargs):
         with measuring(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200]):
+            keep_freed_memory()  # every side of a comparison meets the same allocator (allocator.py)
             return timing(*args, **kwargs)
     return locked
 
 
 @exclusive
-
 def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
                    sync: Callable[[], None] | None = None) -> float:
     """Median wall time of fn() over `repeats` calls after `warmup` untimed ones."""
@@ -203,29 +205,10 @@ def _exact_rss_kib() -> int:
     raise RuntimeError("Rss not in /proc/self/smaps_rollup")
 
 
-@functools.lru_cache(maxsize=None)
-def _libc():
-    # once: find_library runs ldconfig in a subprocess, and every RSS measurement asks
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-
-
-def _release_free_heap() -> None:
-    """Hand glibc's free chunks back to the kernel, so that reusing one faults pages in again.
-
-    malloc serves a request from a free chunk before it considers the mmap
-    threshold: without this, memory freed by an earlier call is reused while
-    resident and the rise misses it (torch's output read 0 bytes after a long
-    test session)."""
-    try:
-        _libc().malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def peak_rss_bytes(fn: Callable[[], object]) -> int:
     """Rise of the process's peak resident memory during fn(), in bytes (Linux only)."""
     gc.collect()
-    _release_free_heap()
+    release_free_heap()
     exact_before = _exact_rss_kib()
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # resets VmHWM to the current RSS
@@ -244,26 +227,6 @@ def peak_rss_or_none(fn: Callable[[], object]) -> int | None:
         return peak_rss_bytes(fn)
     fn()
     return None
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
-_fresh = False
-
-
-def fresh_large_allocations(threshold: int = 16 * 1024) -> bool:
-    """Make glibc map every allocation >= threshold afresh (and unmap it on free).
-
-    Returns False where there is no glibc mallopt (the RSS figures then miss
-    memory an allocator recycles)."""
-    global _fresh
-    if _fresh:
-        return True
-    try:
-        libc = _libc()
-        _fresh = bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
-    except (OSError, AttributeError):
-        _fresh = False
-    return _fresh
 
 
 def held_traced_bytes(build: Callable[[], object]):
