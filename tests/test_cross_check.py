@@ -122,6 +122,20 @@ def test_direct_gathers_by_windows_of_a_few_output_rows_match_oracle(method, spe
                          what=f"{method} in runs of {run} outputs on {spec}")
 
 
+@given(spec=st.one_of(conv_specs(stride_one=True), grouped_dilated_specs()), extra=st.integers(0, 3),
+       run=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_direct_slices_on_shared_padding_in_short_runs_match_oracle(spec, extra, run, seed):
+    # rows and images that share their padding, paddings past the filter's extent (the gap then grows to
+    # keep each output row within its image), and runs that end inside rows and cross images
+    spec = dataclasses.replace(spec, groups=1, stride=1, padding=(spec.pad_h + extra, spec.pad_w + extra))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(channels_last, "SLICE_RUN", run)
+        planned = convbench.plan(spec, "direct", method="channels-last slice")
+    x, w = random_problem(spec, np.random.default_rng(seed))
+    assert_within_budget("direct", "forward", planned(x, w), *forward_references(spec, x, w),
+                         what=f"channels-last slices in runs of {run} outputs on {spec}")
+
+
 def test_direct_picks_channels_last_for_depthwise_with_enough_channels_and_short_rows():
     many = convbench.ConvSpec(N=1, C=32, H=8, W=8, K=32, R=3, S=3, padding=1, groups=32)
     assert convbench.plan(many, "direct").method == "depthwise"

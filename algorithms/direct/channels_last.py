@@ -10,9 +10,10 @@ the sgemm kernels run best when K is small (ResNet-18's 64 filters), where the c
 (K x C·R·S)(C·R·S x positions) product of gemm.py runs slowest.
 
 Two ways through the positions, as in gemm.py:
-- slice: every position of the padded grid, R·S GEMMs per run of positions, each tap's slice of
-  rows times its (C x K) filter matrix, summed into the run's outputs (beta = 1). Nothing is
-  stacked; the padding's rows and columns are computed and dropped ((Hp·Wp)/(P·Q) of the work).
+- slice: every position of a grid whose rows and images share their padding (flat_grid.py's
+  SharedPaddingGrid), R·S GEMMs per run of positions, each tap's slice of rows times its (C x K)
+  filter matrix, summed into the run's outputs (beta = 1). Nothing is stacked; the shared padding's
+  rows and columns are computed and dropped ((H + pad)·(W + pad)/(P·Q) of the work).
 - gather: only the valid (or strided) positions: each run of output rows' R·S·C inputs per position
   copied into a (n, R·S·C) block, then one GEMM with the (R·S·C x K) filter matrix. The block costs a
   copy; the GEMM's inner dimension is R·S·C. What a run reads is a window of the padded images, one
@@ -29,7 +30,7 @@ import torch
 from ..blas import product
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
-from .flat_grid import FlatGrid
+from .flat_grid import FlatGrid, SharedPaddingGrid
 
 # positions per run of slice's R·S GEMMs, and per gathered block: both past where the time
 # stops falling (results/records/implementation-choices.json, row direct-channels-last-runs)
@@ -55,11 +56,10 @@ class ChannelsLastGemm:
     def __init__(self, spec, gather: bool):
         self.spec = spec
         C, K = spec.C, spec.K
-        grid = self.grid = FlatGrid(spec)
-        self.rows, self.cols, self.positions, self.offsets = grid.rows, grid.cols, grid.positions, grid.offsets
-        self.padded = torch.zeros(grid.length, C)  # the zero border is written once
-        self.taps = len(self.offsets)
         self.gather = gather or spec.stride != (1, 1)
+        grid = self.grid = FlatGrid(spec) if self.gather else SharedPaddingGrid(spec)
+        self.padded = torch.zeros(grid.length, C)  # the zero border is written once
+        self.taps = len(grid.offsets)
         # slices: one (C x K) matrix per tap, rows (r, s, c), w transposed. gathered: w with each filter's
         # taps outermost, (K, R·S·C), read transposed in place by the GEMM and copied from (K, C, R, S)
         # one filter at a time, where the (R·S·C, K) transpose reads w K-strided (on ResNet-18 512@7 it
@@ -72,7 +72,7 @@ class ChannelsLastGemm:
             self.computed = spec.N * spec.P * spec.Q
         else:
             self.run = SLICE_RUN
-            self.computed = self.positions
+            self.computed = grid.positions
         self.result = torch.empty(self.computed, K)
 
     def _load_filters(self, w):
@@ -91,23 +91,24 @@ class ChannelsLastGemm:
             product(self._gathered(run), self.filters.t(), self.result[run.start:run.start + run.outputs])
 
     def _sliced_products(self):
-        C = self.spec.C
+        C, origin = self.spec.C, self.grid.origin
         for start in range(0, self.computed, self.run):
             n = min(self.run, self.computed - start)
             result = self.result[start:start + n]
-            for tap, offset in enumerate(self.offsets):
-                rows, filters = self.padded[start + offset:start + offset + n], self.filters[tap * C:(tap + 1) * C]
-                product(rows, filters, result, accumulate=tap > 0)
+            for tap, offset in enumerate(self.grid.offsets):
+                first = origin + start + offset
+                product(self.padded[first:first + n], self.filters[tap * C:(tap + 1) * C], result, accumulate=tap > 0)
 
     def __call__(self, x, w, out):
-        spec = self.spec
-        images = self.padded[:self.positions].view(spec.N, self.rows, self.cols, spec.C)
-        embed_channels_last(x, images.numpy(), spec.pad_h, spec.pad_w)
+        spec, grid = self.spec, self.grid
+        images = self.padded[:grid.positions].view(spec.N, grid.rows, grid.cols, spec.C)
+        top, left = (spec.pad_h, spec.pad_w) if self.gather else (grid.top, grid.left)
+        embed_channels_last(x, images.numpy(), top, left)
         self._load_filters(w)
         if self.gather:
             self._gathered_products()
             result = self.result.view(spec.N, spec.P, spec.Q, spec.K)
         else:
             self._sliced_products()
-            result = self.result.view(spec.N, self.rows, self.cols, spec.K)[:, :spec.P, :spec.Q]
+            result = self.result.view(spec.N, grid.rows, grid.cols, spec.K)[:, :spec.P, :spec.Q]
         to_channels_first(result.numpy(), out)

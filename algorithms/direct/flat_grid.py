@@ -1,7 +1,7 @@
-"""The flat padded grid both of direct's GEMM paths compute on (gemm.py channel-major,
-channels_last.py channels-last): every image's padded rows end to end, so the input tap (r, s)
-reads for position j lies r·dil_h·cols + s·dil_w positions further on, and a run of positions is
-a plain slice. The valid (at a stride, the strided) outputs of a run of whole images, whole output rows
+"""The flat padded grids direct's GEMM paths compute on (gemm.py channel-major, channels_last.py
+channels-last, whose slices take SharedPaddingGrid): every image's padded rows end to end, so the input
+tap (r, s) reads for position j lies r·dil_h·cols + s·dil_w positions further on, and a run of positions
+is a plain slice. The valid (at a stride, the strided) outputs of a run of whole images, whole output rows
 or part of one row read a window of the grid: one strided view, (images, output rows, columns, r, s),
 copied in one go."""
 from __future__ import annotations
@@ -27,6 +27,26 @@ class OutputRun(NamedTuple):
     @property
     def outputs(self) -> int:
         return self.images * self.rows * self.columns
+
+
+class SharedPaddingGrid:
+    """Stride 1, the images stored flat with neighbours sharing their padding (spec.shared_padding_span):
+    per image, gap zero rows then its H rows, each row gap zeros then its W inputs, where the padded grid
+    above keeps both paddings on every side. The window of output (n, p, q) starts origin positions after
+    (n, p, q)'s own place on the grid, so every position is computed and the outputs are the grid's first P
+    rows and Q columns of each image: the wasted positions, (rows·cols) / (P·Q) - 1, are about half the
+    padded grid's (ResNet-18's 3x3 layers: 57² / 56² against 58² / 56², 8² / 7² against 9² / 7²;
+    results/records/implementation-choices.json, row direct-channels-last-shared-padding).
+    rows, cols: per image; top, left: where its data starts; positions: N·rows·cols, all computed;
+    length: the positions read, to the last one's last tap; offsets: as FlatGrid's."""
+
+    def __init__(self, spec):
+        self.rows, self.cols = spec.shared_padding_span
+        self.top, self.left = self.rows - spec.H, self.cols - spec.W
+        self.positions = spec.N * self.rows * self.cols
+        self.origin = (self.top - spec.pad_h) * self.cols + self.left - spec.pad_w
+        self.offsets = [r * spec.dil_h * self.cols + s * spec.dil_w for r in range(spec.R) for s in range(spec.S)]
+        self.length = self.origin + self.positions + self.offsets[-1]
 
 
 class FlatGrid:

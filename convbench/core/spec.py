@@ -108,6 +108,15 @@ class ConvSpec:
         return (self.P - 1) * self.stride_h + self.extent_h, (self.Q - 1) * self.stride_w + self.extent_w
 
     @property
+    def shared_padding_span(self) -> tuple[int, int]:
+        """Rows and columns per image of a stride-1 grid whose neighbours share their padding: each row
+        its W inputs after gap zeros that are the previous row's right padding and its own left, each image
+        its H rows after gap zero rows. The gap is the padding, or more where the padding outgrows the
+        filter's extent (every output row and column must still lie within its own image's and row's stretch)."""
+        gap_h, gap_w = max(self.pad_h, self.P - self.H, 0), max(self.pad_w, self.Q - self.W, 0)
+        return self.H + gap_h, self.W + gap_w
+
+    @property
     def P(self) -> int:
         return (self.H + 2 * self.pad_h - self.extent_h) // self.stride_h + 1
 
