@@ -48,7 +48,9 @@ def gather_run_positions(taps_times_channels: int) -> int:
 
 
 class ChannelsLastGemm:
-    """Buffers and row offsets for one spec without groups; __call__(x, w, out) convolves.
+    """Buffers and row offsets for one spec without groups; __call__(x, w, out) convolves, and
+    __call__(dy, w, dx, flipped=True) takes the forward's w of the convolution whose data gradient
+    this spec is (gradients.DataGradient), with no flipped copy of it.
 
     gather: compute only the valid positions (True), or every padded position (False; stride 1 only).
     """
@@ -65,7 +67,13 @@ class ChannelsLastGemm:
         # one filter at a time, where the (R·S·C, K) transpose reads w K-strided (on ResNet-18 512@7 it
         # took a fifth of the GEMM's time: results/records/implementation-choices.json, row
         # direct-channels-last-filters-by-row)
-        self.filters = torch.empty(K, self.taps * C) if self.gather else torch.empty(self.taps * C, K)
+        # A data gradient's filters, the forward's w flipped with its channels swapped, are read from that w
+        # into (R·S·C, K) on either path, tap by tap: each tap's (C x K) matrix is a plain strided block of it,
+        # where the flip and the (K, R·S·C) rows each took another pass over w (512@7: the two copies took a
+        # quarter of the GEMM's time: results/records/implementation-choices.json, row
+        # direct-data-gradient-filters-by-tap)
+        self.filters = torch.empty(self.taps * C * K)
+        self.matrix = None  # the (R·S·C, K) matrix the GEMMs read, as the last load left it
         if self.gather:
             self.runs = grid.output_runs(gather_run_positions(self.taps * C))
             self.stacked = torch.empty(max(run.outputs for run in self.runs) * self.taps * C)
@@ -75,12 +83,22 @@ class ChannelsLastGemm:
             self.computed = grid.positions
         self.result = torch.empty(self.computed, K)
 
-    def _load_filters(self, w):
+    def _load_filters(self, w, flipped: bool):
+        """w (K, C, R, S) into the matrix the GEMMs read; flipped: w is the forward's (C, K, R, S) filter of the
+        convolution whose data gradient this spec computes, its taps read in reverse."""
         spec, filters = self.spec, torch.from_numpy(w)
-        if self.gather:
+        if flipped:
+            by_tap = self.filters.view(spec.R, spec.S, spec.C, spec.K)
+            for r in range(spec.R):
+                for s in range(spec.S):
+                    by_tap[r, s].copy_(filters[:, :, spec.R - 1 - r, spec.S - 1 - s])
+            self.matrix = self.filters.view(-1, spec.K)
+        elif self.gather:
             self.filters.view(spec.K, spec.R, spec.S, spec.C).copy_(filters.permute(0, 2, 3, 1))
+            self.matrix = self.filters.view(spec.K, -1).t()
         else:
             self.filters.view(spec.R, spec.S, spec.C, spec.K).copy_(filters.permute(2, 3, 1, 0))
+            self.matrix = self.filters.view(-1, spec.K)
 
     def _gathered(self, run) -> torch.Tensor:
         """The run's (outputs, R·S·C) block: its row i holds what each tap reads for the run's output i."""
@@ -88,7 +106,7 @@ class ChannelsLastGemm:
 
     def _gathered_products(self):
         for run in self.runs:
-            product(self._gathered(run), self.filters.t(), self.result[run.start:run.start + run.outputs])
+            product(self._gathered(run), self.matrix, self.result[run.start:run.start + run.outputs])
 
     def _sliced_products(self):
         C, origin = self.spec.C, self.grid.origin
@@ -97,14 +115,14 @@ class ChannelsLastGemm:
             result = self.result[start:start + n]
             for tap, offset in enumerate(self.grid.offsets):
                 first = origin + start + offset
-                product(self.padded[first:first + n], self.filters[tap * C:(tap + 1) * C], result, accumulate=tap > 0)
+                product(self.padded[first:first + n], self.matrix[tap * C:(tap + 1) * C], result, accumulate=tap > 0)
 
-    def __call__(self, x, w, out):
+    def __call__(self, x, w, out, flipped: bool = False):
         spec, grid = self.spec, self.grid
         images = self.padded[:grid.positions].view(spec.N, grid.rows, grid.cols, spec.C)
         top, left = (spec.pad_h, spec.pad_w) if self.gather else (grid.top, grid.left)
         embed_channels_last(x, images.numpy(), top, left)
-        self._load_filters(w)
+        self._load_filters(w, flipped)
         if self.gather:
             self._gathered_products()
             result = self.result.view(spec.N, spec.P, spec.Q, spec.K)

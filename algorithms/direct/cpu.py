@@ -219,6 +219,15 @@ class DirectCPU(Plan):
             tasks = spec.N * spec.groups * blocks
             self._row_chunks = min(spec.P, -(-LOOP_TASKS_PER_THREAD * get_num_threads() // tasks))
 
+    def _backward_data(self, dy, w, reuse_forward=False):
+        problem, forward = self._data_gradient_plan()
+        gemm = getattr(forward, "_gemm", None)
+        if not isinstance(gemm, ChannelsLastGemm):
+            return super()._backward_data(dy, w, reuse_forward)
+        dx = np.empty(problem.spec.output_shape, dtype=np.float32)
+        gemm(problem.prepare(dy), w, dx, flipped=True)  # reads w's taps in reverse: no flipped copy
+        return dx
+
     def run(self, x, w, out):
         if self.method == "depthwise":
             self._depthwise(x, w, out)
