@@ -23,6 +23,7 @@ import torch
 from convbench.core.spec import ConvSpec
 
 from .blas import product
+from .direct.flat_grid import SharedPaddingGrid
 
 
 class DataGradient:
@@ -74,35 +75,35 @@ def filter_gradient(spec: ConvSpec):
 
 class ShiftedFilterGradient:
     """Stride 1, one (K x L)(L x C) GEMM per tap of two slices that BLAS reads in place: the padded images
-    stored flat and channels-last, (N·rows·cols, C), so that the window tap (r, s) read is a block of
-    consecutive rows of them, and dy on the same padded grid, channel by channel (zeros where no output
-    sits). A copy of every strided window took the time (ResNet-18 64@56, N=8: 0.32x torch's
-    backward-filter with the copies), and the images channel by channel, read transposed, made the GEMMs
-    slower (results/records/implementation-choices.json, row filter-gradient-images-channels-last).
-    The padded grids are kept (a plan keeps this object): their zeros are written once, and a call
+    stored flat and channels-last, (L, C), so that the window tap (r, s) read is a block of consecutive rows
+    of them, and dy on the same grid, channel by channel (zeros where no output sits). The grid's rows and
+    images share their padding (direct/flat_grid.py's SharedPaddingGrid): the GEMMs' inner side L holds
+    about half the padded grid's wasted positions (ResNet-18's 512@7, N=8: 512 positions where the grid
+    padded on every side had 648; results/records/implementation-choices.json, row
+    filter-gradient-shared-padding). A copy of every strided window took the time (ResNet-18 64@56, N=8:
+    0.32x torch's backward-filter with the copies), and the images channel by channel, read transposed, made
+    the GEMMs slower (row filter-gradient-images-channels-last).
+    The grids are kept (a plan keeps this object): their zeros are written once, and a call
     writes only the images and dy into them, not the first touch of fresh pages."""
 
     def __init__(self, spec: ConvSpec):
         self.spec = spec
-        rows, cols = spec.H + 2 * spec.pad_h, spec.W + 2 * spec.pad_w
-        self._images = torch.zeros(spec.N, rows, cols, spec.C)
-        self._grid = torch.zeros(spec.K, spec.N, rows, cols)
+        self.grid = SharedPaddingGrid(spec)
+        self._images = torch.zeros(self.grid.length, spec.C)
+        self._dy = torch.zeros(spec.K, self.grid.positions)
         self._dw = torch.empty(spec.R, spec.S, spec.groups, spec.K // spec.groups, spec.C_per_group)
 
     def __call__(self, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
-        spec, g = self.spec, self.spec.groups
-        cols, C = self._images.shape[2:]
-        self._images[:, spec.pad_h:spec.pad_h + spec.H, spec.pad_w:spec.pad_w + spec.W].copy_(
-            torch.from_numpy(x).permute(0, 2, 3, 1))
-        self._grid[:, :, :spec.P, :spec.Q].copy_(torch.from_numpy(dy).permute(1, 0, 2, 3))
-        images = self._images.reshape(-1, g, C // g).transpose(0, 1)  # (g, N·rows·cols, C/g)
-        grid = self._grid.reshape(g, spec.K // g, -1)
-        # the last output's window ends at the grid's last position: every output lies in the first L
-        length = images.shape[1] - (spec.extent_h - 1) * cols - (spec.extent_w - 1)
-        for r in range(spec.R):
-            for s in range(spec.S):
-                offset = r * spec.dil_h * cols + s * spec.dil_w
-                product(grid[:, :, :length], images[:, offset:offset + length], self._dw[r, s])
+        spec, grid, g = self.spec, self.grid, self.spec.groups
+        images = self._images[:grid.positions].view(spec.N, grid.rows, grid.cols, spec.C)
+        images[:, grid.top:, grid.left:].copy_(torch.from_numpy(x).permute(0, 2, 3, 1))
+        self._dy.view(spec.K, spec.N, grid.rows, grid.cols)[:, :, :spec.P, :spec.Q].copy_(
+            torch.from_numpy(dy).permute(1, 0, 2, 3))
+        flat = self._images.view(-1, g, spec.C_per_group).transpose(0, 1)  # (g, length, C/g)
+        dy_by_group = self._dy.view(g, spec.K_per_group, -1)
+        for tap, offset in enumerate(grid.offsets):
+            first = grid.origin + offset  # where the window of the grid's first output starts
+            product(dy_by_group, flat[:, first:first + grid.positions], self._dw.view(-1, g, *self._dw.shape[3:])[tap])
         return self._dw.reshape(spec.R, spec.S, spec.K, -1).permute(2, 3, 0, 1).contiguous().numpy()
 
 
