@@ -4,6 +4,8 @@ recorded; each refusal by name.
 
 A peer whose library is missing is skipped with the reason, unless CONVBENCH_REQUIRE_PEERS=1 (.ci/run,
 after .ci/setup installed them all): then it fails."""
+import time
+
 import numpy as np
 import pytest
 
@@ -189,6 +191,20 @@ def test_nnpack_reports_its_phases(rng):
     assert set(phases) == {"input_transform", "kernel_transform", "block_multiplication", "output_transform"}
     assert all(seconds > 0 for seconds in phases.values())
     assert "ft16x16" in p.ran["forward"] and "algorithm 2" in p.ran["forward"]
+
+
+def test_nnpack_implicit_gemm_profile_sums_its_calls_image_by_image(rng):
+    """Implicit GEMM runs one NNPACK call an image: its phases are summed over them, so that they sit beside
+    a whole batch's stages (the last image's alone were a quarter of the call here)."""
+    needs("nnpack implicit-gemm")
+    spec = convbench.ConvSpec(N=4, C=32, H=28, W=28, K=32, R=3, S=3, padding=1)
+    x, w, _ = _problem(spec, rng)
+    p = convbench.plan(spec, "nnpack implicit-gemm")
+    p(x, w)
+    start = time.perf_counter()
+    p(x, w)
+    call = time.perf_counter() - start
+    assert 0.6 * call < p.last_profile.total <= call
 
 
 def test_nnpack_profile_reads_the_fields_in_the_headers_order():

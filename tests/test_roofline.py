@@ -9,6 +9,7 @@ from convbench.measure import runs
 from convbench.algorithms.work import Work
 from convbench.measure import fma_peak
 from convbench.measure.roofline import Ceilings
+from convbench.workloads.random_inputs import random_problem
 
 COMPLEX, FLOAT = 8, 4
 
@@ -57,6 +58,22 @@ def test_tiled_fft_counts():
     F = 8 * (8 // 2 + 1)
     assert work["contraction"].flops == 8 * F * 3 * 2 * tiles
     assert work["filter transform"].flops == pytest.approx(3 * 2 * 2.5 * 64 * math.log2(64))
+
+
+@pytest.mark.parametrize("method", ["channels-last slice", "channels-last gather"])
+def test_direct_channels_last_counts(method):
+    spec = convbench.ConvSpec(N=2, C=16, H=10, W=12, K=20, R=3, S=3, padding=1)
+    p = convbench.plan(spec, "direct", method=method)
+    x, w = random_problem(spec)
+    assert list(p.stages(x, w)) == ["filter transform", "input transform", "contraction", "output transform"]
+    work = p.stage_work()
+    # the slices multiply at every position of the grid whose rows and images share their padding (11 x 13 an
+    # image), the gathered block at the 10 x 12 outputs only
+    positions = 2 * 11 * 13 if method.endswith("slice") else 2 * 10 * 12
+    assert work["contraction"].flops == 2 * positions * 20 * 16 * 9
+    assert work["filter transform"] == Work(2 * FLOAT * 20 * 16 * 9, 0)
+    assert work["input transform"] == Work(2 * FLOAT * 2 * 16 * 10 * 12, 0)
+    assert work["output transform"] == Work(2 * FLOAT * 2 * 20 * 10 * 12, 0)
 
 
 def test_the_bound_is_the_slower_ceiling():

@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..blas import product
+from ..work import FLOAT, Work, gemm_flops
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
 from .flat_grid import FlatGrid, SharedPaddingGrid
@@ -117,16 +118,45 @@ class ChannelsLastGemm:
                 first = origin + start + offset
                 product(self.padded[first:first + n], self.matrix[tap * C:(tap + 1) * C], result, accumulate=tap > 0)
 
-    def __call__(self, x, w, out, flipped: bool = False):
+    def _embed(self, x):
         spec, grid = self.spec, self.grid
         images = self.padded[:grid.positions].view(spec.N, grid.rows, grid.cols, spec.C)
         top, left = (spec.pad_h, spec.pad_w) if self.gather else (grid.top, grid.left)
         embed_channels_last(x, images.numpy(), top, left)
-        self._load_filters(w, flipped)
+
+    def _products(self):
         if self.gather:
             self._gathered_products()
-            result = self.result.view(spec.N, spec.P, spec.Q, spec.K)
         else:
             self._sliced_products()
+
+    def _write(self, out):
+        spec, grid = self.spec, self.grid
+        if self.gather:
+            result = self.result.view(spec.N, spec.P, spec.Q, spec.K)
+        else:
             result = self.result.view(spec.N, grid.rows, grid.cols, spec.K)[:, :spec.P, :spec.Q]
         to_channels_first(result.numpy(), out)
+
+    def __call__(self, x, w, out, flipped: bool = False):
+        self._embed(x)
+        self._load_filters(w, flipped)
+        self._products()
+        self._write(out)
+
+    def stages(self, x, w, out) -> dict:
+        """The call's four steps as NNPACK names its phases, each a zero-argument callable (after one call)."""
+        return {"filter transform": lambda: self._load_filters(w, False), "input transform": lambda: self._embed(x),
+                "contraction": self._products, "output transform": lambda: self._write(out)}
+
+    def stage_work(self) -> dict:
+        """What each step must move and compute (algorithms/work.py): the filters' and the images' relayouts,
+        the GEMMs (over every position of the grid for the slices, the valid ones when gathered; the gathered
+        block's copy is no compulsory traffic), and the results back to NCHW."""
+        spec, grid = self.spec, self.grid
+        filters, outputs = FLOAT * spec.K * spec.C * self.taps, FLOAT * spec.N * spec.P * spec.Q * spec.K
+        products = Work(FLOAT * grid.length * spec.C + filters + FLOAT * self.computed * spec.K,
+                        gemm_flops(self.computed, spec.K, spec.C * self.taps))
+        images = FLOAT * spec.N * spec.C * spec.H * spec.W
+        return {"filter transform": Work(2 * filters, 0), "input transform": Work(2 * images, 0),
+                "contraction": products, "output transform": Work(2 * outputs, 0)}

@@ -219,6 +219,17 @@ class DirectCPU(Plan):
             tasks = spec.N * spec.groups * blocks
             self._row_chunks = min(spec.P, -(-LOOP_TASKS_PER_THREAD * get_num_threads() // tasks))
 
+    def stages(self, x, w) -> dict:
+        """On channels-last GEMMs, the call's four steps (ChannelsLastGemm.stages) for `convbench stages`; the
+        other methods are one step, the call."""
+        if not isinstance(getattr(self, "_gemm", None), ChannelsLastGemm):
+            return super().stages(x, w)
+        x, w = self.check_inputs(x, w)
+        return self._gemm.stages(x, w, self(x, w))
+
+    def stage_work(self) -> dict:
+        return self._gemm.stage_work()
+
     def _backward_data(self, dy, w, reuse_forward=False):
         problem, forward = self._data_gradient_plan()
         gemm = getattr(forward, "_gemm", None)

@@ -130,36 +130,42 @@ class NNPACKCPU(Plan):
         if status:
             raise ConvError(f"NNPACK's {self.method} refused {self.spec} ({what}): {STATUS.get(status, status)}")
 
-    def _call(self, x, w, out, workspace, size, profile) -> int:
-        """One NNPACK call: the batch (output) or each image in turn (inference); a None workspace with a
-        size asks only for the workspace's size."""
+    def _call(self, x, w, out, workspace, size, profile=None) -> int:
+        """One NNPACK call: the batch (output) or each image in turn (inference), its phases summed over the
+        images into profile (a Profile, or None); a None workspace with a size asks only for the workspace's size."""
         spec, (code, _, entry) = self.spec, METHODS[self.method]
         geometry = (Size(spec.W, spec.H), Padding(spec.pad_h, spec.pad_w, spec.pad_h, spec.pad_w), Size(spec.S, spec.R))
-        tail = (ctypes.byref(size), 0, None, self._pool, profile)
+        tail = (ctypes.byref(size), 0, None, self._pool)
         if entry == "output":
             return self._lib.nnp_convolution_output(code, spec.N, spec.C, spec.K, *geometry, x, w, self._bias.ctypes.data,
-                                                    out, workspace, *tail)
+                                                    out, workspace, *tail, profile and ctypes.byref(profile))
         subsampling = Size(spec.stride_w, spec.stride_h)
         if x is None:
             return self._lib.nnp_convolution_inference(code, TRANSFORM_COMPUTE, spec.C, spec.K, *geometry, subsampling,
-                                                       None, None, None, None, None, *tail)
+                                                       None, None, None, None, None, *tail, None)
         image, result = spec.C * spec.H * spec.W * 4, spec.K * spec.P * spec.Q * 4
+        if profile is not None:
+            ctypes.memset(ctypes.byref(profile), 0, ctypes.sizeof(profile))
         for n in range(spec.N):
+            one = Profile()
             status = self._lib.nnp_convolution_inference(code, TRANSFORM_COMPUTE, spec.C, spec.K, *geometry, subsampling,
                                                          x + n * image, w, self._bias.ctypes.data, out + n * result,
-                                                         workspace, *tail)
+                                                         workspace, *tail, ctypes.byref(one))
             if status:
                 return status
+            if profile is not None:
+                for field, _ in Profile._fields_:
+                    setattr(profile, field, getattr(profile, field) + getattr(one, field))
         return 0
 
     def run(self, x, w, out):
         size = ctypes.c_size_t(self._workspace_bytes)
         self._status(self._call(x.ctypes.data, w.ctypes.data, out.ctypes.data, self._workspace_at, size,
-                                ctypes.byref(self.last_profile)), "convolution")
+                                self.last_profile), "convolution")
 
     def profile(self, x, w) -> dict:
-        """{phase: seconds} of one call, as NNPACK's nnp_profile reports it (the last image's, for
-        implicit GEMM): input, kernel and output transforms and the block multiplication."""
+        """{phase: seconds} of one call, as NNPACK's nnp_profile reports it (for implicit GEMM, one call an
+        image, summed over the images): input, kernel and output transforms and the block multiplication."""
         self(x, w)
         return {phase: getattr(self.last_profile, phase) for phase in PHASES}
 
