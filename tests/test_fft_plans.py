@@ -84,12 +84,13 @@ def test_filter_transform_choice(rng):
 
 @pytest.mark.parametrize("tile, R, dilation, groups, transform", [(8, 3, 1, 1, "kernel"), (16, 3, 2, 2, "kernel"),
                                                                   (32, 5, 1, 1, "kernel"), (64, 3, 2, 1, "dft"),
-                                                                  (64, 31, 1, 1, "fft")])
+                                                                  (64, 51, 1, 1, "fft")])
 def test_tiled_filter_spectrum_is_the_padded_flipped_filters_fft(rng, tile, R, dilation, groups, transform):
     """Every way the tiled plan transforms its filters (the generated kernel; on 64 x 64 tiles the pruned
-    DFT of the taps or FFTW over the T x T grid: selection.tiled_filter_by_dft) against numpy's rfft2 of
-    the flipped filter, its taps dilation apart on the zero grid, over T^2, frequency-major."""
-    spec = convbench.ConvSpec(N=1, C=2 * groups, H=40, W=40, K=2 * groups, R=R, S=R, dilation=dilation, groups=groups)
+    DFT of the taps or FFTW over the T x T grid: selection.tiled_filter_by_dft, whose DFT takes ten times
+    the FFT's flops at 51 x 51, above its threshold on either engine) against numpy's rfft2 of the flipped
+    filter, its taps dilation apart on the zero grid, over T^2, frequency-major."""
+    spec = convbench.ConvSpec(N=1, C=2 * groups, H=56, W=56, K=2 * groups, R=R, S=R, dilation=dilation, groups=groups)
     x, w = random_problem(spec, rng)
     p = convbench.plan(spec, "fft", tile=tile)
     assert p.filter_transform == transform
@@ -100,6 +101,15 @@ def test_tiled_filter_spectrum_is_the_padded_flipped_filters_fft(rng, tile, R, d
     got = p.transform_filter(w)
     np.testing.assert_allclose(got, expected, atol=1e-6 * np.abs(expected).max())
     assert_matches_oracle("fft", spec, x, w, p(x, w))
+
+
+def test_tiled_filter_dft_takes_more_flops_where_the_gemms_run_on_onednn2():
+    from convbench.core import selection
+    ratio = 5.3  # the 31 x 31 taps' DFT on 64 x 64 tiles, in the FFT's flops
+    assert not selection.tiled_filter_by_dft(64, ratio, 1.0, "torch")
+    assert selection.tiled_filter_by_dft(64, ratio, 1.0, "onednn2")
+    assert not selection.tiled_filter_by_dft(64, 10.0, 1.0, "onednn2")
+    assert not selection.tiled_filter_by_dft(8, 0.5, 1.0, "onednn2")  # FFTW's 8 x 5 coefficients a filter
 
 
 def test_scratch_slots_are_shared_and_sized_for_the_largest_user():

@@ -154,7 +154,8 @@ class TiledFFTCPU(StagedPlan):
         if T in GENERATED_TILES:  # the input's kernel on the flipped taps, each filter one tile of its extent
             self._filter_grid = np.zeros((K, Cg, spec.extent_h, spec.extent_w), dtype=np.float32)
             self._W = np.empty((T * Fc, K, Cg), dtype=np.complex64)
-        elif tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True)):
+        elif tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True),
+                                 blas.engine()):
             self._taps = np.empty((K, Cg, spec.R, spec.S), dtype=np.float32)
             self._filter_dft = SupportDFT(Band((T, T), 0.0), K * Cg, (spec.R, spec.S), step=spec.dilation,
                                           scale=1.0 / T**2)

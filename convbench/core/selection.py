@@ -256,11 +256,16 @@ FILTER_TRANSFORM = "dft"
 TILED_FILTER_DFT_FROM_TILE = 16
 # ... while the DFT's flops are at most this many times the FFT's (its measurement: the record)
 TILED_FILTER_DFT_FLOPS_UP_TO = 1
+# ... where the GEMMs run on oneDNN 2, twice as fast as MKL's on the chips that take it, while FFTW's
+# frequency-major writes are as slow (its measurement: the record)
+TILED_FILTER_DFT_FLOPS_UP_TO_ONEDNN2 = 8
 
 
-def tiled_filter_by_dft(tile: int, dft_flops: float, fft_flops: float) -> bool:
-    """Whether the tiled FFT's filter transform is the pruned DFT (else FFTW), from the flops of each."""
-    return tile >= TILED_FILTER_DFT_FROM_TILE and dft_flops <= TILED_FILTER_DFT_FLOPS_UP_TO * fft_flops
+def tiled_filter_by_dft(tile: int, dft_flops: float, fft_flops: float, engine: str = "torch") -> bool:
+    """Whether the tiled FFT's filter transform is the pruned DFT (else FFTW), from the flops of each and
+    the GEMMs' engine (blas.engine())."""
+    up_to = TILED_FILTER_DFT_FLOPS_UP_TO_ONEDNN2 if engine == "onednn2" else TILED_FILTER_DFT_FLOPS_UP_TO
+    return tile >= TILED_FILTER_DFT_FROM_TILE and dft_flops <= up_to * fft_flops
 
 
 # images from which the spectral contraction runs as torch's batched cgemm, not the Numba stream (its measurement: the record)
