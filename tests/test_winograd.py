@@ -11,7 +11,8 @@ from convbench.algorithms.winograd.cook_toom import TILES, winograd_matrices
 from convbench.algorithms.winograd.f2x2 import AT, BT, G
 from convbench.core.oracle import reference_conv2d, relative_error
 from convbench.workloads.random_inputs import random_problem
-from error_budget import assert_matches_oracle, assert_within_budget, filter_references
+from convbench.algorithms.base import Plan
+from error_budget import assert_matches_oracle, assert_within_budget, data_references, filter_references
 from convbench.interface import registry
 
 
@@ -215,6 +216,11 @@ def assert_blocked_matches_staged(tile, spec, blocked, staged, rng, blocks):
     dw = blocked.backward_filter(x, dy, reuse_forward=True)
     assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by {blocks} on {spec}")
     np.testing.assert_allclose(dw, staged.backward_filter(x, dy), rtol=0, atol=1e-5 * np.abs(dw).max())
+    # the data gradient's filter transform reads w's taps reversed, its channels swapped, by the same blocks:
+    # as the forward of the flipped copy (Plan's own way) computes it
+    dx = blocked.backward_data(dy, w)
+    assert_within_budget(label, "backward_data", dx, *data_references(spec, dy, w), what=f"by {blocks} on {spec}")
+    np.testing.assert_allclose(dx, Plan._backward_data(staged, dy, w), rtol=0, atol=1e-5 * np.abs(dx).max())
 
 
 def test_a_blocked_plan_plans_for_one_block_of_transformed_filters_not_all():

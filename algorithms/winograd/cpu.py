@@ -13,8 +13,8 @@ from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
 from .kernels import INPUT_FROM_NCHW, OUTPUT_TO_NCHW
-from .transforms import (filter_transform, filter_transform_block, finish_output, input_source, input_transform,
-                         inverse_tile_rows, output_sink, output_transform, transform_tile_rows)
+from .transforms import (filter_transform, filter_transform_block, finish_output, flipped_filter_transform, input_source,
+                         input_transform, inverse_tile_rows, output_sink, output_transform, transform_tile_rows)
 
 
 def winograd_supports(spec) -> bool:
@@ -149,18 +149,44 @@ class WinogradCPU(StagedPlan):
         finish_output(m, self._yh, out)
         self._V_holds_input = False
 
-    def contract_by_filter_blocks(self, w) -> None:
+    def contract_by_filter_blocks(self, w, flipped: bool = False) -> None:
         """M[:, :, block] = V @ U[:, block]^T for each block of filters, U[:, block] transformed just before
         (the same products as transform_filter then contract, with the transformed filters never all in
-        memory at once: results/records/implementation-choices.json, row winograd-filter-blocks)."""
+        memory at once: results/records/implementation-choices.json, row winograd-filter-blocks).
+        flipped: w is the forward's filter of the convolution whose data gradient this plan computes."""
         points, tiles, C = self._V.shape
         for k0 in range(0, self.spec.K, self.filter_block):
             block = min(self.filter_block, self.spec.K - k0)
             U = self._U_block[:points * block * C].reshape(points, block, C)
             M = self._M_block[:points * tiles * block].reshape(points, tiles, block)
-            filter_transform_block(w, k0, self._G, U)
+            filter_transform_block(w, k0, self._G, U, flipped)
             matmul(self._V, U.transpose(0, 2, 1), out=M)
             copy(self._M[:, :, k0:k0 + block], M)
+
+    def _backward_data(self, dy, w, reuse_forward=False):
+        """The forward pass of the data-gradient problem (Plan._backward_data), its filter transform reading
+        the forward's w with its taps reversed and its channels swapped: without groups, no flipped copy
+        of w is made (it took a fifth of the pass on 512 x 512 filters: results/records/
+        implementation-choices.json, row winograd-data-gradient-flipped-transform)."""
+        if self.spec.groups > 1:
+            return super()._backward_data(dy, w, reuse_forward)
+        problem, forward = self._data_gradient_plan()
+        dx = np.empty(problem.spec.output_shape, dtype=np.float32)
+        forward._run_on_flipped(problem.prepare(dy), w, dx)
+        return dx
+
+    def _run_on_flipped(self, x, w, out) -> None:
+        """run(x, DataGradient.flipped(w), out) from the forward's w (this plan the data gradient's, no groups)."""
+        self._forward_operands = None  # its buffers hold no forward call of this plan's own
+        if self.filter_block < self.spec.K:
+            self.transform_input(x)
+            self.contract_by_filter_blocks(w, flipped=True)
+            self.transform_output(out)
+            return
+        if getattr(self, "_U_flipped", None) is None:
+            n = self.tile + 2
+            self._U_flipped = np.empty((n * n, self.spec.C, self.spec.K), dtype=np.float32)
+        self.run_stages(x, flipped_filter_transform(w, self._GG, self._U_flipped), out)
 
     def transform_input(self, x):
         input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, self.spec.padding)

@@ -31,6 +31,15 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
     return out
 
 
+def flipped_filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """filter_transform of gradients.DataGradient.flipped(w) (no groups), w the forward's (K, C, 3, 3): the
+    flipped filter's tap t is w's tap 8 - t, so GG's columns are read reversed against w's taps as they lie,
+    and the product comes out (n^2, K, C), each point's matrix the transpose of the (C, K) one wanted.
+    out: (n^2, K, C); returns its (n^2, C, K) transposed view, which the contraction reads in place."""
+    filter_transform(w, np.ascontiguousarray(GG[:, ::-1]), out)
+    return out.transpose(0, 2, 1)
+
+
 @njit(inline="always", fastmath={"contract"})
 def scaled_add(acc, g, row):
     """acc += g * row over contiguous channels: one term of a transform's row, skipped where g is one of the
@@ -41,19 +50,21 @@ def scaled_add(acc, g, row):
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
-def filter_transform_block(w, k0, G, out):
+def filter_transform_block(w, k0, G, out, flipped=False):
     """out[i*n + j, kk, c] = (G w[k0 + kk, c] G^T)[i, j], for the filters k0 .. k0 + out.shape[1] - 1: one block
     of the transform, written where the next GEMM reads it while it is in cache. Each filter's nine taps are
     first laid out tap-major (9, C), so the sums run over contiguous channels; G is applied to the columns,
     then the rows (half the multiplies of kron(G, G): row winograd-filter-transform-separable of
-    results/records/implementation-choices.json), its zeros skipped."""
-    block, C, n = out.shape[1], w.shape[1], G.shape[0]
+    results/records/implementation-choices.json), its zeros skipped.
+    flipped: w is the forward's (C, K, 3, 3) filter of the convolution whose data gradient this is, and the
+    transform's filter k, channel c, is w[c, k] flipped (gradients.DataGradient.flipped, not copied)."""
+    block, C, n = out.shape[1], w.shape[0] if flipped else w.shape[1], G.shape[0]
     for kk in prange(block):
         k = k0 + kk
         taps = np.empty((9, C), dtype=np.float32)
         for c in range(C):
             for j in range(9):
-                taps[j, c] = w[k, c, j // 3, j % 3]
+                taps[j, c] = w[c, k, 2 - j // 3, 2 - j % 3] if flipped else w[k, c, j // 3, j % 3]
         columns = np.empty((n, 3, C), dtype=np.float32)  # G g: row i, column s
         for i in range(n):
             for s in range(3):
