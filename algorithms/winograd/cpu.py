@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from convbench.core.errors import ConvError
 from convbench.core.selection import winograd_filter_block, winograd_tile_rows
@@ -210,20 +211,25 @@ class WinogradCPU(StagedPlan):
         (Backward-data needs nothing of its own: it is this plan's forward pass with the filter
         flipped and channel-swapped, Plan._backward_data.)"""
         spec, m = self.spec, self.tile
-        # (Plan._check_reuse saw that the last forward was on this x, its buffers intact; one run by
-        # blocks of tile rows left only its last block's transform)
-        if not reuse_forward or not self._V_holds_input:
-            self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
         if self._D is None:  # dy's transform
             n = m + 2
             self._D = np.empty((n * n, self._V.shape[1], spec.K), dtype=np.float32)
             AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
             self._gradient_matrices = np.ascontiguousarray(AT), np.ascontiguousarray(G)
         AT, G = self._gradient_matrices
-        gradient_transform(dy, G, self._D, self.tiles_h, self.tiles_w)
-        by_filter = self._D.transpose(0, 2, 1)  # (n^2, K, T)
         dw = np.empty((spec.K, spec.C_per_group, 3, 3), dtype=np.float32)
         taps = dw.reshape(spec.K, spec.C_per_group, 9)
+        rows = spec.N * self.tiles_h
+        reused = reuse_forward and self._V_holds_input
+        if not reused and self.tile_rows < rows and self.filter_block == spec.K and spec.groups == 1:
+            filter_gradient_transform(self._gradient_by_tile_blocks(x, dy, G), AT, taps, 0)
+            return dw
+        # (Plan._check_reuse saw that the last forward was on this x, its buffers intact; one run by
+        # blocks of tile rows left only its last block's transform)
+        if not reused:
+            self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
+        gradient_transform(dy, G, self._D, self.tiles_h, self.tiles_w, 0, rows)
+        by_filter = self._D.transpose(0, 2, 1)  # (n^2, K, T)
         if spec.groups > 1:
             filter_gradient_transform(diagonal_blocks(by_filter, self._V, spec.groups), AT, taps, 0)
             return dw
@@ -233,6 +239,27 @@ class WinogradCPU(StagedPlan):
             matmul(by_filter[:, k0:k0 + block.shape[1]], self._V, out=block)
             filter_gradient_transform(block, AT, taps, k0)
         return dw
+
+    def _gradient_by_tile_blocks(self, x, dy, G) -> np.ndarray:
+        """Z (n^2, K, C) = sum over tiles of D_t^T V_t, a block of tile rows at a time: the block's input and dy
+        transforms (in the first bytes of V and D) multiplied and summed into Z while still in cache, where
+        the whole transforms passed through memory between the stages (results/records/
+        implementation-choices.json, row winograd-filter-gradient-tile-blocks). V then holds no whole transform."""
+        spec, m = self.spec, self.tile
+        points, rows = self._V.shape[0], spec.N * self.tiles_h
+        if getattr(self, "_Z", None) is None:
+            self._Z = torch.empty(points, spec.K, spec.C)
+        src = input_source(m, x, self._xh, spec.padding)
+        for first in range(0, rows, self.tile_rows):
+            last = min(rows, first + self.tile_rows)
+            tiles = (last - first) * self.tiles_w
+            V = self._V.reshape(-1)[:points * tiles * spec.C].reshape(points, tiles, spec.C)
+            D = self._D.reshape(-1)[:points * tiles * spec.K].reshape(points, tiles, spec.K)
+            transform_tile_rows(m, src, V, self.tiles_h, self.tiles_w, first, last, spec.padding)
+            gradient_transform(dy, G, D, self.tiles_h, self.tiles_w, first, last)
+            blas.product(torch.from_numpy(D).transpose(1, 2), torch.from_numpy(V), self._Z, accumulate=first > 0)
+        self._V_holds_input = False
+        return self._Z.numpy()
 
     _D = None  # made by the first backward-filter call
     _V_holds_input = False  # whether V holds the transform of every tile of the last x transformed

@@ -17,15 +17,17 @@ from .transforms import scaled_add
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
-def gradient_transform(dy, G, D, tiles_h, tiles_w):
+def gradient_transform(dy, G, D, tiles_h, tiles_w, first, last):
     """D[i*n + j, t, k] = (G d G^T)[i, j] for the m x m block d at (m*ty, m*tx) of dy (N, K, P, Q), zero
-    beyond it; t = (b, ty, tx) in the forward's tile order. Each row of blocks is gathered channels-last into
+    beyond it, for the rows of tiles first .. last - 1 (a row is (b, ty)); t = (row - first, tx), counted from
+    the first row's first tile in the forward's tile order. Each row of blocks is gathered channels-last into
     a band in cache first, so the sums run over contiguous channels (and no channels-last copy of the whole
     of dy passes through memory: results/records/implementation-choices.json, row
     winograd-transforms-through-row-bands)."""
     N, K, P, Q = dy.shape
     n, m = G.shape
-    for row in prange(N * tiles_h):
+    for block_row in prange(last - first):
+        row = first + block_row
         b = row // tiles_h
         y0 = m * (row % tiles_h)
         band = np.zeros((m, m * tiles_w, K), dtype=np.float32)
@@ -35,7 +37,7 @@ def gradient_transform(dy, G, D, tiles_h, tiles_w):
                     band[r, col, k] = dy[b, k, y0 + r, col]
         columns = np.empty((n, m, K), dtype=np.float32)  # G d: row i, column a
         for tx in range(tiles_w):
-            t = row * tiles_w + tx
+            t = block_row * tiles_w + tx
             x0 = m * tx
             for i in range(n):
                 for a in range(m):
