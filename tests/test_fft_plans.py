@@ -12,7 +12,8 @@ from convbench.algorithms.fft import wisdom
 from convbench.core import selection
 from convbench.workloads.random_inputs import random_problem
 from convbench.workloads.training import TrainingStep
-from error_budget import assert_matches_oracle, budget, forward_references, rounding_units
+from error_budget import (assert_matches_oracle, assert_within_budget, budget, filter_references, forward_references,
+                          rounding_units)
 
 SPEC = convbench.ConvSpec(N=2, C=3, H=12, W=10, K=2, R=5, S=5, padding=2)
 
@@ -101,6 +102,23 @@ def test_tiled_filter_spectrum_is_the_padded_flipped_filters_fft(rng, tile, R, d
     got = p.transform_filter(w)
     np.testing.assert_allclose(got, expected, atol=1e-6 * np.abs(expected).max())
     assert_matches_oracle("fft", spec, x, w, p(x, w))
+
+
+@pytest.mark.parametrize("tile", [8, 16, 32])
+@pytest.mark.parametrize("by_kernel", [True, False])
+def test_tiled_filter_gradient_transforms_dy_either_way(rng, monkeypatch, tile, by_kernel):
+    """dy's blocks through the generated input kernel (their columns a tile apart) or FFTW on T x T blocks
+    (selection.tiled_dy_by_kernel), on a layer whose last row and column of blocks are partial."""
+    monkeypatch.setattr(selection, "TILED_DY_KERNEL_FILL_FROM", 0.0 if by_kernel else 2.0)
+    spec = convbench.ConvSpec(N=2, C=3, H=tile + 7, W=2 * tile + 3, K=4, R=3, S=5, padding=(1, 0))
+    x, w = random_problem(spec, rng)
+    dy = rng.uniform(-1, 1, spec.output_shape).astype(np.float32)
+    p = convbench.plan(spec, "fft", tile=tile)
+    assert spec.P % p.step_h and spec.Q % p.step_w, "the blocks of the last row and column must be partial"
+    dw = p.backward_filter(x, dy)
+    assert p._dy_by_kernel == by_kernel
+    assert_within_budget(f"fft tile {tile}", "backward_filter", dw, *filter_references(spec, x, dy),
+                         what=f"dy {'by the kernel' if by_kernel else 'by FFTW'} on {spec}")
 
 
 def test_tiled_filter_dft_takes_more_flops_where_the_gemms_run_on_onednn2():

@@ -50,7 +50,8 @@ from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import FFT_TILES, complex_product_embedded, products_on_split_planes, tiled_filter_by_dft
+from convbench.core.selection import (FFT_TILES, complex_product_embedded, products_on_split_planes, tiled_dy_by_kernel,
+                                      tiled_filter_by_dft)
 
 from ..base import StagedPlan
 from .. import blas
@@ -263,8 +264,8 @@ class TiledFFTCPU(StagedPlan):
         received, read on the R x S support: dw_kc = irfft2(sum_t conj(DY_tk) X_tc)[:R, :S], one
         (K x tiles)(tiles x C) complex GEMM per frequency (where the GEMMs run on oneDNN 2, one real GEMM on
         DY's split planes: complex_product.split_product). No tile wraps around: p + r <= T - 1.
-        X is the forward's input transform; dy's blocks go through FFTW (planned once, written
-        frequency-major like X), and the inverse is evaluated on the R x S taps alone (a pruned
+        X is the forward's input transform; dy's blocks go through the input's generated kernel (_transform_dy;
+        FFTW on 64 x 64 tiles), written frequency-major like X, and the inverse is evaluated on the R x S taps alone (a pruned
         inverse DFT, as the whole-image plan does), not on K·C whole T x T grids.
         numpy's rfft2 of the blocks took about half the pass
         (results/records/implementation-choices.json, row tiled-fft-backward-filter-fftw).
@@ -273,13 +274,9 @@ class TiledFFTCPU(StagedPlan):
         F, Cg = T * (T // 2 + 1), spec.C_per_group
         if not (reuse_forward and self._forward_filter is not None):
             self.transform_input(x)  # else the forward's X, still in its buffer
-        if getattr(self, "_dy_fft", None) is None:
+        if getattr(self, "_DY", None) is None:
             self._plan_filter_gradient()
-        self._dy_grid[:, :, :spec.P, :spec.Q] = dy
-        blocks = self._dy_grid.reshape(spec.N, spec.K, self.tiles_h, self.step_h, self.tiles_w, self.step_w)
-        copy(self._dy_blocks[..., :self.step_h, :self.step_w], blocks.transpose(0, 1, 2, 4, 3, 5))
-        self._dy_fft.execute()
-        DY = self._DY.reshape(F, spec.K, self.tiles)
+        DY = self._transform_dy(dy)
         if self._gradient_split is not None:  # one real GEMM a frequency (complex_product.split_product)
             DW = split_product(DY, self._spectra(self._X), *self._gradient_split, out=self._DW, conjugate=True)
         else:
@@ -289,19 +286,48 @@ class TiledFFTCPU(StagedPlan):
         self._taps_inverse(DW.reshape(F, -1), dw)
         return dw.reshape(spec.filter_shape)
 
+    def _transform_dy(self, dy) -> np.ndarray:
+        """rfft2 of the T x T zero tile holding each output tile's block of dy, (F, K, tiles) (a view). On the
+        generated tiles, where the blocks fill enough of a tile (selection.tiled_dy_by_kernel), their input
+        kernel on dy with each block's columns T apart (zeros between) and only its rows read, so that no tile
+        reaches into the next block; else FFTW on T x T blocks (results/records/implementation-choices.json,
+        row tiled-fft-dy-by-the-input-kernel)."""
+        spec, T = self.spec, self.tile
+        F = T * (T // 2 + 1)
+        if self._dy_by_kernel:
+            columns = self._dy_spaced.reshape(spec.N, spec.K, -1, self.tiles_w, T)
+            whole = spec.Q // self.step_w  # the blocks of step_w columns dy fills
+            copy(columns[:, :, :spec.P, :whole, :self.step_w],
+                 dy[..., :whole * self.step_w].reshape(spec.N, spec.K, spec.P, whole, self.step_w))
+            if whole < self.tiles_w:
+                copy(columns[:, :, :spec.P, whole, :spec.Q - whole * self.step_w], dy[..., whole * self.step_w:])
+            INPUT_TRANSFORMS[T](self._dy_spaced, self._DY.view(np.float32), self.tiles_h, self.tiles_w, self.step_h,
+                                T, 0, 0, self.step_h)
+            return self._DY.transpose(0, 2, 1)
+        self._dy_grid[:, :, :spec.P, :spec.Q] = dy
+        blocks = self._dy_grid.reshape(spec.N, spec.K, self.tiles_h, self.step_h, self.tiles_w, self.step_w)
+        copy(self._dy_blocks[..., :self.step_h, :self.step_w], blocks.transpose(0, 1, 2, 4, 3, 5))
+        self._dy_fft.execute()
+        return self._DY.reshape(F, spec.K, self.tiles)
+
     def _plan_filter_gradient(self):
         """The backward-filter's buffers and transforms, made on its first call (a forward-only plan
         holds none of them)."""
         spec, T = self.spec, self.tile
         th, tw = self.tiles_h, self.tiles_w
-        self._dy_grid = np.zeros((spec.N, spec.K, th * self.step_h, tw * self.step_w), dtype=np.float32)
-        self._dy_blocks = pyfftw.zeros_aligned((spec.N, spec.K, th, tw, T, T), dtype=np.float32)
-        self._DY = pyfftw.empty_aligned((T, T // 2 + 1, spec.K, spec.N, th, tw), dtype=np.complex64)
-        self._dy_fft = pyfftw.FFTW(self._dy_blocks, self._DY.transpose(3, 2, 4, 5, 0, 1), axes=(4, 5),
-                                   flags=self._fftw_flags, threads=self._fftw_threads)
-        if self._fftw_flags != ("FFTW_ESTIMATE",):
-            wisdom.save()
         F = T * (T // 2 + 1)
+        self._dy_by_kernel = T in GENERATED_TILES and tiled_dy_by_kernel(T, self.step_w)
+        if self._dy_by_kernel:  # dy's rows as they are, each block's step_w columns T apart; spectra (F, tiles, K)
+            self._dy_spaced = np.zeros((spec.N, spec.K, th * self.step_h, tw * T), dtype=np.float32)
+            self._DY = np.empty((F, self.tiles, spec.K), dtype=np.complex64)
+        else:
+            self._dy_grid = np.zeros((spec.N, spec.K, th * self.step_h, tw * self.step_w), dtype=np.float32)
+            self._dy_blocks = pyfftw.zeros_aligned((spec.N, spec.K, th, tw, T, T), dtype=np.float32)
+            self._DY = pyfftw.empty_aligned((T, T // 2 + 1, spec.K, spec.N, th, tw), dtype=np.complex64)
+            self._dy_fft = pyfftw.FFTW(self._dy_blocks, self._DY.transpose(3, 2, 4, 5, 0, 1), axes=(4, 5),
+                                       flags=self._fftw_flags, threads=self._fftw_threads)
+            if self._fftw_flags != ("FFTW_ESTIMATE",):
+                wisdom.save()
         self._DW = np.empty((F, spec.K, spec.C_per_group), dtype=np.complex64)
         self._gradient_split = None  # dy's spectra split [Re; -Im], and the product's two halves
         if products_on_split_planes(blas.engine(), spec.groups):

@@ -261,6 +261,18 @@ TILED_FILTER_DFT_FLOPS_UP_TO = 1
 TILED_FILTER_DFT_FLOPS_UP_TO_ONEDNN2 = 8
 
 
+# the least share of a tile's side that its block of outputs (and so of dy) fills, from which the tiled FFT's
+# filter gradient transforms dy's blocks with the input's generated kernel (each block's columns a tile apart,
+# zeros between: the kernel reads those zeros too) rather than FFTW on T x T blocks (its measurement: the record)
+TILED_DY_KERNEL_FILL_FROM = 0.5
+
+
+def tiled_dy_by_kernel(tile: int, step: int) -> bool:
+    """Whether the tiled FFT's filter gradient transforms dy with the generated input kernel (else FFTW),
+    step being the outputs per tile along a row."""
+    return step >= TILED_DY_KERNEL_FILL_FROM * tile
+
+
 def tiled_filter_by_dft(tile: int, dft_flops: float, fft_flops: float, engine: str = "torch") -> bool:
     """Whether the tiled FFT's filter transform is the pruned DFT (else FFTW), from the flops of each and
     the GEMMs' engine (blas.engine())."""
