@@ -15,6 +15,11 @@ sum with the second times i, one pass over the (M x N) result; conj(A) B splits 
 tiled fft's filter gradient, conj(dY) X (the split is the pass that conjugated dY in place before: the
 record's row tiled-fft-filter-gradient-split-planes), and the whole-image fft's contraction, a few
 images' X times each frequency's filters (row fft-contract-split-planes), take it.
+
+conj(A)^T B, where A (L x M) is stored with its M columns interleaved and contiguous, needs no split either:
+A's floats read transposed (2M x L) times B's (L x 2N) give Re(A)^T B and Im(A)^T B on alternate rows,
+and conj(A)^T B is the first minus i times the second (conjugate_transposed_product: the tiled fft's filter
+gradient, whose dY comes out of the input's kernel tile-major, row tiled-fft-dy-by-the-input-kernel).
 """
 from __future__ import annotations
 
@@ -62,6 +67,21 @@ def split_product(A: np.ndarray, B: np.ndarray, split: np.ndarray, parts: np.nda
     parts a complex64 (F, 2M, N) one."""
     split_planes(A, split, conjugate)
     return times_split_planes(split, B, parts, out)
+
+
+def conjugate_transposed_product(A: np.ndarray, B: np.ndarray, products: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[f] = conj(A[f])^T @ B[f] for complex64 A (F, L, M) and B (F, L, N), C-contiguous, into complex64 out
+    (F, M, N), as one real GEMM per f: A's interleaved floats read transposed in place, (2M x L), times B's,
+    (L x 2N), into products, a complex64 (F, 2M, N) buffer whose row (m, re) holds Re(A[:, m])^T B and row
+    (m, im) Im(A[:, m])^T B; then conj(A)^T B = the first - i·the second, one pass. Splitting A^T's planes
+    first took a transposing pass over A (split_product on A's transposed view: results/records/
+    implementation-choices.json, row conjugate-transposed-product)."""
+    F, L, M = A.shape
+    product(torch.from_numpy(A.view(np.float32)).transpose(1, 2), torch.from_numpy(B.view(np.float32)),
+            torch.from_numpy(products.view(np.float32)))
+    pairs = torch.from_numpy(products).view(F, M, 2, -1)
+    torch.add(pairs[:, :, 0], pairs[:, :, 1], alpha=-1j, out=torch.from_numpy(out))
+    return out
 
 
 def split_planes(A: np.ndarray, split: np.ndarray, conjugate: bool = False) -> np.ndarray:

@@ -47,6 +47,18 @@ def test_the_product_on_split_planes_matches_the_oracle(rng, monkeypatch, engine
     assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
 
 
+@pytest.mark.parametrize("engine", blas.ENGINES)
+def test_the_conjugate_transposed_product_matches_the_oracle(rng, monkeypatch, engine):
+    monkeypatch.setattr(blas, "engine", lambda: engine)
+    F, L, M, N = 4, 130, 6, 10
+    A, B = complex_array(rng, (F, L, M)), complex_array(rng, (F, L, N))
+    out = complex_array(rng, (F, M, N))
+    products = np.full((F, 2 * M, N), np.nan, dtype=np.complex64)
+    complex_product.conjugate_transposed_product(A, B, products, out)
+    exact = np.conjugate(A.astype(np.complex128)).transpose(0, 2, 1) @ B.astype(np.complex128)
+    assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
+
+
 def dense_oracle(spec, x, w, dy):
     """torch's float64 forward and both gradients."""
     xt, wt = (torch.from_numpy(a).double().requires_grad_() for a in (x, w))

@@ -56,7 +56,7 @@ from convbench.core.selection import (FFT_TILES, complex_product_embedded, produ
 from ..base import StagedPlan
 from .. import blas
 from ..blas import copy, diagonal_blocks, grouped_product
-from ..complex_product import embedding_shape, split_product, times_transposed
+from ..complex_product import conjugate_transposed_product, embedding_shape, split_product, times_transposed
 from ..padding import embed
 from ..work import COMPLEX, FLOAT, Work, fft_flops, gemm_flops
 from . import wisdom
@@ -262,11 +262,12 @@ class TiledFFTCPU(StagedPlan):
     def _backward_filter(self, x, dy, reuse_forward=False):
         """dw = the sum over tiles of each tile's correlation of x with the dy block its outputs
         received, read on the R x S support: dw_kc = irfft2(sum_t conj(DY_tk) X_tc)[:R, :S], one
-        (K x tiles)(tiles x C) complex GEMM per frequency (where the GEMMs run on oneDNN 2, one real GEMM on
-        DY's split planes: complex_product.split_product). No tile wraps around: p + r <= T - 1.
-        X is the forward's input transform; dy's blocks go through the input's generated kernel (_transform_dy;
-        FFTW on 64 x 64 tiles), written frequency-major like X, and the inverse is evaluated on the R x S taps alone (a pruned
-        inverse DFT, as the whole-image plan does), not on K·C whole T x T grids.
+        (K x tiles)(tiles x C) complex GEMM per frequency (where the GEMMs run on oneDNN 2, one real GEMM a
+        frequency: complex_product.conjugate_transposed_product on the kernel's tile-major dY, split_product
+        on FFTW's). No tile wraps around: p + r <= T - 1.
+        X is the forward's input transform; dy's blocks go through the input's generated kernel or FFTW
+        (_transform_dy), written frequency-major like X, and the inverse is evaluated on the R x S taps
+        alone (a pruned inverse DFT, as the whole-image plan does), not on K·C whole T x T grids.
         numpy's rfft2 of the blocks took about half the pass
         (results/records/implementation-choices.json, row tiled-fft-backward-filter-fftw).
         (Backward-data is this plan's forward pass on the data-gradient problem, Plan._backward_data.)"""
@@ -277,7 +278,9 @@ class TiledFFTCPU(StagedPlan):
         if getattr(self, "_DY", None) is None:
             self._plan_filter_gradient()
         DY = self._transform_dy(dy)
-        if self._gradient_split is not None:  # one real GEMM a frequency (complex_product.split_product)
+        if self._gradient_split is not None and self._dy_by_kernel:  # one real GEMM a frequency, dY read in place
+            DW = conjugate_transposed_product(self._DY, self._spectra(self._X), self._gradient_split[1], out=self._DW)
+        elif self._gradient_split is not None:  # one real GEMM a frequency on dY's split planes
             DW = split_product(DY, self._spectra(self._X), *self._gradient_split, out=self._DW, conjugate=True)
         else:
             torch.conj_physical_(torch.from_numpy(DY))
@@ -329,10 +332,10 @@ class TiledFFTCPU(StagedPlan):
             if self._fftw_flags != ("FFTW_ESTIMATE",):
                 wisdom.save()
         self._DW = np.empty((F, spec.K, spec.C_per_group), dtype=np.complex64)
-        self._gradient_split = None  # dy's spectra split [Re; -Im], and the product's two halves
+        self._gradient_split = None  # dy's spectra split [Re; -Im] (FFTW's (F, K, tiles) only), the product's halves
         if products_on_split_planes(blas.engine(), spec.groups):
-            self._gradient_split = (np.empty((F, 2 * spec.K, self.tiles), dtype=np.float32),
-                                    np.empty((F, 2 * spec.K, spec.C_per_group), dtype=np.complex64))
+            split = None if self._dy_by_kernel else np.empty((F, 2 * spec.K, self.tiles), dtype=np.float32)
+            self._gradient_split = (split, np.empty((F, 2 * spec.K, spec.C_per_group), dtype=np.complex64))
         # unnormalised, as FFTW's: 1/T^2 in it
         self._taps_inverse = InverseSupportDFT(Band((T, T), 0.0), spec.K * spec.C_per_group, spec.R, spec.S,
                                                stride=spec.dilation, scale=1.0 / T**2)

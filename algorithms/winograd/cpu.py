@@ -14,8 +14,9 @@ from ..work import FLOAT, Work, gemm_flops
 from .cook_toom import POINTS, TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
 from .kernels import INPUT_FROM_NCHW, OUTPUT_TO_NCHW
-from .transforms import (filter_transform, filter_transform_block, finish_output, flipped_filter_transform, input_source,
-                         input_transform, inverse_tile_rows, output_sink, output_transform, transform_tile_rows)
+from .transforms import (filter_transform, filter_transform_block, finish_output, flipped_filter_transform,
+                         input_source, input_transform, inverse_tile_rows, output_sink, output_transform,
+                         transform_tile_rows)
 
 
 def winograd_supports(spec) -> bool:
