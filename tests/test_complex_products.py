@@ -92,6 +92,11 @@ def test_tiled_fft_takes_the_embedding_from_the_rule_s_rows_and_matches_the_orac
     assert embedded.tiles == 27 and embedded._embedding is not None
     assert_close(passes(embedded, x, w, dy), oracle)
     assert embedded._gradient_split is not None  # the filter gradient on dY's split planes
+    # the embedding by blocks of 7 of the 40 frequencies, a short block last
+    monkeypatch.setattr(selection, "COMPLEX_PRODUCT_EMBEDDING_BLOCK_BYTES", 7 * 16 * 6 * 5)
+    blocked = planned_on(monkeypatch, "onednn2", spec, "fft tile 8")
+    assert blocked._embedding.shape[0] == 7
+    assert_close(passes(blocked, x, w, dy), oracle)
     on_torch = planned_on(monkeypatch, "torch", spec, "fft tile 8")
     assert on_torch._embedding is None
     assert_close(passes(on_torch, x, w, dy), oracle)

@@ -50,8 +50,8 @@ from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
 from convbench.core.errors import ConvError
-from convbench.core.selection import (FFT_TILES, complex_product_embedded, products_on_split_planes, tiled_dy_by_kernel,
-                                      tiled_filter_by_dft)
+from convbench.core.selection import (FFT_TILES, complex_product_embedded, embedding_block_frequencies,
+                                      products_on_split_planes, tiled_dy_by_kernel, tiled_filter_by_dft)
 
 from ..base import StagedPlan
 from .. import blas
@@ -112,13 +112,16 @@ class TiledFFTCPU(StagedPlan):
 
     @classmethod
     def planned_bytes(cls, spec, compression=0.0, tile: int = 16, **options) -> int:
-        """The tiles' spectra (inputs, outputs: complex64) and the filters' (T x T/2+1 each, and their real
-        embedding, twice that, where the products take it), as __init__ makes them."""
+        """The tiles' spectra (inputs, outputs: complex64) and the filters' (T x T/2+1 each, and the real
+        embedding of a block of frequencies' filters, twice their size, where the products take it), as __init__
+        makes them."""
         if not isinstance(tile, int) or tile < max(spec.extent_h, spec.extent_w):
             return 0  # refused by check_tiled, by name
         tiles = spec.N * -(-spec.P // (tile - spec.extent_h + 1)) * -(-spec.Q // (tile - spec.extent_w + 1))
-        filters = (3 if complex_product_embedded(blas.engine(), tiles, spec.groups) else 1) * spec.K * spec.C_per_group
-        return tile * (tile // 2 + 1) * (tiles * (spec.C + spec.K) + filters) * 8
+        frequencies, filters = tile * (tile // 2 + 1), spec.K * spec.C_per_group
+        embedded = complex_product_embedded(blas.engine(), tiles, spec.groups)
+        block = min(frequencies, embedding_block_frequencies(spec.K, spec.C_per_group)) if embedded else 0
+        return (frequencies * (tiles * (spec.C + spec.K) + filters) + 2 * block * filters) * 8
 
     def __init__(self, spec, compression=0.0, tile: int = 16, planner_effort=None, threads=None):
         check_tiled(spec, compression, tile)
@@ -165,9 +168,10 @@ class TiledFFTCPU(StagedPlan):
             self._W = pyfftw.empty_aligned((T, Fc, K, Cg), dtype=np.complex64)
             self._filter_fft = pyfftw.FFTW(self._filters, self._W.transpose(2, 3, 0, 1), axes=(2, 3),
                                            flags=flags, threads=threads)
-        self._embedding = None  # the filters' real embedding, where the products run as real GEMMs
+        self._embedding = None  # a block of frequencies' real embedding of the filters, where the products take it
         if complex_product_embedded(blas.engine(), self.tiles, spec.groups):
-            self._embedding = np.empty(embedding_shape(T * Fc, K, Cg), dtype=np.float32)
+            self._embedding = np.empty(embedding_shape(min(T * Fc, embedding_block_frequencies(K, Cg)), K, Cg),
+                                       dtype=np.float32)
         self._fftw_flags, self._fftw_threads = flags, threads
         if planner_effort != "FFTW_ESTIMATE":
             wisdom.save()
@@ -242,8 +246,12 @@ class TiledFFTCPU(StagedPlan):
         self._forward.execute()
 
     def contract(self, W):
-        if self._embedding is not None:
-            times_transposed(self._spectra(self._X), W, self._embedding, out=self._spectra(self._Y))
+        if self._embedding is not None:  # by blocks of frequencies, each block's embedding multiplied while in cache
+            # (results/records/implementation-choices.json, row tiled-fft-embedding-by-frequency-blocks)
+            X, Y, block = self._spectra(self._X), self._spectra(self._Y), self._embedding.shape[0]
+            for f in range(0, X.shape[0], block):
+                stop = min(X.shape[0], f + block)
+                times_transposed(X[f:stop], W[f:stop], self._embedding[:stop - f], out=Y[f:stop])
             return
         grouped_product(self._spectra(self._X), W, self.spec.groups, out=self._spectra(self._Y))
 

@@ -32,11 +32,20 @@ def gemm_engine(vendor: str, onednn2_isa: str) -> str:
 # rows (tiles) from which a complex product runs as one real GEMM on its filters' embedding where the GEMMs'
 # engine is oneDNN 2 (torch's cgemm elsewhere, and with groups): on fewer, writing the embedding costs more
 # than the faster GEMM saves (algorithms/complex_product.py; its measurement: the record)
-COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM = 128
+COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM = 48
+# bytes of the embedding a block of frequencies takes, written and multiplied while in cache (its measurement:
+# the record)
+COMPLEX_PRODUCT_EMBEDDING_BLOCK_BYTES = 2 << 20
 
 
 def complex_product_embedded(engine: str, rows: int, groups: int) -> bool:
     return engine == "onednn2" and groups == 1 and rows >= COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM
+
+
+def embedding_block_frequencies(K: int, C: int) -> int:
+    """Frequencies per block of the embedded complex products: as many as fill COMPLEX_PRODUCT_EMBEDDING_BLOCK_BYTES
+    with their (2C x 2K) float32 embeddings, at least one."""
+    return max(1, COMPLEX_PRODUCT_EMBEDDING_BLOCK_BYTES // (16 * K * C))
 
 
 def products_on_split_planes(engine: str, groups: int) -> bool:
