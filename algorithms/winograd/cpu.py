@@ -136,19 +136,25 @@ class WinogradCPU(StagedPlan):
         the block's transforms (in the first bytes of V and M) still in cache from one stage to the next: the
         same products as the stages (results/records/implementation-choices.json, row winograd-tile-blocks).
         V then holds the last block only, so a backward-filter pass transforms x again."""
+        m, dst, filters = self.tile, output_sink(self.tile, out, self._yh), U.transpose(0, 2, 1)
+        for first, last, V, M in self._input_by_tile_blocks(x, self._M):
+            matmul(V, filters, out=M)
+            inverse_tile_rows(m, M, dst, self.tiles_h, self.tiles_w, first, last)
+        finish_output(m, self._yh, out)
+
+    def _input_by_tile_blocks(self, x, products: np.ndarray):
+        """For each block of tile rows, (first row, last row + 1, V, P): the block's input transform, made, in the
+        first bytes of V, and a view of the first bytes of products (points, the block's tiles, its last axis)
+        for what the block's products write. V holds no whole transform afterwards."""
         spec, m = self.spec, self.tile
         points, rows = self._V.shape[0], spec.N * self.tiles_h
-        src, dst = input_source(m, x, self._xh, spec.padding), output_sink(m, out, self._yh)
-        filters = U.transpose(0, 2, 1)
+        src = input_source(m, x, self._xh, spec.padding)
         for first in range(0, rows, self.tile_rows):
             last = min(rows, first + self.tile_rows)
             tiles = (last - first) * self.tiles_w
             V = self._V.reshape(-1)[:points * tiles * spec.C].reshape(points, tiles, spec.C)
-            M = self._M.reshape(-1)[:points * tiles * spec.K].reshape(points, tiles, spec.K)
             transform_tile_rows(m, src, V, self.tiles_h, self.tiles_w, first, last, spec.padding)
-            matmul(V, filters, out=M)
-            inverse_tile_rows(m, M, dst, self.tiles_h, self.tiles_w, first, last)
-        finish_output(m, self._yh, out)
+            yield first, last, V, products.reshape(-1)[:points * tiles * products.shape[-1]].reshape(points, tiles, -1)
         self._V_holds_input = False
 
     def contract_by_filter_blocks(self, w, flipped: bool = False) -> None:
@@ -246,20 +252,11 @@ class WinogradCPU(StagedPlan):
         transforms (in the first bytes of V and D) multiplied and summed into Z while still in cache, where
         the whole transforms passed through memory between the stages (results/records/
         implementation-choices.json, row winograd-filter-gradient-tile-blocks). V then holds no whole transform."""
-        spec, m = self.spec, self.tile
-        points, rows = self._V.shape[0], spec.N * self.tiles_h
         if getattr(self, "_Z", None) is None:
-            self._Z = torch.empty(points, spec.K, spec.C)
-        src = input_source(m, x, self._xh, spec.padding)
-        for first in range(0, rows, self.tile_rows):
-            last = min(rows, first + self.tile_rows)
-            tiles = (last - first) * self.tiles_w
-            V = self._V.reshape(-1)[:points * tiles * spec.C].reshape(points, tiles, spec.C)
-            D = self._D.reshape(-1)[:points * tiles * spec.K].reshape(points, tiles, spec.K)
-            transform_tile_rows(m, src, V, self.tiles_h, self.tiles_w, first, last, spec.padding)
+            self._Z = torch.empty(self._V.shape[0], self.spec.K, self.spec.C)
+        for first, last, V, D in self._input_by_tile_blocks(x, self._D):
             gradient_transform(dy, G, D, self.tiles_h, self.tiles_w, first, last)
             blas.product(torch.from_numpy(D).transpose(1, 2), torch.from_numpy(V), self._Z, accumulate=first > 0)
-        self._V_holds_input = False
         return self._Z.numpy()
 
     _D = None  # made by the first backward-filter call
