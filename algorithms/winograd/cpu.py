@@ -117,13 +117,17 @@ class WinogradCPU(StagedPlan):
             self._U = np.empty((n * n, self.spec.K, self.spec.C_per_group), dtype=np.float32)
         return filter_transform(w, self._GG, self._U)
 
-    def run(self, x, w, out):
-        if self.filter_block == self.spec.K:
+    def run(self, x, w, out, flipped: bool = False):
+        """The forward; flipped: of DataGradient.flipped(w), read from w, the forward's filter of the convolution
+        whose data gradient this plan computes (no groups)."""
+        if self.filter_block < self.spec.K:
+            self.transform_input(x)
+            self.contract_by_filter_blocks(w, flipped)
+            self.transform_output(out)
+        elif flipped:
+            self.run_stages(x, self._transform_flipped_filter(w), out)
+        else:
             super().run(x, w, out)
-            return
-        self.transform_input(x)
-        self.contract_by_filter_blocks(w)
-        self.transform_output(out)
 
     def run_stages(self, x, transformed_filter, out) -> None:
         if self.tile_rows == self.spec.N * self.tiles_h:
@@ -180,21 +184,16 @@ class WinogradCPU(StagedPlan):
             return super()._backward_data(dy, w, reuse_forward)
         problem, forward = self._data_gradient_plan()
         dx = np.empty(problem.spec.output_shape, dtype=np.float32)
-        forward._run_on_flipped(problem.prepare(dy), w, dx)
+        forward.run(problem.prepare(dy), w, dx, flipped=True)
         return dx
 
-    def _run_on_flipped(self, x, w, out) -> None:
-        """run(x, DataGradient.flipped(w), out) from the forward's w (this plan the data gradient's, no groups)."""
-        self._forward_operands = None  # its buffers hold no forward call of this plan's own
-        if self.filter_block < self.spec.K:
-            self.transform_input(x)
-            self.contract_by_filter_blocks(w, flipped=True)
-            self.transform_output(out)
-            return
+    def _transform_flipped_filter(self, w):
+        """flipped_filter_transform into this plan's own buffers, made on the first call."""
         if getattr(self, "_U_flipped", None) is None:
             n = self.tile + 2
             self._U_flipped = np.empty((n * n, self.spec.C, self.spec.K), dtype=np.float32)
-        self.run_stages(x, flipped_filter_transform(w, self._GG, self._U_flipped), out)
+            self._GG_reversed = np.ascontiguousarray(self._GG[:, ::-1])
+        return flipped_filter_transform(w, self._GG_reversed, self._U_flipped)
 
     def transform_input(self, x):
         input_transform(self.tile, x, self._xh, self._V, self.tiles_h, self.tiles_w, self.spec.padding)

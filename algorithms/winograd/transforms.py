@@ -31,12 +31,12 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
     return out
 
 
-def flipped_filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarray:
+def flipped_filter_transform(w: np.ndarray, GG_reversed: np.ndarray, out: np.ndarray) -> np.ndarray:
     """filter_transform of gradients.DataGradient.flipped(w) (no groups), w the forward's (K, C, 3, 3): the
-    flipped filter's tap t is w's tap 8 - t, so GG's columns are read reversed against w's taps as they lie,
-    and the product comes out (n^2, K, C), each point's matrix the transpose of the (C, K) one wanted.
-    out: (n^2, K, C); returns its (n^2, C, K) transposed view, which the contraction reads in place."""
-    filter_transform(w, np.ascontiguousarray(GG[:, ::-1]), out)
+    flipped filter's tap t is w's tap 8 - t, so GG_reversed, kron(G, G) with its columns reversed, meets w's
+    taps as they lie, and the product comes out (n^2, K, C), each point's matrix the transpose of the (C, K)
+    one wanted. out: (n^2, K, C); returns its (n^2, C, K) transposed view, which the contraction reads in place."""
+    filter_transform(w, GG_reversed, out)
     return out.transpose(0, 2, 1)
 
 
