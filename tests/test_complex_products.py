@@ -91,7 +91,7 @@ def test_tiled_fft_takes_the_embedding_from_the_rule_s_rows_and_matches_the_orac
     embedded = planned_on(monkeypatch, "onednn2", spec, "fft tile 8")
     assert embedded.tiles == 27 and embedded._embedding is not None
     assert_close(passes(embedded, x, w, dy), oracle)
-    assert embedded._gradient_split is not None  # the filter gradient on dY's split planes
+    assert embedded._gradient_halves is not None  # the filter gradient as one real GEMM a frequency
     # the embedding by blocks of 7 of the 40 frequencies, a short block last
     monkeypatch.setattr(selection, "COMPLEX_PRODUCT_EMBEDDING_BLOCK_BYTES", 7 * 16 * 6 * 5)
     blocked = planned_on(monkeypatch, "onednn2", spec, "fft tile 8")
@@ -100,7 +100,7 @@ def test_tiled_fft_takes_the_embedding_from_the_rule_s_rows_and_matches_the_orac
     on_torch = planned_on(monkeypatch, "torch", spec, "fft tile 8")
     assert on_torch._embedding is None
     assert_close(passes(on_torch, x, w, dy), oracle)
-    assert on_torch._gradient_split is None
+    assert on_torch._gradient_halves is None
     monkeypatch.setattr(selection, "COMPLEX_PRODUCT_EMBEDDED_ROWS_FROM", 28)
     assert planned_on(monkeypatch, "onednn2", spec, "fft tile 8")._embedding is None
     grouped = convbench.ConvSpec(N=3, C=6, H=18, W=18, K=6, R=3, S=3, padding=1, groups=2)

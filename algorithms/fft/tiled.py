@@ -285,14 +285,14 @@ class TiledFFTCPU(StagedPlan):
             self.transform_input(x)  # else the forward's X, still in its buffer
         if getattr(self, "_DY", None) is None:
             self._plan_filter_gradient()
-        DY = self._transform_dy(dy)
-        if self._gradient_split is not None and self._dy_by_kernel:  # one real GEMM a frequency, dY read in place
-            DW = conjugate_transposed_product(self._DY, self._spectra(self._X), self._gradient_split[1], out=self._DW)
-        elif self._gradient_split is not None:  # one real GEMM a frequency on dY's split planes
-            DW = split_product(DY, self._spectra(self._X), *self._gradient_split, out=self._DW, conjugate=True)
-        else:
+        DY, X = self._transform_dy(dy), self._spectra(self._X)
+        if self._gradient_halves is None:  # torch's cgemm
             torch.conj_physical_(torch.from_numpy(DY))
-            DW = diagonal_blocks(DY, self._spectra(self._X), spec.groups, out=self._DW)
+            DW = diagonal_blocks(DY, X, spec.groups, out=self._DW)
+        elif self._dy_split is None:  # one real GEMM a frequency on the kernel's tile-major dY, read in place
+            DW = conjugate_transposed_product(self._DY, X, self._gradient_halves, out=self._DW)
+        else:  # one real GEMM a frequency on the split planes of FFTW's dY
+            DW = split_product(DY, X, self._dy_split, self._gradient_halves, out=self._DW, conjugate=True)
         dw = np.empty((spec.K * Cg, spec.R, spec.S), dtype=np.float32)
         self._taps_inverse(DW.reshape(F, -1), dw)
         return dw.reshape(spec.filter_shape)
@@ -340,10 +340,12 @@ class TiledFFTCPU(StagedPlan):
             if self._fftw_flags != ("FFTW_ESTIMATE",):
                 wisdom.save()
         self._DW = np.empty((F, spec.K, spec.C_per_group), dtype=np.complex64)
-        self._gradient_split = None  # dy's spectra split [Re; -Im] (FFTW's (F, K, tiles) only), the product's halves
+        # where the products run as real GEMMs: their two halves, and (FFTW's (F, K, tiles) dY only) dY's split planes
+        self._gradient_halves = self._dy_split = None
         if products_on_split_planes(blas.engine(), spec.groups):
-            split = None if self._dy_by_kernel else np.empty((F, 2 * spec.K, self.tiles), dtype=np.float32)
-            self._gradient_split = (split, np.empty((F, 2 * spec.K, spec.C_per_group), dtype=np.complex64))
+            self._gradient_halves = np.empty((F, 2 * spec.K, spec.C_per_group), dtype=np.complex64)
+            if not self._dy_by_kernel:
+                self._dy_split = np.empty((F, 2 * spec.K, self.tiles), dtype=np.float32)
         # unnormalised, as FFTW's: 1/T^2 in it
         self._taps_inverse = InverseSupportDFT(Band((T, T), 0.0), spec.K * spec.C_per_group, spec.R, spec.S,
                                                stride=spec.dilation, scale=1.0 / T**2)
