@@ -1,5 +1,7 @@
 """Every CPU algorithm against the float64 oracle, over many random shapes."""
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -66,6 +68,32 @@ def test_every_direct_method_with_groups_dilation_and_strides_matches_oracle(met
     if method.startswith("channels-last"):  # no groups: the dilations and strides alone
         spec = dataclasses.replace(spec, groups=1)
     check_against_oracle("direct", spec, seed, method=method)
+
+
+READ_ONLY_FILTERS = """
+import warnings
+import numpy as np
+import convbench
+from convbench.workloads.random_inputs import random_problem
+spec = convbench.ConvSpec(N=2, C=6, H=7, W=9, K=16, R=3, S=2, padding=1, groups=2)
+x, w = random_problem(spec, np.random.default_rng(5))
+read_only = w.copy()
+read_only.setflags(write=False)
+for method in ("gather", "slice"):
+    plan = convbench.plan(spec, "direct", method=method)
+    expected = plan(x, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(plan(x, read_only), expected), method
+print("same")
+"""
+
+
+def test_channel_major_direct_copies_only_read_only_filters():
+    # the GEMMs read a writeable w in place; torch wraps a read-only array only with a warning (once per
+    # process, hence a fresh one), so the plan copies that one, to the same result
+    run = subprocess.run([sys.executable, "-c", READ_ONLY_FILTERS], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "same", run.stderr[-2000:]
 
 
 @given(spec=conv_specs(stride_one=True), seed=st.integers(0, 2**32 - 1))
@@ -193,6 +221,10 @@ def test_direct_without_groups_runs_channels_last_or_per_image():
     assert convbench.plan(dataclasses.replace(resnet, N=8, C=512, K=512, H=7, W=7), "direct").method == "channels-last gather"
     # one image of 49 positions: the filters' relayout would cost more than the channel-major GEMMs gain
     assert convbench.plan(dataclasses.replace(resnet, C=512, K=512, H=7, W=7), "direct").method == "gather"
+    # nor at 169 (convnet's L5), below CHANNELS_LAST_POSITIONS_FROM; 2 images of 196 are past it
+    assert convbench.plan(dataclasses.replace(resnet, C=384, K=384, H=13, W=13), "direct").method == "gather"
+    assert convbench.plan(dataclasses.replace(resnet, N=2, C=256, K=256, H=14, W=14),
+                          "direct").method == "channels-last gather"
     stem = convbench.ConvSpec(N=1, C=3, H=224, W=224, K=64, R=7, S=7, padding=3, stride=2)
     assert convbench.plan(stem, "direct").method == "channels-last gather"  # strided
     assert convbench.plan(dataclasses.replace(stem, stride=1), "direct").method == "channels-last gather"  # C = 3

@@ -89,7 +89,7 @@ class ShiftedGemm:
         self.computed = spec.N * spec.P * spec.Q if self.gather else self.positions
         self.stacked = torch.empty(self.taps * C * self.chunk)  # a chunk's block is its first taps·C·n
         self.result = torch.empty(K, self.computed)
-        self.filters = torch.empty(K, C // spec.groups * self.taps)  # w, copied: w may be read-only
+        self.filters = torch.empty(K, C // spec.groups * self.taps)  # w's copy, where w is read-only
 
     def _images(self, flat):
         return flat[:, :self.positions].reshape(-1, self.spec.N, self.rows, self.cols)
@@ -131,17 +131,27 @@ class ShiftedGemm:
             n = min(self.chunk, self.computed - start)
             yield start, n, stack(start, n)
 
+    def _filter_matrix(self, w) -> torch.Tensor:
+        """w as the (K, C/g·R·S) filter matrix, rows (group, K/g), columns (c, r, s): w itself (a float32
+        C-contiguous array here), read in place; copied only where it is read-only, which torch will not wrap.
+        The copy was a single-threaded pass over all the filters each call: 9.4 MB at DeepBench's vgg-7
+        (results/records/implementation-choices.json, row direct-filters-read-in-place)."""
+        if w.flags.writeable:
+            return torch.from_numpy(w).view(self.spec.K, -1)
+        self.filters.numpy()[...] = w.reshape(self.spec.K, -1)
+        return self.filters
+
     def __call__(self, x, w, out):
         spec, g = self.spec, self.spec.groups
         # the zero border was written once: every call fills the same interior, the rows and
         # columns some output reads (at stride 1 all of x; a stride may leave the last ones unread)
         embed(x.transpose(1, 0, 2, 3), self._images(self.padded), spec.pad_h, spec.pad_w)
-        self.filters.numpy()[...] = w.reshape(spec.K, -1)  # rows (group, K/g), columns (c, r, s)
-        filters = self.filters.view(g, spec.K // g, -1)
+        matrix = self._filter_matrix(w)
+        filters = matrix.view(g, spec.K // g, -1)
         for start, n, block in self._blocks():
             result = self.result[:, start:start + n]
             if g == 1:
-                product(self.filters, block, result)
+                product(matrix, block, result)
             else:
                 product(filters, block.view(g, -1, n), result.view(g, spec.K // g, n))
         if self.gather:

@@ -156,7 +156,7 @@ def direct_gathers(waste: float, K: int, above: float = GATHER_ABOVE) -> bool:
 CHANNELS_LAST_FILTERS_FROM = 16
 # output positions (N·P·Q) from which channels-last runs: below them its copy of the filters into (K, R·S·C)
 # rows costs more than the channel-major GEMMs' thin block, which read the filters in place (its measurement: the record)
-CHANNELS_LAST_POSITIONS_FROM = 80
+CHANNELS_LAST_POSITIONS_FROM = 300
 # channels from which channels-last slices beat the gathered block (C is each tap's GEMM's inner side) (its measurement: the record)
 CHANNELS_LAST_SLICE_CHANNELS_FROM = 16
 # (waste - 1)·K above which channels-last gathers the valid positions instead of slicing (its measurement: the record)
