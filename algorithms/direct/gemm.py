@@ -133,9 +133,9 @@ class ShiftedGemm:
 
     def _filter_matrix(self, w) -> torch.Tensor:
         """w as the (K, C/g·R·S) filter matrix, rows (group, K/g), columns (c, r, s): w itself (a float32
-        C-contiguous array here), read in place; copied only where it is read-only, which torch will not wrap.
-        The copy was a single-threaded pass over all the filters each call: 9.4 MB at DeepBench's vgg-7
-        (results/records/implementation-choices.json, row direct-filters-read-in-place)."""
+        C-contiguous array here), read in place; copied only where it is read-only, which torch wraps only
+        with a warning. The copy was a single-threaded pass over all the filters each call: 9.4 MB at
+        DeepBench's vgg-7 (results/records/implementation-choices.json, row direct-filters-read-in-place)."""
         if w.flags.writeable:
             return torch.from_numpy(w).view(self.spec.K, -1)
         self.filters.numpy()[...] = w.reshape(self.spec.K, -1)
