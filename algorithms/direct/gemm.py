@@ -89,7 +89,7 @@ class ShiftedGemm:
         self.computed = spec.N * spec.P * spec.Q if self.gather else self.positions
         self.stacked = torch.empty(self.taps * C * self.chunk)  # a chunk's block is its first taps·C·n
         self.result = torch.empty(K, self.computed)
-        self.filters = torch.empty(K, C // spec.groups * self.taps)  # w's copy, where w is read-only
+        self.filters = None  # w's copy, made on the first read-only w
 
     def _images(self, flat):
         return flat[:, :self.positions].reshape(-1, self.spec.N, self.rows, self.cols)
@@ -138,6 +138,8 @@ class ShiftedGemm:
         DeepBench's vgg-7 (results/records/implementation-choices.json, row direct-filters-read-in-place)."""
         if w.flags.writeable:
             return torch.from_numpy(w).view(self.spec.K, -1)
+        if self.filters is None:
+            self.filters = torch.empty(self.spec.K, w[0].size)
         self.filters.numpy()[...] = w.reshape(self.spec.K, -1)
         return self.filters
 
