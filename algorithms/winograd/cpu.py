@@ -220,21 +220,20 @@ class WinogradCPU(StagedPlan):
         if self._D is None:  # dy's transform
             n = m + 2
             self._D = np.empty((n * n, self._V.shape[1], spec.K), dtype=np.float32)
-            AT, G, _ = winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)
-            self._gradient_matrices = np.ascontiguousarray(AT), np.ascontiguousarray(G)
-        AT, G = self._gradient_matrices
+            self._gradient_AT = np.ascontiguousarray(winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)[0])
+        AT = self._gradient_AT
         dw = np.empty((spec.K, spec.C_per_group, 3, 3), dtype=np.float32)
         taps = dw.reshape(spec.K, spec.C_per_group, 9)
         rows = spec.N * self.tiles_h
         reused = reuse_forward and self._V_holds_input
         if not reused and self.tile_rows < rows and self.filter_block == spec.K and spec.groups == 1:
-            filter_gradient_transform(self._gradient_by_tile_blocks(x, dy, G), AT, taps, 0)
+            filter_gradient_transform(self._gradient_by_tile_blocks(x, dy), AT, taps, 0)
             return dw
         # (Plan._check_reuse saw that the last forward was on this x, its buffers intact; one run by
         # blocks of tile rows left only its last block's transform)
         if not reused:
             self.transform_input(x)  # V (n^2, T, C) = B^T x_t B; else the forward's, still in its buffer
-        gradient_transform(dy, G, self._D, self.tiles_h, self.tiles_w, 0, rows)
+        gradient_transform(m, dy, self._D, self.tiles_h, self.tiles_w, 0, rows)
         by_filter = self._D.transpose(0, 2, 1)  # (n^2, K, T)
         if spec.groups > 1:
             filter_gradient_transform(diagonal_blocks(by_filter, self._V, spec.groups), AT, taps, 0)
@@ -246,7 +245,7 @@ class WinogradCPU(StagedPlan):
             filter_gradient_transform(block, AT, taps, k0)
         return dw
 
-    def _gradient_by_tile_blocks(self, x, dy, G) -> np.ndarray:
+    def _gradient_by_tile_blocks(self, x, dy) -> np.ndarray:
         """Z (n^2, K, C) = sum over tiles of D_t^T V_t, a block of tile rows at a time: the block's input and dy
         transforms (in the first bytes of V and D) multiplied and summed into Z while still in cache, where
         the whole transforms passed through memory between the stages (results/records/
@@ -254,7 +253,7 @@ class WinogradCPU(StagedPlan):
         if getattr(self, "_Z", None) is None:
             self._Z = torch.empty(self._V.shape[0], self.spec.K, self.spec.C)
         for first, last, V, D in self._input_by_tile_blocks(x, self._D):
-            gradient_transform(dy, G, D, self.tiles_h, self.tiles_w, first, last)
+            gradient_transform(self.tile, dy, D, self.tiles_h, self.tiles_w, first, last)
             blas.product(torch.from_numpy(D).transpose(1, 2), torch.from_numpy(V), self._Z, accumulate=first > 0)
         return self._Z.numpy()
 
