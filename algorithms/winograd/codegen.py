@@ -131,7 +131,8 @@ def _output_kernel(m: int, F, constants) -> str:
     first += [f"tmp[{i}, j, k] = {_expression(F.AT[i], [f'g{a}' for a in range(n)], constants)}" for i in range(m)]
     loads = [f"f{a} = tmp[i, {a}, k]" for a in range(n)]  # (A^T M) A, row i: the m outputs of row y0 + i
     values = [_expression(F.AT[j], [f"f{a}" for a in range(n)], constants) for j in range(m)]
-    if m in OUTPUT_TO_NCHW:  # whole tiles into the band, then its rows inside out into out
+    if m in OUTPUT_TO_NCHW:  # whole tiles into the band, then its rows inside out into out, each channel's
+        # output row stored whole (results/records/implementation-choices.json, row winograd-output-rows-written-whole)
         stores = [f"band[i, x0 + {j}, k] = {values[j]}" for j in range(m)]
         return f"""
 
@@ -153,10 +154,11 @@ def output_transform_{m}(M, dst, tiles_h, tiles_w, first, last):
             for i in range({m}):
                 for k in range(K):
 {_lines(loads + stores, 20)}
-        for i in range(min({m}, P - y0)):
-            for col in range(Q):
-                for k in range(K):
-                    dst[b, k, y0 + i, col] = band[i, col, k]
+        for i in range(min({m}, P - y0)):  # each channel's output row written whole
+            for k in range(K):
+                line = dst[b, k, y0 + i]
+                for col in range(Q):
+                    line[col] = band[i, col, k]
 """
     stores = [f"dst[b, y0 + i, x0 + {j}, k] = {values[j]}" for j in range(m)]
     guarded = [f"if {j} < cols:\n{' ' * 28}dst[b, y0 + i, x0 + {j}, k] = {values[j]}" for j in range(m)]

@@ -126,10 +126,11 @@ def output_transform_2(M, dst, tiles_h, tiles_w, first, last):
                     f3 = tmp[i, 3, k]
                     band[i, x0 + 0, k] = f0 + f1 + f2
                     band[i, x0 + 1, k] = f1 - f2 + f3
-        for i in range(min(2, P - y0)):
-            for col in range(Q):
-                for k in range(K):
-                    dst[b, k, y0 + i, col] = band[i, col, k]
+        for i in range(min(2, P - y0)):  # each channel's output row written whole
+            for k in range(K):
+                line = dst[b, k, y0 + i]
+                for col in range(Q):
+                    line[col] = band[i, col, k]
 
 
 @njit(parallel=True, cache=True)
@@ -209,10 +210,11 @@ def output_transform_4(M, dst, tiles_h, tiles_w, first, last):
                     band[i, x0 + 1, k] = - f1 + f2 + _3 * f3 - _1 * f4
                     band[i, x0 + 2, k] = f1 + f2 + _4 * f3 + _5 * f4
                     band[i, x0 + 3, k] = - f1 + f2 + _6 * f3 - _7 * f4 + f5
-        for i in range(min(4, P - y0)):
-            for col in range(Q):
-                for k in range(K):
-                    dst[b, k, y0 + i, col] = band[i, col, k]
+        for i in range(min(4, P - y0)):  # each channel's output row written whole
+            for k in range(K):
+                line = dst[b, k, y0 + i]
+                for col in range(Q):
+                    line[col] = band[i, col, k]
 
 
 @njit(parallel=True, cache=True)
