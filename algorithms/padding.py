@@ -4,6 +4,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from convbench.core.selection import CHANNELS_LAST_COPY_BY_KERNEL_FROM
+
+from .layout import to_channels_last
+
 
 def inside(size: int, length: int, start: int, step: int = 1) -> int:
     """How many of the positions start, start + step, ... (size of them) lie inside a grid axis of
@@ -47,7 +51,11 @@ def embed(src: np.ndarray, dst: np.ndarray, top: int, left: int) -> None:
 
 def embed_channels_last(src: np.ndarray, dst: np.ndarray, top: int, left: int) -> None:
     """dst[n, top + i, left + j, c] = src[n, c, i, j] wherever that lands inside dst (N, rows, cols, C):
-    embed, into a channels-last buffer, by torch, whose strided copies are parallel."""
+    embed, into a channels-last buffer, by layout.to_channels_last from CHANNELS_LAST_COPY_BY_KERNEL_FROM
+    channels, else by torch, whose strided copies are parallel too."""
     rows, cols = inside(src.shape[-2], dst.shape[1], top), inside(src.shape[-1], dst.shape[2], left)
+    if src.shape[1] >= CHANNELS_LAST_COPY_BY_KERNEL_FROM:
+        to_channels_last(src, dst, top, left, rows, cols)
+        return
     torch.from_numpy(dst)[:, top:top + rows, left:left + cols, :].copy_(
         torch.from_numpy(src)[:, :, :rows, :cols].permute(0, 2, 3, 1))

@@ -71,6 +71,12 @@ def gemm_writes_strided_output(engine: str) -> bool:
     return engine == "onednn2"
 
 
+# -- layout copies on the CPU -------------------------------------------------
+# input channels from which an NCHW input is copied channels-last by the Numba kernel (layout.to_channels_last)
+# instead of torch's strided copy, which was as fast or faster below them (its measurement: the record)
+CHANNELS_LAST_COPY_BY_KERNEL_FROM = 64
+
+
 # -- direct on the CPU --------------------------------------------------------
 # The Numba loop's innermost loop runs along an output row, so how much work it takes from the GEMMs grows
 # with the row's length: each rule below names the rows it holds on (their measurements: the record).
