@@ -77,7 +77,7 @@ class WinogradCPU(StagedPlan):
         self.spreads_non_finite = f"its whole {tile}x{tile} output tile, in every output channel"
         n = tile + 2
         G = winograd_matrices(tile).as_arrays(np.float32)[1]
-        self._G, self._GG = np.ascontiguousarray(G), np.kron(G, G)
+        self._GG = np.kron(G, G)
         self.tiles_h = -(-spec.P // tile)
         self.tiles_w = -(-spec.Q // tile)
         tiles = spec.N * self.tiles_h * self.tiles_w
@@ -171,7 +171,7 @@ class WinogradCPU(StagedPlan):
             block = min(self.filter_block, self.spec.K - k0)
             U = self._U_block[:points * block * C].reshape(points, block, C)
             M = self._M_block[:points * tiles * block].reshape(points, tiles, block)
-            filter_transform_block(w, k0, self._G, U, flipped)
+            filter_transform_block(self.tile, w, k0, U, flipped)
             matmul(self._V, U.transpose(0, 2, 1), out=M)
             copy(self._M[:, :, k0:k0 + block], M)
 

@@ -15,7 +15,15 @@ import numpy as np
 from numba import njit, prange
 
 from .kernels import GRADIENT_TRANSFORMS
-from .transforms import scaled_add
+
+
+@njit(inline="always", fastmath={"contract"})
+def scaled_add(acc, g, row):
+    """acc += g * row over contiguous channels: one term of a transform's row, skipped where g is one of the
+    matrices' zeros."""
+    if g != 0:
+        for c in range(acc.shape[0]):
+            acc[c] += g * row[c]
 
 
 def gradient_transform(m: int, dy, D, tiles_h: int, tiles_w: int, first: int, last: int) -> None:

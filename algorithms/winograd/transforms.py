@@ -11,12 +11,11 @@ vectorise over the channels: V and M are (n^2, tiles, channels).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
 from ..blas import matmul
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
-from .kernels import INPUT_FROM_NCHW, INPUT_TRANSFORMS, OUTPUT_TO_NCHW, OUTPUT_TRANSFORMS
+from .kernels import FILTER_TRANSFORMS, INPUT_FROM_NCHW, INPUT_TRANSFORMS, OUTPUT_TO_NCHW, OUTPUT_TRANSFORMS
 
 
 def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -40,44 +39,17 @@ def flipped_filter_transform(w: np.ndarray, GG_reversed: np.ndarray, out: np.nda
     return out.transpose(0, 2, 1)
 
 
-@njit(inline="always", fastmath={"contract"})
-def scaled_add(acc, g, row):
-    """acc += g * row over contiguous channels: one term of a transform's row, skipped where g is one of the
-    matrices' zeros. Every transform not unrolled by codegen.py sums its terms through this."""
-    if g != 0:
-        for c in range(acc.shape[0]):
-            acc[c] += g * row[c]
-
-
-@njit(parallel=True, cache=True, fastmath={"contract"})
-def filter_transform_block(w, k0, G, out, flipped=False):
+def filter_transform_block(m: int, w, k0: int, out, flipped: bool = False) -> None:
     """out[i*n + j, kk, c] = (G w[k0 + kk, c] G^T)[i, j], for the filters k0 .. k0 + out.shape[1] - 1: one block
-    of the transform, written where the next GEMM reads it while it is in cache. Each filter's nine taps are
-    first laid out tap-major (9, C), so the sums run over contiguous channels; G is applied to the columns,
-    then the rows (half the multiplies of kron(G, G): row winograd-filter-transform-separable of
-    results/records/implementation-choices.json), its zeros skipped.
+    of the transform, written where the next GEMM reads it while it is in cache. The tile-m kernel of
+    kernels.py (codegen.py): each filter's nine taps laid out tap-major (9, C), so the sums run over
+    contiguous channels; G applied to the columns, then the rows (half the multiplies of kron(G, G): row
+    winograd-filter-transform-separable of results/records/implementation-choices.json), unrolled from the
+    exact matrix (a loop over G's entries through scaled_add took up to 2.9x as long: row
+    winograd-filter-block-kernel-unrolled).
     flipped: w is the forward's (C, K, 3, 3) filter of the convolution whose data gradient this is, and the
     transform's filter k, channel c, is w[c, k] flipped (gradients.DataGradient.flipped, not copied)."""
-    block, C, n = out.shape[1], w.shape[0] if flipped else w.shape[1], G.shape[0]
-    for kk in prange(block):
-        k = k0 + kk
-        taps = np.empty((9, C), dtype=np.float32)
-        for c in range(C):
-            for j in range(9):
-                taps[j, c] = w[c, k, 2 - j // 3, 2 - j % 3] if flipped else w[k, c, j // 3, j % 3]
-        columns = np.empty((n, 3, C), dtype=np.float32)  # G g: row i, column s
-        for i in range(n):
-            for s in range(3):
-                acc = columns[i, s]
-                acc[:] = 0
-                for r in range(3):
-                    scaled_add(acc, G[i, r], taps[r * 3 + s])
-        for i in range(n):
-            for j in range(n):
-                acc = out[i * n + j, kk]
-                acc[:] = 0
-                for s in range(3):
-                    scaled_add(acc, G[j, s], columns[i, s])
+    FILTER_TRANSFORMS[m](w, k0, out, flipped)
 
 
 def input_source(m: int, x, xh, pad: tuple[int, int]):
