@@ -11,7 +11,7 @@ from .. import blas
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, grouped_product, matmul
 from ..work import FLOAT, Work, gemm_flops
-from .cook_toom import POINTS, TILES, winograd_matrices
+from .cook_toom import TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
 from .kernels import INPUT_FROM_NCHW, OUTPUT_TO_NCHW
 from .transforms import (filter_transform, filter_transform_block, finish_output, flipped_filter_transform,
@@ -220,14 +220,12 @@ class WinogradCPU(StagedPlan):
         if self._D is None:  # dy's transform
             n = m + 2
             self._D = np.empty((n * n, self._V.shape[1], spec.K), dtype=np.float32)
-            self._gradient_AT = np.ascontiguousarray(winograd_matrices(3, m, POINTS[m]).as_arrays(np.float32)[0])
-        AT = self._gradient_AT
         dw = np.empty((spec.K, spec.C_per_group, 3, 3), dtype=np.float32)
         taps = dw.reshape(spec.K, spec.C_per_group, 9)
         rows = spec.N * self.tiles_h
         reused = reuse_forward and self._V_holds_input
         if not reused and self.tile_rows < rows and self.filter_block == spec.K and spec.groups == 1:
-            filter_gradient_transform(self._gradient_by_tile_blocks(x, dy), AT, taps, 0)
+            filter_gradient_transform(m, self._gradient_by_tile_blocks(x, dy), taps, 0)
             return dw
         # (Plan._check_reuse saw that the last forward was on this x, its buffers intact; one run by
         # blocks of tile rows left only its last block's transform)
@@ -236,13 +234,13 @@ class WinogradCPU(StagedPlan):
         gradient_transform(m, dy, self._D, self.tiles_h, self.tiles_w, 0, rows)
         by_filter = self._D.transpose(0, 2, 1)  # (n^2, K, T)
         if spec.groups > 1:
-            filter_gradient_transform(diagonal_blocks(by_filter, self._V, spec.groups), AT, taps, 0)
+            filter_gradient_transform(m, diagonal_blocks(by_filter, self._V, spec.groups), taps, 0)
             return dw
         Z = np.empty((by_filter.shape[0], self.filter_block, spec.C), dtype=np.float32)
         for k0 in range(0, spec.K, self.filter_block):
             block = Z[:, :min(self.filter_block, spec.K - k0)]
             matmul(by_filter[:, k0:k0 + block.shape[1]], self._V, out=block)
-            filter_gradient_transform(block, AT, taps, k0)
+            filter_gradient_transform(m, block, taps, k0)
         return dw
 
     def _gradient_by_tile_blocks(self, x, dy) -> np.ndarray:

@@ -11,19 +11,7 @@ ran narrow: results/records/implementation-choices.json, row winograd-filter-gra
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
-
-from .kernels import GRADIENT_TRANSFORMS
-
-
-@njit(inline="always", fastmath={"contract"})
-def scaled_add(acc, g, row):
-    """acc += g * row over contiguous channels: one term of a transform's row, skipped where g is one of the
-    matrices' zeros."""
-    if g != 0:
-        for c in range(acc.shape[0]):
-            acc[c] += g * row[c]
+from .kernels import FILTER_GRADIENT_TRANSFORMS, GRADIENT_TRANSFORMS
 
 
 def gradient_transform(m: int, dy, D, tiles_h: int, tiles_w: int, first: int, last: int) -> None:
@@ -33,33 +21,14 @@ def gradient_transform(m: int, dy, D, tiles_h: int, tiles_w: int, first: int, la
     each row of blocks gathered channels-last into a band in cache (no channels-last copy of the whole of dy
     passes through memory: results/records/implementation-choices.json, row
     winograd-transforms-through-row-bands), then G' unrolled from the exact matrix, its zeros and ones
-    folded (a loop over G''s entries through scaled_add took 1.3-2.7x as long: row
+    folded (a loop over G''s entries, an accumulator loaded and stored for each term, took 1.3-2.7x as long: row
     winograd-gradient-kernel-unrolled)."""
     GRADIENT_TRANSFORMS[m](dy, D, tiles_h, tiles_w, first, last)
 
 
-@njit(parallel=True, cache=True, fastmath={"contract"})
-def filter_gradient_transform(Z, AT, dw, k0):
-    """dw[k0 + kk, c] = (A'^T Z_kk,c A') (r x r, r = AT's rows) for the n x n points Z[i*n + j, kk, c] of the
-    block of filters k0 .. k0 + Z.shape[1] - 1; dw is (K, C, r*r), each filter's taps innermost."""
-    block, C = Z.shape[1], Z.shape[2]
-    r, n = AT.shape
-    for kk in prange(block):
-        rows = np.empty((r, n, C), dtype=np.float32)  # A'^T Z: row a, column j
-        taps = np.empty((r * r, C), dtype=np.float32)
-        for a in range(r):
-            for j in range(n):
-                acc = rows[a, j]
-                acc[:] = 0
-                for i in range(n):
-                    scaled_add(acc, AT[a, i], Z[i * n + j, kk])
-        for a in range(r):
-            for b in range(r):
-                acc = taps[a * r + b]
-                acc[:] = 0
-                for j in range(n):
-                    scaled_add(acc, AT[b, j], rows[a, j])
-        out = dw[k0 + kk]
-        for c in range(C):
-            for q in range(r * r):
-                out[c, q] = taps[q, c]
+def filter_gradient_transform(m: int, Z, dw, k0: int) -> None:
+    """dw[k0 + kk, c] = (A'^T Z_kk,c A') (3 x 3) for the n x n points Z[i*n + j, kk, c] of the block of filters
+    k0 .. k0 + Z.shape[1] - 1; dw is (K, C, 9), each filter's taps innermost. The tile-m kernel of kernels.py
+    (codegen.py), A' unrolled from the exact matrix (a loop over its entries, an accumulator loaded and stored
+    for each term, took longer: row winograd-filter-gradient-output-kernel-unrolled)."""
+    FILTER_GRADIENT_TRANSFORMS[m](Z, dw, k0)
