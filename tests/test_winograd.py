@@ -249,17 +249,19 @@ def test_tile_blocks_start_where_the_transformed_inputs_outgrow_the_caches():
 
 
 @pytest.mark.parametrize("tile", TILES)
-def test_tile_blocks_compute_what_the_separate_stages_compute(rng, tile, monkeypatch):
+@pytest.mark.parametrize("block_rows", [4, 2])
+def test_tile_blocks_compute_what_the_separate_stages_compute(rng, tile, block_rows, monkeypatch):
     from convbench.core import selection
-    # small blocks on a small layer: 6 rows of tiles in blocks of 4, a short block last, partial tiles at the edges
+    # small blocks on a small layer: 6 rows of tiles, 3 an image, in blocks of 4 (a block across both images, a
+    # short one last) or of 2 (a block inside an image, one across both), partial tiles at the edges
     spec = convbench.ConvSpec(N=2, C=8, H=2 * tile + 1, W=3 * tile + 1, K=5, R=3, S=3, padding=1)
     row = (tile + 2) ** 2 * -(-spec.Q // tile) * spec.C * 4
     monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCKS_ABOVE", 0)
     monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2", 0)
-    monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCK_BYTES", 4 * row)
+    monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCK_BYTES", block_rows * row)
     blocked = convbench.plan(spec, "winograd", tile=tile)
     rows = spec.N * blocked.tiles_h
-    assert blocked.tile_rows == 4 and rows == 6, "the shape must take the blocks, a short one last"
+    assert blocked.tile_rows == block_rows and rows == 6 and blocked.tiles_h == 3, "the shape must take the blocks"
     staged = convbench.plan(spec, "winograd", tile=tile)
     staged.tile_rows = rows  # one block: the separate stages
     # the blocked forward left only its last block's transform: reuse_forward transforms x again
