@@ -45,8 +45,8 @@ def filter_transform_block(m: int, w, k0: int, out, flipped: bool = False) -> No
     kernels.py (codegen.py): each filter's nine taps laid out tap-major (9, C), so the sums run over
     contiguous channels; G applied to the columns, then the rows (half the multiplies of kron(G, G): row
     winograd-filter-transform-separable of results/records/implementation-choices.json), unrolled from the
-    exact matrix (a loop over G's entries through scaled_add took up to 2.9x as long: row
-    winograd-filter-block-kernel-unrolled).
+    exact matrix (a loop over G's entries, an accumulator loaded and stored for each term, took 1.35-1.87x
+    as long: row winograd-filter-block-kernel-unrolled).
     flipped: w is the forward's (C, K, 3, 3) filter of the convolution whose data gradient this is, and the
     transform's filter k, channel c, is w[c, k] flipped (gradients.DataGradient.flipped, not copied)."""
     FILTER_TRANSFORMS[m](w, k0, out, flipped)
