@@ -136,7 +136,7 @@ def _output_kernel(m: int, F, constants) -> str:
     first += [f"tmp[{i}, j, k] = {_expression(F.AT[i], [f'g{a}' for a in range(n)], constants)}" for i in range(m)]
     loads = [f"f{a} = tmp[i, {a}, k]" for a in range(n)]  # (A^T M) A, row i: the m outputs of row y0 + i
     values = [_expression(F.AT[j], [f"f{a}" for a in range(n)], constants) for j in range(m)]
-    # whole tiles into the band, then its rows inside out into out, each channel's output row stored whole
+    # to NCHW: whole tiles into the band, then its rows inside out into out, each channel's output row stored whole
     # (results/records/implementation-choices.json, row winograd-output-rows-written-whole)
     if m in OUTPUT_TO_NCHW:
         stores = [f"band[i, x0 + {j}, k] = {values[j]}" for j in range(m)]
