@@ -67,6 +67,15 @@ def _expression(row, names, constants) -> str:
     return text[2:] if text.startswith("+ ") else text
 
 
+def _pass(matrix, name: str, load, store, constants) -> list[str]:
+    """One pass of a transform over one column (or row) of a tile: its entries loaded into name0, name1, ...
+    (load(a) reads entry a), then store(i) = row i of matrix times them, for every row: the pass's algebra
+    unrolled, as every generated kernel writes it."""
+    names = [f"{name}{a}" for a in range(len(matrix[0]))]
+    return ([f"{v} = {load(a)}" for a, v in enumerate(names)]
+            + [f"{store(i)} = {_expression(row, names, constants)}" for i, row in enumerate(matrix)])
+
+
 def _lines(statements, indent) -> str:
     return "\n".join(" " * indent + s for s in statements)
 
@@ -90,11 +99,8 @@ def _input_kernel(m: int, F, constants) -> str:
     # winograd-kernels-loop-over-columns).
     from_nchw = m in INPUT_FROM_NCHW
     tile = "band[{r}, x0 + a, c]" if from_nchw else "src[b, y0 + {r}, x0 + a, c]"
-    columns = [f"d{r} = {tile.format(r=r)}" for r in range(n)]
-    columns += [f"tmp[{i}, a, c] = {_expression(F.BT[i], [f'd{r}' for r in range(n)], constants)}" for i in range(n)]
-    rows = [f"e{a} = tmp[i, {a}, c]" for a in range(n)]
-    rows += [f"V[i * {n} + {j}, t, c] = {_expression(F.BT[j], [f'e{a}' for a in range(n)], constants)}"
-             for j in range(n)]
+    columns = _pass(F.BT, "d", lambda r: tile.format(r=r), lambda i: f"tmp[{i}, a, c]", constants)
+    rows = _pass(F.BT, "e", lambda a: f"tmp[i, {a}, c]", lambda j: f"V[i * {n} + {j}, t, c]", constants)
     gather = f"""
         band = np.empty(({n}, width, C), dtype=src.dtype)  # the row's n padded input rows, channels-last
         for r in range({n}):
@@ -132,8 +138,8 @@ def input_transform_{m}(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
 
 def _output_kernel(m: int, F, constants) -> str:
     n = F.n
-    first = [f"g{a} = M[{a * n} + j, t, k]" for a in range(n)]  # A^T M, column j
-    first += [f"tmp[{i}, j, k] = {_expression(F.AT[i], [f'g{a}' for a in range(n)], constants)}" for i in range(m)]
+    # A^T M, column j
+    first = _pass(F.AT, "g", lambda a: f"M[{a * n} + j, t, k]", lambda i: f"tmp[{i}, j, k]", constants)
     loads = [f"f{a} = tmp[i, {a}, k]" for a in range(n)]  # (A^T M) A, row i: the m outputs of row y0 + i
     values = [_expression(F.AT[j], [f"f{a}" for a in range(n)], constants) for j in range(m)]
     # to NCHW: whole tiles into the band, then its rows inside out into out, each channel's output row stored whole
@@ -200,11 +206,8 @@ def output_transform_{m}(M, dst, tiles_h, tiles_w, first, last):
 def _filter_kernel(m: int, F, constants) -> str:
     """The filter transform of one block of filters for tile m (transforms.filter_transform_block): G g G^T."""
     n = F.n
-    columns = [f"g{r} = taps[{3 * r} + s, c]" for r in range(3)]
-    columns += [f"tmp[{i}, s, c] = {_expression(F.G[i], [f'g{r}' for r in range(3)], constants)}" for i in range(n)]
-    rows = [f"e{s} = tmp[i, {s}, c]" for s in range(3)]
-    rows += [f"out[i * {n} + {j}, kk, c] = {_expression(F.G[j], [f'e{s}' for s in range(3)], constants)}"
-             for j in range(n)]
+    columns = _pass(F.G, "g", lambda r: f"taps[{3 * r} + s, c]", lambda i: f"tmp[{i}, s, c]", constants)
+    rows = _pass(F.G, "e", lambda s: f"tmp[i, {s}, c]", lambda j: f"out[i * {n} + {j}, kk, c]", constants)
     return f"""
 
 @njit(parallel=True, cache=True)
@@ -235,12 +238,8 @@ def _filter_gradient_kernel(m: int, F3, constants) -> str:
     """The filter gradient's output transform for tile m (filter_gradient.py): A'^T Z A' for each filter of a
     block and each channel, F(3, m)'s A'^T (3 x n), into dw's (K, C, 9)."""
     n = F3.n
-    columns = [f"z{i} = Z[{i * n} + j, kk, c]" for i in range(n)]
-    columns += [f"rows[{a}, j, c] = {_expression(F3.AT[a], [f'z{i}' for i in range(n)], constants)}"
-                for a in range(3)]
-    taps = [f"f{j} = rows[a, {j}, c]" for j in range(n)]
-    taps += [f"taps[a * 3 + {b}, c] = {_expression(F3.AT[b], [f'f{j}' for j in range(n)], constants)}"
-             for b in range(3)]
+    columns = _pass(F3.AT, "z", lambda i: f"Z[{i * n} + j, kk, c]", lambda a: f"rows[{a}, j, c]", constants)
+    taps = _pass(F3.AT, "f", lambda j: f"rows[a, {j}, c]", lambda b: f"taps[a * 3 + {b}, c]", constants)
     return f"""
 
 @njit(parallel=True, cache=True)
@@ -266,11 +265,8 @@ def _gradient_kernel(m: int, F3, constants) -> str:
     """The filter gradient's transform of dy for tile m (filter_gradient.py): G' d G'^T with F(3, m)'s G' (n x m),
     d the m x m block of dy that a tile's outputs received, zero beyond dy."""
     n = F3.n
-    columns = [f"d{r} = band[{r}, x0 + a, k]" for r in range(m)]
-    columns += [f"tmp[{i}, a, k] = {_expression(F3.G[i], [f'd{r}' for r in range(m)], constants)}" for i in range(n)]
-    rows = [f"e{a} = tmp[i, {a}, k]" for a in range(m)]
-    rows += [f"D[i * {n} + {j}, t, k] = {_expression(F3.G[j], [f'e{a}' for a in range(m)], constants)}"
-             for j in range(n)]
+    columns = _pass(F3.G, "d", lambda r: f"band[{r}, x0 + a, k]", lambda i: f"tmp[{i}, a, k]", constants)
+    rows = _pass(F3.G, "e", lambda a: f"tmp[i, {a}, k]", lambda j: f"D[i * {n} + {j}, t, k]", constants)
     return f"""
 
 @njit(parallel=True, cache=True)
@@ -306,12 +302,10 @@ def generate() -> str:
     bodies += "".join(_filter_kernel(m, winograd_matrices(m), constants) for m in TILES)
     bodies += "".join(_filter_gradient_kernel(m, winograd_matrices(3, m, POINTS[m]), constants) for m in TILES)
     literals = "".join(f"{name} = np.float32({float(value)!r})  # {value}\n" for value, name in constants.items())
-    table = "\nINPUT_TRANSFORMS = {" + ", ".join(f"{m}: input_transform_{m}" for m in TILES) + "}\n"
-    table += "OUTPUT_TRANSFORMS = {" + ", ".join(f"{m}: output_transform_{m}" for m in TILES) + "}\n"
-    table += "GRADIENT_TRANSFORMS = {" + ", ".join(f"{m}: gradient_transform_{m}" for m in TILES) + "}\n"
-    table += "FILTER_TRANSFORMS = {" + ", ".join(f"{m}: filter_transform_{m}" for m in TILES) + "}\n"
-    table += ("FILTER_GRADIENT_TRANSFORMS = {" + ", ".join(f"{m}: filter_gradient_transform_{m}" for m in TILES)
-              + "}\n")
+    kernels = ("input_transform", "output_transform", "gradient_transform", "filter_transform",
+               "filter_gradient_transform")  # a table each: INPUT_TRANSFORMS = {m: input_transform_m}, ...
+    table = "\n" + "".join(f"{kernel.upper()}S = {{" + ", ".join(f"{m}: {kernel}_{m}" for m in TILES) + "}\n"
+                           for kernel in kernels)
     table += f"INPUT_FROM_NCHW = {INPUT_FROM_NCHW!r}\nOUTPUT_TO_NCHW = {OUTPUT_TO_NCHW!r}\n"
     return HEADER.replace("from numba import", "import numpy as np\nfrom numba import") + literals + bodies + table
 
