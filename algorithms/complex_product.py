@@ -14,7 +14,10 @@ A B with a B read in place, where A has few rows, needs no embedding: with A = A
 sum with the second times i, one pass over the (M x N) result; conj(A) B splits A into [Ar; -Ai]. The
 tiled fft's filter gradient, conj(dY) X (the split is the pass that conjugated dY in place before: the
 record's row tiled-fft-filter-gradient-split-planes), and the whole-image fft's contraction, a few
-images' X times each frequency's filters (row fft-contract-split-planes), take it.
+images' X times each frequency's filters (row fft-contract-split-planes), take it. Where B comes as split
+planes too (the whole-image fft's filter blocks: row fft-filter-spectrum-as-split-planes), [Ar; Ai] times
+each of B's planes is one GEMM with A broadcast, and the product's planes one pass each
+(split_planes_product).
 
 conj(A)^T B, where A (L x M) is stored with its M columns interleaved and contiguous, needs no split either:
 A's floats read transposed (2M x L) times B's (L x 2N) give Re(A)^T B and Im(A)^T B on alternate rows,
@@ -100,9 +103,31 @@ def split_planes(A: np.ndarray, split: np.ndarray, conjugate: bool = False) -> n
 def times_split_planes(split: np.ndarray, B: np.ndarray, parts: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = A @ B from A's split planes (split_planes) and complex64 B (..., K, N), whose last axis is
     contiguous (its interleaved floats are read in place), into complex64 out (..., M, N), which may be a
-    strided view; parts: a complex64 (..., 2M, N) buffer."""
+    strided view; parts: a complex64 (..., 2M, N) buffer. With float32 out (..., 2, M, N), the product's
+    split planes instead: its real (M x N) over its imaginary one."""
     M = split.shape[-2] // 2
     product(torch.from_numpy(split), torch.from_numpy(B.view(np.float32)), torch.from_numpy(parts.view(np.float32)))
     result = torch.from_numpy(parts)
+    if out.dtype == np.float32:  # Re A B = Re(Ar B) - Im(Ai B), Im A B = Im(Ar B) + Re(Ai B)
+        planes, real, imaginary = torch.from_numpy(out), result[..., :M, :], result[..., M:, :]
+        torch.sub(real.real, imaginary.imag, out=planes[..., 0, :, :])
+        torch.add(real.imag, imaginary.real, out=planes[..., 1, :, :])
+        return out
     torch.add(result[..., :M, :], result[..., M:, :], alpha=1j, out=torch.from_numpy(out))
+    return out
+
+
+def split_planes_product(split: np.ndarray, B: np.ndarray, parts: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = A @ B from A's split planes (split_planes; (..., 2M, K), any strides) and B's, float32 (..., 2, K, N),
+    its real (K x N) over its imaginary one, into out's split planes, float32 (..., 2, M, N), which may be a
+    strided view, or complex64 out (..., M, N); parts: a float32 (..., 2, 2M, N) buffer. One real GEMM, [Ar; Ai]
+    times each of B's planes (A broadcast over them), then Re = Ar Br - Ai Bi and Im = Ar Bi + Ai Br in one
+    pass each."""
+    M = split.shape[-2] // 2
+    product(torch.from_numpy(split).unsqueeze(-3), torch.from_numpy(B), torch.from_numpy(parts))
+    by_plane, result = torch.from_numpy(parts), torch.from_numpy(out)
+    real, imaginary = ((result.real, result.imag) if result.is_complex() else
+                       (result[..., 0, :, :], result[..., 1, :, :]))
+    torch.sub(by_plane[..., 0, :M, :], by_plane[..., 1, M:, :], out=real)
+    torch.add(by_plane[..., 1, :M, :], by_plane[..., 0, M:, :], out=imaginary)
     return out

@@ -12,6 +12,10 @@ import torch
 import convbench
 from convbench.algorithms import blas, complex_product
 from convbench.core import selection
+from convbench.algorithms.fft import dft as fft_dft
+from convbench.algorithms.fft.bandlimit import Band
+from convbench.algorithms.fft.stages import FilterStage
+from convbench.algorithms.scratch import Scratch
 from convbench.workloads.random_inputs import random_problem
 
 
@@ -45,6 +49,25 @@ def test_the_product_on_split_planes_matches_the_oracle(rng, monkeypatch, engine
     left = np.conjugate(A) if conjugate else A
     exact = left.astype(np.complex128) @ B.astype(np.complex128)
     assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
+
+
+@pytest.mark.parametrize("engine", blas.ENGINES)
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_the_product_of_two_split_planes_matches_the_oracle(rng, monkeypatch, engine, interleaved):
+    """Both operands as split planes (A's (2M, K), B's (2, K, N)), A read through a strided view, as the
+    whole-image fft's column blocks read X's planes: the product's split planes, or the complex product."""
+    monkeypatch.setattr(blas, "engine", lambda: engine)
+    F, M, K, N = 3, 8, 20, 12
+    A, B = complex_array(rng, (F, M, K)), complex_array(rng, (F, K, N))
+    split = np.full((F, 2, 2 * M, K), np.nan, dtype=np.float32)[:, 1]  # a strided view
+    complex_product.split_planes(A, split)
+    B_planes = np.stack([B.real, B.imag], axis=1).astype(np.float32)
+    parts = np.full((F, 2, 2 * M, N), np.nan, dtype=np.float32)
+    out = complex_array(rng, (F, M, N)) if interleaved else np.full((F, 2, M, N), np.nan, dtype=np.float32)
+    complex_product.split_planes_product(split, B_planes, parts, out)
+    exact = A.astype(np.complex128) @ B.astype(np.complex128)
+    got = out if interleaved else out[:, 0] + 1j * out[:, 1]
+    assert np.abs(got - exact).max() <= 1e-5 * np.abs(exact).max()
 
 
 @pytest.mark.parametrize("engine", blas.ENGINES)
@@ -151,3 +174,45 @@ def test_the_input_stage_writes_the_split_planes_of_the_complex_spectrum(rng, mo
     np.testing.assert_allclose(split._input.planes[:, :spec.N], X.real, rtol=0, atol=1e-5 * scale)
     np.testing.assert_allclose(split._input.planes[:, spec.N:], X.imag, rtol=0, atol=1e-5 * scale)
     np.testing.assert_allclose(split._input.spectrum(), X, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+@pytest.mark.parametrize("compression", [0.0, 0.5])
+def test_the_inverse_from_split_planes_gives_the_interleaved_inverse_s_outputs(rng, monkeypatch, in_place,
+                                                                            compression):
+    """The pruned inverse DFT takes the spectrum as split planes (the forward's contraction on split planes
+    writes them) and gives what it gives from the interleaved spectrum, writing the output in place or
+    through its scratch (gemm_writes_strided_output)."""
+    monkeypatch.setattr(fft_dft, "gemm_writes_strided_output", lambda engine: in_place)
+    band = Band((21, 18), compression)
+    batch, P, Q = 6, 9, 7
+    Y = complex_array(rng, (band.retained, batch))
+    outputs = {}
+    for split in (False, True):
+        inverse = fft_dft.InverseSupportDFT(band, batch, P, Q, stride=(2, 2), split=split)
+        assert inverse.writes_in_place == in_place
+        spectrum = np.stack([Y.real, Y.imag], axis=1).astype(np.float32) if split else Y
+        outputs[split] = np.full((batch, P, Q), np.nan, dtype=np.float32)
+        inverse(spectrum, outputs[split])
+    scale = np.abs(outputs[False]).max()
+    np.testing.assert_allclose(outputs[True], outputs[False], rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("columns", [1, 3, 100])
+def test_the_filter_spectrum_s_split_column_blocks_are_the_whole_spectrum_s_planes(rng, columns):
+    """The pruned filter DFT a block of columns at a time as split planes, each block's first product its own:
+    block after block, over one buffer, the planes of the whole spectrum's columns."""
+    spec = convbench.ConvSpec(N=4, C=3, H=13, W=11, K=5, R=5, S=3, padding=(2, 1))
+    band = Band((17, 14), 0.0)
+    w = rng.uniform(-1, 1, spec.filter_shape).astype(np.float32)
+    whole = FilterStage("dft", spec, band, Scratch(), None)(w).reshape(band.n_rows, band.n_cols, spec.C, spec.K)
+    stage = FilterStage("dft", spec, band, Scratch(), None, split=True)
+    covered = 0
+    for start, stop, W in stage.split_column_blocks(w, columns):
+        assert W.shape == (band.n_rows, stop - start, 2, spec.C, spec.K) and stop - start <= columns
+        want = whole[:, start:stop]
+        scale = np.abs(want).max()
+        np.testing.assert_allclose(W[:, :, 0], want.real, rtol=0, atol=1e-5 * scale)
+        np.testing.assert_allclose(W[:, :, 1], want.imag, rtol=0, atol=1e-5 * scale)
+        covered += stop - start
+    assert covered == band.n_cols

@@ -214,6 +214,20 @@ def test_filter_spectrum_by_column_blocks_gives_the_separate_stages_results(rng,
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("output_transform", ["dft", "fft"])
+def test_column_blocks_hand_the_inverse_what_it_takes(rng, monkeypatch, output_transform):
+    """The column blocks' product comes out as split planes for the pruned inverse DFT, interleaved for FFTW's:
+    each gives torch's float64 result."""
+    spec = convbench.ConvSpec(N=4, C=3, H=12, W=10, K=5, R=5, S=4, padding=2)
+    monkeypatch.setattr(blas, "engine", lambda: "onednn2")
+    monkeypatch.setattr(selection, "FILTER_SPECTRUM_COLUMN_BLOCK_BYTES", 1)
+    p = convbench.plan(spec, "fft", output_transform=output_transform)
+    assert p.filter_block_columns == 1 and p._Y.dtype == (np.float32 if output_transform == "dft" else np.complex64)
+    x, w = random_problem(spec, rng)
+    exact = torch.nn.functional.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(), padding=2).numpy()
+    assert np.abs(p(x, w) - exact).max() <= 2e-5 * np.abs(exact).max()
+
+
 def test_only_a_contraction_on_split_planes_takes_column_blocks(monkeypatch):
     spec = convbench.ConvSpec(N=4, C=3, H=12, W=10, K=5, R=5, S=4, padding=2)
     monkeypatch.setattr(blas, "engine", lambda: "onednn2")

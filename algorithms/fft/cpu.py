@@ -9,8 +9,9 @@ Padding, then transform, then contraction, then inverse, then crop:
    complex FFT down the retained columns, and a gather of the retained rows;
 2. conjugate the filter spectrum (cross-correlation, not convolution) and
    contract over channels at each retained frequency: Y[f] = X[f] @ conj(W[f]);
-   per call, the filter spectrum's rows come a block at a time, each contracted
-   while in cache (FFTCPU.run);
+   per call, the filter spectrum's rows or columns come a block at a time, each
+   contracted while in cache (FFTCPU.run); on X's split planes, W's and Y's are
+   split planes too;
 3. the inverse, evaluated only at the rows and columns the stride keeps:
    a pruned inverse DFT on grids up to 128, else FFTW down the retained
    columns and along the kept rows.
@@ -31,7 +32,7 @@ from convbench.core.selection import (FILTER_TRANSFORM, blocks_filter_spectrum, 
 from .. import blas
 from ..base import StagedPlan
 from ..blas import diagonal_blocks
-from ..complex_product import split_planes, times_split_planes
+from ..complex_product import split_planes, split_planes_product, times_split_planes
 from ..padding import inside
 from ..scratch import Scratch
 from ..work import COMPLEX, Work, gemm_flops
@@ -92,9 +93,13 @@ class FFTCPU(BandLimited, StagedPlan):
         self._scratch = Scratch()  # the DFT stages take turns with two shared temporaries
         split = self._contracts_on_split_planes(spec)
         self._input = InputStage(self.input_transform, spec, self.band, self._scratch, fftw, split=split)
-        self._filter = FilterStage(self.filter_transform, spec, self.band, self._scratch, fftw)
-        self._output = OutputStage(self.output_transform, spec, self.band, self._scratch, fftw)
-        self._Y = np.empty((self.band.retained, spec.N, spec.K), dtype=np.complex64)
+        self._filter = FilterStage(self.filter_transform, spec, self.band, self._scratch, fftw,
+                                   split=split and self.filter_transform == "dft")
+        # Y as the contraction on split planes writes it, split planes too, where the inverse is the DFT's
+        split_Y = split and self.output_transform == "dft"
+        self._output = OutputStage(self.output_transform, spec, self.band, self._scratch, fftw, split=split_Y)
+        self._Y = (np.empty((self.band.retained, 2, spec.N, spec.K), dtype=np.float32) if split_Y else
+                   np.empty((self.band.retained, spec.N, spec.K), dtype=np.complex64))
         # the product's halves, where the contraction runs on X's split planes (the input stage's)
         self._halves = np.empty((self.band.retained, 2 * spec.N, spec.K), dtype=np.complex64) if split else None
         # per call, the filter spectrum by blocks of rows, each contracted while in cache, where the
@@ -251,18 +256,20 @@ class FFTCPU(BandLimited, StagedPlan):
 
     def _run_by_column_blocks(self, x, w, out) -> None:
         """run() where the contraction runs on X's split planes: the filter spectrum a block of retained
-        columns at a time (FilterStage.by_column_blocks), each block's frequencies contracted while it is
-        in cache; no block re-reads the DFT's first product, as rows' blocks do
-        (results/records/implementation-choices.json, row fft-filter-spectrum-by-column-blocks)."""
+        columns at a time, each block's frequencies contracted while it is in cache; no block re-reads the
+        DFT's first product, as rows' blocks do (results/records/implementation-choices.json, row
+        fft-filter-spectrum-by-column-blocks). The blocks come as split planes (FilterStage.
+        split_column_blocks), multiplied by X's in one real GEMM a block, and Y is written as split planes
+        where the pruned inverse DFT takes them (row fft-filter-spectrum-as-split-planes)."""
         spec, n_rows, n_cols = self.spec, self.band.n_rows, self.band.n_cols
         self._forward_filter = None  # the blocks overwrite one another: a backward pass transforms w again
         self.transform_input(x)
         planes = self._input.planes.reshape(n_rows, n_cols, 2 * spec.N, spec.C)
-        Y = self._Y.reshape(n_rows, n_cols, spec.N, spec.K)
-        for start, stop, W in self._filter.by_column_blocks(w, self.filter_block_columns):
-            halves = self._halves.reshape(-1)[:n_rows * (stop - start) * 2 * spec.N * spec.K]
-            times_split_planes(planes[:, start:stop], W, halves.reshape(n_rows, stop - start, 2 * spec.N, spec.K),
-                               Y[:, start:stop])
+        Y = self._Y.reshape(n_rows, n_cols, *self._Y.shape[1:])
+        for start, stop, W in self._filter.split_column_blocks(w, self.filter_block_columns):
+            parts = self._halves.reshape(-1).view(np.float32)[:n_rows * (stop - start) * 4 * spec.N * spec.K]
+            split_planes_product(planes[:, start:stop], W, parts.reshape(n_rows, stop - start, 2, 2 * spec.N, spec.K),
+                                 Y[:, start:stop])
         self.transform_output(out)
 
     def transform_output(self, out) -> None:

@@ -98,6 +98,7 @@ class SupportDFT:
             parts = np.stack([np.stack([columns.real, columns.imag], axis=1),
                               np.stack([-columns.imag, columns.real], axis=1)])  # (2, n_cols, 2, w)
             self._columns = np.ascontiguousarray(parts.reshape(4 * n_cols, -1), dtype=np.float32)
+            self._block_columns = {}  # (start, stop): the rows of _columns for those columns (split_column_blocks)
             self._rows = np.ascontiguousarray(np.stack([rows.real, rows.imag], axis=-1).reshape(len(rows), -1),
                                               dtype=np.float32)
         else:
@@ -158,10 +159,7 @@ class SupportDFT:
         h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
         if h == 0 or w == 0:
             return None
-        lead = planes.ndim - 2
-        by_row = self._scratch.view(MIXED, self._by_row_shape, np.float32)
-        copy(by_row.reshape(h, w, *planes.shape[:lead]),
-             planes[..., :h, :w].transpose(lead, lead + 1, *range(lead)))
+        by_row = self._by_row(planes)
         half = self._scratch.view(HALF, self._half_shape, np.float32)
         matmul(self._columns, by_row, out=half)
         if self.split:  # (h, [D; i·D] as (n_cols, 2, B)) is (2h) rows of interleaved-by-part floats
@@ -171,6 +169,40 @@ class SupportDFT:
         if self.rows_as_real:  # i·(re + i im) = -im + i re
             interleave(half[:, 2 * nc:], half[:, :nc], out=mixed[h:])
         return mixed.reshape(-1, nc * B)
+
+    def _by_row(self, planes: np.ndarray) -> np.ndarray:
+        """The planes laid out (h, w, B) in the scratch's MIXED slot, as the first product reads them."""
+        h, w, lead = self.rows_used, self.cols_used, planes.ndim - 2
+        by_row = self._scratch.view(MIXED, self._by_row_shape, np.float32)
+        copy(by_row.reshape(h, w, *planes.shape[:lead]), planes[..., :h, :w].transpose(lead, lead + 1, *range(lead)))
+        return by_row
+
+    def split_column_blocks(self, planes: np.ndarray, columns: int, memory: np.ndarray):
+        """With split: the spectrum's split planes a block of at most `columns` retained columns at a time, every
+        retained row: yields (start, stop, block), block float32 (n_rows, stop - start, 2, B), each frequency's
+        real B values over its imaginary ones, over the first bytes of memory (a flat float32 buffer). Each
+        block's first product is its own, the rows of _columns for its columns alone, so no product of every
+        column goes through memory; and no pass interleaves the parts (results/records/
+        implementation-choices.json, row fft-filter-spectrum-as-split-planes)."""
+        h, w, B, n_rows = self.rows_used, self.cols_used, self.batch, self.n_rows
+        blocks = even_blocks(self.n_cols, columns)
+        if h == 0 or w == 0:  # no data reaches the grid: a zero spectrum
+            for start, stop in blocks:
+                block = memory[:n_rows * (stop - start) * 2 * B].reshape(n_rows, stop - start, 2, B)
+                block[...] = 0
+                yield start, stop, block
+            return
+        by_row = self._by_row(planes)
+        for start, stop in blocks:
+            width = stop - start
+            if (start, stop) not in self._block_columns:  # rows (j, v, part) of the block's columns v
+                parts = self._columns.reshape(2, self.n_cols, 2, w)[:, start:stop]
+                self._block_columns[start, stop] = np.ascontiguousarray(parts.reshape(4 * width, w))
+            half = self._scratch.view(HALF, (h, 4 * width, B), np.float32)
+            matmul(self._block_columns[start, stop], by_row, out=half)
+            block = memory[:n_rows * width * 2 * B].reshape(n_rows, width, 2, B)
+            matmul(self._rows, half.reshape(2 * h, -1), out=block.reshape(n_rows, -1))
+            yield start, stop, block
 
     def rows(self, mixed: np.ndarray, start: int, stop: int, out: np.ndarray) -> np.ndarray:
         """Retained rows start..stop of the spectrum from columns()' product, into out
@@ -217,10 +249,16 @@ class InverseSupportDFT:
     out[b, p, q] = sum_v a_v Re(Z[p, v, b] exp(+2 pi i v q sw / Lw)), a_v = 1 for
     DC and Nyquist, 2 otherwise: one real GEMM against [a cos; -a sin].
     Unnormalised, as FFTW's inverse: the filter spectrum carries 1/(Lh*Lw).
+
+    split=True takes the spectrum as split planes, float32 (F, 2, B), each frequency's real B values
+    over its imaginary ones (the forward's contraction on split planes writes them): the first product,
+    [Re A; Im A] times the planes, gives Z's real and imaginary planes from one pass over its four parts,
+    and the second reads them in place, transposed; no pass splits an interleaved Z (results/records/
+    implementation-choices.json, row fft-inverse-from-split-planes).
     """
 
     def __init__(self, band: Band, batch: int, out_rows: int, out_cols: int, stride=(1, 1),
-                 scratch: Scratch | None = None, offset=(0, 0), scale=1.0):
+                 scratch: Scratch | None = None, offset=(0, 0), scale=1.0, split=False):
         """offset: the first row and column evaluated (the data-gradient reads the input's
         positions, at the padding); the caller keeps out_rows and out_cols on the grid. scale
         multiplies the outputs, folded into the matrices (no pass over the spectrum)."""
@@ -231,7 +269,8 @@ class InverseSupportDFT:
         rows = dft_matrix(Lh, top + stride[0] * np.arange(out_rows), band.rows, sign=1.0) * scale  # (P, n_rows)
         # where the first product is real (dft_rows_as_real_gemm): [Re; Im] of the rows' DFT, stacked, times
         # the spectrum's interleaved floats gives Re(A)Y over Im(A)Y, and mixed = Re(A)Y + i Im(A)Y
-        self.rows_as_real = dft_rows_as_real_gemm(blas.engine())
+        self.split = split
+        self.rows_as_real = split or dft_rows_as_real_gemm(blas.engine())
         self._rows = np.ascontiguousarray(np.vstack([rows.real, rows.imag]) if self.rows_as_real else rows,
                                           dtype=np.float32 if self.rows_as_real else np.complex64)
         v = np.arange(n_cols)
@@ -247,9 +286,9 @@ class InverseSupportDFT:
         self._planes_shape = (out_rows, batch, out_cols)
         self._parts_shape = (2, out_rows, n_cols * batch)  # Re(A)Y and Im(A)Y, before split is written
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
-        if not self.writes_in_place:
-            self._scratch.reserve(MIXED, self._planes_shape, np.float32)
         self._scratch.reserve(HALF, self._split_shape, np.float32)
+        if not self.writes_in_place:  # over split's memory (MIXED holds Z's planes, split, while it is read)
+            self._scratch.reserve(HALF if split else MIXED, self._planes_shape, np.float32)
         if self.rows_as_real:
             self._scratch.reserve(HALF, self._parts_shape, np.complex64)
 
@@ -260,8 +299,11 @@ class InverseSupportDFT:
         return gemm_flops(self.P, nc * B, self.n_rows, complex_=True) + gemm_flops(self.P * B, self.Q, 2 * nc)
 
     def __call__(self, spectrum: np.ndarray, out: np.ndarray) -> None:
-        """spectrum: (F, B) complex64 with F = n_rows * n_cols; out: float32 (B, P, Q), written in place."""
+        """spectrum: (F, B) complex64 with F = n_rows * n_cols, or with split float32 (F, 2, B); out: float32
+        (B, P, Q), written in place."""
         B, nc = self.batch, self.n_cols
+        if self.split:
+            return self._from_split_planes(spectrum, out)
         mixed = self._scratch.view(MIXED, self._mixed_shape, np.complex64)
         if self.rows_as_real:
             parts = self._scratch.view(HALF, self._parts_shape, np.complex64)
@@ -280,3 +322,22 @@ class InverseSupportDFT:
         planes = self._scratch.view(MIXED, self._planes_shape, np.float32)
         matmul(split, self._columns, out=planes)
         copy(out, planes.transpose(1, 0, 2))
+
+    def _from_split_planes(self, spectrum: np.ndarray, out: np.ndarray) -> None:
+        """__call__ on split planes: [Re A; Im A] times the planes (n_rows x n_cols·2·B) gives Re A Yr, Re A Yi
+        over Im A Yr, Im A Yi; Z = A Y is Re A Yr - Im A Yi + i (Re A Yi + Im A Yr), written as its planes
+        (P, [re, im], n_cols, B), which the second product reads transposed, (P, B, 2 n_cols), in place."""
+        B, nc, P = self.batch, self.n_cols, self.P
+        parts = self._scratch.view(HALF, self._parts_shape, np.complex64).view(np.float32).reshape(2, P, nc, 2, B)
+        matmul(self._rows, spectrum.reshape(self.n_rows, -1), out=parts.reshape(2 * P, -1))
+        planes = self._scratch.view(MIXED, self._mixed_shape, np.complex64).view(np.float32).reshape(P, 2, nc, B)
+        by_part = torch.from_numpy(parts)
+        torch.sub(by_part[0, :, :, 0], by_part[1, :, :, 1], out=torch.from_numpy(planes[:, 0]))
+        torch.add(by_part[0, :, :, 1], by_part[1, :, :, 0], out=torch.from_numpy(planes[:, 1]))
+        transposed = planes.reshape(P, 2 * nc, B).transpose(0, 2, 1)
+        if self.writes_in_place:
+            matmul(transposed, self._columns, out=out.transpose(1, 0, 2))
+            return
+        result = self._scratch.view(HALF, self._planes_shape, np.float32)
+        matmul(transposed, self._columns, out=result)
+        copy(out, result.transpose(1, 0, 2))

@@ -123,13 +123,18 @@ class FilterStage:
     buffers. A dilated filter's taps sit dilation apart on the grid: the pruned DFT reads them
     there (only the R x S taps are transformed); the FFTW path writes the dilated filter out."""
 
-    def __init__(self, kind, spec, band: Band, scratch, fftw):
+    def __init__(self, kind, spec, band: Band, scratch, fftw, split=False):
+        """split: the DFT's spectrum by blocks of columns as split planes as well (split_column_blocks), for a
+        contraction on split planes."""
         C, K = spec.C_per_group, spec.K
         self.kind, self.spec, self.band = check_kind("filter_transform", kind), spec, band
         self.scale = np.float32(1.0 / (band.grid[0] * band.grid[1]))
         if kind == "dft":
             self._dft = SupportDFT(band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch,
                                    step=spec.dilation)
+            self._split_dft = None if not split else SupportDFT(
+                band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch, step=spec.dilation,
+                whole=False, split=True)
             self.rows_per_block = filter_spectrum_block_rows(band.n_cols * C * K * COMPLEX, band.n_rows)
         else:
             self._dilated = np.zeros((K * C, spec.extent_h, spec.extent_w), dtype=np.float32)
@@ -160,7 +165,7 @@ class FilterStage:
     @property
     def spectrum(self) -> np.ndarray:
         """The pruned DFT's whole spectrum, as the last call or by_row_blocks run to its end wrote it
-        (not by_column_blocks): (F, C/groups, K)."""
+        (not split_column_blocks, whose blocks overwrite its first bytes): (F, C/groups, K)."""
         return self._dft.spectrum.reshape(-1, self.spec.C_per_group, self.spec.K)
 
     def by_row_blocks(self, w):
@@ -175,17 +180,17 @@ class FilterStage:
             block = self._dft.rows(mixed, start, stop, self._dft.spectrum[start:stop])
             yield start * nc, stop * nc, block.reshape(-1, C, K)
 
-    def by_column_blocks(self, w, columns: int):
-        """The pruned DFT's spectrum a block of its retained columns at a time, every retained row: yields
-        (start, stop, W), W the (n_rows, stop - start, C/groups, K) spectrum of columns start..stop, so
-        frequency (u, v) of the block is W[u, v - start]. Each block reads only its own columns of the DFT's
-        first product (rows' blocks re-read all of it) and is written over the whole spectrum's first
-        bytes, where the last block was, still in cache: after the last block the whole spectrum is not
-        there (spectrum)."""
+    def split_column_blocks(self, w, columns: int):
+        """The pruned DFT's spectrum a block of at most `columns` retained columns at a time, every retained row,
+        as split planes (the stage made with split): yields (start, stop, W), W float32 (n_rows, stop - start,
+        2, C/groups, K), each frequency's real (C/groups x K) over its imaginary one, so frequency (u, v) of the
+        block is W[u, v - start] (SupportDFT.split_column_blocks). Each block is written over the whole
+        spectrum's first bytes, where the last block was, still in cache: after the last block the whole
+        spectrum is not there (spectrum)."""
         C, K, n_rows = self.spec.C_per_group, self.spec.K, self.band.n_rows
-        for start, stop, block in self._dft.by_column_blocks(self._by_channel(w), columns,
-                                                             self._dft.spectrum.reshape(-1)):
-            yield start, stop, block.reshape(n_rows, stop - start, C, K)
+        memory = self._dft.spectrum.reshape(-1).view(np.float32)
+        for start, stop, block in self._split_dft.split_column_blocks(self._by_channel(w), columns, memory):
+            yield start, stop, block.reshape(n_rows, stop - start, 2, C, K)
 
     @staticmethod
     def _by_channel(w) -> np.ndarray:
@@ -197,14 +202,17 @@ class FilterStage:
 
 
 class OutputStage:
-    """Y (F, N, K) -> out (N, K, P, Q): the inverse, evaluated only at the rows and columns the stride keeps."""
+    """Y (F, N, K) -> out (N, K, P, Q): the inverse, evaluated only at the rows and columns the stride keeps.
+    split=True (the DFT only): Y as split planes, float32 (F, 2, N, K)."""
 
-    def __init__(self, kind, spec, band: Band, scratch, fftw):
+    def __init__(self, kind, spec, band: Band, scratch, fftw, split=False):
         N, K, P = spec.N, spec.K, spec.P
         self.kind, self.spec, self.band = check_kind("output_transform", kind), spec, band
         if kind == "dft":
-            self._dft = InverseSupportDFT(band, N * K, P, spec.Q, spec.stride, scratch=scratch)
+            self._dft = InverseSupportDFT(band, N * K, P, spec.Q, spec.stride, scratch=scratch, split=split)
             return
+        if split:
+            raise ValueError("split planes of Y need output_transform='dft'")
         # down the retained columns, then along only the rows the stride keeps
         Lh, Lw = band.grid
         self._cols_in = pyfftw.zeros_aligned((N * K, Lh, band.n_cols), dtype=np.complex64)
@@ -227,7 +235,8 @@ class OutputStage:
     def __call__(self, Y, out) -> None:
         spec, n_cols = self.spec, self.band.n_cols
         if self.kind == "dft":
-            self._dft(Y.reshape(self.band.retained, -1), out.reshape(-1, spec.P, spec.Q))
+            spectrum = Y.reshape(self.band.retained, -1) if Y.dtype == np.complex64 else Y  # else split planes
+            self._dft(spectrum, out.reshape(-1, spec.P, spec.Q))
             return
         scatter_output(Y, self.band.rows, n_cols, self._cols_in)
         self._col_ifft.execute()

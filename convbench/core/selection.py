@@ -334,8 +334,9 @@ FILTER_SPECTRUM_COLUMN_BLOCK_BYTES = 8 << 20
 def filter_spectrum_block_columns(filter_transform: str, split_planes: bool, column_bytes: int, columns: int) -> int:
     """Columns of the filter spectrum per block in a per-call forward, 0 for none: with the pruned DFT where
     the contraction runs on X's split planes (products_on_split_planes), about
-    FILTER_SPECTRUM_COLUMN_BLOCK_BYTES, at least one, at most all. Each block reads only its own columns of
-    the DFT's first product, so no size of that product rules the blocks out (rows' blocks re-read it)."""
+    FILTER_SPECTRUM_COLUMN_BLOCK_BYTES, at least one, at most all. Each block's DFT reads only its own columns
+    of the first product (the forward's makes its own), so no size of that product rules the blocks out (rows'
+    blocks re-read it)."""
     if filter_transform != "dft" or not split_planes:
         return 0
     return max(1, min(columns, FILTER_SPECTRUM_COLUMN_BLOCK_BYTES // max(column_bytes, 1)))
