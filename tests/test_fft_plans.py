@@ -66,6 +66,31 @@ def test_support_dft_equals_the_fft_of_the_padded_grid(rng):
     np.testing.assert_allclose(got, np.fft.rfft2(grid)[:, band.mask].T, atol=2e-5)
 
 
+@pytest.mark.parametrize("split", [False, True])
+def test_support_dft_reads_wide_planes_in_place(rng, split):
+    """Planes at least DFT_PLANES_IN_PLACE_FROM columns wide go to the first product as they are, read
+    transposed (no (h, w, B) copy, none reserved); narrower ones, and planes on other leading axes, are laid out
+    first. Either way the spectrum is numpy's FFT of the padded grid's, on the band, padding or not cutting
+    the planes where the grid ends."""
+    from convbench.algorithms.fft.bandlimit import Band
+    from convbench.algorithms.fft.dft import SupportDFT
+
+    band = Band((24, 22), 0.3)
+    for width, offset in ((selection.DFT_PLANES_IN_PLACE_FROM, (2, 1)), (selection.DFT_PLANES_IN_PLACE_FROM - 1, (2, 1)),
+                          (selection.DFT_PLANES_IN_PLACE_FROM + 3, (12, 9))):  # the last: cut at the grid's end
+        planes = rng.uniform(-1, 1, (3, 14, width)).astype(np.float32)
+        grid = np.zeros((3, 30, 30))
+        grid[:, offset[0]:offset[0] + 14, offset[1]:offset[1] + width] = planes
+        expected = np.fft.rfft2(grid[:, :24, :22])[:, band.mask].T
+        dft = SupportDFT(band, 3, planes.shape[1:], offset=offset, split=split)
+        assert dft.reads_in_place == (dft.cols_used >= selection.DFT_PLANES_IN_PLACE_FROM)
+        laid_out = SupportDFT(band, 3, planes.shape[1:], offset=offset, split=split, flat_planes=False)
+        assert not laid_out.reads_in_place
+        for got in (dft(planes), laid_out(planes)):
+            got = got[:, 0] + 1j * got[:, 1] if split else got
+            np.testing.assert_allclose(got, expected, atol=5e-5)
+
+
 def test_filter_transform_choice(rng):
     spec = convbench.ConvSpec(1, 2, 40, 40, 2, 31, 31, padding=15)
     x, w = random_problem(spec, rng)

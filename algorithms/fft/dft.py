@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from convbench.core.selection import dft_rows_as_real_gemm, gemm_writes_strided_output
+from convbench.core.selection import dft_reads_planes_in_place, dft_rows_as_real_gemm, gemm_writes_strided_output
 
 from .. import blas
 from ..blas import copy, interleave, matmul
@@ -75,12 +75,14 @@ class SupportDFT:
     """
 
     def __init__(self, band: Band, batch: int, plane_shape, offset=(0, 0), conjugate=False, scale=1.0,
-                 scratch: Scratch | None = None, step=(1, 1), whole=True, split=False):
+                 scratch: Scratch | None = None, step=(1, 1), whole=True, split=False, flat_planes=True):
         """step: the planes' rows and columns sit step apart on the grid (a dilated filter's taps).
         whole=False: no buffer for the whole spectrum (__call__'s), for a caller that takes it by blocks
         (columns() then column_block()) into its own.
         split=True: the spectrum as split planes, float32 (n_rows·n_cols, 2, B), each frequency's real B
-        values over its imaginary ones, straight from two real GEMMs with no interleaving pass (below)."""
+        values over its imaginary ones, straight from two real GEMMs with no interleaving pass (below).
+        flat_planes: the planes come as one (B, H, W) array, which the first product may read in place
+        (columns()); False: on other leading axes (the filter stage's (c, k) view of w), always laid out first."""
         Lh, Lw = band.grid
         top, left = offset
         self.rows_used = inside(plane_shape[0], Lh, top, step[0])
@@ -115,7 +117,9 @@ class SupportDFT:
         self._by_row_shape = (self.rows_used, self.cols_used, batch)
         self._half_shape = (self.rows_used, self._columns.shape[0], batch)
         self._mixed_shape = (stacked * self.rows_used, n_cols, batch)
-        self._scratch.reserve(MIXED, self._by_row_shape, np.float32)  # free again once the first product has read it
+        self.reads_in_place = flat_planes and dft_reads_planes_in_place(self.cols_used)
+        if not self.reads_in_place:  # free again once the first product has read it
+            self._scratch.reserve(MIXED, self._by_row_shape, np.float32)
         self._scratch.reserve(HALF, self._half_shape, np.float32)
         if not split:  # split's first product is the second's operand as it stands
             self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
@@ -151,11 +155,11 @@ class SupportDFT:
         planes: (B, H, W), or any array whose last two axes are (H, W) and whose leading axes, in
         order, are the B planes (a transposed view of the filters is read as it is, not copied first).
 
-        The planes are first laid out (h, w, B), so that the product, one (2 n_cols x w)(w x B) GEMM
-        per data row, writes each frequency's B values contiguous, and its real and imaginary parts
-        are interleaved by a streaming pass; the planes' (B·h x w)(w x 2 n_cols) product took two
-        transposing copies of its output, which is n_cols/w times the planes' size and more
-        (results/records/implementation-choices.json, row support-dft-planes-last)."""
+        The planes are read as (h, w, B) (laid out so first, or in place where they are wide: _by_row), so
+        that the product, one (2 n_cols x w)(w x B) GEMM per data row, writes each frequency's B values
+        contiguous, and its real and imaginary parts are interleaved by a streaming pass; the planes'
+        (B·h x w)(w x 2 n_cols) product took two transposing copies of its output, which is n_cols/w times
+        the planes' size and more (results/records/implementation-choices.json, row support-dft-planes-last)."""
         h, w, B, nc = self.rows_used, self.cols_used, self.batch, self.n_cols
         if h == 0 or w == 0:
             return None
@@ -171,8 +175,12 @@ class SupportDFT:
         return mixed.reshape(-1, nc * B)
 
     def _by_row(self, planes: np.ndarray) -> np.ndarray:
-        """The planes laid out (h, w, B) in the scratch's MIXED slot, as the first product reads them."""
+        """The planes as the first product reads them, (h, w, B): (B, H, W) planes at least
+        DFT_PLANES_IN_PLACE_FROM columns wide read in place, transposed; else laid out in the scratch's MIXED
+        slot (results/records/implementation-choices.json, row dft-planes-read-in-place)."""
         h, w, lead = self.rows_used, self.cols_used, planes.ndim - 2
+        if self.reads_in_place:  # a view of the flat planes flat_planes promised (a copy of any others)
+            return planes.reshape(-1, *planes.shape[-2:])[:, :h, :w].transpose(1, 2, 0)
         by_row = self._scratch.view(MIXED, self._by_row_shape, np.float32)
         copy(by_row.reshape(h, w, *planes.shape[:lead]), planes[..., :h, :w].transpose(lead, lead + 1, *range(lead)))
         return by_row

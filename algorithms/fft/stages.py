@@ -130,11 +130,12 @@ class FilterStage:
         self.kind, self.spec, self.band = check_kind("filter_transform", kind), spec, band
         self.scale = np.float32(1.0 / (band.grid[0] * band.grid[1]))
         if kind == "dft":
+            # w's planes come (c, k)-ordered, a view (_by_channel): laid out before the first product
             self._dft = SupportDFT(band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch,
-                                   step=spec.dilation)
+                                   step=spec.dilation, flat_planes=False)
             self._split_dft = None if not split else SupportDFT(
                 band, C * K, (spec.R, spec.S), conjugate=True, scale=self.scale, scratch=scratch, step=spec.dilation,
-                whole=False, split=True)
+                whole=False, split=True, flat_planes=False)
             self.rows_per_block = filter_spectrum_block_rows(band.n_cols * C * K * COMPLEX, band.n_rows)
         else:
             self._dilated = np.zeros((K * C, spec.extent_h, spec.extent_w), dtype=np.float32)

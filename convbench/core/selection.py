@@ -63,6 +63,17 @@ def dft_rows_as_real_gemm(engine: str) -> bool:
     return engine == "onednn2"
 
 
+# the pruned DFT's first product reads the planes in place, transposed, from planes this many columns wide
+# (narrower, the planes are laid out (h, w, B) first; its measurement: the record)
+DFT_PLANES_IN_PLACE_FROM = 13
+
+
+def dft_reads_planes_in_place(columns: int) -> bool:
+    """The pruned DFT's first product reading (B, h, w) planes in place as its transposed (w x B) operand per data
+    row, with no (h, w, B) copy first, on planes at least DFT_PLANES_IN_PLACE_FROM columns wide."""
+    return columns >= DFT_PLANES_IN_PLACE_FROM
+
+
 def gemm_writes_strided_output(engine: str) -> bool:
     """A GEMM's output written straight into a strided view (the inverse DFT's planes into the output's
     (B, P, Q), read as (P, B, Q)) where the engine is oneDNN 2, whose matmul takes any strides; torch's
