@@ -76,8 +76,8 @@ def test_support_dft_reads_wide_planes_in_place(rng, split):
     from convbench.algorithms.fft.dft import SupportDFT
 
     band = Band((24, 22), 0.3)
-    for width, offset in ((selection.DFT_PLANES_IN_PLACE_FROM, (2, 1)), (selection.DFT_PLANES_IN_PLACE_FROM - 1, (2, 1)),
-                          (selection.DFT_PLANES_IN_PLACE_FROM + 3, (12, 9))):  # the last: cut at the grid's end
+    wide = selection.DFT_PLANES_IN_PLACE_FROM
+    for width, offset in ((wide, (2, 1)), (wide - 1, (2, 1)), (wide + 3, (12, 9))):  # the last: cut at the grid's end
         planes = rng.uniform(-1, 1, (3, 14, width)).astype(np.float32)
         grid = np.zeros((3, 30, 30))
         grid[:, offset[0]:offset[0] + 14, offset[1]:offset[1] + width] = planes
