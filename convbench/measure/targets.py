@@ -4,7 +4,7 @@ Shared by the asv suite (suites/bench_speed_targets.py) and `convbench targets`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,17 +44,22 @@ TARGETS = {
     "fft tile 64 31x31 N=1 128x128 vs torch": Target(SPEC_31, "fft tile 64", "torch", 10.0),
     "fft 7x7 c=0.5 vs c=0": Target(SPEC_7, "fft", "fft", 1 / 0.6, compression=0.5),
 }
+# direct is GEMMs over the same sum as torch's direct kernels: at least 0.8 of their speed, forward and both passes
+DIRECT_VS_TORCH = 0.8
 for _name, _spec in RESNET18.items():
     TARGETS[f"winograd resnet18 {_name} vs torch"] = Target(_spec, "winograd", "torch", 1.0)
     TARGETS[f"winograd resnet18 {_name} vs direct"] = Target(_spec, "winograd", "direct", 2.0)
-    TARGETS[f"direct resnet18 {_name} vs torch"] = Target(_spec, "direct", "torch", 0.5)
+    TARGETS[f"direct resnet18 {_name} vs torch"] = Target(_spec, "direct", "torch", DIRECT_VS_TORCH)
 
 # The algorithm families: Winograd F(4x4,3x3) on ResNet-18, and tiled FFT on valid
 # 56x56 layers (N=8, C=K=64) with the tile that measured fastest for each filter here.
 VALID = {k: ConvSpec(N=8, C=64, H=56, W=56, K=64, R=k, S=k) for k in (5, 7, 11)}
 BEST_TILE = {5: 16, 7: 16, 11: 32}
+# F(4x4) against torch's direct: 1.5 where oneDNN 2.6's F(4x4) is 1.4-1.95x torch's (64@56 .. 256@14), 1.3 at
+# 512@7, whose per-call filter transform (36 x 512 x 512 points) outweighs its 32 tiles' saved multiplies
 for _name, _spec in RESNET18.items():
-    TARGETS[f"winograd F(4x4,3x3) resnet18 {_name} vs torch"] = Target(_spec, "winograd F(4x4,3x3)", "torch", 1.3)
+    TARGETS[f"winograd F(4x4,3x3) resnet18 {_name} vs torch"] = Target(_spec, "winograd F(4x4,3x3)", "torch",
+                                                                        1.3 if _name == "512@7" else 1.5)
 for _k, _goal in ((5, 1.2), (7, 2.0), (11, 3.0)):
     TARGETS[f"fft tile {BEST_TILE[_k]} {_k}x{_k} valid vs torch"] = Target(VALID[_k], f"fft tile {BEST_TILE[_k]}", "torch", _goal)
 
@@ -68,7 +73,8 @@ TRAINING["fft step 7x7 valid c=0.5 vs c=0"] = Target(VALID[7], "fft", "fft", 1 /
 for _name, _spec in RESNET18.items():
     for _variant in ("winograd F(4x4,3x3)", "direct"):
         for _pass in ("backward_data", "backward_filter"):
-            TRAINING[f"{_variant} {_pass} resnet18 {_name} vs torch"] = Target(_spec, _variant, "torch", 0.7, passes=_pass)
+            goal = DIRECT_VS_TORCH if _variant == "direct" else 0.7
+            TRAINING[f"{_variant} {_pass} resnet18 {_name} vs torch"] = Target(_spec, _variant, "torch", goal, passes=_pass)
 
 # Inference mode (plan.set_weights: filters transformed once), next to the per-call
 # targets above; not a target of its own, it shows what the filter transform costs.
@@ -110,6 +116,10 @@ for _name, _spec in RESNET18.items():
 # instead; a GEMM's inner side is only R·S·C (speech-5x20: C = 1, 5x20, stride 2; VGG-224: C = 3, 3x3)
 for _layer in ("speech-5x20", "vgg-224"):
     PEER_RATIOS[f"direct {_layer} vs onednn2 direct"] = Target(layers.layer(_layer).spec, "direct", "onednn2 direct", 1.0)
+# one image: where oneDNN 2.6's Winograd has the fewest tiles to spread its fixed costs over, and so do we
+for _name in ("64@56", "256@14"):
+    PEER_RATIOS[f"winograd F(4x4,3x3) resnet18 {_name} N=1 vs onednn2 winograd"] = Target(
+        replace(RESNET18[_name], N=1), "winograd F(4x4,3x3)", "onednn2 winograd", 1.0)
 for _name in ("64@56", "256@14"):
     for _pass in ("backward_data", "backward_filter"):
         PEER_RATIOS[f"winograd F(4x4,3x3) {_pass} resnet18 {_name} vs onednn2 winograd"] = Target(
@@ -119,7 +129,7 @@ for _k in (3, 7):
     _where = "resnet18 64@56" if _k == 3 else "7x7 valid"
     for _tile, _method in ((8, "ft8x8"), (16, "ft16x16")):
         PEER_RATIOS[f"fft tile {_tile} {_where} vs nnpack {_method}"] = Target(_spec, f"fft tile {_tile}",
-                                                                               f"nnpack {_method}", 1.0)
+                                                                               f"nnpack {_method}", 1.2)
 for _k, _spec in ((7, SPEC_7), (11, SPEC_11)):
     for _peer in ("scipy fftconvolve", "fft-conv-pytorch"):
         PEER_RATIOS[f"fft {_k}x{_k} vs {_peer}"] = Target(_spec, "fft", _peer, 1.0)
