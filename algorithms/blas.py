@@ -111,17 +111,22 @@ def grouped_product(V: np.ndarray, U: np.ndarray, groups: int, out: np.ndarray) 
     torch.from_numpy(out).reshape(points, tiles, groups, -1).copy_(torch.matmul(by_group, filters).permute(0, 2, 1, 3))
 
 
-def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
+def diagonal_blocks(a: np.ndarray, b: np.ndarray, groups: int, out: np.ndarray | None = None,
+                    conjugate: bool = False) -> np.ndarray:
     """The g diagonal blocks of a @ b, batched: a (B, M, L) and b (B, L, J) to (B, M, J/g), block i =
     a[:, rows i·M/g..] @ b[:, :, columns i·J/g..]; the off-diagonal blocks are never formed
     (a grouped convolution's filter gradient: each group's outputs against its own inputs).
     out: a C-contiguous (B, M, J/g) array to write into. A plan's own buffer spares each call the
     first touch of a fresh allocation's pages, which took longer than the product on the fft's
-    (results/records/implementation-choices.json, row gradient-products-into-plan-buffers)."""
+    (results/records/implementation-choices.json, row gradient-products-into-plan-buffers).
+    conjugate: conj(a) @ b, a (any strides, a transpose say) read through torch's conjugate view, no
+    conjugated copy of it made first by numpy (row fft-filter-gradient-conjugate-view)."""
     B, M, L = a.shape
     if out is None:
         out = np.empty((B, M, b.shape[2] // groups), dtype=np.result_type(a, b))
     at, bt, result = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+    if conjugate:
+        at = at.conj()
     if groups == 1:
         product(at, bt, result)
     else:

@@ -70,6 +70,22 @@ def test_the_product_of_two_split_planes_matches_the_oracle(rng, monkeypatch, en
     assert np.abs(got - exact).max() <= 1e-5 * np.abs(exact).max()
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_the_diagonal_blocks_of_a_conjugated_transposed_view(rng, groups):
+    """conj(A^T) @ B's diagonal blocks, A^T a transposed view read through torch's conjugate view (the
+    whole-image fft's filter gradient, conj(G)^T X): the oracle's blocks, and A itself left as it was."""
+    F, L, M, J = 3, 8, 6, 10
+    A, B = complex_array(rng, (F, L, M)), complex_array(rng, (F, L, J))
+    kept = A.copy()
+    out = complex_array(rng, (F, M, J // groups))
+    blas.diagonal_blocks(A.transpose(0, 2, 1), B, groups, out=out, conjugate=True)
+    exact = np.conjugate(A.astype(np.complex128)).transpose(0, 2, 1) @ B.astype(np.complex128)
+    rows, cols = M // groups, J // groups
+    blocks = np.concatenate([exact[:, i * rows:(i + 1) * rows, i * cols:(i + 1) * cols] for i in range(groups)], axis=1)
+    assert np.abs(out - blocks).max() <= 1e-5 * np.abs(blocks).max()
+    np.testing.assert_array_equal(A, kept)
+
+
 @pytest.mark.parametrize("engine", blas.ENGINES)
 def test_the_conjugate_transposed_product_matches_the_oracle(rng, monkeypatch, engine):
     monkeypatch.setattr(blas, "engine", lambda: engine)

@@ -201,10 +201,8 @@ class FFTCPU(BandLimited, StagedPlan):
             # unnormalised, as FFTW's: 1/(Lh*Lw) in it
             self._support_inverse = InverseSupportDFT(self.band, count, spec.R, spec.S, stride=spec.dilation,
                                                       scale=1.0 / (Lh * Lw))
-            self._conj_dy = np.empty((G.shape[0], spec.K, spec.N), dtype=np.complex64)
             self._DW = np.empty((G.shape[0], spec.K, spec.C_per_group), dtype=np.complex64)
-        np.conjugate(G.transpose(0, 2, 1), out=self._conj_dy)
-        DW = diagonal_blocks(self._conj_dy, self._input.spectrum(), spec.groups, out=self._DW)
+        DW = diagonal_blocks(G.transpose(0, 2, 1), self._input.spectrum(), spec.groups, out=self._DW, conjugate=True)
         dw = np.empty((count, spec.R, spec.S), dtype=np.float32)
         self._support_inverse(DW.reshape(DW.shape[0], -1), dw)
         return dw.reshape(spec.filter_shape)
