@@ -324,12 +324,7 @@ class InverseSupportDFT:
         split = self._scratch.view(HALF, self._split_shape, np.float32)
         copy(split[:, :, :nc], mixed.real.transpose(0, 2, 1))
         copy(split[:, :, nc:], mixed.imag.transpose(0, 2, 1))
-        if self.writes_in_place:
-            matmul(split, self._columns, out=out.transpose(1, 0, 2))
-            return
-        planes = self._scratch.view(MIXED, self._planes_shape, np.float32)
-        matmul(split, self._columns, out=planes)
-        copy(out, planes.transpose(1, 0, 2))
+        self._columns_product(split, out, MIXED)
 
     def _from_split_planes(self, spectrum: np.ndarray, out: np.ndarray) -> None:
         """__call__ on split planes: [Re A; Im A] times the planes (n_rows x n_cols·2·B) gives Re A Yr, Re A Yi
@@ -342,10 +337,15 @@ class InverseSupportDFT:
         by_part = torch.from_numpy(parts)
         torch.sub(by_part[0, :, :, 0], by_part[1, :, :, 1], out=torch.from_numpy(planes[:, 0]))
         torch.add(by_part[0, :, :, 1], by_part[1, :, :, 0], out=torch.from_numpy(planes[:, 1]))
-        transposed = planes.reshape(P, 2 * nc, B).transpose(0, 2, 1)
+        self._columns_product(planes.reshape(P, 2 * nc, B).transpose(0, 2, 1), out, HALF)
+
+    def _columns_product(self, Z: np.ndarray, out: np.ndarray, slot: int) -> None:
+        """out (B, P, Q) = Z's rows (P, B, 2 n_cols: real parts, then imaginary) times the columns' DFT:
+        straight into out, read as (P, B, Q), where the engine writes strided outputs; else into the
+        scratch's `slot`, then copied."""
         if self.writes_in_place:
-            matmul(transposed, self._columns, out=out.transpose(1, 0, 2))
+            matmul(Z, self._columns, out=out.transpose(1, 0, 2))
             return
-        result = self._scratch.view(HALF, self._planes_shape, np.float32)
-        matmul(transposed, self._columns, out=result)
-        copy(out, result.transpose(1, 0, 2))
+        planes = self._scratch.view(slot, self._planes_shape, np.float32)
+        matmul(Z, self._columns, out=planes)
+        copy(out, planes.transpose(1, 0, 2))
