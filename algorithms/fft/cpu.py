@@ -155,7 +155,7 @@ class FFTCPU(BandLimited, StagedPlan):
 
     def _data_product_by_column_blocks(self, G, w) -> np.ndarray:
         """sum_k G[f, n, k] F_w[f, k, c] / (Lh*Lw) as (F, N, C), with F_w a block of retained columns at a
-        time (as the forward's by_column_blocks), each block's products taken while it is in cache, one real
+        time (as the forward's split_column_blocks), each block's products taken while it is in cache, one real
         GEMM a frequency on G's split planes (split once). F_w is the pruned DFT of w's planes in their own
         (k, c) order, so each frequency's (K x C) matrix is read in place as the GEMM's right operand; the
         forward's conj(F_w) (C x K) would have to be conjugated and transposed first
