@@ -295,7 +295,8 @@ class InverseSupportDFT:
         self._parts_shape = (2, out_rows, n_cols * batch)  # Re(A)Y and Im(A)Y, before split is written
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
         self._scratch.reserve(HALF, self._split_shape, np.float32)
-        if not self.writes_in_place:  # over split's memory (MIXED holds Z's planes, split, while it is read)
+        if not self.writes_in_place:  # the output's planes: over mixed, which split's copies have read; with
+            # split=True over the parts, which the pass writing Z's planes has read (MIXED holds those)
             self._scratch.reserve(HALF if split else MIXED, self._planes_shape, np.float32)
         if self.rows_as_real:
             self._scratch.reserve(HALF, self._parts_shape, np.complex64)
