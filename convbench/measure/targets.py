@@ -73,8 +73,9 @@ TRAINING["fft step 7x7 valid c=0.5 vs c=0"] = Target(VALID[7], "fft", "fft", 1 /
 for _name, _spec in RESNET18.items():
     for _variant in ("winograd F(4x4,3x3)", "direct"):
         for _pass in ("backward_data", "backward_filter"):
-            goal = DIRECT_VS_TORCH if _variant == "direct" else 0.7
-            TRAINING[f"{_variant} {_pass} resnet18 {_name} vs torch"] = Target(_spec, _variant, "torch", goal, passes=_pass)
+            _goal = DIRECT_VS_TORCH if _variant == "direct" else 0.7
+            TRAINING[f"{_variant} {_pass} resnet18 {_name} vs torch"] = Target(_spec, _variant, "torch", _goal,
+                                                                                passes=_pass)
 
 # Inference mode (plan.set_weights: filters transformed once), next to the per-call
 # targets above; not a target of its own, it shows what the filter transform costs.
