@@ -294,7 +294,8 @@ class InverseSupportDFT:
         self._planes_shape = (out_rows, batch, out_cols)
         self._parts_shape = (2, out_rows, n_cols * batch)  # Re(A)Y and Im(A)Y, before split is written
         self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
-        self._scratch.reserve(HALF, self._split_shape, np.float32)
+        if not split:  # the interleaved Z split by two copies (split planes in need none)
+            self._scratch.reserve(HALF, self._split_shape, np.float32)
         if not self.writes_in_place:  # the output's planes: over mixed, which split's copies have read; with
             # split=True over the parts, which the pass writing Z's planes has read (MIXED holds those)
             self._scratch.reserve(HALF if split else MIXED, self._planes_shape, np.float32)
