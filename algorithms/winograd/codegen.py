@@ -85,6 +85,10 @@ def _lines(statements, indent) -> str:
 # strided copy makes. The band took the copy's pass through memory out of F(2x2)'s input and F(2x2)'s and
 # F(4x4)'s output transforms; gathering the band cost more than it saved on F(4x4)'s input and F(6x6)'s
 # (results/records/implementation-choices.json, row winograd-transforms-through-row-bands).
+# Each multiply and add fused into one FMA (Numba's fastmath 'contract', nothing more: no reassociation, so
+# each sum keeps the order the exact matrix gives it): the kernels are bound by their arithmetic in cache
+# (results/records/implementation-choices.json, row winograd-kernels-fused-multiply-add).
+JIT = "@njit(parallel=True, cache=True, fastmath={'contract'})"
 INPUT_FROM_NCHW = (2,)
 OUTPUT_TO_NCHW = (2, 4)
 
@@ -116,7 +120,7 @@ def _input_kernel(m: int, F, constants) -> str:
              else "C = src.shape[3]")
     return f"""
 
-@njit(parallel=True, cache=True)
+{JIT}
 def input_transform_{m}(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
     {shape}
     for block_row in prange(last - first):
@@ -148,7 +152,7 @@ def _output_kernel(m: int, F, constants) -> str:
         stores = [f"band[i, x0 + {j}, k] = {values[j]}" for j in range(m)]
         return f"""
 
-@njit(parallel=True, cache=True)
+{JIT}
 def output_transform_{m}(M, dst, tiles_h, tiles_w, first, last):
     K, P, Q = dst.shape[1:]
     for block_row in prange(last - first):
@@ -176,7 +180,7 @@ def output_transform_{m}(M, dst, tiles_h, tiles_w, first, last):
     guarded = [f"if {j} < cols:\n{' ' * 28}dst[b, y0 + i, x0 + {j}, k] = {values[j]}" for j in range(m)]
     return f"""
 
-@njit(parallel=True, cache=True)
+{JIT}
 def output_transform_{m}(M, dst, tiles_h, tiles_w, first, last):
     P, Q, K = dst.shape[1:]
     for block_row in prange(last - first):
@@ -210,7 +214,7 @@ def _filter_kernel(m: int, F, constants) -> str:
     rows = _pass(F.G, "e", lambda s: f"tmp[i, {s}, c]", lambda j: f"out[i * {n} + {j}, kk, c]", constants)
     return f"""
 
-@njit(parallel=True, cache=True)
+{JIT}
 def filter_transform_{m}(w, k0, out, flipped):
     C = w.shape[0] if flipped else w.shape[1]
     for kk in prange(out.shape[1]):
@@ -242,7 +246,7 @@ def _filter_gradient_kernel(m: int, F3, constants) -> str:
     taps = _pass(F3.AT, "f", lambda j: f"rows[a, {j}, c]", lambda b: f"taps[a * 3 + {b}, c]", constants)
     return f"""
 
-@njit(parallel=True, cache=True)
+{JIT}
 def filter_gradient_transform_{m}(Z, dw, k0):
     C = Z.shape[2]
     for kk in prange(Z.shape[1]):
@@ -269,7 +273,7 @@ def _gradient_kernel(m: int, F3, constants) -> str:
     rows = _pass(F3.G, "e", lambda a: f"tmp[i, {a}, k]", lambda j: f"D[i * {n} + {j}, t, k]", constants)
     return f"""
 
-@njit(parallel=True, cache=True)
+{JIT}
 def gradient_transform_{m}(dy, D, tiles_h, tiles_w, first, last):
     N, K, P, Q = dy.shape
     for block_row in prange(last - first):

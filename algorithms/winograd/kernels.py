@@ -59,7 +59,7 @@ _28 = np.float32(0.022222222222222223)  # 1/45
 _29 = np.float32(0.011111111111111112)  # 1/90
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def input_transform_2(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
     H, W, C = src.shape[2], src.shape[3], src.shape[1]
     width = 2 * tiles_w + 2
@@ -103,7 +103,7 @@ def input_transform_2(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
                     V[i * 4 + 3, t, c] = - e1 + e3
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def output_transform_2(M, dst, tiles_h, tiles_w, first, last):
     K, P, Q = dst.shape[1:]
     for block_row in prange(last - first):
@@ -138,7 +138,7 @@ def output_transform_2(M, dst, tiles_h, tiles_w, first, last):
                     line[col] = band[i, col, k]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def input_transform_4(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
     C = src.shape[3]
     for block_row in prange(last - first):
@@ -179,7 +179,7 @@ def input_transform_4(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
                     V[i * 6 + 5, t, c] = e1 - _0 * e2 - _1 * e3 + _0 * e4 + e5
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def output_transform_4(M, dst, tiles_h, tiles_w, first, last):
     K, P, Q = dst.shape[1:]
     for block_row in prange(last - first):
@@ -222,7 +222,7 @@ def output_transform_4(M, dst, tiles_h, tiles_w, first, last):
                     line[col] = band[i, col, k]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def input_transform_6(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
     C = src.shape[3]
     for block_row in prange(last - first):
@@ -271,7 +271,7 @@ def input_transform_6(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
                     V[i * 8 + 7, t, c] = - e1 + _8 * e3 - _8 * e5 + e7
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def output_transform_6(M, dst, tiles_h, tiles_w, first, last):
     P, Q, K = dst.shape[1:]
     for block_row in prange(last - first):
@@ -342,7 +342,7 @@ def output_transform_6(M, dst, tiles_h, tiles_w, first, last):
                             dst[b, y0 + i, x0 + 5, k] = - f1 + f2 + _14 * f3 - _14 * f4 + _15 * f5 - _15 * f6 + f7
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def gradient_transform_2(dy, D, tiles_h, tiles_w, first, last):
     N, K, P, Q = dy.shape
     for block_row in prange(last - first):
@@ -376,7 +376,7 @@ def gradient_transform_2(dy, D, tiles_h, tiles_w, first, last):
                     D[i * 4 + 3, t, k] = e1
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def gradient_transform_4(dy, D, tiles_h, tiles_w, first, last):
     N, K, P, Q = dy.shape
     for block_row in prange(last - first):
@@ -418,7 +418,7 @@ def gradient_transform_4(dy, D, tiles_h, tiles_w, first, last):
                     D[i * 6 + 5, t, k] = e3
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def gradient_transform_6(dy, D, tiles_h, tiles_w, first, last):
     N, K, P, Q = dy.shape
     for block_row in prange(last - first):
@@ -468,7 +468,7 @@ def gradient_transform_6(dy, D, tiles_h, tiles_w, first, last):
                     D[i * 8 + 7, t, k] = e5
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def filter_transform_2(w, k0, out, flipped):
     C = w.shape[0] if flipped else w.shape[1]
     for kk in prange(out.shape[1]):
@@ -503,7 +503,7 @@ def filter_transform_2(w, k0, out, flipped):
                 out[i * 4 + 3, kk, c] = e2
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def filter_transform_4(w, k0, out, flipped):
     C = w.shape[0] if flipped else w.shape[1]
     for kk in prange(out.shape[1]):
@@ -542,7 +542,7 @@ def filter_transform_4(w, k0, out, flipped):
                 out[i * 6 + 5, kk, c] = e2
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def filter_transform_6(w, k0, out, flipped):
     C = w.shape[0] if flipped else w.shape[1]
     for kk in prange(out.shape[1]):
@@ -585,7 +585,7 @@ def filter_transform_6(w, k0, out, flipped):
                 out[i * 8 + 7, kk, c] = e2
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def filter_gradient_transform_2(Z, dw, k0):
     C = Z.shape[2]
     for kk in prange(Z.shape[1]):
@@ -615,7 +615,7 @@ def filter_gradient_transform_2(Z, dw, k0):
                 out[c, q] = taps[q, c]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def filter_gradient_transform_4(Z, dw, k0):
     C = Z.shape[2]
     for kk in prange(Z.shape[1]):
@@ -649,7 +649,7 @@ def filter_gradient_transform_4(Z, dw, k0):
                 out[c, q] = taps[q, c]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={'contract'})
 def filter_gradient_transform_6(Z, dw, k0):
     C = Z.shape[2]
     for kk in prange(Z.shape[1]):
