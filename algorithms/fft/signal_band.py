@@ -16,12 +16,16 @@ from .signal_contract import contract, contract_data_gradient, contract_filter_g
 # spectra): 16 rows of 65,536 held 25 MB of scratch, a third of the c = 0.5 plan's workspace
 # (N=4 C=K=8, 65,536 x 4,096); FFTW's threads still take every row batch of this size (core.selection).
 CHUNK_SAMPLES = 1 << 17
+# Rows a chunk may take past CHUNK_SAMPLES where the rows are long: chunks of two 65,536-sample rows
+# made the c = 0.5 call 1.1-1.2x as long as chunks of four (results/records/implementation-choices.json,
+# row signal-band-chunks-of-four-rows).
+CHUNK_ROWS_AT_LEAST = 4
 
 
 def chunk_for(rows: int, T: int) -> int:
-    """The largest divisor of rows whose rows hold at most CHUNK_SAMPLES (at least one row): every
-    chunk then has one shape and one FFTW plan."""
-    most = max(1, CHUNK_SAMPLES // T)
+    """The largest divisor of rows whose rows hold at most CHUNK_SAMPLES, or at most CHUNK_ROWS_AT_LEAST
+    long rows: every chunk then has one shape and one FFTW plan."""
+    most = max(CHUNK_ROWS_AT_LEAST, CHUNK_SAMPLES // T)
     return max(d for d in range(1, min(rows, most) + 1) if rows % d == 0)
 
 
