@@ -80,15 +80,16 @@ def _lines(statements, indent) -> str:
     return "\n".join(" " * indent + s for s in statements)
 
 
+# Each multiply and add fused into one FMA (Numba's fastmath 'contract', nothing more: no reassociation, so
+# each sum keeps the order the exact matrix gives it): the kernels are bound by their arithmetic in cache
+# (results/records/implementation-choices.json, row winograd-kernels-fused-multiply-add).
+JIT = "@njit(parallel=True, cache=True, fastmath={'contract'})"
+
 # The tiles whose kernels read NCHW x (write NCHW out) through a channels-last band per row of tiles, in
 # cache; the others read (write) a channels-last copy of the whole input (output) that torch's parallel
 # strided copy makes. The band took the copy's pass through memory out of F(2x2)'s input and F(2x2)'s and
 # F(4x4)'s output transforms; gathering the band cost more than it saved on F(4x4)'s input and F(6x6)'s
 # (results/records/implementation-choices.json, row winograd-transforms-through-row-bands).
-# Each multiply and add fused into one FMA (Numba's fastmath 'contract', nothing more: no reassociation, so
-# each sum keeps the order the exact matrix gives it): the kernels are bound by their arithmetic in cache
-# (results/records/implementation-choices.json, row winograd-kernels-fused-multiply-add).
-JIT = "@njit(parallel=True, cache=True, fastmath={'contract'})"
 INPUT_FROM_NCHW = (2,)
 OUTPUT_TO_NCHW = (2, 4)
 
