@@ -20,6 +20,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from convbench.core.arrays import aligned_zeros
 from convbench.core.spec import ConvSpec
 
 from .blas import product
@@ -51,7 +52,7 @@ class DataGradient:
         if not self.needs_placing:
             return dy
         if self._dilated is None:
-            self._dilated = np.zeros((self.source.N, self.source.K, *self.span), dtype=np.float32)
+            self._dilated = aligned_zeros((self.source.N, self.source.K, *self.span))
         sh, sw = self.source.stride
         self._dilated[:, :, :(self.source.P - 1) * sh + 1:sh, :(self.source.Q - 1) * sw + 1:sw] = dy
         (top, left), (height, width) = self.crop, (self.spec.H, self.spec.W)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from convbench.core.arrays import aligned_zeros
 from convbench.core.selection import CHANNELS_LAST_COPY_BY_KERNEL_FROM
 
 from .layout import to_channels_last
@@ -18,7 +19,7 @@ def inside(size: int, length: int, start: int, step: int = 1) -> int:
 def on_grid(planes: np.ndarray, grid: tuple[int, int], offset=(0, 0), step=(1, 1), dtype=None) -> np.ndarray:
     """A new zero (..., Lh, Lw) grid with planes (..., h, w) placed at offset, every step, cut at its edge."""
     (Lh, Lw), (top, left) = grid, offset
-    out = np.zeros((*planes.shape[:-2], Lh, Lw), dtype=dtype or planes.dtype)
+    out = aligned_zeros((*planes.shape[:-2], Lh, Lw), dtype=dtype or planes.dtype)
     rows, cols = inside(planes.shape[-2], Lh, top, step[0]), inside(planes.shape[-1], Lw, left, step[1])
     out[..., top:top + rows * step[0]:step[0], left:left + cols * step[1]:step[1]] = planes[..., :rows, :cols]
     return out
@@ -27,7 +28,7 @@ def on_grid(planes: np.ndarray, grid: tuple[int, int], offset=(0, 0), step=(1, 1
 def from_grid(grid_planes: np.ndarray, offset, shape, step=(1, 1)) -> np.ndarray:
     """on_grid's adjoint: the shape (rows, cols) positions every step from offset, zeros where they leave the grid."""
     (top, left), (rows, cols) = offset, shape
-    out = np.zeros((*grid_planes.shape[:-2], rows, cols), dtype=grid_planes.dtype)
+    out = aligned_zeros((*grid_planes.shape[:-2], rows, cols), dtype=grid_planes.dtype)
     Lh, Lw = grid_planes.shape[-2:]
     r, c = inside(rows, Lh, top, step[0]), inside(cols, Lw, left, step[1])
     out[..., :r, :c] = grid_planes[..., top:top + r * step[0]:step[0], left:left + c * step[1]:step[1]]
@@ -36,7 +37,7 @@ def from_grid(grid_planes: np.ndarray, offset, shape, step=(1, 1)) -> np.ndarray
 
 def padded_buffer(leading: tuple[int, ...], rows: int, cols: int) -> np.ndarray:
     """A zeroed float32 buffer (*leading, rows, cols) to embed padded inputs into."""
-    return np.zeros((*leading, rows, cols), dtype=np.float32)
+    return aligned_zeros((*leading, rows, cols))
 
 
 def embed(src: np.ndarray, dst: np.ndarray, top: int, left: int) -> None:

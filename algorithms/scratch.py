@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convbench.core.arrays import aligned_empty
+
 
 class Scratch:
     def __init__(self, slots: int = 2):
@@ -24,7 +26,7 @@ class Scratch:
         self._sizes[slot] = max(self._sizes[slot], int(np.prod(shape)) * np.dtype(dtype).itemsize)
 
     def allocate(self) -> None:
-        self._buffers = [np.empty(size, dtype=np.uint8) for size in self._sizes]
+        self._buffers = [aligned_empty(size, np.uint8) for size in self._sizes]
 
     def view(self, slot: int, shape, dtype) -> np.ndarray:
         """A C-contiguous (shape, dtype) array over the start of slot `slot`; valid until the slot's next user."""

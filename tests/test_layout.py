@@ -28,3 +28,30 @@ def test_channels_last_there_and_back_is_the_identity(rng):
     back = np.empty_like(x)
     to_channels_first(channels_last, back)
     np.testing.assert_array_equal(back, x)
+
+
+@pytest.mark.parametrize("shape, dtype", [((3, 5, 7), np.float32), (1000, np.complex64), ((4, 0), np.float32),
+                                          ((2, 9), np.int64)])
+def test_aligned_arrays_start_on_a_cache_line_with_the_shape_and_dtype_asked(shape, dtype):
+    from convbench.core.arrays import LINE, aligned_empty, aligned_zeros
+    for _ in range(8):  # numpy's own start moves between allocations: each must be put on a line
+        empty, zeros = aligned_empty(shape, dtype), aligned_zeros(shape, dtype)
+        want = (shape,) if isinstance(shape, int) else shape
+        for array in (empty, zeros):
+            assert array.shape == want and array.dtype == dtype and array.flags.c_contiguous and array.flags.writeable
+            assert array.size == 0 or array.ctypes.data % LINE == 0
+        assert not zeros.any()
+
+
+@pytest.mark.parametrize("algorithm", ["winograd F(4x4,3x3)", "direct", "fft", "fft tile 16"])
+def test_a_plans_buffers_and_its_output_start_on_cache_lines(rng, algorithm):
+    import convbench
+    from convbench.core.arrays import LINE
+    from convbench.workloads.random_inputs import random_problem
+
+    spec = convbench.ConvSpec(N=2, C=16, H=12, W=12, K=16, R=3, S=3, padding=1)
+    plan = convbench.plan(spec, algorithm)
+    out = plan(*random_problem(spec, rng))
+    buffers = [a for a in vars(plan).values() if isinstance(a, np.ndarray) and a.nbytes >= 4096]  # not constants
+    assert out.ctypes.data % LINE == 0
+    assert all(a.ctypes.data % LINE == 0 for a in buffers), [a.ctypes.data % LINE for a in buffers]

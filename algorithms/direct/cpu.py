@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.errors import ConvError
 from convbench.core.selection import DIRECT_METHODS, LOOP_TASKS_PER_THREAD, direct_method, direct_per_image
 
@@ -215,7 +216,7 @@ class DirectCPU(Plan):
             self._stride_blocks = stride_blocks(spec)
             self._taps = loop_taps(spec, self._phases.shape[2] // sh, self._phases.shape[3] // sw)
             blocks = -(-spec.K_per_group // FILTERS_PER_PASS)
-            self._packed = np.zeros((spec.groups * blocks, len(self._taps), FILTERS_PER_PASS), dtype=np.float32)
+            self._packed = aligned_zeros((spec.groups * blocks, len(self._taps), FILTERS_PER_PASS))
             tasks = spec.N * spec.groups * blocks
             self._row_chunks = min(spec.P, -(-LOOP_TASKS_PER_THREAD * get_num_threads() // tasks))
 
@@ -235,7 +236,7 @@ class DirectCPU(Plan):
         gemm = getattr(forward, "_gemm", None)
         if not isinstance(gemm, ChannelsLastGemm):
             return super()._backward_data(dy, w, reuse_forward)
-        dx = np.empty(problem.spec.output_shape, dtype=np.float32)
+        dx = aligned_empty(problem.spec.output_shape)
         gemm(problem.prepare(dy), w, dx, flipped=True)  # reads w's taps in reverse: no flipped copy
         return dx
 

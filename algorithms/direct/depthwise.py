@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.selection import depthwise_taps_by_three
 
 from ..layout import to_channels_first
@@ -85,8 +86,8 @@ class DepthwiseNHWC:
 
     def __init__(self, spec):
         self.spec = spec
-        self._xh = np.zeros((spec.N, *spec.span, spec.C), dtype=np.float32)  # the border stays zero
-        self._yh = np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
+        self._xh = aligned_zeros((spec.N, *spec.span, spec.C))  # the border stays zero
+        self._yh = aligned_empty((spec.N, spec.P, spec.Q, spec.K))
         taps = spec.R * spec.S
         # without dilation the generated kernel of its filter size and stride, if there is one; it reads the
         # taps (R·S, K) alone. The other kernels read each tap's offsets too, and the by-three kernel whole
@@ -95,10 +96,10 @@ class DepthwiseNHWC:
         self._generated = KERNELS.get((spec.R, spec.S, spec.stride_h)) if plain else None
         self._by_three = self._generated is None and depthwise_taps_by_three(taps)
         padded = taps + -taps % TAPS_PER_PASS if self._by_three else taps
-        self._taps = np.zeros((padded, spec.K), dtype=np.float32)
+        self._taps = aligned_zeros((padded, spec.K))
         if self._generated is None:
-            self._tap_rows = np.zeros(padded, dtype=np.int64)
-            self._tap_cols = np.zeros(padded, dtype=np.int64)
+            self._tap_rows = aligned_zeros(padded, dtype=np.int64)
+            self._tap_cols = aligned_zeros(padded, dtype=np.int64)
             self._tap_rows[:taps] = np.repeat(np.arange(spec.R) * spec.dil_h, spec.S)
             self._tap_cols[:taps] = np.tile(np.arange(spec.S) * spec.dil_w, spec.R)
 

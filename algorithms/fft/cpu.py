@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convbench.core.arrays import check_compression
+from convbench.core.arrays import aligned_empty, aligned_zeros, check_compression
 from convbench.core.selection import (FILTER_TRANSFORM, blocks_filter_spectrum, contract_with_blas,
                                       fft_transform, filter_spectrum_block_columns, products_on_split_planes)
 
@@ -98,10 +98,10 @@ class FFTCPU(BandLimited, StagedPlan):
         # Y as the contraction on split planes writes it, split planes too, where the inverse is the DFT's
         split_Y = split and self.output_transform == "dft"
         self._output = OutputStage(self.output_transform, spec, self.band, self._scratch, fftw, split=split_Y)
-        self._Y = (np.empty((self.band.retained, 2, spec.N, spec.K), dtype=np.float32) if split_Y else
-                   np.empty((self.band.retained, spec.N, spec.K), dtype=np.complex64))
+        self._Y = (aligned_empty((self.band.retained, 2, spec.N, spec.K), dtype=np.float32) if split_Y else
+                   aligned_empty((self.band.retained, spec.N, spec.K), dtype=np.complex64))
         # the product's halves, where the contraction runs on X's split planes (the input stage's)
-        self._halves = np.empty((self.band.retained, 2 * spec.N, spec.K), dtype=np.complex64) if split else None
+        self._halves = aligned_empty((self.band.retained, 2 * spec.N, spec.K), dtype=np.complex64) if split else None
         # per call, the filter spectrum by blocks of rows, each contracted while in cache, where the
         # contraction is BLAS's and the DFT's first product small (convbench.core.selection.blocks_filter_spectrum)
         self.blocks_filter_spectrum = blocks_filter_spectrum(self.filter_transform, spec.N, spec.groups,
@@ -139,7 +139,7 @@ class FFTCPU(BandLimited, StagedPlan):
             Wt = held if held is not None else self.transform_filter(w)
             product = adjoint.data_product_conjugate(G, Wt, spec.groups)  # (F, N, C)
         else:  # the filter spectrum by blocks of rows, as the forward computes it
-            product = np.empty((self.band.retained, spec.N, spec.C), dtype=np.complex64)
+            product = aligned_empty((self.band.retained, spec.N, spec.C), dtype=np.complex64)
             for start, stop, Wt in self._filter.by_row_blocks(w):
                 product[start:stop] = adjoint.data_product_conjugate(G[start:stop], Wt, spec.groups)
         rows, cols = (inside(size, length, pad) for size, length, pad in
@@ -147,7 +147,7 @@ class FFTCPU(BandLimited, StagedPlan):
         if getattr(self, "_data_inverse", None) is None:
             self._data_inverse = InverseSupportDFT(self.band, spec.N * spec.C, rows, cols,
                                                    offset=(spec.pad_h, spec.pad_w), scratch=Scratch())
-        dx = np.zeros(spec.input_shape, dtype=np.float32)  # positions no output reads get no gradient
+        dx = aligned_zeros(spec.input_shape, dtype=np.float32)  # positions no output reads get no gradient
         if rows > 0 and cols > 0:
             planes = dx.reshape(spec.N * spec.C, spec.H, spec.W)[:, :rows, :cols]
             self._data_inverse(product.reshape(product.shape[0], -1), planes)
@@ -165,12 +165,12 @@ class FFTCPU(BandLimited, StagedPlan):
         if getattr(self, "_data_filter", None) is None:  # the pass's DFT and buffers, made on its first call
             self._data_filter = SupportDFT(self.band, K * C, (spec.R, spec.S), scale=self._filter.scale,
                                            scratch=Scratch(), step=spec.dilation, whole=False)
-            self._data_blocks = (np.empty(n_rows * columns * K * C, dtype=np.complex64),
-                                 np.empty(n_rows * columns * 2 * N * C, dtype=np.complex64))
-            self._dy_split = np.empty((self.band.retained, 2 * N, K), dtype=np.float32)
+            self._data_blocks = (aligned_empty(n_rows * columns * K * C, dtype=np.complex64),
+                                 aligned_empty(n_rows * columns * 2 * N * C, dtype=np.complex64))
+            self._dy_split = aligned_empty((self.band.retained, 2 * N, K), dtype=np.float32)
         block, parts = self._data_blocks
         planes = split_planes(G, self._dy_split).reshape(n_rows, n_cols, 2 * N, K)
-        product = np.empty((self.band.retained, N, C), dtype=np.complex64)
+        product = aligned_empty((self.band.retained, N, C), dtype=np.complex64)
         by_frequency = product.reshape(n_rows, n_cols, N, C)
         for start, stop, V in self._data_filter.by_column_blocks(w.reshape(K * C, spec.R, spec.S), columns, block):
             width = stop - start
@@ -201,9 +201,9 @@ class FFTCPU(BandLimited, StagedPlan):
             # unnormalised, as FFTW's: 1/(Lh*Lw) in it
             self._support_inverse = InverseSupportDFT(self.band, count, spec.R, spec.S, stride=spec.dilation,
                                                       scale=1.0 / (Lh * Lw))
-            self._DW = np.empty((G.shape[0], spec.K, spec.C_per_group), dtype=np.complex64)
+            self._DW = aligned_empty((G.shape[0], spec.K, spec.C_per_group), dtype=np.complex64)
         DW = diagonal_blocks(G.transpose(0, 2, 1), self._input.spectrum(), spec.groups, out=self._DW, conjugate=True)
-        dw = np.empty((count, spec.R, spec.S), dtype=np.float32)
+        dw = aligned_empty((count, spec.R, spec.S), dtype=np.float32)
         self._support_inverse(DW.reshape(DW.shape[0], -1), dw)
         return dw.reshape(spec.filter_shape)
 

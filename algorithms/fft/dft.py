@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from convbench.core.arrays import aligned_empty
 from convbench.core.selection import dft_reads_planes_in_place, dft_rows_as_real_gemm, gemm_writes_strided_output
 
 from .. import blas
@@ -125,7 +126,7 @@ class SupportDFT:
             self._scratch.reserve(MIXED, self._mixed_shape, np.complex64)
         self.spectrum = None
         if whole:  # (n_rows, n_cols·B) complex64, or its split planes (n_rows, n_cols·2·B) float32
-            self.spectrum = np.empty((self.n_rows, n_cols * batch * (2 if split else 1)),
+            self.spectrum = aligned_empty((self.n_rows, n_cols * batch * (2 if split else 1)),
                                      dtype=np.float32 if split else np.complex64)
 
     @property

@@ -33,7 +33,7 @@ import pyfftw
 import torch
 from numpy.lib.stride_tricks import as_strided
 
-from convbench.core.arrays import check_compression
+from convbench.core.arrays import aligned_empty, aligned_zeros, check_compression
 from convbench.core.errors import ConvError
 from convbench.core.selection import signal_fftw_threads, signal_tile
 from convbench.core.signal import SignalSpec
@@ -90,13 +90,13 @@ class SignalFFTCPU(StagedPlan):
         # c > 0: only the band is held (signal_band.py); c = 0: FFTW writes whole spectra in place
         self._band = BandLimitedSignal(signal, T, self.bands, self._fftw) if self.bands < B else None
         if self._band is None:
-            self._x_blocks = pyfftw.zeros_aligned((N, nb, C, T), dtype=np.float32)
-            self._staging = pyfftw.zeros_aligned((N, C, (nb - 1) * self.step + T), dtype=np.float32) if nb > 1 else None
-            self._X = pyfftw.empty_aligned((N, nb, C, B), dtype=np.complex64)
-            self._w_grid = pyfftw.zeros_aligned((K, Cg, T), dtype=np.float32)
-            self._W = pyfftw.empty_aligned((K, Cg, B), dtype=np.complex64)
-            self._Y = pyfftw.empty_aligned((N, nb, K, B), dtype=np.complex64)
-            self._y_blocks = pyfftw.empty_aligned((N, nb, K, T), dtype=np.float32)
+            self._x_blocks = aligned_zeros((N, nb, C, T), dtype=np.float32)
+            self._staging = aligned_zeros((N, C, (nb - 1) * self.step + T), dtype=np.float32) if nb > 1 else None
+            self._X = aligned_empty((N, nb, C, B), dtype=np.complex64)
+            self._w_grid = aligned_zeros((K, Cg, T), dtype=np.float32)
+            self._W = aligned_empty((K, Cg, B), dtype=np.complex64)
+            self._Y = aligned_empty((N, nb, K, B), dtype=np.complex64)
+            self._y_blocks = aligned_empty((N, nb, K, T), dtype=np.float32)
             self._input_fft = self._fftw(self._x_blocks, self._X)
             self._filter_fft = self._fftw(self._w_grid, self._W)
             self._output_fft = self._fftw(self._Y, self._y_blocks)
@@ -171,7 +171,7 @@ class SignalFFTCPU(StagedPlan):
         _y_blocks (N, blocks, K, T), zeros elsewhere: what the transposed read leaves."""
         P, stride, step, nb = self.signal.P, self.signal.stride, self.step, self.blocks
         N, K = dy.shape[:2]
-        spread = np.zeros((N, K, nb * step), dtype=np.float32)
+        spread = aligned_zeros((N, K, nb * step), dtype=np.float32)
         spread[:, :, 0:(P - 1) * stride + 1:stride] = dy
         self._y_blocks[...] = 0
         self._y_blocks[..., :step] = spread.reshape(N, K, nb, step).transpose(0, 2, 1, 3)
@@ -199,10 +199,10 @@ class SignalFFTCPU(StagedPlan):
         dx_fft.execute()
         blocks = self._x_blocks
         pad, read, step = signal.padding, self._read, self.step
-        padded = np.zeros((N, C, (nb - 1) * step + self.T), dtype=np.float32)
+        padded = aligned_zeros((N, C, (nb - 1) * step + self.T), dtype=np.float32)
         for b in range(nb):  # overlap-add: each block's gradient back where the block was cut
             padded[:, :, b * step:b * step + self.T] += blocks[:, b]
-        dx = np.zeros(signal.input_shape, dtype=np.float32)
+        dx = aligned_zeros(signal.input_shape, dtype=np.float32)
         dx[:, :, :read] = padded[:, :, pad:pad + read]
         self._x_blocks[...] = 0  # the forward's blocks hold zeros outside the data
         return dx[:, :, None, :]

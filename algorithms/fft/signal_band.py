@@ -8,7 +8,8 @@ and signal.py's whole-array transforms write the spectra in place (no band copy)
 from __future__ import annotations
 
 import numpy as np
-import pyfftw
+
+from convbench.core.arrays import aligned_empty, aligned_zeros
 
 from .signal_contract import contract, contract_data_gradient, contract_filter_gradient
 
@@ -34,8 +35,8 @@ class BandRows:
 
     def __init__(self, rows: int, T: int, bands: int, make_fftw):
         self.rows, self.T, self.bands, self.chunk = rows, T, bands, chunk_for(rows, T)
-        self.real = pyfftw.zeros_aligned((self.chunk, T), dtype=np.float32)
-        self.spectrum = pyfftw.zeros_aligned((self.chunk, T // 2 + 1), dtype=np.complex64)
+        self.real = aligned_zeros((self.chunk, T), dtype=np.float32)
+        self.spectrum = aligned_zeros((self.chunk, T // 2 + 1), dtype=np.complex64)
         self._forward = make_fftw(self.real, self.spectrum)
         self._inverse = make_fftw(self.spectrum, self.real)
 
@@ -65,9 +66,9 @@ class BandLimitedSignal:
         self.inputs = BandRows(N * C, T, bands, make_fftw)
         self.filters = BandRows(K * Cg, T, bands, make_fftw)
         self.outputs = BandRows(N * K, T, bands, make_fftw)
-        self.X = np.empty((N, C, bands), dtype=np.complex64)
-        self.W = np.empty((K, Cg, bands), dtype=np.complex64)
-        self.Y = np.empty((N, K, bands), dtype=np.complex64)
+        self.X = aligned_empty((N, C, bands), dtype=np.complex64)
+        self.W = aligned_empty((K, Cg, bands), dtype=np.complex64)
+        self.Y = aligned_empty((N, K, bands), dtype=np.complex64)
         self._read = max(0, min(signal.L, signal.span - signal.padding))
         self._taps = slice(0, signal.extent, signal.dilation)
         self._outputs = slice(0, (signal.P - 1) * signal.stride + 1, signal.stride)
@@ -119,7 +120,7 @@ class BandLimitedSignal:
         self.outputs.forward(self._gradient_rows(dy[:, :, 0, :]), self.Y.reshape(-1, self.bands))
         self.outputs.real[...] = 0
         contract_data_gradient(self.Y, W, self.X, self.bands, signal.groups, 1.0 / self.T)
-        dx = np.zeros(signal.input_shape, dtype=np.float32)
+        dx = aligned_zeros(signal.input_shape, dtype=np.float32)
         rows, pad, read = dx.reshape(-1, signal.L), signal.padding, self._read
 
         def take(real, first, last):
@@ -133,7 +134,7 @@ class BandLimitedSignal:
         self.outputs.forward(self._gradient_rows(dy[:, :, 0, :]), self.Y.reshape(-1, self.bands))
         self.outputs.real[...] = 0
         contract_filter_gradient(self.X, self.Y, self.W, self.bands, signal.groups, 1.0 / self.T)
-        dw = np.empty(signal.filter_shape, dtype=np.float32)
+        dw = aligned_empty(signal.filter_shape, dtype=np.float32)
         rows = dw.reshape(-1, signal.R)
 
         def take(real, first, last):

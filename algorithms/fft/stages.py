@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyfftw
 
+from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.errors import ConvError
 from convbench.core.selection import filter_spectrum_block_rows
 
@@ -50,10 +51,10 @@ class ForwardFFTW:
         self.top, self.left = offset
         self.n_cols = band.n_cols
         self.data_rows = inside(plane_shape[0], Lh, self.top)
-        self._rows_in = pyfftw.zeros_aligned((batch, self.data_rows, Lw), dtype=np.float32)
-        self._rows = pyfftw.empty_aligned((batch, self.data_rows, Lw // 2 + 1), dtype=np.complex64)
-        self._cols_in = pyfftw.zeros_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
-        self.spectrum = pyfftw.zeros_aligned((batch, Lh, band.n_cols), dtype=np.complex64)
+        self._rows_in = aligned_zeros((batch, self.data_rows, Lw), dtype=np.float32)
+        self._rows = aligned_empty((batch, self.data_rows, Lw // 2 + 1), dtype=np.complex64)
+        self._cols_in = aligned_zeros((batch, Lh, band.n_cols), dtype=np.complex64)
+        self.spectrum = aligned_zeros((batch, Lh, band.n_cols), dtype=np.complex64)
         self._row_fft = _fftw(self._rows_in, self._rows, -1, "FFTW_FORWARD", fftw) if self.data_rows else None
         self._col_fft = _fftw(self._cols_in, self.spectrum, -2, "FFTW_FORWARD", fftw)
 
@@ -86,14 +87,14 @@ class InputStage:
             self._dft = SupportDFT(band, N * C, (spec.H, spec.W), offset=spec.padding, scratch=scratch, split=split)
             if split:  # the DFT writes the split planes itself (no interleaving pass, no splitting one)
                 self.planes = self._dft.spectrum.reshape(F, 2 * N, C)
-                self.X = np.empty((F, N, C), dtype=np.complex64)
+                self.X = aligned_empty((F, N, C), dtype=np.complex64)
             else:
                 self.planes = None
                 self.X = self._dft.spectrum.reshape(F, N, C)  # comes out in the contraction's layout
         else:
             self._fft = ForwardFFTW(N * C, (spec.H, spec.W), spec.padding, band, fftw)
-            self.X = np.empty((F, N, C), dtype=np.complex64)
-            self.planes = np.empty((F, 2 * N, C), dtype=np.float32) if split else None
+            self.X = aligned_empty((F, N, C), dtype=np.complex64)
+            self.planes = aligned_empty((F, 2 * N, C), dtype=np.float32) if split else None
 
     def work(self) -> Work:
         spec = self.spec
@@ -138,9 +139,9 @@ class FilterStage:
                 whole=False, split=True, flat_planes=False)
             self.rows_per_block = filter_spectrum_block_rows(band.n_cols * C * K * COMPLEX, band.n_rows)
         else:
-            self._dilated = np.zeros((K * C, spec.extent_h, spec.extent_w), dtype=np.float32)
+            self._dilated = aligned_zeros((K * C, spec.extent_h, spec.extent_w), dtype=np.float32)
             self._fft = ForwardFFTW(K * C, self._dilated.shape[1:], (0, 0), band, fftw)
-            self._W = np.empty((band.retained, C, K), dtype=np.complex64)
+            self._W = aligned_empty((band.retained, C, K), dtype=np.complex64)
 
     def work(self) -> Work:
         spec = self.spec
@@ -216,10 +217,10 @@ class OutputStage:
             raise ValueError("split planes of Y need output_transform='dft'")
         # down the retained columns, then along only the rows the stride keeps
         Lh, Lw = band.grid
-        self._cols_in = pyfftw.zeros_aligned((N * K, Lh, band.n_cols), dtype=np.complex64)
-        self._cols = pyfftw.empty_aligned((N * K, Lh, band.n_cols), dtype=np.complex64)
-        self._rows_in = pyfftw.zeros_aligned((N * K, P, Lw // 2 + 1), dtype=np.complex64)
-        self._rows = pyfftw.empty_aligned((N * K, P, Lw), dtype=np.float32)
+        self._cols_in = aligned_zeros((N * K, Lh, band.n_cols), dtype=np.complex64)
+        self._cols = aligned_empty((N * K, Lh, band.n_cols), dtype=np.complex64)
+        self._rows_in = aligned_zeros((N * K, P, Lw // 2 + 1), dtype=np.complex64)
+        self._rows = aligned_empty((N * K, P, Lw), dtype=np.float32)
         self._col_ifft = _fftw(self._cols_in, self._cols, -2, "FFTW_BACKWARD", fftw)
         self._row_irfft = _fftw(self._rows_in, self._rows, -1, "FFTW_BACKWARD", fftw)
 

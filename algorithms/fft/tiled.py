@@ -49,6 +49,7 @@ import torch
 from numba import njit, prange
 from numpy.lib.stride_tricks import as_strided
 
+from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.errors import ConvError
 from convbench.core.selection import (FFT_TILES, complex_product_embedded, embedding_block_frequencies,
                                       products_on_split_planes, tiled_dy_by_kernel, tiled_filter_by_dft)
@@ -140,15 +141,15 @@ class TiledFFTCPU(StagedPlan):
         # (results/records/implementation-choices.json, row fft-tiled-two-fftw-threads).
         flags, threads = (planner_effort,), threads or 2
         # spectra (T, Fc, N, th, tw, channels): (frequency, tile, channel)
-        self._X = pyfftw.empty_aligned((T, Fc, N, th, tw, C), dtype=np.complex64)
-        self._Y = pyfftw.empty_aligned((T, Fc, N, th, tw, K), dtype=np.complex64)
+        self._X = aligned_empty((T, Fc, N, th, tw, C), dtype=np.complex64)
+        self._Y = aligned_empty((T, Fc, N, th, tw, K), dtype=np.complex64)
         if T not in GENERATED_TILES:
-            self._padded = pyfftw.zeros_aligned((N, C, (th - 1) * self.step_h + T, (tw - 1) * self.step_w + T),
+            self._padded = aligned_zeros((N, C, (th - 1) * self.step_h + T, (tw - 1) * self.step_w + T),
                                                 dtype=np.float32)
             s = self._padded.strides
             tiles = as_strided(self._padded, (N, C, th, tw, T, T), (s[0], s[1], self.step_h * s[2],
                                                                      self.step_w * s[3], s[2], s[3]), writeable=False)
-            self._out_tiles = pyfftw.empty_aligned((N, K, th, tw, T, T), dtype=np.float32)
+            self._out_tiles = aligned_empty((N, K, th, tw, T, T), dtype=np.float32)
             by_tile = (2, 5, 3, 4, 0, 1)  # (n, channel, ty, tx, T, Fc) view of a spectrum
             self._forward = pyfftw.FFTW(tiles, self._X.transpose(by_tile), axes=(4, 5), flags=flags,
                                         threads=threads)
@@ -156,21 +157,21 @@ class TiledFFTCPU(StagedPlan):
                                         direction="FFTW_BACKWARD", flags=flags, threads=threads)
         self._filter_dft = self._filter_grid = None
         if T in GENERATED_TILES:  # the input's kernel on the flipped taps, each filter one tile of its extent
-            self._filter_grid = np.zeros((K, Cg, spec.extent_h, spec.extent_w), dtype=np.float32)
-            self._W = np.empty((T * Fc, K, Cg), dtype=np.complex64)
+            self._filter_grid = aligned_zeros((K, Cg, spec.extent_h, spec.extent_w), dtype=np.float32)
+            self._W = aligned_empty((T * Fc, K, Cg), dtype=np.complex64)
         elif tiled_filter_by_dft(T, support_dft_flops(1, spec.R, spec.S, T, Fc), fft_flops(T * T, real=True),
                                  blas.engine()):
-            self._taps = np.empty((K, Cg, spec.R, spec.S), dtype=np.float32)
+            self._taps = aligned_empty((K, Cg, spec.R, spec.S), dtype=np.float32)
             self._filter_dft = SupportDFT(Band((T, T), 0.0), K * Cg, (spec.R, spec.S), step=spec.dilation,
                                           scale=1.0 / T**2)
         else:
-            self._filters = pyfftw.zeros_aligned((K, Cg, T, T), dtype=np.float32)
-            self._W = pyfftw.empty_aligned((T, Fc, K, Cg), dtype=np.complex64)
+            self._filters = aligned_zeros((K, Cg, T, T), dtype=np.float32)
+            self._W = aligned_empty((T, Fc, K, Cg), dtype=np.complex64)
             self._filter_fft = pyfftw.FFTW(self._filters, self._W.transpose(2, 3, 0, 1), axes=(2, 3),
                                            flags=flags, threads=threads)
         self._embedding = None  # a block of frequencies' real embedding of the filters, where the products take it
         if complex_product_embedded(blas.engine(), self.tiles, spec.groups):
-            self._embedding = np.empty(embedding_shape(min(T * Fc, embedding_block_frequencies(K, Cg)), K, Cg),
+            self._embedding = aligned_empty(embedding_shape(min(T * Fc, embedding_block_frequencies(K, Cg)), K, Cg),
                                        dtype=np.float32)
         self._fftw_flags, self._fftw_threads = flags, threads
         if planner_effort != "FFTW_ESTIMATE":
@@ -293,7 +294,7 @@ class TiledFFTCPU(StagedPlan):
             DW = conjugate_transposed_product(self._DY, X, self._gradient_halves, out=self._DW)
         else:  # one real GEMM a frequency on the split planes of FFTW's dY
             DW = split_product(DY, X, self._dy_split, self._gradient_halves, out=self._DW, conjugate=True)
-        dw = np.empty((spec.K * Cg, spec.R, spec.S), dtype=np.float32)
+        dw = aligned_empty((spec.K * Cg, spec.R, spec.S), dtype=np.float32)
         self._taps_inverse(DW.reshape(F, -1), dw)
         return dw.reshape(spec.filter_shape)
 
@@ -329,23 +330,23 @@ class TiledFFTCPU(StagedPlan):
         F = T * (T // 2 + 1)
         self._dy_by_kernel = T in GENERATED_TILES and tiled_dy_by_kernel(T, self.step_w)
         if self._dy_by_kernel:  # dy's rows as they are, each block's step_w columns T apart; spectra (F, tiles, K)
-            self._dy_spaced = np.zeros((spec.N, spec.K, th * self.step_h, tw * T), dtype=np.float32)
-            self._DY = np.empty((F, self.tiles, spec.K), dtype=np.complex64)
+            self._dy_spaced = aligned_zeros((spec.N, spec.K, th * self.step_h, tw * T), dtype=np.float32)
+            self._DY = aligned_empty((F, self.tiles, spec.K), dtype=np.complex64)
         else:
-            self._dy_grid = np.zeros((spec.N, spec.K, th * self.step_h, tw * self.step_w), dtype=np.float32)
-            self._dy_blocks = pyfftw.zeros_aligned((spec.N, spec.K, th, tw, T, T), dtype=np.float32)
-            self._DY = pyfftw.empty_aligned((T, T // 2 + 1, spec.K, spec.N, th, tw), dtype=np.complex64)
+            self._dy_grid = aligned_zeros((spec.N, spec.K, th * self.step_h, tw * self.step_w), dtype=np.float32)
+            self._dy_blocks = aligned_zeros((spec.N, spec.K, th, tw, T, T), dtype=np.float32)
+            self._DY = aligned_empty((T, T // 2 + 1, spec.K, spec.N, th, tw), dtype=np.complex64)
             self._dy_fft = pyfftw.FFTW(self._dy_blocks, self._DY.transpose(3, 2, 4, 5, 0, 1), axes=(4, 5),
                                        flags=self._fftw_flags, threads=self._fftw_threads)
             if self._fftw_flags != ("FFTW_ESTIMATE",):
                 wisdom.save()
-        self._DW = np.empty((F, spec.K, spec.C_per_group), dtype=np.complex64)
+        self._DW = aligned_empty((F, spec.K, spec.C_per_group), dtype=np.complex64)
         # where the products run as real GEMMs: their two halves, and (FFTW's (F, K, tiles) dY only) dY's split planes
         self._gradient_halves = self._dy_split = None
         if products_on_split_planes(blas.engine(), spec.groups):
-            self._gradient_halves = np.empty((F, 2 * spec.K, spec.C_per_group), dtype=np.complex64)
+            self._gradient_halves = aligned_empty((F, 2 * spec.K, spec.C_per_group), dtype=np.complex64)
             if not self._dy_by_kernel:
-                self._dy_split = np.empty((F, 2 * spec.K, self.tiles), dtype=np.float32)
+                self._dy_split = aligned_empty((F, 2 * spec.K, self.tiles), dtype=np.float32)
         # unnormalised, as FFTW's: 1/T^2 in it
         self._taps_inverse = InverseSupportDFT(Band((T, T), 0.0), spec.K * spec.C_per_group, spec.R, spec.S,
                                                stride=spec.dilation, scale=1.0 / T**2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.errors import ConvError
 from convbench.core.selection import winograd_filter_block, winograd_tile_rows
 
@@ -84,15 +85,15 @@ class WinogradCPU(StagedPlan):
         # channels-last copies, for the tiles whose kernels do not read (write) NCHW (transforms.input_source):
         # padded so that the last tile is whole where the tile does not divide the output
         self._xh = (None if tile in INPUT_FROM_NCHW else
-                    np.zeros((spec.N, tile * self.tiles_h + 2, tile * self.tiles_w + 2, spec.C), dtype=np.float32))
-        self._yh = None if tile in OUTPUT_TO_NCHW else np.empty((spec.N, spec.P, spec.Q, spec.K), dtype=np.float32)
-        self._V = np.empty((n * n, tiles, spec.C), dtype=np.float32)
-        self._M = np.empty((n * n, tiles, spec.K), dtype=np.float32)
+                    aligned_zeros((spec.N, tile * self.tiles_h + 2, tile * self.tiles_w + 2, spec.C)))
+        self._yh = None if tile in OUTPUT_TO_NCHW else aligned_empty((spec.N, spec.P, spec.Q, spec.K))
+        self._V = aligned_empty((n * n, tiles, spec.C))
+        self._M = aligned_empty((n * n, tiles, spec.K))
         self._U = None  # all the transformed filters: made by transform_filter, which a blocked call skips
         self.filter_block = winograd_filter_block(n * n, spec.K, spec.C_per_group, spec.groups)
         if self.filter_block < spec.K:  # one block of transformed filters, and its product
-            self._U_block = np.empty(n * n * self.filter_block * spec.C, dtype=np.float32)
-            self._M_block = np.empty(n * n * tiles * self.filter_block, dtype=np.float32)
+            self._U_block = aligned_empty(n * n * self.filter_block * spec.C)
+            self._M_block = aligned_empty(n * n * tiles * self.filter_block)
         self.tile_rows = winograd_tile_rows(n * n, self.tiles_w, spec.N * self.tiles_h, spec.C,
                                             self.filter_block < spec.K, spec.groups, blas.engine())
 
@@ -114,7 +115,7 @@ class WinogradCPU(StagedPlan):
     def transform_filter(self, w):
         if self._U is None:
             n = self.tile + 2
-            self._U = np.empty((n * n, self.spec.K, self.spec.C_per_group), dtype=np.float32)
+            self._U = aligned_empty((n * n, self.spec.K, self.spec.C_per_group))
         return filter_transform(w, self._GG, self._U)
 
     def run(self, x, w, out, flipped: bool = False):
@@ -183,7 +184,7 @@ class WinogradCPU(StagedPlan):
         if self.spec.groups > 1:
             return super()._backward_data(dy, w, reuse_forward)
         problem, forward = self._data_gradient_plan()
-        dx = np.empty(problem.spec.output_shape, dtype=np.float32)
+        dx = aligned_empty(problem.spec.output_shape)
         forward.run(problem.prepare(dy), w, dx, flipped=True)
         return dx
 
@@ -191,7 +192,7 @@ class WinogradCPU(StagedPlan):
         """flipped_filter_transform into this plan's own buffers, made on the first call."""
         if getattr(self, "_U_flipped", None) is None:
             n = self.tile + 2
-            self._U_flipped = np.empty((n * n, self.spec.C, self.spec.K), dtype=np.float32)
+            self._U_flipped = aligned_empty((n * n, self.spec.C, self.spec.K))
             self._GG_reversed = np.ascontiguousarray(self._GG[:, ::-1])
         return flipped_filter_transform(w, self._GG_reversed, self._U_flipped)
 
@@ -219,8 +220,8 @@ class WinogradCPU(StagedPlan):
         spec, m = self.spec, self.tile
         if self._D is None:  # dy's transform
             n = m + 2
-            self._D = np.empty((n * n, self._V.shape[1], spec.K), dtype=np.float32)
-        dw = np.empty((spec.K, spec.C_per_group, 3, 3), dtype=np.float32)
+            self._D = aligned_empty((n * n, self._V.shape[1], spec.K))
+        dw = aligned_empty((spec.K, spec.C_per_group, 3, 3))
         taps = dw.reshape(spec.K, spec.C_per_group, 9)
         rows = spec.N * self.tiles_h
         reused = reuse_forward and self._V_holds_input
@@ -236,7 +237,7 @@ class WinogradCPU(StagedPlan):
         if spec.groups > 1:
             filter_gradient_transform(m, diagonal_blocks(by_filter, self._V, spec.groups), taps, 0)
             return dw
-        Z = np.empty((by_filter.shape[0], self.filter_block, spec.C), dtype=np.float32)
+        Z = aligned_empty((by_filter.shape[0], self.filter_block, spec.C))
         for k0 in range(0, spec.K, self.filter_block):
             block = Z[:, :min(self.filter_block, spec.K - k0)]
             matmul(by_filter[:, k0:k0 + block.shape[1]], self._V, out=block)

@@ -32,10 +32,33 @@ def as_conv_array(value, name: str, expected_shape=None, ndim: int = 4, layouts=
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+# bytes: a cache line, and one AVX-512 vector
+LINE = 64
+
+
+def aligned_empty(shape, dtype=np.float32) -> np.ndarray:
+    """An uninitialised C-contiguous array that starts on a cache line. numpy starts its big arrays 16 bytes
+    into a page, so every 64-byte load of a row spans two lines; the GEMMs and kernels reading a plan's
+    buffers ran faster on aligned ones (results/records/implementation-choices.json, row buffers-on-cache-lines)."""
+    dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + LINE, dtype=np.uint8)
+    start = -raw.ctypes.data % LINE
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """aligned_empty's array, zeroed."""
+    array = aligned_empty(shape, dtype)
+    array.fill(0)
+    return array
+
+
 def output_buffer(out, shape) -> np.ndarray:
-    """A fresh output array, or the caller's `out` after checking it can be written in place."""
+    """A fresh output array (on a cache line), or the caller's `out` after checking it can be written in place."""
     if out is None:
-        return np.empty(shape, dtype=np.float32)
+        return aligned_empty(shape)
     if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != tuple(shape) \
             or not out.flags.c_contiguous or not out.flags.writeable:
         got = f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}"
