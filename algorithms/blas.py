@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from convbench.core import selection
+from convbench.core.arrays import aligned_empty
 from convbench.core.errors import ConvError
 from convbench.core.machine import chip
 
@@ -55,6 +56,14 @@ def product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: boo
     if not out.is_contiguous():  # torch's matmul folds a's batch into rows of a contiguous out only
         return out.copy_(torch.matmul(a, b))
     return torch.matmul(a, b, out=out)
+
+
+def right_hand_operand(shape) -> np.ndarray:
+    """An uninitialised float32 array of shape (..., rows, columns), on a cache line, for GEMMs to read as
+    their right-hand matrices: each row selection.gemm_row_stride floats from the next (padded where their
+    length made the GEMM slow)."""
+    *leading, columns = shape
+    return aligned_empty((*leading, selection.gemm_row_stride(columns)))[..., :columns]
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -154,3 +154,18 @@ def test_a_reloaded_library_gets_new_primitives_on_its_own_engine():
     for a, b in ((a, b), operands(rng, (130, 96), (96, 64))):  # one made before, one new
         out = torch.empty(a.shape[0], 64)
         assert onednn_matmul.matmul(a, b, out) and close(out, oracle(a, b))
+
+
+@pytest.mark.parametrize("columns, padded", [(64, False), (96, False), (128, True), (256, True), (320, False),
+                                             (512, True), (768, True)])
+def test_right_hand_rows_are_padded_where_their_length_is_a_multiple_of_the_rule(rng, columns, padded):
+    """The rows the rule pads (selection.GEMM_PAD_ROWS_OF_BYTES) are one cache line longer, the others not;
+    the operand starts on a line, and a product reading it is the oracle's."""
+    b = blas.right_hand_operand((2, 24, columns))
+    assert b.shape == (2, 24, columns) and b.ctypes.data % 64 == 0
+    assert b.strides[1] == 4 * (columns + selection.GEMM_ROW_PADDING * padded)
+    b[...] = rng.standard_normal(b.shape, dtype=np.float32)
+    a = torch.from_numpy(rng.standard_normal((2, 40, 24), dtype=np.float32))
+    out = torch.empty(2, 40, columns)
+    blas.product(a, torch.from_numpy(b), out)
+    np.testing.assert_allclose(out.numpy(), oracle(a, torch.from_numpy(b)), rtol=0, atol=1e-4 * 24)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from ..blas import product
+from ..blas import product, right_hand_operand
 from ..work import FLOAT, Work, gemm_flops
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
@@ -73,7 +73,11 @@ class ChannelsLastGemm:
         # where the flip and the (K, R·S·C) rows each took another pass over w (512@7: the two copies took a
         # quarter of the GEMM's time: results/records/implementation-choices.json, row
         # direct-data-gradient-filters-by-tap)
-        self.filters = torch.empty(self.taps * C * K)
+        # The (R·S·C, K) matrix's rows are padded where their length slows the GEMM (blas.right_hand_operand;
+        # results/records/implementation-choices.json, row direct-filter-rows-padded); the gathered forward's
+        # (K, R·S·C) filters, read transposed, fill the same memory unpadded (padding them was slower there).
+        self.by_tap = torch.from_numpy(right_hand_operand((self.taps * C, K)))
+        self.by_filter = self.by_tap.as_strided((K, self.taps * C), (self.taps * C, 1))
         self.matrix = None  # the (R·S·C, K) matrix the GEMMs read, as the last load left it
         if self.gather:
             self.runs = grid.output_runs(gather_run_positions(self.taps * C))
@@ -88,18 +92,18 @@ class ChannelsLastGemm:
         """w (K, C, R, S) into the matrix the GEMMs read; flipped: w is the forward's (C, K, R, S) filter of the
         convolution whose data gradient this spec computes, its taps read in reverse."""
         spec, filters = self.spec, torch.from_numpy(w)
+        by_tap = self.by_tap.view(spec.R, spec.S, spec.C, spec.K)
         if flipped:
-            by_tap = self.filters.view(spec.R, spec.S, spec.C, spec.K)
             for r in range(spec.R):
                 for s in range(spec.S):
                     by_tap[r, s].copy_(filters[:, :, spec.R - 1 - r, spec.S - 1 - s])
-            self.matrix = self.filters.view(-1, spec.K)
+            self.matrix = self.by_tap
         elif self.gather:
-            self.filters.view(spec.K, spec.R, spec.S, spec.C).copy_(filters.permute(0, 2, 3, 1))
-            self.matrix = self.filters.view(spec.K, -1).t()
+            self.by_filter.view(spec.K, spec.R, spec.S, spec.C).copy_(filters.permute(0, 2, 3, 1))
+            self.matrix = self.by_filter.t()
         else:
-            self.filters.view(spec.R, spec.S, spec.C, spec.K).copy_(filters.permute(2, 3, 1, 0))
-            self.matrix = self.filters.view(-1, spec.K)
+            by_tap.copy_(filters.permute(2, 3, 1, 0))
+            self.matrix = self.by_tap
 
     def _gathered(self, run) -> torch.Tensor:
         """The run's (outputs, R·S·C) block: its row i holds what each tap reads for the run's output i."""

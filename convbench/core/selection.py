@@ -21,6 +21,19 @@ GEMM_ONEDNN2_ISA_PREFIX = "avx512"
 GEMM_ONEDNN2_MULTIPLY_ADDS_FROM = 1 << 19
 
 
+# a GEMM's right-hand matrix (B, read row-major) whose rows are a multiple of this many bytes long gets its rows
+# padded by GEMM_ROW_PADDING floats, one cache line: oneDNN 2's matmul read such rows (128, 256, 512 floats)
+# slower than the same rows padded; 64-float rows it read faster unpadded; MKL either way alike (the record)
+GEMM_PAD_ROWS_OF_BYTES = 512
+GEMM_ROW_PADDING = 16
+
+
+def gemm_row_stride(columns: int) -> int:
+    """Floats from one row of a float32 GEMM's right-hand matrix to the next: its columns, padded by
+    GEMM_ROW_PADDING where a row is a multiple of GEMM_PAD_ROWS_OF_BYTES."""
+    return columns + (GEMM_ROW_PADDING if columns * 4 % GEMM_PAD_ROWS_OF_BYTES == 0 else 0)
+
+
 def gemm_engine(vendor: str, onednn2_isa: str) -> str:
     """'onednn2' or 'torch': the engine of every CPU GEMM, by the CPU's vendor and the instruction set of
     oneDNN 2's kernels on it."""
