@@ -40,19 +40,24 @@ def aligned_empty(shape, dtype=np.float32) -> np.ndarray:
     """An uninitialised C-contiguous array that starts on a cache line. numpy starts its big arrays 16 bytes
     into a page, so every 64-byte load of a row spans two lines; the GEMMs and kernels reading a plan's
     buffers ran faster on aligned ones (results/records/implementation-choices.json, row buffers-on-cache-lines)."""
-    dtype = np.dtype(dtype)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(nbytes + LINE, dtype=np.uint8)
-    start = -raw.ctypes.data % LINE
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
+    return _on_a_line(np.empty, shape, dtype)
 
 
 def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
-    """aligned_empty's array, zeroed."""
-    array = aligned_empty(shape, dtype)
-    array.fill(0)
-    return array
+    """aligned_empty's array, zeroed: by numpy's zeroed allocation, whose fresh pages the kernel zeroes as they
+    are first touched, so a per-call gradient is not written twice."""
+    return _on_a_line(np.zeros, shape, dtype)
+
+
+def _on_a_line(allocate, shape, dtype) -> np.ndarray:
+    """A (shape, dtype) C-contiguous view, starting on a cache line, into bytes from allocate (np.empty or
+    np.zeros) one line longer."""
+    dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = allocate(nbytes + LINE, dtype=np.uint8)
+    start = -raw.ctypes.data % LINE
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def output_buffer(out, shape) -> np.ndarray:
