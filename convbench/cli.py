@@ -410,24 +410,69 @@ def cmd_targets(args) -> int:
     if args.compare:
         return cmd_targets_compare(args)
     table = _table("speed targets: peer time / algorithm time, timed alternately (median of repeats)",
-                   ("case", "goal", "measured", "met"), right=("goal", "measured", "met"))
+                   ("case", "goal", "measured", "met", "threads"), right=("goal", "measured", "met"))
     rows = runs.targets(args.only, args.repeats or 5)
     for row in rows:
         met = "-" if row.met is None else "[green]yes[/]" if row.met else "[red]no[/]"
-        table.add_row(row.name, row.goal, f"{row.measured:.2f}" if not row.why_not else "n/a", met)
+        table.add_row(row.name, row.goal, f"{row.measured:.2f}" if not row.why_not else "n/a", met, row.placement)
     console.print(table)
     for row in (row for row in rows if row.why_not):
         console.print(f"n/a {row.name}: {row.why_not}")
+    console.print("threads: the placement each ratio was measured in (`convbench placement`): 'shared L3', "
+                  "'split' (the threads on two core complexes), or 'changed' under every measurement")
     if args.save:
         from convbench.measure import guard
 
-        ratios = {row.name: row.measured for row in rows if row.name in runs.speedup_targets() and not row.why_not}
-        path = guard.save_ratios(ratios, store=args.store)
-        console.print(f"stored {len(ratios)} ratios for machine {guard.machine_id()} in {path}")
+        saved = [row for row in rows if row.name in runs.speedup_targets() and not row.why_not]
+        path = guard.save_ratios({row.name: row.measured for row in saved}, store=args.store,
+                                 placements={row.name: row.placement for row in saved})
+        console.print(f"stored {len(saved)} ratios for machine {guard.machine_id()} in {path}")
     missed = [row.name for row in rows if row.met is False]
     if missed:
         console.print(f"{len(missed)} goal(s) missed" + ("" if args.fail else " (--no-fail: exit 0)"))
     return 1 if missed and args.fail else 0
+
+
+def cmd_placement(args) -> int:
+    from convbench.measure.placement import SPLIT_ABOVE, cross_read_ratio, placement
+
+    ratio = cross_read_ratio()
+    if ratio is None:
+        console.print("one thread: nothing is handed between threads")
+    else:
+        console.print(f"a thread reading its neighbour's block / its own: {ratio:.2f} ({placement(ratio)}; split "
+                      f"above {SPLIT_ABOVE})")
+    if not args.effect:
+        if args.record:
+            raise ConvError("--record keeps what --effect measured; give --effect TEXT")
+        return 0
+    places = ("shared L3", "split")
+    table = _table(f"speed targets by the threads' placement, rounds of {args.repeats} calls a side for about "
+                   f"{args.seconds:.0f} s (median ratio, rounds)", ("case", *places), right=places)
+    run = runs.placement_effect(args.effect, args.seconds, args.repeats)
+    rows = [[found.name, *[f"{statistics.median(found.ratios[where]):.2f} ({len(found.ratios[where])})"
+                           if found.ratios.get(where) else "-" for where in places]] for found in run.effects]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    probes = [f"{min(run.probes[where]):.2f}-{max(run.probes[where]):.2f} ({len(run.probes[where])})"
+              if run.probes.get(where) else "-" for where in places]
+    console.print(f"the probe, min-max (probes): {places[0]} {probes[0]}, {places[1]} {probes[1]}")
+    if args.record:
+        from convbench.report.record_file import write_record
+
+        path = write_record(
+            "thread-placement", "Speed targets by where the threads sat: one L3, or two core complexes",
+            "Each case's two calls timed in turns, round after round; each round's ratio (peer time / ours) filed "
+            "under the threads' placement probed before and after it (measure.placement; a round whose placement "
+            "changed is dropped): the median and the number of rounds. The first row is the probe itself, a "
+            "thread's read of its neighbour's block over its read of its own: min-max and the number of probes, "
+            "the gap between the two states where placement.SPLIT_ABOVE sits.",
+            ["case", "shared L3", "split"],
+            [[f"probe: neighbour's read / own read (split above {SPLIT_ABOVE})", *probes], *rows],
+            "convbench/measure/placement.py (SPLIT_ABOVE), docs/content/design/measuring.md")
+        console.print(f"recorded in {path}")
+    return 0
 
 
 def cmd_targets_compare(args) -> int:
@@ -950,6 +995,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="exit 0 even when a goal is missed (default: exit 1)")
     _measures(targets)
     targets.set_defaults(run=cmd_targets)
+    where = commands.add_parser("placement", help="whether this machine's threads share an L3 now, and how far "
+                                                  "the speed targets move when they do not")
+    where.add_argument("--effect", metavar="TEXT", help="the CPU speed targets whose name contains TEXT, measured "
+                                                        "round after round and filed by placement")
+    where.add_argument("--seconds", type=_at_least(1.0, float), default=60.0, help="with --effect: how long (default: 60)")
+    where.add_argument("--repeats", type=_at_least(1), default=5, help="with --effect: timed calls a side a round")
+    where.add_argument("--record", action="store_true",
+                       help="with --effect: keep the table as results/records/thread-placement.json")
+    _measures(where)
+    where.set_defaults(run=cmd_placement)
     rec = commands.add_parser("recommend", help="the fastest exact algorithm for a shape, measured once and stored")
     rec.add_argument("shape", type=_at_least(1), nargs="*", metavar="N C H W K R S", help="one shape, or --model")
     rec.add_argument("--padding", type=_at_least(0), nargs=2, default=[0, 0], metavar=("PH", "PW"))

@@ -54,13 +54,27 @@ def stored_ratios(machine: str | None = None, store: Path = STORE) -> dict[str, 
         return {}
 
 
-def save_ratios(ratios: dict[str, float], machine: str | None = None, store: Path = STORE) -> Path:
-    """Merge ratios into the machine's stored figures (kept: the cases not measured now)."""
+def save_ratios(ratios: dict[str, float], machine: str | None = None, store: Path = STORE,
+                placements: dict[str, str] | None = None) -> Path:
+    """Merge ratios into the machine's stored figures (kept: the cases not measured now), with the threads'
+    placement each was measured in (measure.placement; a case stored without one drops its old one)."""
     path = store_path(machine, store)
     old = stored_ratios(machine, store)
+    old_placements = _stored(path).get("placements")
+    kept = {case: where for case, where in (old_placements if isinstance(old_placements, dict) else {}).items()
+            if case not in ratios}
     from convbench.measure.roofline import calibration
 
     update_json(path, {"machine": machine or machine_id(), "chip": chip().fields(), "commit": commit(),
                        "measured": datetime.date.today().isoformat(), "calibration": calibration(),
-                       "ratios": {**old, **ratios}})
+                       "ratios": {**old, **ratios}, "placements": {**kept, **(placements or {})}})
     return path
+
+
+def _stored(path: Path) -> dict:
+    """The stored figures' JSON object ({} when absent or unreadable: stored_ratios reports that)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

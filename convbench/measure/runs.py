@@ -325,10 +325,13 @@ class TargetRow:
     measured: float
     met: bool | None         # None: no goal (inference mode, the GPU ratios), or not measured here
     why_not: str = ""        # why a peer ratio was not measured on this machine
+    placement: str = ""      # the threads' placement it was measured in (measure.placement); "" for no timing
 
 
 def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
-    """Each speed target's ratio, timed alternately against its peer in this process."""
+    """Each speed target's ratio, timed alternately against its peer in this process, in one placement of
+    the threads (measure.placement.in_one_placement)."""
+    from convbench.measure.placement import in_one_placement
     from convbench.measure.targets import GPU_RATIOS, INFERENCE, PEER_RATIOS, SIGNAL, TARGETS, TRAINING, WORKSPACE_GOAL, compression_workspace_ratio, measured_speedup, peer_problem, signal_workspace_ratio, training_workspace_ratio
 
     wanted = lambda name: not only or only in name  # noqa: E731
@@ -342,8 +345,8 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
             if why:
                 rows.append(TargetRow(name, f">= {target.goal:.2f}", float("nan"), None, why))
                 continue
-            ratio = measured_speedup(target, repeats)
-            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal))
+            ratio, where = in_one_placement(lambda: measured_speedup(target, repeats))
+            rows.append(TargetRow(name, f">= {target.goal:.2f}", ratio, ratio >= target.goal, placement=where))
 
     def workspace(name, measured_ratio):
         if wanted(name):
@@ -355,18 +358,67 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     workspace("fft step 7x7 valid workspace c=0.5 / c=0", training_workspace_ratio)
     for name, target in INFERENCE.items():
         if wanted(name):
-            ratio = measured_speedup(target, repeats, inference=True)
-            rows.append(TargetRow(name + " (set_weights)", f"({target.goal:.2f} per call)", ratio, None))
+            ratio, where = in_one_placement(lambda: measured_speedup(target, repeats, inference=True))
+            rows.append(TargetRow(name + " (set_weights)", f"({target.goal:.2f} per call)", ratio, None, placement=where))
     workspace("fft 7x7 workspace c=0.5 / c=0", compression_workspace_ratio)
     against_goals(SIGNAL)
     workspace("1-D fft 65536x4096 workspace c=0.5 / c=0", signal_workspace_ratio)
     against_goals(PEER_RATIOS)
     for name, target in GPU_RATIOS.items():
         if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
-            ratio = measured_speedup(target, repeats)
+            ratio, where = in_one_placement(lambda: measured_speedup(target, repeats))
             goal = target.goal or None  # most GPU rows are measured against no goal yet
-            rows.append(TargetRow(name, f">= {goal:.2f}" if goal else "-", ratio, None if goal is None else ratio >= goal))
+            rows.append(TargetRow(name, f">= {goal:.2f}" if goal else "-", ratio, None if goal is None else ratio >= goal,
+                                  placement=where))
     return rows
+
+
+@dataclass(frozen=True)
+class PlacementEffect:
+    name: str
+    ratios: dict[str, list[float]]  # {placement: the ratios of the rounds measured in it}
+
+
+@dataclass(frozen=True)
+class PlacementRun:
+    effects: list[PlacementEffect]
+    probes: dict[str, list[float]]  # {placement: each probe's neighbour's read / own read read as it}
+
+
+def placement_effect(only: str, seconds: float = 60.0, repeats: int = 5) -> PlacementRun:
+    """How far each speed target whose name contains `only` moves with the threads' placement: its two
+    calls timed in turns (alternating_medians), round after round for about `seconds`, each round's ratio
+    filed under the placement probed before and after it; a round in which it changed is dropped. The
+    CPU targets only (a GPU call's time does not rest on the host's caches)."""
+    import time
+
+    from convbench.measure import placement
+    from convbench.measure.targets import peer_problem, timed_calls
+
+    chosen = {name: target for name, target in speedup_targets().items()
+              if only in name and target.backend == "cpu" and not peer_problem(target)}
+    if not chosen:
+        raise ConvError(f"--effect {only!r} names no CPU speed target this machine runs (see `convbench targets`)")
+    calls = {}
+    for name, target in chosen.items():
+        calls[name, "ours"], calls[name, "peer"] = timed_calls(target)[:2]
+    found, probes = {name: {} for name in chosen}, {}
+
+    def probe() -> str:
+        ratio = placement.cross_read_ratio()
+        where = placement.placement(ratio)
+        probes.setdefault(where, []).append(ratio)
+        return where
+
+    end = time.monotonic() + seconds
+    while True:
+        before = probe()
+        times = alternating_medians(calls, repeats)
+        if probe() == before:
+            for name in chosen:
+                found[name].setdefault(before, []).append(times[name, "peer"] / times[name, "ours"])
+        if time.monotonic() >= end:
+            return PlacementRun([PlacementEffect(name, ratios) for name, ratios in found.items()], probes)
 
 
 def speedup_targets() -> dict:

@@ -191,27 +191,33 @@ def peer_problem(target: Target) -> str:
     return "" if _dsp_peer(target) else why_not(target.peer, target.backend, target.spec)
 
 
-def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) -> float:
-    """Peer time / algorithm time for target, timed alternately in this process.
+def timed_calls(target: Target, inference: bool = False):
+    """(the algorithm's call, the peer's call, sync) for target: zero-argument callables on one random
+    problem, and what ends a timed call (the GPU's synchronize on cuda, else nothing).
 
     inference: both sides get their filters once through set_weights, so
     neither pays a filter transform per call. On cuda the data is on the
-    device and every timed call ends in a synchronize."""
+    device."""
     (x, w), sync = on_backend(target.backend, *random_problem(target.spec))
     candidate = plan(target.spec, target.algorithm, target.backend, target.compression)
     if _dsp_peer(target):
         peer = SIGNAL_PEERS[target.peer](target.spec)
-        return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
+        return (lambda: candidate(x, w)), (lambda: peer(x, w)), sync
     peer = plan(target.spec, target.peer, target.backend, target.peer_compression)
     if target.passes != "forward":
         (dy,), _ = on_backend(target.backend, gradient_of_output(target.spec))
-        return speedup(pass_call(candidate, target.passes, x, w, dy), pass_call(peer, target.passes, x, w, dy),
-                       repeats=repeats, sync=sync)
+        return pass_call(candidate, target.passes, x, w, dy), pass_call(peer, target.passes, x, w, dy), sync
     if inference:
         candidate.set_weights(w)
         peer.set_weights(w)
-        return speedup(lambda: candidate(x), lambda: peer(x), repeats=repeats, sync=sync)
-    return speedup(lambda: candidate(x, w), lambda: peer(x, w), repeats=repeats, sync=sync)
+        return (lambda: candidate(x)), (lambda: peer(x)), sync
+    return (lambda: candidate(x, w)), (lambda: peer(x, w)), sync
+
+
+def measured_speedup(target: Target, repeats: int = 5, inference: bool = False) -> float:
+    """Peer time / algorithm time for target, timed alternately in this process (timed_calls)."""
+    candidate, peer, sync = timed_calls(target, inference)
+    return speedup(candidate, peer, repeats=repeats, sync=sync)
 
 
 def gradient_of_output(spec) -> np.ndarray:

@@ -120,15 +120,19 @@ def _readable(folder: Path, needs: tuple[str, ...], parts: list[str]):
 def targets_page(results: Path) -> str:
     parts = ["# Speed targets, as each machine stored them",
              "`convbench targets --save` stores the ratios it measured (ours against a peer, alternating calls in one "
-             "process) under `results/targets/<machine>.json`. They are a record; the regression guard "
+             "process) under `results/targets/<machine>.json`, each with the threads' placement it was measured in "
+             "(on a VM whose vCPUs move between core complexes, a ratio of ours against a peer moves with it). "
+             "They are a record; the regression guard "
              "(`convbench targets --compare main`) measures both trees anew instead."]
     for path, data in _readable(results / "targets", ("ratios",), parts):
-        rows = [[name, figure(value, None)] for name, value in data["ratios"].items()]
+        placements = data.get("placements") if isinstance(data.get("placements"), dict) else {}
+        rows = [[name, figure(value, None), placements.get(name, "")] for name, value in data["ratios"].items()]
         measured = f"measured {data.get('measured', '?')} at commit {data.get('commit', '?')}"
         calibration = data.get("calibration")
         if calibration:
             measured += ", calibration " + ", ".join(f"{key} {figure(value, None)}" for key, value in calibration.items())
-        parts.append(f"## {data.get('machine', path.stem)}\n\n{measured}\n\n" + markdown_table(["target", "ratio"], rows))
+        parts.append(f"## {data.get('machine', path.stem)}\n\n{measured}\n\n"
+                     + markdown_table(["target", "ratio", "threads (`convbench placement`)"], rows))
     return "\n\n".join(parts) + "\n"
 
 

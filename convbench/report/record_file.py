@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def write_record(name: str, title: str, what: str, columns: list[str], rows: lis
 
     record = {"title": title, "what": what, "machine": machine_id(),
               "measured": f"{datetime.date.today().isoformat()}, commit {commit()}",
-              "command": "convbench " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("convbench") else None,
+              "command": "convbench " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("convbench") else None,
               "used_by": used_by, "columns": columns, "rows": rows}
     path = Path(folder) / f"{name}.json"
     write_atomically(path, (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode())
