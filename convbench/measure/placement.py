@@ -3,12 +3,11 @@ filed with the placement it was measured in.
 
 A virtual machine's vCPUs are threads of the host, which moves them between its cores. On a chip built of
 core complexes, each with its own L3 (AMD's CCDs), two vCPUs sit in one complex for a while, then in two,
-then in one again: on the Zen 5 VM here the placement changed every few seconds. Split, what one thread
-writes reaches the other from the other complex, not from a shared L3. Our algorithms hand data from
-thread to thread between stages (a Numba transform's rows of tiles, oneDNN's GEMMs by points), and ran
-up to twice as slow; the peers, whose threads keep to their own data (torch's direct, oneDNN 2.6's
-Winograd), did not. So a ratio against a peer moves with the placement, whatever the code does
-(results/records/thread-placement.json).
+then in one again: on the Zen 5 VM here the placement changed every few seconds, and the guest is not
+told (it sees one L3 throughout). Split, what one thread writes reaches the other from the other complex.
+Our Winograd calls on two threads then ran up to twice as slow, direct's and the FFT tiles' moved less,
+and the peers' (torch's direct, oneDNN 2.6's Winograd, NNPACK) did not move: a ratio of ours against a
+peer moves with the placement, whatever the code does (results/records/thread-placement.json).
 
 The probe: each thread of the algorithms' pool writes a block of its own, past a core's L2 and within an
 L3, then reads its own block or its neighbour's; the neighbour's read over its own is about 1 in one L3
@@ -24,9 +23,9 @@ from numba import njit, prange
 import convbench.algorithms.pools  # noqa: F401  (Numba's threading layer: torch's OpenMP pool)
 from convbench.measure.timing import alternating_medians
 
-BLOCK_FLOATS = 1 << 20  # 4 MiB a thread: past a core's L2 (1-2 MiB here), within one L3 (32 MiB)
-# neighbour's read / own read above which the threads are split (results/records/thread-placement.json:
-# 0.9-1.2 in one L3, 1.8-2.0 split, on the Zen 5)
+BLOCK_FLOATS = 1 << 20  # 4 MiB a thread: past a core's L2, within an L3
+# neighbour's read / own read above which the threads are split: in the gap between the probe's two
+# states (the first row of results/records/thread-placement.json)
 SPLIT_ABOVE = 1.4
 PROBE_REPEATS = 5
 TRIES = 3  # measurements of one case, at most, while the placement changes under it
