@@ -382,7 +382,7 @@ class PlacementEffect:
 @dataclass(frozen=True)
 class PlacementRun:
     effects: list[PlacementEffect]
-    probes: dict[str, list[float]]  # {placement: each probe's neighbour's read / own read read as it}
+    probes: dict[str, list[float]]  # {placement: the probes read as it (neighbour's read / own read)}
 
 
 def placement_effect(only: str, seconds: float = 60.0, repeats: int = 5) -> PlacementRun:
