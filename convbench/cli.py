@@ -434,7 +434,7 @@ def cmd_targets(args) -> int:
 
 
 def cmd_placement(args) -> int:
-    from convbench.measure.placement import SPLIT_ABOVE, cross_read_ratio, placement
+    from convbench.measure.placement import SHARED, SPLIT, SPLIT_ABOVE, cross_read_ratio, placement
 
     ratio = cross_read_ratio()
     if ratio is None:
@@ -446,7 +446,7 @@ def cmd_placement(args) -> int:
         if args.record:
             raise ConvError("--record keeps what --effect measured; give --effect TEXT")
         return 0
-    places = ("shared L3", "split")
+    places = (SHARED, SPLIT)
     table = _table(f"speed targets by the threads' placement, rounds of {args.repeats} calls a side for about "
                    f"{args.seconds:.0f} s (median ratio, rounds)", ("case", *places), right=places)
     run = runs.placement_effect(args.effect, args.seconds, args.repeats)

@@ -42,16 +42,22 @@ def store_path(machine: str | None = None, store: Path = STORE) -> Path:
 def stored_ratios(machine: str | None = None, store: Path = STORE) -> dict[str, float]:
     """{case: stored ratio} for the machine ({} when none are stored, or the file is unreadable:
     reported in one line, never a traceback)."""
-    path = store_path(machine, store)
+    return _stored_figures(store_path(machine, store))[0]
+
+
+def _stored_figures(path: Path) -> tuple[dict[str, float], dict[str, str]]:
+    """({case: ratio}, {case: placement}) stored at path, both {} when there are none or the file is
+    unreadable (reported in one line); placements {} where the file has none."""
     try:
         data = json.loads(path.read_text())
-        ratios = data["ratios"]
-        return {case: float(value) for case, value in ratios.items()}
+        ratios = {case: float(value) for case, value in data["ratios"].items()}
     except FileNotFoundError:
-        return {}
+        return {}, {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         print(f"convbench: ignoring the unreadable stored figures {path} ({type(err).__name__}: {err})")
-        return {}
+        return {}, {}
+    placements = data.get("placements")
+    return ratios, placements if isinstance(placements, dict) else {}
 
 
 def save_ratios(ratios: dict[str, float], machine: str | None = None, store: Path = STORE,
@@ -59,22 +65,11 @@ def save_ratios(ratios: dict[str, float], machine: str | None = None, store: Pat
     """Merge ratios into the machine's stored figures (kept: the cases not measured now), with the threads'
     placement each was measured in (measure.placement; a case stored without one drops its old one)."""
     path = store_path(machine, store)
-    old = stored_ratios(machine, store)
-    old_placements = _stored(path).get("placements")
-    kept = {case: where for case, where in (old_placements if isinstance(old_placements, dict) else {}).items()
-            if case not in ratios}
+    old, old_placements = _stored_figures(path)
+    kept = {case: where for case, where in old_placements.items() if case not in ratios}
     from convbench.measure.roofline import calibration
 
     update_json(path, {"machine": machine or machine_id(), "chip": chip().fields(), "commit": commit(),
                        "measured": datetime.date.today().isoformat(), "calibration": calibration(),
                        "ratios": {**old, **ratios}, "placements": {**kept, **(placements or {})}})
     return path
-
-
-def _stored(path: Path) -> dict:
-    """The stored figures' JSON object ({} when absent or unreadable: stored_ratios reports that)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -325,7 +325,7 @@ class TargetRow:
     measured: float
     met: bool | None         # None: no goal (inference mode, the GPU ratios), or not measured here
     why_not: str = ""        # why a peer ratio was not measured on this machine
-    placement: str = ""      # the threads' placement it was measured in (measure.placement); "" for no timing
+    placement: str = ""      # the threads' placement it was measured in (measure.placement); "" unprobed (workspace, GPU)
 
 
 def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
@@ -366,10 +366,9 @@ def targets(only: str | None = None, repeats: int = 5) -> list[TargetRow]:
     against_goals(PEER_RATIOS)
     for name, target in GPU_RATIOS.items():
         if wanted(name) and registry.supports("torch", "cuda", target.spec):  # a GPU with cuDNN only
-            ratio, where = in_one_placement(lambda: measured_speedup(target, repeats))
+            ratio = measured_speedup(target, repeats)  # no placement: a GPU call's time does not rest on the host's caches
             goal = target.goal or None  # most GPU rows are measured against no goal yet
-            rows.append(TargetRow(name, f">= {goal:.2f}" if goal else "-", ratio, None if goal is None else ratio >= goal,
-                                  placement=where))
+            rows.append(TargetRow(name, f">= {goal:.2f}" if goal else "-", ratio, None if goal is None else ratio >= goal))
     return rows
 
 
@@ -412,11 +411,10 @@ def placement_effect(only: str, seconds: float = 60.0, repeats: int = 5) -> Plac
 
     end = time.monotonic() + seconds
     while True:
-        before = probe()
-        times = alternating_medians(calls, repeats)
-        if probe() == before:
+        times, where = placement.in_one_placement(lambda: alternating_medians(calls, repeats), tries=1, probe=probe)
+        if where != placement.CHANGED:
             for name in chosen:
-                found[name].setdefault(before, []).append(times[name, "peer"] / times[name, "ours"])
+                found[name].setdefault(where, []).append(times[name, "peer"] / times[name, "ours"])
         if time.monotonic() >= end:
             return PlacementRun([PlacementEffect(name, ratios) for name, ratios in found.items()], probes)
 
