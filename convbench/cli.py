@@ -6,6 +6,7 @@ import json
 import statistics
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -496,18 +497,22 @@ def cmd_targets_compare(args) -> int:
                                                       repeats=args.repeats or 3, on_round=said)
     table = _table(f"regression guard on {machine_id()}: this tree against {args.compare} ({sha[:8]}), "
                    f"measured now in turns (ratio = peer time / ours, higher is better)",
-                   ("case", f"{args.compare} (rounds)", "this tree (rounds)", "change", "noise", "verdict"),
+                   ("case", f"{args.compare} (rounds)", "this tree (rounds)", "change", "noise", "threads (rounds)",
+                    "verdict"),
                    right=("change", "noise"))
     for row in rows:
         verdict = "[red]FELL[/]" if row.fell else "[green]ok[/]"
+        counts = Counter(where for where in row.placements if where)
         table.add_row(row.case, " ".join(f"{r:.2f}" for r in row.ref), " ".join(f"{t:.2f}" for t in row.tree),
-                      f"{row.change:.2f}", f"±{row.threshold:.0%}", verdict)
+                      f"{row.change:.2f}", f"±{row.threshold:.0%}",
+                      ", ".join(f"{count} {where}" for where, count in counts.items()) or "-", verdict)
     console.print(table)
     for case, why in missing.items():
         console.print(f"n/a {case}: {why}")
-    console.print("change: the geometric mean over rounds of this tree's ratio over REF's in the same round; noise: the "
-                  "fall this run can tell from its own spread (at least "
-                  f"{against_ref.FLOOR:.0%}); FELL: beyond it, and slower in every round")
+    console.print("change: the geometric mean over rounds of this tree's ratio over REF's in the same round, both "
+                  "measured back to back; noise: the fall this run can tell from its own spread (at least "
+                  f"{against_ref.FLOOR:.0%}); threads: where the two vCPUs sat during each round's pair "
+                  "(`convbench placement`); FELL: beyond the noise, and slower in every round")
     fell = [row.case for row in rows if row.fell]
     if fell:
         console.print(f"{len(fell)} ratio(s) fell beyond this run's noise: this tree is slower than {args.compare}")

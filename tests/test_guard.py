@@ -110,19 +110,21 @@ def test_a_case_ref_cannot_measure_is_left_out():
 
 
 def _fake_tree(root, ratio: float):
-    """A checkout whose convbench answers cases a and b with `ratio` and refuses c as this CPU's peers can
-    (what the guard's child imports)."""
+    """A checkout whose convbench answers cases a and b with `ratio`, refuses c as this CPU's peers can, and
+    ends its process on case "crash" (what the guard's child imports); it prints as it imports and measures."""
     for package in ("convbench/measure", "convbench/core"):
         (root / package).mkdir(parents=True, exist_ok=True)
     (root / "algorithms").mkdir(exist_ok=True)
     for init in ("convbench", "convbench/measure", "convbench/core", "algorithms"):
         (root / init / "__init__.py").write_text("")
+    (root / "convbench" / "__init__.py").write_text("print('convbench: a line of its own, then 2.5')\n")
     (root / "convbench" / "core" / "errors.py").write_text("class ConvError(ValueError):\n    pass\n")
     (root / "convbench" / "measure" / "runs.py").write_text(
-        "def speedup_targets():\n    return {'a': 'a', 'b': 'b', 'c': 'c'}\n")
+        "def speedup_targets():\n    return {'a': 'a', 'b': 'b', 'c': 'c', 'crash': 'crash'}\n")
     (root / "convbench" / "measure" / "targets.py").write_text(
         "from convbench.core.errors import ConvError\n\n"
-        f"def measured_speedup(target, repeats):\n    if target == 'c':\n        raise ConvError('no AVX-512')\n"
+        "def measured_speedup(target, repeats):\n    print(0.1)\n    if target == 'c':\n"
+        "        raise ConvError('no AVX-512')\n    if target == 'crash':\n        raise RuntimeError('out of memory')\n"
         f"    return {ratio}\n")
 
 
@@ -140,12 +142,17 @@ def test_each_side_runs_its_own_checkout_against_a_worktree_of_ref(tmp_path, mon
     _fake_tree(root, 1.4)  # this tree: uncommitted and slower
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(against_ref, "tree_root", lambda: root)
-    assert against_ref.measure_side(root, ["a", "unknown", "c"], 1) == {"a": 1.4, "unknown": None,
-                                                                        "c": "n/a: no AVX-512"}
-    sha, rows, missing = against_ref.compare_with_ref("main", ["a", "b", "unknown", "c"], rounds=2, repeats=1)
-    # each fell in two rounds, and again in two more
-    assert [(row.case, row.ref, row.tree, row.fell) for row in rows] == [("a", (2.0,) * 4, (1.4,) * 4, True),
-                                                                           ("b", (2.0,) * 4, (1.4,) * 4, True)]
+    side = against_ref.Side(root)
+    side.ready()  # what the process prints besides its answers is not read as one
+    assert [side.measure(case, 1) for case in ("a", "unknown", "c")] == [1.4, None, "n/a: no AVX-512"]
+    with pytest.raises(against_ref.ConvError, match=r"failed \(exit 1\).*RuntimeError: out of memory"):
+        side.measure("crash", 1)
+    side.close()
+    sha, rows, missing = against_ref.compare_with_ref("main", ["a", "b", "unknown", "c"], rounds=2, repeats=1,
+                                                      probe=lambda: "shared L3")
+    # each fell in two rounds, and again in two more; each round's pair in one placement
+    assert [(row.case, row.ref, row.tree, row.fell, row.placements) for row in rows] == [
+        ("a", (2.0,) * 4, (1.4,) * 4, True, ("shared L3",) * 4), ("b", (2.0,) * 4, (1.4,) * 4, True, ("shared L3",) * 4)]
     assert missing == {"unknown": "main does not measure it", "c": "no AVX-512"}  # c refused, not compared
     path, again = against_ref.worktree("main", root)
     assert again == sha and path.is_relative_to(tmp_path / "cache")
@@ -194,9 +201,10 @@ def test_a_fall_is_measured_again_and_judged_on_both_sets(monkeypatch):
                  (rounds(("a", 2.0, 2.0, 2.0, 2.0)), rounds(("a", 2.0, 2.04, 1.96, 2.0)))])
     asked = []
 
-    def measured_in_turns(ref_root, root, cases, count, repeats, on_round=None):
+    def measured_in_turns(ref_root, root, cases, count, repeats, on_round=None, probe=None):
         asked.append(cases)
-        return next(sets)
+        ref, tree = next(sets)
+        return ref, tree, [{case: "split" for case in cases}] * count
 
     monkeypatch.setattr(against_ref, "tree_root", lambda: "tree")
     monkeypatch.setattr(against_ref, "worktree", lambda ref, root: ("ref", "0" * 40))
@@ -205,3 +213,42 @@ def test_a_fall_is_measured_again_and_judged_on_both_sets(monkeypatch):
     assert asked == [["a", "b"], ["a"]]
     a, b = rows
     assert len(a.ref) == 8 and len(b.ref) == 4 and not a.fell and not b.fell
+    assert a.placements == ("split",) * 8 and b.placements == ("split",) * 4
+
+
+class _Side:
+    """A side of the guard that answers each case with its next ratio, and keeps what it was asked."""
+
+    def __init__(self, *ratios):
+        self.ratios, self.asked = iter(ratios), []
+
+    def measure(self, case, repeats):
+        self.asked.append(case)
+        return next(self.ratios)
+
+
+def test_a_pair_is_measured_again_while_the_threads_moved_under_it():
+    """The probe said split before the first pair and shared after it: both sides measure again, back to back,
+    and the second pair (shared L3 before and after) is the one kept, filed as shared L3."""
+    ref, tree = _Side(2.0, 1.6), _Side(1.0, 1.5)
+    probes = iter(["split", "shared L3", "shared L3", "shared L3"])
+    answers, where = against_ref.measured_pair([ref, tree], "a", 3, probe=lambda: next(probes))
+    assert answers == [1.6, 1.5] and where == "shared L3"
+    assert ref.asked == tree.asked == ["a", "a"]
+    never = iter(["split", "shared L3"] * 3)
+    answers, where = against_ref.measured_pair([_Side(2.0, 2.1, 2.2), _Side(1.0, 1.1, 1.2)], "a", 3,
+                                               probe=lambda: next(never))
+    assert answers == [2.2, 1.2] and where == "changed"  # three tries, the last kept
+
+
+def test_the_guard_table_says_where_the_threads_sat(monkeypatch, capsys):
+    ref, tree = rounds(*QUIET), rounds(*QUIET)
+    placements = [{"a": "shared L3", "b": "split", "c": "shared L3"}, {"a": "split", "b": "split", "c": "shared L3"},
+                  {"a": "shared L3", "b": "split", "c": "changed"}]
+    monkeypatch.setattr(against_ref, "compare_with_ref", lambda name, cases, rounds, repeats, on_round: (
+        "0" * 40, against_ref.changes(ref, tree, placements), {}))
+    monkeypatch.setenv("COLUMNS", "250")
+    assert cli.main(["targets", "--compare"]) == 0
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if line[2:4] in ("a ", "b ", "c ")}
+    assert "2 shared L3, 1 split" in lines["a"] and "3 split" in lines["b"]
+    assert "2 shared L3, 1 changed" in lines["c"]

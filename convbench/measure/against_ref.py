@@ -9,9 +9,12 @@ both sides are measured in the same session on the same machine:
   as it is, uncommitted changes included;
 - each side runs the guard's cases in a fresh process that imports that side's convbench (a path
   finder put first in the child's sys.meta_path; the same Python and packages for both);
-- the sides alternate, round after round, the first side swapping each round (an even number of
-  rounds puts each side first as often: the second process of a pair can run slower), so drift
-  and a busy neighbour fall on both;
+- each round starts a fresh process a side, and the two measure each case back to back, the first
+  side swapping each round (an even number of rounds puts each side first as often: the second
+  process of a pair can run slower), so drift and a busy neighbour fall on both;
+- a VM's two vCPUs share an L3 for a while, then sit in two core complexes (measure.placement):
+  the threads' placement is probed before and after each case's pair, and the pair measured again
+  while it changed, so both sides of a pair ran in one placement (each pair's is reported);
 - the verdict reads the noise of this run: each ratio's paired change (tree / REF, round by round)
   against the spread of those changes, pooled over the cases. A case fell when its mean change is
   below 1 - its threshold (never below FLOOR) and every round saw the tree slower.
@@ -24,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,13 +37,16 @@ from convbench.measure.allocator import TIMING_TUNABLES
 FLOOR = 0.10  # a change within 10% is not called a fall, however quiet the run
 SPREADS = 3.0  # a fall is beyond three standard errors of the mean change: about 1 in 700 per case by chance
 
-# What each side's process runs: import that side's convbench from its root (argv[1]), then time each
-# case (argv[2], JSON) with that side's own targets (`speedup_targets`, `measured_speedup`), and print
-# {case: ratio, null (a case that side does not know) or "n/a: why" (one it refuses here, as a peer this
-# CPU cannot run)} as the last line. All three exist in every commit since the guard was written.
+# What each side's process runs: import that side's convbench from its root (argv[1]), say it is ready,
+# then for each line [case, repeats] on stdin time the case with that side's own targets
+# (`speedup_targets`, `measured_speedup`) and answer one line: its ratio, null (a case that side does not
+# know) or "n/a: why" (one it refuses here, as a peer this CPU cannot run). Answers carry ANSWER in front,
+# so that whatever else a side prints is not read as one. All three names exist in every commit since the
+# guard was written.
+ANSWER = "convbench-guard-answer "
 CHILD = r"""
 import importlib.util, json, sys
-root, cases, repeats = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+root = sys.argv[1]
 homes = {"convbench": root + "/convbench", "convbench.algorithms": root + "/algorithms"}
 
 class ThisTree:
@@ -58,7 +65,7 @@ from convbench.measure.targets import measured_speedup
 from convbench.core.errors import ConvError
 known = speedup_targets()
 
-def ratio(case):
+def ratio(case, repeats):
     if case not in known:
         return None
     try:
@@ -66,8 +73,13 @@ def ratio(case):
     except ConvError as err:
         return f"n/a: {err}"
 
-print(json.dumps({case: ratio(case) for case in cases}))
-"""
+def answer(value):
+    print(ANSWER + json.dumps(value), flush=True)
+
+answer("ready")
+for line in sys.stdin:
+    answer(ratio(*json.loads(line)))
+""".replace("ANSWER", repr(ANSWER))
 
 
 def tree_root() -> Path:
@@ -107,17 +119,52 @@ def worktree(ref: str, root: Path | None = None) -> tuple[Path, str]:
     return path, sha
 
 
-def measure_side(root: Path, cases: list[str], repeats: int) -> dict[str, float | None]:
-    """{case: ratio} from a fresh process running the convbench at root (None: a case root lacks)."""
-    # both sides' processes start with glibc's malloc in timing's state: REF's timing code may predate it
-    tunables = ":".join(filter(None, (os.environ.get("GLIBC_TUNABLES"), TIMING_TUNABLES)))
-    done = subprocess.run([sys.executable, "-c", CHILD, str(root), json.dumps(cases), str(repeats)],
-                          capture_output=True, text=True, cwd=root, env={**os.environ, "GLIBC_TUNABLES": tunables})
-    lines = done.stdout.strip().splitlines()
-    if done.returncode or not lines:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise ConvError(f"measuring the tree at {root} failed (exit {done.returncode}): " + " | ".join(tail))
-    return json.loads(lines[-1])
+class Side:
+    """A fresh process running the convbench at root, measuring one case at a time when asked."""
+
+    def __init__(self, root: Path):
+        # both sides' processes start with glibc's malloc in timing's state: REF's timing code may predate it
+        tunables = ":".join(filter(None, (os.environ.get("GLIBC_TUNABLES"), TIMING_TUNABLES)))
+        self.root = root
+        self._errors = tempfile.TemporaryFile("w+")  # read only when the process fails: a pipe could fill
+        self._process = subprocess.Popen([sys.executable, "-c", CHILD, str(root)], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self._errors, text=True, cwd=root,
+                                         env={**os.environ, "GLIBC_TUNABLES": tunables})
+
+    def _answer(self):
+        for line in self._process.stdout:
+            if line.startswith(ANSWER):
+                return json.loads(line[len(ANSWER):])
+        self._process.wait()
+        self._errors.seek(0)
+        tail = self._errors.read().strip().splitlines()[-3:]
+        raise ConvError(f"measuring the tree at {self.root} failed (exit {self._process.returncode}): "
+                        + " | ".join(tail))
+
+    def ready(self) -> None:
+        """Wait until the process has loaded its convbench (imports are not timed beside the other side)."""
+        self._answer()
+
+    def measure(self, case: str, repeats: int) -> float | str | None:
+        try:
+            self._process.stdin.write(json.dumps([case, repeats]) + "\n")
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            pass  # the process ended: _answer says how
+        return self._answer()
+
+    def close(self) -> None:
+        try:
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
+        self._errors.close()
 
 
 @dataclass(frozen=True)
@@ -128,6 +175,7 @@ class Change:
     ref: tuple[float, ...]
     tree: tuple[float, ...]
     spread: float  # this run's standard deviation of one round's log(tree / REF), pooled over the cases
+    placements: tuple[str, ...] = ()  # where the threads sat in each round's pair (measure.placement)
 
     @property
     def paired(self) -> list[float]:
@@ -152,10 +200,11 @@ def _is_ratio(value) -> bool:
     return isinstance(value, (int, float)) and value > 0
 
 
-def changes(ref_rounds: list[dict], tree_rounds: list[dict]) -> list[Change]:
+def changes(ref_rounds: list[dict], tree_rounds: list[dict], placements: list[dict] | None = None) -> list[Change]:
     """Each case measured on both sides in every round, as a Change whose spread is this run's: the
     standard deviation of a round's log(tree / REF) about its case's mean, pooled over the cases (a
-    case's own few rounds say little of its noise; the run's noise is one machine's, now)."""
+    case's own few rounds say little of its noise; the run's noise is one machine's, now). placements:
+    each round's {case: placement of its pair}, carried into the Change."""
     cases = [case for case in ref_rounds[0]
              if all(_is_ratio(r.get(case)) and _is_ratio(t.get(case)) for r, t in zip(ref_rounds, tree_rounds))]
     squares, freedom = 0.0, 0
@@ -165,31 +214,57 @@ def changes(ref_rounds: list[dict], tree_rounds: list[dict]) -> list[Change]:
         squares += sum((value - mean) ** 2 for value in logs)
         freedom += len(logs) - 1
     spread = math.sqrt(squares / freedom) if freedom else 0.0
-    return [Change(case, tuple(r[case] for r in ref_rounds), tuple(t[case] for t in tree_rounds), spread)
+    return [Change(case, tuple(r[case] for r in ref_rounds), tuple(t[case] for t in tree_rounds), spread,
+                   tuple(where.get(case, "") for where in placements or ()))
             for case in cases]
 
 
+def measured_pair(sides: list[Side], case: str, repeats: int, probe=None) -> tuple[list, str]:
+    """([each side's answer], where the threads sat): the sides measure the case back to back between
+    two probes of the threads' placement, and again while the two differ (placement.in_one_placement)."""
+    from convbench.measure.placement import in_one_placement
+
+    return in_one_placement(lambda: [side.measure(case, repeats) for side in sides], probe=probe)
+
+
 def _measured_in_turns(ref_root: Path, root: Path, cases: list[str], rounds: int, repeats: int,
-                       on_round=None) -> tuple[list[dict], list[dict]]:
-    """(REF's rounds, this tree's rounds): each a fresh process, the first side swapping each round."""
-    sides = {"ref": (ref_root, []), "tree": (root, [])}
+                       on_round=None, probe=None) -> tuple[list[dict], list[dict], list[dict]]:
+    """(REF's rounds, this tree's rounds, each round's {case: placement}): each round a fresh process a
+    side, measuring each case back to back, the first side swapping each round."""
+    found = {"ref": [], "tree": [], "placements": []}
     for index in range(rounds):
-        for side in (("ref", "tree") if index % 2 == 0 else ("tree", "ref")):
-            path, found = sides[side]
-            found.append(measure_side(path, cases, repeats))
+        order = ("ref", "tree") if index % 2 == 0 else ("tree", "ref")
+        sides = [Side(ref_root if name == "ref" else root) for name in order]
+        try:
+            for side in sides:
+                side.ready()
+            answers = {name: {} for name in order}
+            where = {}
+            for case in cases:
+                pair, where[case] = measured_pair(sides, case, repeats, probe)
+                for name, answer in zip(order, pair):
+                    answers[name][case] = answer
+        finally:
+            for side in sides:
+                side.close()
+        found["ref"].append(answers["ref"])
+        found["tree"].append(answers["tree"])
+        found["placements"].append(where)
         if on_round:
             on_round(index + 1, rounds)
-    return sides["ref"][1], sides["tree"][1]
+    return found["ref"], found["tree"], found["placements"]
 
 
 def compare_with_ref(ref: str = "main", cases=None, rounds: int = 4, repeats: int = 3,
-                     on_round=None) -> tuple[str, list[Change], dict[str, str]]:
+                     on_round=None, probe=None) -> tuple[str, list[Change], dict[str, str]]:
     """(REF's commit, the changes, {case: why} for the cases not compared: REF does not know the case,
     or a side refused it here, as a peer this CPU cannot run): this tree against REF, `rounds`
     fresh processes a side, in turns. A case that seems to have fallen is measured again, as many
     rounds more, and judged on all of them: a fresh process carries its own luck (where its pages
     and threads landed), which can make four in a row slow on a shared machine; a real fall shows
-    in both sets. The machine's measurement lock is held throughout (each child measures under it)."""
+    in both sets. Each round's pair of a case ran in one placement of the threads where the probe
+    (default: measure.placement.placement) found one (Change.placements). The machine's measurement lock
+    is held throughout (each child measures under it)."""
     from convbench.measure import guard
     from convbench.measure.measurement_lock import measuring
 
@@ -199,14 +274,16 @@ def compare_with_ref(ref: str = "main", cases=None, rounds: int = 4, repeats: in
     root = tree_root()
     with measuring(f"convbench targets --compare {ref}"):
         ref_root, sha = worktree(ref, root)
-        ref_rounds, tree_rounds = _measured_in_turns(ref_root, root, cases, rounds, repeats, on_round)
-        first = changes(ref_rounds, tree_rounds)
+        ref_rounds, tree_rounds, placements = _measured_in_turns(ref_root, root, cases, rounds, repeats, on_round,
+                                                                 probe)
+        first = changes(ref_rounds, tree_rounds, placements)
         suspects = [row.case for row in first if row.fell]
         if suspects:
-            more_ref, more_tree = _measured_in_turns(ref_root, root, suspects, rounds, repeats, on_round)
-            again = {row.case: row for row in changes(more_ref, more_tree)}
+            again = {row.case: row for row in changes(*_measured_in_turns(ref_root, root, suspects, rounds, repeats,
+                                                                          on_round, probe))}
             first = [replace(row, ref=row.ref + again[row.case].ref, tree=row.tree + again[row.case].tree,
-                             spread=max(row.spread, again[row.case].spread)) if row.case in again else row
+                             spread=max(row.spread, again[row.case].spread),
+                             placements=row.placements + again[row.case].placements) if row.case in again else row
                      for row in first]
     missing = {}
     for case in cases:
