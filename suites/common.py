@@ -11,6 +11,7 @@ import convbench
 from convbench.interface import registry
 from convbench.measure.allocator import keep_freed_memory
 from convbench.measure.measurement_lock import hold_for_this_process
+from convbench.measure.placement_log import LOG_ENV, append
 from convbench.measure.timing import median_seconds, on_backend, workspace_bytes
 from convbench.workloads.random_inputs import random_problem
 
@@ -58,6 +59,35 @@ def make_plan(spec, algorithm, backend, compression=0.0):
     return convbench.plan(spec, algorithm, backend, compression)
 
 
+# Where the threads sat around each timed sample of time_conv, when the sweep logs it
+# (measure.placement_log). asv runs the class's setup, then time_conv's own, before every sample, and
+# time_conv's teardown after it. time_conv's setup marks the process as one that times; from its second
+# sample on the class's setup then probes before its warm-up call (which leaves the caches as the call
+# wants them after the probe's blocks passed through them), and the teardown probes after the sample.
+# The processes of peakmem_ and the tracks never probe: the probe's blocks would count in their peak.
+_probed = {}
+
+
+def _mark_timing(*params):
+    _probed["timing"] = True
+
+
+def _placement_before_warm_up(benchmark: str) -> None:
+    _probed.pop("before", None)
+    if _probed.get("timing") and os.environ.get(LOG_ENV):
+        from convbench.measure.placement import placement
+
+        _probed.update(benchmark=benchmark, before=placement())
+
+
+def _placement_after(*params):
+    if os.environ.get(LOG_ENV) and "before" in _probed:
+        from convbench.measure.placement import placement
+
+        append(os.environ[LOG_ENV], _probed["benchmark"], [repr(p) for p in params], _probed.pop("before"),
+               placement())
+
+
 class _Timed:
     """The timing settings every convolution benchmark shares (asv's attributes)."""
 
@@ -91,12 +121,17 @@ class _ConvCase(_Timed):
         self.x_host, self.w_host = random_problem(self.spec)
         self.on_gpu = backend == "cuda"
         (self.x, self.w), self.sync = on_backend(backend, self.x_host, self.w_host)
+        if backend == "cpu":  # a GPU call's time does not rest on the host's caches
+            _placement_before_warm_up(f"{type(self).__module__.rpartition('.')[2]}.{type(self).__name__}.time_conv")
         self.plan(self.x, self.w)  # warm-up: compiled kernels, lazy buffers, cuDNN's algorithm choice
         self.sync()
 
     def time_conv(self, *params):
         self.plan(self.x, self.w)
         self.sync()  # a GPU call returns when queued; the time is until it is done
+
+    time_conv.setup = _mark_timing  # asv runs it after the class's setup, before each sample
+    time_conv.teardown = _placement_after  # and this after each sample
 
     def peakmem_conv(self, *params):
         self.plan(self.x, self.w)

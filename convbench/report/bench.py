@@ -9,6 +9,7 @@ from typing import Callable
 
 from convbench.interface import registry
 from convbench.core.spec import ConvSpec
+from convbench.measure import placement_log
 
 
 # The quick main job's corpus variants: ours and the peers that run as fast as ours (oneDNN 2.6, NNPACK);
@@ -169,6 +170,9 @@ def main_job(quick: bool = False, machine: str | None = None, bench: str | None 
                CONVBENCH_BACKENDS=os.environ.get("CONVBENCH_BACKENDS", "cpu,cuda" if on_gpu else "cpu"))
     machine = machine or asv_machine_name()
     check_machine_name(results, machine)
+    if not quick:  # where the threads sat around each timed sample, in a log beside asv's results
+        # (measure.placement_log); the quick job keeps its minutes
+        env[placement_log.LOG_ENV] = str(placement_log.log_path(results, machine, head_commit()).resolve())
     announce("1/7 register this machine with asv, with its hardware", ["asv", "machine", "--machine", machine])
     register_asv_machine(machine, results)
     run = [*asv, "run", "--python=same", "--set-commit-hash", head_commit(), "--machine", machine]

@@ -83,6 +83,21 @@ def _suite_table(frame, benchmark: str, across: str | None) -> str | None:
     return markdown_table([*index, *map(str, columns)], body) + f"\n\n<small>asv results, commits {commits}</small>"
 
 
+def _placement_text(results: Path, machine: str, commits: list[str]) -> str:
+    """Where the threads sat during the machine's newest logged sweep (measure.placement_log; commits newest
+    first), or ""."""
+    from convbench.measure import placement_log
+
+    path = placement_log.newest_log(results, machine, commits)
+    found = placement_log.counts(path) if path else {}
+    if not found:
+        return ""
+    return (f"\n\nThreads' placement around the time_conv benchmarks of its newest logged sweep (commit {path.stem}, "
+            f"`{path.relative_to(results).as_posix()}`): "
+            + ", ".join(f"{count} {where}" for where, count in found.most_common())
+            + " (split, our multi-stage calls run slower and the peers do not: `convbench placement`)")
+
+
 def suites_page(results: Path) -> str:
     from convbench.report.results import load_results
 
@@ -96,7 +111,8 @@ def suites_page(results: Path) -> str:
              "there (the suites say why). Figures from different machines are not comparable."]
     for machine in sorted(frame["machine"].unique()):
         mine = frame[frame["machine"] == machine]
-        parts.append(f"## {machine}\n\n{_machine_text(results / machine)}")
+        commits = list(dict.fromkeys(mine.sort_values("date", ascending=False)["commit"]))
+        parts.append(f"## {machine}\n\n{_machine_text(results / machine)}{_placement_text(results, machine, commits)}")
         for benchmark, title, across in SUITE_TABLES:
             table = _suite_table(mine, benchmark, across)
             if table:
