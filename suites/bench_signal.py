@@ -14,7 +14,7 @@ from convbench.interface.registry import SIGNAL_LABELS
 from convbench.measure.timing import workspace_bytes
 from convbench.workloads.signal_peers import PEERS
 
-from .common import _Timed, pick
+from .common import _Timed, logs_placement, pick, placement_before_warm_up
 
 # the quick subset runs two variants, for its time (results/records/implementation-choices.json,
 # row suite-signal-quick-variants)
@@ -47,8 +47,10 @@ class Signal(_Timed):
         self.w = rng.uniform(-1, 1, spec.filter_shape).astype(np.float32)
         self.build = (lambda: PEERS[variant](spec)) if variant in PEERS else (lambda: convbench.plan(spec, variant))
         self.plan = self.build()
+        placement_before_warm_up(self)
         self.plan(self.x, self.w)
 
+    @logs_placement
     def time_conv(self, *params):
         self.plan(self.x, self.w)
 
@@ -71,8 +73,10 @@ class SignalCompression(_Timed):
         self.w = rng.uniform(-1, 1, self.spec.filter_shape).astype(np.float32)
         self.build = lambda: convbench.plan(self.spec, "fft", compression=compression)
         self.plan = self.build()
+        placement_before_warm_up(self)
         self.plan(self.x, self.w)
 
+    @logs_placement
     def time_conv(self, compression):
         self.plan(self.x, self.w)
 

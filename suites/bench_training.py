@@ -16,7 +16,7 @@ from convbench.workloads.random_inputs import random_problem
 from convbench.measure.targets import VALID, gradient_of_output
 from convbench.workloads.training import TrainingStep, pass_call
 
-from .common import ALGORITHMS, VERSION, _Timed, make_plan, pick
+from .common import ALGORITHMS, VERSION, _Timed, logs_placement, make_plan, pick, placement_before_warm_up
 
 SHAPES = {"resnet18-conv2": layer("resnet18-conv2").spec, "resnet18-conv4": layer("resnet18-conv4").spec,
           "7x7 N=8 C=K=64 56x56": VALID[7], "11x11 N=8 C=K=64 56x56": VALID[11]}
@@ -39,17 +39,22 @@ class _Training(_Timed):
         self.dy = gradient_of_output(spec)
         self.calls = {name: pass_call(self.plan, name, self.x, self.w, self.dy)
                       for name in ("forward", "backward_data", "backward_filter", "step")}
+        placement_before_warm_up(self)
         self.calls["step"]()  # warm-up: compiled kernels, lazy plans of the backward passes
 
+    @logs_placement
     def time_forward(self, *params):
         self.calls["forward"]()
 
+    @logs_placement
     def time_backward_data(self, *params):
         self.calls["backward_data"]()
 
+    @logs_placement
     def time_backward_filter(self, *params):
         self.calls["backward_filter"]()
 
+    @logs_placement
     def time_step(self, *params):
         self.calls["step"]()
 

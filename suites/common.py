@@ -59,33 +59,46 @@ def make_plan(spec, algorithm, backend, compression=0.0):
     return convbench.plan(spec, algorithm, backend, compression)
 
 
-# Where the threads sat around each timed sample of time_conv, when the sweep logs it
-# (measure.placement_log). asv runs the class's setup, then time_conv's own, before every sample, and
-# time_conv's teardown after it. time_conv's setup marks the process as one that times; from its second
-# sample on the class's setup then probes before its warm-up call (which leaves the caches as the call
-# wants them after the probe's blocks passed through them), and the teardown probes after the sample.
-# The processes of peakmem_ and the tracks never probe: the probe's blocks would count in their peak.
+# Where the threads sat around each timed sample, when the sweep logs it (measure.placement_log). asv
+# runs the class's setup, then the time_ method's own, before every sample, and the method's teardown
+# after it. The method's setup (timing(name)) marks the process as one that times; from its second sample
+# on the class's setup probes before its warm-up call (placement_before_warm_up: the call then leaves the
+# caches as it wants them after the probe's blocks passed through), and the teardown probes after the
+# sample. peakmem_'s and the tracks' processes never probe: the probe's blocks would count in a peak.
 _probed = {}
 
 
-def _mark_timing(*params):
-    _probed["timing"] = True
+def timing(method: str):
+    """The setup asv runs for the time_ method `method` after the class's: marks the process."""
+    def mark(*params):
+        _probed["timing"] = method
+    return mark
 
 
-def _placement_before_warm_up(benchmark: str) -> None:
+def placement_before_warm_up(case) -> None:
+    """In the class's setup of a CPU case, just before its warm-up call."""
     _probed.pop("before", None)
     if _probed.get("timing") and os.environ.get(LOG_ENV):
         from convbench.measure.placement import placement
 
-        _probed.update(benchmark=benchmark, before=placement())
+        name = f"{type(case).__module__.rpartition('.')[2]}.{type(case).__name__}.{_probed['timing']}"
+        _probed.update(benchmark=name, before=placement())
 
 
-def _placement_after(*params):
+def placement_after(*params):
+    """The time_ method's teardown: the probe after the sample, and the log's line."""
     if os.environ.get(LOG_ENV) and "before" in _probed:
         from convbench.measure.placement import placement
 
         append(os.environ[LOG_ENV], _probed["benchmark"], [repr(p) for p in params], _probed.pop("before"),
                placement())
+
+
+def logs_placement(method):
+    """A time_ method whose samples the sweep files by the threads' placement (its class's setup calls
+    placement_before_warm_up)."""
+    method.setup, method.teardown = timing(method.__name__), placement_after
+    return method
 
 
 class _Timed:
@@ -122,16 +135,14 @@ class _ConvCase(_Timed):
         self.on_gpu = backend == "cuda"
         (self.x, self.w), self.sync = on_backend(backend, self.x_host, self.w_host)
         if backend == "cpu":  # a GPU call's time does not rest on the host's caches
-            _placement_before_warm_up(f"{type(self).__module__.rpartition('.')[2]}.{type(self).__name__}.time_conv")
+            placement_before_warm_up(self)
         self.plan(self.x, self.w)  # warm-up: compiled kernels, lazy buffers, cuDNN's algorithm choice
         self.sync()
 
+    @logs_placement
     def time_conv(self, *params):
         self.plan(self.x, self.w)
         self.sync()  # a GPU call returns when queued; the time is until it is done
-
-    time_conv.setup = _mark_timing  # asv runs it after the class's setup, before each sample
-    time_conv.teardown = _placement_after  # and this after each sample
 
     def peakmem_conv(self, *params):
         self.plan(self.x, self.w)

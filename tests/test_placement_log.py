@@ -109,3 +109,21 @@ def test_the_suites_page_says_where_the_threads_sat_in_the_newest_sweep(tmp_path
     text = findings._placement_text(tmp_path, "m", [newer, older])
     assert "commit abcdef01" in text and "2 shared L3, 1 split" in text
     assert findings._placement_text(tmp_path, "other machine", [newer]) == ""
+
+
+def test_every_timed_benchmark_files_its_samples_by_placement():
+    """A time_ benchmark added without the hooks would leave the sweep's verdicts on it unfiled."""
+    import importlib
+    import inspect
+
+    timed = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "suites").glob("bench_*.py")):
+        module = importlib.import_module(f"suites.{path.stem}")
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__:
+                for name in (name for name in dir(cls) if name.startswith("time_")):
+                    timed.append(f"{path.stem}.{cls.__name__}.{name}")
+                    method = getattr(cls, name)
+                    assert method.teardown is common.placement_after, timed[-1]
+                    assert "placement_before_warm_up" in inspect.getsource(cls.setup), timed[-1]
+    assert "bench_layers.Layers.time_conv" in timed and "bench_training.TrainingPasses.time_step" in timed
