@@ -92,8 +92,8 @@ def _placement_text(results: Path, machine: str, commits: list[str]) -> str:
     found = placement_log.counts(path) if path else {}
     if not found:
         return ""
-    return (f"\n\nThreads' placement around the time_conv benchmarks of its newest logged sweep (commit {path.stem}, "
-            f"`{path.relative_to(results).as_posix()}`): "
+    return (f"\n\nWhere the threads sat while its newest logged sweep timed each case (commit {path.stem}, "
+            f"`{path.relative_to(results).as_posix()}`; a case goes by more than half of its samples): "
             + ", ".join(f"{count} {where}" for where, count in found.most_common())
             + " (split, our multi-stage calls run slower and the peers do not: `convbench placement`)")
 
