@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import convbench
-from convbench.algorithms.winograd import codegen, transforms
+from convbench.algorithms.winograd import codegen, cpu, transforms
 from convbench.algorithms.winograd.cook_toom import TILES, winograd_matrices
 from convbench.algorithms.winograd.f2x2 import AT, BT, G
 from convbench.core.oracle import reference_conv2d, relative_error
@@ -259,6 +259,7 @@ def test_tile_blocks_compute_what_the_separate_stages_compute(rng, tile, block_r
     monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCKS_ABOVE", 0)
     monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCKS_ABOVE_ONEDNN2", 0)
     monkeypatch.setattr(selection, "WINOGRAD_TILE_BLOCK_BYTES", block_rows * row)
+    monkeypatch.setattr(cpu, "winograd_thread_rows", lambda *args: 0)  # not each thread its own rows (by_threads.py)
     blocked = convbench.plan(spec, "winograd", tile=tile)
     rows = spec.N * blocked.tiles_h
     assert blocked.tile_rows == block_rows and rows == 6 and blocked.tiles_h == 3, "the shape must take the blocks"

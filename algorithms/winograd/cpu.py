@@ -6,18 +6,19 @@ import torch
 
 from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.errors import ConvError
-from convbench.core.selection import winograd_filter_block, winograd_tile_rows
+from convbench.core.selection import winograd_filter_block, winograd_thread_rows, winograd_tile_rows
 
 from .. import blas
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, grouped_product, matmul
 from ..work import FLOAT, Work, gemm_flops
+from .by_threads import RowsByThread
 from .cook_toom import TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
 from .kernels import INPUT_FROM_NCHW, OUTPUT_TO_NCHW
-from .transforms import (filter_transform, filter_transform_block, finish_output, flipped_filter_transform,
-                         input_source, input_transform, inverse_tile_rows, output_sink, output_transform,
-                         transform_tile_rows)
+from .transforms import (filter_transform, filter_transform_block, filter_transform_channel_major, finish_output,
+                         flipped_filter_transform, input_source, input_transform, inverse_tile_rows, output_sink,
+                         output_transform, transform_tile_rows)
 
 
 def winograd_supports(spec) -> bool:
@@ -51,7 +52,10 @@ class WinogradCPU(StagedPlan):
     filters, each block multiplied while its transform is still in cache. Where the transformed
     inputs do (big images, few channels: selection.winograd_tile_rows), it runs the input
     transform, the contraction and the output transform by blocks of tile rows, each block's
-    transforms multiplied and inverted while in cache. stages() times the separate stages all the same.
+    transforms multiplied and inverted while in cache. Where the GEMMs run on oneDNN 2 with two threads or
+    more (selection.winograd_thread_rows), a forward's stages are not shared among the threads at all: each
+    thread runs its own rows of tiles through all three (by_threads.py). stages() times the separate stages
+    all the same.
     """
 
     algorithm = "winograd"
@@ -63,13 +67,14 @@ class WinogradCPU(StagedPlan):
     @classmethod
     def planned_bytes(cls, spec, tile: int = 2, **options) -> int:
         """The transformed tiles of the inputs and outputs and the transformed filters (float32), as __init__
-        makes them."""
+        and the first call make them (without groups and filter blocks, w's channel-major copy too)."""
         if not isinstance(tile, int) or tile < 1:
             return 0  # refused by check_tile, by name
         n, tiles = tile + 2, spec.N * -(-spec.P // tile) * -(-spec.Q // tile)
         block = winograd_filter_block(n * n, spec.K, spec.C_per_group, spec.groups)
         filters = spec.K * spec.C_per_group if block == spec.K else block * (spec.C_per_group + tiles)
-        return n * n * (tiles * (spec.C + spec.K) + filters) * 4
+        by_channel = 9 * spec.K * spec.C if block == spec.K and spec.groups == 1 else 0
+        return (n * n * (tiles * (spec.C + spec.K) + filters) + by_channel) * 4
 
     def __init__(self, spec, tile: int = 2):
         self.tile = check_tile(tile)
@@ -113,10 +118,16 @@ class WinogradCPU(StagedPlan):
                                          tiles * spec.K * (gemm_flops(m, n, n) + gemm_flops(m, m, n)))}
 
     def transform_filter(self, w):
+        """U (n^2, K, C/groups); without groups a view of a channel-major buffer (n^2, C, K), as the
+        contraction's GEMMs read it."""
+        n, spec = self.tile + 2, self.spec
+        if spec.groups > 1:
+            if self._U is None:
+                self._U = aligned_empty((n * n, spec.K, spec.C_per_group))
+            return filter_transform(w, self._GG, self._U)
         if self._U is None:
-            n = self.tile + 2
-            self._U = aligned_empty((n * n, self.spec.K, self.spec.C_per_group))
-        return filter_transform(w, self._GG, self._U)
+            self._U, self._w_by_channel = aligned_empty((n * n, spec.C, spec.K)), aligned_empty((spec.C, spec.K, 3, 3))
+        return filter_transform_channel_major(w, self._GG, self._U, self._w_by_channel)
 
     def run(self, x, w, out, flipped: bool = False):
         """The forward; flipped: of DataGradient.flipped(w), read from w, the forward's filter of the convolution
@@ -131,10 +142,28 @@ class WinogradCPU(StagedPlan):
             super().run(x, w, out)
 
     def run_stages(self, x, transformed_filter, out) -> None:
+        block = winograd_thread_rows(self._V.shape[0], self.tiles_w, self.spec.N * self.tiles_h, self.spec.C,
+                                     self.spec.K, self.filter_block < self.spec.K, self.spec.groups, blas.engine(),
+                                     torch.get_num_threads())
+        if block:
+            self._by_thread(block)(x, self._xh, self._yh, transformed_filter.transpose(0, 2, 1), out,
+                                   self.spec.padding)
+            self._V_holds_input = False
+            return
         if self.tile_rows == self.spec.N * self.tiles_h:
             super().run_stages(x, transformed_filter, out)
             return
         self.run_by_tile_blocks(x, transformed_filter, out)
+
+    def _by_thread(self, block: int) -> RowsByThread:
+        """The call's runner where each thread runs its own rows of tiles through the three stages (by_threads.py),
+        made on the first call that takes it, for blocks of `block` rows."""
+        runner = getattr(self, "_rows_by_thread", None)
+        if runner is None or runner.block != block:
+            spec = self.spec
+            runner = self._rows_by_thread = RowsByThread(self.tile, self._V.shape[0], spec.C, spec.K, self.tiles_h,
+                                                         self.tiles_w, spec.N * self.tiles_h, block)
+        return runner
 
     def run_by_tile_blocks(self, x, U, out) -> None:
         """The input transform, the contraction and the output transform of a block of tile rows at a time,

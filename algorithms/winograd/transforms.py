@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blas import matmul
+from ..blas import copy, matmul
 from ..layout import to_channels_first
 from ..padding import embed_channels_last
 from .kernels import FILTER_TRANSFORMS, INPUT_FROM_NCHW, INPUT_TRANSFORMS, OUTPUT_TO_NCHW, OUTPUT_TRANSFORMS
@@ -28,6 +28,18 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
     K, C = w.shape[:2]
     matmul(GG, w.reshape(K * C, 9).T, out=out.reshape(GG.shape[0], K * C))
     return out
+
+
+def filter_transform_channel_major(w: np.ndarray, GG: np.ndarray, out: np.ndarray, by_channel: np.ndarray) -> np.ndarray:
+    """filter_transform's U laid out channel-major: out (n^2, C, K) holds each point's (C, K) matrix, and the
+    (n^2, K, C) view returned is U. The contraction's GEMMs read U transposed, so they now read it as it lies
+    (row winograd-filters-channel-major of results/records/implementation-choices.json). No groups.
+    by_channel: a (C, K, 3, 3) buffer for w's channel-major copy, made on torch's pool (numpy's copy, on one
+    thread, took longer than the GEMM on 256 x 256 filters)."""
+    K, C = w.shape[:2]
+    copy(by_channel, w.transpose(1, 0, 2, 3))
+    matmul(GG, by_channel.reshape(C * K, 9).T, out=out.reshape(GG.shape[0], C * K))
+    return out.transpose(0, 2, 1)
 
 
 def flipped_filter_transform(w: np.ndarray, GG_reversed: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -276,6 +276,23 @@ def winograd_tile_rows(points: int, tiles_w: int, rows: int, C: int, filters_blo
     return min(rows, max(1, WINOGRAD_TILE_BLOCK_BYTES // row))
 
 
+# bytes of one thread's block of transformed inputs and products (n²·tiles·(C + K)·4) where each thread runs
+# its own rows of tiles through Winograd's three stages: a core's L2 and a quarter (its measurement: the record)
+WINOGRAD_THREAD_BLOCK_BYTES = 5 << 18
+
+
+def winograd_thread_rows(points: int, tiles_w: int, rows: int, C: int, K: int, filters_blocked: bool,
+                         groups: int, engine: str, threads: int) -> int:
+    """Rows of tiles per block where each thread runs its own rows through Winograd's input transform, a
+    one-thread oneDNN 2 matmul and the output transform (algorithms/winograd/by_threads.py); 0 where a call
+    keeps the stages shared by the threads: GEMMs not on oneDNN 2, one thread, groups, or filters that run
+    by blocks (each thread would read them all for each of its blocks)."""
+    if engine != "onednn2" or threads < 2 or groups > 1 or filters_blocked:
+        return 0
+    row = points * tiles_w * (C + K) * 4  # one row of tiles' transform and products
+    return max(1, min(-(-rows // threads), WINOGRAD_THREAD_BLOCK_BYTES // row))
+
+
 # -- fft on the CPU -----------------------------------------------------------
 # FFT grid side up to which the pruned matrix DFT beats FFTW for the input and output transforms (its measurement: the record)
 DFT_GRID_UP_TO = 128
