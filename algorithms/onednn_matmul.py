@@ -137,15 +137,16 @@ class OneThreadMatmul:
     """A matmul primitive made for one thread, with a stream and memory objects of its own, for a Numba
     parallel region to run on one of its threads (numba_calls): oneDNN reads the thread count when it makes a
     primitive, so this one never opens a team of its own. `handles` holds what the region passes to those
-    calls, as integers: (primitive, stream, memory of a, of b, of out, the argument list)."""
+    calls, as integers: (primitive, stream, memory of a, of b, of out, the argument list). accumulate:
+    out += a @ b."""
 
-    def __init__(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor):
+    def __init__(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool = False):
         lib, engine = library._loaded()[:2]
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             self._state = _ThreadState(lib, engine)
-            self._primitive = _Primitive(self._state, *_same_rank(a, b, out), out, False)
+            self._primitive = _Primitive(self._state, *_same_rank(a, b, out), out, accumulate)
         finally:
             torch.set_num_threads(threads)
         self.handles = (self._primitive._primitive.value, self._state.stream.value,

@@ -10,10 +10,11 @@ from convbench.algorithms.base import Plan
 from convbench.algorithms.winograd import cpu, transforms
 from convbench.algorithms.winograd.cook_toom import TILES, winograd_matrices
 from convbench.core import selection
-from convbench.core.selection import WINOGRAD_THREAD_BLOCK_BYTES, winograd_thread_rows
+from convbench.core.selection import (WINOGRAD_THREAD_BLOCK_BYTES, WINOGRAD_THREAD_GRADIENT_SUM_BYTES,
+                                      winograd_thread_gradient, winograd_thread_rows)
 from convbench.interface import registry
 from convbench.workloads.random_inputs import random_problem
-from error_budget import assert_matches_oracle, assert_within_budget, data_references
+from error_budget import assert_matches_oracle, assert_within_budget, data_references, filter_references
 from helpers import need_library
 
 
@@ -27,6 +28,10 @@ def test_the_rule_takes_threads_only_where_each_can_run_its_own_matmul():
     assert winograd_thread_rows(36, 14, 112, 64, 64, False, 1, "onednn2", 1) == 0  # one thread: the stages
     assert winograd_thread_rows(36, 14, 112, 64, 64, False, 2, "onednn2", 2) == 0  # groups
     assert winograd_thread_rows(36, 14, 112, 64, 64, True, 1, "onednn2", 2) == 0  # filters by blocks
+    # the filter gradient where each thread's sum of products stays within its L2: 64@56's F(4x4), not 128@28's
+    assert winograd_thread_gradient(36, 64, 64) and not winograd_thread_gradient(36, 128, 128)
+    fits = WINOGRAD_THREAD_GRADIENT_SUM_BYTES // (36 * 64 * 4)
+    assert winograd_thread_gradient(36, 64, fits) and not winograd_thread_gradient(36, 64, fits + 1)
 
 
 @pytest.mark.parametrize("m", TILES)
@@ -64,7 +69,7 @@ def test_threads_on_their_own_rows_compute_what_the_stages_compute(rng, monkeypa
     staged = convbench.plan(spec, "winograd", tile=tile)
     threads(1)  # one thread: the shared stages
     assert winograd_thread_rows(n * n, tiles_w, 6, spec.C, spec.K, False, 1, "onednn2", 1) == 0
-    expected, expected_dx = staged(x, w), Plan._backward_data(staged, dy, w)
+    expected, expected_dx, expected_dw = staged(x, w), Plan._backward_data(staged, dy, w), staged.backward_filter(x, dy)
     threads(pool)
     plan = convbench.plan(spec, "winograd", tile=tile)
     calls = []
@@ -79,5 +84,12 @@ def test_threads_on_their_own_rows_compute_what_the_stages_compute(rng, monkeypa
     dx = plan.backward_data(dy, w)
     assert_within_budget(label, "backward_data", dx, *data_references(spec, dy, w), what=f"by threads on {spec}")
     np.testing.assert_allclose(dx, expected_dx, rtol=0, atol=1e-5 * np.abs(dx).max())
-    # the forward left no input transform behind: the filter gradient transforms x again
+    # the forward left no input transform behind (a filter gradient after it transforms x again); the filter
+    # gradient: each thread its own rows into a sum of its own (an empty share adds zeros)
     assert not plan._V_holds_input
+    calls.clear()
+    monkeypatch.setattr(cpu.WinogradCPU, "_gradient_by_tile_blocks", lambda *a: calls.append("tile blocks"))
+    dw = plan.backward_filter(x, dy)
+    assert not calls and pool in plan._rows_by_thread._sums
+    assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by threads on {spec}")
+    np.testing.assert_allclose(dw, expected_dw, rtol=0, atol=1e-5 * np.abs(dw).max())

@@ -12,6 +12,9 @@ time through the input transform, a matmul primitive made for one thread (onednn
 called from inside the region) and the output transform, in buffers of its own: nothing a thread writes is
 read by another. The products are those of the staged call, bit for bit (the same kernels, the same
 primitive's sums). Its measurement: results/records/implementation-choices.json, row winograd-by-threads.
+
+The filter gradient goes the same way: each thread transforms its own blocks of x and dy and sums their
+products into a Z of its own (an accumulating primitive); the threads' Z are added after the region.
 """
 from __future__ import annotations
 
@@ -24,10 +27,26 @@ from numba import njit, prange
 from convbench.core.arrays import aligned_empty
 
 from .. import onednn_matmul
-from .kernels import INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
+from .kernels import GRADIENT_TRANSFORMS, INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
+from .filter_gradient import filter_gradient_transform
 from .transforms import finish_output, input_source, output_sink
 
 PRIMITIVE, STREAM, MEMORY_A, MEMORY_B, MEMORY_OUT, ARGUMENTS = range(6)
+
+
+def leading(buffer: np.ndarray, points: int, tiles: int, columns: int) -> np.ndarray:
+    """The first points·tiles·columns floats of a thread's buffer, as (points, tiles, columns): a block's
+    transform, whatever the block's length."""
+    return buffer.reshape(-1)[:points * tiles * columns].reshape(points, tiles, columns)
+
+
+_leading = njit(leading)
+
+
+def own_rows(rows: int, threads: int) -> list[range]:
+    """Each thread's rows of tiles (the regions' split: a share each, the last ones shorter or empty)."""
+    share = -(-rows // threads)
+    return [range(min(rows, th * share), min(rows, (th + 1) * share)) for th in range(threads)]
 
 
 @lru_cache(maxsize=None)
@@ -48,8 +67,7 @@ def _region(m: int):
             for first in range(th * share, last_row, block):
                 last = min(last_row, first + block)
                 tiles = (last - first) * tiles_w
-                Vb = V[th].reshape(-1)[:points * tiles * C].reshape(points, tiles, C)
-                Mb = M[th].reshape(-1)[:points * tiles * K].reshape(points, tiles, K)
+                Vb, Mb = _leading(V[th], points, tiles, C), _leading(M[th], points, tiles, K)
                 transform_input(src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)  # one thread: nested
                 h = handles[th, 0 if last - first == block else 1]
                 set_data_handle(h[MEMORY_A], Vb.ctypes.data)
@@ -62,39 +80,95 @@ def _region(m: int):
     return rows_by_thread
 
 
+@lru_cache(maxsize=None)
+def _gradient_region(m: int):
+    """The filter gradient's parallel region for tile m (compiled on first use, as _region)."""
+    transform_input, transform_dy = INPUT_TRANSFORMS[m], GRADIENT_TRANSFORMS[m]
+    set_data_handle, execute, wait = onednn_matmul.numba_calls()
+
+    @njit(parallel=True)
+    def gradient_rows_by_thread(src, dy, V, D, Z, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles):
+        """Z[th] (points, K, C) = the sum over thread th's share of the tiles of D_t^T V_t, block by block: V[th]
+        and D[th] its buffers, handles[th, 2 * short + added] its primitives (short: for its last block, shorter
+        than a whole one; added: adding to what Z[th] holds, after its first block)."""
+        threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], D.shape[3]
+        share = -(-rows // threads)
+        for th in prange(threads):
+            own_first, last_row = min(rows, th * share), min(rows, (th + 1) * share)
+            if own_first == last_row:
+                Z[th].reshape(-1)[:] = 0  # no rows: nothing to add
+            for first in range(own_first, last_row, block):
+                last = min(last_row, first + block)
+                tiles = (last - first) * tiles_w
+                Vb, Db = _leading(V[th], points, tiles, C), _leading(D[th], points, tiles, K)
+                transform_input(src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)  # one thread: nested
+                transform_dy(dy, Db, tiles_h, tiles_w, first, last)
+                h = handles[th, 2 * (last - first != block) + (first > own_first)]
+                set_data_handle(h[MEMORY_A], Db.ctypes.data)
+                set_data_handle(h[MEMORY_B], Vb.ctypes.data)
+                set_data_handle(h[MEMORY_OUT], Z[th].ctypes.data)
+                execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS])
+                wait(h[STREAM])
+
+    return gradient_rows_by_thread
+
+
 class RowsByThread:
-    """One plan's buffers and primitives for rows_by_thread, made for the pool's thread count and the
-    filters' strides of the first call that meets them."""
+    """One plan's buffers and primitives for the two regions, made for the pool's thread count (and the
+    forward's for the filters' strides) on the first call that meets them."""
 
     def __init__(self, tile: int, points: int, C: int, K: int, tiles_h: int, tiles_w: int, rows: int, block: int):
         self.tile, self.points, self.C, self.K = tile, points, C, K
         self.tiles_h, self.tiles_w, self.rows, self.block = tiles_h, tiles_w, rows, block
-        self._made = {}  # (threads, filter strides) -> (V, M, handles, matmuls)
+        self._buffers = {}  # threads -> (V, M): each thread's transforms, and its products (or dy's transforms)
+        self._primitives = {}  # (threads, filter strides or "gradient") -> (handles, the primitives they name)
+        self._sums = {}  # threads -> (each thread's Z, their sum)
 
-    def _for(self, threads: int, filters: np.ndarray):
-        key = (threads, filters.strides)
-        if key not in self._made:
-            points, tiles = self.points, self.block * self.tiles_w
-            V, M = aligned_empty((threads, points, tiles, self.C)), aligned_empty((threads, points, tiles, self.K))
-            handles = np.zeros((threads, 2, 6), dtype=np.int64)
-            matmuls = []
-            share = -(-self.rows // threads)
-            for th in range(threads):
-                own = max(0, min(self.rows, (th + 1) * share) - th * share)
-                for which, block_rows in enumerate((self.block, own % self.block or self.block)):
-                    t = block_rows * self.tiles_w
-                    a = torch.from_numpy(V[th].reshape(-1)[:points * t * self.C].reshape(points, t, self.C))
-                    out = torch.from_numpy(M[th].reshape(-1)[:points * t * self.K].reshape(points, t, self.K))
-                    matmuls.append(onednn_matmul.OneThreadMatmul(a, torch.from_numpy(filters), out))
-                    handles[th, which] = matmuls[-1].handles
-            self._made[key] = (V, M, handles, matmuls)
-        return self._made[key][:3]
+    def _for(self, threads: int):
+        if threads not in self._buffers:
+            tiles = self.block * self.tiles_w
+            self._buffers[threads] = (aligned_empty((threads, self.points, tiles, self.C)),
+                                      aligned_empty((threads, self.points, tiles, self.K)))
+        return self._buffers[threads]
 
-    def __call__(self, x, xh, yh, filters: np.ndarray, out, pad: tuple[int, int]) -> None:
+    def _handles(self, threads: int, kind, operands) -> np.ndarray:
+        """handles[th, i] for the primitives operands(th, block rows, i) gives, i over each thread's variants:
+        its whole blocks' and its short last block's, each as many as `kind` asks."""
+        if (threads, kind) not in self._primitives:
+            made = []
+            variants = 2 if kind == "gradient" else 1
+            handles = np.zeros((threads, 2 * variants, 6), dtype=np.int64)
+            for th, own in enumerate(own_rows(self.rows, threads)):
+                for short, block_rows in enumerate((self.block, len(own) % self.block or self.block)):
+                    for i in range(variants):
+                        made.append(onednn_matmul.OneThreadMatmul(*operands(th, block_rows * self.tiles_w, i)))
+                        handles[th, short * variants + i] = made[-1].handles
+            self._primitives[threads, kind] = (handles, made)
+        return self._primitives[threads, kind][0]
+
+    def forward(self, x, xh, yh, filters: np.ndarray, out, pad: tuple[int, int]) -> None:
         """out = the forward of x with the transformed filters (points, C, K) (any strides), as the staged
         call computes it; xh and yh are the plan's channels-last copies (transforms.input_source, output_sink)."""
-        V, M, handles = self._for(torch.get_num_threads(), filters)
-        m = self.tile
+        threads, m, (points, C, K) = torch.get_num_threads(), self.tile, (self.points, self.C, self.K)
+        V, M = self._for(threads)
+        handles = self._handles(threads, filters.strides, lambda th, tiles, _: (
+            torch.from_numpy(leading(V[th], points, tiles, C)), torch.from_numpy(filters),
+            torch.from_numpy(leading(M[th], points, tiles, K))))
         _region(m)(input_source(m, x, xh, pad), output_sink(m, out, yh), V, M, filters.ctypes.data,
                    self.tiles_h, self.tiles_w, self.rows, self.block, *pad, handles)
         finish_output(m, yh, out)
+
+    def filter_gradient(self, x, xh, dy, taps, pad: tuple[int, int]) -> None:
+        """taps (K, C, 9) = the filter gradient of x and dy, as the staged pass computes it."""
+        threads, m, (points, C, K) = torch.get_num_threads(), self.tile, (self.points, self.C, self.K)
+        V, D = self._for(threads)
+        if threads not in self._sums:
+            self._sums[threads] = (aligned_empty((threads, points, K, C)), aligned_empty((points, K, C)))
+        Z, total = self._sums[threads]
+        handles = self._handles(threads, "gradient", lambda th, tiles, added: (
+            torch.from_numpy(leading(D[th], points, tiles, K)).transpose(1, 2),
+            torch.from_numpy(leading(V[th], points, tiles, C)), torch.from_numpy(Z[th]), bool(added)))
+        _gradient_region(m)(input_source(m, x, xh, pad), dy, V, D, Z, self.tiles_h, self.tiles_w, self.rows,
+                            self.block, *pad, handles)
+        torch.sum(torch.from_numpy(Z), 0, out=torch.from_numpy(total))
+        filter_gradient_transform(m, total, taps, 0)

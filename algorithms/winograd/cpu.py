@@ -6,7 +6,8 @@ import torch
 
 from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.errors import ConvError
-from convbench.core.selection import winograd_filter_block, winograd_thread_rows, winograd_tile_rows
+from convbench.core.selection import (winograd_filter_block, winograd_thread_gradient, winograd_thread_rows,
+                                      winograd_tile_rows)
 
 from .. import blas
 from ..base import StagedPlan
@@ -142,12 +143,9 @@ class WinogradCPU(StagedPlan):
             super().run(x, w, out)
 
     def run_stages(self, x, transformed_filter, out) -> None:
-        block = winograd_thread_rows(self._V.shape[0], self.tiles_w, self.spec.N * self.tiles_h, self.spec.C,
-                                     self.spec.K, self.filter_block < self.spec.K, self.spec.groups, blas.engine(),
-                                     torch.get_num_threads())
-        if block:
-            self._by_thread(block)(x, self._xh, self._yh, transformed_filter.transpose(0, 2, 1), out,
-                                   self.spec.padding)
+        by_thread = self._by_thread()
+        if by_thread:
+            by_thread.forward(x, self._xh, self._yh, transformed_filter.transpose(0, 2, 1), out, self.spec.padding)
             self._V_holds_input = False
             return
         if self.tile_rows == self.spec.N * self.tiles_h:
@@ -155,12 +153,16 @@ class WinogradCPU(StagedPlan):
             return
         self.run_by_tile_blocks(x, transformed_filter, out)
 
-    def _by_thread(self, block: int) -> RowsByThread:
-        """The call's runner where each thread runs its own rows of tiles through the three stages (by_threads.py),
-        made on the first call that takes it, for blocks of `block` rows."""
+    def _by_thread(self) -> RowsByThread | None:
+        """Where each thread runs its own rows of tiles through the stages (selection.winograd_thread_rows), the
+        runner for this pool's blocks (by_threads.py), made on the first call that takes it; else None."""
+        spec = self.spec
+        block = winograd_thread_rows(self._V.shape[0], self.tiles_w, spec.N * self.tiles_h, spec.C, spec.K,
+                                     self.filter_block < spec.K, spec.groups, blas.engine(), torch.get_num_threads())
+        if not block:
+            return None
         runner = getattr(self, "_rows_by_thread", None)
         if runner is None or runner.block != block:
-            spec = self.spec
             runner = self._rows_by_thread = RowsByThread(self.tile, self._V.shape[0], spec.C, spec.K, self.tiles_h,
                                                          self.tiles_w, spec.N * self.tiles_h, block)
         return runner
@@ -254,6 +256,11 @@ class WinogradCPU(StagedPlan):
         taps = dw.reshape(spec.K, spec.C_per_group, 9)
         rows = spec.N * self.tiles_h
         reused = reuse_forward and self._V_holds_input
+        by_thread = (not reused and winograd_thread_gradient(self._V.shape[0], spec.C, spec.K)
+                     and self._by_thread())
+        if by_thread:  # each thread its own rows' transforms and their sum (by_threads.py)
+            by_thread.filter_gradient(x, self._xh, dy, taps, spec.padding)
+            return dw
         if not reused and self.tile_rows < rows and self.filter_block == spec.K and spec.groups == 1:
             filter_gradient_transform(m, self._gradient_by_tile_blocks(x, dy), taps, 0)
             return dw

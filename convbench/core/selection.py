@@ -276,6 +276,9 @@ def winograd_tile_rows(points: int, tiles_w: int, rows: int, C: int, filters_blo
     return min(rows, max(1, WINOGRAD_TILE_BLOCK_BYTES // row))
 
 
+# bytes of each thread's sum of the filter gradient's per-point products (n²·K·C·4) up to which that pass, too,
+# runs each thread on its own rows of tiles: a core's L2 (its measurement: the record)
+WINOGRAD_THREAD_GRADIENT_SUM_BYTES = 1 << 20
 # bytes of one thread's block of transformed inputs and products (n²·tiles·(C + K)·4) where each thread runs
 # its own rows of tiles through Winograd's three stages: a core's L2 and a quarter (its measurement: the record)
 WINOGRAD_THREAD_BLOCK_BYTES = 5 << 18
@@ -291,6 +294,12 @@ def winograd_thread_rows(points: int, tiles_w: int, rows: int, C: int, K: int, f
         return 0
     row = points * tiles_w * (C + K) * 4  # one row of tiles' transform and products
     return max(1, min(-(-rows // threads), WINOGRAD_THREAD_BLOCK_BYTES // row))
+
+
+def winograd_thread_gradient(points: int, C: int, K: int) -> bool:
+    """Whether the filter gradient, where winograd_thread_rows takes threads, takes them too: each thread adds
+    its blocks' products into a sum of its own (n² K x C matrices), read and written again for each block."""
+    return points * K * C * 4 <= WINOGRAD_THREAD_GRADIENT_SUM_BYTES
 
 
 # -- fft on the CPU -----------------------------------------------------------
