@@ -93,3 +93,11 @@ def test_threads_on_their_own_rows_compute_what_the_stages_compute(rng, monkeypa
     assert not calls and pool in plan._rows_by_thread._sums
     assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by threads on {spec}")
     np.testing.assert_allclose(dw, expected_dw, rtol=0, atol=1e-5 * np.abs(dw).max())
+
+
+def test_a_failed_libdnnl_call_in_a_thread_is_a_conv_error_not_a_result():
+    from convbench.algorithms.winograd.by_threads import check
+    from convbench.core.errors import ConvError
+    check(np.zeros(2, dtype=np.int64))
+    with pytest.raises(ConvError, match=r"by thread: \[0, 2\]; expected 0"):
+        check(np.array([0, 2]))  # dnnl_invalid_arguments on the second thread

@@ -25,10 +25,11 @@ import torch
 from numba import njit, prange
 
 from convbench.core.arrays import aligned_empty
+from convbench.core.errors import ConvError
 
 from .. import onednn_matmul
-from .kernels import GRADIENT_TRANSFORMS, INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
 from .filter_gradient import filter_gradient_transform
+from .kernels import GRADIENT_TRANSFORMS, INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
 from .transforms import finish_output, input_source, output_sink
 
 PRIMITIVE, STREAM, MEMORY_A, MEMORY_B, MEMORY_OUT, ARGUMENTS = range(6)
@@ -57,9 +58,10 @@ def _region(m: int):
     set_data_handle, execute, wait = onednn_matmul.numba_calls()
 
     @njit(parallel=True)
-    def rows_by_thread(src, dst, V, M, filters, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles):
+    def rows_by_thread(src, dst, V, M, filters, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles, status):
         """Thread share th of the rows of tiles, block by block: V[th] (points, tiles, C) and M[th] (points,
-        tiles, K) its buffers, handles[th, 0] its primitive for a whole block, handles[th, 1] for its last."""
+        tiles, K) its buffers, handles[th, 0] its primitive for a whole block, handles[th, 1] for its last;
+        status[th] the last nonzero status libdnnl gave it (0: none)."""
         threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], M.shape[3]
         share = -(-rows // threads)
         for th in prange(threads):
@@ -70,11 +72,11 @@ def _region(m: int):
                 Vb, Mb = _leading(V[th], points, tiles, C), _leading(M[th], points, tiles, K)
                 transform_input(src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)  # one thread: nested
                 h = handles[th, 0 if last - first == block else 1]
-                set_data_handle(h[MEMORY_A], Vb.ctypes.data)
-                set_data_handle(h[MEMORY_B], filters)
-                set_data_handle(h[MEMORY_OUT], Mb.ctypes.data)
-                execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS])
-                wait(h[STREAM])
+                for code in (set_data_handle(h[MEMORY_A], Vb.ctypes.data), set_data_handle(h[MEMORY_B], filters),
+                             set_data_handle(h[MEMORY_OUT], Mb.ctypes.data),
+                             execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS]), wait(h[STREAM])):
+                    if code:
+                        status[th] = code
                 transform_output(Mb, dst, tiles_h, tiles_w, first, last)
 
     return rows_by_thread
@@ -87,10 +89,10 @@ def _gradient_region(m: int):
     set_data_handle, execute, wait = onednn_matmul.numba_calls()
 
     @njit(parallel=True)
-    def gradient_rows_by_thread(src, dy, V, D, Z, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles):
+    def gradient_rows_by_thread(src, dy, V, D, Z, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles, status):
         """Z[th] (points, K, C) = the sum over thread th's share of the tiles of D_t^T V_t, block by block: V[th]
         and D[th] its buffers, handles[th, 2 * short + added] its primitives (short: for its last block, shorter
-        than a whole one; added: adding to what Z[th] holds, after its first block)."""
+        than a whole one; added: adding to what Z[th] holds, after its first block); status as rows_by_thread's."""
         threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], D.shape[3]
         share = -(-rows // threads)
         for th in prange(threads):
@@ -104,13 +106,20 @@ def _gradient_region(m: int):
                 transform_input(src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)  # one thread: nested
                 transform_dy(dy, Db, tiles_h, tiles_w, first, last)
                 h = handles[th, 2 * (last - first != block) + (first > own_first)]
-                set_data_handle(h[MEMORY_A], Db.ctypes.data)
-                set_data_handle(h[MEMORY_B], Vb.ctypes.data)
-                set_data_handle(h[MEMORY_OUT], Z[th].ctypes.data)
-                execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS])
-                wait(h[STREAM])
+                for code in (set_data_handle(h[MEMORY_A], Db.ctypes.data), set_data_handle(h[MEMORY_B], Vb.ctypes.data),
+                             set_data_handle(h[MEMORY_OUT], Z[th].ctypes.data),
+                             execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS]), wait(h[STREAM])):
+                    if code:
+                        status[th] = code
 
     return gradient_rows_by_thread
+
+
+def check(status: np.ndarray) -> None:
+    """A ConvError where a thread's libdnnl call in a region failed: what it computed is not to be used."""
+    if status.any():
+        raise ConvError(f"oneDNN 2's matmul failed inside a Winograd call (dnnl_status_t by thread: "
+                        f"{status.tolist()}; expected 0, dnnl_success, from every call)")
 
 
 class RowsByThread:
@@ -154,8 +163,10 @@ class RowsByThread:
         handles = self._handles(threads, filters.strides, lambda th, tiles, _: (
             torch.from_numpy(leading(V[th], points, tiles, C)), torch.from_numpy(filters),
             torch.from_numpy(leading(M[th], points, tiles, K))))
+        status = np.zeros(threads, dtype=np.int64)
         _region(m)(input_source(m, x, xh, pad), output_sink(m, out, yh), V, M, filters.ctypes.data,
-                   self.tiles_h, self.tiles_w, self.rows, self.block, *pad, handles)
+                   self.tiles_h, self.tiles_w, self.rows, self.block, *pad, handles, status)
+        check(status)
         finish_output(m, yh, out)
 
     def filter_gradient(self, x, xh, dy, taps, pad: tuple[int, int]) -> None:
@@ -168,7 +179,9 @@ class RowsByThread:
         handles = self._handles(threads, "gradient", lambda th, tiles, added: (
             torch.from_numpy(leading(D[th], points, tiles, K)).transpose(1, 2),
             torch.from_numpy(leading(V[th], points, tiles, C)), torch.from_numpy(Z[th]), bool(added)))
+        status = np.zeros(threads, dtype=np.int64)
         _gradient_region(m)(input_source(m, x, xh, pad), dy, V, D, Z, self.tiles_h, self.tiles_w, self.rows,
-                            self.block, *pad, handles)
+                            self.block, *pad, handles, status)
+        check(status)
         torch.sum(torch.from_numpy(Z), 0, out=torch.from_numpy(total))
         filter_gradient_transform(m, total, taps, 0)
