@@ -17,7 +17,6 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
-from functools import lru_cache
 
 import torch
 
@@ -135,10 +134,10 @@ def matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool
 
 class OneThreadMatmul:
     """A matmul primitive made for one thread, with a stream and memory objects of its own, for a Numba
-    parallel region to run on one of its threads (numba_calls): oneDNN reads the thread count when it makes a
-    primitive, so this one never opens a team of its own. `handles` holds what the region passes to those
-    calls, as integers: (primitive, stream, memory of a, of b, of out, the argument list). accumulate:
-    out += a @ b."""
+    parallel region to run on one of its threads (winograd/by_threads.py): oneDNN reads the thread count
+    when it makes a primitive, so this one never opens a team of its own. `handles` holds what the region
+    passes to libdnnl's calls, as integers: (primitive, stream, memory of a, of b, of out, the argument
+    list). accumulate: out += a @ b."""
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, accumulate: bool = False):
         lib, engine = library._loaded()[:2]
@@ -153,17 +152,3 @@ class OneThreadMatmul:
                         *[memory.value for memory in self._primitive._memories],
                         ctypes.addressof(self._primitive._arguments))
 
-
-@lru_cache(maxsize=1)
-def numba_calls():
-    """(set_data_handle, execute, wait) of libdnnl, every argument an integer, for Numba to call: a handle of
-    its own on the library, so the ctypes declarations of the calls above stay as they are."""
-    raw = ctypes.CDLL(library.SONAME)
-    declared = []
-    for name, arguments in (("dnnl_memory_set_data_handle", [ctypes.c_int64] * 2),
-                            ("dnnl_primitive_execute", [ctypes.c_int64, ctypes.c_int64, ctypes.c_int, ctypes.c_int64]),
-                            ("dnnl_stream_wait", [ctypes.c_int64])):
-        function = getattr(raw, name)
-        function.argtypes, function.restype = arguments, ctypes.c_int
-        declared.append(function)
-    return tuple(declared)

@@ -18,21 +18,39 @@ products into a Z of its own (an accumulating primitive); the threads' Z are add
 """
 from __future__ import annotations
 
+import ctypes.util
 from functools import lru_cache
 
+import llvmlite.binding as llvm
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import njit, prange, types
 
 from convbench.core.arrays import aligned_empty
 from convbench.core.errors import ConvError
 
 from .. import onednn_matmul
+from ..peers import dnnl_library as library
 from .filter_gradient import filter_gradient_transform
-from .kernels import GRADIENT_TRANSFORMS, INPUT_TRANSFORMS, OUTPUT_TRANSFORMS
+from .kernels import (gradient_transform_2, gradient_transform_4, gradient_transform_6, input_transform_2,
+                      input_transform_4, input_transform_6, output_transform_2, output_transform_4,
+                      output_transform_6)
 from .transforms import finish_output, input_source, output_sink
 
 PRIMITIVE, STREAM, MEMORY_A, MEMORY_B, MEMORY_OUT, ARGUMENTS = range(6)
+
+# libdnnl's calls, by symbol: LLVM resolves them when it loads a region (linked() loads the library for it),
+# so the regions carry no address of this process and Numba caches them
+_set_data_handle = types.ExternalFunction("dnnl_memory_set_data_handle", types.int32(types.int64, types.int64))
+_execute = types.ExternalFunction("dnnl_primitive_execute",
+                                  types.int32(types.int64, types.int64, types.int32, types.int64))
+_wait = types.ExternalFunction("dnnl_stream_wait", types.int32(types.int64))
+
+
+@lru_cache(maxsize=1)
+def linked() -> None:
+    """libdnnl's symbols made visible to the code Numba loads (ctypes loaded it for this module's callers only)."""
+    llvm.load_library_permanently(ctypes.util.find_library("dnnl") or library.SONAME)
 
 
 def leading(buffer: np.ndarray, points: int, tiles: int, columns: int) -> np.ndarray:
@@ -41,7 +59,7 @@ def leading(buffer: np.ndarray, points: int, tiles: int, columns: int) -> np.nda
     return buffer.reshape(-1)[:points * tiles * columns].reshape(points, tiles, columns)
 
 
-_leading = njit(leading)
+_leading = njit(cache=True)(leading)
 
 
 def own_rows(rows: int, threads: int) -> list[range]:
@@ -50,69 +68,92 @@ def own_rows(rows: int, threads: int) -> list[range]:
     return [range(min(rows, th * share), min(rows, (th + 1) * share)) for th in range(threads)]
 
 
-@lru_cache(maxsize=None)
-def _region(m: int):
-    """The parallel region for tile m (compiled on first use: it calls libdnnl through addresses that are
-    this process's only, which Numba does not cache)."""
-    transform_input, transform_output = INPUT_TRANSFORMS[m], OUTPUT_TRANSFORMS[m]
-    set_data_handle, execute, wait = onednn_matmul.numba_calls()
-
-    @njit(parallel=True)
-    def rows_by_thread(src, dst, V, M, filters, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles, status):
-        """Thread share th of the rows of tiles, block by block: V[th] (points, tiles, C) and M[th] (points,
-        tiles, K) its buffers, handles[th, 0] its primitive for a whole block, handles[th, 1] for its last;
-        status[th] the last nonzero status libdnnl gave it (0: none)."""
-        threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], M.shape[3]
-        share = -(-rows // threads)
-        for th in prange(threads):
-            last_row = min(rows, (th + 1) * share)
-            for first in range(th * share, last_row, block):
-                last = min(last_row, first + block)
-                tiles = (last - first) * tiles_w
-                Vb, Mb = _leading(V[th], points, tiles, C), _leading(M[th], points, tiles, K)
-                transform_input(src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)  # one thread: nested
-                h = handles[th, 0 if last - first == block else 1]
-                for code in (set_data_handle(h[MEMORY_A], Vb.ctypes.data), set_data_handle(h[MEMORY_B], filters),
-                             set_data_handle(h[MEMORY_OUT], Mb.ctypes.data),
-                             execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS]), wait(h[STREAM])):
-                    if code:
-                        status[th] = code
-                transform_output(Mb, dst, tiles_h, tiles_w, first, last)
-
-    return rows_by_thread
+@njit(cache=True)
+def _multiply(h, a, b, out) -> int:
+    """out = a @ b (or += with an accumulating primitive) by the primitive h names, on this thread; the last
+    nonzero status of libdnnl's calls, else 0."""
+    status = 0
+    for code in (_set_data_handle(h[MEMORY_A], a), _set_data_handle(h[MEMORY_B], b),
+                 _set_data_handle(h[MEMORY_OUT], out), _execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS]),
+                 _wait(h[STREAM])):
+        if code:
+            status = code
+    return status
 
 
-@lru_cache(maxsize=None)
-def _gradient_region(m: int):
-    """The filter gradient's parallel region for tile m (compiled on first use, as _region)."""
-    transform_input, transform_dy = INPUT_TRANSFORMS[m], GRADIENT_TRANSFORMS[m]
-    set_data_handle, execute, wait = onednn_matmul.numba_calls()
+@njit(cache=True)
+def _input(m, src, V, tiles_h, tiles_w, first, last, pad_h, pad_w):
+    if m == 2:
+        input_transform_2(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w)
+    elif m == 4:
+        input_transform_4(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w)
+    else:
+        input_transform_6(src, V, tiles_h, tiles_w, first, last, pad_h, pad_w)
 
-    @njit(parallel=True)
-    def gradient_rows_by_thread(src, dy, V, D, Z, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles, status):
-        """Z[th] (points, K, C) = the sum over thread th's share of the tiles of D_t^T V_t, block by block: V[th]
-        and D[th] its buffers, handles[th, 2 * short + added] its primitives (short: for its last block, shorter
-        than a whole one; added: adding to what Z[th] holds, after its first block); status as rows_by_thread's."""
-        threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], D.shape[3]
-        share = -(-rows // threads)
-        for th in prange(threads):
-            own_first, last_row = min(rows, th * share), min(rows, (th + 1) * share)
-            if own_first == last_row:
-                Z[th].reshape(-1)[:] = 0  # no rows: nothing to add
-            for first in range(own_first, last_row, block):
-                last = min(last_row, first + block)
-                tiles = (last - first) * tiles_w
-                Vb, Db = _leading(V[th], points, tiles, C), _leading(D[th], points, tiles, K)
-                transform_input(src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)  # one thread: nested
-                transform_dy(dy, Db, tiles_h, tiles_w, first, last)
-                h = handles[th, 2 * (last - first != block) + (first > own_first)]
-                for code in (set_data_handle(h[MEMORY_A], Db.ctypes.data), set_data_handle(h[MEMORY_B], Vb.ctypes.data),
-                             set_data_handle(h[MEMORY_OUT], Z[th].ctypes.data),
-                             execute(h[PRIMITIVE], h[STREAM], 3, h[ARGUMENTS]), wait(h[STREAM])):
-                    if code:
-                        status[th] = code
 
-    return gradient_rows_by_thread
+@njit(cache=True)
+def _output(m, M, dst, tiles_h, tiles_w, first, last):
+    if m == 2:
+        output_transform_2(M, dst, tiles_h, tiles_w, first, last)
+    elif m == 4:
+        output_transform_4(M, dst, tiles_h, tiles_w, first, last)
+    else:
+        output_transform_6(M, dst, tiles_h, tiles_w, first, last)
+
+
+@njit(cache=True)
+def _dy(m, dy, D, tiles_h, tiles_w, first, last):
+    if m == 2:
+        gradient_transform_2(dy, D, tiles_h, tiles_w, first, last)
+    elif m == 4:
+        gradient_transform_4(dy, D, tiles_h, tiles_w, first, last)
+    else:
+        gradient_transform_6(dy, D, tiles_h, tiles_w, first, last)
+
+
+@njit(parallel=True, cache=True)
+def rows_by_thread(m, src, dst, V, M, filters, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles, status):
+    """Thread share th of the rows of tiles, block by block, tile m: V[th] (points, tiles, C) and M[th] (points,
+    tiles, K) its buffers, handles[th, 0] its primitive for a whole block, handles[th, 1] for its last;
+    status[th] the last nonzero status libdnnl gave it (0: none). The transforms' kernels, called in the
+    region, run on the calling thread alone (nested)."""
+    threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], M.shape[3]
+    share = -(-rows // threads)
+    for th in prange(threads):
+        last_row = min(rows, (th + 1) * share)
+        for first in range(th * share, last_row, block):
+            last = min(last_row, first + block)
+            tiles = (last - first) * tiles_w
+            Vb, Mb = _leading(V[th], points, tiles, C), _leading(M[th], points, tiles, K)
+            _input(m, src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)
+            code = _multiply(handles[th, 0 if last - first == block else 1], Vb.ctypes.data, filters,
+                             Mb.ctypes.data)
+            if code:
+                status[th] = code
+            _output(m, Mb, dst, tiles_h, tiles_w, first, last)
+
+
+@njit(parallel=True, cache=True)
+def gradient_rows_by_thread(m, src, dy, V, D, Z, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles, status):
+    """Z[th] (points, K, C) = the sum over thread th's share of the tiles of D_t^T V_t, block by block: V[th]
+    and D[th] its buffers, handles[th, 2 * short + added] its primitives (short: for its last block, shorter
+    than a whole one; added: adding to what Z[th] holds, after its first block); status as rows_by_thread's."""
+    threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], D.shape[3]
+    share = -(-rows // threads)
+    for th in prange(threads):
+        own_first, last_row = min(rows, th * share), min(rows, (th + 1) * share)
+        if own_first == last_row:
+            Z[th].reshape(-1)[:] = 0  # no rows: nothing to add
+        for first in range(own_first, last_row, block):
+            last = min(last_row, first + block)
+            tiles = (last - first) * tiles_w
+            Vb, Db = _leading(V[th], points, tiles, C), _leading(D[th], points, tiles, K)
+            _input(m, src, Vb, tiles_h, tiles_w, first, last, pad_h, pad_w)
+            _dy(m, dy, Db, tiles_h, tiles_w, first, last)
+            code = _multiply(handles[th, 2 * (last - first != block) + (first > own_first)], Db.ctypes.data,
+                             Vb.ctypes.data, Z[th].ctypes.data)
+            if code:
+                status[th] = code
 
 
 def check(status: np.ndarray) -> None:
@@ -164,8 +205,9 @@ class RowsByThread:
             torch.from_numpy(leading(V[th], points, tiles, C)), torch.from_numpy(filters),
             torch.from_numpy(leading(M[th], points, tiles, K))))
         status = np.zeros(threads, dtype=np.int64)
-        _region(m)(input_source(m, x, xh, pad), output_sink(m, out, yh), V, M, filters.ctypes.data,
-                   self.tiles_h, self.tiles_w, self.rows, self.block, *pad, handles, status)
+        linked()
+        rows_by_thread(m, input_source(m, x, xh, pad), output_sink(m, out, yh), V, M, filters.ctypes.data,
+                       self.tiles_h, self.tiles_w, self.rows, self.block, *pad, handles, status)
         check(status)
         finish_output(m, yh, out)
 
@@ -180,8 +222,9 @@ class RowsByThread:
             torch.from_numpy(leading(D[th], points, tiles, K)).transpose(1, 2),
             torch.from_numpy(leading(V[th], points, tiles, C)), torch.from_numpy(Z[th]), bool(added)))
         status = np.zeros(threads, dtype=np.int64)
-        _gradient_region(m)(input_source(m, x, xh, pad), dy, V, D, Z, self.tiles_h, self.tiles_w, self.rows,
-                            self.block, *pad, handles, status)
+        linked()
+        gradient_rows_by_thread(m, input_source(m, x, xh, pad), dy, V, D, Z, self.tiles_h, self.tiles_w, self.rows,
+                                self.block, *pad, handles, status)
         check(status)
         torch.sum(torch.from_numpy(Z), 0, out=torch.from_numpy(total))
         filter_gradient_transform(m, total, taps, 0)
