@@ -30,7 +30,8 @@ def filter_transform(w: np.ndarray, GG: np.ndarray, out: np.ndarray) -> np.ndarr
     return out
 
 
-def filter_transform_channel_major(w: np.ndarray, GG: np.ndarray, out: np.ndarray, by_channel: np.ndarray) -> np.ndarray:
+def filter_transform_channel_major(w: np.ndarray, GG: np.ndarray, out: np.ndarray,
+                                   by_channel: np.ndarray) -> np.ndarray:
     """filter_transform's U laid out channel-major: out (n^2, C, K) holds each point's (C, K) matrix, and the
     (n^2, K, C) view returned is U. The contraction's GEMMs read U transposed, so they now read it as it lies
     (row winograd-filters-channel-major of results/records/implementation-choices.json). No groups.
