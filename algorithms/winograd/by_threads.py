@@ -18,7 +18,6 @@ products into a Z of its own (an accumulating primitive); the threads' Z are add
 """
 from __future__ import annotations
 
-import ctypes.util
 from functools import lru_cache
 
 import llvmlite.binding as llvm
@@ -49,8 +48,9 @@ _wait = types.ExternalFunction("dnnl_stream_wait", types.int32(types.int64))
 
 @lru_cache(maxsize=1)
 def linked() -> None:
-    """libdnnl's symbols made visible to the code Numba loads (ctypes loaded it for this module's callers only)."""
-    llvm.load_library_permanently(ctypes.util.find_library("dnnl") or library.SONAME)
+    """libdnnl's symbols made visible to the code Numba loads (ctypes loaded it for this module's callers only):
+    the library ctypes loaded, by the same name (a search for "dnnl" could find oneDNN 3 beside it)."""
+    llvm.load_library_permanently(library.SONAME)
 
 
 def leading(buffer: np.ndarray, points: int, tiles: int, columns: int) -> np.ndarray:
@@ -62,10 +62,12 @@ def leading(buffer: np.ndarray, points: int, tiles: int, columns: int) -> np.nda
 _leading = njit(cache=True)(leading)
 
 
-def own_rows(rows: int, threads: int) -> list[range]:
-    """Each thread's rows of tiles (the regions' split: a share each, the last ones shorter or empty)."""
+@njit(cache=True)
+def own_rows(rows: int, threads: int, th: int) -> tuple[int, int]:
+    """(first, last + 1) of thread th's rows of tiles: a share each, the last ones shorter or empty. The regions
+    split by it, and the primitives for each thread's short last block are made by it."""
     share = -(-rows // threads)
-    return [range(min(rows, th * share), min(rows, (th + 1) * share)) for th in range(threads)]
+    return min(rows, th * share), min(rows, (th + 1) * share)
 
 
 @njit(cache=True)
@@ -118,10 +120,9 @@ def rows_by_thread(m, src, dst, V, M, filters, tiles_h, tiles_w, rows, block, pa
     status[th] the last nonzero status libdnnl gave it (0: none). The transforms' kernels, called in the
     region, run on the calling thread alone (nested)."""
     threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], M.shape[3]
-    share = -(-rows // threads)
     for th in prange(threads):
-        last_row = min(rows, (th + 1) * share)
-        for first in range(th * share, last_row, block):
+        own_first, last_row = own_rows(rows, threads, th)
+        for first in range(own_first, last_row, block):
             last = min(last_row, first + block)
             tiles = (last - first) * tiles_w
             Vb, Mb = _leading(V[th], points, tiles, C), _leading(M[th], points, tiles, K)
@@ -139,9 +140,8 @@ def gradient_rows_by_thread(m, src, dy, V, D, Z, tiles_h, tiles_w, rows, block, 
     and D[th] its buffers, handles[th, 2 * short + added] its primitives (short: for its last block, shorter
     than a whole one; added: adding to what Z[th] holds, after its first block); status as rows_by_thread's."""
     threads, points, C, K = V.shape[0], V.shape[1], V.shape[3], D.shape[3]
-    share = -(-rows // threads)
     for th in prange(threads):
-        own_first, last_row = min(rows, th * share), min(rows, (th + 1) * share)
+        own_first, last_row = own_rows(rows, threads, th)
         if own_first == last_row:
             Z[th].reshape(-1)[:] = 0  # no rows: nothing to add
         for first in range(own_first, last_row, block):
@@ -188,8 +188,9 @@ class RowsByThread:
             made = []
             variants = 2 if kind == "gradient" else 1
             handles = np.zeros((threads, 2 * variants, 6), dtype=np.int64)
-            for th, own in enumerate(own_rows(self.rows, threads)):
-                for short, block_rows in enumerate((self.block, len(own) % self.block or self.block)):
+            for th in range(threads):
+                first, last = own_rows(self.rows, threads, th)
+                for short, block_rows in enumerate((self.block, (last - first) % self.block or self.block)):
                     for i in range(variants):
                         made.append(onednn_matmul.OneThreadMatmul(*operands(th, block_rows * self.tiles_w, i)))
                         handles[th, short * variants + i] = made[-1].handles
