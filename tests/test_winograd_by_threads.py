@@ -10,7 +10,8 @@ from convbench.algorithms.base import Plan
 from convbench.algorithms.winograd import cpu, transforms
 from convbench.algorithms.winograd.cook_toom import TILES, winograd_matrices
 from convbench.core import selection
-from convbench.core.selection import (WINOGRAD_THREAD_BLOCK_BYTES, WINOGRAD_THREAD_GRADIENT_SUM_BYTES,
+from convbench.core.selection import (WINOGRAD_THREAD_BLOCK_BYTES, WINOGRAD_THREAD_FILTER_BLOCK_BYTES,
+                                      WINOGRAD_THREAD_GRADIENT_SUM_BYTES, winograd_thread_filters,
                                       winograd_thread_gradient, winograd_thread_rows)
 from convbench.interface import registry
 from convbench.workloads.random_inputs import random_problem
@@ -93,6 +94,57 @@ def test_threads_on_their_own_rows_compute_what_the_stages_compute(rng, monkeypa
     assert not calls and pool in plan._rows_by_thread._sums
     assert_within_budget(label, "backward_filter", dw, *filter_references(spec, x, dy), what=f"by threads on {spec}")
     np.testing.assert_allclose(dw, expected_dw, rtol=0, atol=1e-5 * np.abs(dw).max())
+
+
+def test_blocked_filters_go_to_threads_in_equal_blocks_within_the_bytes():
+    filter_bytes = 36 * 256 * 4  # ResNet-18's 256@14, F(4x4): one filter's transform
+    block = winograd_thread_filters(36, 256, 256, True, 1, "onednn2", 2)
+    share = 128
+    assert block * filter_bytes <= WINOGRAD_THREAD_FILTER_BLOCK_BYTES and -(-share // block) * block - share < block
+    assert -(-share // block) == -(-share * filter_bytes // WINOGRAD_THREAD_FILTER_BLOCK_BYTES)  # no more blocks
+    assert winograd_thread_filters(36, 256, 256, False, 1, "onednn2", 2) == 0  # whole filters: by rows
+    assert winograd_thread_filters(36, 256, 256, True, 1, "torch", 2) == 0
+    assert winograd_thread_filters(36, 256, 256, True, 1, "onednn2", 1) == 0
+    assert winograd_thread_filters(36, 256, 256, True, 4, "onednn2", 2) == 0
+
+
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("own_input", [False, True])
+@pytest.mark.parametrize("pool", [2, 3])
+def test_threads_on_their_own_filters_compute_what_the_blocks_compute(rng, monkeypatch, threads, tile, own_input,
+                                                                      pool):
+    need_library("oneDNN 2", onednn_matmul.problem())
+    monkeypatch.setattr(blas, "engine", lambda: "onednn2")
+    monkeypatch.setattr(selection, "WINOGRAD_FILTER_BLOCKS_ABOVE", 0)  # filters by blocks of 16, whatever their size
+    monkeypatch.setattr(selection, "WINOGRAD_FILTER_BLOCK_BYTES", 1)
+    monkeypatch.setattr(selection, "WINOGRAD_THREAD_FILTERS_OWN_INPUT", own_input)
+    # 37 filters: shares of 19 and 18 (13, 13, 11), in blocks of 7 with a short last one (5, 4 | 6, 6, 4); the
+    # data gradient's 20 in shares of 10 (7, 7, 6) by blocks of 4
+    spec = convbench.ConvSpec(N=2, C=20, H=2 * tile + 1, W=3 * tile + 1, K=37, R=3, S=3, padding=1)
+    n = tile + 2
+    monkeypatch.setattr(selection, "WINOGRAD_THREAD_FILTER_BLOCK_BYTES", 7 * n * n * spec.C * 4)
+    x, w = random_problem(spec, rng)
+    dy = rng.standard_normal(spec.output_shape, dtype=np.float32)
+    threads(1)  # one thread: the blocks of filters shared
+    staged = convbench.plan(spec, "winograd", tile=tile)
+    assert staged.filter_block < spec.K and staged._by_thread_filters() is None
+    expected, expected_dx = staged(x, w), staged.backward_data(dy, w)
+    threads(pool)
+    plan = convbench.plan(spec, "winograd", tile=tile)
+    calls = []
+    monkeypatch.setattr(cpu.WinogradCPU, "contract_by_filter_blocks", lambda *a: calls.append("shared blocks"))
+    out = np.full(spec.output_shape, np.nan, dtype=np.float32)
+    plan(x, w, out=out)
+    assert not calls and plan._filters_by_thread.block == 7
+    label = registry.label("winograd", {"tile": tile}) if tile != 2 else "winograd"
+    assert_matches_oracle(label, spec, x, w, out)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5 * np.abs(out).max())
+    assert plan._V_holds_input == (not own_input)  # a filter gradient after it may reuse the shared transform
+    # the data gradient: the flipped problem's 8 filters, read from w in place, by threads too
+    dx = plan.backward_data(dy, w)
+    assert not calls and plan._data_gradient_plan()[1]._filters_by_thread.block == 4
+    assert_within_budget(label, "backward_data", dx, *data_references(spec, dy, w), what=f"by threads on {spec}")
+    np.testing.assert_allclose(dx, expected_dx, rtol=0, atol=1e-5 * np.abs(dx).max())
 
 
 def test_a_failed_libdnnl_call_in_a_thread_is_a_conv_error_not_a_result():

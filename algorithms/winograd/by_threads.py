@@ -13,6 +13,11 @@ called from inside the region) and the output transform, in buffers of its own: 
 read by another. The products are those of the staged call, bit for bit (the same kernels, the same
 primitive's sums). Its measurement: results/records/implementation-choices.json, row winograd-by-threads.
 
+Layers whose filters run by blocks (selection.winograd_filter_block) split the filters instead: each thread
+takes its share of them, block by block through the filter transform, a one-thread matmul with every tile's
+transform (made before the region, read by both) and the output transform of its own channels (row
+winograd-filters-by-threads).
+
 The filter gradient goes the same way: each thread transforms its own blocks of x and dy and sums their
 products into a Z of its own (an accumulating primitive); the threads' Z are added after the region.
 """
@@ -31,7 +36,8 @@ from convbench.core.errors import ConvError
 from .. import onednn_matmul
 from ..peers import dnnl_library as library
 from .filter_gradient import filter_gradient_transform
-from .kernels import (gradient_transform_2, gradient_transform_4, gradient_transform_6, input_transform_2,
+from .kernels import (OUTPUT_TO_NCHW, filter_transform_2, filter_transform_4, filter_transform_6,
+                      gradient_transform_2, gradient_transform_4, gradient_transform_6, input_transform_2,
                       input_transform_4, input_transform_6, output_transform_2, output_transform_4,
                       output_transform_6)
 from .transforms import finish_output, input_source, output_sink
@@ -113,6 +119,16 @@ def _dy(m, dy, D, tiles_h, tiles_w, first, last):
         gradient_transform_6(dy, D, tiles_h, tiles_w, first, last)
 
 
+@njit(cache=True)
+def _filters(m, w, k0, U, flipped):
+    if m == 2:
+        filter_transform_2(w, k0, U, flipped)
+    elif m == 4:
+        filter_transform_4(w, k0, U, flipped)
+    else:
+        filter_transform_6(w, k0, U, flipped)
+
+
 @njit(parallel=True, cache=True)
 def rows_by_thread(m, src, dst, V, M, filters, tiles_h, tiles_w, rows, block, pad_h, pad_w, handles, status):
     """Thread share th of the rows of tiles, block by block, tile m: V[th] (points, tiles, C) and M[th] (points,
@@ -154,6 +170,37 @@ def gradient_rows_by_thread(m, src, dy, V, D, Z, tiles_h, tiles_w, rows, block, 
                              Vb.ctypes.data, Z[th].ctypes.data)
             if code:
                 status[th] = code
+
+
+@njit(parallel=True, cache=True)
+def filters_by_thread(m, w, flipped, src, V, U, M, dst, channels_last, tiles_h, tiles_w, rows, block, pad_h, pad_w,
+                      handles, status):
+    """Thread share th of the filters (output channels), block by block: each block's filter transform into U[th]
+    (points, block, C), its products with every tile's transform into M[th] (points, tiles, block) and their
+    output transform into the block's channels of dst (NCHW, or channels-last where channels_last).
+    V (1, ...): the input transform, made before the region and read by every thread; V (threads, ...): each
+    thread makes its own copy of it first. handles and status as rows_by_thread's, over blocks of filters."""
+    threads, points, C = U.shape[0], U.shape[1], U.shape[3]
+    K = w.shape[1] if flipped else w.shape[0]
+    own_input = V.shape[0] > 1
+    for th in prange(threads):
+        own_first, last_k = own_rows(K, threads, th)
+        which = th * own_input  # its own transform, or the one all share
+        Vt = V[which]
+        if own_input and own_first < last_k:
+            _input(m, src, Vt, tiles_h, tiles_w, 0, rows, pad_h, pad_w)
+        for k0 in range(own_first, last_k, block):
+            k1 = min(last_k, k0 + block)
+            Ub, Mb = _leading(U[th], points, k1 - k0, C), _leading(M[th], points, Vt.shape[1], k1 - k0)
+            _filters(m, w, k0, Ub, flipped)
+            code = _multiply(handles[th, 0 if k1 - k0 == block else 1], Vt.ctypes.data, Ub.ctypes.data,
+                             Mb.ctypes.data)
+            if code:
+                status[th] = code
+            if channels_last:
+                _output(m, Mb, dst[:, :, :, k0:k1], tiles_h, tiles_w, 0, rows)
+            else:
+                _output(m, Mb, dst[:, k0:k1], tiles_h, tiles_w, 0, rows)
 
 
 def check(status: np.ndarray) -> None:
@@ -229,3 +276,46 @@ class RowsByThread:
         check(status)
         torch.sum(torch.from_numpy(Z), 0, out=torch.from_numpy(total))
         filter_gradient_transform(m, total, taps, 0)
+
+
+class FiltersByThread:
+    """One plan's buffers and primitives for filters_by_thread, made for the pool's thread count on the first
+    call that meets it. own_input: each thread makes its own input transform (else the plan's, made before)."""
+
+    def __init__(self, tile: int, points: int, C: int, K: int, tiles_h: int, tiles_w: int, rows: int, block: int,
+                 own_input: bool):
+        self.tile, self.points, self.C, self.K = tile, points, C, K
+        self.tiles_h, self.tiles_w, self.rows, self.block, self.own_input = tiles_h, tiles_w, rows, block, own_input
+        self._made = {}  # threads -> (V or None, U, M, handles, the primitives they name)
+
+    def _for(self, threads: int, V_shared: np.ndarray):
+        if threads not in self._made:
+            points, C, K, tiles = self.points, self.C, self.K, self.rows * self.tiles_w
+            V = aligned_empty((threads, points, tiles, C)) if self.own_input else None
+            U, M = aligned_empty((threads, points, self.block, C)), aligned_empty((threads, points, tiles, self.block))
+            made, handles = [], np.zeros((threads, 2, 6), dtype=np.int64)
+            for th in range(threads):
+                first, last = own_rows(K, threads, th)
+                a = torch.from_numpy(V[th] if self.own_input else V_shared)
+                for short, block in enumerate((self.block, (last - first) % self.block or self.block)):
+                    made.append(onednn_matmul.OneThreadMatmul(
+                        a, torch.from_numpy(leading(U[th], points, block, C)).transpose(1, 2),
+                        torch.from_numpy(leading(M[th], points, tiles, block))))
+                    handles[th, short] = made[-1].handles
+            self._made[threads] = (V, U, M, handles, made)
+        return self._made[threads][:4]
+
+    def forward(self, x, xh, yh, V_shared: np.ndarray, w: np.ndarray, flipped: bool, out, pad: tuple[int, int]):
+        """out = the forward of x with the filters w (flipped: the data gradient's, as filter_transform_block
+        reads them), as the plan's call by blocks of filters computes it; V_shared: the plan's input transform,
+        made (unless own_input) before this call."""
+        threads, m = torch.get_num_threads(), self.tile
+        V, U, M, handles = self._for(threads, V_shared)
+        src = input_source(m, x, xh, pad) if self.own_input else x
+        status = np.zeros(threads, dtype=np.int64)
+        linked()
+        filters_by_thread(m, w, flipped, src, V_shared[None] if V is None else V, U, M, output_sink(m, out, yh),
+                          m not in OUTPUT_TO_NCHW, self.tiles_h, self.tiles_w, self.rows, self.block, *pad, handles,
+                          status)
+        check(status)
+        finish_output(m, yh, out)

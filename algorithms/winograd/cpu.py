@@ -6,14 +6,15 @@ import torch
 
 from convbench.core.arrays import aligned_empty, aligned_zeros
 from convbench.core.errors import ConvError
-from convbench.core.selection import (winograd_filter_block, winograd_thread_gradient, winograd_thread_rows,
-                                      winograd_tile_rows)
+from convbench.core import selection
+from convbench.core.selection import (winograd_filter_block, winograd_thread_filters, winograd_thread_gradient,
+                                      winograd_thread_rows, winograd_tile_rows)
 
 from .. import blas
 from ..base import StagedPlan
 from ..blas import copy, diagonal_blocks, grouped_product, matmul
 from ..work import FLOAT, Work, gemm_flops
-from .by_threads import RowsByThread
+from .by_threads import FiltersByThread, RowsByThread
 from .cook_toom import TILES, winograd_matrices
 from .filter_gradient import filter_gradient_transform, gradient_transform
 from .kernels import INPUT_FROM_NCHW, OUTPUT_TO_NCHW
@@ -134,7 +135,15 @@ class WinogradCPU(StagedPlan):
         """The forward; flipped: of DataGradient.flipped(w), read from w, the forward's filter of the convolution
         whose data gradient this plan computes (no groups)."""
         if self.filter_block < self.spec.K:
+            by_thread = self._by_thread_filters()
+            if by_thread and by_thread.own_input:
+                by_thread.forward(x, self._xh, self._yh, self._V, w, flipped, out, self.spec.padding)
+                self._V_holds_input = False
+                return
             self.transform_input(x)
+            if by_thread:
+                by_thread.forward(x, self._xh, self._yh, self._V, w, flipped, out, self.spec.padding)
+                return
             self.contract_by_filter_blocks(w, flipped)
             self.transform_output(out)
         elif flipped:
@@ -165,6 +174,22 @@ class WinogradCPU(StagedPlan):
         if runner is None or runner.block != block:
             runner = self._rows_by_thread = RowsByThread(self.tile, self._V.shape[0], spec.C, spec.K, self.tiles_h,
                                                          self.tiles_w, spec.N * self.tiles_h, block)
+        return runner
+
+    def _by_thread_filters(self) -> FiltersByThread | None:
+        """Where each thread runs its own share of the blocked filters (selection.winograd_thread_filters), the
+        runner for this pool's blocks (by_threads.py), made on the first call that takes it; else None."""
+        spec = self.spec
+        block = winograd_thread_filters(self._V.shape[0], spec.C, spec.K, self.filter_block < spec.K, spec.groups,
+                                        blas.engine(), torch.get_num_threads())
+        if not block:
+            return None
+        own_input = selection.WINOGRAD_THREAD_FILTERS_OWN_INPUT
+        runner = getattr(self, "_filters_by_thread", None)
+        if runner is None or (runner.block, runner.own_input) != (block, own_input):
+            runner = self._filters_by_thread = FiltersByThread(self.tile, self._V.shape[0], spec.C, spec.K,
+                                                               self.tiles_h, self.tiles_w, spec.N * self.tiles_h,
+                                                               block, own_input)
         return runner
 
     def run_by_tile_blocks(self, x, U, out) -> None:

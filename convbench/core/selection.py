@@ -296,6 +296,28 @@ def winograd_thread_rows(points: int, tiles_w: int, rows: int, C: int, K: int, f
     return max(1, min(-(-rows // threads), WINOGRAD_THREAD_BLOCK_BYTES // row))
 
 
+# bytes of one thread's block of transformed filters (n²·block·C·4) where each thread runs its own share of
+# blocked filters through the filter transform, a one-thread oneDNN 2 matmul and the output transform
+# (its measurement: the record)
+WINOGRAD_THREAD_FILTER_BLOCK_BYTES = 4 << 20
+# whether each thread makes its own input transform there, rather than all reading the one made before (the record)
+WINOGRAD_THREAD_FILTERS_OWN_INPUT = False
+
+
+def winograd_thread_filters(points: int, C: int, K: int, filters_blocked: bool, groups: int, engine: str,
+                            threads: int) -> int:
+    """Filters per block where each thread runs its own share of the filters, block by block, through the
+    filter transform, a one-thread oneDNN 2 matmul with every tile and the output transform of its channels
+    (algorithms/winograd/by_threads.py); 0 where a call keeps the blocks of filters shared by the threads:
+    GEMMs not on oneDNN 2, one thread, groups, or filters small enough to run whole (winograd_thread_rows).
+    A thread's share is cut into equal blocks of WINOGRAD_THREAD_FILTER_BLOCK_BYTES or less."""
+    if engine != "onednn2" or threads < 2 or groups > 1 or not filters_blocked:
+        return 0
+    share = -(-K // threads)
+    blocks = -(-share * points * C * 4 // WINOGRAD_THREAD_FILTER_BLOCK_BYTES)
+    return -(-share // blocks)
+
+
 def winograd_thread_gradient(points: int, C: int, K: int) -> bool:
     """Whether the filter gradient, where winograd_thread_rows takes threads, takes them too: each thread adds
     its blocks' products into a sum of its own (n² K x C matrices), read and written again for each block."""
