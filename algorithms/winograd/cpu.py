@@ -136,13 +136,11 @@ class WinogradCPU(StagedPlan):
         whose data gradient this plan computes (no groups)."""
         if self.filter_block < self.spec.K:
             by_thread = self._by_thread_filters()
-            if by_thread and by_thread.own_input:
-                by_thread.forward(x, self._xh, self._yh, self._V, w, flipped, out, self.spec.padding)
-                self._V_holds_input = False
-                return
-            self.transform_input(x)
+            if not (by_thread and by_thread.own_input):
+                self.transform_input(x)
             if by_thread:
                 by_thread.forward(x, self._xh, self._yh, self._V, w, flipped, out, self.spec.padding)
+                self._V_holds_input = not by_thread.own_input
                 return
             self.contract_by_filter_blocks(w, flipped)
             self.transform_output(out)
